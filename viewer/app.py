@@ -1,0 +1,64 @@
+"""Entry point: ``dicom-viewer [PATH ...]``, ``--demo``, or a headless command.
+
+Qt and pyqtgraph are imported only when a window is wanted, so the headless
+commands start fast and run where there is no display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from viewer import __version__
+from viewer.cli import COMMANDS, EXIT_INPUT
+from viewer.cli import main as cli_main
+
+EPILOG = """\
+commands (run 'dicom-viewer COMMAND --help' for details):
+  export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert]
+        write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1
+
+mouse in the image: left drag = window (right/left: width, down/up: level),
+  middle drag = pan, right drag = zoom, wheel = next/previous image,
+  Ctrl+wheel = zoom. Keys: arrows/Page Up/Down/Home/End = images,
+  I = invert, R = reset, F = fit, 1 = 1:1, A = annotations.
+
+exit status: 0 on success, 2 when an input cannot be read or decoded.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicom-viewer",
+        description="View DICOM images: files, folders, DICOMDIR media.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="DICOM files, folders or a DICOMDIR to open")
+    parser.add_argument("--demo", action="store_true", help="open the bundled sample images")
+    parser.add_argument("--version", action="version", version=f"dicom-viewer {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in COMMANDS:
+        return cli_main(argv)
+    args = build_parser().parse_args(argv)
+    paths = list(args.paths)
+    if args.demo:
+        from viewer.core.demo import demo_paths
+        from viewer.core.io import ViewerError
+
+        try:
+            paths += [str(p) for p in demo_paths()]
+        except ViewerError as exc:
+            print(f"dicom-viewer: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+    from viewer.ui.application import run
+
+    return run(paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

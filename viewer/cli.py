@@ -1,0 +1,90 @@
+"""Headless commands that mirror the GUI: ``dicom-viewer export ...``.
+
+They share the core with the rendering pane, so an export holds exactly the
+pixels the pane shows at 1:1. Exit status: 0 success, 2 for input that
+cannot be read or decoded (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from viewer.core.io import ViewerError
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+
+
+def _export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write one image as PNG, exactly as the pane shows it at 1:1",
+        description="Write one frame of a DICOM image to an 8-bit grey or RGB PNG, "
+        "through the same display pipeline as the viewer (no annotations).",
+    )
+    p.add_argument("input", metavar="INPUT", help="a DICOM file")
+    p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
+    p.add_argument("--frame", type=int, default=1, metavar="N", help="frame number, from 1 (default 1)")
+    voi = p.add_mutually_exclusive_group()
+    voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"), help="window center and width in modality units (e.g. HU)")
+    voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain")
+    p.add_argument("--invert", action="store_true", help="invert grey levels (on top of MONOCHROME1)")
+    p.set_defaults(run=run_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dicom-viewer", description="Headless dicom-viewer commands.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _export_parser(sub)
+    return parser
+
+
+COMMANDS = ("export",)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from viewer.core.frames import FrameStore
+    from viewer.core.model import ImageRef, Instance
+    from viewer.core.io import read_header
+    from viewer.core.pixels.decoders import number_of_frames
+    from viewer.core.pixels.pipeline import Window
+    from viewer.core.pixels.presets import all_presets, find_preset
+    from viewer.core.png import write_png
+
+    path = Path(args.input)
+    header = read_header(path)
+    frames = number_of_frames(header)
+    if not 1 <= args.frame <= frames:
+        raise ViewerError(f"--frame {args.frame} is out of range: the image has {frames} frame{'s' if frames > 1 else ''}", path)
+    frame = FrameStore(max_datasets=1).frame(ImageRef(Instance(path, header, frames), args.frame - 1))
+    if args.window:
+        center, width = args.window
+        if width <= 0:
+            raise ViewerError("--window WIDTH must be greater than 0")
+        voi = Window(center, width, "LINEAR", "", "user")
+    elif args.preset:
+        voi = find_preset(args.preset)
+        if voi is None:
+            raise ViewerError(f"unknown preset '{args.preset}'; known: {', '.join(all_presets())}")
+    else:
+        voi = frame.default_voi()
+    pixels = frame.render(voi, args.invert)
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise ViewerError(f"cannot write {out}: the folder {out.parent} does not exist")
+    try:
+        write_png(out, pixels)
+    except OSError as exc:
+        raise ViewerError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ViewerError as exc:
+        print(f"dicom-viewer: {exc}", file=sys.stderr)
+        return EXIT_INPUT

@@ -1,0 +1,178 @@
+"""Corner annotations and the "which stages are active" summary, as plain text.
+
+Both are computed from the header and the display state here, without Qt,
+so the pane, the tests and any export agree on what is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pydicom.valuerep import PersonName
+
+from viewer.core.pixels.pipeline import (
+    VOI,
+    FrameDisplay,
+    FullRange,
+    VOILut,
+    Window,
+    describe_voi,
+    file_voi_luts,
+    file_windows,
+    modality_unit,
+    presentation_inverts,
+)
+
+
+def format_person_name(value) -> str:
+    """'FAMILY, Given' from a PN value (PS3.5 6.2.1); the alphabetic group."""
+    if not value:
+        return ""
+    name = value if isinstance(value, PersonName) else PersonName(str(value))
+    family, given = name.family_name.strip(), name.given_name.strip()
+    if family and given:
+        return f"{family}, {given}"
+    return family or given or str(name).replace("^", " ").strip()
+
+
+def format_date(value) -> str:
+    """YYYYMMDD (DA, PS3.5 6.2) as YYYY-MM-DD; anything else unchanged."""
+    text = str(value or "").strip()
+    if len(text) == 8 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return text
+
+
+def format_time(value) -> str:
+    """HHMMSS(.frac) (TM) as HH:MM:SS."""
+    text = str(value or "").strip().split(".")[0]
+    if len(text) >= 4 and text.isdigit():
+        parts = [text[i : i + 2] for i in range(0, len(text), 2)]
+        return ":".join(parts[:3])
+    return text
+
+
+def _get(ds: Dataset, keyword: str) -> str:
+    try:
+        value = ds.get(keyword)
+    except Exception:  # a malformed value must never break the overlay
+        return ""
+    return "" if value is None else str(value).strip()
+
+
+@dataclass(frozen=True)
+class ViewFacts:
+    """What the pane knows beyond the header: position and display settings."""
+
+    image_number: int  # 1-based, in the series
+    image_count: int
+    frame_number: int  # 1-based, in the instance
+    frame_count: int
+    voi: VOI
+    invert: bool = False
+    zoom: float = 1.0
+
+
+def corner_annotations(ds: Dataset, facts: ViewFacts) -> dict[str, list[str]]:
+    """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'."""
+    patient = [format_person_name(ds.get("PatientName")), _get(ds, "PatientID")]
+    birth = format_date(_get(ds, "PatientBirthDate"))
+    sex = _get(ds, "PatientSex")
+    if birth or sex:
+        patient.append(" ".join(p for p in (birth, sex) if p))
+    study = [
+        _get(ds, "InstitutionName"),
+        " ".join(p for p in (format_date(_get(ds, "StudyDate")), format_time(_get(ds, "StudyTime"))) if p),
+        _get(ds, "StudyDescription"),
+    ]
+    series_line = " ".join(p for p in (_get(ds, "Modality"), f"Se {_get(ds, 'SeriesNumber')}" if _get(ds, "SeriesNumber") else "") if p)
+    image_line = f"Im {facts.image_number}/{facts.image_count}"
+    if facts.frame_count > 1:
+        image_line += f"  Fr {facts.frame_number}/{facts.frame_count}"
+    series = [series_line, _get(ds, "SeriesDescription"), image_line]
+    location = _get(ds, "SliceLocation")
+    thickness = _get(ds, "SliceThickness")
+    if location:
+        try:
+            series.append(f"Loc {float(location):.2f} mm")
+        except ValueError:
+            series.append(f"Loc {location}")
+    if thickness:
+        try:
+            series.append(f"Thk {float(thickness):g} mm")
+        except ValueError:
+            series.append(f"Thk {thickness}")
+    display = [describe_voi(facts.voi), f"Zoom {facts.zoom * 100:.0f}%"]
+    if facts.invert:
+        display.append("Inverted")
+    return {
+        "top_left": [line for line in patient if line],
+        "top_right": [line for line in study if line],
+        "bottom_left": [line for line in series if line],
+        "bottom_right": display,
+    }
+
+
+def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[str, str]]:
+    """(stage, what it does now) for the image shown, in pipeline order.
+
+    A wrong stage is the commonest display fault, so this says exactly which
+    attributes drive each one (PS3.3 C.11).
+    """
+    ctx = frame.ctx
+    stages: list[tuple[str, str]] = []
+    photometric = frame.photometric
+    bits = f"{_get(ctx, 'BitsStored')} bits stored, {'signed' if _get(ctx, 'PixelRepresentation') == '1' else 'unsigned'}"
+    stages.append(("Stored values", f"{photometric}, {bits}"))
+    if frame.is_color:
+        if photometric == "PALETTE COLOR":
+            kind = "segmented " if "SegmentedRedPaletteColorLookupTableData" in ctx else ""
+            stages.append(("Colour", f"{kind}palette colour lookup tables"))
+        elif photometric.startswith("YBR"):
+            stages.append(("Colour", f"{photometric} converted to RGB"))
+        else:
+            stages.append(("Colour", f"{photometric}, planar configuration {_get(ctx, 'PlanarConfiguration') or '0'}"))
+        stages.append(("Window", "none (8-bit colour)" if not isinstance(voi, Window) or voi.source == "auto" else describe_voi(voi)))
+        stages.append(("Inversion", "inverted by the user" if invert else "none"))
+        return stages
+    unit = modality_unit(ctx)
+    if ctx.get("ModalityLUTSequence"):
+        item = ctx.ModalityLUTSequence[0]
+        descriptor = list(item.LUTDescriptor)
+        explanation = _get(item, "LUTExplanation")
+        stages.append(("Modality LUT", f"Modality LUT Sequence, descriptor {descriptor}" + (f" ({explanation})" if explanation else "")))
+    elif "RescaleSlope" in ctx or "RescaleIntercept" in ctx:
+        stages.append(("Modality LUT", f"rescale slope {_get(ctx, 'RescaleSlope') or '1'}, intercept {_get(ctx, 'RescaleIntercept') or '0'}" + (f" -> {unit}" if unit else "")))
+    else:
+        stages.append(("Modality LUT", "identity (no rescale in the file)"))
+    if isinstance(voi, Window):
+        origin = {"file": "from the file", "preset": "preset", "user": "set by the user", "auto": "automatic (min-max of the image)"}[voi.source]
+        label = f" '{voi.explanation}'" if voi.explanation and voi.source in ("file", "preset") else ""
+        stages.append(("VOI", f"window{label} {origin}: center {voi.center:g}, width {voi.width:g}"))
+        stages.append(("VOI LUT Function", voi.function))
+    elif isinstance(voi, VOILut):
+        item = ctx.VOILUTSequence[voi.index]
+        stages.append(("VOI", f"VOI LUT Sequence item {voi.index + 1}, descriptor {list(item.LUTDescriptor)}" + (f" ({voi.explanation})" if voi.explanation else "")))
+    elif isinstance(voi, FullRange):
+        stages.append(("VOI", "none: the full modality range is shown"))
+    windows, luts = file_windows(ctx), file_voi_luts(ctx)
+    offered = []
+    if windows:
+        offered.append(f"{len(windows)} window{'s' if len(windows) > 1 else ''}")
+    if luts:
+        offered.append(f"{len(luts)} VOI LUT{'s' if len(luts) > 1 else ''}")
+    stages.append(("File offers", ", ".join(offered) or "no VOI"))
+    by_file = presentation_inverts(ctx)
+    shape = _get(ctx, "PresentationLUTShape")
+    reason = f"Presentation LUT Shape {shape}" if shape else photometric
+    if by_file and invert:
+        text = f"{reason} inverts, and the user inverted back"
+    elif by_file:
+        text = f"inverted ({reason})"
+    elif invert:
+        text = "inverted by the user"
+    else:
+        text = f"none ({reason})"
+    stages.append(("Presentation", text))
+    return stages

@@ -1,0 +1,121 @@
+"""Opening DICOM files safely, and the project's one error type.
+
+Everything that cannot be read or decoded ends in a :class:`ViewerError`
+whose text is one line a user can act on ("not a DICOM file", "the file ends
+before its pixel data", "no decoder for JPEG-LS Lossless: install pyjpegls").
+The GUI shows that line in the pane, the CLI prints it and exits with 2.
+Files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.errors import InvalidDicomError
+
+#: Elements that carry image pixels (PS3.3 C.7.6.3, C.7.6.24).
+PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+class ViewerError(Exception):
+    """Anything the viewer cannot read, decode or do, with a one-line reason.
+
+    ``str(error)`` is the whole message shown to the user, prefixed with the
+    file's name where there is one.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike[str] | None = None):
+        self.reason = " ".join(str(message).split())  # one line, always
+        self.path = None if path is None else Path(path)
+        text = f"{self.path.name}: {self.reason}" if self.path else self.reason
+        super().__init__(text)
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise ViewerError("no such file", path)
+    if path.is_dir():
+        raise ViewerError("is a folder, not a file", path)
+    if not os.access(path, os.R_OK):
+        raise ViewerError("permission denied", path)
+
+
+def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
+    """dcmread with pydicom's warnings captured, so truncation can be told apart."""
+    _check_path(path)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+            except InvalidDicomError:
+                # Old files (ACR-NEMA style, or written without the PS3.10
+                # preamble) start straight with a group 0008 element.
+                if not _starts_like_bare_dataset(path):
+                    raise
+                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+    except InvalidDicomError:
+        raise ViewerError("not a DICOM file", path) from None
+    except PermissionError:
+        raise ViewerError("permission denied", path) from None
+    except (EOFError, OSError) as exc:
+        raise ViewerError(f"cannot be read ({exc.__class__.__name__}: {exc})", path) from None
+    except Exception as exc:  # pydicom raises many kinds on malformed data
+        raise ViewerError(f"malformed DICOM data ({exc})", path) from None
+    ds.read_warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
+    if not stop_before_pixels:
+        for message in ds.read_warnings:  # type: ignore[attr-defined]
+            if "End of file reached" in message:
+                raise ViewerError("the file is truncated (it ends in the middle of an element)", path)
+    return ds
+
+
+def _starts_like_bare_dataset(path: Path) -> bool:
+    """A dataset with no preamble starts with a (0008,xxxx) tag, either byte order."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[:2] in (b"\x08\x00", b"\x00\x08")
+
+
+def read_header(path: str | os.PathLike[str]) -> FileDataset:
+    """Read everything but the pixel data; raises :class:`ViewerError`."""
+    return _read(Path(path), stop_before_pixels=True)
+
+
+def read_image_dataset(path: str | os.PathLike[str]) -> FileDataset:
+    """Read a whole file that must hold an image; raises :class:`ViewerError`.
+
+    A file with Rows and Columns but no pixel data has been cut short; one
+    with neither is not an image (a report, a plan, a structure set).
+    """
+    path = Path(path)
+    ds = _read(path, stop_before_pixels=False)
+    if not any(keyword in ds for keyword in PIXEL_DATA_KEYWORDS):
+        if "Rows" in ds and "Columns" in ds:
+            raise ViewerError("the file ends before its pixel data (truncated?)", path)
+        raise ViewerError(f"has no image to show (it is {sop_class_name(ds)})", path)
+    return ds
+
+
+def sop_class_name(ds: Dataset) -> str:
+    """A readable name for the SOP Class, e.g. 'an RT Plan Storage object'."""
+    uid = ds.get("SOPClassUID") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None)
+    if uid is None:
+        return "a DICOM object of unknown class"
+    name = getattr(uid, "name", str(uid))
+    article = "an" if name[:1].upper() in "AEIOU" else "a"
+    return f"{article} {name} object"
+
+
+def is_dicom_file(path: str | os.PathLike[str]) -> bool:
+    """True if the file has the 'DICM' prefix at offset 128 (PS3.10 7.1)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False

@@ -1,0 +1,116 @@
+"""Decoding one frame of pixel data through pydicom's decoder plugins.
+
+pydicom picks among the plugins that are installed (pylibjpeg, Pillow, gdcm,
+...); when none can decode a transfer syntax, the message names the packages
+that would add one, as pydicom's own decoders do, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder, pixel_array
+from pydicom.uid import UID
+
+from viewer.core.io import ViewerError
+
+#: Packages that add a decoder for each compressed transfer syntax, preferred first.
+#: pydicom's plugin names map to these installable distributions.
+DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Baseline
+    "1.2.840.10008.1.2.4.51": ("pylibjpeg-libjpeg", "python-gdcm", "pillow"),  # JPEG Extended
+    "1.2.840.10008.1.2.4.57": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless
+    "1.2.840.10008.1.2.4.70": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless SV1
+    "1.2.840.10008.1.2.4.80": ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Lossless
+    "1.2.840.10008.1.2.4.81": ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Near-Lossless
+    "1.2.840.10008.1.2.4.90": ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000 Lossless
+    "1.2.840.10008.1.2.4.91": ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000
+    "1.2.840.10008.1.2.4.201": ("pylibjpeg-openjpeg",),  # HTJ2K Lossless
+    "1.2.840.10008.1.2.4.202": ("pylibjpeg-openjpeg",),  # HTJ2K Lossless RPCL
+    "1.2.840.10008.1.2.4.203": ("pylibjpeg-openjpeg",),  # HTJ2K
+    "1.2.840.10008.1.2.5": ("pylibjpeg-rle",),  # RLE Lossless (pydicom also has its own)
+}
+
+#: Video transfer syntaxes (PS3.5 8.2.5-8.2.8): shown as a clear refusal.
+VIDEO_PREFIXES = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")
+
+
+def transfer_syntax(ds: Dataset) -> UID:
+    """The dataset's Transfer Syntax UID, implicit little endian if unstated."""
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid is None:
+        # No meta header: pydicom noted how it actually read the dataset.
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        if implicit:
+            return UID("1.2.840.10008.1.2")
+        return UID("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+    return UID(uid)
+
+
+def number_of_frames(ds: Dataset) -> int:
+    """(0028,0008) *Number of Frames*, 1 when absent, empty or invalid."""
+    try:
+        return max(1, int(ds.get("NumberOfFrames") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def missing_decoder_message(uid: UID) -> str:
+    """One line saying which package would decode this transfer syntax."""
+    name = getattr(uid, "name", str(uid))
+    if str(uid).startswith(VIDEO_PREFIXES):
+        return f"{name} is encapsulated video, which this viewer does not play"
+    packages = DECODER_PACKAGES.get(str(uid))
+    if not packages:
+        return f"no decoder for transfer syntax {name}"
+    return f"no decoder for {name} is installed: install {' or '.join(packages)}"
+
+
+def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
+    """Decode frame `index` (0-based) of `ds` as pydicom does by default.
+
+    Colour data in YBR_FULL/YBR_FULL_422 is converted to RGB (pydicom's
+    ``as_rgb``); greyscale values are the stored values, sign-extended.
+    Raises :class:`ViewerError` with a one-line reason on any failure.
+    """
+    if ds.get("file_meta") is None or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = getattr(ds, "file_meta", None) or _new_meta()
+        ds.file_meta.TransferSyntaxUID = transfer_syntax(ds)
+    uid = transfer_syntax(ds)
+    frames = number_of_frames(ds)
+    if not 0 <= index < frames:
+        raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
+    if uid.is_compressed:
+        try:
+            decoder = get_decoder(uid)
+        except NotImplementedError:
+            raise ViewerError(missing_decoder_message(uid), path) from None
+        if not decoder.is_available:
+            raise ViewerError(missing_decoder_message(uid), path)
+    try:
+        arr = pixel_array(ds, index=index)
+    except ViewerError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - see below
+        # Some decoders signal corrupt frames with a Rust panic, which derives
+        # from BaseException; never swallow a real interrupt though.
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ViewerError(_decode_failure_reason(exc), path) from None
+    return arr
+
+
+def _decode_failure_reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if "less than expected" in text:
+        return "the pixel data is shorter than its size says (truncated or corrupt)"
+    if "missing dependencies" in text or "no plugins" in text.lower():
+        return text.split(":")[0]
+    return f"the pixel data cannot be decoded ({text[:200]})"
+
+
+def _new_meta():
+    from pydicom.dataset import FileMetaDataset
+
+    return FileMetaDataset()

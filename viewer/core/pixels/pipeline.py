@@ -1,0 +1,480 @@
+"""The standard display pipeline of PS3.3 C.11, from stored values to 8-bit pixels.
+
+Greyscale: stored values -> Modality LUT (C.11.1: Rescale Slope/Intercept or
+Modality LUT Sequence) -> VOI (C.11.2: Window Center/Width with VOI LUT
+Function, or VOI LUT Sequence) -> Presentation (C.11.6: MONOCHROME1 and
+Presentation LUT Shape INVERSE invert) -> 8-bit grey.
+
+Colour: RGB, YBR_* (converted by the decoder, PS3.3 C.7.6.3.1.2) and PALETTE
+COLOR (C.7.6.3.1.5, C.7.9) -> 8-bit RGB, with an optional user window.
+
+The transforms themselves are pydicom's (``apply_modality_lut``,
+``apply_windowing``, ``apply_voi``, ``apply_color_lut``). They are applied
+once per VOI setting to every *possible* stored value of the frame, giving a
+lookup table; turning a frame into display pixels is then one ``take``, so
+re-windowing while the mouse moves never recomputes from stored values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
+
+MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
+
+#: Largest stored-value range handled with a lookup table (16 bits).
+MAX_LUT_ENTRIES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window in modality units (PS3.3 C.11.2.1.2).
+
+    ``function`` is the (0028,1056) *VOI LUT Function*: LINEAR, LINEAR_EXACT
+    or SIGMOID. ``source`` says where it came from: 'file', 'preset', 'user'
+    or 'auto'.
+    """
+
+    center: float
+    width: float
+    function: str = "LINEAR"
+    explanation: str = ""
+    source: str = "user"
+
+    def with_center_width(self, center: float, width: float) -> Window:
+        """The same window moved by the user (the VOI LUT Function is kept)."""
+        return Window(center, max(width, 1.0), self.function, "", "user")
+
+
+@dataclass(frozen=True)
+class VOILut:
+    """Item `index` of the (0028,3010) *VOI LUT Sequence* (PS3.3 C.11.2.1.1)."""
+
+    index: int = 0
+    explanation: str = ""
+
+
+@dataclass(frozen=True)
+class FullRange:
+    """No VOI transform: the whole modality output range maps onto 0-255."""
+
+
+VOI = Window | VOILut | FullRange
+
+
+# --------------------------------------------------------------------------- frame context
+
+
+_FRAME_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+
+
+def frame_context(ds: Dataset, index: int = 0) -> Dataset:
+    """The attributes the pipeline reads for frame `index` of `ds`.
+
+    For enhanced multi-frame images (PS3.3 C.7.6.16) the Pixel Value
+    Transformation and Frame VOI LUT macros may sit in the Shared or the
+    Per-frame Functional Groups; they are lifted to the top level here,
+    per-frame values winning. For other images this is `ds` itself.
+    """
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if not shared and not per_frame:
+        return ds
+    ctx = Dataset()
+    for elem in ds:  # top level only
+        if elem.tag.group in (0x0008, 0x0010, 0x0018, 0x0020, 0x0028, 0x2050):
+            ctx.add(elem)
+    if hasattr(ds, "file_meta"):
+        ctx.file_meta = ds.file_meta
+    if hasattr(ds, "original_encoding"):
+        ctx.set_original_encoding(*ds.original_encoding)
+    groups = []
+    if shared:
+        groups.append(shared[0])
+    if per_frame and index < len(per_frame):
+        groups.append(per_frame[index])
+    for group in groups:
+        for keyword in _FRAME_GROUPS:
+            seq = group.get(keyword)
+            if seq:
+                for elem in seq[0]:
+                    ctx.add(elem)
+    return ctx
+
+
+# --------------------------------------------------------------------------- reading the VOI module
+
+
+def _values(elem_value) -> list:
+    if elem_value is None:
+        return []
+    if isinstance(elem_value, (list, tuple)) or hasattr(elem_value, "__iter__") and not isinstance(elem_value, (str, bytes)):
+        return list(elem_value)
+    return [elem_value]
+
+
+def file_windows(ctx: Dataset) -> list[Window]:
+    """Every window the file offers, with its (0028,1055) explanation.
+
+    (0028,1050) *Window Center* and (0028,1051) *Window Width* are VM 1-n;
+    invalid or non-positive widths are skipped rather than shown wrongly.
+    """
+    centers = _values(ctx.get("WindowCenter"))
+    widths = _values(ctx.get("WindowWidth"))
+    explanations = _values(ctx.get("WindowCenterWidthExplanation"))
+    function = str(ctx.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    windows = []
+    for i, (center, width) in enumerate(zip(centers, widths)):
+        try:
+            center, width = float(center), float(width)
+        except (TypeError, ValueError):
+            continue
+        if not (math.isfinite(center) and math.isfinite(width)) or width <= 0:
+            continue
+        if function == "LINEAR" and width < 1:
+            continue
+        explanation = str(explanations[i]) if i < len(explanations) else ""
+        windows.append(Window(center, width, function, explanation, "file"))
+    return windows
+
+
+def file_voi_luts(ctx: Dataset) -> list[VOILut]:
+    """Every usable item of the (0028,3010) *VOI LUT Sequence*."""
+    luts = []
+    for i, item in enumerate(ctx.get("VOILUTSequence") or []):
+        if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None:
+            luts.append(VOILut(i, str(item.get("LUTExplanation", "") or "")))
+    return luts
+
+
+def presentation_inverts(ctx: Dataset) -> bool:
+    """Whether the presentation stage inverts grey levels (PS3.3 C.11.6, C.7.6.3.1.2).
+
+    (2050,0020) *Presentation LUT Shape* decides when present (INVERSE
+    inverts); otherwise MONOCHROME1 means minimum values are shown white.
+    """
+    shape = str(ctx.get("PresentationLUTShape", "") or "").strip().upper()
+    if shape in ("IDENTITY", "INVERSE"):
+        return shape == "INVERSE"
+    return str(ctx.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1"
+
+
+def modality_unit(ctx: Dataset) -> str:
+    """The unit of modality values: (0028,1054) *Rescale Type*, HU for CT."""
+    rescale_type = str(ctx.get("RescaleType", "") or "").strip()
+    if rescale_type and rescale_type.upper() != "US":  # US = unspecified
+        return rescale_type
+    if str(ctx.get("Modality", "")).upper() == "CT" and "RescaleIntercept" in ctx:
+        return "HU"
+    return ""
+
+
+def full_modality_range(ctx: Dataset) -> tuple[float, float]:
+    """Every modality value the image could hold (not only those present).
+
+    With a Modality LUT Sequence: 0 to 2^n - 1, n from its LUT Descriptor
+    (PS3.3 C.11.1.1.1); otherwise the stored range given by (0028,0101)
+    *Bits Stored* and (0028,0103) *Pixel Representation*, rescaled. This is
+    what "no VOI" shows, as dcmtk does.
+    """
+    if ctx.get("ModalityLUTSequence"):
+        bits = int(ctx.ModalityLUTSequence[0].LUTDescriptor[2])
+        return 0.0, float((1 << bits) - 1)
+    bits = int(ctx.get("BitsStored") or ctx.get("BitsAllocated") or 16)
+    if int(ctx.get("PixelRepresentation", 0) or 0):
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    else:
+        lo, hi = 0, (1 << bits) - 1
+    slope = float(ctx.get("RescaleSlope", 1) or 1)
+    intercept = float(ctx.get("RescaleIntercept", 0) or 0)
+    ends = sorted((lo * slope + intercept, hi * slope + intercept))
+    return ends[0], ends[1]
+
+
+# --------------------------------------------------------------------------- VOI to 8 bits
+
+
+def _window_dataset(window: Window) -> Dataset:
+    """A minimal dataset for pydicom's ``apply_windowing`` with output 0-255."""
+    ds = Dataset()
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsStored = 8  # y range 0..255 (PS3.3 C.11.2.1.2: ymin, ymax)
+    ds.PixelRepresentation = 0
+    ds.WindowCenter = window.center
+    ds.WindowWidth = window.width
+    ds.VOILUTFunction = window.function
+    return ds
+
+
+def window_to_display(values: np.ndarray, window: Window) -> np.ndarray:
+    """Apply `window` to modality values, giving floats in 0-255.
+
+    PS3.3 C.11.2.1.2.1 (LINEAR), C.11.2.1.3.2 (LINEAR_EXACT) and
+    C.11.2.1.3.1 (SIGMOID), with ymin = 0 and ymax = 255.
+    """
+    return apply_windowing(np.asarray(values, dtype=np.float64), _window_dataset(window))
+
+
+def _lut_output_max(ctx: Dataset, index: int) -> int:
+    descriptor = ctx.VOILUTSequence[index].LUTDescriptor
+    bits = int(descriptor[2])
+    return (1 << bits) - 1
+
+
+def voi_lut_to_display(values: np.ndarray, ctx: Dataset, lut: VOILut) -> np.ndarray:
+    """Apply VOI LUT `lut` to modality values, giving floats in 0-255.
+
+    The LUT's output range is 0 to 2^n - 1, n the third value of its
+    (0028,3002) *LUT Descriptor* (PS3.3 C.11.2.1.1).
+    """
+    integers = np.rint(values).astype(np.int64)
+    out = apply_voi(integers, ctx, lut.index).astype(np.float64)
+    return out * (255.0 / _lut_output_max(ctx, lut.index))
+
+
+def _rint_u8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+_PALETTE_DATA_KEYWORDS = (
+    "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData",
+    "AlphaPaletteColorLookupTableData",
+)
+
+
+def _palette_in_native_order(ctx: Dataset) -> Dataset:
+    """`ctx`, or a shallow copy whose 16-bit palette LUT Data is in native byte order.
+
+    pydicom 3.0's ``apply_color_lut`` reads (0028,1201-1204) *Palette Color
+    Lookup Table Data* with ``np.frombuffer`` in the machine's byte order, but
+    OW values keep the file's byte order (PS3.5 7.3). In Explicit VR Big
+    Endian files (e.g. pydicom's OBXXXX1A_expb.dcm) every entry came out
+    byte-swapped: 0x0100 read as 0x0001, a nearly black image where dcmtk
+    shows the same colours as the little endian OBXXXX1A.dcm. Segmented LUTs
+    are unaffected (pydicom honours the byte order there).
+    """
+    meta = getattr(ctx, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid is not None and uid.is_transfer_syntax:
+        little = uid.is_little_endian
+    else:
+        little = getattr(ctx, "original_encoding", (None, True))[1]
+    descriptor = ctx.get("RedPaletteColorLookupTableDescriptor")
+    data = ctx.get("RedPaletteColorLookupTableData")
+    if little is not False or descriptor is None or data is None:
+        return ctx
+    if len(data) != 2 * (int(descriptor[0]) or 1 << 16):
+        return ctx  # 8-bit entries: no byte order to undo
+    copy = Dataset()
+    for elem in ctx:
+        if elem.keyword in _PALETTE_DATA_KEYWORDS:
+            # A new element: the file's own dataset is never modified.
+            swapped = np.frombuffer(elem.value, dtype=">u2").astype("=u2").tobytes()
+            copy.add(DataElement(elem.tag, "OW", swapped))
+        else:
+            copy.add(elem)
+    return copy
+
+
+# --------------------------------------------------------------------------- one frame
+
+
+@dataclass
+class FrameDisplay:
+    """One decoded frame and everything needed to show it quickly.
+
+    Build it once per frame (``FrameDisplay(stored, ctx)``); then
+    :meth:`render` gives uint8 grey ``(rows, cols)`` or RGB ``(rows, cols, 3)``
+    for any VOI and inversion, of the whole frame or of a region at a stride.
+    """
+
+    stored: np.ndarray
+    ctx: Dataset
+    photometric: str = field(init=False)
+    is_color: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.photometric = str(self.ctx.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+        self.is_color = self.stored.ndim == 3
+        self._lut_cache: tuple | None = None
+        self._lo = self._hi = 0
+        self._index: np.ndarray | None = None
+        self._modality_float: np.ndarray | None = None
+        self._rgb: np.ndarray | None = None
+        self._palette: np.ndarray | None = None
+        if self.is_color:
+            self._prepare_rgb()
+        elif self.photometric == "PALETTE COLOR":
+            self.is_color = True
+            self._prepare_palette()
+        else:
+            self._prepare_grey()
+
+    # -- preparation (once per frame) ------------------------------------------------
+    def _prepare_grey(self) -> None:
+        stored = self.stored
+        if stored.dtype.kind in "iu" and stored.size:
+            lo, hi = int(stored.min()), int(stored.max())
+            if hi - lo < MAX_LUT_ENTRIES:
+                self._lo, self._hi = lo, hi
+                self._index = np.subtract(stored, lo, dtype=np.int64).astype(np.uint16) if lo else stored.astype(np.uint16, copy=False)
+                return
+        # Float pixel data or a range wider than 16 bits: keep modality values.
+        self._modality_float = np.asarray(apply_modality_lut(stored, self.ctx), dtype=np.float32)
+
+    def _prepare_rgb(self) -> None:
+        rgb = self.stored
+        if rgb.dtype != np.uint8:
+            bits = int(self.ctx.get("BitsStored", rgb.dtype.itemsize * 8))
+            shift = max(bits - 8, 0)
+            rgb = (rgb.astype(np.uint64) >> shift).astype(np.uint8) if shift else rgb.astype(np.uint8)
+        self._rgb = np.ascontiguousarray(rgb)
+
+    def _prepare_palette(self) -> None:
+        stored = self.stored
+        lo, hi = int(stored.min()), int(stored.max())
+        self._lo, self._hi = lo, hi
+        table = apply_color_lut(np.arange(lo, hi + 1), _palette_in_native_order(self.ctx))
+        if table.dtype != np.uint8:
+            # 16-bit palette entries (PS3.3 C.7.6.3.1.5): keep the top 8 bits.
+            table = (table >> 8).astype(np.uint8)
+        self._palette = table
+        self._index = np.subtract(stored, lo, dtype=np.int64).astype(np.uint16)
+
+    # -- facts -----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.stored.shape[:2]
+
+    def modality_values(self, stored_values: np.ndarray) -> np.ndarray:
+        """PS3.3 C.11.1: stored values -> modality values (float64)."""
+        return np.asarray(apply_modality_lut(np.asarray(stored_values), self.ctx), dtype=np.float64)
+
+    def modality_range(self) -> tuple[float, float]:
+        """Smallest and largest modality value present in this frame."""
+        if self._modality_float is not None:
+            return float(np.nanmin(self._modality_float)), float(np.nanmax(self._modality_float))
+        # A Modality LUT need not be monotonic: look at every value in range.
+        values = self.modality_values(np.arange(self._lo, self._hi + 1))
+        return float(values.min()), float(values.max())
+
+    def auto_window(self) -> Window:
+        """A window spanning the frame's modality values, ignoring padding.
+
+        (0028,0120) *Pixel Padding Value* marks pixels outside the body
+        (PS3.3 C.7.5.1.1.2); including them would squash the image's contrast.
+        """
+        if self._index is not None and "PixelPaddingValue" in self.ctx:
+            padding = int(self.ctx.PixelPaddingValue)
+            kept = self.stored[self.stored != padding]
+            if kept.size:
+                values = self.modality_values(np.array([kept.min(), kept.max()]))
+                lo, hi = float(values.min()), float(values.max())
+                return Window((lo + hi) / 2, max(hi - lo, 1.0), "LINEAR", "min-max", "auto")
+        lo, hi = self.modality_range()
+        return Window((lo + hi) / 2, max(hi - lo, 1.0), "LINEAR", "min-max", "auto")
+
+    def default_voi(self) -> VOI:
+        """What the file asks for: its first VOI LUT, else its first window, else min-max."""
+        if self.is_color:
+            return IDENTITY_WINDOW
+        luts = file_voi_luts(self.ctx)
+        if luts:
+            return luts[0]
+        windows = file_windows(self.ctx)
+        if windows:
+            return windows[0]
+        return self.auto_window()
+
+    def value_at(self, row: int, col: int) -> tuple[object, float | None]:
+        """The stored value at a pixel and, for greyscale, its modality value."""
+        value = self.stored[row, col]
+        if self.stored.ndim == 3:
+            return tuple(int(v) for v in value), None
+        if self.photometric == "PALETTE COLOR":
+            return int(value), None
+        return (value.item(), float(self.modality_values(np.array([value]))[0]))
+
+    # -- the hot path ----------------------------------------------------------------
+    def display_lut(self, voi: VOI, invert: bool = False) -> np.ndarray:
+        """uint8 display value for every stored value lo..hi of this frame.
+
+        For colour images this is the 256-entry table applied to each channel.
+        Cached for the last (voi, invert): scrolling the view reuses it.
+        """
+        key = (voi, invert)
+        if self._lut_cache is not None and self._lut_cache[0] == key:
+            return self._lut_cache[1]
+        if self.is_color:
+            window = voi if isinstance(voi, Window) else IDENTITY_WINDOW
+            lut = _rint_u8(window_to_display(np.arange(256), window))
+            if invert:
+                lut = 255 - lut
+        else:
+            modality = self.modality_values(np.arange(self._lo, self._hi + 1))
+            lut = _rint_u8(self._voi_to_display(modality, voi))
+            if presentation_inverts(self.ctx) != invert:
+                lut = 255 - lut
+        self._lut_cache = (key, lut)
+        return lut
+
+    def _voi_to_display(self, modality: np.ndarray, voi: VOI) -> np.ndarray:
+        if isinstance(voi, Window):
+            return window_to_display(modality, voi)
+        if isinstance(voi, VOILut):
+            return voi_lut_to_display(modality, self.ctx, voi)
+        lo, hi = full_modality_range(self.ctx)
+        return (modality - lo) * (255.0 / max(hi - lo, 1e-12))
+
+    def render(
+        self,
+        voi: VOI,
+        invert: bool = False,
+        region: tuple[int, int, int, int] | None = None,
+        stride: int = 1,
+    ) -> np.ndarray:
+        """Display pixels (uint8) of rows r0:r1 and columns c0:c1, every `stride`-th.
+
+        `region` is ``(r0, r1, c0, c1)``; None is the whole frame. The result
+        is C-contiguous: grey ``(h, w)`` or RGB ``(h, w, 3)``.
+        """
+        r0, r1, c0, c1 = region or (0, self.shape[0], 0, self.shape[1])
+        window_slice = (slice(r0, r1, stride), slice(c0, c1, stride))
+        if self._modality_float is not None:
+            values = self._modality_float[window_slice]
+            out = _rint_u8(self._voi_to_display(values, voi if not isinstance(voi, VOILut) else self.auto_window()))
+            return 255 - out if presentation_inverts(self.ctx) != invert else out
+        lut = self.display_lut(voi, invert)
+        if self._palette is not None:
+            table = lut[self._palette] if not _is_identity(voi, invert) else self._palette
+            return np.take(table, self._index[window_slice], axis=0)
+        if self._rgb is not None:
+            rgb = self._rgb[window_slice]
+            if _is_identity(voi, invert):
+                return np.ascontiguousarray(rgb)
+            return np.take(lut, rgb)
+        return np.take(lut, self._index[window_slice])
+
+
+#: For colour images: the window that leaves 8-bit values unchanged.
+IDENTITY_WINDOW = Window(128.0, 256.0, "LINEAR", "identity", "auto")  # y = x exactly
+
+
+def _is_identity(voi: VOI, invert: bool) -> bool:
+    return not invert and (not isinstance(voi, Window) or voi == IDENTITY_WINDOW)
+
+
+def describe_voi(voi: VOI) -> str:
+    """Short text for annotations: 'W 400 L 40' or the LUT's explanation."""
+    if isinstance(voi, Window):
+        return f"W {voi.width:g} L {voi.center:g}"
+    if isinstance(voi, VOILut):
+        return f"VOI LUT {voi.index + 1}" + (f" ({voi.explanation})" if voi.explanation else "")
+    return "full range"

@@ -1,0 +1,1 @@
+"""The Qt shell: widgets that adapt ``viewer.core`` to the screen."""

@@ -1,0 +1,62 @@
+"""Starting the Qt application: the window first, then what was asked for.
+
+Set DICOM_VIEWER_STARTUP_REPORT=1 to print, on stdout, the wall-clock times
+(time.time()) at which the window and the first image were painted, then
+quit: the start-up benchmark reads them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from viewer import __version__
+from viewer.ui.main_window import FirstPaintProbe, MainWindow
+
+_RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
+
+
+def app_icon() -> QIcon:
+    path = os.path.join(_RESOURCES, "dicom-viewer.svg")
+    return QIcon(path) if os.path.exists(path) else QIcon()
+
+
+def run(paths: list[str]) -> int:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("dicom-viewer")
+    app.setApplicationDisplayName("DICOM Viewer")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("dicom-viewer")
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    if os.environ.get("DICOM_VIEWER_STARTUP_REPORT"):
+        _report_startup(window, quit_when_done=True, expect_image=bool(paths))
+    window.show()
+    if paths:
+        # After the window is up: opening never delays the first paint.
+        QTimer.singleShot(0, lambda: window.open_paths(paths))
+    return app.exec()
+
+
+def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> None:
+    def window_painted() -> None:
+        print(f"window-painted {time.time():.6f}", flush=True)
+        if not expect_image and quit_when_done:
+            window.close()
+
+    def image_painted() -> None:
+        print(f"image-painted {time.time():.6f}", flush=True)
+        if quit_when_done:
+            window.close()
+
+    FirstPaintProbe(window, window_painted)
+
+    def arm_image_probe() -> None:
+        FirstPaintProbe(window.pane.view.viewport(), image_painted)
+
+    window.image_shown.connect(arm_image_probe)

@@ -1,0 +1,255 @@
+"""The rendering pane: one image on pyqtgraph, with mouse tools and corner text.
+
+The pane asks the core's :class:`FrameDisplay` for display pixels of the
+visible region only, at about screen resolution, as uint8 (pyqtgraph's
+fastest path: a Grayscale8/RGB888 QImage without a copy). Re-windowing is a
+new lookup table and one ``take`` over at most the visible screen pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
+
+from viewer.core.pixels.pipeline import VOI, FrameDisplay
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+#: Corners and their text alignment.
+_CORNERS = {
+    "top_left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+    "top_right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+    "bottom_left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+    "bottom_right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+}
+
+
+def visible_region(
+    view: tuple[float, float, float, float], shape: tuple[int, int], data_per_screen_pixel: float
+) -> tuple[tuple[int, int, int, int], int]:
+    """The part of an image worth rendering, and the stride to render it at.
+
+    `view` is ``(left, top, right, bottom)`` in image coordinates (columns,
+    rows); returns ``((r0, r1, c0, c1), stride)`` clipped to the image, with
+    r0 and c0 aligned to the stride so panning does not shimmer.
+    """
+    rows, cols = shape
+    stride = max(1, int(data_per_screen_pixel)) if math.isfinite(data_per_screen_pixel) else 1
+    left, top, right, bottom = view
+    c0 = max(0, min(cols, int(math.floor(left))))
+    c1 = max(0, min(cols, int(math.ceil(right))))
+    r0 = max(0, min(rows, int(math.floor(top))))
+    r1 = max(0, min(rows, int(math.ceil(bottom))))
+    c0 -= c0 % stride
+    r0 -= r0 % stride
+    if c1 <= c0 or r1 <= r0:
+        return (0, 0, 0, 0), stride
+    return (r0, r1, c0, c1), stride
+
+
+class _ImageViewBox(pg.ViewBox):
+    """A view box whose mouse does what radiology viewers do.
+
+    Left drag: window (horizontal = width, vertical = level). Middle drag:
+    pan. Right drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
+    """
+
+    def __init__(self, pane: ImagePane):
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self.setMouseEnabled(False, False)
+        self.setDefaultPadding(0.0)
+        self._pane = pane
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        ev.accept()
+        delta = ev.pos() - ev.lastPos()
+        button = ev.button()
+        if button == Qt.MouseButton.LeftButton:
+            self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
+        elif button == Qt.MouseButton.MiddleButton:
+            moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
+            self.translateBy(x=-moved.x(), y=-moved.y())
+        elif button == Qt.MouseButton.RightButton:
+            factor = 1.01 ** float(delta.y())
+            self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        ev.accept()
+        steps = ev.delta() / 120.0
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            factor = 0.85**steps
+            self.scaleBy((factor, factor), center=self.mapToView(ev.pos()))
+        elif steps:
+            self._pane.step_requested.emit(-1 if steps > 0 else 1)
+
+
+class ImagePane(QWidget):
+    """Shows one :class:`FrameDisplay`; emits what the mouse asks for.
+
+    Signals: ``window_dragged(dx, dy)`` in screen pixels, ``step_requested(n)``
+    (images to move by), ``cursor_moved(row, col)`` (-1, -1 outside the image).
+    """
+
+    window_dragged = Signal(float, float)
+    step_requested = Signal(int)
+    cursor_moved = Signal(int, int)
+    rendered = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._frame: FrameDisplay | None = None
+        self._voi: VOI | None = None
+        self._invert = False
+        self.last_render: tuple[tuple[int, int, int, int], int] | None = None
+
+        self.view = pg.GraphicsView(background="k")
+        self.view_box = _ImageViewBox(self)
+        self.view.setCentralItem(self.view_box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.image_item.setAutoDownsample(False)
+        self.view_box.addItem(self.image_item)
+        self.view_box.sigRangeChanged.connect(self._view_changed)
+        self.view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+        self.corner_labels: dict[str, QLabel] = {}
+        font = QFont()
+        font.setPointSize(10)
+        for corner, alignment in _CORNERS.items():
+            label = QLabel(self.view)
+            label.setAlignment(alignment)
+            label.setFont(font)
+            label.setStyleSheet("color: #f0f0a0; background: transparent;")
+            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            shadow = QGraphicsDropShadowEffect(label)
+            shadow.setBlurRadius(0)
+            shadow.setOffset(1, 1)
+            shadow.setColor(QColor("black"))
+            label.setGraphicsEffect(shadow)
+            self.corner_labels[corner] = label
+        self.message_label = QLabel(self.view)
+        self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message_label.setWordWrap(True)
+        self.message_label.setStyleSheet("color: #ff9090; background: transparent; font-size: 14px;")
+        self.message_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.message_label.hide()
+
+    # -- what is shown -------------------------------------------------------------------
+    @property
+    def frame(self) -> FrameDisplay | None:
+        return self._frame
+
+    def show_frame(self, frame: FrameDisplay, voi: VOI, invert: bool, fit: bool = False) -> None:
+        """Show `frame` with `voi` and `invert`; `fit` resets zoom to the window."""
+        new_shape = self._frame is None or self._frame.shape != frame.shape
+        self._frame, self._voi, self._invert = frame, voi, invert
+        self.message_label.hide()
+        if fit or new_shape:
+            self.fit()
+        self.render()
+
+    def set_display(self, voi: VOI, invert: bool) -> None:
+        """New VOI or inversion for the frame shown: only the LUT changes."""
+        self._voi, self._invert = voi, invert
+        self.render()
+
+    def show_message(self, text: str) -> None:
+        """A one-line problem in the middle of the pane (the image is cleared)."""
+        self._frame = None
+        self.image_item.clear()
+        self.message_label.setText(text)
+        self.message_label.show()
+        self._place_overlays()
+
+    def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
+        for corner, label in self.corner_labels.items():
+            lines = (corners or {}).get(corner, [])
+            label.setText("\n".join(lines))
+            label.setVisible(bool(corners))
+            label.adjustSize()
+        self._place_overlays()
+
+    # -- zoom ------------------------------------------------------------------------------
+    def fit(self) -> None:
+        if self._frame is None:
+            return
+        rows, cols = self._frame.shape
+        self.view_box.setRange(QRectF(0, 0, cols, rows), padding=0.0)
+
+    def set_zoom(self, zoom: float) -> None:
+        """Screen pixels per image pixel (1.0 = 1:1), centred on the view."""
+        if self._frame is None or zoom <= 0:
+            return
+        center = self.view_box.viewRect().center()
+        size = self.view_box.size()
+        width, height = size.width() / zoom, size.height() / zoom
+        self.view_box.setRange(QRectF(center.x() - width / 2, center.y() - height / 2, width, height), padding=0.0)
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel now."""
+        px_w, px_h = self.view_box.viewPixelSize()
+        size = max(px_w, px_h)
+        return 1.0 / size if size > 0 else 1.0
+
+    # -- rendering -------------------------------------------------------------------------
+    def render(self) -> None:
+        """Turn the visible part of the frame into display pixels and show them."""
+        if self._frame is None or self._voi is None:
+            return
+        rect = self.view_box.viewRect()
+        px_w, px_h = self.view_box.viewPixelSize()
+        region, stride = visible_region(
+            (rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, min(px_w, px_h)
+        )
+        r0, r1, c0, c1 = region
+        if r1 <= r0 or c1 <= c0:
+            self.image_item.clear()
+            self.last_render = (region, stride)
+            return
+        pixels = self._frame.render(self._voi, self._invert, region, stride)
+        self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
+        self.image_item.setRect(QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride))
+        self.last_render = (region, stride)
+        self.rendered.emit()
+
+    def _view_changed(self, *_args) -> None:
+        self.render()
+
+    # -- mouse and layout ------------------------------------------------------------------
+    def _mouse_moved(self, scene_pos) -> None:
+        if self._frame is None:
+            return
+        point = self.view_box.mapSceneToView(scene_pos)
+        row, col = int(math.floor(point.y())), int(math.floor(point.x()))
+        rows, cols = self._frame.shape
+        if 0 <= row < rows and 0 <= col < cols:
+            self.cursor_moved.emit(row, col)
+        else:
+            self.cursor_moved.emit(-1, -1)
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._place_overlays()
+
+    def _place_overlays(self) -> None:
+        width, height = self.view.width(), self.view.height()
+        margin = 6
+        for corner, label in self.corner_labels.items():
+            label.adjustSize()
+            x = margin if corner.endswith("left") else width - label.width() - margin
+            y = margin if corner.startswith("top") else height - label.height() - margin
+            label.move(max(0, x), max(0, y))
+        self.message_label.setGeometry(20, 0, max(10, width - 40), height)
+
+    def displayed_pixels(self) -> np.ndarray | None:
+        """The uint8 pixels currently handed to the image item (for tests)."""
+        return None if self.image_item.image is None else np.asarray(self.image_item.image)

@@ -1,0 +1,485 @@
+"""The main window: the rendering pane in the middle, docks around it.
+
+Later issues add the study browser, the tag inspector and the query panel
+as docks. The window holds the series being shown and a
+:class:`~viewer.core.view_state.DisplayModel`; the pane and the controls
+follow that model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
+from viewer.core.frames import FrameStore
+from viewer.core.io import ViewerError
+from viewer.core.model import ImageRef, OpenResult, Series, open_paths
+from viewer.core.pixels.pipeline import (
+    VOI,
+    FrameDisplay,
+    FullRange,
+    Window,
+    describe_voi,
+    file_voi_luts,
+    file_windows,
+    full_modality_range,
+    modality_unit,
+)
+from viewer.core.pixels.presets import presets_for
+from viewer.core.view_state import DisplayModel, DisplayState
+from viewer.ui.image_view import ImagePane
+from viewer.ui.workers import BackgroundRunner
+
+#: Window change per screen pixel dragged, as a fraction of the image's value range.
+DRAG_SENSITIVITY = 1.0 / 1024
+
+
+class MainWindow(QMainWindow):
+    """One viewer window."""
+
+    series_opened = Signal()
+    image_shown = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("DICOM Viewer")
+        self.resize(1280, 860)
+        self.setAcceptDrops(True)
+
+        self.store = FrameStore()
+        self.runner = BackgroundRunner(self)
+        self.display = DisplayModel()
+        self.display.subscribe(self._state_changed)
+        self.series: list[Series] = []
+        self.current_series: Series | None = None
+        self.images: list[ImageRef] = []
+        self.frame: FrameDisplay | None = None
+        self.problems: list[str] = []
+
+        self.pane = ImagePane()
+        self.pane.window_dragged.connect(self._window_dragged)
+        self.pane.step_requested.connect(self.step)
+        self.pane.cursor_moved.connect(self._cursor_moved)
+        self.pane.view_box.sigRangeChanged.connect(lambda *_: self._update_annotations())
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setMinimum(0)
+        self.slider.valueChanged.connect(lambda value: self.display.update(index=value))
+        self.slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.position_label = QLabel("")
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(6, 2, 6, 2)
+        bottom.addWidget(self.slider, 1)
+        bottom.addWidget(self.position_label)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.pane, 1)
+        column.addLayout(bottom)
+        self.setCentralWidget(central)
+
+        self.readout = QLabel("")
+        self.statusBar().addPermanentWidget(self.readout)
+
+        self._build_docks()
+        self._build_actions()
+        self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
+
+    # ------------------------------------------------------------------ construction
+    def _build_docks(self) -> None:
+        self.pipeline_label = QLabel()
+        self.pipeline_label.setTextFormat(Qt.TextFormat.RichText)
+        self.pipeline_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.pipeline_label.setWordWrap(True)
+        self.pipeline_label.setMargin(6)
+        self.pipeline_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.pipeline_dock = QDockWidget("Display pipeline", self)
+        self.pipeline_dock.setObjectName("pipeline_dock")
+        self.pipeline_dock.setWidget(self.pipeline_label)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.pipeline_dock)
+
+        self.problem_list = QListWidget()
+        self.problem_dock = QDockWidget("Problems", self)
+        self.problem_dock.setObjectName("problem_dock")
+        self.problem_dock.setWidget(self.problem_list)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problem_dock)
+        self.problem_dock.hide()
+
+    def _action(self, text: str, slot, shortcut=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("&Open files...", self.choose_files, QKeySequence.StandardKey.Open))
+        file_menu.addAction(self._action("Open &folder...", self.choose_folder, "Ctrl+Shift+O"))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        view_menu = menu.addMenu("&View")
+        self.fit_action = self._action("&Fit to window", self.pane.fit, "F")
+        self.one_to_one_action = self._action("&1:1 pixels", lambda: self.pane.set_zoom(1.0), "1")
+        self.invert_action = self._action("&Invert", self.toggle_invert, "I", checkable=True)
+        self.reset_action = self._action("&Reset window and zoom", self.reset, "R")
+        self.annotations_action = self._action("&Annotations", self.toggle_annotations, "A", checkable=True)
+        self.annotations_action.setChecked(True)
+        for action in (self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.pipeline_dock.toggleViewAction())
+        view_menu.addAction(self.problem_dock.toggleViewAction())
+
+        self._action("Next image", lambda: self.step(1), [QKeySequence(Qt.Key.Key_Down), QKeySequence(Qt.Key.Key_Right)])
+        self._action("Previous image", lambda: self.step(-1), [QKeySequence(Qt.Key.Key_Up), QKeySequence(Qt.Key.Key_Left)])
+        self._action("Ten images on", lambda: self.step(10), QKeySequence(Qt.Key.Key_PageDown))
+        self._action("Ten images back", lambda: self.step(-10), QKeySequence(Qt.Key.Key_PageUp))
+        self._action("First image", lambda: self.go_to(0), QKeySequence(Qt.Key.Key_Home))
+        self._action("Last image", lambda: self.go_to(len(self.images) - 1), QKeySequence(Qt.Key.Key_End))
+
+        toolbar = self.addToolBar("Image")
+        toolbar.setObjectName("image_toolbar")
+        toolbar.addWidget(QLabel(" Series "))
+        self.series_combo = QComboBox()
+        self.series_combo.setMinimumWidth(260)
+        self.series_combo.activated.connect(lambda i: self.show_series(self.series[i]) if 0 <= i < len(self.series) else None)
+        toolbar.addWidget(self.series_combo)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Window "))
+        self.preset_combo = QComboBox()
+        self.preset_combo.setMinimumWidth(220)
+        self.preset_combo.activated.connect(self._preset_chosen)
+        toolbar.addWidget(self.preset_combo)
+        toolbar.addSeparator()
+        for action in (self.invert_action, self.reset_action, self.fit_action, self.one_to_one_action, self.annotations_action):
+            toolbar.addAction(action)
+
+    # ------------------------------------------------------------------ opening
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open DICOM files")
+        if files:
+            self.open_paths(files)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder or CD/DVD/USB media")
+        if folder:
+            self.open_paths([folder])
+
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Read the headers at `paths` in the background, then show the first series."""
+        paths = [str(p) for p in paths]
+        self.statusBar().showMessage(f"Reading {len(paths)} location{'s' if len(paths) != 1 else ''}...")
+        self.runner.submit("open", lambda: open_paths(paths), self._opened, self._open_failed)
+
+    def _open_failed(self, error: BaseException) -> None:
+        self._add_problems([f"cannot open: {error}"])
+        self._show_placeholder(str(error))
+
+    def _opened(self, result: OpenResult) -> None:
+        self._add_problems(result.problems)
+        self.statusBar().showMessage(
+            f"{len(result.series)} series, {sum(len(s.instances) for s in result.series)} files"
+            + (f", {result.skipped} other files skipped" if result.skipped else ""),
+            8000,
+        )
+        if not result.series:
+            self._show_placeholder(result.problems[0] if result.problems else "No DICOM images found there.")
+            return
+        self.series = result.series
+        self.series_combo.clear()
+        self.series_combo.addItems([s.label() for s in self.series])
+        self.show_series(self.series[0])
+        self.series_opened.emit()
+
+    def _add_problems(self, problems: list[str]) -> None:
+        if not problems:
+            return
+        self.problems.extend(problems)
+        self.problem_list.addItems(problems)
+        self.problem_dock.show()
+
+    # ------------------------------------------------------------------ series and images
+    def show_series(self, series: Series) -> None:
+        self.current_series = series
+        self.images = series.images
+        self.store.clear()
+        if series in self.series:
+            self.series_combo.setCurrentIndex(self.series.index(series))
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(max(0, len(self.images) - 1))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.frame = None
+        start = len(self.images) // 2 if len(self.images) > 1 and series.modality in ("CT", "MR", "PT") else 0
+        self.display.state = DisplayState(index=start, annotations=self.display.state.annotations)
+        self.invert_action.setChecked(False)
+        self._show_current(fit=True)
+
+    def step(self, delta: int) -> None:
+        if self.images:
+            self.go_to(self.display.state.index + delta)
+
+    def go_to(self, index: int) -> None:
+        if self.images:
+            self.display.update(index=max(0, min(len(self.images) - 1, index)))
+
+    def _show_current(self, fit: bool = False) -> None:
+        state = self.display.state
+        if not self.images:
+            return
+        ref = self.images[state.index]
+        self.slider.blockSignals(True)
+        self.slider.setValue(state.index)
+        self.slider.blockSignals(False)
+        self.position_label.setText(f"{state.index + 1} / {len(self.images)}")
+        try:
+            self.frame = self.store.frame(ref)
+        except ViewerError as exc:
+            self.frame = None
+            self.pane.show_message(str(exc))
+            self._add_problems([str(exc)])
+            self.pipeline_label.setText("")
+            self.pane.set_annotations(None)
+            return
+        self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
+        self._refresh_presets()
+        self._update_annotations()
+        self._update_pipeline()
+        self._prefetch(state.index)
+        self.image_shown.emit()
+
+    def _prefetch(self, index: int) -> None:
+        """Decode the neighbours in the background so scrolling does not wait."""
+        refs = [self.images[i] for i in (index + 1, index - 1, index + 2) if 0 <= i < len(self.images)]
+        store = self.store
+
+        def load() -> None:
+            for ref in refs:
+                try:
+                    store.frame(ref)
+                except ViewerError:
+                    pass
+
+        self.runner.submit("prefetch", load, lambda _: None, lambda _: None)
+
+    # ------------------------------------------------------------------ display state
+    def effective_voi(self) -> VOI:
+        """The VOI in force: the user's or a preset, else the image's own."""
+        if self.display.state.voi is not None:
+            return self.display.state.voi
+        return self.frame.default_voi() if self.frame is not None else FullRange()
+
+    def _state_changed(self, state: DisplayState, changed: set[str]) -> None:
+        if "index" in changed:
+            self._show_current()
+            return
+        if self.frame is not None and changed & {"voi", "invert"}:
+            self.pane.set_display(self.effective_voi(), state.invert)
+            self._update_pipeline()
+            self._sync_preset_combo()
+        if changed & {"voi", "invert", "annotations"}:
+            self._update_annotations()
+
+    def toggle_invert(self) -> None:
+        self.display.update(invert=not self.display.state.invert)
+        self.invert_action.setChecked(self.display.state.invert)
+
+    def toggle_annotations(self) -> None:
+        self.display.update(annotations=not self.display.state.annotations)
+        self.annotations_action.setChecked(self.display.state.annotations)
+
+    def reset(self) -> None:
+        self.display.update(voi=None, invert=False)
+        self.invert_action.setChecked(False)
+        self.pane.fit()
+
+    def set_window(self, center: float, width: float) -> None:
+        """A user window in modality units (keeps the file's VOI LUT Function)."""
+        current = self.effective_voi()
+        base = current if isinstance(current, Window) else Window(center, width)
+        self.display.update(voi=base.with_center_width(center, width))
+
+    def _window_dragged(self, dx: float, dy: float) -> None:
+        """Left drag: right widens, left narrows; down raises the level, up lowers it."""
+        if self.frame is None:
+            return
+        current = self.effective_voi()
+        if not isinstance(current, Window):
+            current = self._window_for(current)
+        lo, hi = self.frame.modality_range() if not self.frame.is_color else (0.0, 255.0)
+        step = max((hi - lo) * DRAG_SENSITIVITY, 0.05)
+        self.set_window(current.center + dy * step, max(1.0, current.width + dx * step))
+
+    def _window_for(self, voi: VOI) -> Window:
+        """A window to start dragging from when a VOI LUT or full range is shown."""
+        assert self.frame is not None
+        if self.frame.is_color:
+            return Window(128.0, 256.0)
+        if isinstance(voi, FullRange):
+            lo, hi = full_modality_range(self.frame.ctx)
+            return Window((lo + hi) / 2, hi - lo)
+        return self.frame.auto_window()
+
+    # ------------------------------------------------------------------ presets
+    def _preset_choices(self) -> list[tuple[str, VOI | None]]:
+        if self.frame is None:
+            return []
+        choices: list[tuple[str, VOI | None]] = [("As the file says", None)]
+        if not self.frame.is_color:
+            for i, lut in enumerate(file_voi_luts(self.frame.ctx)):
+                choices.append((f"File VOI LUT {i + 1}" + (f": {lut.explanation}" if lut.explanation else ""), lut))
+            for i, window in enumerate(file_windows(self.frame.ctx)):
+                label = f"File window {i + 1}" + (f": {window.explanation}" if window.explanation else "")
+                choices.append((f"{label} ({describe_voi(window)})", window))
+            choices.append(("Automatic (min-max)", self.frame.auto_window()))
+            choices.append(("Full range (no VOI)", FullRange()))
+            modality = str(self.frame.ctx.get("Modality", ""))
+            for name, window in presets_for(modality).items():
+                choices.append((f"{name} ({describe_voi(window)})", window))
+        return choices
+
+    def _refresh_presets(self) -> None:
+        self._choices = self._preset_choices()
+        self.preset_combo.blockSignals(True)
+        self.preset_combo.clear()
+        self.preset_combo.addItems([label for label, _ in self._choices])
+        self.preset_combo.blockSignals(False)
+        self._sync_preset_combo()
+
+    def _sync_preset_combo(self) -> None:
+        voi = self.display.state.voi
+        labels = [label for label, choice in getattr(self, "_choices", []) if choice == voi]
+        self.preset_combo.blockSignals(True)
+        if labels:
+            if self.preset_combo.findText("Custom") >= 0:
+                self.preset_combo.removeItem(self.preset_combo.findText("Custom"))
+            self.preset_combo.setCurrentText(labels[0])
+        else:
+            if self.preset_combo.findText("Custom") < 0:
+                self.preset_combo.addItem("Custom")
+            self.preset_combo.setCurrentText("Custom")
+        self.preset_combo.blockSignals(False)
+
+    def _preset_chosen(self, index: int) -> None:
+        choices = getattr(self, "_choices", [])
+        if 0 <= index < len(choices):
+            self.display.update(voi=choices[index][1])
+
+    def choose_preset(self, name: str) -> None:
+        """Apply the preset whose label starts with `name` (for tests and scripts)."""
+        for i, (label, _) in enumerate(getattr(self, "_choices", [])):
+            if label.lower().startswith(name.lower()):
+                self.preset_combo.setCurrentIndex(i)
+                self._preset_chosen(i)
+                return
+        raise KeyError(name)
+
+    # ------------------------------------------------------------------ text
+    def _update_annotations(self) -> None:
+        if self.frame is None or not self.images:
+            return
+        state = self.display.state
+        if not state.annotations:
+            self.pane.set_annotations(None)
+            return
+        ref = self.images[state.index]
+        facts = ViewFacts(
+            image_number=state.index + 1,
+            image_count=len(self.images),
+            frame_number=ref.frame + 1,
+            frame_count=ref.instance.frames,
+            voi=self.effective_voi(),
+            invert=state.invert,
+            zoom=self.pane.zoom(),
+        )
+        self.pane.set_annotations(corner_annotations(ref.instance.header, facts))
+
+    def _update_pipeline(self) -> None:
+        if self.frame is None:
+            self.pipeline_label.setText("")
+            return
+        rows = "".join(
+            f"<tr><td style='padding-right:8px'><b>{stage}</b></td><td>{_html(text)}</td></tr>"
+            for stage, text in pipeline_stages(self.frame, self.effective_voi(), self.display.state.invert)
+        )
+        self.pipeline_label.setText(f"<table>{rows}</table>")
+
+    def _cursor_moved(self, row: int, col: int) -> None:
+        if self.frame is None or row < 0:
+            self.readout.setText("")
+            return
+        self.readout.setText(readout_text(self.frame, row, col))
+
+    def _show_placeholder(self, text: str) -> None:
+        self.pane.show_message(text)
+
+    # ------------------------------------------------------------------ drag and drop, closing
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt naming
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt naming
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+            event.acceptProposedAction()
+
+    def closeEvent(self, event):  # noqa: N802 - Qt naming
+        self.runner.shutdown()
+        super().closeEvent(event)
+
+
+def readout_text(frame: FrameDisplay, row: int, col: int) -> str:
+    """'x 120 y 88: stored 1064, 40 HU' for the pixel at (row, col)."""
+    stored, modality = frame.value_at(row, col)
+    text = f"x {col} y {row}: "
+    if isinstance(stored, tuple):
+        return text + "RGB " + ", ".join(str(v) for v in stored)
+    if modality is None:
+        return text + f"index {stored}"
+    unit = modality_unit(frame.ctx)
+    text += f"stored {stored}"
+    if frame.ctx.get("ModalityLUTSequence") or "RescaleSlope" in frame.ctx or "RescaleIntercept" in frame.ctx:
+        text += f", {modality:.6g}" + (f" {unit}" if unit else "")
+    return text
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class FirstPaintProbe(QObject):
+    """Records when a widget is first painted (for the start-up benchmark)."""
+
+    def __init__(self, widget: QWidget, callback):
+        super().__init__(widget)
+        self._callback = callback
+        self._widget = widget
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+        if event.type() == QEvent.Type.Paint:
+            self._widget.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False

@@ -1,0 +1,63 @@
+"""Background work: requests in, results out on the GUI thread.
+
+A task is a plain function run on a worker thread; it never touches a
+widget. Its result (or its exception) comes back through a Qt signal of an
+object that lives on the GUI thread, so the slot runs there. Newer requests
+of the same kind supersede older ones (their results are dropped).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from PySide6.QtCore import QObject, Signal
+
+
+class BackgroundRunner(QObject):
+    """Runs callables on a small thread pool and delivers results on the GUI thread."""
+
+    _delivered = Signal(object, object, object)  # callback, result, error
+
+    def __init__(self, parent: QObject | None = None, workers: int = 2):
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="viewer-bg")
+        self._latest: dict[str, int] = {}
+        self._counter = itertools.count()
+        self._delivered.connect(self._deliver)
+        self._closed = False
+
+    def submit(
+        self,
+        kind: str,
+        task: Callable[[], object],
+        on_done: Callable[[object], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> Future:
+        """Run `task()` in the background; the newest request of `kind` wins."""
+        ticket = next(self._counter)
+        self._latest[kind] = ticket
+
+        def finished(future: Future) -> None:
+            if self._closed or self._latest.get(kind) != ticket:
+                return
+            error = future.exception()
+            if error is None:
+                self._delivered.emit(on_done, future.result(), None)
+            elif on_error is not None:
+                self._delivered.emit(on_error, None, error)
+
+        future = self._pool.submit(task)
+        future.add_done_callback(finished)
+        return future
+
+    def _deliver(self, callback, result, error) -> None:
+        if self._closed:
+            return
+        callback(error if error is not None else result)
+
+    def shutdown(self) -> None:
+        """Stop accepting work and wait for running tasks (call before closing)."""
+        self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
