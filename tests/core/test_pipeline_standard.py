@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 import pydicom
@@ -85,11 +86,16 @@ def assert_rounds_to(ours: np.ndarray, expected: np.ndarray) -> None:
 # --------------------------------------------------------------------------- C.11.1 rescale and C.11.2 windows
 
 
-@pytest.mark.parametrize("function", ["LINEAR", "LINEAR_EXACT", "SIGMOID"])
-@pytest.mark.parametrize("center, width", [(40.0, 400.0), (-600.0, 1500.0), (40.5, 1.0), (0.0, 2.0), (10.0, 0.5)])
+WINDOW_CASES = [
+    (function, center, width)
+    for function in ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+    for center, width in [(40.0, 400.0), (-600.0, 1500.0), (40.5, 1.0), (0.0, 2.0), (10.0, 0.5)]
+    if not (function == "LINEAR" and width < 1)  # C.11.2.1.2: LINEAR needs width >= 1
+]
+
+
+@pytest.mark.parametrize("function, center, width", WINDOW_CASES)
 def test_window_functions_on_signed_ct(sample, display, function, center, width):
-    if function == "LINEAR" and width < 1:
-        pytest.skip("LINEAR needs width >= 1")
     path = sample("693_UNCI.dcm")
     ds = pydicom.dcmread(path, stop_before_pixels=True)
     # C.11.1: modality value = stored value * Rescale Slope + Rescale Intercept
@@ -101,16 +107,25 @@ def test_window_functions_on_signed_ct(sample, display, function, center, width)
 
 def test_window_to_display_spot_values():
     """A few values worked out by hand from C.11.2.1.2.1 and C.11.2.1.3."""
-    # LINEAR, c=40 w=400: bounds 40-0.5-199.5 = -160 and 40-0.5+199.5 = 239
+    # LINEAR, c=40 w=400: bounds 40-0.5-199.5 = -160 and 40-0.5+199.5 = 239;
+    # at -159: ((-159 - 39.5) / 399 + 0.5) * 255 = 255 / 399
     x = np.array([-1000, -160, -159, 39.5, 239, 240])
     y = window_to_display(x, Window(40, 400, "LINEAR"))
-    np.testing.assert_allclose(y, [0, 0, (0.5 / 399 * 255), 127.5, 255, 255], atol=1e-9)
+    np.testing.assert_allclose(y, [0, 0, (1 / 399 * 255), 127.5, 255, 255], atol=1e-9)
     # LINEAR_EXACT, c=0 w=100: (x/100 + 0.5) * 255
     y = window_to_display(np.array([-50, -25, 0, 25, 50, 51]), Window(0, 100, "LINEAR_EXACT"))
     np.testing.assert_allclose(y, [0, 63.75, 127.5, 191.25, 255, 255], atol=1e-9)
     # SIGMOID, c=0 w=100: 255 / (1 + e^(-4x/100)); at x=25: 255/(1+e^-1)
     y = window_to_display(np.array([0, 25, -25]), Window(0, 100, "SIGMOID"))
     np.testing.assert_allclose(y, [127.5, 255 / (1 + math.exp(-1)), 255 / (1 + math.exp(1))], atol=1e-9)
+
+
+def test_narrow_sigmoid_gives_limits_without_warnings():
+    """e^(-4(x-c)/w) overflows for x far below c: the limit is ymin, with no RuntimeWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = window_to_display(np.array([-30000.0, 0.0, 30000.0]), Window(0, 0.5, "SIGMOID"))
+    np.testing.assert_allclose(y, [0.0, 127.5, 255.0])
 
 
 def test_file_window_with_voi_lut_function_is_used(sample, display):

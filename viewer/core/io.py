@@ -107,7 +107,13 @@ def sop_class_name(ds: Dataset) -> str:
     if uid is None:
         return "a DICOM object of unknown class"
     name = getattr(uid, "name", str(uid))
-    article = "an" if name[:1].upper() in "AEIOU" else "a"
+    first_word = name.split()[0] if name.split() else ""
+    if first_word[:2].isupper() or first_word[1:2] == "-":
+        # An initialism is read letter by letter: 'an RT Plan', 'an MR Image',
+        # 'an X-Ray', but 'a CT Image', 'a US Image'.
+        article = "an" if first_word[:1] in "AEFHILMNORSX" else "a"
+    else:
+        article = "an" if name[:1].upper() in "AEIOU" else "a"
     return f"{article} {name} object"
 
 

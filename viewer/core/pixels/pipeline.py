@@ -217,7 +217,11 @@ def window_to_display(values: np.ndarray, window: Window) -> np.ndarray:
     PS3.3 C.11.2.1.2.1 (LINEAR), C.11.2.1.3.2 (LINEAR_EXACT) and
     C.11.2.1.3.1 (SIGMOID), with ymin = 0 and ymax = 255.
     """
-    return apply_windowing(np.asarray(values, dtype=np.float64), _window_dataset(window))
+    # SIGMOID: e^(-4(x-c)/w) overflows to inf far below a narrow window; the
+    # result, ymin, is the correct limit, so numpy's RuntimeWarning is noise
+    # that would be raised on every re-window.
+    with np.errstate(over="ignore"):
+        return apply_windowing(np.asarray(values, dtype=np.float64), _window_dataset(window))
 
 
 def _lut_output_max(ctx: Dataset, index: int) -> int:

@@ -1,0 +1,117 @@
+"""The command line: export writes what the pane shows; bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from viewer.app import main
+
+CT = get_testdata_file("693_UNCI.dcm", download=False)
+MR_MULTIFRAME = get_testdata_file("emri_small.dcm", download=False)
+RGB = get_testdata_file("US1_UNCI.dcm", download=False)
+
+
+def hu_window(center, width):
+    ds = pydicom.dcmread(CT)
+    x = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255  # PS3.3 C.11.2.1.2.1
+    return np.clip(np.where(x <= center - 0.5 - (width - 1) / 2, 0, np.where(x > center - 0.5 + (width - 1) / 2, 255, y)), 0, 255)
+
+
+def read_png(path) -> np.ndarray:
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize(
+    "args, center, width",
+    [([], 40, 100), (["--window", "-600", "1500"], -600, 1500), (["--preset", "bone"], 400, 1800)],
+)
+def test_export_ct(tmp_path, args, center, width):
+    out = tmp_path / "ct.png"
+    assert main(["export", CT, "-o", str(out), *args]) == 0
+    png = read_png(out)
+    assert png.dtype == np.uint8 and png.shape == (512, 512)
+    assert np.abs(png.astype(int) - hu_window(center, width)).max() <= 1
+
+
+def test_export_frame_and_rgb(tmp_path):
+    out = tmp_path / "mr.png"
+    assert main(["export", MR_MULTIFRAME, "-o", str(out), "--frame", "3"]) == 0
+    frame = pydicom.dcmread(MR_MULTIFRAME).pixel_array[2].astype(float)
+    lo, hi = frame.min(), frame.max()
+    expected = ((frame - ((lo + hi) / 2 - 0.5)) / (hi - lo - 1) + 0.5) * 255
+    assert np.abs(read_png(out).astype(int) - np.clip(expected, 0, 255)).max() <= 1
+    out = tmp_path / "us.png"
+    assert main(["export", RGB, "-o", str(out)]) == 0
+    assert np.array_equal(read_png(out), pydicom.dcmread(RGB).pixel_array)
+
+
+def test_export_matches_the_pane_at_one_to_one(tmp_path, qtbot):
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1200, 1000)
+    window.show()
+    with qtbot.waitSignal(window.image_shown, timeout=10000):
+        window.open_paths([CT])
+    window.choose_preset("Lung")
+    window.pane.set_zoom(1.0)
+    assert window.pane.last_render == ((0, 512, 0, 512), 1)
+    out = tmp_path / "ct.png"
+    assert main(["export", CT, "-o", str(out), "--preset", "lung"]) == 0
+    assert np.array_equal(read_png(out), window.pane.displayed_pixels())
+    window.close()
+
+
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda tmp: _write(tmp / "a.txt", b"hello"), "not a DICOM file"),
+        (lambda tmp: _write(tmp / "cut.dcm", open(CT, "rb").read()[:2000]), "ends before its pixel data"),
+        (lambda tmp: _write(tmp / "cut2.dcm", open(CT, "rb").read()[:300000]), "shorter than its size says"),
+        (lambda tmp: get_testdata_file("rtplan.dcm"), "has no image to show"),
+        (lambda tmp: tmp / "missing.dcm", "no such file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, make, fragment):
+    path = make(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "export", str(path), "-o", str(tmp_path / "out.png")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_frame_out_of_range(tmp_path, capsys):
+    assert main(["export", MR_MULTIFRAME, "-o", str(tmp_path / "x.png"), "--frame", "11"]) == 2
+    assert "has 10 frames" in capsys.readouterr().err
+
+
+def test_help_documents_everything(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for word in ("--demo", "export", "--frame", "--window", "--preset", "exit status"):
+        assert word in text
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "--frame" in capsys.readouterr().out
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path

@@ -1,0 +1,210 @@
+"""The window as a user drives it: open, window by dragging, scroll, read values.
+
+Expected grey levels come from the standard's equations (PS3.3 C.11.1 and
+C.11.2.1.2.1) computed here from the stored values, not from the viewer.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+CT = get_testdata_file("693_UNCI.dcm", download=False)
+MR_MULTIFRAME = get_testdata_file("emri_small.dcm", download=False)
+CR_MONOCHROME1 = get_testdata_file("RG3_UNCI.dcm", download=False)
+
+
+def linear_window(x: np.ndarray, center: float, width: float) -> np.ndarray:
+    """PS3.3 C.11.2.1.2.1 with ymin 0, ymax 255."""
+    x = np.asarray(x, dtype=float)
+    lo = center - 0.5 - (width - 1) / 2
+    hi = center - 0.5 + (width - 1) / 2
+    y = ((x - (center - 0.5)) / (width - 1) + 0.5) * 255
+    return np.where(x <= lo, 0, np.where(x > hi, 255, y))
+
+
+def ct_hu() -> np.ndarray:
+    ds = pydicom.dcmread(CT)
+    return ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+
+
+def shown_whole_image(window) -> np.ndarray:
+    """The pane's pixels, checked to be the whole image at stride 1."""
+    region, stride = window.pane.last_render
+    rows, cols = window.frame.shape
+    assert region == (0, rows, 0, cols) and stride == 1, (region, stride)
+    return window.pane.displayed_pixels()
+
+
+def drag(widget, start: QPoint, end: QPoint, button=Qt.MouseButton.LeftButton, steps: int = 5) -> None:
+    """A real press-move-release with the button held (QTest cannot hold buttons on move)."""
+    app = QApplication.instance()
+    app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseButtonPress, QPointF(start), QPointF(widget.mapToGlobal(start)), button, button, Qt.KeyboardModifier.NoModifier))
+    for i in range(1, steps + 1):
+        p = start + (end - start) * (i / steps)
+        app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseMove, QPointF(p), QPointF(widget.mapToGlobal(p)), Qt.MouseButton.NoButton, button, Qt.KeyboardModifier.NoModifier))
+    app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseButtonRelease, QPointF(end), QPointF(widget.mapToGlobal(end)), button, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+
+
+def test_ct_opens_with_the_files_window(main_window, open_in):
+    open_in(main_window, [CT])
+    shown = shown_whole_image(main_window).astype(int)
+    expected = linear_window(ct_hu(), 40, 100)  # the file's (0028,1050/1051)
+    assert np.abs(shown - expected).max() <= 1
+    corners = {k: v.text() for k, v in main_window.pane.corner_labels.items()}
+    assert "W 100 L 40" in corners["bottom_right"]
+    assert "Im 1/1" in corners["bottom_left"]
+    assert "CQ500-CT-310" in corners["top_left"]  # Patient ID
+
+
+def test_dragging_changes_the_window_as_the_standard_says(main_window, open_in, qtbot):
+    open_in(main_window, [CT])
+    viewport = main_window.pane.view.viewport()
+    center = viewport.rect().center()
+    before = main_window.effective_voi()
+    drag(viewport, center, center + QPoint(120, -40))
+    after = main_window.effective_voi()
+    assert after.source == "user"
+    assert after.width > before.width and after.center < before.center  # right widens, up lowers the level
+    shown = shown_whole_image(main_window).astype(int)
+    expected = linear_window(ct_hu(), after.center, after.width)
+    assert np.abs(shown - expected).max() <= 1
+    assert main_window.preset_combo.currentText() == "Custom"
+    assert f"W {after.width:g} L {after.center:g}" in main_window.pane.corner_labels["bottom_right"].text()
+
+
+def test_presets_and_reset(main_window, open_in):
+    open_in(main_window, [CT])
+    main_window.choose_preset("Lung")
+    shown = shown_whole_image(main_window).astype(int)
+    assert np.abs(shown - linear_window(ct_hu(), -600, 1500)).max() <= 1
+    main_window.choose_preset("Bone")
+    assert np.abs(shown_whole_image(main_window).astype(int) - linear_window(ct_hu(), 400, 1800)).max() <= 1
+    main_window.reset_action.trigger()
+    assert np.abs(shown_whole_image(main_window).astype(int) - linear_window(ct_hu(), 40, 100)).max() <= 1
+
+
+def test_invert_and_monochrome1(main_window, open_in):
+    open_in(main_window, [CR_MONOCHROME1])
+    ds = pydicom.dcmread(CR_MONOCHROME1)
+    center, width = float(ds.WindowCenter), float(ds.WindowWidth)
+    # MONOCHROME1: the lowest values are white (PS3.3 C.7.6.3.1.2).
+    expected = 255 - linear_window(ds.pixel_array, center, width)
+    main_window.pane.set_zoom(1.0)
+    main_window.pane.view_box.setRange(xRange=(0, 200), yRange=(0, 200), padding=0)
+    (r0, r1, c0, c1), stride = main_window.pane.last_render
+    assert stride == 1
+    shown = main_window.pane.displayed_pixels().astype(int)
+    assert np.abs(shown - expected[r0:r1, c0:c1]).max() <= 1
+    main_window.invert_action.trigger()
+    shown = main_window.pane.displayed_pixels().astype(int)
+    assert np.abs(shown - (255 - expected[r0:r1, c0:c1])).max() <= 1
+    stages = main_window.pipeline_label.text()
+    assert "MONOCHROME1" in stages and "inverted back" in stages
+
+
+def test_large_image_is_rendered_at_screen_resolution(main_window, open_in):
+    open_in(main_window, [CR_MONOCHROME1])  # 1760 x 1760 in a smaller view
+    region, stride = main_window.pane.last_render
+    assert stride >= 2
+    shown = main_window.pane.displayed_pixels()
+    assert shown.shape[0] <= 1760 // stride + 1
+
+
+def test_scrolling_a_multiframe_image(main_window, open_in, qtbot):
+    open_in(main_window, [MR_MULTIFRAME])
+    ds = pydicom.dcmread(MR_MULTIFRAME)
+    frames = ds.pixel_array
+    assert len(main_window.images) == 10
+    first = main_window.display.state.index
+    viewport = main_window.pane.view.viewport()
+    pos = QPointF(viewport.rect().center())
+    wheel = QWheelEvent(pos, QPointF(viewport.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.instance().sendEvent(viewport, wheel)
+    assert main_window.display.state.index == first + 1
+    qtbot.keyClick(main_window, Qt.Key.Key_End)
+    assert main_window.display.state.index == 9
+    assert main_window.slider.value() == 9
+    # Frame 10 shown with its own stored values; the file has no window, so
+    # the window spans that frame's smallest to largest value (like dcmtk +Wm).
+    assert "WindowCenter" not in ds
+    lo, hi = float(frames[9].min()), float(frames[9].max())
+    center, width = (lo + hi) / 2, hi - lo
+    shown = main_window.pane.displayed_pixels().astype(int)
+    region, stride = main_window.pane.last_render
+    r0, r1, c0, c1 = region
+    expected = linear_window(frames[9], center, width)[r0:r1:stride, c0:c1:stride]
+    assert np.abs(shown - expected).max() <= 1
+    assert "Fr 10/10" in main_window.pane.corner_labels["bottom_left"].text()
+
+
+def test_series_of_single_files_is_sorted_by_position(main_window, open_in, tmp_path):
+    # Three slices written in the wrong order: positions along the normal
+    # decide, not file names or instance numbers.
+    src = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for name, z, number in (("a.dcm", 30.0, 1), ("b.dcm", 10.0, 2), ("c.dcm", 20.0, 3)):
+        ds = src.copy()
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, z]
+        ds.InstanceNumber = number
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(tmp_path / name)
+    open_in(main_window, [tmp_path])
+    names = [ref.instance.path.name for ref in main_window.images]
+    assert names == ["b.dcm", "c.dcm", "a.dcm"]
+
+
+def test_readout_under_the_cursor_in_hu(main_window, open_in, qtbot):
+    open_in(main_window, [CT])
+    ds = pydicom.dcmread(CT)
+    main_window.pane.cursor_moved.emit(100, 200)
+    stored = int(ds.pixel_array[100, 200])
+    hu = stored * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    text = main_window.readout.text()
+    assert f"stored {stored}" in text and f"{hu:.6g} HU" in text and "x 200 y 100" in text
+    # And from a real mouse move over the image's centre.
+    view_box = main_window.pane.view_box
+    scene_point = view_box.mapViewToScene(QPointF(256.5, 256.5))
+    main_window.pane.view.scene().sigMouseMoved.emit(scene_point)
+    assert "x 256 y 256" in main_window.readout.text()
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: _write(tmp / "notes.txt", b"not an image"), "not a DICOM file"),
+        (lambda tmp: _write(tmp / "cut.dcm", open(CT, "rb").read()[:300000]), "shorter than its size says"),
+        (lambda tmp: get_testdata_file("rtplan.dcm"), "has no image"),
+    ],
+)
+def test_bad_input_gives_a_message_and_the_app_keeps_running(main_window, open_in, tmp_path, qtbot, make, message):
+    path = make(tmp_path)
+    open_in(main_window, [path], expect_image=False)
+    assert message in main_window.pane.message_label.text()
+    assert main_window.pane.message_label.isVisible()
+    assert any(message in p for p in main_window.problems)
+    open_in(main_window, [CT])  # still alive and usable
+    assert not main_window.pane.message_label.isVisible()
+
+
+def test_source_files_are_not_modified(main_window, open_in, tmp_path):
+    copy = tmp_path / "ct.dcm"
+    shutil.copy(CT, copy)
+    before = copy.read_bytes()
+    open_in(main_window, [copy])
+    main_window.choose_preset("Lung")
+    main_window.toggle_invert()
+    assert copy.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct.dcm"]
