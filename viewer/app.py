@@ -10,8 +10,10 @@ import argparse
 import sys
 
 from viewer import __version__
-from viewer.cli import COMMANDS, EXIT_INPUT
-from viewer.cli import main as cli_main
+
+#: Headless commands (viewer.cli); kept here so the window path never imports it.
+COMMANDS = ("export",)
+EXIT_INPUT = 2
 
 EPILOG = """\
 commands (run 'dicom-viewer COMMAND --help' for details):
@@ -43,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in COMMANDS:
+        from viewer.cli import main as cli_main
+
         return cli_main(argv)
     args = build_parser().parse_args(argv)
     paths = list(args.paths)

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = ("export",)
+from viewer.app import COMMANDS  # noqa: E402,F401 - one list of commands
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -91,7 +91,7 @@ def test_presets_and_reset(main_window, open_in):
     assert np.abs(shown_whole_image(main_window).astype(int) - linear_window(ct_hu(), 40, 100)).max() <= 1
 
 
-def test_invert_and_monochrome1(main_window, open_in):
+def test_invert_and_monochrome1(main_window, open_in, qtbot):
     open_in(main_window, [CR_MONOCHROME1])
     ds = pydicom.dcmread(CR_MONOCHROME1)
     center, width = float(ds.WindowCenter), float(ds.WindowWidth)
@@ -106,8 +106,8 @@ def test_invert_and_monochrome1(main_window, open_in):
     main_window.invert_action.trigger()
     shown = main_window.pane.displayed_pixels().astype(int)
     assert np.abs(shown - (255 - expected[r0:r1, c0:c1])).max() <= 1
-    stages = main_window.pipeline_label.text()
-    assert "MONOCHROME1" in stages and "inverted back" in stages
+    qtbot.waitUntil(lambda: "inverted back" in main_window.pipeline_label.text(), timeout=2000)
+    assert "MONOCHROME1" in main_window.pipeline_label.text()
 
 
 def test_large_image_is_rendered_at_screen_resolution(main_window, open_in):

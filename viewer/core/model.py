@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
+from viewer.core.dicomdir import find_dicomdir, read_dicomdir
 from viewer.core.io import ViewerError, read_header, sop_class_name
 from viewer.core.pixels.decoders import number_of_frames
 
@@ -165,27 +166,6 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
             yield path
 
 
-def dicomdir_files(dicomdir: Path) -> list[Path]:
-    """Files referenced by a DICOMDIR's records (PS3.10 8.6), media-relative.
-
-    A minimal reader: the study browser issue brings the full one. References
-    that leave the media folder are refused.
-    """
-    header = read_header(dicomdir)
-    root = dicomdir.parent.resolve()
-    files = []
-    for record in header.get("DirectoryRecordSequence") or []:
-        file_id = record.get("ReferencedFileID")
-        if not file_id:
-            continue
-        parts = [file_id] if isinstance(file_id, str) else list(file_id)
-        candidate = root.joinpath(*parts).resolve()
-        if root not in candidate.parents:
-            continue
-        files.append(candidate)
-    return files
-
-
 @dataclass
 class OpenResult:
     """What opening some paths found: series to show, and one line per problem."""
@@ -205,21 +185,25 @@ def open_paths(paths: Iterable[str | os.PathLike[str]], cancelled=lambda: False)
     named = [Path(p) for p in paths]
     explicit = {p for p in named if not p.is_dir()}
     expanded: list[Path] = []
-    for path in named:
-        if path.is_file() and path.name.upper() == "DICOMDIR":
-            try:
-                expanded.extend(dicomdir_files(path))
-            except ViewerError as exc:
-                return OpenResult([], [str(exc)])
-        elif path.is_dir() and (dicomdir := _find_dicomdir(path)) is not None:
-            try:
-                expanded.extend(dicomdir_files(dicomdir))
-            except ViewerError:
-                expanded.append(path)
-        else:
-            expanded.append(path)
-    instances: list[Instance] = []
+    media_instances: list[Instance] = []
     problems: list[str] = []
+    for path in named:
+        dicomdir = find_dicomdir(path)
+        if dicomdir is None:
+            expanded.append(path)
+            continue
+        try:
+            media = read_dicomdir(dicomdir)
+        except ViewerError as exc:
+            if path.is_dir():
+                expanded.append(path)  # unreadable DICOMDIR: scan the folder instead
+            problems.append(str(exc))
+            continue
+        problems.extend(media.problems)
+        for image in media.images:
+            if image.path is not None:
+                media_instances.append(Instance(image.path, image.header, number_of_frames(image.header)))
+    instances: list[Instance] = media_instances
     skipped = 0
     for file in iter_files(expanded):
         if cancelled():
@@ -242,14 +226,3 @@ def open_paths(paths: Iterable[str | os.PathLike[str]], cancelled=lambda: False)
             continue
         instances.append(Instance(file, header, number_of_frames(header)))
     return OpenResult(group_series(instances), problems, skipped)
-
-
-def _find_dicomdir(folder: Path) -> Path | None:
-    """A DICOMDIR at the root of `folder`, whatever its case (CD media)."""
-    try:
-        for entry in folder.iterdir():
-            if entry.name.upper() == "DICOMDIR" and entry.is_file():
-                return entry
-    except OSError:
-        return None
-    return None

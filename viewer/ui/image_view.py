@@ -216,7 +216,9 @@ class ImagePane(QWidget):
             self.last_render = (region, stride)
             return
         pixels = self._frame.render(self._voi, self._invert, region, stride)
-        self.image_item.setImage(pixels, autoLevels=False, levels=(0, 255))
+        # The pixels are final display values: with levels=None pyqtgraph wraps
+        # them as a Grayscale8/RGB888 QImage without a copy or a colour table.
+        self.image_item.setImage(pixels, autoLevels=False, levels=None)
         self.image_item.setRect(QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride))
         self.last_render = (region, stride)
         self.rendered.emit()

@@ -109,6 +109,10 @@ class MainWindow(QMainWindow):
         self.pipeline_label.setWordWrap(True)
         self.pipeline_label.setMargin(6)
         self.pipeline_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._pipeline_timer = QTimer(self)
+        self._pipeline_timer.setSingleShot(True)
+        self._pipeline_timer.setInterval(120)
+        self._pipeline_timer.timeout.connect(self._update_pipeline)
         self.pipeline_dock = QDockWidget("Display pipeline", self)
         self.pipeline_dock.setObjectName("pipeline_dock")
         self.pipeline_dock.setWidget(self.pipeline_label)
@@ -296,7 +300,9 @@ class MainWindow(QMainWindow):
             return
         if self.frame is not None and changed & {"voi", "invert"}:
             self.pane.set_display(self.effective_voi(), state.invert)
-            self._update_pipeline()
+            # The dock's rich text is costly to lay out: update it once the
+            # mouse pauses, not on every drag step (the corner text is live).
+            self._pipeline_timer.start()
             self._sync_preset_combo()
         if changed & {"voi", "invert", "annotations"}:
             self._update_annotations()
@@ -446,6 +452,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event):  # noqa: N802 - Qt naming
+        self._pipeline_timer.stop()
         self.runner.shutdown()
         super().closeEvent(event)
 

@@ -97,17 +97,39 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
         # from BaseException; never swallow a real interrupt though.
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise ViewerError(_decode_failure_reason(exc), path) from None
+        raise ViewerError(_decode_failure_reason(exc, uid), path) from None
     return arr
 
 
-def _decode_failure_reason(exc: BaseException) -> str:
+#: Import names of the decoder distributions, to tell which are installed.
+_IMPORT_NAMES = {
+    "pillow": "PIL",
+    "pylibjpeg-libjpeg": "libjpeg",
+    "pylibjpeg-openjpeg": "openjpeg",
+    "pylibjpeg-rle": "rle",
+    "pyjpegls": "jpeg_ls",
+    "python-gdcm": "gdcm",
+}
+
+
+def missing_packages(uid: UID) -> list[str]:
+    """Decoder packages for `uid` that are not installed, preferred first."""
+    from importlib.util import find_spec
+
+    return [p for p in DECODER_PACKAGES.get(str(uid), ()) if find_spec(_IMPORT_NAMES.get(p, p)) is None]
+
+
+def _decode_failure_reason(exc: BaseException, uid: UID) -> str:
     text = " ".join(str(exc).split())
     if "less than expected" in text:
         return "the pixel data is shorter than its size says (truncated or corrupt)"
     if "missing dependencies" in text or "no plugins" in text.lower():
         return text.split(":")[0]
-    return f"the pixel data cannot be decoded ({text[:200]})"
+    reason = f"the pixel data cannot be decoded ({text[:200]})"
+    if "does not support" in text and (others := missing_packages(uid)):
+        # An installed plugin refused this variant (e.g. Pillow and 12-bit JPEG).
+        reason += f"; another decoder may: install {' or '.join(others)}"
+    return reason
 
 
 def _new_meta():

@@ -1,0 +1,366 @@
+"""Reading DICOMDIR media (PS3.10 8.6, PS3.3 F.3) without opening the images.
+
+The Directory Record Sequence is walked directly: each record's elements
+are kept as pydicom raw elements (decoded lazily, with the record's
+character set) and records are linked by their offsets (PS3.3 F.3.2.1).
+Real media are often imperfect, so:
+
+- offsets that are missing, zero where they should not be, or point
+  nowhere fall back to the order of the records in the sequence;
+- media with no PATIENT level (or unknown record types) still show their
+  studies, series and images;
+- Referenced File IDs are resolved case-insensitively (media burned on one
+  system and read on another) and refused when they would leave the media
+  folder ('..', absolute paths, or a link pointing elsewhere);
+- nothing is ever written to the media.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+
+from viewer.core.header import (
+    _EXPLICIT_BE,
+    _IMPLICIT_LE,
+    _ITEM,
+    _ITEM_END,
+    _SEQ_END,
+    _UNDEFINED,
+    _Buffer,
+    _element_header,
+    _read_meta,
+    _Unsupported,
+    raw_element,
+    skip_undefined_sequence,
+)
+from viewer.core.io import ViewerError
+
+_RECORD_SEQUENCE = 0x00041220
+_ROOT_OFFSET = 0x00041200
+_NEXT_OFFSET = 0x00041400
+_LOWER_OFFSET = 0x00041420
+_RECORD_TYPE = 0x00041430
+_IN_USE = 0x00041410
+_FILE_ID = 0x00041500
+_CHARSET_TAG = Tag(0x00080005)
+
+#: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
+IMAGE_RECORD_TYPES = {"IMAGE", "RT DOSE", "PRESENTATION", "WAVEFORM", "SR DOCUMENT", "KEY OBJECT DOC", "SPECTROSCOPY", "RAW DATA", "REGISTRATION", "FIDUCIAL", "HANGING PROTOCOL", "ENCAP DOC", "VALUE MAP", "STEREOMETRIC", "PALETTE", "IMPLANT", "MEASUREMENT", "SURFACE", "TRACT", "ASSESSMENT", "RADIOTHERAPY", "ANNOTATION", "SURFACE SCAN", "PLAN", "RT STRUCTURE SET", "RT PLAN", "RT TREAT RECORD"}
+_LEVEL = {"PATIENT": 0, "STUDY": 1, "SERIES": 2}
+
+
+@dataclass
+class Record:
+    """One directory record: its type, its raw attributes and its children."""
+
+    offset: int
+    type: str
+    raw: dict
+    children: list[Record] = field(default_factory=list)
+    next_offset: int = 0
+    lower_offset: int = 0
+    file_id: tuple[str, ...] = ()
+    _dataset: Dataset | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        """The record's attributes as a dataset (decoded lazily by pydicom)."""
+        if self._dataset is None:
+            self._dataset = _dataset(self.raw, self.encoding)
+        return self._dataset
+
+    encoding: tuple = (False, True)
+
+
+@dataclass
+class MediaImage:
+    """An image record merged with its patient, study and series records.
+
+    ``header`` holds the attributes of all four levels (image level wins),
+    enough for the browser and for sorting; ``path`` is the resolved file,
+    or None with ``problem`` saying why it cannot be opened.
+    """
+
+    header: Dataset
+    path: Path | None
+    problem: str = ""
+
+
+@dataclass
+class MediaDirectory:
+    """What a DICOMDIR lists."""
+
+    dicomdir: Path
+    root: Path
+    images: list[MediaImage]
+    problems: list[str]
+    roots: list[Record]
+
+
+def find_dicomdir(path: str | os.PathLike[str]) -> Path | None:
+    """The DICOMDIR at `path` itself, or at the root of folder `path`, in any case."""
+    path = Path(path)
+    if path.is_file():
+        return path if path.name.upper() == "DICOMDIR" else None
+    try:
+        for entry in path.iterdir():
+            if entry.name.upper() == "DICOMDIR" and entry.is_file():
+                return entry
+    except OSError:
+        return None
+    return None
+
+
+def _text(raw, little: bool) -> str:
+    return raw.value.decode("ascii", "replace").strip(" \x00") if raw is not None else ""
+
+
+def _ulong(raw, little: bool) -> int:
+    if raw is None or len(raw.value) < 4:
+        return 0
+    return struct.unpack_from("<L" if little else ">L", raw.value)[0]
+
+
+def _dataset(raw: dict, encoding: tuple) -> Dataset:
+    ds = Dataset(dict(raw))
+    ds.set_original_encoding(encoding[0], encoding[1], None)
+    return ds
+
+
+def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], int]:
+    """Every in-use record by offset, in sequence order, and the root offset.
+
+    Only the raw bytes of each record's elements are kept; record type,
+    offsets and file ID are decoded here with struct, everything else by
+    pydicom when (and if) it is shown.
+    """
+    with open(data_file, "rb") as f:
+        buf = _Buffer(f, first=1 << 22)
+        file_meta, pos = _read_meta(buf)
+        syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+        implicit = syntax == _IMPLICIT_LE
+        little = syntax != _EXPLICIT_BE
+        encoding = (implicit, little)
+        charset = None
+        root_offset = 0
+        while True:
+            tag, vr, length, value_pos = _element_header(buf, pos, little, implicit)
+            if tag == _RECORD_SEQUENCE:
+                break
+            if tag == _ROOT_OFFSET:
+                root_offset = _ulong(raw_element(buf, tag, vr, length, value_pos, little, implicit), little)
+            elif tag == 0x00080005:
+                charset = raw_element(buf, tag, vr, length, value_pos, little, implicit)
+            pos = skip_undefined_sequence(buf, value_pos, little, implicit) if length == _UNDEFINED else value_pos + length
+        file_size = os.fstat(f.fileno()).st_size
+        end = file_size if length == _UNDEFINED else min(value_pos + length, file_size)
+        pos = value_pos
+        records: list[Record] = []
+        while pos + 8 <= end:
+            tag, _, item_length, item_value = _element_header(buf, pos, little, implicit)
+            if tag == _SEQ_END:
+                break
+            if tag != _ITEM:
+                raise _Unsupported("record sequence holds something other than items")
+            item_offset = pos
+            raw: dict = {}
+            if charset is not None:
+                raw[_CHARSET_TAG] = charset
+            item_end = None if item_length == _UNDEFINED else item_value + item_length
+            pos = item_value
+            while (item_end is None or pos < item_end) and pos + 8 <= file_size:
+                etag, evr, elength, evalue = _element_header(buf, pos, little, implicit)
+                if etag == _ITEM_END:
+                    pos = evalue
+                    break
+                if etag == _ITEM:
+                    break  # a stale item length (elements were removed): the next record starts here
+                if elength == _UNDEFINED:
+                    pos = skip_undefined_sequence(buf, evalue, little, implicit)
+                    continue
+                if evr != b"SQ":
+                    element = raw_element(buf, etag, evr, elength, evalue, little, implicit)
+                    raw[element.tag] = element
+                pos = evalue + elength
+            in_use = raw.get(_IN_USE)
+            if in_use is not None and in_use.value[:2] == b"\x00\x00":
+                continue  # an inactive record (PS3.3 F.3.2.2: 0000H)
+            file_id = _text(raw.get(_FILE_ID), little)
+            records.append(
+                Record(
+                    offset=item_offset,
+                    type=_text(raw.get(_RECORD_TYPE), little).upper(),
+                    raw=raw,
+                    next_offset=_ulong(raw.get(_NEXT_OFFSET), little),
+                    lower_offset=_ulong(raw.get(_LOWER_OFFSET), little),
+                    file_id=tuple(part.strip() for part in file_id.split("\\")) if file_id else (),
+                    encoding=encoding,
+                )
+            )
+    return {r.offset: r for r in records}, records, root_offset
+
+
+def _link_by_offsets(by_offset: dict[int, Record], records: list[Record], root_offset: int) -> list[Record] | None:
+    """The record tree from the offsets (PS3.3 F.3.2.1), or None if they are unusable.
+
+    Top-level entities are the records no other record points at, the one
+    at the root offset first; a broken root offset or chain therefore does
+    not hide the records behind it. Records the offsets never reach are
+    added as top-level entities of their own rather than dropped.
+    """
+    pointed_at = {r.next_offset for r in records} | {r.lower_offset for r in records}
+    if not any(r.next_offset or r.lower_offset for r in records):
+        return None
+    if any(offset and offset not in by_offset for offset in pointed_at):
+        return None
+    seen: set[int] = set()
+
+    def chain(offset: int) -> list[Record]:
+        entities = []
+        while offset and offset not in seen and offset in by_offset:
+            seen.add(offset)
+            record = by_offset[offset]
+            entities.append(record)
+            offset = record.next_offset
+        return entities
+
+    starts = [r.offset for r in records if r.offset not in pointed_at]
+    if root_offset in starts:
+        starts.remove(root_offset)
+        starts.insert(0, root_offset)
+    roots: list[Record] = []
+    for start in starts:
+        roots.extend(chain(start))
+    stack = list(roots)
+    while stack:
+        record = stack.pop()
+        record.children = chain(record.lower_offset)
+        stack.extend(record.children)
+    for record in records:  # unreachable (e.g. a cycle): keep them visible
+        if record.offset not in seen:
+            roots.extend(chain(record.offset))
+            stack = [r for r in roots if not r.children]
+    return roots
+
+
+def _link_by_order(records: list[Record]) -> list[Record]:
+    """The record tree from sequence order and record levels (no usable offsets)."""
+    roots: list[Record] = []
+    stack: list[tuple[int, Record]] = []
+    for record in records:
+        record.children = []
+        level = _LEVEL.get(record.type, 3)
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        (stack[-1][1].children if stack else roots).append(record)
+        stack.append((level, record))
+    return roots
+
+
+class _CaseInsensitiveResolver:
+    """Finds media files whatever the case of their names on this system.
+
+    Each folder is listed once (os.scandir), so resolving thousands of
+    references costs a few directory reads rather than a stat per file.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.real_root = root.resolve()
+        self._listings: dict[Path, dict[str, tuple[str, bool, bool]]] = {}
+
+    def _listing(self, folder: Path) -> dict[str, tuple[str, bool, bool]]:
+        listing = self._listings.get(folder)
+        if listing is None:
+            listing = {}
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        try:
+                            is_dir = entry.is_dir()
+                        except OSError:
+                            is_dir = False
+                        listing.setdefault(entry.name.upper(), (entry.name, is_dir, entry.is_symlink()))
+                        listing[entry.name] = (entry.name, is_dir, entry.is_symlink())
+            except OSError:
+                pass
+            self._listings[folder] = listing
+        return listing
+
+    def resolve(self, parts: tuple[str, ...]) -> tuple[Path | None, str]:
+        shown = "\\".join(parts)
+        if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
+            return None, f"refused: Referenced File ID {shown!r} leaves the media folder"
+        folder = self.root
+        linked = False
+        for i, part in enumerate(parts):
+            listing = self._listing(folder)
+            found = listing.get(part) or listing.get(part.upper())
+            last = i == len(parts) - 1
+            if found is None or found[1] == last:  # a folder where a file is due, or the reverse
+                return None, f"missing on the media: {shown}"
+            linked = linked or found[2]
+            folder = folder / found[0]
+        if linked and self.real_root not in folder.resolve().parents:
+            return None, f"refused: {shown} is a link that leaves the media folder"
+        return folder, ""
+
+
+def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
+    """The images a DICOMDIR lists, with their patient/study/series attributes.
+
+    Raises :class:`ViewerError` when the DICOMDIR itself cannot be read.
+    """
+    dicomdir = Path(path)
+    try:
+        by_offset, records, root_offset = _parse_records(dicomdir)
+    except (_Unsupported, ValueError, KeyError, OSError) as exc:
+        raise ViewerError(f"is not a readable DICOMDIR ({exc})", dicomdir) from None
+    roots = _link_by_offsets(by_offset, records, root_offset) or _link_by_order(records)
+    resolver = _CaseInsensitiveResolver(dicomdir.parent)
+    images: list[MediaImage] = []
+    problems: list[str] = []
+
+    def visit(record: Record, inherited: list[Record]) -> None:
+        chain = inherited + [record]
+        for child in record.children:
+            visit(child, chain)
+        if record.type not in _LEVEL and record.file_id:
+            file, problem = resolver.resolve(record.file_id)
+            if problem:
+                problems.append(f"{dicomdir.name}: {problem}")
+            images.append(MediaImage(_merge(chain), file, problem))
+
+    for root in roots:
+        visit(root, [])
+    return MediaDirectory(dicomdir, dicomdir.parent, images, problems, roots)
+
+
+_RECORD_TAGS = {
+    0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500,
+    0x00041510, 0x00041511, 0x00041512,
+}
+
+
+def _merge(chain: list[Record]) -> Dataset:
+    """Patient, study, series and image attributes in one dataset (image wins).
+
+    Built from the raw elements: nothing is decoded until it is shown.
+    """
+    merged: dict = {}
+    for record in chain:
+        merged.update(record.raw)
+    image = chain[-1].raw
+    for tag in _RECORD_TAGS:
+        merged.pop(tag, None)
+    if 0x00080018 not in merged and 0x00041511 in image:  # SOP Instance UID
+        merged[Tag(0x00080018)] = image[0x00041511]._replace(tag=Tag(0x00080018))
+    if 0x00080016 not in merged and 0x00041510 in image:  # SOP Class UID
+        merged[Tag(0x00080016)] = image[0x00041510]._replace(tag=Tag(0x00080016))
+    return _dataset(merged, chain[-1].encoding)

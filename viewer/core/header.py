@@ -1,0 +1,215 @@
+"""Fast header reading for indexing: only the attributes a browser needs.
+
+A folder scan reads thousands of headers. pydicom's ``dcmread`` builds an
+element object for every attribute of a file; here the file is walked with
+``struct`` and only the attributes listed in :data:`INDEX_TAGS` are kept (as
+pydicom raw elements, so values, VRs and character sets are still decoded by
+pydicom, lazily, on access). Everything after group 0028 (private vendor
+headers, overlays, pixel data) is never read.
+
+Files this walker does not handle (deflated, malformed, odd encodings) fall
+back to ``pydicom.dcmread(stop_before_pixels=True)``; results are the same.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
+
+from viewer.core.io import ViewerError, read_header
+
+#: Attributes kept for the study browser, slice ordering and annotations.
+INDEX_KEYWORDS = (
+    "SpecificCharacterSet", "ImageType", "InstanceCreationDate", "SOPClassUID", "SOPInstanceUID",
+    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime", "SeriesTime", "ContentTime",
+    "AccessionNumber", "Modality", "Manufacturer", "InstitutionName", "ReferringPhysicianName",
+    "StationName", "StudyDescription", "SeriesDescription", "InstitutionalDepartmentName",
+    "ManufacturerModelName",
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "PatientAge",
+    "BodyPartExamined", "SliceThickness", "ProtocolName",
+    "StudyInstanceUID", "SeriesInstanceUID", "StudyID", "SeriesNumber", "AcquisitionNumber",
+    "InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient", "FrameOfReferenceUID",
+    "SliceLocation", "NumberOfFrames",
+    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "PixelSpacing",
+    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PlanarConfiguration",
+    "WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope", "RescaleType",
+)
+INDEX_TAGS = frozenset(int(Tag(k)) for k in INDEX_KEYWORDS)
+_LAST_GROUP = 0x0028
+
+_EXPLICIT_LONG = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_EXPLICIT_BE = "1.2.840.10008.1.2.2"
+
+
+class _Unsupported(Exception):
+    """The fast walker cannot read this file; pydicom will."""
+
+
+class _Buffer:
+    """The start of a file, read further only when the walk needs it."""
+
+    def __init__(self, f, first: int = 16384):
+        self.f = f
+        self.data = f.read(first)
+
+    def need(self, end: int) -> None:
+        if end > len(self.data):
+            more = self.f.read(max(end - len(self.data), len(self.data)))
+            self.data += more
+            if end > len(self.data):
+                raise _Unsupported("truncated")
+
+
+def _element_header(buf: _Buffer, pos: int, little: bool, implicit: bool) -> tuple[int, bytes | None, int, int]:
+    """(tag, VR or None, length, value position) of the element at `pos`."""
+    buf.need(pos + 8)
+    group, elem = struct.unpack_from("<HH" if little else ">HH", buf.data, pos)
+    tag = (group << 16) | elem
+    if implicit or group == 0xFFFE:  # item tags have no VR in any syntax
+        (length,) = struct.unpack_from("<L" if little else ">L", buf.data, pos + 4)
+        return tag, None, length, pos + 8
+    vr = bytes(buf.data[pos + 4 : pos + 6])
+    if vr in _EXPLICIT_LONG:
+        buf.need(pos + 12)
+        (length,) = struct.unpack_from("<L" if little else ">L", buf.data, pos + 8)
+        return tag, vr, length, pos + 12
+    if not (vr.isalpha() and vr.isupper()):
+        raise _Unsupported("not explicit VR")
+    (length,) = struct.unpack_from("<H" if little else ">H", buf.data, pos + 6)
+    return tag, vr, length, pos + 8
+
+
+def skip_undefined_sequence(buf: _Buffer, pos: int, little: bool, implicit: bool) -> int:
+    """Position after the items of an undefined-length sequence starting at `pos`."""
+    while True:
+        tag, _, length, value_pos = _element_header(buf, pos, little, implicit)
+        if tag == _SEQ_END:
+            return value_pos
+        if tag != _ITEM:
+            raise _Unsupported("bad sequence")
+        pos = skip_item_elements(buf, value_pos, little, implicit) if length == _UNDEFINED else value_pos + length
+
+
+def skip_item_elements(buf: _Buffer, pos: int, little: bool, implicit: bool) -> int:
+    """Position after the item delimiter of an undefined-length item."""
+    while True:
+        tag, _, length, value_pos = _element_header(buf, pos, little, implicit)
+        if tag == _ITEM_END:
+            return value_pos
+        pos = skip_undefined_sequence(buf, value_pos, little, implicit) if length == _UNDEFINED else value_pos + length
+
+
+def raw_element(buf: _Buffer, tag: int, vr: bytes | None, length: int, value_pos: int, little: bool, implicit: bool) -> RawDataElement:
+    """A pydicom raw element for the value at `value_pos` (converted lazily by pydicom)."""
+    end = value_pos + length
+    buf.need(end)
+    vr_text = vr.decode("ascii") if vr else dictionary_VR(tag) if tag in INDEX_TAGS or _known(tag) else "UN"
+    return RawDataElement(Tag(tag), vr_text, length, bytes(buf.data[value_pos:end]), value_pos, implicit, little)
+
+
+def _known(tag: int) -> bool:
+    try:
+        dictionary_VR(tag)
+        return True
+    except KeyError:
+        return False
+
+
+def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> int:
+    """Keep the wanted elements of the top level, up to the end of group 0028."""
+    while True:
+        try:
+            tag, vr, length, value_pos = _element_header(buf, pos, little, implicit)
+        except _Unsupported:
+            if len(buf.data) <= pos + 8:
+                return pos  # a header that ends cleanly before any pixel data
+            raise
+        if tag >> 16 > _LAST_GROUP:
+            return pos
+        if length == _UNDEFINED:
+            if tag in INDEX_TAGS:
+                raise _Unsupported("wanted element of undefined length")
+            pos = skip_undefined_sequence(buf, value_pos, little, implicit)
+            continue
+        if tag in INDEX_TAGS:
+            keep[tag] = raw_element(buf, tag, vr, length, value_pos, little, implicit)
+        pos = value_pos + length
+
+
+def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
+    """Group 0002 (always explicit VR little endian, PS3.10 7.1)."""
+    buf.need(132)
+    if buf.data[128:132] != b"DICM":
+        raise _Unsupported("no preamble")
+    meta: dict[int, RawDataElement] = {}
+    pos = 132
+    while True:
+        buf.need(pos + 8)
+        group, elem = struct.unpack_from("<HH", buf.data, pos)
+        if group != 0x0002:
+            break
+        vr = buf.data[pos + 4 : pos + 6]
+        if vr in _EXPLICIT_LONG:
+            buf.need(pos + 12)
+            (length,) = struct.unpack_from("<L", buf.data, pos + 8)
+            value_pos = pos + 12
+        else:
+            (length,) = struct.unpack_from("<H", buf.data, pos + 6)
+            value_pos = pos + 8
+        if length == _UNDEFINED:
+            raise _Unsupported("odd meta")
+        buf.need(value_pos + length)
+        tag = (group << 16) | elem
+        meta[tag] = RawDataElement(Tag(tag), vr.decode("ascii"), length, bytes(buf.data[value_pos : value_pos + length]), value_pos, False, True)
+        pos = value_pos + length
+    file_meta = FileMetaDataset(meta)
+    return file_meta, pos
+
+
+def _fast_header(path: Path) -> Dataset:
+    with open(path, "rb") as f:
+        buf = _Buffer(f)
+        file_meta, pos = _read_meta(buf)
+        syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+        if syntax == _IMPLICIT_LE:
+            implicit, little = True, True
+        elif syntax == _EXPLICIT_BE:
+            implicit, little = False, False
+        elif syntax and syntax != "1.2.840.10008.1.2.1.99":  # every other one is explicit LE (deflate aside)
+            implicit, little = False, True
+        else:
+            raise _Unsupported("deflated or no transfer syntax")
+        keep: dict[int, RawDataElement] = {}
+        _walk(buf, pos, little, implicit, keep)
+    ds = Dataset(keep)
+    ds.file_meta = file_meta
+    ds.set_original_encoding(implicit, little, None)
+    ds.filename = str(path)
+    return ds
+
+
+def read_index_header(path: str | os.PathLike[str]) -> Dataset:
+    """The indexing attributes of one file (raises ViewerError if not readable DICOM).
+
+    Same values as ``read_header`` for those attributes; much faster on
+    files with large private headers.
+    """
+    path = Path(path)
+    try:
+        return _fast_header(path)
+    except (_Unsupported, struct.error, ValueError, KeyError, OSError):
+        return read_header(path)
+
+
+__all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "ViewerError", "read_index_header"]
