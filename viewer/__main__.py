@@ -4,4 +4,6 @@ import sys
 
 from viewer.app import main
 
-sys.exit(main())
+# Guarded: worker processes (folder scans) import the main module again.
+if __name__ == "__main__":
+    sys.exit(main())

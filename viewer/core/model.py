@@ -1,39 +1,49 @@
-"""Series and instances, and the order of slices within a series.
+"""Patients, studies, series and instances, and the order of slices in a series.
 
-A :class:`Series` is what the rendering pane scrolls through: its instances
-sorted along the slice normal, each contributing one image per frame.
-Only headers are held here; pixel data is read by :mod:`viewer.core.frames`.
+A :class:`Catalog` holds what has been opened (folders, media, files) as a
+Patient > Study > Series tree. Studies are keyed by Study Instance UID, so
+two patients who happen to share a Patient ID (different hospitals) never
+end up in one study. A :class:`Series` is what the rendering pane scrolls
+through: its instances sorted along the slice normal, each contributing one
+image per frame. Only headers are held here; pixel data is read by
+:mod:`viewer.core.frames`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
 
-from viewer.core.dicomdir import find_dicomdir, read_dicomdir
-from viewer.core.io import ViewerError, read_header, sop_class_name
-from viewer.core.pixels.decoders import number_of_frames
 
-#: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
-MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
+def text(ds: Dataset, keyword: str) -> str:
+    """An attribute as display text ('' when absent or unreadable)."""
+    try:
+        value = ds.get(keyword)
+    except Exception:  # a malformed value must not break a listing
+        return ""
+    return "" if value is None else str(value).strip()
 
 
-@dataclass
+@dataclass(eq=False)
 class Instance:
-    """One DICOM file that holds an image: its path and its header."""
+    """One DICOM file that holds an image: its path and its header.
 
-    path: Path
+    ``problem`` is set (and ``path`` may be None) for media records whose
+    file is missing or refused.
+    """
+
+    path: Path | None
     header: Dataset
     frames: int = 1
+    problem: str = ""
 
     @property
     def sop_instance_uid(self) -> str:
-        return str(self.header.get("SOPInstanceUID", ""))
+        return text(self.header, "SOPInstanceUID")
 
     @property
     def instance_number(self) -> int | None:
@@ -41,6 +51,10 @@ class Instance:
             return int(self.header.get("InstanceNumber"))
         except (TypeError, ValueError):
             return None
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None and not self.problem
 
 
 @dataclass(frozen=True)
@@ -51,12 +65,13 @@ class ImageRef:
     frame: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class Series:
     """The instances of one Series Instance UID, in slice order."""
 
     uid: str
     instances: list[Instance] = field(default_factory=list)
+    _sorted: bool = True
 
     @property
     def header(self) -> Dataset:
@@ -64,23 +79,130 @@ class Series:
 
     @property
     def description(self) -> str:
-        return str(self.header.get("SeriesDescription", "") or "")
+        return text(self.header, "SeriesDescription")
 
     @property
     def modality(self) -> str:
-        return str(self.header.get("Modality", "") or "")
+        return text(self.header, "Modality")
+
+    @property
+    def number(self) -> str:
+        return text(self.header, "SeriesNumber")
+
+    def add(self, instance: Instance) -> None:
+        self.instances.append(instance)
+        self._sorted = False
+
+    def sort(self) -> None:
+        if not self._sorted:
+            self.instances = sort_instances(self.instances)
+            self._sorted = True
 
     @property
     def images(self) -> list[ImageRef]:
-        return [ImageRef(inst, f) for inst in self.instances for f in range(inst.frames)]
+        """Every frame of every available instance, in slice order."""
+        self.sort()
+        return [ImageRef(inst, f) for inst in self.instances if inst.available for f in range(inst.frames)]
+
+    @property
+    def image_count(self) -> int:
+        return sum(inst.frames for inst in self.instances if inst.available)
+
+    @property
+    def missing_count(self) -> int:
+        return sum(1 for inst in self.instances if not inst.available)
 
     def label(self) -> str:
         """'CT 3: Head 1.0 (120 images)' for menus and lists."""
-        number = self.header.get("SeriesNumber", "")
-        text = " ".join(str(part) for part in (self.modality, number) if part not in (None, ""))
-        count = sum(inst.frames for inst in self.instances)
-        description = self.description or self.instances[0].path.name
-        return f"{text}: {description} ({count} image{'s' if count != 1 else ''})".lstrip(": ")
+        prefix = " ".join(part for part in (self.modality, self.number) if part)
+        count = self.image_count
+        first = self.instances[0].path
+        description = self.description or (first.name if first else "")
+        text_ = f"{prefix}: {description}" if prefix else description
+        return f"{text_} ({count} image{'s' if count != 1 else ''})"
+
+
+@dataclass(eq=False)
+class Study:
+    """The series of one Study Instance UID."""
+
+    uid: str
+    header: Dataset
+    series: dict[str, Series] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Patient:
+    """Studies of one patient: same ID, name, birth date and issuer."""
+
+    key: tuple[str, ...]
+    header: Dataset
+    studies: dict[str, Study] = field(default_factory=dict)
+
+
+def patient_key(header: Dataset) -> tuple[str, ...]:
+    """Patient ID alone is not unique across hospitals; name, birth date and issuer join it."""
+    return (
+        text(header, "PatientID"),
+        text(header, "PatientName").upper(),
+        text(header, "PatientBirthDate"),
+        text(header, "IssuerOfPatientID"),
+    )
+
+
+class Catalog:
+    """Everything opened so far, as a Patient > Study > Series tree.
+
+    :meth:`add` takes instances as they arrive (from a scan, media or
+    files), ignores ones already present (same SOP Instance UID in the same
+    series, or the same file), and returns the series that changed.
+    """
+
+    def __init__(self) -> None:
+        self.patients: dict[tuple[str, ...], Patient] = {}
+        self.studies: dict[str, Study] = {}
+        self.series: dict[str, Series] = {}
+        self._known: set[tuple[str, str]] = set()
+
+    def add(self, instances: Iterable[Instance]) -> list[Series]:
+        changed: dict[str, Series] = {}
+        for inst in instances:
+            header = inst.header
+            series_uid = text(header, "SeriesInstanceUID") or f"no-series:{inst.path}"
+            identity = (series_uid, inst.sop_instance_uid or str(inst.path))
+            if identity in self._known or (inst.path is not None and (series_uid, str(inst.path)) in self._known):
+                continue
+            self._known.add(identity)
+            if inst.path is not None:
+                self._known.add((series_uid, str(inst.path)))
+            series = self.series.get(series_uid)
+            if series is None:
+                study_uid = text(header, "StudyInstanceUID") or f"no-study:{series_uid}"
+                study = self.studies.get(study_uid)
+                if study is None:
+                    key = patient_key(header)
+                    patient = self.patients.get(key)
+                    if patient is None:
+                        patient = self.patients[key] = Patient(key, header)
+                    study = self.studies[study_uid] = Study(study_uid, header)
+                    patient.studies[study_uid] = study
+                series = self.series[series_uid] = Series(series_uid)
+                study.series[series_uid] = series
+            series.add(inst)
+            changed[series_uid] = series
+        return list(changed.values())
+
+    def all_series(self) -> list[Series]:
+        return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
+
+    def study_of(self, series: Series) -> Study | None:
+        for study in self.studies.values():
+            if series.uid in study.series:
+                return study
+        return None
+
+    def clear(self) -> None:
+        self.__init__()
 
 
 def slice_position(header: Dataset) -> float | None:
@@ -115,114 +237,24 @@ def sort_instances(instances: list[Instance]) -> list[Instance]:
         n = inst.instance_number
         return n if n is not None else 1 << 31
 
+    def name(inst: Instance) -> str:
+        return inst.path.name if inst.path else ""
+
     positions = [slice_position(inst.header) for inst in instances]
     orientations = {
-        tuple(round(float(v), 3) for v in inst.header.get("ImageOrientationPatient") or ())
-        for inst in instances
+        tuple(round(float(v), 3) for v in (inst.header.get("ImageOrientationPatient") or ())) for inst in instances
     }
     if instances and None not in positions and len(orientations) == 1 and len(set(positions)) > 1:
         keyed = zip(positions, instances)
-        return [inst for _, inst in sorted(keyed, key=lambda pi: (pi[0], number(pi[1]), pi[1].path.name))]
-    return sorted(instances, key=lambda inst: (number(inst), inst.path.name))
+        return [inst for _, inst in sorted(keyed, key=lambda pi: (pi[0], number(pi[1]), name(pi[1])))]
+    return sorted(instances, key=lambda inst: (number(inst), name(inst)))
 
 
 def group_series(instances: Iterable[Instance]) -> list[Series]:
-    """Instances grouped by (0020,000E) *Series Instance UID*, each series sorted.
-
-    Series keep the order in which their first instance was met.
-    """
-    by_uid: dict[str, Series] = {}
-    for inst in instances:
-        uid = str(inst.header.get("SeriesInstanceUID", "") or f"no-series:{inst.path}")
-        by_uid.setdefault(uid, Series(uid)).instances.append(inst)
-    for series in by_uid.values():
-        series.instances = sort_instances(series.instances)
-    return list(by_uid.values())
-
-
-def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Every file named or found below the named folders, once each.
-
-    Symbolic-link loops and unreadable folders are skipped, not fatal.
-    """
-    seen_dirs: set[tuple[int, int]] = set()
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path, followlinks=True):
-                try:
-                    st = os.stat(root)
-                except OSError:
-                    dirs[:] = []
-                    continue
-                if (st.st_dev, st.st_ino) in seen_dirs:
-                    dirs[:] = []
-                    continue
-                seen_dirs.add((st.st_dev, st.st_ino))
-                dirs.sort()
-                for name in sorted(files):
-                    yield Path(root, name)
-        else:
-            yield path
-
-
-@dataclass
-class OpenResult:
-    """What opening some paths found: series to show, and one line per problem."""
-
-    series: list[Series]
-    problems: list[str]
-    skipped: int = 0  # files that are not DICOM, or DICOM without an image
-
-
-def open_paths(paths: Iterable[str | os.PathLike[str]], cancelled=lambda: False) -> OpenResult:
-    """Read the headers of every file at `paths` (files, folders, DICOMDIRs).
-
-    Nothing is decoded: pixel data is read only when an image is shown. A
-    path named explicitly that cannot be read is a problem; unreadable files
-    met while walking a folder are skipped and counted.
-    """
-    named = [Path(p) for p in paths]
-    explicit = {p for p in named if not p.is_dir()}
-    expanded: list[Path] = []
-    media_instances: list[Instance] = []
-    problems: list[str] = []
-    for path in named:
-        dicomdir = find_dicomdir(path)
-        if dicomdir is None:
-            expanded.append(path)
-            continue
-        try:
-            media = read_dicomdir(dicomdir)
-        except ViewerError as exc:
-            if path.is_dir():
-                expanded.append(path)  # unreadable DICOMDIR: scan the folder instead
-            problems.append(str(exc))
-            continue
-        problems.extend(media.problems)
-        for image in media.images:
-            if image.path is not None:
-                media_instances.append(Instance(image.path, image.header, number_of_frames(image.header)))
-    instances: list[Instance] = media_instances
-    skipped = 0
-    for file in iter_files(expanded):
-        if cancelled():
-            break
-        try:
-            header = read_header(file)
-        except ViewerError as exc:
-            if file in explicit:
-                problems.append(str(exc))
-            else:
-                skipped += 1
-            continue
-        sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
-        has_image = "Rows" in header and "Columns" in header
-        if sop_class == MEDIA_DIRECTORY_SOP_CLASS or not has_image:
-            if file in explicit and sop_class != MEDIA_DIRECTORY_SOP_CLASS:
-                problems.append(f"{file.name}: has no image to show (it is {sop_class_name(header)})")
-            else:
-                skipped += 1
-            continue
-        instances.append(Instance(file, header, number_of_frames(header)))
-    return OpenResult(group_series(instances), problems, skipped)
+    """Instances grouped by series, each sorted, in the order first met."""
+    catalog = Catalog()
+    catalog.add(instances)
+    result = catalog.all_series()
+    for series in result:
+        series.sort()
+    return result

@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
 from viewer.core.frames import FrameStore
 from viewer.core.io import ViewerError
-from viewer.core.model import ImageRef, OpenResult, Series, open_paths
+from viewer.core.model import ImageRef, Series
+from viewer.core.sources import OpenResult, open_paths
 from viewer.core.pixels.pipeline import (
     VOI,
     FrameDisplay,
@@ -203,8 +204,8 @@ class MainWindow(QMainWindow):
     def _opened(self, result: OpenResult) -> None:
         self._add_problems(result.problems)
         self.statusBar().showMessage(
-            f"{len(result.series)} series, {sum(len(s.instances) for s in result.series)} files"
-            + (f", {result.skipped} other files skipped" if result.skipped else ""),
+            f"{len(result.series)} series, {_count(sum(len(s.instances) for s in result.series), 'file')}"
+            + (f", {result.progress.skipped} other files skipped" if result.progress.skipped else ""),
             8000,
         )
         if not result.series:
@@ -490,3 +491,7 @@ class FirstPaintProbe(QObject):
             self._widget.removeEventFilter(self)
             QTimer.singleShot(0, self._callback)
         return False
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

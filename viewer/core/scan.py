@@ -1,0 +1,278 @@
+"""Scanning folders for DICOM files: headers only, in the background, cancellable.
+
+The walk lists regular files only (fifos and devices are never opened),
+survives symbolic-link loops and unreadable folders, and reads each file's
+indexing attributes with :func:`viewer.core.header.read_index_header` (no
+pixel data). Large scans use worker processes, since header parsing is
+Python work that threads cannot spread over cores (the GIL).
+
+Results arrive in batches through a callback, with progress at most about
+ten times a second; the caller's :class:`~viewer.core.tasks.CancelToken`
+stops the scan between files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+
+from viewer.core.header import read_index_header
+from viewer.core.io import ViewerError
+from viewer.core.pixels.decoders import number_of_frames
+from viewer.core.tasks import CancelToken, ProgressThrottle
+
+#: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
+MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
+
+#: Below this many files a scan stays in one thread (starting processes costs more).
+PROCESS_THRESHOLD = 400
+CHUNK = 64
+
+
+@dataclass
+class ScanProgress:
+    """Counts so far: files looked at, DICOM images found, others skipped, problems."""
+
+    files_seen: int = 0
+    images_found: int = 0
+    skipped: int = 0  # not DICOM, or DICOM without an image (reports, DICOMDIRs)
+    problems: int = 0
+    done: bool = False
+    cancelled: bool = False
+
+
+@dataclass
+class ScanBatch:
+    """Found since the last batch: (path, header) of image files, and problem lines."""
+
+    images: list[tuple[Path, Dataset]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable[[], bool] = lambda: False) -> Iterator[Path]:
+    """Regular files named in `paths` or found below the folders among them.
+
+    Each folder is entered once (symbolic-link loops end there); folders
+    that cannot be listed are skipped; fifos, sockets and devices are never
+    yielded, so never opened.
+    """
+    seen: set[tuple[int, int]] = set()
+
+    def walk(folder: Path) -> Iterator[Path]:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        subfolders = []
+        for entry in entries:
+            if cancel():
+                return
+            try:
+                if entry.is_dir():
+                    subfolders.append(Path(entry.path))
+                elif entry.is_file():
+                    yield Path(entry.path)
+            except OSError:
+                continue
+        for sub in subfolders:
+            yield from walk(sub)
+
+    for raw in paths:
+        path = Path(raw)
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            yield path  # let the reader say what is wrong with it
+            continue
+        if stat.S_ISDIR(mode):
+            yield from walk(path)
+        elif stat.S_ISREG(mode):
+            yield path
+
+
+# ----------------------------------------------------------------------------- one file
+
+
+def _classify(path: Path) -> tuple[str, object]:
+    """('image', header) | ('skip', reason) | ('problem', message) for one file."""
+    try:
+        header = read_index_header(path)
+    except ViewerError as exc:
+        if exc.reason == "not a DICOM file":
+            return "skip", exc.reason
+        return "problem", str(exc)
+    sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    if sop_class == MEDIA_DIRECTORY_SOP_CLASS or "Rows" not in header or "Columns" not in header:
+        return "skip", "no image"
+    return "image", header
+
+
+def _pack(header: Dataset) -> tuple:
+    """A header as plain tuples: cheap to send between processes."""
+    meta = getattr(header, "file_meta", None)
+    return (
+        [tuple(e) for e in header._dict.values() if isinstance(e, RawDataElement)],
+        [tuple(e) for e in meta._dict.values() if isinstance(e, RawDataElement)] if meta is not None else [],
+        header.original_encoding[:2],
+        [e for e in header._dict.values() if not isinstance(e, RawDataElement)],
+    )
+
+
+def _unpack(packed: tuple, path: Path) -> Dataset:
+    raw, meta_raw, encoding, converted = packed
+    elements = {t[0]: RawDataElement(*t) for t in raw}
+    for elem in converted:
+        elements[elem.tag] = elem
+    ds = Dataset(elements)
+    ds.file_meta = FileMetaDataset({t[0]: RawDataElement(*t) for t in meta_raw})
+    ds.set_original_encoding(encoding[0], encoding[1], None)
+    ds.filename = str(path)
+    return ds
+
+
+def _classify_chunk(paths: list[str]) -> list[tuple[str, str, object]]:
+    """Worker-process entry point: classify a chunk of files."""
+    out = []
+    for p in paths:
+        kind, value = _classify(Path(p))
+        out.append((p, kind, _pack(value) if kind == "image" else value))
+    return out
+
+
+_POOL: ProcessPoolExecutor | None = None
+
+
+def _process_pool() -> ProcessPoolExecutor | None:
+    """A lazily started pool of header-reading processes (None on one core).
+
+    'forkserver' (not 'fork'): the GUI has threads, and forking a threaded
+    process can deadlock the child; the server preloads this module once.
+    """
+    global _POOL
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return None
+    if _POOL is None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["viewer.core.scan"])
+        except ValueError:  # no forkserver on this platform (Windows)
+            context = multiprocessing.get_context("spawn")
+        _POOL = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context)
+    return _POOL
+
+
+def shutdown_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
+
+
+# ----------------------------------------------------------------------------- the scan
+
+
+def scan(
+    paths: Iterable[str | os.PathLike[str]],
+    on_batch: Callable[[ScanBatch, ScanProgress], None],
+    cancel: CancelToken | None = None,
+    report_interval: float = 0.1,
+    processes: bool | None = None,
+) -> ScanProgress:
+    """Index every image file at `paths`; report batches; return the final counts.
+
+    `on_batch` is called at most once per `report_interval` seconds with what
+    was found since the last call (and once at the end with ``done`` set).
+    `processes`: None decides by the number of files, False never uses them.
+    """
+    cancel = cancel or CancelToken()
+    progress = ScanProgress()
+    batch = ScanBatch()
+    throttle = ProgressThrottle(lambda: _flush(), report_interval)
+
+    def _flush() -> None:
+        nonlocal batch
+        sent, batch = batch, ScanBatch()
+        on_batch(sent, progress)
+
+    def record(path: Path, kind: str, value) -> None:
+        progress.files_seen += 1
+        if kind == "image":
+            progress.images_found += 1
+            batch.images.append((path, value))
+        elif kind == "skip":
+            progress.skipped += 1
+        else:
+            progress.problems += 1
+            batch.problems.append(value)
+
+    files = list(iter_regular_files(paths, cancel))
+    use_processes = processes if processes is not None else len(files) >= PROCESS_THRESHOLD
+    pool = _process_pool() if use_processes else None
+    if pool is None:
+        for path in files:
+            if cancel.cancelled:
+                break
+            record(path, *_classify(path))
+            throttle()
+    else:
+        chunks = [[str(p) for p in files[i : i + CHUNK]] for i in range(0, len(files), CHUNK)]
+        pending: set[Future] = set()
+        future_chunks: dict[Future, list[str]] = {}
+        next_chunk = 0
+        in_flight = (os.cpu_count() or 2) * 3  # bounded, so Cancel is quick
+        while (next_chunk < len(chunks) or pending) and not cancel.cancelled:
+            while next_chunk < len(chunks) and len(pending) < in_flight:
+                chunk = chunks[next_chunk]
+                try:
+                    future = pool.submit(_classify_chunk, chunk)
+                except (BrokenProcessPool, RuntimeError):
+                    pool = _process_pool() or pool
+                    future = Future()
+                    future.set_exception(BrokenProcessPool("pool unusable"))
+                future_chunks[future] = chunk
+                pending.add(future)
+                next_chunk += 1
+            done, pending = wait(pending, timeout=report_interval, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    results = future.result()
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory): finish in this thread.
+                    shutdown_pool()
+                    results = [(str(p), *_classify(p)) for p in map(Path, future_chunks[future])]
+                    results = [(p, k, _pack(v) if k == "image" else v) for p, k, v in results]
+                for p, kind, value in results:
+                    path = Path(p)
+                    record(path, kind, _unpack(value, path) if kind == "image" else value)
+            throttle()
+        for future in pending:
+            future.cancel()
+    progress.cancelled = cancel.cancelled
+    progress.done = True
+    throttle(final=True)
+    return progress
+
+
+def headers_to_instances(images: list[tuple[Path, Dataset]]):
+    """Instances for the model from scanned (path, header) pairs."""
+    from viewer.core.model import Instance
+
+    return [Instance(path, header, number_of_frames(header)) for path, header in images]
