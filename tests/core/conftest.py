@@ -2,17 +2,22 @@
 
 Sample files come from pydicom's own test files and the pydicom-data package
 (``pydicom.data.get_testdata_file``); they are only ever read, never written.
+Generated copies of them (new UIDs, names, positions) go to ``tmp_path``.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 
 from viewer.core.io import read_image_dataset
 from viewer.core.pixels.decoders import decode_frame
@@ -77,3 +82,39 @@ def frame_display(path: Path, index: int = 0) -> FrameDisplay:
 def display():
     """``display(path, index=0)``: a :class:`FrameDisplay` built by the code under test."""
     return frame_display
+
+
+# --------------------------------------------------------------------------- generated instances
+
+
+def write_instance(path: Path, source: str = "CT_small.dcm", **attributes) -> Path:
+    """A copy of pydicom's `source` sample at `path`, with `attributes` changed.
+
+    Every copy gets a new SOP Instance UID (unless one is given); an
+    attribute given as None is removed. For what no real file covers:
+    many instances of one series, media layouts, crafted orientations.
+    """
+    ds = copy.deepcopy(_sample_dataset(source))
+    uid = attributes.pop("SOPInstanceUID", None) or generate_uid()
+    ds.SOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = uid
+    for keyword, value in attributes.items():
+        if value is None:
+            if keyword in ds:
+                delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _sample_dataset(name: str):
+    return pydicom.dcmread(sample_path(name))
+
+
+@pytest.fixture
+def make_instance():
+    """``make_instance(path, source='CT_small.dcm', **attributes)``: see :func:`write_instance`."""
+    return write_instance

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from viewer.core.header import read_index_header
 from viewer.core.io import read_image_dataset
 from viewer.core.model import ImageRef
-from viewer.core.pixels.decoders import decode_frame
+from viewer.core.pixels.decoders import decode_frame, number_of_frames
+from viewer.core.pixels.native import read_native_frame
 from viewer.core.pixels.pipeline import FrameDisplay, frame_context
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
@@ -48,25 +50,88 @@ class FrameStore:
         return ds
 
     def frame(self, ref: ImageRef) -> FrameDisplay:
-        """Frame `ref.frame` of `ref.instance`, decoded and prepared (raises ViewerError)."""
-        key = (ref.instance.path, ref.frame)
+        """Frame `ref.frame` of `ref.instance`, decoded and prepared (raises ViewerError).
+
+        Single-frame native files are read straight from their pixel offset
+        with their indexing header as context (no pydicom parse); everything
+        else is read whole and decoded by pydicom.
+        """
+        path = ref.instance.path
+        key = (path, ref.frame)
         with self._lock:
             if key in self._frames:
                 self._frames.move_to_end(key)
                 return self._frames[key]
-        ds = self.dataset(ref.instance.path)
-        stored = decode_frame(ds, ref.frame, ref.instance.path)
-        display = FrameDisplay(stored, frame_context(ds, ref.frame))
+        display = None
+        if ref.frame == 0:
+            header = read_index_header(path)
+            if number_of_frames(header) == 1:
+                stored = read_native_frame(path, header)
+                if stored is not None:
+                    display = FrameDisplay(stored, header)
+        if display is None:
+            ds = self.dataset(path)
+            stored = decode_frame(ds, ref.frame, path)
+            display = FrameDisplay(stored, frame_context(ds, ref.frame))
         with self._lock:
             self._frames[key] = display
-            self._bytes += display.stored.nbytes * 2
+            self._bytes += display.nbytes
             while self._bytes > self.max_bytes and len(self._frames) > 1:
                 _, old = self._frames.popitem(last=False)
-                self._bytes -= old.stored.nbytes * 2
+                self._bytes -= old.nbytes
         return display
+
+    def cached(self, ref: ImageRef) -> bool:
+        with self._lock:
+            return (ref.instance.path, ref.frame) in self._frames
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:
             self._datasets.clear()
             self._frames.clear()
             self._bytes = 0
+
+
+def nearest_first(start: int, count: int):
+    """start, start+1, start-1, start+2, start-2, ... within 0..count-1."""
+    if not 0 <= start < count:
+        return
+    yield start
+    for step in range(1, count):
+        ahead, behind = start + step, start - step
+        if ahead < count:
+            yield ahead
+        if behind >= 0:
+            yield behind
+        if ahead >= count and behind < 0:
+            return
+
+
+def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill: float = 0.8) -> int:
+    """Decode the images around `start`, nearest first, in the caller's thread.
+
+    Stops when `cancel()` is true (the user switched series or moved far) or
+    when the cache holds `fill` of its budget, so prefetching never evicts
+    the images next to the one shown. Unreadable images are skipped (the
+    pane reports them when shown). Returns how many images were decoded.
+    """
+    from viewer.core.io import ViewerError
+
+    done = 0
+    for i in nearest_first(start, len(images)):
+        if cancel():
+            break
+        if store.cached(images[i]):
+            continue
+        if store.cached_bytes >= store.max_bytes * fill:
+            break
+        try:
+            store.frame(images[i])
+            done += 1
+        except ViewerError:
+            continue
+    return done

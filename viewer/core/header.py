@@ -2,10 +2,13 @@
 
 A folder scan reads thousands of headers. pydicom's ``dcmread`` builds an
 element object for every attribute of a file; here the file is walked with
-``struct`` and only the attributes listed in :data:`INDEX_TAGS` are kept (as
-pydicom raw elements, so values, VRs and character sets are still decoded by
-pydicom, lazily, on access). Everything after group 0028 (private vendor
-headers, overlays, pixel data) is never read.
+``struct`` and only what the viewer needs is kept: the attributes listed in
+:data:`INDEX_TAGS`, all of group 0028 (the image pixel, modality LUT, VOI LUT
+and palette modules) and (2050,0020) *Presentation LUT Shape* -- as pydicom
+raw elements, so values, VRs and character sets are still decoded by pydicom,
+lazily, on access. That is enough both to index a file and to display a
+single-frame image. Everything else (private vendor headers, overlays,
+pixel data) is skipped without being decoded.
 
 Files this walker does not handle (deflated, malformed, odd encodings) fall
 back to ``pydicom.dcmread(stop_before_pixels=True)``; results are the same.
@@ -20,7 +23,7 @@ from pathlib import Path
 from pydicom.dataelem import RawDataElement
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag, Tag
 
 from viewer.core.io import ViewerError, read_header
 
@@ -41,7 +44,9 @@ INDEX_KEYWORDS = (
     "WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope", "RescaleType",
 )
 INDEX_TAGS = frozenset(int(Tag(k)) for k in INDEX_KEYWORDS)
-_LAST_GROUP = 0x0028
+_PIXEL_GROUP = 0x0028
+_PRESENTATION_LUT_SHAPE = 0x20500020
+_LAST_TAG = _PRESENTATION_LUT_SHAPE
 
 _EXPLICIT_LONG = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
 _UNDEFINED = 0xFFFFFFFF
@@ -126,25 +131,71 @@ def _known(tag: int) -> bool:
         return False
 
 
+_LONG_VR_CODES = {(v[0] << 8) | v[1] for v in _EXPLICIT_LONG}
+_TAG_LE, _TAG_BE = struct.Struct("<HH"), struct.Struct(">HH")
+_U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
+_U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
+
+
 def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> int:
-    """Keep the wanted elements of the top level, up to the end of group 0028."""
+    """Keep the wanted elements of the top level, up to (2050,0020).
+
+    The hot loop of indexing: element headers are unpacked inline with
+    precompiled structs; values are sliced only for the elements kept.
+    """
+    tag_s, u16, u32 = (_TAG_LE, _U16_LE, _U32_LE) if little else (_TAG_BE, _U16_BE, _U32_BE)
+    index_tags = INDEX_TAGS
     while True:
-        try:
-            tag, vr, length, value_pos = _element_header(buf, pos, little, implicit)
-        except _Unsupported:
-            if len(buf.data) <= pos + 8:
-                return pos  # a header that ends cleanly before any pixel data
-            raise
-        if tag >> 16 > _LAST_GROUP:
+        data = buf.data
+        if pos + 12 > len(data):
+            try:
+                buf.need(pos + 12)
+            except _Unsupported:
+                if len(buf.data) <= pos + 8:
+                    return pos  # a header that ends cleanly before any pixel data
+                buf.data += b"\x00" * 4  # an 8-byte element header at the very end
+            data = buf.data
+        group, elem = tag_s.unpack_from(data, pos)
+        tag = (group << 16) | elem
+        if tag > _LAST_TAG:
             return pos
+        if implicit or group == 0xFFFE:
+            vr = None
+            length = u32.unpack_from(data, pos + 4)[0]
+            value_pos = pos + 8
+        else:
+            code = (data[pos + 4] << 8) | data[pos + 5]
+            if code in _LONG_VR_CODES:
+                length = u32.unpack_from(data, pos + 8)[0]
+                value_pos = pos + 12
+            elif 0x41 <= data[pos + 4] <= 0x5A and 0x41 <= data[pos + 5] <= 0x5A:
+                length = u16.unpack_from(data, pos + 6)[0]
+                value_pos = pos + 8
+            else:
+                raise _Unsupported("not explicit VR")
+            vr = data[pos + 4 : pos + 6]
+        wanted = tag in index_tags or group == _PIXEL_GROUP or tag == _PRESENTATION_LUT_SHAPE
         if length == _UNDEFINED:
-            if tag in INDEX_TAGS:
+            if wanted:
                 raise _Unsupported("wanted element of undefined length")
             pos = skip_undefined_sequence(buf, value_pos, little, implicit)
             continue
-        if tag in INDEX_TAGS:
-            keep[tag] = raw_element(buf, tag, vr, length, value_pos, little, implicit)
+        if wanted:
+            end = value_pos + length
+            if end > len(data):
+                buf.need(end)
+                data = buf.data
+            vr_text = vr.decode("ascii") if vr is not None else _implicit_vr(tag)
+            btag = BaseTag(tag)
+            keep[btag] = RawDataElement(btag, vr_text, length, data[value_pos:end], value_pos, implicit, little)
         pos = value_pos + length
+
+
+def _implicit_vr(tag: int) -> str:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return "UN"
 
 
 def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
@@ -179,7 +230,7 @@ def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
 
 def _fast_header(path: Path) -> Dataset:
     with open(path, "rb") as f:
-        buf = _Buffer(f)
+        buf = _Buffer(f, first=65536)
         file_meta, pos = _read_meta(buf)
         syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
         if syntax == _IMPLICIT_LE:

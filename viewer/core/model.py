@@ -154,27 +154,29 @@ class Catalog:
     """Everything opened so far, as a Patient > Study > Series tree.
 
     :meth:`add` takes instances as they arrive (from a scan, media or
-    files), ignores ones already present (same SOP Instance UID in the same
-    series, or the same file), and returns the series that changed.
+    files), ignores files already present, and returns the series that changed.
     """
 
     def __init__(self) -> None:
         self.patients: dict[tuple[str, ...], Patient] = {}
         self.studies: dict[str, Study] = {}
         self.series: dict[str, Series] = {}
-        self._known: set[tuple[str, str]] = set()
+        self._study_of_series: dict[str, Study] = {}
+        self._patient_of_study: dict[str, Patient] = {}
+        self._known: set[str] = set()
 
     def add(self, instances: Iterable[Instance]) -> list[Series]:
         changed: dict[str, Series] = {}
         for inst in instances:
             header = inst.header
             series_uid = text(header, "SeriesInstanceUID") or f"no-series:{inst.path}"
-            identity = (series_uid, inst.sop_instance_uid or str(inst.path))
-            if identity in self._known or (inst.path is not None and (series_uid, str(inst.path)) in self._known):
+            # The same file met twice (a folder opened again, media and a scan
+            # of it) is one instance; two files with the same SOP Instance UID
+            # are both kept: one may be broken and the other good.
+            identity = str(inst.path.resolve()) if inst.path is not None else f"record:{series_uid}:{inst.sop_instance_uid}"
+            if identity in self._known:
                 continue
             self._known.add(identity)
-            if inst.path is not None:
-                self._known.add((series_uid, str(inst.path)))
             series = self.series.get(series_uid)
             if series is None:
                 study_uid = text(header, "StudyInstanceUID") or f"no-study:{series_uid}"
@@ -186,8 +188,10 @@ class Catalog:
                         patient = self.patients[key] = Patient(key, header)
                     study = self.studies[study_uid] = Study(study_uid, header)
                     patient.studies[study_uid] = study
+                    self._patient_of_study[study_uid] = patient
                 series = self.series[series_uid] = Series(series_uid)
                 study.series[series_uid] = series
+                self._study_of_series[series_uid] = study
             series.add(inst)
             changed[series_uid] = series
         return list(changed.values())
@@ -196,10 +200,10 @@ class Catalog:
         return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
 
     def study_of(self, series: Series) -> Study | None:
-        for study in self.studies.values():
-            if series.uid in study.series:
-                return study
-        return None
+        return self._study_of_series.get(series.uid)
+
+    def patient_of(self, study: Study) -> Patient | None:
+        return self._patient_of_study.get(study.uid)
 
     def clear(self) -> None:
         self.__init__()

@@ -10,26 +10,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QMainWindow,
+    QMenu,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.frames import FrameStore
+from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, prefetch
 from viewer.core.io import ViewerError
 from viewer.core.model import ImageRef, Series
-from viewer.core.sources import OpenResult, open_paths
+from viewer.core.scan import ScanProgress
+from viewer.core.tasks import CancelToken
+from viewer.core.thumbnails import series_thumbnail
 from viewer.core.pixels.pipeline import (
     VOI,
     FrameDisplay,
@@ -43,17 +47,25 @@ from viewer.core.pixels.pipeline import (
 )
 from viewer.core.pixels.presets import presets_for
 from viewer.core.view_state import DisplayModel, DisplayState
+from viewer.ui.browser import StudyBrowser
 from viewer.ui.image_view import ImagePane
+from viewer.ui.loader import OpenController
 from viewer.ui.workers import BackgroundRunner
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
 DRAG_SENSITIVITY = 1.0 / 1024
+MAX_RECENT = 10
+
+
+def settings() -> QSettings:
+    """The app's settings (per user; the platform's usual place)."""
+    return QSettings("dicom-viewer", "dicom-viewer")
 
 
 class MainWindow(QMainWindow):
     """One viewer window."""
 
-    series_opened = Signal()
+    series_opened = Signal()  # an open (scan, media, files) has finished
     image_shown = Signal()
 
     def __init__(self, parent: QWidget | None = None):
@@ -62,12 +74,19 @@ class MainWindow(QMainWindow):
         self.resize(1280, 860)
         self.setAcceptDrops(True)
 
-        self.store = FrameStore()
+        cache_mb = int(settings().value("cache_mb", DEFAULT_CACHE_BYTES // (1024 * 1024)))
+        self.store = FrameStore(max_bytes=max(64, cache_mb) * 1024 * 1024)
         self.runner = BackgroundRunner(self)
+        self.opener = OpenController(self.runner, self)
+        self.opener.series_changed.connect(self._series_changed)
+        self.opener.problems_found.connect(self._add_problems)
+        self.opener.finished.connect(self._open_finished)
         self.display = DisplayModel()
         self.display.subscribe(self._state_changed)
-        self.series: list[Series] = []
         self.current_series: Series | None = None
+        self._prefetch_cancel = CancelToken()
+        self._show_first_found = False
+        self._requested_files: set[str] = set()
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
         self.problems: list[str] = []
@@ -103,7 +122,22 @@ class MainWindow(QMainWindow):
         self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
 
     # ------------------------------------------------------------------ construction
+    @property
+    def series(self) -> list[Series]:
+        """Every series opened so far, in browser order."""
+        return self.opener.catalog.all_series()
+
     def _build_docks(self) -> None:
+        self.browser = StudyBrowser()
+        self.browser.series_activated.connect(self.show_series)
+        self.browser.cancel_requested.connect(self.opener.cancel)
+        self.opener.progress.connect(self.browser.show_progress)
+        self.browser_dock = QDockWidget("Studies", self)
+        self.browser_dock.setObjectName("browser_dock")
+        self.browser_dock.setWidget(self.browser)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
+        self.resizeDocks([self.browser_dock], [420], Qt.Orientation.Horizontal)
+
         self.pipeline_label = QLabel()
         self.pipeline_label.setTextFormat(Qt.TextFormat.RichText)
         self.pipeline_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -139,7 +173,14 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self._action("&Open files...", self.choose_files, QKeySequence.StandardKey.Open))
-        file_menu.addAction(self._action("Open &folder...", self.choose_folder, "Ctrl+Shift+O"))
+        file_menu.addAction(self._action("Open &folder or media...", self.choose_folder, "Ctrl+Shift+O"))
+        file_menu.addAction(self._action("Open &DICOMDIR...", self.choose_dicomdir, "Ctrl+D"))
+        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Close all", self.close_all))
+        file_menu.addAction(self._action("&Memory for images...", self.choose_cache_size))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -153,6 +194,7 @@ class MainWindow(QMainWindow):
         for action in (self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action):
             view_menu.addAction(action)
         view_menu.addSeparator()
+        view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.pipeline_dock.toggleViewAction())
         view_menu.addAction(self.problem_dock.toggleViewAction())
 
@@ -165,12 +207,6 @@ class MainWindow(QMainWindow):
 
         toolbar = self.addToolBar("Image")
         toolbar.setObjectName("image_toolbar")
-        toolbar.addWidget(QLabel(" Series "))
-        self.series_combo = QComboBox()
-        self.series_combo.setMinimumWidth(260)
-        self.series_combo.activated.connect(lambda i: self.show_series(self.series[i]) if 0 <= i < len(self.series) else None)
-        toolbar.addWidget(self.series_combo)
-        toolbar.addSeparator()
         toolbar.addWidget(QLabel(" Window "))
         self.preset_combo = QComboBox()
         self.preset_combo.setMinimumWidth(220)
@@ -191,31 +227,104 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_paths([folder])
 
+    def choose_dicomdir(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a DICOMDIR", "", "DICOMDIR (DICOMDIR dicomdir);;All files (*)")
+        if path:
+            self.open_paths([path])
+
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Read the headers at `paths` in the background, then show the first series."""
+        """Read the headers at `paths` in the background; the browser fills as they come.
+
+        The first series found is shown at once, unless the user picks one first.
+        """
         paths = [str(p) for p in paths]
-        self.statusBar().showMessage(f"Reading {len(paths)} location{'s' if len(paths) != 1 else ''}...")
-        self.runner.submit("open", lambda: open_paths(paths), self._opened, self._open_failed)
+        self._remember_recent(paths)
+        self.statusBar().showMessage(f"Reading {_count(len(paths), 'location')}...")
+        self._show_first_found = True
+        # A file named explicitly is the image the user wants to see first.
+        self._requested_files = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
+        self.opener.open(paths)
 
-    def _open_failed(self, error: BaseException) -> None:
-        self._add_problems([f"cannot open: {error}"])
-        self._show_placeholder(str(error))
+    def close_all(self) -> None:
+        self.opener.clear()
+        self.browser.clear()
+        self._prefetch_cancel.cancel()
+        self.current_series = None
+        self.images = []
+        self.frame = None
+        self.store.clear()
+        self.pane.set_annotations(None)
+        self.pipeline_label.setText("")
+        self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
 
-    def _opened(self, result: OpenResult) -> None:
-        self._add_problems(result.problems)
+    def _series_changed(self, changed: list[Series]) -> None:
+        self.browser.update_series(self.opener.catalog, changed)
+        for series in changed:
+            self._request_thumbnail(series)
+        first = next((s for s in changed if s.image_count), None) if self._show_first_found else None
+        if first is not None:
+            wanted = None
+            if self._requested_files:
+                wanted = next(
+                    (ref for s in changed for ref in s.images if str(ref.instance.path.resolve()) in self._requested_files),
+                    None,
+                )
+            if wanted is not None:
+                first = next(s for s in changed if wanted.instance in s.instances)
+            self.show_series(first, wanted)
+        elif self.current_series is not None and self.current_series in changed:
+            self._refresh_current_series()
+
+    def _open_finished(self, progress: ScanProgress) -> None:
+        catalog = self.opener.catalog
         self.statusBar().showMessage(
-            f"{len(result.series)} series, {_count(sum(len(s.instances) for s in result.series), 'file')}"
-            + (f", {result.progress.skipped} other files skipped" if result.progress.skipped else ""),
+            f"{_count(len(catalog.series), 'series')}, {_count(progress.images_found, 'image file')}"
+            + (f", {progress.skipped} other files skipped" if progress.skipped else "")
+            + (" (cancelled)" if progress.cancelled else ""),
             8000,
         )
-        if not result.series:
-            self._show_placeholder(result.problems[0] if result.problems else "No DICOM images found there.")
-            return
-        self.series = result.series
-        self.series_combo.clear()
-        self.series_combo.addItems([s.label() for s in self.series])
-        self.show_series(self.series[0])
+        if self.current_series is None:
+            if self.problems and not catalog.series:
+                self._show_placeholder(self.problems[-1])
+            elif not catalog.series:
+                self._show_placeholder("No DICOM images found there.")
         self.series_opened.emit()
+
+    def _request_thumbnail(self, series: Series) -> None:
+        if getattr(series, "_thumbnail_requested", False) or not series.image_count:
+            return
+        series._thumbnail_requested = True
+        self.runner.submit(
+            f"thumbnail:{series.uid}",
+            lambda: series_thumbnail(series),
+            lambda pixels: self.browser.set_thumbnail(series, pixels),
+            lambda _error: None,
+        )
+
+    def _remember_recent(self, paths: list[str]) -> None:
+        store = settings()
+        recent = [p for p in (store.value("recent", []) or []) if p not in paths]
+        store.setValue("recent", (paths + recent)[:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings().value("recent", []) or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_paths([p]))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def choose_cache_size(self) -> None:
+        current = self.store.max_bytes // (1024 * 1024)
+        value, ok = QInputDialog.getInt(
+            self, "Memory for images", "Decoded images kept in memory (MB):", current, 64, 65536, 64
+        )
+        if ok:
+            self.store.max_bytes = value * 1024 * 1024
+            settings().setValue("cache_mb", value)
 
     def _add_problems(self, problems: list[str]) -> None:
         if not problems:
@@ -225,21 +334,49 @@ class MainWindow(QMainWindow):
         self.problem_dock.show()
 
     # ------------------------------------------------------------------ series and images
-    def show_series(self, series: Series) -> None:
+    def show_series(self, series: Series, start: ImageRef | None = None) -> None:
+        """Show `series` at image `start`, or at its first image (the middle one
+        for CT/MR/PET stacks), at once; the rest loads in the background."""
+        self._prefetch_cancel.cancel()
+        self._show_first_found = False
+        self._requested_files: set[str] = set()
         self.current_series = series
         self.images = series.images
-        self.store.clear()
-        if series in self.series:
-            self.series_combo.setCurrentIndex(self.series.index(series))
+        self.browser.select_series(series)
         self.slider.blockSignals(True)
         self.slider.setMaximum(max(0, len(self.images) - 1))
         self.slider.setValue(0)
         self.slider.blockSignals(False)
         self.frame = None
-        start = len(self.images) // 2 if len(self.images) > 1 and series.modality in ("CT", "MR", "PT") else 0
-        self.display.state = DisplayState(index=start, annotations=self.display.state.annotations)
+        if not self.images:
+            self._show_placeholder(f"No image of this series can be opened ({series.missing_count} missing).")
+            return
+        if start is not None and start in self.images:
+            index = self.images.index(start)
+        else:
+            index = len(self.images) // 2 if len(self.images) > 1 and series.modality in ("CT", "MR", "PT") else 0
+        self.display.state = DisplayState(index=index, annotations=self.display.state.annotations)
         self.invert_action.setChecked(False)
         self._show_current(fit=True)
+
+    def _refresh_current_series(self) -> None:
+        """More images of the series shown arrived: keep the image shown, update the rest."""
+        assert self.current_series is not None
+        shown = self.images[self.display.state.index] if self.images else None
+        self.images = self.current_series.images
+        self.slider.blockSignals(True)
+        self.slider.setMaximum(max(0, len(self.images) - 1))
+        self.slider.blockSignals(False)
+        if shown is None:
+            self.show_series(self.current_series)
+            return
+        index = next((i for i, ref in enumerate(self.images) if ref == shown), 0)
+        self.display.state = DisplayState(index, self.display.state.voi, self.display.state.invert, self.display.state.annotations)
+        self.slider.blockSignals(True)
+        self.slider.setValue(index)
+        self.slider.blockSignals(False)
+        self.position_label.setText(f"{index + 1} / {len(self.images)}")
+        self._update_annotations()
 
     def step(self, delta: int) -> None:
         if self.images:
@@ -275,18 +412,14 @@ class MainWindow(QMainWindow):
         self.image_shown.emit()
 
     def _prefetch(self, index: int) -> None:
-        """Decode the neighbours in the background so scrolling does not wait."""
-        refs = [self.images[i] for i in (index + 1, index - 1, index + 2) if 0 <= i < len(self.images)]
-        store = self.store
+        """Decode the rest of the series in the background, nearest first.
 
-        def load() -> None:
-            for ref in refs:
-                try:
-                    store.frame(ref)
-                except ViewerError:
-                    pass
-
-        self.runner.submit("prefetch", load, lambda _: None, lambda _: None)
+        A newer request (another image, another series) cancels this one.
+        """
+        self._prefetch_cancel.cancel()
+        cancel = self._prefetch_cancel = CancelToken()
+        store, images = self.store, list(self.images)
+        self.runner.submit("prefetch", lambda: prefetch(store, images, index, cancel), lambda _n: None, lambda _e: None)
 
     # ------------------------------------------------------------------ display state
     def effective_voi(self) -> VOI:
@@ -454,6 +587,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 - Qt naming
         self._pipeline_timer.stop()
+        self.opener.cancel()
+        self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)
 
@@ -494,4 +629,5 @@ class FirstPaintProbe(QObject):
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+    plural = noun if noun.endswith("s") or n == 1 else noun + "s"
+    return f"{n} {plural}"

@@ -20,7 +20,7 @@ class BackgroundRunner(QObject):
 
     _delivered = Signal(object, object, object)  # callback, result, error
 
-    def __init__(self, parent: QObject | None = None, workers: int = 2):
+    def __init__(self, parent: QObject | None = None, workers: int = 3):
         super().__init__(parent)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="viewer-bg")
         self._latest: dict[str, int] = {}
@@ -51,6 +51,11 @@ class BackgroundRunner(QObject):
         future = self._pool.submit(task)
         future.add_done_callback(finished)
         return future
+
+    def post(self, callback: Callable[[object], None], payload: object) -> None:
+        """From any thread: run `callback(payload)` on the GUI thread (for progress)."""
+        if not self._closed:
+            self._delivered.emit(callback, payload, None)
 
     def _deliver(self, callback, result, error) -> None:
         if self._closed:

@@ -354,6 +354,11 @@ class FrameDisplay:
 
     # -- facts -----------------------------------------------------------------------
     @property
+    def nbytes(self) -> int:
+        """Memory held for this frame (stored values and prepared copies)."""
+        return sum(a.nbytes for a in (self.stored, self._index, self._modality_float, self._rgb) if a is not None)
+
+    @property
     def shape(self) -> tuple[int, int]:
         return self.stored.shape[:2]
 

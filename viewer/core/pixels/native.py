@@ -1,0 +1,146 @@
+"""Uncompressed single-frame pixel data read straight from its file offset.
+
+For the commonest files on disk and CD -- one greyscale or palette frame,
+native little-endian (PS3.5 8.1.1) -- the pixel values are simply the last
+Rows x Columns x BitsAllocated/8 bytes of the file, behind a (7FE0,0010)
+element header. Reading them with one ``readinto`` into an array (or straight
+into a preallocated volume) skips pydicom's parse and decode entirely; the
+result equals ``pydicom.pixels.pixel_array`` (same dtype, unused high bits
+cleared or sign-extended as pydicom does, PS3.5 8.1.1). Anything else
+returns None and goes through pydicom.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from viewer.core.pixels.decoders import number_of_frames
+
+_NATIVE_LITTLE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+_PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
+
+
+@dataclass(frozen=True)
+class NativeLayout:
+    """Where and how one native frame is stored."""
+
+    rows: int
+    columns: int
+    dtype: np.dtype
+    bits_stored: int
+    implicit: bool
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows * self.columns * self.dtype.itemsize
+
+
+def native_layout(header: Dataset) -> NativeLayout | None:
+    """The layout if `header` describes a frame this module can read, else None."""
+    try:
+        meta = getattr(header, "file_meta", None)
+        syntax = str(meta.get("TransferSyntaxUID", "")).rstrip("\x00 ") if meta is not None else ""
+        if syntax not in _NATIVE_LITTLE:
+            return None
+        if int(header.get("SamplesPerPixel", 1) or 1) != 1 or number_of_frames(header) != 1:
+            return None
+        photometric = str(header.get("PhotometricInterpretation", "")).strip().upper()
+        if photometric not in ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR"):
+            return None
+        allocated = int(header.BitsAllocated)
+        stored = int(header.get("BitsStored") or allocated)
+        signed = int(header.get("PixelRepresentation", 0) or 0) == 1
+        if allocated not in (8, 16, 32) or not 1 <= stored <= allocated:
+            return None
+        dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
+        return NativeLayout(int(header.Rows), int(header.Columns), dtype, stored, syntax == "1.2.840.10008.1.2")
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return None
+
+
+def _check_element_header(head: bytes, layout: NativeLayout) -> bool:
+    """The 8 or 12 bytes before the values must be (7FE0,0010) with this length."""
+    n = layout.nbytes
+    if layout.implicit:
+        return head[-8:-4] == _PIXEL_DATA_TAG and struct.unpack("<L", head[-4:])[0] == n
+    if head[0:4] == _PIXEL_DATA_TAG and head[4:6] in (b"OW", b"OB") and struct.unpack("<L", head[8:12])[0] == n:
+        return True
+    return False
+
+
+def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np.ndarray) -> bool:
+    """Read the frame of `path` into `out` (shape rows x columns); False if not where expected."""
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        start = size - layout.nbytes
+        header_len = 8 if layout.implicit else 12
+        if start < 132 + header_len:
+            return False
+        f.seek(start - header_len)
+        if not _check_element_header(f.read(header_len), layout):
+            return False  # trailing elements or padding after the pixel data
+        view = memoryview(out.reshape(-1).view(np.uint8))
+        if f.readinto(view) != layout.nbytes:
+            return False
+    _clear_unused_bits(out, layout)
+    return True
+
+
+def _clear_unused_bits(arr: np.ndarray, layout: NativeLayout) -> None:
+    """Values may carry garbage above Bits Stored (PS3.5 8.1.1): do as pydicom does."""
+    shift = layout.dtype.itemsize * 8 - layout.bits_stored
+    if not shift:
+        return
+    if layout.dtype.kind == "u":
+        if int(arr.max()) >> layout.bits_stored:
+            np.bitwise_and(arr, (1 << layout.bits_stored) - 1, out=arr)
+    else:
+        lo, hi = -(1 << (layout.bits_stored - 1)), (1 << (layout.bits_stored - 1)) - 1
+        if int(arr.min()) < lo or int(arr.max()) > hi:
+            np.left_shift(arr, shift, out=arr)
+            np.right_shift(arr, shift, out=arr)
+
+
+def read_native_frame(path: str | os.PathLike[str], header: Dataset) -> np.ndarray | None:
+    """The stored values of a native single-frame file, or None when not applicable."""
+    layout = native_layout(header)
+    if layout is None:
+        return None
+    out = np.empty((layout.rows, layout.columns), dtype=layout.dtype)
+    return out if read_native_into(path, layout, out) else None
+
+
+def load_volume(paths: list[Path], headers: list[Dataset], cancel=lambda: False) -> np.ndarray:
+    """Stored values of a series of single-frame files as one (slices, rows, columns) array.
+
+    Slices are read straight into a preallocated volume; a slice that does
+    not fit the fast path (compressed, different size) goes through pydicom.
+    Raises ViewerError for a slice that cannot be read at all.
+    """
+    from viewer.core.io import ViewerError, read_image_dataset
+    from viewer.core.pixels.decoders import decode_frame
+
+    first = native_layout(headers[0])
+    if first is None:
+        sample = decode_frame(read_image_dataset(paths[0]), 0, paths[0])
+        shape, dtype = sample.shape, sample.dtype
+    else:
+        shape, dtype = (first.rows, first.columns), first.dtype
+    volume = np.empty((len(paths), *shape), dtype=dtype)
+    for i, (path, header) in enumerate(zip(paths, headers)):
+        if cancel():
+            break
+        layout = native_layout(header)
+        if layout is not None and (layout.rows, layout.columns) == shape and layout.dtype == dtype and read_native_into(path, layout, volume[i]):
+            continue
+        arr = decode_frame(read_image_dataset(path), 0, path)
+        if arr.shape != shape:
+            raise ViewerError(f"slice size {arr.shape} differs from the series' {shape}", path)
+        volume[i] = arr
+    return volume

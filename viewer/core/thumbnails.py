@@ -1,0 +1,31 @@
+"""Series thumbnails: a middle image through the display pipeline, small."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from viewer.core.frames import FrameStore
+from viewer.core.model import Series
+
+
+def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = None) -> np.ndarray | None:
+    """uint8 grey (h, w) or RGB (h, w, 3), at most `size` pixels a side; None if unreadable.
+
+    The middle image of the series, shown as its file asks (its own window
+    or VOI LUT, MONOCHROME1 inverted), decimated to the thumbnail size.
+    """
+    from viewer.core.io import ViewerError
+
+    images = series.images
+    if not images:
+        return None
+    store = store or FrameStore(max_bytes=64 * 1024 * 1024, max_datasets=1)
+    try:
+        frame = store.frame(images[len(images) // 2])
+    except ViewerError:
+        return None
+    rows, cols = frame.shape
+    stride = max(1, math.ceil(max(rows, cols) / size))
+    return frame.render(frame.default_voi(), False, None, stride)

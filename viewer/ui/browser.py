@@ -1,0 +1,265 @@
+"""The study browser: Patient > Study > Series, filled as a scan finds them.
+
+A tree over the core's :class:`~viewer.core.model.Catalog`, with a filter
+box, sortable columns, a thumbnail per series and the scan's progress with
+a Cancel button. It holds no DICOM knowledge: names and values come from the
+catalog's headers (decoded by pydicom with each file's character set).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.annotations import format_date, format_person_name, format_time
+from viewer.core.model import Catalog, Patient, Series, Study, text
+from viewer.core.scan import ScanProgress
+
+COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
+THUMBNAIL_SIZE = 48
+
+
+def _item(value: str, sort_value=None) -> QStandardItem:
+    item = QStandardItem(value)
+    item.setEditable(False)
+    item.setData(sort_value if sort_value is not None else value.lower(), SORT_ROLE)
+    return item
+
+
+def _number(value: str):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+class StudyBrowser(QWidget):
+    """Tree of what was opened. Emits ``series_activated(Series)`` on double-click or Enter."""
+
+    series_activated = Signal(object)
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.catalog: Catalog | None = None
+        self._patients: dict[tuple, QStandardItem] = {}
+        self._studies: dict[str, list[QStandardItem]] = {}
+        self._series: dict[str, list[QStandardItem]] = {}
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: name, ID, date, description, modality...")
+        self.filter_edit.setClearButtonEnabled(True)
+
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setRecursiveFilteringEnabled(True)
+        self.proxy.setAutoAcceptChildRows(True)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.filter_edit.textChanged.connect(self._filter_changed)
+
+        self.tree = QTreeView()
+        self.tree.setModel(self.proxy)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.tree.header().setStretchLastSection(False)
+        self.tree.activated.connect(self._activated)
+        self.tree.doubleClicked.connect(self._activated)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 0)  # busy: the total is not known while walking
+        self.progress_bar.setMaximumHeight(14)
+        self.progress_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        progress_row = QHBoxLayout()
+        progress_row.setContentsMargins(0, 0, 0, 0)
+        progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.cancel_button)
+        self.progress_widget = QWidget()
+        progress_column = QVBoxLayout(self.progress_widget)
+        progress_column.setContentsMargins(0, 0, 0, 0)
+        progress_column.addLayout(progress_row)
+        progress_column.addWidget(self.progress_label)
+        self.progress_widget.hide()
+        self.summary_label = QLabel("")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.progress_widget)
+        layout.addWidget(self.summary_label)
+
+    # ------------------------------------------------------------------ filling
+    def clear(self) -> None:
+        self.model.removeRows(0, self.model.rowCount())
+        self._patients.clear()
+        self._studies.clear()
+        self._series.clear()
+        self.catalog = None
+
+    def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
+        """Add or refresh the rows of `changed` series (and their study and patient)."""
+        self.catalog = catalog
+        sorting = self.tree.isSortingEnabled()
+        self.tree.setSortingEnabled(False)  # one re-sort at the end, not one per row
+        for series in changed:
+            study = catalog.study_of(series)
+            if study is None:
+                continue
+            patient = catalog.patient_of(study)
+            study_row = self._study_row(patient, study)
+            self._series_row(study_row, series)
+            self._refresh_study(study)
+        self.tree.setSortingEnabled(sorting)
+        if len(self._patients) <= 3:
+            self.tree.expandToDepth(1)
+        self._resize_columns_once()
+
+    def _patient_row(self, patient: Patient) -> QStandardItem:
+        item = self._patients.get(patient.key)
+        if item is None:
+            h = patient.header
+            name = format_person_name(h.get("PatientName")) or "(no name)"
+            birth = text(h, "PatientBirthDate")
+            row = [
+                _item(name),
+                _item(text(h, "PatientID")),
+                _item(format_date(birth), birth),
+                _item(text(h, "PatientSex")),
+            ] + [_item("") for _ in COLUMNS[4:]]
+            self.model.appendRow(row)
+            item = self._patients[patient.key] = row[0]
+        return item
+
+    def _study_row(self, patient: Patient, study: Study) -> QStandardItem:
+        row = self._studies.get(study.uid)
+        if row is None:
+            parent = self._patient_row(patient)
+            h = study.header
+            date, time = text(h, "StudyDate"), text(h, "StudyTime")
+            label = " ".join(p for p in (format_date(date), text(h, "StudyDescription")) if p) or "Study"
+            row = [_item(label, date + time)] + [_item("") for _ in COLUMNS[1:4]] + [
+                _item(" ".join(p for p in (format_date(date), format_time(time)) if p), date + time),
+                _item(text(h, "AccessionNumber")),
+                _item(text(h, "StudyDescription")),
+                _item(""),
+                _item(""),
+                _item("", 0),
+            ]
+            parent.appendRow(row)
+            self._studies[study.uid] = row
+        return row[0]
+
+    def _series_row(self, study_row: QStandardItem, series: Series) -> None:
+        row = self._series.get(series.uid)
+        count = series.image_count
+        missing = series.missing_count
+        count_text = f"{count}" + (f" ({missing} missing)" if missing else "")
+        if row is None:
+            description = series.description or (series.instances[0].path.name if series.instances[0].path else "")
+            prefix = " ".join(p for p in (series.modality, series.number) if p)
+            label = f"{prefix}: {description}" if prefix and description else (prefix or description or "Series")
+            row = [_item(label, _number(series.number))] + [_item("") for _ in COLUMNS[1:6]] + [
+                _item(series.description),
+                _item(series.modality),
+                _item(series.number, _number(series.number)),
+                _item(count_text, count),
+            ]
+            row[0].setData(series, SERIES_ROLE)
+            if missing and not count:
+                for cell in row:
+                    cell.setForeground(Qt.GlobalColor.gray)
+            study_row.appendRow(row)
+            self._series[series.uid] = row
+        else:
+            row[9].setText(count_text)
+            row[9].setData(count, SORT_ROLE)
+
+    def _refresh_study(self, study: Study) -> None:
+        row = self._studies[study.uid]
+        modalities = sorted({s.modality for s in study.series.values() if s.modality})
+        row[7].setText("/".join(modalities))
+        row[7].setData("/".join(modalities).lower(), SORT_ROLE)
+        total = sum(s.image_count for s in study.series.values())
+        row[9].setText(str(total))
+        row[9].setData(total, SORT_ROLE)
+        row[8].setText(f"{len(study.series)} series")
+        row[8].setData(len(study.series), SORT_ROLE)
+
+    def _resize_columns_once(self) -> None:
+        if getattr(self, "_sized", False):
+            return
+        self._sized = True
+        self.tree.resizeColumnToContents(0)
+        self.tree.setColumnWidth(0, max(self.tree.columnWidth(0), 200))
+
+    # ------------------------------------------------------------------ thumbnails
+    def set_thumbnail(self, series: Series, pixels) -> None:
+        """Show uint8 grey (h, w) or RGB (h, w, 3) pixels as the series' icon."""
+        row = self._series.get(series.uid)
+        if row is None or pixels is None:
+            return
+        height, width = pixels.shape[:2]
+        fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
+        image = QImage(pixels.data, width, height, pixels.strides[0], fmt).copy()
+        row[0].setIcon(QIcon(QPixmap.fromImage(image)))
+
+    # ------------------------------------------------------------------ progress
+    def show_progress(self, progress: ScanProgress) -> None:
+        words = f"{progress.files_seen} files looked at, {progress.images_found} images"
+        if progress.skipped:
+            words += f", {progress.skipped} others skipped"
+        if progress.problems:
+            words += f", {progress.problems} problems"
+        if progress.done:
+            self.progress_widget.hide()
+            self.summary_label.setText(("Cancelled: " if progress.cancelled else "") + words)
+        else:
+            self.progress_widget.show()
+            self.progress_label.setText(words)
+
+    # ------------------------------------------------------------------ selection
+    def series_items(self) -> dict[str, list[QStandardItem]]:
+        return self._series
+
+    def select_series(self, series: Series) -> None:
+        row = self._series.get(series.uid)
+        if row is not None:
+            index = self.proxy.mapFromSource(row[0].index())
+            self.tree.setCurrentIndex(index)
+            self.tree.scrollTo(index)
+
+    def _activated(self, index) -> None:
+        series = self.proxy.mapToSource(index.siblingAtColumn(0)).data(SERIES_ROLE)
+        if series is not None:
+            self.series_activated.emit(series)
+
+    def _filter_changed(self, value: str) -> None:
+        self.proxy.setFilterFixedString(value.strip())
+        if value.strip():
+            self.tree.expandAll()
