@@ -244,6 +244,12 @@ def _rewrite_records(dicomdir: Path, edit) -> None:
     Rewriting changes item positions, so every offset is mapped from each
     record's old position to its new one (positions as pydicom reads them).
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's notes on the crafted, non-conformant IDs
+        _rewrite_records_quietly(dicomdir, edit)
+
+
+def _rewrite_records_quietly(dicomdir: Path, edit) -> None:
     ds = pydicom.dcmread(dicomdir)
     old_positions = [record.seq_item_tell for record in ds.DirectoryRecordSequence]
     saved_mode = config.settings.writing_validation_mode

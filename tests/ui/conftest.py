@@ -57,3 +57,23 @@ def open_in(qtbot):
         return window
 
     return _open
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_settings(tmp_path_factory):
+    """Tests never read or write the user's real settings."""
+    from PySide6.QtCore import QSettings
+
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(folder))
+    yield folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def stop_scan_processes():
+    yield
+    from viewer.core.scan import shutdown_pool
+
+    shutdown_pool()

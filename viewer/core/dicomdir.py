@@ -298,18 +298,22 @@ class _CaseInsensitiveResolver:
         if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
             return None, f"refused: Referenced File ID {shown!r} leaves the media folder"
         folder = self.root
-        linked = False
         for i, part in enumerate(parts):
             listing = self._listing(folder)
             found = listing.get(part) or listing.get(part.upper())
             last = i == len(parts) - 1
             if found is None or found[1] == last:  # a folder where a file is due, or the reverse
                 return None, f"missing on the media: {shown}"
-            linked = linked or found[2]
             folder = folder / found[0]
-        if linked and self.real_root not in folder.resolve().parents:
-            return None, f"refused: {shown} is a link that leaves the media folder"
+            # A link is checked where it is met, not after the walk: a folder link
+            # leaving the media must be refused before the folder behind it is listed.
+            if found[2] and not self._inside(folder):
+                return None, f"refused: {shown} is a link that leaves the media folder"
         return folder, ""
+
+    def _inside(self, path: Path) -> bool:
+        resolved = path.resolve()
+        return resolved == self.real_root or self.real_root in resolved.parents
 
 
 def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:

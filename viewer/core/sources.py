@@ -10,6 +10,7 @@ line rather than being skipped silently.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,14 @@ BatchListener = Callable[[list[Instance], list[str], ScanProgress], None]
 
 
 def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
+    # Only regular files are read, as in a folder scan: opening a fifo blocks
+    # until a writer appears (for ever, in the GUI's worker), a device may never end.
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = None  # the reader below says what is wrong ("no such file", ...)
+    if mode is not None and not stat.S_ISREG(mode):
+        return [], [str(ViewerError("is not a regular file (a fifo, socket or device), not opened", path))]
     try:
         header = read_index_header(path)
     except ViewerError as exc:

@@ -377,6 +377,7 @@ class MainWindow(QMainWindow):
         self.slider.blockSignals(False)
         self.position_label.setText(f"{index + 1} / {len(self.images)}")
         self._update_annotations()
+        self._prefetch(index)
 
     def step(self, delta: int) -> None:
         if self.images:

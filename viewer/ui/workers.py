@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 
 class BackgroundRunner(QObject):
@@ -25,7 +25,10 @@ class BackgroundRunner(QObject):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="viewer-bg")
         self._latest: dict[str, int] = {}
         self._counter = itertools.count()
-        self._delivered.connect(self._deliver)
+        # Always queued, even when emitted on the GUI thread (a task that is
+        # already done when its callback is attached): results then keep the
+        # order in which they were posted, after any progress posted before.
+        self._delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._closed = False
 
     def submit(

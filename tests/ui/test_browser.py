@@ -1,0 +1,146 @@
+"""The study browser as a user drives it: open a folder or media, pick a series, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from viewer.ui.browser import SERIES_ROLE
+
+MEDIA = Path(get_testdata_file("CT_small.dcm")).parent / "dicomdirtests"
+
+
+def make_study(folder: Path, patients=2, series_per_patient=2, slices=3) -> dict[str, int]:
+    """Real images (pydicom's CT_small) rewritten as several patients and series."""
+    src = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    counts = {}
+    for p in range(patients):
+        study_uid = generate_uid()
+        for s in range(series_per_patient):
+            series_uid = generate_uid()
+            counts[series_uid] = slices
+            for i in range(slices):
+                ds = src.copy()
+                ds.PatientName = f"Patient^{p}"
+                ds.PatientID = f"ID{p}"
+                ds.StudyInstanceUID = study_uid
+                ds.SeriesInstanceUID = series_uid
+                ds.SeriesNumber = s + 1
+                ds.SeriesDescription = f"series {s + 1}"
+                ds.SOPInstanceUID = generate_uid()
+                ds.InstanceNumber = i + 1
+                ds.ImagePositionPatient = [0, 0, float(i)]
+                out = folder / f"p{p}" / f"s{s}" / f"im{i}.dcm"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                ds.save_as(out)
+    return counts
+
+
+def series_rows(window):
+    return window.browser.series_items()
+
+
+def test_open_folder_tree_and_double_click(main_window, qtbot, tmp_path):
+    counts = make_study(tmp_path)
+    (tmp_path / "readme.txt").write_text("not DICOM")
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path])
+    browser = main_window.browser
+    assert browser.model.rowCount() == 2  # two patients
+    assert set(series_rows(main_window)) == set(counts)
+    for uid, row in series_rows(main_window).items():
+        assert row[9].text() == str(counts[uid])
+    assert "1 others skipped" in browser.summary_label.text() or "skipped" in browser.summary_label.text()
+    # Double-click the last series: its image shows at once.
+    uid, row = list(series_rows(main_window).items())[-1]
+    index = browser.proxy.mapFromSource(row[0].index())
+    browser.tree.scrollTo(index)
+    rect = browser.tree.visualRect(index)
+    assert rect.isValid() and browser.tree.viewport().rect().contains(rect.center())
+    with qtbot.waitSignal(main_window.image_shown, timeout=5000):
+        # A real double-click: press, release, then the double-click event.
+        qtbot.mouseClick(browser.tree.viewport(), qtbot_left(), pos=rect.center())
+        qtbot.mouseDClick(browser.tree.viewport(), qtbot_left(), pos=rect.center())
+    assert main_window.current_series.uid == uid
+    assert len(main_window.images) == counts[uid]
+    assert main_window.pane.displayed_pixels() is not None
+    # Thumbnails arrive in the background.
+    qtbot.waitUntil(lambda: not row[0].icon().isNull(), timeout=5000)
+
+
+def qtbot_left():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
+
+
+def test_filter_box(main_window, qtbot, tmp_path):
+    make_study(tmp_path)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path])
+    browser = main_window.browser
+    browser.filter_edit.setText("Patient, 1")  # displayed as 'Patient, 1'
+    assert browser.proxy.rowCount() == 1
+    browser.filter_edit.setText("no such thing")
+    assert browser.proxy.rowCount() == 0
+    browser.filter_edit.clear()
+    assert browser.proxy.rowCount() == 2
+
+
+def test_dicomdir_media_tree_from_records(main_window, qtbot):
+    reference = pydicom.dcmread(MEDIA / "DICOMDIR")
+    records = reference.DirectoryRecordSequence
+    patients = {r.PatientID for r in records if r.DirectoryRecordType == "PATIENT"}
+    series = {r.SeriesInstanceUID for r in records if r.DirectoryRecordType == "SERIES"}
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([MEDIA])  # the media root: DICOMDIR found there
+    assert main_window.browser.model.rowCount() == len(patients)
+    assert set(series_rows(main_window)) == series
+
+
+def test_cancel_stops_a_scan(main_window, qtbot, tmp_path):
+    src = get_testdata_file("MR_small.dcm")
+    data = Path(src).read_bytes()
+    for i in range(1500):
+        folder = tmp_path / f"d{i // 100}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"f{i}.dcm").write_bytes(data)
+    seen = []
+
+    def cancel_on_first(progress):
+        seen.append(progress)
+        if len(seen) == 1 and not progress.done:
+            main_window.browser.cancel_button.click()
+
+    main_window.opener.progress.connect(cancel_on_first)
+    with qtbot.waitSignal(main_window.opener.finished, timeout=30000) as blocker:
+        main_window.open_paths([tmp_path])
+    final = blocker.args[0]
+    assert final.cancelled
+    assert final.files_seen < 1500
+    assert "Cancelled" in main_window.browser.summary_label.text()
+
+
+def test_recent_locations_are_remembered(main_window, qtbot, tmp_path):
+    make_study(tmp_path, patients=1, series_per_patient=1, slices=1)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path])
+    main_window._fill_recent_menu()
+    texts = [a.text() for a in main_window.recent_menu.actions()]
+    assert str(tmp_path) in texts
+
+
+def test_series_loads_in_the_background_nearest_first(main_window, qtbot, tmp_path):
+    make_study(tmp_path, patients=1, series_per_patient=1, slices=12)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path])
+    qtbot.waitUntil(lambda: main_window.frame is not None, timeout=5000)
+    # Every image of the series ends up decoded without the user scrolling.
+    qtbot.waitUntil(lambda: all(main_window.store.cached(ref) for ref in main_window.images), timeout=10000)
+    first = main_window.store.frame(main_window.images[0])
+    expected = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array
+    assert np.array_equal(first.stored, expected)
