@@ -75,10 +75,10 @@ def pydicom_images(dicomdir: Path) -> tuple[Counter, set[tuple]]:
                 if id(node) not in seen:
                     seen.add(id(node))
                     counts[node.record_type] += 1
-            series, study, patient = (node._record for node in lineage[1:4])
+            # FileInstance attributes are looked up in the instance's record and its ancestors.
             images.add(
-                (patient.PatientID, str(patient.PatientName), study.StudyInstanceUID, series.SeriesInstanceUID,
-                 Path(instance.path))
+                (instance.PatientID, str(instance.PatientName), instance.StudyInstanceUID,
+                 instance.SeriesInstanceUID, Path(instance.path))
             )
         return counts, images
     # DICOMDIR-nopatient's root offset points at an image record (it was reordered without

@@ -8,6 +8,7 @@ import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
+from PySide6.QtCore import Qt
 
 from viewer.ui.browser import SERIES_ROLE
 
@@ -144,3 +145,47 @@ def test_series_loads_in_the_background_nearest_first(main_window, qtbot, tmp_pa
     first = main_window.store.frame(main_window.images[0])
     expected = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array
     assert np.array_equal(first.stored, expected)
+
+
+def test_multiframe_file_on_media_shows_every_frame(main_window, qtbot, tmp_path):
+    # pydicom's FileSet writes IMAGE records without Number of Frames: the
+    # viewer must learn the frame count from the file itself.
+    from pydicom.fileset import FileSet
+
+    ds = pydicom.dcmread(get_testdata_file("emri_small.dcm"))
+    # pydicom's record creators require these (PS3.3 F.5 Type 1 keys).
+    ds.PatientID = ds.get("PatientID") or "EMRI"
+    ds.StudyID = ds.get("StudyID") or "1"
+    ds.StudyDate = ds.get("StudyDate") or "20000101"
+    ds.StudyTime = ds.get("StudyTime") or "000000"
+    ds.SeriesNumber = ds.get("SeriesNumber") or 1
+    ds.InstanceNumber = ds.get("InstanceNumber") or 1
+    fs = FileSet()
+    fs.add(ds)
+    fs.write(tmp_path / "media")
+    record = pydicom.dcmread(tmp_path / "media" / "DICOMDIR").DirectoryRecordSequence[-1]
+    assert "NumberOfFrames" not in record
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path / "media"])
+    qtbot.waitUntil(lambda: main_window.frame is not None, timeout=5000)
+    assert len(main_window.images) == 10
+    assert main_window.slider.maximum() == 9
+    qtbot.keyClick(main_window, Qt.Key.Key_End)
+    assert "Fr 10/10" in main_window.pane.corner_labels["bottom_left"].text()
+
+
+def test_drag_and_drop_a_folder(main_window, qtbot, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    counts = make_study(tmp_path, patients=1, series_per_patient=2, slices=2)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    enter = QDragEnterEvent(main_window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.instance().sendEvent(main_window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(main_window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        QApplication.instance().sendEvent(main_window, drop)
+    assert set(series_rows(main_window)) == set(counts)

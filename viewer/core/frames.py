@@ -65,7 +65,11 @@ class FrameStore:
         display = None
         if ref.frame == 0:
             header = read_index_header(path)
-            if number_of_frames(header) == 1:
+            frames = number_of_frames(header)
+            if ref.instance.frames != frames:
+                # Media records need not say how many frames a file has; the file does.
+                ref.instance.frames = frames
+            if frames == 1:
                 stored = read_native_frame(path, header)
                 if stored is not None:
                     display = FrameDisplay(stored, header)

@@ -405,6 +405,9 @@ class MainWindow(QMainWindow):
             self.pipeline_label.setText("")
             self.pane.set_annotations(None)
             return
+        if self.current_series is not None and self.current_series.image_count != len(self.images):
+            # The file holds more frames than its media record said.
+            self._refresh_current_series()
         self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
         self._refresh_presets()
         self._update_annotations()
