@@ -16,9 +16,9 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from viewer.core.header import read_index_header
-from viewer.core.io import read_image_dataset
+from viewer.core.io import read_header, read_image_dataset
 from viewer.core.model import ImageRef
-from viewer.core.pixels.decoders import decode_frame, number_of_frames
+from viewer.core.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, number_of_frames, transfer_syntax
 from viewer.core.pixels.native import read_native_frame
 from viewer.core.pixels.pipeline import FrameDisplay, frame_context
 
@@ -32,6 +32,7 @@ class FrameStore:
         self.max_bytes = max_bytes
         self.max_datasets = max_datasets
         self._datasets: OrderedDict[Path, Dataset] = OrderedDict()
+        self._headers: OrderedDict[Path, Dataset] = OrderedDict()
         self._frames: OrderedDict[tuple[Path, int], FrameDisplay] = OrderedDict()
         self._bytes = 0
         self._lock = threading.RLock()
@@ -48,6 +49,19 @@ class FrameStore:
             while len(self._datasets) > self.max_datasets:
                 self._datasets.popitem(last=False)
         return ds
+
+    def header(self, path: Path) -> Dataset:
+        """The whole header of `path` without pixel data (functional groups included)."""
+        with self._lock:
+            if path in self._headers:
+                self._headers.move_to_end(path)
+                return self._headers[path]
+        header = read_header(path)
+        with self._lock:
+            self._headers[path] = header
+            while len(self._headers) > 64:
+                self._headers.popitem(last=False)
+        return header
 
     def frame(self, ref: ImageRef) -> FrameDisplay:
         """Frame `ref.frame` of `ref.instance`, decoded and prepared (raises ViewerError).
@@ -74,9 +88,15 @@ class FrameStore:
                 if stored is not None:
                     display = FrameDisplay(stored, header)
         if display is None:
-            ds = self.dataset(path)
-            stored = decode_frame(ds, ref.frame, path)
-            display = FrameDisplay(stored, frame_context(ds, ref.frame))
+            header = self.header(path)
+            if number_of_frames(header) > 1 and str(transfer_syntax(header)) != DEFLATED:
+                # Multi-frame: read only the frame asked for, never the whole file.
+                stored = decode_file_frame(path, header, ref.frame)
+                display = FrameDisplay(stored, frame_context(header, ref.frame))
+            else:
+                ds = self.dataset(path)
+                stored = decode_frame(ds, ref.frame, path)
+                display = FrameDisplay(stored, frame_context(ds, ref.frame))
         with self._lock:
             self._frames[key] = display
             self._bytes += display.nbytes
@@ -96,6 +116,7 @@ class FrameStore:
     def clear(self) -> None:
         with self._lock:
             self._datasets.clear()
+            self._headers.clear()
             self._frames.clear()
             self._bytes = 0
 

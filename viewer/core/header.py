@@ -264,3 +264,59 @@ def read_index_header(path: str | os.PathLike[str]) -> Dataset:
 
 
 __all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "ViewerError", "read_index_header"]
+
+
+def pixel_data_position(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(offset, length) of the value of a native (7FE0,0010) *Pixel Data*, or None.
+
+    Walks the top level without decoding anything; None for encapsulated
+    (undefined length) or deflated data, or anything the walker cannot read.
+    """
+    try:
+        with open(path, "rb") as f:
+            buf = _Buffer(f, first=65536)
+            file_meta, pos = _read_meta(buf)
+            syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+            if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE):
+                return None
+            implicit, little = syntax == _IMPLICIT_LE, syntax != _EXPLICIT_BE
+            while True:
+                tag, _vr, length, value_pos = _element_header(buf, pos, little, implicit)
+                if tag == 0x7FE00010:
+                    return None if length == _UNDEFINED else (value_pos, length)
+                if tag > 0x7FE00010:
+                    return None
+                if length == _UNDEFINED:
+                    pos = skip_undefined_sequence(buf, value_pos, little, implicit)
+                else:
+                    pos = value_pos + length
+                    if pos > len(buf.data) + (1 << 20):
+                        # A large value (an overlay, a private blob): skip it without reading it.
+                        return _seek_walk(f, pos, little, implicit)
+    except (_Unsupported, struct.error, OSError, ValueError, KeyError):
+        return None
+
+
+def _seek_walk(f, pos: int, little: bool, implicit: bool) -> tuple[int, int] | None:
+    """Continue the walk from `pos` reading only element headers (after a large value)."""
+    tag_s = _TAG_LE if little else _TAG_BE
+    u32 = _U32_LE if little else _U32_BE
+    u16 = _U16_LE if little else _U16_BE
+    while True:
+        f.seek(pos)
+        head = f.read(12)
+        if len(head) < 8:
+            return None
+        group, elem = tag_s.unpack_from(head, 0)
+        tag = (group << 16) | elem
+        if implicit or group == 0xFFFE:
+            length, value_pos = u32.unpack_from(head, 4)[0], pos + 8
+        elif head[4:6] in _EXPLICIT_LONG:
+            length, value_pos = u32.unpack_from(head, 8)[0], pos + 12
+        else:
+            length, value_pos = u16.unpack_from(head, 6)[0], pos + 8
+        if tag == 0x7FE00010:
+            return None if length == _UNDEFINED else (value_pos, length)
+        if tag > 0x7FE00010 or length == _UNDEFINED:
+            return None
+        pos = value_pos + length

@@ -119,6 +119,39 @@ def missing_packages(uid: UID) -> list[str]:
     return [p for p in DECODER_PACKAGES.get(str(uid), ()) if find_spec(_IMPORT_NAMES.get(p, p)) is None]
 
 
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
+    """Decode frame `index` of the file at `path`, reading only that frame.
+
+    pydicom's path-based decoding seeks to the frame (native) or its
+    fragments (encapsulated), so the first frame of a 1000-frame file shows
+    as fast as that of a 10-frame one. `header` (read without pixel data)
+    gives the transfer syntax and frame count. Deflated files cannot be
+    read frame by frame; the caller reads them whole.
+    """
+    uid = transfer_syntax(header)
+    frames = number_of_frames(header)
+    if not 0 <= index < frames:
+        raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
+    if uid.is_compressed:
+        try:
+            decoder = get_decoder(uid)
+        except NotImplementedError:
+            raise ViewerError(missing_decoder_message(uid), path) from None
+        if not decoder.is_available:
+            raise ViewerError(missing_decoder_message(uid), path)
+    try:
+        return pixel_array(str(path), index=index)
+    except ViewerError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - decoder panics derive from BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise ViewerError(f"frame {index + 1}: {_decode_failure_reason(exc, uid)}", path) from None
+
+
 def _decode_failure_reason(exc: BaseException, uid: UID) -> str:
     text = " ".join(str(exc).split())
     if "less than expected" in text:

@@ -1,0 +1,191 @@
+"""Generated data of the browser benchmarks, made once into /tmp/dicom-viewer-bench.
+
+Nothing here is committed or written inside the repository. Each tree is
+made once and reused while its stamp file says it is complete (delete
+/tmp/dicom-viewer-bench to rebuild). File and folder names have at most 8
+upper-case characters (PS3.10 8.2, needed by dcmmkdir).
+
+* ``index-v1``: 5,000 files, 50 series of 100 slices, 10 patients of one
+  study with 5 series each, in ``SE0001/IM0001`` ... Every file is pydicom's
+  MR-SIEMENS-DICOM-WithOverlays.dcm (a real Siemens MR whose header carries
+  about 40 KB of Siemens CSA private data and an overlay plane) with new
+  patient, study, series and SOP instance UIDs, series and instance
+  numbers, and positions along the slice normal; only its pixel data is
+  shrunk, from 484x484 to 64x64 (nearest neighbour), so the tree is about
+  250 MB instead of 2.5 GB. A file is therefore about 50 KB and a header
+  reader reads most of it: the figures are header-parsing rates, not
+  "skip the pixels of a 512 KB file" rates.
+* ``ct1000-v1``: 1,000 slices of pydicom's 693_UNCI.dcm (real CT, 512x512,
+  signed 16-bit, Explicit VR Little Endian, uncompressed), one series, new
+  SOP instance UIDs, instance numbers and z positions 1 mm apart, in
+  ``SE0001/IM0001`` ... (about 526 MB).
+* ``media-v1``: a hard-linked copy of ``index-v1`` (no extra space) with a
+  DICOMDIR made by dcmmkdir at its root: 5,000 IMAGE records. Kept apart
+  from ``index-v1`` because a folder holding a DICOMDIR is opened as media,
+  not scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(os.environ.get("DICOM_VIEWER_BENCH_DATA", "/tmp/dicom-viewer-bench"))
+INDEX_SERIES, INDEX_SLICES, INDEX_PATIENTS = 50, 100, 10
+INDEX_PIXELS = 64
+CT_SLICES = 1000
+_STAMP = "COMPLETE"
+
+
+def index_tree() -> Path:
+    """The 5,000-file tree (made on first use, about 20 s)."""
+    root = ROOT / "index-v1"
+    if (root / _STAMP).exists():
+        return root
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    shutil.rmtree(root, ignore_errors=True)
+    template = pydicom.dcmread(get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm", download=False))
+    pixels = template.pixel_array
+    rows = np.arange(INDEX_PIXELS) * pixels.shape[0] // INDEX_PIXELS
+    cols = np.arange(INDEX_PIXELS) * pixels.shape[1] // INDEX_PIXELS
+    small = np.ascontiguousarray(pixels[rows[:, None], cols[None, :]])
+    scale = pixels.shape[0] / INDEX_PIXELS
+    template.Rows, template.Columns = INDEX_PIXELS, INDEX_PIXELS
+    template.PixelSpacing = [round(float(v) * scale, 6) for v in template.PixelSpacing]
+    template.PixelData = small.astype(pixels.dtype).tobytes()
+    for element in template:  # decode everything once, so each write only re-encodes
+        _ = element.value
+    orientation = np.asarray([float(v) for v in template.ImageOrientationPatient])
+    normal = np.cross(orientation[:3], orientation[3:])
+    origin = np.asarray([float(v) for v in template.ImagePositionPatient])
+    root.mkdir(parents=True)
+    series_per_patient = INDEX_SERIES // INDEX_PATIENTS
+    for s in range(INDEX_SERIES):
+        patient = s // series_per_patient
+        if s % series_per_patient == 0:
+            study_uid = generate_uid()
+            template.PatientName = f"BENCH^PATIENT{patient + 1:02d}"
+            template.PatientID = f"BENCH{patient + 1:04d}"
+            template.StudyInstanceUID = study_uid
+            template.StudyID = str(patient + 1)
+            template.AccessionNumber = f"ACC{patient + 1:05d}"
+        template.SeriesInstanceUID = generate_uid()
+        template.SeriesNumber = s % series_per_patient + 1
+        template.SeriesDescription = f"bench series {s + 1}"
+        folder = root / f"SE{s + 1:04d}"
+        folder.mkdir()
+        for i in range(INDEX_SLICES):
+            uid = generate_uid()
+            template.SOPInstanceUID = uid
+            template.file_meta.MediaStorageSOPInstanceUID = uid
+            template.InstanceNumber = i + 1
+            position = origin + normal * 4.0 * i
+            template.ImagePositionPatient = [f"{v:.6f}" for v in position]
+            template.SliceLocation = f"{4.0 * i:.6f}"
+            template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
+    (root / _STAMP).write_text("ok\n")
+    return root
+
+
+def ct_tree() -> Path:
+    """The folder holding 1,000 CT slices (made on first use, about 15 s)."""
+    root = ROOT / "ct1000-v1"
+    if (root / _STAMP).exists():
+        return root / "SE0001"
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    shutil.rmtree(root, ignore_errors=True)
+    template = pydicom.dcmread(get_testdata_file("693_UNCI.dcm", download=False))
+    for element in template:
+        _ = element.value
+    origin = [float(v) for v in template.ImagePositionPatient]
+    template.SeriesInstanceUID = generate_uid()
+    template.StudyInstanceUID = generate_uid()
+    template.SeriesDescription = "bench 1000 slices"
+    template.SliceThickness = "1.0"
+    folder = root / "SE0001"
+    folder.mkdir(parents=True)
+    for i in range(CT_SLICES):
+        uid = generate_uid()
+        template.SOPInstanceUID = uid
+        template.file_meta.MediaStorageSOPInstanceUID = uid
+        template.InstanceNumber = i + 1
+        z = origin[2] - 1.0 * i
+        template.ImagePositionPatient = [f"{origin[0]:.3f}", f"{origin[1]:.3f}", f"{z:.3f}"]
+        template.SliceLocation = f"{z:.3f}"
+        template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
+    (root / _STAMP).write_text("ok\n")
+    return folder
+
+
+DCMMKDIR_ARGS = ["+r", "-Pgp", "+I", "-q"]
+
+
+def media_tree() -> Path:
+    """The DICOMDIR of a hard-linked copy of the index tree (made with dcmmkdir)."""
+    root = ROOT / "media-v1"
+    if (root / _STAMP).exists():
+        return root / "DICOMDIR"
+    source = index_tree()
+    dcmmkdir = shutil.which("dcmmkdir")
+    if dcmmkdir is None:
+        raise RuntimeError("dcmmkdir not found: apt-get install dcmtk")
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run(["cp", "-al", str(source), str(root)], check=True)
+    (root / _STAMP).unlink()
+    series_folders = sorted(p.name for p in root.iterdir() if p.is_dir())
+    subprocess.run([dcmmkdir, *DCMMKDIR_ARGS, "+id", str(root), "+D", str(root / "DICOMDIR"), *series_folders], check=True)
+    (root / _STAMP).write_text("ok\n")
+    return root / "DICOMDIR"
+
+
+def files_below(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != _STAMP)
+
+
+# ----------------------------------------------------------------------------- the page cache
+
+
+def evict(paths: list[Path]) -> None:
+    """Drop `paths` from the OS page cache (posix_fadvise DONTNEED; no privileges needed).
+
+    Dirty pages are written first (fdatasync), else DONTNEED leaves them.
+    Directory entries and inodes stay cached: "cold" is cold file data only.
+    """
+    os.sync()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+
+def resident_fraction(folder: Path) -> float | None:
+    """Share of `folder`'s file pages in the page cache, from vmtouch (None without it)."""
+    vmtouch = shutil.which("vmtouch")
+    if vmtouch is None:
+        return None
+    out = subprocess.run([vmtouch, "-f", str(folder)], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "Resident Pages" in line:
+            # "Resident Pages: 0/128000  0/500M  0%"
+            fields = line.split(":", 1)[1].split()
+            done, total = fields[0].split("/")
+            return int(done) / max(int(total), 1)
+    return None
+
+
+if __name__ == "__main__":
+    for make in (index_tree, ct_tree, media_tree):
+        print(make(), file=sys.stderr)
