@@ -39,13 +39,12 @@ ROOT = Path(os.environ.get("DICOM_VIEWER_BENCH_DATA", "/tmp/dicom-viewer-bench")
 INDEX_SERIES, INDEX_SLICES, INDEX_PATIENTS = 50, 100, 10
 INDEX_PIXELS = 64
 CT_SLICES = 1000
-_STAMP = "COMPLETE"
 
 
 def index_tree() -> Path:
     """The 5,000-file tree (made on first use, about 20 s)."""
     root = ROOT / "index-v1"
-    if (root / _STAMP).exists():
+    if _stamp(root).exists():
         return root
     import pydicom
     from pydicom.data import get_testdata_file
@@ -91,14 +90,14 @@ def index_tree() -> Path:
             template.ImagePositionPatient = [f"{v:.6f}" for v in position]
             template.SliceLocation = f"{4.0 * i:.6f}"
             template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
-    (root / _STAMP).write_text("ok\n")
+    _stamp(root).write_text("ok\n")
     return root
 
 
 def ct_tree() -> Path:
     """The folder holding 1,000 CT slices (made on first use, about 15 s)."""
     root = ROOT / "ct1000-v1"
-    if (root / _STAMP).exists():
+    if _stamp(root).exists():
         return root / "SE0001"
     import pydicom
     from pydicom.data import get_testdata_file
@@ -124,7 +123,7 @@ def ct_tree() -> Path:
         template.ImagePositionPatient = [f"{origin[0]:.3f}", f"{origin[1]:.3f}", f"{z:.3f}"]
         template.SliceLocation = f"{z:.3f}"
         template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
-    (root / _STAMP).write_text("ok\n")
+    _stamp(root).write_text("ok\n")
     return folder
 
 
@@ -134,7 +133,7 @@ DCMMKDIR_ARGS = ["+r", "-Pgp", "+I", "-q"]
 def media_tree() -> Path:
     """The DICOMDIR of a hard-linked copy of the index tree (made with dcmmkdir)."""
     root = ROOT / "media-v1"
-    if (root / _STAMP).exists():
+    if _stamp(root).exists():
         return root / "DICOMDIR"
     source = index_tree()
     dcmmkdir = shutil.which("dcmmkdir")
@@ -142,15 +141,20 @@ def media_tree() -> Path:
         raise RuntimeError("dcmmkdir not found: apt-get install dcmtk")
     shutil.rmtree(root, ignore_errors=True)
     subprocess.run(["cp", "-al", str(source), str(root)], check=True)
-    (root / _STAMP).unlink()
+    _stamp(root).unlink()
     series_folders = sorted(p.name for p in root.iterdir() if p.is_dir())
     subprocess.run([dcmmkdir, *DCMMKDIR_ARGS, "+id", str(root), "+D", str(root / "DICOMDIR"), *series_folders], check=True)
-    (root / _STAMP).write_text("ok\n")
+    _stamp(root).write_text("ok\n")
     return root / "DICOMDIR"
 
 
+def _stamp(tree: Path) -> Path:
+    """Beside the tree, not in it (a scan would count it as a non-DICOM file)."""
+    return tree.with_name(tree.name + ".complete")
+
+
 def files_below(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != _STAMP)
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 # ----------------------------------------------------------------------------- the page cache

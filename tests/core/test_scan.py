@@ -136,6 +136,8 @@ def test_mixed_folder(mixed_folder, processes):
         assert any(line.startswith(f"{path.name}: ") for path in others), line
     assert progress.done and not progress.cancelled
     assert calls[-1][1].done and not any(snapshot.done for _, snapshot in calls[:-1])
+    # A CT file cut inside its header is a problem to report, not a file to skip.
+    assert any(line.startswith("cut.dcm: ") and "truncated" in line for line in result["problems"])
 
 
 def test_worker_processes_give_identical_results(mixed_folder):

@@ -103,11 +103,21 @@ class MediaDirectory:
     roots: list[Record]
 
 
+def _is_media_directory(path: Path) -> bool:
+    """A file whose meta header says Media Storage Directory Storage, whatever its name."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" and b"1.2.840.10008.1.3.10\x00" in head[132:]
+
+
 def find_dicomdir(path: str | os.PathLike[str]) -> Path | None:
     """The DICOMDIR at `path` itself, or at the root of folder `path`, in any case."""
     path = Path(path)
     if path.is_file():
-        return path if path.name.upper() == "DICOMDIR" else None
+        return path if path.name.upper() == "DICOMDIR" or _is_media_directory(path) else None
     try:
         for entry in path.iterdir():
             if entry.name.upper() == "DICOMDIR" and entry.is_file():

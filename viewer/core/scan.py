@@ -119,9 +119,20 @@ def _classify(path: Path) -> tuple[str, object]:
             return "skip", exc.reason
         return "problem", str(exc)
     sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
-    if sop_class == MEDIA_DIRECTORY_SOP_CLASS or "Rows" not in header or "Columns" not in header:
+    if sop_class == MEDIA_DIRECTORY_SOP_CLASS:
+        return "skip", "DICOMDIR"
+    if "Rows" not in header or "Columns" not in header:
+        if is_image_storage(header):
+            return "problem", f"{path.name}: the file ends before its image attributes (truncated?)"
         return "skip", "no image"
     return "image", header
+
+
+def is_image_storage(header: Dataset) -> bool:
+    """Whether the SOP Class is an image storage class (so Rows and Columns are due)."""
+    uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
+    name = getattr(uid, "name", "") or ""
+    return "Image Storage" in name
 
 
 def _pack(header: Dataset) -> tuple:

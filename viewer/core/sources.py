@@ -19,7 +19,7 @@ from viewer.core.dicomdir import find_dicomdir, read_dicomdir
 from viewer.core.io import ViewerError, sop_class_name
 from viewer.core.model import Catalog, Instance, Series
 from viewer.core.pixels.decoders import number_of_frames
-from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, scan
+from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
 from viewer.core.tasks import CancelToken
 from viewer.core.header import read_index_header
 
@@ -44,6 +44,8 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
     if sop_class == MEDIA_DIRECTORY_SOP_CLASS:
         return [], [f"{path.name}: is a DICOMDIR but could not be read as one"]
     if "Rows" not in header or "Columns" not in header:
+        if is_image_storage(header):
+            return [], [f"{path.name}: the file ends before its image attributes (truncated?)"]
         return [], [f"{path.name}: has no image to show (it is {sop_class_name(header)})"]
     return [Instance(path, header, number_of_frames(header))], []
 
