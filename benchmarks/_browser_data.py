@@ -141,7 +141,6 @@ def media_tree() -> Path:
         raise RuntimeError("dcmmkdir not found: apt-get install dcmtk")
     shutil.rmtree(root, ignore_errors=True)
     subprocess.run(["cp", "-al", str(source), str(root)], check=True)
-    _stamp(root).unlink()
     series_folders = sorted(p.name for p in root.iterdir() if p.is_dir())
     subprocess.run([dcmmkdir, *DCMMKDIR_ARGS, "+id", str(root), "+D", str(root / "DICOMDIR"), *series_folders], check=True)
     _stamp(root).write_text("ok\n")

@@ -72,10 +72,17 @@ class ViewFacts:
     voi: VOI
     invert: bool = False
     zoom: float = 1.0
+    frame_rate: float | None = None  # cine rate, for series of more than one image
+    playing: bool = False
+    dropped: int = 0
 
 
-def corner_annotations(ds: Dataset, facts: ViewFacts) -> dict[str, list[str]]:
-    """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'."""
+def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None) -> dict[str, list[str]]:
+    """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'.
+
+    `frame_ctx` is the shown frame's context (its per-frame position and
+    thickness for enhanced multi-frame images).
+    """
     patient = [format_person_name(ds.get("PatientName")), _get(ds, "PatientID")]
     birth = format_date(_get(ds, "PatientBirthDate"))
     sex = _get(ds, "PatientSex")
@@ -90,9 +97,19 @@ def corner_annotations(ds: Dataset, facts: ViewFacts) -> dict[str, list[str]]:
     image_line = f"Im {facts.image_number}/{facts.image_count}"
     if facts.frame_count > 1:
         image_line += f"  Fr {facts.frame_number}/{facts.frame_count}"
+    if facts.frame_rate:
+        image_line += f"  {facts.frame_rate:.3g} fps"
+        if facts.playing and facts.dropped:
+            image_line += f" ({facts.dropped} dropped)"
     series = [series_line, _get(ds, "SeriesDescription"), image_line]
-    location = _get(ds, "SliceLocation")
-    thickness = _get(ds, "SliceThickness")
+    where = frame_ctx if frame_ctx is not None else ds
+    location = _get(where, "SliceLocation") or _get(ds, "SliceLocation")
+    if not location and frame_ctx is not None and frame_ctx is not ds:
+        from viewer.core.model import slice_position
+
+        position = slice_position(frame_ctx)
+        location = f"{position:.2f}" if position is not None else ""
+    thickness = _get(where, "SliceThickness") or _get(ds, "SliceThickness")
     if location:
         try:
             series.append(f"Loc {float(location):.2f} mm")

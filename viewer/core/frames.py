@@ -136,9 +136,16 @@ def nearest_first(start: int, count: int):
             return
 
 
-def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill: float = 0.8) -> int:
+def ahead_first(start: int, count: int):
+    """start, start+1, ... to the end, then from the beginning (a playing loop's order)."""
+    for step in range(count):
+        yield (start + step) % count
+
+
+def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill: float = 0.8, order=nearest_first) -> int:
     """Decode the images around `start`, nearest first, in the caller's thread.
 
+    `order` is :func:`nearest_first` for browsing, :func:`ahead_first` for cine.
     Stops when `cancel()` is true (the user switched series or moved far) or
     when the cache holds `fill` of its budget, so prefetching never evicts
     the images next to the one shown. Unreadable images are skipped (the
@@ -147,7 +154,7 @@ def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill
     from viewer.core.io import ViewerError
 
     done = 0
-    for i in nearest_first(start, len(images)):
+    for i in order(start, len(images)):
         if cancel():
             break
         if store.cached(images[i]):
@@ -159,4 +166,35 @@ def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill
             done += 1
         except ViewerError:
             continue
+    return done
+
+
+def follow_play_head(store: FrameStore, images: list[ImageRef], head, cancel, ahead: int, idle: float = 0.005) -> int:
+    """Keep the `ahead` images after the play head decoded while a cine plays.
+
+    `head()` gives the index on screen now (read from another thread: it
+    is a plain int). Images behind the head age out of the cache (LRU), so a
+    loop longer than the cache still plays. Runs until `cancel()`.
+    Returns how many images were decoded.
+    """
+    import time
+
+    from viewer.core.io import ViewerError
+
+    count = len(images)
+    ahead = max(1, min(ahead, count))
+    done = 0
+    failed: set[int] = set()  # unreadable images: the pane says why when they are due
+    while not cancel():
+        start = head()
+        due = ((start + k) % count for k in range(ahead))
+        missing = next((i for i in due if i not in failed and not store.cached(images[i])), None)
+        if missing is None:
+            time.sleep(idle)
+            continue
+        try:
+            store.frame(images[missing])
+            done += 1
+        except ViewerError:
+            failed.add(missing)
     return done

@@ -48,6 +48,7 @@ from viewer.core.pixels.pipeline import (
 from viewer.core.pixels.presets import presets_for
 from viewer.core.view_state import DisplayModel, DisplayState
 from viewer.ui.browser import StudyBrowser
+from viewer.ui.cine import CineBar, CineController
 from viewer.ui.image_view import ImagePane
 from viewer.ui.loader import OpenController
 from viewer.ui.workers import BackgroundRunner
@@ -104,6 +105,10 @@ class MainWindow(QMainWindow):
         self.position_label = QLabel("")
         bottom = QHBoxLayout()
         bottom.setContentsMargins(6, 2, 6, 2)
+        self.cine = CineController(self)
+        self.cine_bar = CineBar(self.cine)
+        self.cine.playing_changed.connect(lambda _playing: self._update_annotations())
+        bottom.addWidget(self.cine_bar)
         bottom.addWidget(self.slider, 1)
         bottom.addWidget(self.position_label)
         central = QWidget()
@@ -203,6 +208,7 @@ class MainWindow(QMainWindow):
         self._action("Ten images on", lambda: self.step(10), QKeySequence(Qt.Key.Key_PageDown))
         self._action("Ten images back", lambda: self.step(-10), QKeySequence(Qt.Key.Key_PageUp))
         self._action("First image", lambda: self.go_to(0), QKeySequence(Qt.Key.Key_Home))
+        self.play_action = self._action("Play / pause cine", lambda: self.cine.toggle(), QKeySequence(Qt.Key.Key_Space))
         self._action("Last image", lambda: self.go_to(len(self.images) - 1), QKeySequence(Qt.Key.Key_End))
 
         toolbar = self.addToolBar("Image")
@@ -342,6 +348,7 @@ class MainWindow(QMainWindow):
         self._requested_files: set[str] = set()
         self.current_series = series
         self.images = series.images
+        self.cine.series_changed()
         self.browser.select_series(series)
         self.slider.blockSignals(True)
         self.slider.setMaximum(max(0, len(self.images) - 1))
@@ -411,8 +418,11 @@ class MainWindow(QMainWindow):
         self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
         self._refresh_presets()
         self._update_annotations()
-        self._update_pipeline()
-        self._prefetch(state.index)
+        if self.cine.playing:
+            self._pipeline_timer.start()  # no rich-text layout on every cine frame
+        else:
+            self._update_pipeline()
+            self._prefetch(state.index)  # while playing, the cine keeps ahead itself
         self.image_shown.emit()
 
     def _prefetch(self, index: int) -> None:
@@ -504,7 +514,10 @@ class MainWindow(QMainWindow):
         return choices
 
     def _refresh_presets(self) -> None:
-        self._choices = self._preset_choices()
+        choices = self._preset_choices()
+        if [label for label, _ in choices] == [label for label, _ in getattr(self, "_choices", [])] and choices == self._choices:
+            return  # same offers as the previous image (scrolling, cine): keep the box as it is
+        self._choices = choices
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
         self.preset_combo.addItems([label for label, _ in self._choices])
@@ -556,8 +569,11 @@ class MainWindow(QMainWindow):
             voi=self.effective_voi(),
             invert=state.invert,
             zoom=self.pane.zoom(),
+            frame_rate=self.cine.fps if len(self.images) > 1 else None,
+            playing=self.cine.playing,
+            dropped=self.cine.dropped,
         )
-        self.pane.set_annotations(corner_annotations(ref.instance.header, facts))
+        self.pane.set_annotations(corner_annotations(ref.instance.header, facts, self.frame.ctx))
 
     def _update_pipeline(self) -> None:
         if self.frame is None:
@@ -590,6 +606,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event):  # noqa: N802 - Qt naming
+        self.cine.stop()
         self._pipeline_timer.stop()
         self.opener.cancel()
         self._prefetch_cancel.cancel()

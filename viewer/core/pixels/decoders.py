@@ -18,7 +18,7 @@ from viewer.core.io import ViewerError
 #: pydicom's plugin names map to these installable distributions.
 DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
     "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Baseline
-    "1.2.840.10008.1.2.4.51": ("pylibjpeg-libjpeg", "python-gdcm", "pillow"),  # JPEG Extended
+    "1.2.840.10008.1.2.4.51": ("pylibjpeg-libjpeg", "pillow"),  # JPEG Extended (12-bit: libjpeg only)
     "1.2.840.10008.1.2.4.57": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless
     "1.2.840.10008.1.2.4.70": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless SV1
     "1.2.840.10008.1.2.4.80": ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Lossless
@@ -29,6 +29,23 @@ DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
     "1.2.840.10008.1.2.4.202": ("pylibjpeg-openjpeg",),  # HTJ2K Lossless RPCL
     "1.2.840.10008.1.2.4.203": ("pylibjpeg-openjpeg",),  # HTJ2K
     "1.2.840.10008.1.2.5": ("pylibjpeg-rle",),  # RLE Lossless (pydicom also has its own)
+}
+
+#: pydicom plugin names to try first, fastest first (benchmarks/bench_decoders.py);
+#: pydicom's other installed plugins remain the fallback.
+PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
+    "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg", "gdcm"),
+    "1.2.840.10008.1.2.4.51": ("pylibjpeg", "pillow"),  # 12-bit needs pylibjpeg-libjpeg
+    "1.2.840.10008.1.2.4.57": ("gdcm", "pylibjpeg"),
+    "1.2.840.10008.1.2.4.70": ("gdcm", "pylibjpeg"),
+    "1.2.840.10008.1.2.4.80": ("pyjpegls", "gdcm", "pylibjpeg"),
+    "1.2.840.10008.1.2.4.81": ("pyjpegls", "gdcm", "pylibjpeg"),
+    "1.2.840.10008.1.2.4.90": ("pylibjpeg", "gdcm", "pillow"),
+    "1.2.840.10008.1.2.4.91": ("pylibjpeg", "gdcm", "pillow"),
+    "1.2.840.10008.1.2.4.201": ("pylibjpeg",),
+    "1.2.840.10008.1.2.4.202": ("pylibjpeg",),
+    "1.2.840.10008.1.2.4.203": ("pylibjpeg",),
+    "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),
 }
 
 #: Video transfer syntaxes (PS3.5 8.2.5-8.2.8): shown as a clear refusal.
@@ -89,7 +106,7 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
         if not decoder.is_available:
             raise ViewerError(missing_decoder_message(uid), path)
     try:
-        arr = pixel_array(ds, index=index)
+        arr = decode_with_preference(ds, index, uid)
     except ViewerError:
         raise
     except BaseException as exc:  # noqa: BLE001 - see below
@@ -122,6 +139,20 @@ def missing_packages(uid: UID) -> list[str]:
 DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
+    """pydicom's ``pixel_array`` with our plugin order, then any plugin as a fallback."""
+    if not uid.is_compressed:
+        return pixel_array(src, index=index)
+    available = set(get_decoder(uid).available_plugins)
+    for plugin in PREFERRED_PLUGINS.get(str(uid), ()):
+        if plugin in available:
+            try:
+                return pixel_array(src, index=index, decoding_plugin=plugin)
+            except Exception:  # noqa: BLE001 - try the next plugin; the last error is reported
+                continue
+    return pixel_array(src, index=index)
+
+
 def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
     """Decode frame `index` of the file at `path`, reading only that frame.
 
@@ -143,7 +174,7 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
         if not decoder.is_available:
             raise ViewerError(missing_decoder_message(uid), path)
     try:
-        return pixel_array(str(path), index=index)
+        return decode_with_preference(str(path), index, uid)
     except ViewerError:
         raise
     except BaseException as exc:  # noqa: BLE001 - decoder panics derive from BaseException

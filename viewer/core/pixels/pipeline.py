@@ -70,7 +70,15 @@ VOI = Window | VOILut | FullRange
 # --------------------------------------------------------------------------- frame context
 
 
-_FRAME_GROUPS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+#: Functional group macros lifted to the top level for a frame (PS3.3 C.7.6.16.2):
+#: rescale, window, and where the frame lies (position, orientation, spacing).
+_FRAME_GROUPS = (
+    "PixelValueTransformationSequence",
+    "FrameVOILUTSequence",
+    "PlanePositionSequence",
+    "PlaneOrientationSequence",
+    "PixelMeasuresSequence",
+)
 
 
 def frame_context(ds: Dataset, index: int = 0) -> Dataset:

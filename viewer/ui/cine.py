@@ -1,0 +1,164 @@
+"""Cine controls: play/pause, loop mode, speed, driven by the core's CineClock.
+
+A precise Qt timer wakes several times per frame; each time the clock says
+which image is due (or none). Decoding stays ahead of the play head on a
+worker thread; a frame that is not ready when due is decoded on the spot and
+the time it costs shows as dropped frames, never as a slower loop.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
+
+from viewer.core.cine import CineClock, recorded_frame_rate
+from viewer.core.frames import follow_play_head
+from viewer.core.io import ViewerError
+from viewer.core.tasks import CancelToken
+
+MODE_LABELS = {"loop": "Loop", "bounce": "Back and forth", "once": "Once"}
+
+
+class CineController(QObject):
+    """Plays the window's current series. Signals: playing_changed(bool), rate_changed(float)."""
+
+    playing_changed = Signal(bool)
+    rate_changed = Signal(float)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.clock: CineClock | None = None
+        self.fps = 15.0
+        self.rate_source = "default"
+        self.mode = "loop"
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._tick)
+        self._prefetch_cancel = CancelToken()
+        self._head = 0
+
+    @property
+    def playing(self) -> bool:
+        return self._timer.isActive()
+
+    @property
+    def dropped(self) -> int:
+        return self.clock.dropped if self.clock else 0
+
+    def series_changed(self) -> None:
+        """A new series is shown: stop, and take its recorded rate."""
+        self.stop()
+        images = self.window.images
+        if images:
+            try:
+                header = self.window.store.header(images[0].instance.path)
+            except ViewerError:  # unreadable: the pane says so; keep the default rate
+                header = images[0].instance.header
+            self.fps, self.rate_source = recorded_frame_rate(header)
+        self.rate_changed.emit(self.fps)
+
+    def set_rate(self, fps: float) -> None:
+        self.fps = max(0.1, float(fps))
+        if self.clock is not None:
+            self.clock.set_rate(self.fps, time.monotonic(), self.window.display.state.index)
+        self.rate_source = "user"
+        if self.playing:
+            self._timer.setInterval(self._interval())
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        if self.clock is not None:
+            self.clock.mode = mode
+
+    def toggle(self) -> None:
+        self.stop() if self.playing else self.play()
+
+    def play(self) -> None:
+        images = self.window.images
+        if len(images) < 2 or self.playing:
+            return
+        index = self.window.display.state.index
+        if self.mode == "once" and index >= len(images) - 1:
+            index = 0
+            self.window.go_to(0)
+        self.clock = CineClock(len(images), self.fps, self.mode)
+        self.clock.start(time.monotonic(), index)
+        self._head = index
+        self._start_prefetch(images)
+        self._timer.start(self._interval())
+        self.playing_changed.emit(True)
+
+    def stop(self) -> None:
+        self._prefetch_cancel.cancel()
+        if self.playing:
+            self._timer.stop()
+            self.playing_changed.emit(False)
+
+    def _interval(self) -> int:
+        # Wake about four times per frame: a frame is never more than a
+        # quarter period late because of the timer.
+        return max(1, int(1000.0 / self.fps / 4))
+
+    def _start_prefetch(self, images) -> None:
+        self._prefetch_cancel.cancel()
+        cancel = self._prefetch_cancel = CancelToken()
+        store = self.window.store
+        frame_bytes = self.window.frame.nbytes if self.window.frame is not None else 1
+        ahead = max(2, int(store.max_bytes * 0.5 // max(frame_bytes, 1)))
+        self.window.runner.submit(
+            "cine-prefetch",
+            lambda: follow_play_head(store, images, lambda: self._head, cancel, ahead),
+            lambda _n: None,
+            lambda _e: None,
+        )
+
+    def _tick(self) -> None:
+        if self.clock is None:
+            return
+        index = self.clock.index_at(time.monotonic())
+        if index is not None:
+            self._head = index
+            self.window.go_to(index)
+        if not self.clock.running:
+            self.stop()
+
+
+class CineBar(QWidget):
+    """Play/pause, mode and speed, beside the image slider."""
+
+    def __init__(self, controller: CineController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        self.play_button = QToolButton()
+        self.play_button.setText("Play")
+        self.play_button.setToolTip("Play or pause the cine (Space)")
+        self.play_button.clicked.connect(controller.toggle)
+        self.mode_combo = QComboBox()
+        for mode, label in MODE_LABELS.items():
+            self.mode_combo.addItem(label, mode)
+        self.mode_combo.currentIndexChanged.connect(lambda i: controller.set_mode(self.mode_combo.itemData(i)))
+        self.rate_spin = QDoubleSpinBox()
+        self.rate_spin.setRange(0.5, 240.0)
+        self.rate_spin.setDecimals(1)
+        self.rate_spin.setSuffix(" fps")
+        self.rate_spin.setKeyboardTracking(False)
+        self.rate_spin.valueChanged.connect(controller.set_rate)
+        self.rate_spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.mode_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.play_button)
+        layout.addWidget(self.mode_combo)
+        layout.addWidget(QLabel("Speed"))
+        layout.addWidget(self.rate_spin)
+        controller.playing_changed.connect(lambda playing: self.play_button.setText("Pause" if playing else "Play"))
+        controller.rate_changed.connect(self._show_rate)
+
+    def _show_rate(self, fps: float) -> None:
+        self.rate_spin.blockSignals(True)
+        self.rate_spin.setValue(fps)
+        self.rate_spin.blockSignals(False)
