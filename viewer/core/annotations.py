@@ -120,7 +120,11 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
             series.append(f"Thk {float(thickness):g} mm")
         except ValueError:
             series.append(f"Thk {thickness}")
-    display = [describe_voi(facts.voi), f"Zoom {facts.zoom * 100:.0f}%"]
+    from viewer.core.pixels.pipeline import IDENTITY_WINDOW
+
+    # Colour shown as stored needs no window line; a user window on it does.
+    display = [describe_voi(facts.voi)] if facts.voi != IDENTITY_WINDOW else []
+    display.append(f"Zoom {facts.zoom * 100:.0f}%")
     if facts.invert:
         display.append("Inverted")
     return {

@@ -231,7 +231,7 @@ class StudyBrowser(QWidget):
 
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:
-        words = f"{progress.files_seen} files looked at, {progress.images_found} images"
+        words = f"{_count(progress.files_seen, 'file')} looked at, {_count(progress.images_found, 'image')}"
         if progress.skipped:
             words += f", {progress.skipped} others skipped"
         if progress.problems:
@@ -263,3 +263,7 @@ class StudyBrowser(QWidget):
         self.proxy.setFilterFixedString(value.strip())
         if value.strip():
             self.tree.expandAll()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
