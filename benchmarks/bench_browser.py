@@ -294,6 +294,9 @@ def run_volume(repeats: int) -> VolumeResult:
         measure(Rate("viewer load_volume(paths, headers) (headers already read)", n), volume, files, repeats),
         measure(Rate("viewer read_index_header + load_volume (together)", n), both, files, repeats),
     ]
+    shape, dtype = (n, 512, 512), np.int16
+    # The memory floor under any loader: page faults and writes of a fresh 512 MB array.
+    rates.append(measure(Rate("floor: np.empty(volume) + fill (fresh 512 MB, no file read)", n), lambda: np.empty(shape, dtype).fill(0), files, repeats))
     rates += _sitk_rates(folder, files, n, repeats, checks)
     return VolumeResult(n, rates, checks)
 

@@ -1,8 +1,13 @@
 """Run every benchmark, print one Markdown report and write it to benchmarks/RESULTS.md.
 
 Run from the repository root: ``.venv/bin/python benchmarks/run_all.py``
-(about half a minute). Options: ``--steps`` (window steps per case),
-``--repeats`` (start-up runs per command), ``--output`` (report path).
+(about three minutes; the first run also generates about 750 MB of test data
+in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
+(window steps per case), ``--repeats`` (start-up runs per command),
+``--browser-repeats`` (warm runs per browser measurement), ``--only``
+(comma-separated benchmarks: startup, window, index, volume, first-image,
+dicomdir; a partial run is printed, and written only with ``--output``),
+``--output`` (report path).
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_startup  # noqa: E402
+from benchmarks import bench_browser, bench_startup  # noqa: E402
 from benchmarks._common import REPO, ensure_offscreen, machine_description  # noqa: E402
 
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS)
 
 NOTES = """\
 How to read this:
@@ -48,49 +54,69 @@ How to read this:
 """
 
 
-def report(steps: int, repeats: int) -> str:
-    # Start-up first: its processes then run on a machine not yet holding the mammogram.
-    startup = bench_startup.run(repeats)
-    from benchmarks import bench_window
+def report(steps: int, repeats: int, browser_repeats: int = 3, only: tuple[str, ...] = BENCHMARKS) -> str:
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
 
-    window = bench_window.run(steps)
+    # Start-up first: its processes then run on a machine not yet holding the mammogram.
+    startup = bench_startup.run(repeats) if "startup" in only else None
+    window = None
+    if "window" in only:
+        from benchmarks import bench_window
+
+        window = bench_window.run(steps)
+    browser_parts = tuple(part for part in bench_browser.PARTS if part in only)
+    browser = bench_browser.run(browser_repeats, browser_parts, log) if browser_parts else None
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
-    return "\n".join(
-        [
-            "# Benchmark results",
-            "",
-            f"Date: {now}. Machine: {facts}.",
-            "",
-            f"Command: `.venv/bin/python benchmarks/run_all.py --steps {steps} --repeats {repeats}`",
-            "",
+    command = f".venv/bin/python benchmarks/run_all.py --steps {steps} --repeats {repeats} --browser-repeats {browser_repeats}"
+    if tuple(only) != BENCHMARKS:
+        command += f" --only {','.join(only)}"
+    lines = ["# Benchmark results", "", f"Date: {now}. Machine: {facts}.", "", f"Command: `{command}`", ""]
+    if window is not None:
+        lines += [
             f"## Window/level step, 1024x1024 view (ms, {steps} steps per case)",
             "",
             "Targets (issue): p95 < 2 ms for the 512x512 CT, < 16 ms for the 4096x5120 12-bit mammogram.",
             "",
             bench_window.markdown(window),
             "",
-            f"## Start-up (ms from process start, {repeats} runs, the first discarded)",
-            "",
-            bench_startup.markdown(startup),
-            "",
-            NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", "")),
         ]
-    )
+    if startup is not None:
+        lines += [f"## Start-up (ms from process start, {repeats} runs, the first discarded)", "", bench_startup.markdown(startup), ""]
+    if browser is not None:
+        lines += [bench_browser.markdown(browser)]
+    lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
+    if browser is not None:
+        lines += [bench_browser.NOTES]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="window steps per case (default 200)")
     parser.add_argument("--repeats", type=int, default=7, help="start-up runs per command (default 7)")
-    parser.add_argument("--output", default=RESULTS, help=f"report file (default {RESULTS})")
+    parser.add_argument("--browser-repeats", type=int, default=3, help="warm runs per browser measurement (default 3)")
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma-separated benchmarks to run (default all: {','.join(BENCHMARKS)})"
+    )
+    parser.add_argument("--output", default=None, help=f"report file (default {RESULTS} when every benchmark runs)")
     args = parser.parse_args(argv)
-    text = report(args.steps, args.repeats)
-    with open(args.output, "w", encoding="utf-8") as out:
-        out.write(text)
+    only = tuple(name.strip() for name in args.only.split(",") if name.strip())
+    unknown = [name for name in only if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    only = tuple(name for name in BENCHMARKS if name in only)
+    text = report(args.steps, args.repeats, args.browser_repeats, only)
     print(text)
-    print(f"\nwritten to {args.output}")
+    output = args.output or (RESULTS if only == BENCHMARKS else None)
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"\nwritten to {output}")
+    else:
+        print("\n(partial run: not written; pass --output FILE to keep it)")
     return 0
 
 

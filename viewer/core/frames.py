@@ -13,7 +13,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from viewer.core.header import read_index_header
 from viewer.core.io import read_header, read_image_dataset
@@ -97,13 +99,26 @@ class FrameStore:
                 ds = self.dataset(path)
                 stored = decode_frame(ds, ref.frame, path)
                 display = FrameDisplay(stored, frame_context(ds, ref.frame))
+        self._remember(key, display)
+        return display
+
+    def insert(self, ref: ImageRef, stored: np.ndarray) -> FrameDisplay:
+        """Cache a frame decoded elsewhere (a worker process), prepared for display here."""
+        path = ref.instance.path
+        header = self.header(path)
+        display = FrameDisplay(stored, frame_context(header, ref.frame))
+        self._remember((path, ref.frame), display)
+        return display
+
+    def _remember(self, key, display: FrameDisplay) -> None:
         with self._lock:
+            if key in self._frames:
+                return
             self._frames[key] = display
             self._bytes += display.nbytes
             while self._bytes > self.max_bytes and len(self._frames) > 1:
                 _, old = self._frames.popitem(last=False)
                 self._bytes -= old.nbytes
-        return display
 
     def cached(self, ref: ImageRef) -> bool:
         with self._lock:
@@ -197,4 +212,70 @@ def follow_play_head(store: FrameStore, images: list[ImageRef], head, cancel, ah
             done += 1
         except ViewerError:
             failed.add(missing)
+    return done
+
+
+# ----------------------------------------------------------------------------- decoding in processes
+
+
+def decode_stored(path: str, frame: int) -> np.ndarray:
+    """Worker-process entry point: the stored values of one frame (raises ViewerError)."""
+    header = read_header(path)
+    if number_of_frames(header) > 1 and str(transfer_syntax(header)) != DEFLATED:
+        return decode_file_frame(path, header, frame)
+    return decode_frame(read_image_dataset(path), frame, path)
+
+
+def is_compressed(header: Dataset) -> bool:
+    """Whether decoding this file is real work (encapsulated pixel data)."""
+    meta = getattr(header, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    return bool(uid) and UID(str(uid).rstrip("\x00 ")).is_encapsulated
+
+
+def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int, cancel, pool, fill: float = 0.8) -> int:
+    """Like :func:`prefetch`, with the decoding spread over worker processes.
+
+    For compressed series: JPEG 2000 and the other decoders hold the GIL, so
+    threads would take turns. Stored values come back from the workers; the
+    display preparation (cheap) happens here. Falls back to this thread if
+    the pool breaks. Returns how many images were decoded.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from viewer.core.io import ViewerError
+
+    order = [i for i in nearest_first(start, len(images))]
+    pending: dict = {}
+    done = 0
+    in_flight = 2 * (getattr(pool, "_max_workers", 2) or 2)
+    position = 0
+    while (position < len(order) or pending) and not cancel():
+        while position < len(order) and len(pending) < in_flight and store.cached_bytes < store.max_bytes * fill:
+            ref = images[order[position]]
+            position += 1
+            if store.cached(ref):
+                continue
+            try:
+                pending[pool.submit(decode_stored, str(ref.instance.path), ref.frame)] = ref
+            except (BrokenProcessPool, RuntimeError):
+                return done + prefetch(store, images, start, cancel, fill)
+        if not pending:
+            break
+        finished, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+        for future in finished:
+            ref = pending.pop(future)
+            try:
+                store.insert(ref, future.result())
+                done += 1
+            except ViewerError:
+                continue  # the pane reports it when the image is shown
+            except BrokenProcessPool:
+                from viewer.core.processes import discard_pool
+
+                discard_pool()
+                return done + prefetch(store, images, start, cancel, fill)
+    for future in pending:
+        future.cancel()
     return done

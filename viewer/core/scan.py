@@ -13,11 +13,10 @@ stops the scan between files.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from viewer.core.header import read_index_header
 from viewer.core.io import ViewerError
 from viewer.core.pixels.decoders import number_of_frames
+from viewer.core.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
 from viewer.core.tasks import CancelToken, ProgressThrottle
 
 #: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
@@ -167,34 +167,8 @@ def _classify_chunk(paths: list[str]) -> list[tuple[str, str, object]]:
     return out
 
 
-_POOL: ProcessPoolExecutor | None = None
-
-
-def _process_pool() -> ProcessPoolExecutor | None:
-    """A lazily started pool of header-reading processes (None on one core).
-
-    'forkserver' (not 'fork'): the GUI has threads, and forking a threaded
-    process can deadlock the child; the server preloads this module once.
-    """
-    global _POOL
-    cores = os.cpu_count() or 1
-    if cores < 2:
-        return None
-    if _POOL is None:
-        try:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["viewer.core.scan"])
-        except ValueError:  # no forkserver on this platform (Windows)
-            context = multiprocessing.get_context("spawn")
-        _POOL = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context)
-    return _POOL
-
-
-def shutdown_pool() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(wait=True, cancel_futures=True)
-        _POOL = None
+def _process_pool():
+    return process_pool()
 
 
 # ----------------------------------------------------------------------------- the scan
@@ -267,7 +241,7 @@ def scan(
                     results = future.result()
                 except BrokenProcessPool:
                     # A worker died (killed, out of memory): finish in this thread.
-                    shutdown_pool()
+                    discard_pool()
                     results = [(str(p), *_classify(p)) for p in map(Path, future_chunks[future])]
                     results = [(p, k, _pack(v) if k == "image" else v) for p, k, v in results]
                 for p, kind, value in results:

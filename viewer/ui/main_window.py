@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, prefetch
+from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, is_compressed, prefetch, prefetch_in_processes
+from viewer.core.processes import process_pool
 from viewer.core.io import ViewerError
 from viewer.core.model import ImageRef, Series
 from viewer.core.scan import ScanProgress
@@ -433,7 +434,18 @@ class MainWindow(QMainWindow):
         self._prefetch_cancel.cancel()
         cancel = self._prefetch_cancel = CancelToken()
         store, images = self.store, list(self.images)
-        self.runner.submit("prefetch", lambda: prefetch(store, images, index, cancel), lambda _n: None, lambda _e: None)
+        if len(images) > 2 and is_compressed(images[index].instance.header):
+            # Decoders hold the GIL: compressed series decode in worker processes.
+            def task():
+                pool = process_pool()
+                if pool is None:
+                    return prefetch(store, images, index, cancel)
+                return prefetch_in_processes(store, images, index, cancel, pool)
+        else:
+            def task():
+                return prefetch(store, images, index, cancel)
+
+        self.runner.submit("prefetch", task, lambda _n: None, lambda _e: None)
 
     # ------------------------------------------------------------------ display state
     def effective_voi(self) -> VOI:

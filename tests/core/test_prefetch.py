@@ -1,0 +1,92 @@
+"""Background decoding: nearest first, bounded by the cache, in threads or processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+
+from viewer.core.frames import FrameStore, ahead_first, follow_play_head, nearest_first, prefetch, prefetch_in_processes
+from viewer.core.header import read_index_header
+from viewer.core.model import ImageRef, Instance
+from viewer.core.processes import process_pool, shutdown_pool
+from viewer.core.tasks import CancelToken
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pool():
+    yield
+    shutdown_pool()
+
+
+def refs_of(name: str) -> list[ImageRef]:
+    path = Path(get_testdata_file(name, download=False))
+    header = read_index_header(path)
+    frames = int(header.get("NumberOfFrames") or 1)
+    instance = Instance(path, header, frames)
+    return [ImageRef(instance, f) for f in range(frames)]
+
+
+def test_orders():
+    assert list(nearest_first(3, 7)) == [3, 4, 2, 5, 1, 6, 0]
+    assert list(nearest_first(0, 3)) == [0, 1, 2]
+    assert list(ahead_first(5, 7)) == [5, 6, 0, 1, 2, 3, 4]
+
+
+def test_prefetch_stops_at_the_cache_budget():
+    images = refs_of("emri_small.dcm")  # 10 frames of 64x64 uint16
+    store = FrameStore(max_bytes=6 * 64 * 64 * 2 * 2)  # room for about six prepared frames
+    decoded = prefetch(store, images, 5, lambda: False, fill=0.5)
+    assert 0 < decoded < 10
+    cached = [i for i, ref in enumerate(images) if store.cached(ref)]
+    assert cached == sorted(nearest_first(5, 10))[: len(cached)] or set(cached) <= {3, 4, 5, 6, 7}
+
+
+def test_prefetch_in_processes_gives_the_same_pixels_as_pydicom():
+    images = refs_of("emri_small_jpeg_2k_lossless.dcm")
+    reference = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False)).pixel_array
+    store = FrameStore()
+    pool = process_pool()
+    assert pool is not None
+    decoded = prefetch_in_processes(store, images, 4, lambda: False, pool)
+    assert decoded == 10
+    for i, ref in enumerate(images):
+        assert store.cached(ref)
+        assert np.array_equal(store.frame(ref).stored, reference[i])
+
+
+def test_cancel_stops_prefetch_in_processes():
+    images = refs_of("emri_small_jpeg_2k_lossless.dcm")
+    store = FrameStore()
+    token = CancelToken()
+    token.cancel()
+    assert prefetch_in_processes(store, images, 0, token, process_pool()) == 0
+
+
+def test_follow_play_head_keeps_ahead_and_skips_unreadable(tmp_path):
+    images = refs_of("emri_small_RLE.dcm")
+    store = FrameStore()
+    head = {"index": 2}
+    token = CancelToken()
+    import threading
+
+    worker = threading.Thread(target=follow_play_head, args=(store, images, lambda: head["index"], token, 4))
+    worker.start()
+    try:
+        import time
+
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not all(store.cached(images[i]) for i in (2, 3, 4, 5)):
+            time.sleep(0.01)
+        assert all(store.cached(images[i]) for i in (2, 3, 4, 5))
+        head["index"] = 8  # the play head moves on: 8, 9, 0, 1 are due
+        while time.monotonic() < deadline and not all(store.cached(images[i]) for i in (8, 9, 0, 1)):
+            time.sleep(0.01)
+        assert all(store.cached(images[i]) for i in (8, 9, 0, 1))
+    finally:
+        token.cancel()
+        worker.join(5)
+    assert not worker.is_alive()
