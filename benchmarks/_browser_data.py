@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parent.parent
 ROOT = Path(os.environ.get("DICOM_VIEWER_BENCH_DATA", "/tmp/dicom-viewer-bench"))
 INDEX_SERIES, INDEX_SLICES, INDEX_PATIENTS = 50, 100, 10
 INDEX_PIXELS = 64

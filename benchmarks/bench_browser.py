@@ -95,6 +95,13 @@ def warm_up(paths: list[Path]) -> None:
                 pass
 
 
+def shutdown_pool() -> None:
+    """Stop the viewer's worker processes (the next scan starts them anew)."""
+    from viewer.core import scan
+
+    scan.shutdown_pool()
+
+
 def timed(action: Callable[[], object]) -> float:
     gc.collect()
     t0 = time.perf_counter()
@@ -162,8 +169,6 @@ def _run_tool(args: list[str]) -> None:
 
 
 def run_index(repeats: int) -> IndexResult:
-    from viewer.core.scan import shutdown_pool
-
     root = data.index_tree()
     files = data.files_below(root)
     n = len(files)
@@ -296,7 +301,7 @@ def run_volume(repeats: int) -> VolumeResult:
     ]
     shape, dtype = (n, 512, 512), np.int16
     # The memory floor under any loader: page faults and writes of a fresh 512 MB array.
-    rates.append(measure(Rate("floor: np.empty(volume) + fill (fresh 512 MB, no file read)", n), lambda: np.empty(shape, dtype).fill(0), files, repeats))
+    rates.append(measure(Rate("floor: np.empty(volume) + fill (fresh 512 MB, no file read)", n), lambda: np.empty(shape, dtype).fill(0), files, repeats, cold_repeats=0))
     rates += _sitk_rates(folder, files, n, repeats, checks)
     return VolumeResult(n, rates, checks)
 
@@ -440,7 +445,6 @@ def run_first_image(repeats: int) -> FirstImageResult:
     import pydicom
 
     from viewer.core.frames import FrameStore
-    from viewer.core.scan import shutdown_pool
     from viewer.ui.main_window import MainWindow
 
     folder = data.ct_tree()
@@ -538,7 +542,6 @@ def run_dicomdir(repeats: int) -> DicomdirResult:
     from pydicom.fileset import FileSet
 
     from viewer.core.dicomdir import read_dicomdir
-    from viewer.core.scan import shutdown_pool
     from viewer.ui.main_window import MainWindow
 
     dicomdir = data.media_tree()
@@ -649,9 +652,20 @@ def run(repeats: int = 2, parts: tuple[str, ...] = PARTS, log=lambda text: None)
     return results
 
 
+def code_state() -> str:
+    """Which code was measured: the commit, and files changed in the work tree (read-only git calls)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=data.REPO, capture_output=True, text=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "viewer"], cwd=data.REPO, capture_output=True, text=True).stdout
+    except OSError:
+        return "unknown"
+    changed = [line[3:] for line in status.splitlines() if line.strip()]
+    return f"commit {commit}" + (f", with uncommitted changes in {', '.join(changed)}" if changed else "")
+
+
 def markdown(results: Results) -> str:
     """The report's sections (level-2 headings), for the parts that ran."""
-    sections = []
+    sections = [f"Browser benchmarks measured the viewer at {code_state()}.", ""]
     if results.index is not None:
         resident = results.index.resident_after_evict
         sections += [
@@ -721,6 +735,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts (default {','.join(PARTS)})")
     args = parser.parse_args(argv)
     parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
     results = run(args.repeats, parts, log=lambda text: print(text, file=sys.stderr))
     print(markdown(results))
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
-from pydicom.valuerep import PersonName
 
 from viewer.core.pixels.pipeline import (
     VOI,
@@ -25,15 +24,29 @@ from viewer.core.pixels.pipeline import (
 )
 
 
-def format_person_name(value) -> str:
-    """'FAMILY, Given' from a PN value (PS3.5 6.2.1); the alphabetic group."""
-    if not value:
-        return ""
-    name = value if isinstance(value, PersonName) else PersonName(str(value))
-    family, given = name.family_name.strip(), name.given_name.strip()
+def _group(components: str) -> str:
+    parts = [p.strip() for p in components.split("^")]
+    family, given = (parts + ["", ""])[:2]
     if family and given:
         return f"{family}, {given}"
-    return family or given or str(name).replace("^", " ").strip()
+    return family or given or " ".join(p for p in parts if p)
+
+
+def format_person_name(value) -> str:
+    """'Family, Given' from a PN value (PS3.5 6.2.1), with the other component groups.
+
+    'Yamada^Tarou=山田^太郎=やまだ^たろう' reads 'Yamada, Tarou (山田, 太郎; やまだ, たろう)':
+    alphabetic first, then ideographic and phonetic when present.
+    """
+    if not value:
+        return ""
+    text = str(value)
+    groups = [_group(g) for g in text.split("=")]
+    first = next((g for g in groups if g), "")
+    others = [g for g in groups[1:] if g and g != first]
+    if groups and not groups[0]:
+        others = [g for g in groups if g and g != first]
+    return f"{first} ({'; '.join(others)})" if others else first
 
 
 def format_date(value) -> str:
@@ -54,11 +67,9 @@ def format_time(value) -> str:
 
 
 def _get(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword)
-    except Exception:  # a malformed value must never break the overlay
-        return ""
-    return "" if value is None else str(value).strip()
+    from viewer.core.model import text
+
+    return text(ds, keyword)  # never raises: a malformed value must not break the overlay
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
     `frame_ctx` is the shown frame's context (its per-frame position and
     thickness for enhanced multi-frame images).
     """
-    patient = [format_person_name(ds.get("PatientName")), _get(ds, "PatientID")]
+    patient = [format_person_name(_get(ds, "PatientName")), _get(ds, "PatientID")]
     birth = format_date(_get(ds, "PatientBirthDate"))
     sex = _get(ds, "PatientSex")
     if birth or sex:

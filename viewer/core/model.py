@@ -19,13 +19,18 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 
-def text(ds: Dataset, keyword: str) -> str:
-    """An attribute as display text ('' when absent or unreadable)."""
+def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
+    """An attribute as display text ('' when absent or unreadable).
+
+    Text VRs go through :mod:`viewer.core.charset` (declared set, guesses
+    for suspect bytes, the user's overrides); others through pydicom.
+    """
+    from viewer.core.charset import header_text
+
     try:
-        value = ds.get(keyword)
+        return header_text(ds, keyword, str(path) if path else None)
     except Exception:  # a malformed value must not break a listing
         return ""
-    return "" if value is None else str(value).strip()
 
 
 @dataclass(eq=False)

@@ -144,7 +144,7 @@ class StudyBrowser(QWidget):
         item = self._patients.get(patient.key)
         if item is None:
             h = patient.header
-            name = format_person_name(h.get("PatientName")) or "(no name)"
+            name = format_person_name(text(h, "PatientName")) or "(no name)"
             birth = text(h, "PatientBirthDate")
             row = [
                 _item(name),

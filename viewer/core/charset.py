@@ -1,0 +1,424 @@
+"""Text in the right script: declared character sets, suspicion, guesses, overrides.
+
+DICOM text is bytes plus (0008,0005) *Specific Character Set* (PS3.5 6.1,
+PS3.3 C.12.1.1.2). pydicom decodes the declared sets, ISO 2022 code
+extensions included; this module adds what real files need:
+
+- **suspicion**: bytes above 0x7F under no declaration, ASCII or Latin-1, or
+  bytes that do not decode under the declared set, mark a value as suspect
+  (a common fault: GB18030 or UTF-8 names written with no or the wrong set);
+- **a best guess** among UTF-8, GB18030, Shift_JIS, ISO 2022 JP, EUC-KR and
+  Windows-1251, by how plausible each decoding's characters are;
+- **overrides** chosen by the user for a file, a series, a Station Name or an
+  Institution Name, applied before the file's own declaration.
+
+Everything that shows text (browser, annotations, tag inspector, dump,
+query results) goes through :func:`decode_text` / :func:`header_text`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+from dataclasses import dataclass, field
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+from pydicom.valuerep import PersonName
+
+#: VRs whose values are text in the Specific Character Set (PS3.5 6.1.2.3).
+TEXT_VRS = {"SH", "LO", "ST", "LT", "UC", "UT", "PN"}
+#: VRs that are always plain ASCII (the default repertoire).
+ASCII_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"}
+
+#: Choices offered to the user: label -> codec understood by decode_with().
+#: DICOM defined terms are decoded by pydicom; the others (not DICOM terms,
+#: but what misconfigured devices really write) by Python's codecs.
+CHOICES: dict[str, str] = {
+    "As declared by the file": "",
+    "UTF-8 (ISO_IR 192)": "ISO_IR 192",
+    "Chinese GB18030": "GB18030",
+    "Chinese GBK": "GBK",
+    "Japanese Shift_JIS": "shift_jis",
+    "Japanese ISO 2022 (IR 87)": "\\ISO 2022 IR 87",
+    "Korean EUC-KR": "euc_kr",
+    "Korean ISO 2022 (IR 149)": "\\ISO 2022 IR 149",
+    "Cyrillic Windows-1251": "cp1251",
+    "Cyrillic ISO 8859-5 (ISO_IR 144)": "ISO_IR 144",
+    "Latin-1 (ISO_IR 100)": "ISO_IR 100",
+    "Latin-2 (ISO_IR 101)": "ISO_IR 101",
+    "Greek (ISO_IR 126)": "ISO_IR 126",
+    "Arabic (ISO_IR 127)": "ISO_IR 127",
+    "Hebrew (ISO_IR 138)": "ISO_IR 138",
+    "Turkish (ISO_IR 148)": "ISO_IR 148",
+    "Thai (ISO_IR 166)": "ISO_IR 166",
+}
+LABELS = {codec: label for label, codec in CHOICES.items()}
+
+#: Guess candidates, in order of preference on a tie.
+GUESSES = ("ISO_IR 192", "GB18030", "euc_kr", "shift_jis", "\\ISO 2022 IR 87", "cp1251", "ISO_IR 100")
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """A text value as shown: the text, whether it is suspect, and how it was decoded.
+
+    ``guess`` is set when the text comes from a guess rather than from the
+    file's declaration or a user override; ``charset`` names what was used.
+    """
+
+    text: str
+    suspect: bool = False
+    guess: str | None = None
+    charset: str = ""
+    overridden: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def declared_charsets(ds: Dataset) -> list[str]:
+    """(0008,0005) as a list of defined terms ([''] when absent)."""
+    elem = ds.get_item(0x00080005) if 0x00080005 in ds else None
+    if elem is None:
+        return [""]
+    value = elem.value
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("ascii", "replace")
+        values = [v.strip(" \x00") for v in text.split("\\")]
+    elif isinstance(value, str):
+        values = [value.strip()]
+    else:
+        values = [str(v).strip() for v in value]
+    return values or [""]
+
+
+def _codec_list(charset: str) -> list[str]:
+    """An override code as a list of DICOM terms or one Python codec."""
+    if charset.startswith("\\"):
+        return ["", charset[1:]]  # ISO 2022 with the default repertoire first
+    return [charset]
+
+
+def _is_python_codec(charset: str) -> bool:
+    return charset in ("shift_jis", "euc_kr", "cp1251", "cp1252")
+
+
+def decode_with(raw: bytes, charsets: list[str], vr: str = "LO") -> str:
+    """Decode `raw` with DICOM terms (pydicom) or a Python codec, strictly.
+
+    Raises UnicodeDecodeError/LookupError/ValueError when the bytes do not fit.
+    """
+    import warnings
+
+    if len(charsets) == 1 and _is_python_codec(charsets[0]):
+        return raw.decode(charsets[0], "strict")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pydicom warns and replaces; we want to know
+        encodings = convert_encodings(charsets)
+        if vr == "PN":
+            return str(PersonName(raw, encodings=encodings).decode())
+        delimiters = {0x5C} if vr in ("SH", "LO", "UC") else set()
+        return decode_bytes(raw, encodings, delimiters)
+
+
+def _lenient(raw: bytes, charsets: list[str], vr: str) -> str:
+    """Decode as best pydicom can, replacing what does not fit (never raises)."""
+    import warnings
+
+    try:
+        return decode_with(raw, charsets, vr)
+    except Exception:  # noqa: BLE001 - fall back to a replacing decode
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            if len(charsets) == 1 and _is_python_codec(charsets[0]):
+                return raw.decode(charsets[0], "replace")
+            encodings = convert_encodings(charsets)
+            if vr == "PN":
+                return str(PersonName(raw, encodings=encodings).decode())
+            return decode_bytes(raw, encodings, set())
+        except Exception:  # noqa: BLE001
+            return raw.decode("latin-1")
+
+
+# ----------------------------------------------------------------------------- guessing
+
+
+def _char_score(ch: str, charset: str) -> float:
+    """How typical a decoded character is for text written in `charset`."""
+    code = ord(ch)
+    if code < 0x80:
+        return 1.0
+    category = unicodedata.category(ch)
+    if category.startswith("C") or ch == "\ufffd":
+        return 0.0  # control, unassigned, private use, replacement
+    if charset == "euc_kr":
+        return 1.0 if 0xAC00 <= code <= 0xD7A3 else 0.3
+    if charset == "GB18030":
+        if 0x4E00 <= code <= 0x9FFF:
+            try:
+                ch.encode("gb2312")
+                return 1.0  # one of the 6763 common characters
+            except UnicodeEncodeError:
+                return 0.4
+        return 0.5 if category.startswith(("L", "P")) else 0.1
+    if charset in ("shift_jis", "\\ISO 2022 IR 87"):
+        if 0x3040 <= code <= 0x30FF:
+            return 1.0  # hiragana, katakana
+        if 0x4E00 <= code <= 0x9FFF:
+            return 0.9
+        if 0xFF61 <= code <= 0xFF9F:
+            return 0.3  # half-width katakana: what Latin-1 bytes look like in Shift_JIS
+        return 0.2
+    if charset == "cp1251":
+        return 1.0 if 0x0400 <= code <= 0x04FF else 0.2
+    if charset == "ISO_IR 100":
+        return 0.9 if category.startswith("L") else 0.3
+    return 0.5
+
+
+#: Hangul syllables common in Korean names (surnames and given-name syllables).
+#: EUC-KR and GB18030 share their byte ranges, so a Korean reading is only
+#: preferred when it yields syllables people are actually named with.
+COMMON_NAME_HANGUL = set(
+    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구나민진지엄채원천방공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용"
+    "서지현준우영수진은하연예윤도성재호훈원정승동혜희경주아나다빈채시율건태상철석광용기규한환완선미숙순자옥애랑린혁찬결솔별봄솜나래보람슬기"
+    "가영미경숙희정은주현수진지혜선아름다운민서윤우준호영재훈성동철상균명환석창길대중일구열종범근택익덕만봉남식형태웅희춘복"
+)
+_WORD_SEPARATORS = "^= \\,.-_()"
+
+
+def _words(text: str) -> list[str]:
+    word, words = [], []
+    for ch in text:
+        if ch in _WORD_SEPARATORS:
+            if word:
+                words.append("".join(word))
+            word = []
+        else:
+            word.append(ch)
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def _plausibility(text: str, charset: str) -> float:
+    """0..1: how much `text` reads like names written in `charset`."""
+    letters = [ch for ch in text if ord(ch) >= 0x80]
+    if not letters:
+        return 0.0
+    score = sum(_char_score(ch, charset) for ch in letters) / len(letters)
+    words = [w for w in _words(text) if any(ord(ch) >= 0x80 for ch in w)]
+    if charset in ("cp1251", "ISO_IR 100") and words:
+        # One-byte scripts: a word mixing Latin and Cyrillic letters is a misreading.
+        def mixed(word: str) -> bool:
+            latin = any(ch.isascii() and ch.isalpha() for ch in word)
+            cyrillic = any(0x0400 <= ord(ch) <= 0x04FF for ch in word)
+            return latin and cyrillic
+
+        if any(mixed(w) for w in words):
+            score *= 0.3
+        elif charset == "cp1251" and all(len(w) >= 3 and w[:1].isupper() and (w[1:].islower() or w[1:].isupper()) for w in words):
+            # Иванов, ИВАНОВ: capitalised like a name. Two-letter words are
+            # left out: every two-byte Chinese character reads as one.
+            score += 0.1
+        elif charset == "ISO_IR 100" and all(any(ch.isascii() and ch.isalpha() for ch in w) for w in words):
+            score += 0.15  # Müller: accents inside Latin words
+    if charset == "euc_kr":
+        syllables = [ch for ch in letters if 0xAC00 <= ord(ch) <= 0xD7A3]
+        if syllables:
+            common = sum(ch in COMMON_NAME_HANGUL for ch in syllables) / len(syllables)
+            score = score * (0.5 + 0.6 * common)
+    return score
+
+
+def guess_charset(raw: bytes, vr: str = "LO") -> tuple[str, str] | None:
+    """(charset, text) of the most plausible decoding of non-ASCII `raw`, or None.
+
+    UTF-8 wins when the bytes are valid UTF-8 (accidental validity is rare).
+    Otherwise each candidate's decoding is scored for plausibility: common
+    Chinese characters for GB18030, kana for Shift_JIS, Hangul syllables
+    people are named with for EUC-KR (its bytes are also valid GB18030),
+    Cyrillic or Latin words that do not mix scripts for the one-byte sets.
+    """
+    if all(b < 0x80 for b in raw) and b"\x1b" not in raw:
+        return None
+    scored: list[tuple[float, int, str, str]] = []
+    for rank, charset in enumerate(GUESSES):
+        if charset == "\\ISO 2022 IR 87" and b"\x1b" not in raw:
+            continue
+        try:
+            text = decode_with(raw, _codec_list(charset), vr)
+        except Exception:  # noqa: BLE001 - does not decode: not a candidate
+            continue
+        if charset == "ISO_IR 192":
+            return charset, text
+        score = _plausibility(text, charset)
+        if score > 0:
+            scored.append((score, -rank, charset, text))
+    if not scored:
+        return None
+    _, _, charset, text = max(scored)
+    return charset, text
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+@dataclass
+class CharsetOverrides:
+    """User choices of character set, most specific first.
+
+    Applied in this order: file, series, station, institution, then the
+    file's own declaration (overrides exist for files whose declaration is
+    wrong or absent). Plain data: the UI loads and saves it in settings.
+    """
+
+    files: dict[str, str] = field(default_factory=dict)
+    series: dict[str, str] = field(default_factory=dict)
+    stations: dict[str, str] = field(default_factory=dict)
+    institutions: dict[str, str] = field(default_factory=dict)
+
+    SCOPES = ("files", "series", "stations", "institutions")
+
+    def lookup(self, ds: Dataset, path: str | None = None) -> tuple[str, str] | None:
+        """(charset, scope) that applies to `ds`, or None."""
+        if path and path in self.files:
+            return self.files[path], "file"
+        series_uid = _ascii(ds, 0x0020000E)
+        if series_uid and series_uid in self.series:
+            return self.series[series_uid], "series"
+        station = _ascii(ds, 0x00081010)
+        if station and station in self.stations:
+            return self.stations[station], "station"
+        institution = _ascii(ds, 0x00080080)
+        if institution and institution in self.institutions:
+            return self.institutions[institution], "institution"
+        return None
+
+    def set(self, scope: str, key: str, charset: str | None) -> None:
+        table = getattr(self, scope)
+        if charset:
+            table[key] = charset
+        else:
+            table.pop(key, None)
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        return {scope: dict(getattr(self, scope)) for scope in self.SCOPES}
+
+    @classmethod
+    def from_dict(cls, data) -> CharsetOverrides:
+        data = data if isinstance(data, dict) else {}
+        return cls(**{scope: {str(k): str(v) for k, v in (data.get(scope) or {}).items()} for scope in cls.SCOPES})
+
+
+#: The overrides in force for this process (the UI replaces it from settings).
+OVERRIDES = CharsetOverrides()
+
+
+def _raw_bytes(ds: Dataset, tag: int) -> tuple[bytes, str] | None:
+    """The undecoded bytes and VR of an element, or None if absent/already decoded."""
+    if tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    if isinstance(elem, RawDataElement):
+        value = elem.value or b""
+        return bytes(value), str(elem.VR or "")
+    value = elem.value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value), str(elem.VR)
+    if isinstance(value, PersonName) and value.original_string is not None:
+        return bytes(value.original_string), "PN"
+    return None
+
+
+def _ascii(ds: Dataset, tag: int) -> str:
+    raw = _raw_bytes(ds, tag)
+    if raw is None:
+        value = ds.get(tag)
+        return "" if value is None else str(getattr(value, "value", value)).strip()
+    return raw[0].decode("latin-1").strip(" \x00")
+
+
+def decode_text(
+    raw: bytes,
+    vr: str,
+    declared: list[str],
+    override: str | None = None,
+) -> DecodedText:
+    """Decode one text value as the viewer shows it (see module docstring)."""
+    raw = raw.rstrip(b"\x00 ") if vr not in ("UT", "ST", "LT") else raw.rstrip(b"\x00")
+    if override:
+        return DecodedText(_lenient(raw, _codec_list(override), vr), False, None, override, True)
+    non_ascii = any(b >= 0x80 for b in raw) or b"\x1b" in raw
+    terms = [t for t in declared if t] or [""]
+    weak = all(t in ("", "ISO_IR 6", "ISO 2022 IR 6", "ISO_IR 100", "ISO 2022 IR 100") for t in terms)
+    try:
+        text = decode_with(raw, terms, vr)
+        if not (non_ascii and weak and not _looks_latin1(text, terms)):
+            return DecodedText(text, False, None, "\\".join(terms))
+    except Exception:  # noqa: BLE001 - does not decode as declared: suspect
+        text = None
+    guessed = guess_charset(raw, vr)
+    if guessed is not None:
+        charset, guessed_text = guessed
+        return DecodedText(guessed_text, True, charset, charset)
+    return DecodedText(text if text is not None else _lenient(raw, terms, vr), True, None, "\\".join(terms))
+
+
+def _looks_latin1(text: str, terms: list[str]) -> bool:
+    """Latin-1 declared and the text reads like a Western name (letters, not symbols)."""
+    if not any(t in ("ISO_IR 100", "ISO 2022 IR 100") for t in terms):
+        return False
+    high = [ch for ch in text if ord(ch) >= 0x80]
+    return bool(high) and all(unicodedata.category(ch).startswith("L") for ch in high) and len(high) <= max(2, len(text) // 3)
+
+
+def element_text(
+    ds: Dataset,
+    tag: int,
+    path: str | None = None,
+    overrides: CharsetOverrides | None = None,
+    declared: list[str] | None = None,
+) -> DecodedText | None:
+    """The decoded text of element `tag` of `ds` (None when absent), overrides applied.
+
+    `declared` is the character set in force when `ds` is a sequence item
+    without its own (0008,0005): the enclosing dataset's (PS3.5 7.5.3).
+    """
+    raw = _raw_bytes(ds, tag)
+    if raw is None:
+        if tag not in ds:
+            return None
+        value = ds[tag].value
+        return DecodedText("" if value is None else str(value))
+    data, vr = raw
+    vr = vr or "LO"
+    if vr not in TEXT_VRS:
+        return DecodedText(data.decode("ascii", "replace").strip(" \x00"), any(b >= 0x80 for b in data))
+    rule = (overrides or OVERRIDES).lookup(ds, path)
+    own = declared_charsets(ds) if 0x00080005 in ds or declared is None else declared
+    return decode_text(data, vr, own, rule[0] if rule else None)
+
+
+def header_text(ds: Dataset, keyword: str, path: str | None = None) -> str:
+    """Display text of an attribute by keyword ('' when absent)."""
+    decoded = element_text(ds, int(Tag(keyword)), path)
+    return "" if decoded is None else decoded.text.strip()
+
+
+def is_valid_codec(charset: str) -> bool:
+    """Whether an override code names something this module can decode with."""
+    if not charset:
+        return True
+    if _is_python_codec(charset):
+        try:
+            codecs.lookup(charset)
+            return True
+        except LookupError:
+            return False
+    return charset in CHOICES.values()
