@@ -12,13 +12,15 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export",)
+COMMANDS = ("export", "dump")
 EXIT_INPUT = 2
 
 EPILOG = """\
 commands (run 'dicom-viewer COMMAND --help' for details):
   export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert]
         write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1
+  dump FILE [--charset NAME] [--json]
+        print every attribute (text like dcmdump, or the DICOM JSON model)
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
   middle drag = pan, right drag = zoom, wheel = next/previous image,

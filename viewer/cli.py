@@ -34,10 +34,48 @@ def _export_parser(sub) -> None:
     p.set_defaults(run=run_export)
 
 
+def _dump_parser(sub) -> None:
+    from viewer.core.charset import CHOICES
+
+    codes = sorted({code for code in CHOICES.values() if code})
+    p = sub.add_parser(
+        "dump",
+        help="print every attribute, as text (like dcmdump) or as DICOM JSON",
+        description="Print every attribute of a DICOM file with values decoded as the tag inspector "
+        "shows them (character sets, guesses for mis-encoded text, the user's overrides). "
+        "Suspect text is marked [guess: ...] or [suspect]; invalid values [invalid: ...].",
+    )
+    p.add_argument("input", metavar="FILE", help="a DICOM file")
+    p.add_argument("--charset", metavar="NAME", help=f"decode text with this character set instead: {', '.join(codes)}")
+    p.add_argument("--json", action="store_true", help="print the DICOM JSON model (PS3.18 Annex F); bulk data left out")
+    p.set_defaults(run=run_dump)
+
+
+def run_dump(args: argparse.Namespace) -> int:
+    import json
+
+    from viewer.core import charset
+    from viewer.core.inspect import dataset_rows, dump_text, to_json_model
+    from viewer.core.io import read_header
+
+    path = Path(args.input)
+    if args.charset and not charset.is_valid_codec(args.charset):
+        raise ViewerError(f"unknown character set '{args.charset}'")
+    header = read_header(path)
+    overrides = charset.CharsetOverrides(files={str(path): args.charset}) if args.charset else charset.OVERRIDES
+    if args.json:
+        print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
+    else:
+        print(f"# {path}")
+        print(dump_text(dataset_rows(header, str(path), overrides)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dicom-viewer", description="Headless dicom-viewer commands.")
     sub = parser.add_subparsers(dest="command", required=True)
     _export_parser(sub)
+    _dump_parser(sub)
     return parser
 
 
@@ -88,3 +126,9 @@ def main(argv: list[str]) -> int:
     except ViewerError as exc:
         print(f"dicom-viewer: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except BrokenPipeError:
+        # `dicom-viewer dump FILE | head`: the reader left; not an error.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

@@ -59,6 +59,7 @@ class StudyBrowser(QWidget):
         self._patients: dict[tuple, QStandardItem] = {}
         self._studies: dict[str, list[QStandardItem]] = {}
         self._series: dict[str, list[QStandardItem]] = {}
+        self._icons: dict[str, QIcon] = {}
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: name, ID, date, description, modality...")
@@ -115,11 +116,26 @@ class StudyBrowser(QWidget):
         layout.addWidget(self.summary_label)
 
     # ------------------------------------------------------------------ filling
+    def rebuild(self, catalog: Catalog) -> None:
+        """Rebuild every row (the text may read differently, e.g. a new character set)."""
+        selected = self.tree.currentIndex()
+        selected_series = self.proxy.mapToSource(selected.siblingAtColumn(0)).data(SERIES_ROLE) if selected.isValid() else None
+        icons = self._icons
+        self.clear()
+        self._icons = icons
+        self.update_series(catalog, catalog.all_series())
+        for uid, icon in icons.items():
+            if uid in self._series:
+                self._series[uid][0].setIcon(icon)
+        if selected_series is not None:
+            self.select_series(selected_series)
+
     def clear(self) -> None:
         self.model.removeRows(0, self.model.rowCount())
         self._patients.clear()
         self._studies.clear()
         self._series.clear()
+        self._icons = {}
         self.catalog = None
 
     def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
@@ -227,7 +243,9 @@ class StudyBrowser(QWidget):
         height, width = pixels.shape[:2]
         fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
         image = QImage(pixels.data, width, height, pixels.strides[0], fmt).copy()
-        row[0].setIcon(QIcon(QPixmap.fromImage(image)))
+        icon = QIcon(QPixmap.fromImage(image))
+        self._icons[series.uid] = icon
+        row[0].setIcon(icon)
 
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:

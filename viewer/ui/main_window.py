@@ -32,6 +32,7 @@ from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, is_compressed, p
 from viewer.core.processes import process_pool
 from viewer.core.io import ViewerError
 from viewer.core.model import ImageRef, Series
+from viewer.core.model import text as model_text
 from viewer.core.scan import ScanProgress
 from viewer.core.tasks import CancelToken
 from viewer.core.thumbnails import series_thumbnail
@@ -48,7 +49,10 @@ from viewer.core.pixels.pipeline import (
 )
 from viewer.core.pixels.presets import presets_for
 from viewer.core.view_state import DisplayModel, DisplayState
+from viewer.core import charset
+from viewer.core.inspect import dataset_rows
 from viewer.ui.browser import StudyBrowser
+from viewer.ui.tag_inspector import TagInspector
 from viewer.ui.cine import CineBar, CineController
 from viewer.ui.image_view import ImagePane
 from viewer.ui.loader import OpenController
@@ -69,6 +73,7 @@ class MainWindow(QMainWindow):
 
     series_opened = Signal()  # an open (scan, media, files) has finished
     image_shown = Signal()
+    inspector_filled = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -89,6 +94,7 @@ class MainWindow(QMainWindow):
         self._prefetch_cancel = CancelToken()
         self._show_first_found = False
         self._requested_files: set[str] = set()
+        load_charset_overrides()
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
         self.problems: list[str] = []
@@ -159,6 +165,15 @@ class MainWindow(QMainWindow):
         self.pipeline_dock.setWidget(self.pipeline_label)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.pipeline_dock)
 
+        self.inspector = TagInspector()
+        self.inspector.override_requested.connect(self.set_charset_override)
+        self.inspector_dock = QDockWidget("Tags", self)
+        self.inspector_dock.setObjectName("inspector_dock")
+        self.inspector_dock.setWidget(self.inspector)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
+        self._inspected_path = None
+
         self.problem_list = QListWidget()
         self.problem_dock = QDockWidget("Problems", self)
         self.problem_dock.setObjectName("problem_dock")
@@ -202,6 +217,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.browser_dock.toggleViewAction())
         view_menu.addAction(self.pipeline_dock.toggleViewAction())
+        view_menu.addAction(self.inspector_dock.toggleViewAction())
         view_menu.addAction(self.problem_dock.toggleViewAction())
 
         self._action("Next image", lambda: self.step(1), [QKeySequence(Qt.Key.Key_Down), QKeySequence(Qt.Key.Key_Right)])
@@ -419,6 +435,7 @@ class MainWindow(QMainWindow):
         self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
         self._refresh_presets()
         self._update_annotations()
+        self._refresh_inspector()
         if self.cine.playing:
             self._pipeline_timer.start()  # no rich-text layout on every cine frame
         else:
@@ -606,6 +623,56 @@ class MainWindow(QMainWindow):
     def _show_placeholder(self, text: str) -> None:
         self.pane.show_message(text)
 
+    # ------------------------------------------------------------------ tag inspector and character sets
+    def _refresh_inspector(self, force: bool = False) -> None:
+        """Fill the inspector for the instance shown (in the background; the newest wins)."""
+        if not self.images or not self.inspector_dock.isVisible():
+            return
+        ref = self.images[self.display.state.index]
+        path = ref.instance.path
+        if path == self._inspected_path and not force:
+            return  # same file (another frame): the same attributes
+        self._inspected_path = path
+        store = self.store
+        overrides = charset.OVERRIDES
+
+        def build():
+            header = store.header(path)
+            return header, dataset_rows(header, str(path), overrides)
+
+        def show(result) -> None:
+            header, rows = result
+            if path != self._inspected_path:
+                return
+            scopes = [("files", str(path), "this file")]
+            series_uid = model_text(header, "SeriesInstanceUID")
+            if series_uid:
+                scopes.append(("series", series_uid, "this series"))
+            station = model_text(header, "StationName")
+            if station:
+                scopes.append(("stations", station, f"station '{station}'"))
+            institution = model_text(header, "InstitutionName")
+            if institution:
+                scopes.append(("institutions", institution, f"institution '{institution}'"))
+            title = f"{path.name}" + (f" ({ref.instance.frames} frames)" if ref.instance.frames > 1 else "")
+            self.inspector.show_rows(rows, title, scopes, overrides.lookup(header, str(path)))
+            self.inspector_filled.emit()
+
+        def failed(error) -> None:
+            self.inspector.clear()
+            self.inspector.title.setText(str(error))
+            self.inspector_filled.emit()
+
+        self.runner.submit("inspect", build, show, failed)
+
+    def set_charset_override(self, scope: str, key: str, code: str) -> None:
+        """The user chose a character set for a file, series, station or institution."""
+        charset.OVERRIDES.set(scope, key, code or None)
+        save_charset_overrides()
+        self.browser.rebuild(self.opener.catalog)
+        self._update_annotations()
+        self._refresh_inspector(force=True)
+
     # ------------------------------------------------------------------ drag and drop, closing
     def dragEnterEvent(self, event):  # noqa: N802 - Qt naming
         if event.mimeData().hasUrls():
@@ -624,6 +691,26 @@ class MainWindow(QMainWindow):
         self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)
+
+
+def load_charset_overrides() -> None:
+    """The user's character-set choices, from settings into the core."""
+    import json
+
+    raw = settings().value("charset_overrides", "")
+    try:
+        data = json.loads(raw) if raw else {}
+    except (TypeError, ValueError):
+        data = {}
+    loaded = charset.CharsetOverrides.from_dict(data)
+    for scope in charset.CharsetOverrides.SCOPES:
+        setattr(charset.OVERRIDES, scope, getattr(loaded, scope))
+
+
+def save_charset_overrides() -> None:
+    import json
+
+    settings().setValue("charset_overrides", json.dumps(charset.OVERRIDES.to_dict(), ensure_ascii=False))
 
 
 def readout_text(frame: FrameDisplay, row: int, col: int) -> str:

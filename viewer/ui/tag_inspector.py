@@ -1,0 +1,301 @@
+"""The tag inspector: every attribute of the image shown, with character-set choices.
+
+A thin model over the core's :class:`~viewer.core.inspect.TagRow` tree
+(rows are built on a worker thread, newest request wins), a filter box,
+copy of a value, a row or the whole dump, and a bar that appears when text
+looks mis-encoded: it shows the best guess and lets the user pick the
+character set for this file, this series, this station or this institution.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.core.charset import CHOICES, LABELS
+from viewer.core.inspect import TagRow, dump_text
+
+COLUMNS = ("Tag", "Name", "VR", "VM", "Length", "Value")
+
+
+class _Node:
+    __slots__ = ("row", "parent", "children", "number")
+
+    def __init__(self, row: TagRow | None, parent: _Node | None, number: int):
+        self.row = row
+        self.parent = parent
+        self.number = number
+        self.children: list[_Node] = []
+
+
+def _build(rows: list[TagRow], parent: _Node) -> None:
+    for i, row in enumerate(rows):
+        node = _Node(row, parent, i)
+        parent.children.append(node)
+        _build(row.children, node)
+
+
+class TagTreeModel(QAbstractItemModel):
+    """Read-only tree over TagRow objects (no per-cell objects: fast for big headers)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._root = _Node(None, None, 0)
+        self._italic = QFont()
+        self._italic.setItalic(True)
+
+    def set_rows(self, rows: list[TagRow]) -> None:
+        self.beginResetModel()
+        self._root = _Node(None, None, 0)
+        _build(rows, self._root)
+        self.endResetModel()
+
+    def rows(self) -> list[TagRow]:
+        return [n.row for n in self._root.children]
+
+    # -- Qt model interface -------------------------------------------------------------
+    def _node(self, index: QModelIndex) -> _Node:
+        return index.internalPointer() if index.isValid() else self._root
+
+    def index(self, row, column, parent=QModelIndex()):  # noqa: B008 - Qt's signature
+        node = self._node(parent)
+        if 0 <= row < len(node.children):
+            return self.createIndex(row, column, node.children[row])
+        return QModelIndex()
+
+    def parent(self, index=QModelIndex()):  # noqa: B008
+        if not index.isValid():
+            return QModelIndex()
+        node = index.internalPointer().parent
+        if node is None or node is self._root:
+            return QModelIndex()
+        return self.createIndex(node.number, 0, node)
+
+    def rowCount(self, parent=QModelIndex()):  # noqa: N802, B008
+        if parent.isValid() and parent.column() > 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent=QModelIndex()):  # noqa: N802, B008
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row: TagRow = index.internalPointer().row
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return row.tag
+            if column == 1:
+                return row.keyword or row.name
+            if column == 2:
+                return row.vr
+            if column == 3:
+                return "" if row.vr in ("",) else str(row.vm)
+            if column == 4:
+                return "" if row.length is None else str(row.length)
+            mark = "⚠ " if row.warning else ""
+            guess = f"  [guess: {LABELS.get(row.guess, row.guess)}]" if row.guess else ("  [suspect]" if row.suspect else "")
+            return f"{mark}{row.value}{guess}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            parts = [row.name]
+            if row.warning:
+                parts.append(f"Invalid value: {row.warning} (shown raw)")
+            if row.guess:
+                parts.append(f"The declared character set does not fit these bytes; best guess: {LABELS.get(row.guess, row.guess)}")
+            if len(row.full_value) > len(row.value):
+                parts.append(row.full_value[:4000])
+            return "\n".join(parts)
+        if role == Qt.ItemDataRole.ForegroundRole and (row.warning or row.suspect):
+            return QBrush(QColor("#b35900"))
+        if role == Qt.ItemDataRole.FontRole and row.guess and column == 5:
+            return self._italic
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+
+class _RowFilter(QSortFilterProxyModel):
+    """Matches tag, keyword, name or value text, keeping the path to a match."""
+
+    def filterAcceptsRow(self, source_row, source_parent):  # noqa: N802
+        needle = self.filterRegularExpression().pattern().lower()
+        if not needle:
+            return True
+        index = self.sourceModel().index(source_row, 0, source_parent)
+        row: TagRow = index.internalPointer().row
+        haystack = f"{row.tag} {row.tag.replace('(', '').replace(')', '').replace(',', '')} {row.keyword} {row.name} {row.full_value}".lower()
+        return needle in haystack
+
+
+class TagInspector(QWidget):
+    """The inspector pane. Emits ``override_requested(scope, key, charset)``."""
+
+    override_requested = Signal(str, str, str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = TagTreeModel(self)
+        self.proxy = _RowFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setRecursiveFilteringEnabled(True)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: tag, keyword or value (e.g. 0010, PatientName, CT)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter)
+
+        self.tree = QTreeView()
+        self.tree.setModel(self.proxy)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.tree.setColumnWidth(0, 110)
+        self.tree.setColumnWidth(1, 200)
+        self.tree.setColumnWidth(2, 36)
+        self.tree.setColumnWidth(3, 36)
+        self.tree.setColumnWidth(4, 56)
+        copy = QAction("Copy", self.tree)
+        copy.setShortcut(QKeySequence.StandardKey.Copy)
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_rows)
+        self.tree.addAction(copy)
+
+        # The character-set bar: shown when text looks mis-encoded or an override is in force.
+        self.charset_label = QLabel()
+        self.charset_label.setWordWrap(True)
+        self.charset_combo = QComboBox()
+        for label, code in CHOICES.items():
+            self.charset_combo.addItem(label, code)
+        self.scope_combo = QComboBox()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.clicked.connect(self._apply)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(QLabel("Character set"))
+        bar.addWidget(self.charset_combo, 1)
+        bar.addWidget(QLabel("for"))
+        bar.addWidget(self.scope_combo, 1)
+        bar.addWidget(self.apply_button)
+        self.charset_bar = QWidget()
+        column = QVBoxLayout(self.charset_bar)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.charset_label)
+        column.addLayout(bar)
+        self.charset_bar.setStyleSheet("QWidget { background: #fff4e0; }")
+        self.charset_bar.hide()
+
+        self.title = QLabel("")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.charset_bar)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.tree, 1)
+        self._scopes: list[tuple[str, str]] = []
+
+    def show_rows(self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None) -> None:
+        """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force."""
+        self.title.setText(title)
+        self.model.set_rows(rows)
+        if self.filter_edit.text():
+            self.tree.expandAll()
+        guesses = [r.guess for r in _walk(rows) if r.guess]
+        suspect = any(r.suspect for r in _walk(rows))
+        self._scopes = [(scope, key) for scope, key, _ in scopes]
+        self.scope_combo.clear()
+        for _scope, _key, label in scopes:
+            self.scope_combo.addItem(label)
+        if override is not None:
+            charset, scope = override
+            self.charset_label.setText(f"Text is decoded as {LABELS.get(charset, charset)} (your choice for this {scope}).")
+            self._select_charset(charset)
+            self.charset_bar.show()
+        elif suspect:
+            best = max(set(guesses), key=guesses.count) if guesses else ""
+            hint = f" Best guess: {LABELS.get(best, best)} (values marked [guess])." if best else ""
+            self.charset_label.setText(f"Some text does not fit the declared character set.{hint}")
+            self._select_charset(best)
+            self.charset_bar.show()
+        else:
+            self.charset_bar.hide()
+
+    def clear(self) -> None:
+        self.model.set_rows([])
+        self.title.setText("")
+        self.charset_bar.hide()
+
+    def _select_charset(self, code: str) -> None:
+        index = self.charset_combo.findData(code)
+        self.charset_combo.setCurrentIndex(max(0, index))
+
+    def _apply(self) -> None:
+        i = self.scope_combo.currentIndex()
+        if 0 <= i < len(self._scopes):
+            scope, key = self._scopes[i]
+            self.override_requested.emit(scope, key, self.charset_combo.currentData() or "")
+
+    def choose(self, charset: str, scope: str) -> None:
+        """Pick a character set and scope as a user would, then apply (for tests and scripts)."""
+        self._select_charset(charset)
+        for i, (s, _key) in enumerate(self._scopes):
+            if s == scope:
+                self.scope_combo.setCurrentIndex(i)
+                break
+        self._apply()
+
+    def _filter(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text.strip())
+        if text.strip():
+            self.tree.expandAll()
+
+    def selected_rows(self) -> list[TagRow]:
+        indexes = [i for i in self.tree.selectionModel().selectedRows(0)]
+        return [self.proxy.mapToSource(i).data(Qt.ItemDataRole.UserRole) for i in indexes]
+
+    def copy_rows(self) -> None:
+        rows = self.selected_rows()
+        QGuiApplication.clipboard().setText("\n".join(r.line() for r in rows if r is not None))
+
+    def copy_value(self) -> None:
+        rows = self.selected_rows()
+        if rows:
+            QGuiApplication.clipboard().setText(rows[0].full_value)
+
+    def copy_all(self) -> None:
+        QGuiApplication.clipboard().setText(dump_text(self.model.rows()))
+
+    def _menu(self, point) -> None:
+        menu = QMenu(self)
+        menu.addAction("Copy value", self.copy_value)
+        menu.addAction("Copy row", self.copy_rows)
+        menu.addAction("Copy everything as text", self.copy_all)
+        menu.addSeparator()
+        menu.addAction("Expand all", self.tree.expandAll)
+        menu.addAction("Collapse all", self.tree.collapseAll)
+        menu.exec(self.tree.viewport().mapToGlobal(point))
+
+
+def _walk(rows: list[TagRow]):
+    for row in rows:
+        yield row
+        yield from _walk(row.children)
