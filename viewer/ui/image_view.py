@@ -72,9 +72,11 @@ class _ImageViewBox(pg.ViewBox):
         if button == Qt.MouseButton.LeftButton:
             self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
         elif button == Qt.MouseButton.MiddleButton:
+            self._pane.fitted = False
             moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
             self.translateBy(x=-moved.x(), y=-moved.y())
         elif button == Qt.MouseButton.RightButton:
+            self._pane.fitted = False
             factor = 1.01 ** float(delta.y())
             self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
 
@@ -82,6 +84,7 @@ class _ImageViewBox(pg.ViewBox):
         ev.accept()
         steps = ev.delta() / 120.0
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self._pane.fitted = False
             factor = 0.85**steps
             self.scaleBy((factor, factor), center=self.mapToView(ev.pos()))
         elif steps:
@@ -106,6 +109,7 @@ class ImagePane(QWidget):
         self._voi: VOI | None = None
         self._invert = False
         self.last_render: tuple[tuple[int, int, int, int], int] | None = None
+        self.fitted = True  # until the user zooms or pans, resizing keeps the image fitted
 
         self.view = pg.GraphicsView(background="k")
         self.view_box = _ImageViewBox(self)
@@ -180,6 +184,8 @@ class ImagePane(QWidget):
 
     # -- zoom ------------------------------------------------------------------------------
     def fit(self) -> None:
+        """Show the whole image, as large as the pane allows; stays fitted on resize."""
+        self.fitted = True
         if self._frame is None:
             return
         rows, cols = self._frame.shape
@@ -189,6 +195,7 @@ class ImagePane(QWidget):
         """Screen pixels per image pixel (1.0 = 1:1), centred on the view."""
         if self._frame is None or zoom <= 0:
             return
+        self.fitted = False
         center = self.view_box.viewRect().center()
         size = self.view_box.size()
         width, height = size.width() / zoom, size.height() / zoom
@@ -241,6 +248,8 @@ class ImagePane(QWidget):
     def resizeEvent(self, event):  # noqa: N802 - Qt naming
         super().resizeEvent(event)
         self._place_overlays()
+        if self.fitted:
+            self.fit()
 
     def _place_overlays(self) -> None:
         width, height = self.view.width(), self.view.height()

@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("DICOM Viewer")
-        self.resize(1280, 860)
+        self.resize(1440, 900)
         self.setAcceptDrops(True)
 
         cache_mb = int(settings().value("cache_mb", DEFAULT_CACHE_BYTES // (1024 * 1024)))
@@ -171,6 +171,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock.setObjectName("inspector_dock")
         self.inspector_dock.setWidget(self.inspector)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.tabifyDockWidget(self.pipeline_dock, self.inspector_dock)
+        self.pipeline_dock.raise_()
+        self.resizeDocks([self.inspector_dock], [440], Qt.Orientation.Horizontal)
         self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
         self._inspected_path = None
 
