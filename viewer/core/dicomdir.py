@@ -25,8 +25,19 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from pydicom.dataelem import RawDataElement
+from pydicom.tag import BaseTag
+
 from viewer.core.header import (
     _EXPLICIT_BE,
+    _EXPLICIT_LONG,
+    _TAG_BE,
+    _TAG_LE,
+    _U16_BE,
+    _U16_LE,
+    _U32_BE,
+    _U32_LE,
+    _implicit_vr,
     _IMPLICIT_LE,
     _ITEM,
     _ITEM_END,
@@ -48,7 +59,15 @@ _LOWER_OFFSET = 0x00041420
 _RECORD_TYPE = 0x00041430
 _IN_USE = 0x00041410
 _FILE_ID = 0x00041500
-_CHARSET_TAG = Tag(0x00080005)
+_TAGS: dict[int, BaseTag] = {}
+
+
+def _tag(value: int) -> BaseTag:
+    """The one shared tag object for `value` (see the parse loop)."""
+    return _TAGS.setdefault(value, BaseTag(value))
+
+
+_CHARSET_TAG = _tag(0x00080005)
 
 #: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
 IMAGE_RECORD_TYPES = {"IMAGE", "RT DOSE", "PRESENTATION", "WAVEFORM", "SR DOCUMENT", "KEY OBJECT DOC", "SPECTROSCOPY", "RAW DATA", "REGISTRATION", "FIDUCIAL", "HANGING PROTOCOL", "ENCAP DOC", "VALUE MAP", "STEREOMETRIC", "PALETTE", "IMPLANT", "MEASUREMENT", "SURFACE", "TRACT", "ASSESSMENT", "RADIOTHERAPY", "ANNOTATION", "SURFACE SCAN", "PLAN", "RT STRUCTURE SET", "RT PLAN", "RT TREAT RECORD"}
@@ -169,11 +188,19 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
                 charset = raw_element(buf, tag, vr, length, value_pos, little, implicit)
             pos = skip_undefined_sequence(buf, value_pos, little, implicit) if length == _UNDEFINED else value_pos + length
         file_size = os.fstat(f.fileno()).st_size
+        buf.need(file_size)  # a DICOMDIR is small: all of it, once
+        data = buf.data
         end = file_size if length == _UNDEFINED else min(value_pos + length, file_size)
         pos = value_pos
         records: list[Record] = []
+        tag_s, u16, u32 = (_TAG_LE, _U16_LE, _U32_LE) if little else (_TAG_BE, _U16_BE, _U32_BE)
+        # The hot loop of reading media: element headers unpacked inline; the
+        # record's own bookkeeping (type, offsets, file ID, in-use flag) is
+        # decoded here, every other element kept raw for pydicom.
         while pos + 8 <= end:
-            tag, _, item_length, item_value = _element_header(buf, pos, little, implicit)
+            group, elem = tag_s.unpack_from(data, pos)
+            tag = (group << 16) | elem
+            item_length = u32.unpack_from(data, pos + 4)[0]
             if tag == _SEQ_END:
                 break
             if tag != _ITEM:
@@ -182,10 +209,24 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
             raw: dict = {}
             if charset is not None:
                 raw[_CHARSET_TAG] = charset
-            item_end = None if item_length == _UNDEFINED else item_value + item_length
-            pos = item_value
-            while (item_end is None or pos < item_end) and pos + 8 <= file_size:
-                etag, evr, elength, evalue = _element_header(buf, pos, little, implicit)
+            item_end = file_size if item_length == _UNDEFINED else min(pos + 8 + item_length, file_size)
+            pos += 8
+            record_type, next_offset, lower_offset, file_id, in_use = "", 0, 0, "", True
+            while pos + 8 <= item_end:
+                group, elem = tag_s.unpack_from(data, pos)
+                etag = (group << 16) | elem
+                if implicit or group == 0xFFFE:
+                    evr = None
+                    elength = u32.unpack_from(data, pos + 4)[0]
+                    evalue = pos + 8
+                else:
+                    evr = data[pos + 4 : pos + 6]
+                    if evr in _EXPLICIT_LONG:
+                        elength = u32.unpack_from(data, pos + 8)[0]
+                        evalue = pos + 12
+                    else:
+                        elength = u16.unpack_from(data, pos + 6)[0]
+                        evalue = pos + 8
                 if etag == _ITEM_END:
                     pos = evalue
                     break
@@ -194,21 +235,35 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
                 if elength == _UNDEFINED:
                     pos = skip_undefined_sequence(buf, evalue, little, implicit)
                     continue
+                value = data[evalue : evalue + elength]
+                if etag == _RECORD_TYPE:
+                    record_type = value.decode("ascii", "replace").strip(" \x00").upper()
+                elif etag == _NEXT_OFFSET and elength == 4:
+                    next_offset = u32.unpack(value)[0]
+                elif etag == _LOWER_OFFSET and elength == 4:
+                    lower_offset = u32.unpack(value)[0]
+                elif etag == _IN_USE and elength == 2:
+                    in_use = value != b"\x00\x00"  # 0000H: inactive (PS3.3 F.3.2.2)
+                elif etag == _FILE_ID:
+                    file_id = value.decode("ascii", "replace").strip(" \x00")
                 if evr != b"SQ":
-                    element = raw_element(buf, etag, evr, elength, evalue, little, implicit)
-                    raw[element.tag] = element
+                    # One tag object per tag number: merging records then
+                    # finds keys by identity instead of BaseTag.__eq__ in Python.
+                    btag = _TAGS.get(etag) or _TAGS.setdefault(etag, BaseTag(etag))
+                    vr_text = evr.decode("ascii") if evr is not None else _implicit_vr(etag)
+                    raw[btag] = RawDataElement(btag, vr_text, elength, value, evalue, implicit, little)
                 pos = evalue + elength
-            in_use = raw.get(_IN_USE)
-            if in_use is not None and in_use.value[:2] == b"\x00\x00":
-                continue  # an inactive record (PS3.3 F.3.2.2: 0000H)
-            file_id = _text(raw.get(_FILE_ID), little)
+            else:
+                pos = max(pos, item_end)
+            if not in_use:
+                continue
             records.append(
                 Record(
                     offset=item_offset,
-                    type=_text(raw.get(_RECORD_TYPE), little).upper(),
+                    type=record_type,
                     raw=raw,
-                    next_offset=_ulong(raw.get(_NEXT_OFFSET), little),
-                    lower_offset=_ulong(raw.get(_LOWER_OFFSET), little),
+                    next_offset=next_offset,
+                    lower_offset=lower_offset,
                     file_id=tuple(part.strip() for part in file_id.split("\\")) if file_id else (),
                     encoding=encoding,
                 )
@@ -283,9 +338,9 @@ class _CaseInsensitiveResolver:
     def __init__(self, root: Path):
         self.root = root
         self.real_root = root.resolve()
-        self._listings: dict[Path, dict[str, tuple[str, bool, bool]]] = {}
+        self._listings: dict[str, dict[str, tuple[str, bool, bool]]] = {}
 
-    def _listing(self, folder: Path) -> dict[str, tuple[str, bool, bool]]:
+    def _listing(self, folder: str) -> dict[str, tuple[str, bool, bool]]:
         listing = self._listings.get(folder)
         if listing is None:
             listing = {}
@@ -307,22 +362,22 @@ class _CaseInsensitiveResolver:
         shown = "\\".join(parts)
         if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
             return None, f"refused: Referenced File ID {shown!r} leaves the media folder"
-        folder = self.root
+        folder = str(self.root)
         for i, part in enumerate(parts):
             listing = self._listing(folder)
             found = listing.get(part) or listing.get(part.upper())
             last = i == len(parts) - 1
             if found is None or found[1] == last:  # a folder where a file is due, or the reverse
                 return None, f"missing on the media: {shown}"
-            folder = folder / found[0]
+            folder = os.path.join(folder, found[0])
             # A link is checked where it is met, not after the walk: a folder link
             # leaving the media must be refused before the folder behind it is listed.
             if found[2] and not self._inside(folder):
                 return None, f"refused: {shown} is a link that leaves the media folder"
-        return folder, ""
+        return Path(folder), ""
 
-    def _inside(self, path: Path) -> bool:
-        resolved = path.resolve()
+    def _inside(self, path: str) -> bool:
+        resolved = Path(os.path.realpath(path))
         return resolved == self.real_root or self.real_root in resolved.parents
 
 
@@ -356,10 +411,11 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     return MediaDirectory(dicomdir, dicomdir.parent, images, problems, roots)
 
 
-_RECORD_TAGS = {
-    0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500,
-    0x00041510, 0x00041511, 0x00041512,
-}
+_RECORD_TAGS = [
+    _tag(t) for t in (0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500, 0x00041510, 0x00041511, 0x00041512)
+]
+_SOP_INSTANCE, _SOP_CLASS = _tag(0x00080018), _tag(0x00080016)
+_REF_SOP_INSTANCE, _REF_SOP_CLASS = _tag(0x00041511), _tag(0x00041510)
 
 
 def _merge(chain: list[Record]) -> Dataset:
@@ -373,8 +429,8 @@ def _merge(chain: list[Record]) -> Dataset:
     image = chain[-1].raw
     for tag in _RECORD_TAGS:
         merged.pop(tag, None)
-    if 0x00080018 not in merged and 0x00041511 in image:  # SOP Instance UID
-        merged[Tag(0x00080018)] = image[0x00041511]._replace(tag=Tag(0x00080018))
-    if 0x00080016 not in merged and 0x00041510 in image:  # SOP Class UID
-        merged[Tag(0x00080016)] = image[0x00041510]._replace(tag=Tag(0x00080016))
-    return _dataset(merged, chain[-1].encoding)
+    if _SOP_INSTANCE not in merged and _REF_SOP_INSTANCE in image:
+        merged[_SOP_INSTANCE] = image[_REF_SOP_INSTANCE]._replace(tag=_SOP_INSTANCE)
+    if _SOP_CLASS not in merged and _REF_SOP_CLASS in image:
+        merged[_SOP_CLASS] = image[_REF_SOP_CLASS]._replace(tag=_SOP_CLASS)
+    return Dataset(merged)

@@ -11,6 +11,7 @@ image per frame. Only headers are held here; pixel data is read by
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +53,8 @@ class Instance:
 
     @property
     def instance_number(self) -> int | None:
-        try:
-            return int(self.header.get("InstanceNumber"))
-        except (TypeError, ValueError):
-            return None
+        numbers = raw_numbers(self.header, 0x00200013)
+        return int(numbers[0]) if numbers else None
 
     @property
     def available(self) -> bool:
@@ -169,22 +168,23 @@ class Catalog:
         self._study_of_series: dict[str, Study] = {}
         self._patient_of_study: dict[str, Patient] = {}
         self._known: set[str] = set()
+        self._real_folders: dict[Path, str] = {}
 
     def add(self, instances: Iterable[Instance]) -> list[Series]:
         changed: dict[str, Series] = {}
         for inst in instances:
             header = inst.header
-            series_uid = text(header, "SeriesInstanceUID") or f"no-series:{inst.path}"
+            series_uid = uid_text(header, 0x0020000E) or f"no-series:{inst.path}"
             # The same file met twice (a folder opened again, media and a scan
             # of it) is one instance; two files with the same SOP Instance UID
             # are both kept: one may be broken and the other good.
-            identity = str(inst.path.resolve()) if inst.path is not None else f"record:{series_uid}:{inst.sop_instance_uid}"
+            identity = self._real_path(inst.path) if inst.path is not None else f"record:{series_uid}:{inst.sop_instance_uid}"
             if identity in self._known:
                 continue
             self._known.add(identity)
             series = self.series.get(series_uid)
             if series is None:
-                study_uid = text(header, "StudyInstanceUID") or f"no-study:{series_uid}"
+                study_uid = uid_text(header, 0x0020000D) or f"no-study:{series_uid}"
                 study = self.studies.get(study_uid)
                 if study is None:
                     key = patient_key(header)
@@ -201,6 +201,14 @@ class Catalog:
             changed[series_uid] = series
         return list(changed.values())
 
+    def _real_path(self, path: Path) -> str:
+        """The file's real path; each folder is resolved once (links to folders count)."""
+        folder = path.parent
+        real = self._real_folders.get(folder)
+        if real is None:
+            real = self._real_folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, path.name)
+
     def all_series(self) -> list[Series]:
         return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
 
@@ -214,6 +222,39 @@ class Catalog:
         self.__init__()
 
 
+def raw_numbers(ds: Dataset, tag: int) -> list[float] | None:
+    """A DS/IS value as numbers, parsed from its raw bytes when still raw.
+
+    Cheaper than pydicom's conversion for the few numbers sorting needs
+    (instance number, position, orientation) over thousands of headers;
+    None when absent, empty or not numbers.
+    """
+    if tag not in ds:
+        return None
+    value = ds.get_item(tag).value
+    try:
+        if isinstance(value, bytes):
+            parts = value.decode("ascii").strip("\x00 ").split("\\")
+            return [float(p) for p in parts] if parts != [""] else None
+        if value is None or value == "":
+            return None
+        if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
+            return [float(v) for v in value]
+        return [float(value)]
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def uid_text(ds: Dataset, tag: int) -> str:
+    """A UI value straight from its raw bytes (UIDs are plain ASCII, PS3.5 9.1)."""
+    if tag not in ds:
+        return ""
+    value = ds.get_item(tag).value
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip("\x00 ")
+    return "" if value is None else str(value).strip()
+
+
 def slice_position(header: Dataset) -> float | None:
     """Position along the slice normal: IPP . (row x column cosines).
 
@@ -221,13 +262,12 @@ def slice_position(header: Dataset) -> float | None:
     (0020,0037) *Image Orientation (Patient)* (PS3.3 C.7.6.2.1.1); None when
     either is missing or malformed.
     """
-    try:
-        position = np.asarray([float(v) for v in header.ImagePositionPatient], dtype=float)
-        orientation = np.asarray([float(v) for v in header.ImageOrientationPatient], dtype=float)
-    except (AttributeError, TypeError, ValueError):
+    position_values = raw_numbers(header, 0x00200032)
+    orientation_values = raw_numbers(header, 0x00200037)
+    if not position_values or not orientation_values or len(position_values) != 3 or len(orientation_values) != 6:
         return None
-    if position.shape != (3,) or orientation.shape != (6,):
-        return None
+    position = np.asarray(position_values, dtype=float)
+    orientation = np.asarray(orientation_values, dtype=float)
     normal = np.cross(orientation[:3], orientation[3:])
     if not np.all(np.isfinite(normal)) or np.linalg.norm(normal) < 1e-6:
         return None
@@ -250,9 +290,7 @@ def sort_instances(instances: list[Instance]) -> list[Instance]:
         return inst.path.name if inst.path else ""
 
     positions = [slice_position(inst.header) for inst in instances]
-    orientations = {
-        tuple(round(float(v), 3) for v in (inst.header.get("ImageOrientationPatient") or ())) for inst in instances
-    }
+    orientations = {tuple(round(v, 3) for v in (raw_numbers(inst.header, 0x00200037) or ())) for inst in instances}
     if instances and None not in positions and len(orientations) == 1 and len(set(positions)) > 1:
         keyed = zip(positions, instances)
         return [inst for _, inst in sorted(keyed, key=lambda pi: (pi[0], number(pi[1]), name(pi[1])))]

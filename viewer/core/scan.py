@@ -13,6 +13,7 @@ stops the scan between files.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -118,14 +119,25 @@ def _classify(path: Path) -> tuple[str, object]:
         if exc.reason == "not a DICOM file":
             return "skip", exc.reason
         return "problem", str(exc)
-    sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
-    if sop_class == MEDIA_DIRECTORY_SOP_CLASS:
+    if _media_storage_class(header) == MEDIA_DIRECTORY_SOP_CLASS:
         return "skip", "DICOMDIR"
     if "Rows" not in header or "Columns" not in header:
         if is_image_storage(header):
             return "problem", f"{path.name}: the file ends before its image attributes (truncated?)"
         return "skip", "no image"
     return "image", header
+
+
+def _media_storage_class(header: Dataset) -> str:
+    """(0002,0002) from its raw bytes when still raw (no pydicom conversion per file)."""
+    meta = getattr(header, "file_meta", None)
+    if meta is None or 0x00020002 not in meta:
+        return ""
+    elem = meta.get_item(0x00020002)
+    value = elem.value
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip("\x00 ")
+    return str(value or "")
 
 
 def is_image_storage(header: Dataset) -> bool:
@@ -209,7 +221,20 @@ def scan(
             batch.problems.append(value)
 
     files = list(iter_regular_files(paths, cancel))
-    use_processes = processes if processes is not None else len(files) >= PROCESS_THRESHOLD
+    # Worker processes pay for pickling every header both ways: on two cores
+    # that costs more than it gains (benchmarks/RESULTS.md), so they start at four.
+    use_processes = processes if processes is not None else (len(files) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) >= 4)
+    # Thousands of headers kept alive make the cyclic garbage collector walk
+    # them again and again; it has nothing to free here, so it runs rarely.
+    gc_threshold = gc.get_threshold()
+    gc.set_threshold(max(gc_threshold[0], 100_000), *gc_threshold[1:])
+    try:
+        return _scan_files(files, use_processes, record, throttle, progress, cancel, report_interval)
+    finally:
+        gc.set_threshold(*gc_threshold)
+
+
+def _scan_files(files, use_processes, record, throttle, progress, cancel, report_interval) -> ScanProgress:
     pool = _process_pool() if use_processes else None
     if pool is None:
         for path in files:

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._prefetch_cancel = CancelToken()
         self._show_first_found = False
         self._requested_files: set[str] = set()
+        self._thumbnails_waiting: dict[str, Series] = {}
         load_charset_overrides()
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
@@ -314,10 +315,17 @@ class MainWindow(QMainWindow):
                 self._show_placeholder(self.problems[-1])
             elif not catalog.series:
                 self._show_placeholder("No DICOM images found there.")
+        waiting, self._thumbnails_waiting = self._thumbnails_waiting, {}
+        for series in waiting.values():
+            self._request_thumbnail(series)
         self.series_opened.emit()
 
     def _request_thumbnail(self, series: Series) -> None:
         if getattr(series, "_thumbnail_requested", False) or not series.image_count:
+            return
+        if self.opener.busy:
+            # Not while the scan runs: decoding thumbnails would compete with it.
+            self._thumbnails_waiting[series.uid] = series
             return
         series._thumbnail_requested = True
         self.runner.submit(

@@ -67,9 +67,14 @@ def transfer_syntax(ds: Dataset) -> UID:
 
 def number_of_frames(ds: Dataset) -> int:
     """(0028,0008) *Number of Frames*, 1 when absent, empty or invalid."""
+    if 0x00280008 not in ds:
+        return 1
+    value = ds.get_item(0x00280008).value
     try:
-        return max(1, int(ds.get("NumberOfFrames") or 1))
-    except (TypeError, ValueError):
+        if isinstance(value, bytes):  # still raw: no pydicom conversion needed
+            value = value.decode("ascii").strip("\x00 ")
+        return max(1, int(float(value or 1)))
+    except (TypeError, ValueError, UnicodeDecodeError):
         return 1
 
 
