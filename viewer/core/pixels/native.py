@@ -116,31 +116,63 @@ def read_native_frame(path: str | os.PathLike[str], header: Dataset) -> np.ndarr
     return out if read_native_into(path, layout, out) else None
 
 
-def load_volume(paths: list[Path], headers: list[Dataset], cancel=lambda: False) -> np.ndarray:
+def _layout_key(header: Dataset) -> tuple:
+    """The raw bytes that decide a layout: slices of one series share them."""
+    meta = getattr(header, "file_meta", None)
+    values = []
+    for ds, tag in ((meta, 0x00020010), (header, 0x00280002), (header, 0x00280004), (header, 0x00280008),
+                    (header, 0x00280010), (header, 0x00280011), (header, 0x00280100), (header, 0x00280101),
+                    (header, 0x00280103)):
+        if ds is None or tag not in ds:
+            values.append(None)
+            continue
+        value = ds.get_item(tag).value
+        values.append(value if isinstance(value, (bytes, str, int)) else str(value))
+    return tuple(values)
+
+
+def load_volume(paths: list[Path], headers: list[Dataset], cancel=lambda: False, threads: int = 4) -> np.ndarray:
     """Stored values of a series of single-frame files as one (slices, rows, columns) array.
 
-    Slices are read straight into a preallocated volume; a slice that does
-    not fit the fast path (compressed, different size) goes through pydicom.
-    Raises ViewerError for a slice that cannot be read at all.
+    Slices are read straight into a preallocated volume by a few threads
+    (``readinto`` releases the GIL, so reads and page faults overlap); a
+    slice that does not fit the fast path (compressed, different size) goes
+    through pydicom. Raises ViewerError for a slice that cannot be read.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from viewer.core.io import ViewerError, read_image_dataset
     from viewer.core.pixels.decoders import decode_frame
 
-    first = native_layout(headers[0])
+    layouts: dict[tuple, NativeLayout | None] = {}
+
+    def layout_of(header: Dataset) -> NativeLayout | None:
+        key = _layout_key(header)
+        if key not in layouts:
+            layouts[key] = native_layout(header)
+        return layouts[key]
+
+    first = layout_of(headers[0])
     if first is None:
         sample = decode_frame(read_image_dataset(paths[0]), 0, paths[0])
         shape, dtype = sample.shape, sample.dtype
     else:
         shape, dtype = (first.rows, first.columns), first.dtype
     volume = np.empty((len(paths), *shape), dtype=dtype)
-    for i, (path, header) in enumerate(zip(paths, headers)):
+    slices = [(i, path, layout_of(header)) for i, (path, header) in enumerate(zip(paths, headers))]
+
+    def read(item) -> None:
+        i, path, layout = item
         if cancel():
-            break
-        layout = native_layout(header)
+            return
         if layout is not None and (layout.rows, layout.columns) == shape and layout.dtype == dtype and read_native_into(path, layout, volume[i]):
-            continue
+            return
         arr = decode_frame(read_image_dataset(path), 0, path)
         if arr.shape != shape:
             raise ViewerError(f"slice size {arr.shape} differs from the series' {shape}", path)
         volume[i] = arr
+
+    with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="viewer-volume") as pool:
+        for _ in pool.map(read, slices):
+            pass
     return volume
