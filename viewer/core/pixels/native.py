@@ -84,7 +84,14 @@ def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np
             return False
         f.seek(start - header_len)
         if not _check_element_header(f.read(header_len), layout):
-            return False  # trailing elements or padding after the pixel data
+            # Something follows the pixel data (Data Set Trailing Padding, a
+            # signature): find the element by walking the header instead.
+            from viewer.core.header import pixel_data_position
+
+            position = pixel_data_position(path)
+            if position is None or position[1] < layout.nbytes:
+                return False
+            f.seek(position[0])
         view = memoryview(out.reshape(-1).view(np.uint8))
         if f.readinto(view) != layout.nbytes:
             return False
