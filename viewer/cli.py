@@ -71,11 +71,115 @@ def run_dump(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _network_parsers(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("node", metavar="NODE", help="AET@HOST:PORT, or the name of a node saved in the query panel")
+    common.add_argument("--aet", metavar="TITLE", help="this app's AE title (default: the saved one, DICOMVIEWER)")
+    common.add_argument("--timeout", type=float, metavar="S", help="seconds of inactivity before giving up")
+
+    p = sub.add_parser("echo", parents=[common], help="C-ECHO: does the node answer?")
+    p.set_defaults(run=run_echo)
+
+    p = sub.add_parser("find", parents=[common], help="C-FIND studies or series", description="C-FIND at study or series level. "
+                       "Keys use DICOM matching: wildcards * and ? in names, ranges like 20240101-20240131 in dates.")
+    p.add_argument("--level", choices=("study", "series"), default="study")
+    p.add_argument("-k", "--key", action="append", default=[], metavar="Keyword=Value", help="a matching key, e.g. PatientName=DOE*; repeatable")
+    p.add_argument("--max", type=int, default=1000, metavar="N", help="stop after N matches (default 1000)")
+    p.add_argument("--json", action="store_true", help="print a list of matches in the DICOM JSON model")
+    p.set_defaults(run=run_find)
+
+    p = sub.add_parser("get", parents=[common], help="retrieve a study or a series (C-GET, or C-MOVE with --move)")
+    p.add_argument("--study", required=True, metavar="UID")
+    p.add_argument("--series", metavar="UID")
+    p.add_argument("-o", "--output", metavar="DIR", help="where to write (default: the app's cache)")
+    p.add_argument("--move", action="store_true", help="use C-MOVE (the node must know this app's AE title and port)")
+    p.add_argument("--port", type=int, metavar="PORT", help="local port for C-MOVE's Storage SCP")
+    p.add_argument("--force", action="store_true", help="fetch again even if the series is in the cache")
+    p.set_defaults(run=run_get)
+
+
+def _node_and_local(args):
+    from viewer.core.net.nodes import load_network_settings, parse_node
+
+    nodes, local = load_network_settings()
+    node = parse_node(args.node, nodes)
+    if args.aet:
+        from viewer.core.net.nodes import LocalAE
+
+        local = LocalAE(args.aet, local.move_port)
+    if getattr(args, "port", None):
+        local.move_port = args.port
+    if args.timeout:
+        node.timeouts.dimse = node.timeouts.acse = node.timeouts.connect = args.timeout
+    return node, local
+
+
+def run_echo(args) -> int:
+    from viewer.core.net.scu import echo
+
+    node, local = _node_and_local(args)
+    seconds = echo(node, local)
+    print(f"{node.address} answered in {seconds * 1000:.0f} ms")
+    return EXIT_OK
+
+
+def run_find(args) -> int:
+    import json
+
+    from viewer.core.inspect import to_json_model
+    from viewer.core.net.scu import find
+
+    node, local = _node_and_local(args)
+    filters = {}
+    for item in args.key:
+        keyword, sep, value = item.partition("=")
+        from pydicom.datadict import tag_for_keyword
+
+        if not sep or tag_for_keyword(keyword.strip()) is None:
+            raise ViewerError(f"-k {item}: expected Keyword=Value with a DICOM keyword")
+        filters[keyword.strip()] = value
+    result = find(node, local, args.level, filters, cap=args.max)
+    if args.json:
+        print(json.dumps([to_json_model(m) for m in result.matches], ensure_ascii=False, indent=1))
+    else:
+        from viewer.core.model import text
+
+        keys = ("PatientName", "PatientID", "StudyDate", "ModalitiesInStudy", "StudyDescription", "StudyInstanceUID") if args.level == "study" else (
+            "SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances", "SeriesInstanceUID")
+        for match in result.matches:
+            print(" | ".join(text(match, k) for k in keys))
+    if result.more:
+        print(f"dicom-viewer: more than {args.max} matches; showing the first {args.max}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_get(args) -> int:
+    from viewer.core.net.scu import retrieve
+    from viewer.core.net.storage import default_cache_dir
+
+    node, local = _node_and_local(args)
+    output = Path(args.output) if args.output else default_cache_dir()
+
+    def progress(p) -> None:
+        left = "?" if p.remaining is None else p.remaining
+        print(f"\r{p.received} received, {p.completed} completed, {p.failed} failed, {left} remaining", end="", file=sys.stderr, flush=True)
+
+    result = retrieve(node, local, output, args.study, args.series, progress, method="move" if args.move else None, force=args.force)
+    print(file=sys.stderr)
+    for failure in result.failed_instances:
+        print(f"dicom-viewer: refused: {failure}", file=sys.stderr)
+    print(f"{len(result.files)} file(s) in {output}" + (" (already in the cache)" if result.cached else f" by C-{result.method.upper()}"))
+    if result.progress.failed:
+        raise ViewerError(f"{result.progress.failed} sub-operation(s) failed on {node.address}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dicom-viewer", description="Headless dicom-viewer commands.")
     sub = parser.add_subparsers(dest="command", required=True)
     _export_parser(sub)
     _dump_parser(sub)
+    _network_parsers(sub)
     return parser
 
 

@@ -230,7 +230,10 @@ def is_compressed(header: Dataset) -> bool:
     """Whether decoding this file is real work (encapsulated pixel data)."""
     meta = getattr(header, "file_meta", None)
     uid = meta.get("TransferSyntaxUID") if meta is not None else None
-    return bool(uid) and UID(str(uid).rstrip("\x00 ")).is_encapsulated
+    try:
+        return bool(uid) and UID(str(uid).rstrip("\x00 ")).is_encapsulated
+    except ValueError:
+        return False  # a syntax pydicom does not know (JPEG XL): nothing can decode it
 
 
 def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int, cancel, pool, fill: float = 0.8) -> int:

@@ -11,6 +11,8 @@ raises on a malformed value.
 
 from __future__ import annotations
 
+import datetime
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -176,7 +178,12 @@ def dataset_rows(
             decoded = element_text(ds, tag, path, overrides, charsets)
             text = decoded.text if decoded is not None else ""
             rows.append(
-                TagRow(_tag_text(tag), keyword, name, vr, _vm(text, vr), length, _elide(text), text, decoded.suspect if decoded else False, decoded.guess if decoded else None, tag_value=tag)
+                TagRow(
+                    _tag_text(tag), keyword, name, vr, _vm(text, vr), length, _elide(text), text,
+                    decoded.suspect if decoded else False, decoded.guess if decoded else None,
+                    warning=f"odd value length {length}" if length is not None and length % 2 == 1 else "",
+                    tag_value=tag,
+                )
             )
             continue
         elem, problem = _convert(ds, tag)
@@ -196,11 +203,63 @@ def dataset_rows(
     return rows
 
 
-def _check_value(elem: DataElement, length: int | None) -> str:
-    """Faults pydicom may let through: odd lengths (PS3.5 7.1.1)."""
+def _check_value(elem: DataElement, length: int | None, text: str | None = None) -> str:
+    """Faults pydicom lets through: odd lengths (PS3.5 7.1.1), and DS, IS, DA,
+    TM, DT values that are not what PS3.5 Table 6.2-1 allows (pydicom keeps
+    them as strings without a warning)."""
     if length is not None and length % 2 == 1:
         return f"odd value length {length}"
+    vr = str(elem.VR)
+    if vr not in _FORMATS:
+        return ""
+    text = _value_text(elem) if text is None else text
+    for value in text.split("\\"):
+        value = value.strip(" \x00")
+        if value and not _FORMATS[vr](value):
+            return f"not a valid {vr} value: {value!r}"
     return ""
+
+
+def _is_ds(value: str) -> bool:
+    return len(value) <= 16 and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) is not None
+
+
+def _is_is(value: str) -> bool:
+    return len(value) <= 12 and re.fullmatch(r"[+-]?\d+", value) is not None and -(2**31) <= int(value) < 2**31
+
+
+def _is_da(value: str) -> bool:
+    if re.fullmatch(r"\d{8}", value) is None:
+        return False
+    try:
+        datetime.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_tm(value: str) -> bool:
+    match = re.fullmatch(r"(\d\d)(\d\d)?(\d\d)?(\.\d{1,6})?", value)
+    if match is None or (match.group(4) and not match.group(3)):
+        return False
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups()[:3])
+    return hours < 24 and minutes < 60 and seconds <= 60  # 60: a leap second
+
+
+def _is_dt(value: str) -> bool:
+    match = re.fullmatch(r"(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\.\d{1,6})?([+-]\d{4})?", value)
+    if match is None:
+        return False
+    month, day = int(match.group(2) or 1), int(match.group(3) or 1)
+    try:
+        datetime.date(int(match.group(1)), month, day)
+    except ValueError:
+        return False
+    time = "".join(g or "" for g in match.groups()[3:7])
+    return not time or _is_tm(time)
+
+
+_FORMATS = {"DS": _is_ds, "IS": _is_is, "DA": _is_da, "TM": _is_tm, "DT": _is_dt}
 
 
 def _sequence_row(ds, tag, keyword, name, length, path, overrides, charsets) -> TagRow:

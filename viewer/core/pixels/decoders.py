@@ -48,8 +48,10 @@ PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
     "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),
 }
 
-#: Video transfer syntaxes (PS3.5 8.2.5-8.2.8): shown as a clear refusal.
-VIDEO_PREFIXES = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")
+#: Video transfer syntaxes (PS3.5 8.2.5-8.2.8: MPEG-2, MPEG-4 AVC, HEVC, all
+#: 1.2.840.10008.1.2.4.100-108 and their .1 variants): shown as a clear refusal.
+#: 1.2.840.10008.1.2.4.110-112 are JPEG XL images, not video.
+VIDEO_PREFIXES = ("1.2.840.10008.1.2.4.10",)
 
 
 def transfer_syntax(ds: Dataset) -> UID:
@@ -63,6 +65,18 @@ def transfer_syntax(ds: Dataset) -> UID:
             return UID("1.2.840.10008.1.2")
         return UID("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
     return UID(uid)
+
+
+def needs_decoder(uid: UID) -> bool:
+    """Whether `uid` needs a decoder plugin (encapsulated, not native).
+
+    A syntax this pydicom does not know (JPEG XL, added to DICOM in 2024, or
+    a private one) is assumed to: pydicom's ``is_compressed`` raises for it.
+    """
+    try:
+        return uid.is_compressed
+    except ValueError:
+        return True
 
 
 def number_of_frames(ds: Dataset) -> int:
@@ -103,7 +117,7 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
     frames = number_of_frames(ds)
     if not 0 <= index < frames:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
-    if uid.is_compressed:
+    if needs_decoder(uid):
         try:
             decoder = get_decoder(uid)
         except NotImplementedError:
@@ -146,7 +160,7 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 
 def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
     """pydicom's ``pixel_array`` with our plugin order, then any plugin as a fallback."""
-    if not uid.is_compressed:
+    if not needs_decoder(uid):
         return pixel_array(src, index=index)
     available = set(get_decoder(uid).available_plugins)
     for plugin in PREFERRED_PLUGINS.get(str(uid), ()):
@@ -171,7 +185,7 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
     frames = number_of_frames(header)
     if not 0 <= index < frames:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
-    if uid.is_compressed:
+    if needs_decoder(uid):
         try:
             decoder = get_decoder(uid)
         except NotImplementedError:

@@ -1,0 +1,520 @@
+"""C-ECHO, C-FIND, C-GET and C-MOVE against a remote node, like pynetdicom's own apps.
+
+One AE and one association per task, explicit timeouts, handlers passed
+with ``evt_handlers``. Every socket gets TCP_NODELAY (on loopback, without
+it each message waits for a delayed ACK). Failures end in a
+:class:`~viewer.core.io.ViewerError` with a plain sentence: refused and
+why, no answer, a failure status and what it means.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from viewer.core.io import ViewerError
+from viewer.core.net.nodes import LocalAE, Node
+from viewer.core.net.storage import COMPLETE_MARKER, InstanceWriter, series_folder, valid_uid
+from viewer.core.tasks import CancelToken
+
+MAX_PDU = 256 * 1024
+
+#: Return keys asked for at each level (empty values = "send me this").
+STUDY_KEYS = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+    "AccessionNumber", "StudyDescription", "ModalitiesInStudy", "ReferringPhysicianName",
+    "StudyInstanceUID", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "SOPClassesInStudy",
+)
+SERIES_KEYS = (
+    "Modality", "SeriesNumber", "SeriesDescription", "SeriesInstanceUID", "StudyInstanceUID",
+    "NumberOfSeriesRelatedInstances", "SeriesDate", "SeriesTime",
+)
+PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
+
+
+@dataclass
+class AssociationLog:
+    """What happened on the associations with one node, for a user to read."""
+
+    lines: list[str] = field(default_factory=list)
+    limit: int = 2000
+
+    def add(self, text: str) -> None:
+        self.lines.append(f"{time.strftime('%H:%M:%S')} {text}")
+        del self.lines[: max(0, len(self.lines) - self.limit)]
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _nodelay(event) -> None:
+    try:
+        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass
+
+
+def _log_handlers(log: AssociationLog | None):
+    from pynetdicom import evt
+
+    handlers = [(evt.EVT_CONN_OPEN, _nodelay)]
+    if log is None:
+        return handlers
+
+    def acse_sent(event):
+        primitive = event.primitive
+        name = type(primitive).__name__
+        if name == "A_ASSOCIATE" and primitive.result is None:
+            contexts = ", ".join(sorted({str(getattr(c.abstract_syntax, "name", c.abstract_syntax)) for c in primitive.presentation_context_definition_list})[:8])
+            log.add(f"-> A-ASSOCIATE-RQ to {primitive.called_ae_title} ({len(primitive.presentation_context_definition_list)} contexts: {contexts}...)")
+        else:
+            log.add(f"-> {name.replace('_', '-')}")
+
+    def acse_recv(event):
+        primitive = event.primitive
+        name = type(primitive).__name__
+        if name == "A_ASSOCIATE":
+            if primitive.result == 0x00:
+                accepted = [c for c in primitive.presentation_context_definition_results_list if c.result == 0]
+                log.add(f"<- A-ASSOCIATE-AC: {len(accepted)} context(s) accepted, max PDU {primitive.maximum_length_received}")
+            else:
+                log.add(f"<- A-ASSOCIATE-RJ: {primitive.result_str}, {primitive.source_str}: {primitive.reason_str}")
+        else:
+            log.add(f"<- {name.replace('_', '-')}")
+
+    def dimse_sent(event):
+        message = event.message
+        log.add(f"-> {type(message).__name__.replace('_', '-')} (message {getattr(message.command_set, 'MessageID', '')})")
+
+    def dimse_recv(event):
+        message = event.message
+        status = getattr(message.command_set, "Status", None)
+        text = f" status 0x{int(status):04X}" if status is not None else ""
+        log.add(f"<- {type(message).__name__.replace('_', '-')}{text}")
+
+    handlers += [
+        (evt.EVT_ACSE_SENT, acse_sent),
+        (evt.EVT_ACSE_RECV, acse_recv),
+        (evt.EVT_DIMSE_SENT, dimse_sent),
+        (evt.EVT_DIMSE_RECV, dimse_recv),
+        (evt.EVT_ABORTED, lambda event: log.add("association aborted")),
+        (evt.EVT_CONN_CLOSE, lambda event: log.add("connection closed")),
+    ]
+    return handlers
+
+
+def _application_entity(local: LocalAE, node: Node):
+    from pynetdicom import AE
+
+    ae = AE(ae_title=local.ae_title)
+    ae.network_timeout = node.timeouts.dimse
+    ae.acse_timeout = node.timeouts.acse
+    ae.dimse_timeout = node.timeouts.dimse
+    ae.connection_timeout = node.timeouts.connect
+    ae.maximum_pdu_size = MAX_PDU
+    return ae
+
+
+def _tls_args(node: Node) -> dict:
+    if not node.tls_ca_file:
+        return {}
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca_file)
+    if node.tls_cert_file:
+        context.load_cert_chain(node.tls_cert_file, node.tls_key_file or None)
+    return {"tls_args": (context, node.host)}
+
+
+def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=None):
+    """An established association, or ViewerError saying why not."""
+    rejection: list[str] = []
+
+    def note_rejection(event):
+        primitive = event.primitive
+        if type(primitive).__name__ == "A_ASSOCIATE" and primitive.result not in (None, 0x00):
+            rejection.append(f"{primitive.reason_str} ({primitive.source_str})")
+
+    from pynetdicom import evt
+
+    all_handlers = list(_log_handlers(log)) + [(evt.EVT_ACSE_RECV, note_rejection)] + list(handlers)
+    try:
+        assoc = ae.associate(
+            node.host, node.port, ae_title=node.ae_title, evt_handlers=all_handlers, ext_neg=ext_neg, max_pdu=MAX_PDU, **_tls_args(node)
+        )
+    except (OSError, ValueError) as exc:
+        raise ViewerError(f"{node.address}: cannot connect ({exc})") from None
+    if assoc.is_established:
+        return assoc
+    if assoc.is_rejected:
+        raise ViewerError(f"{node.address} refused the association: {rejection[0] if rejection else 'no reason given'}")
+    if assoc.is_aborted:
+        raise ViewerError(f"{node.address} aborted the association")
+    raise ViewerError(f"{node.address} did not answer (no DICOM listener there, or it timed out)")
+
+
+def _status_text(status: int) -> str:
+    from pynetdicom.status import code_to_category
+
+    category = code_to_category(status)
+    meanings = {
+        0xA700: "out of resources",
+        0xA701: "out of resources: unable to calculate number of matches",
+        0xA702: "out of resources: unable to perform sub-operations",
+        0xA801: "move destination unknown (the PACS does not know this app's AE title)",
+        0xA900: "identifier does not match SOP class",
+        0xC000: "unable to process",
+        0xFE00: "cancelled",
+        0xB000: "sub-operations complete with failures or warnings",
+        0x0122: "SOP class not supported",
+        0x0124: "not authorised",
+    }
+    return f"{category.lower()} 0x{status:04X}" + (f": {meanings[status]}" if status in meanings else "")
+
+
+# ----------------------------------------------------------------------------- C-ECHO
+
+
+def echo(node: Node, local: LocalAE, log: AssociationLog | None = None) -> float:
+    """Verify the node answers; returns the round trip in seconds (raises ViewerError)."""
+    from pynetdicom.sop_class import Verification
+
+    ae = _application_entity(local, node)
+    ae.add_requested_context(Verification)
+    start = time.monotonic()
+    assoc = _associate(ae, node, log)
+    try:
+        status = assoc.send_c_echo()
+    finally:
+        _release(assoc)
+    if not status or "Status" not in status:
+        raise ViewerError(f"{node.address} did not answer the C-ECHO")
+    if status.Status != 0x0000:
+        raise ViewerError(f"{node.address} answered the C-ECHO with {_status_text(int(status.Status))}")
+    return time.monotonic() - start
+
+
+def _release(assoc) -> None:
+    try:
+        if assoc.is_established:
+            assoc.release()
+    except Exception:  # noqa: BLE001 - the peer may be gone already
+        assoc.abort()
+
+
+# ----------------------------------------------------------------------------- C-FIND
+
+
+@dataclass
+class FindResult:
+    """Matches of a C-FIND (pydicom datasets, text still raw), and whether more exist."""
+
+    matches: list[Dataset]
+    more: bool = False
+    charset: list[str] = field(default_factory=list)
+
+
+def query_dataset(level: str, filters: dict[str, str], charset: str) -> Dataset:
+    """The identifier of a C-FIND: filters as given, the other return keys empty."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level.upper()
+    if charset:
+        ds.SpecificCharacterSet = charset  # else servers answer in ASCII with '?' (PS3.4 C.4.1.1.3.2)
+    keys = {"STUDY": STUDY_KEYS, "SERIES": SERIES_KEYS, "PATIENT": PATIENT_KEYS, "IMAGE": ("SOPInstanceUID", "InstanceNumber")}[level.upper()]
+    for keyword in keys:
+        setattr(ds, keyword, "")
+    for keyword, value in filters.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def find(
+    node: Node,
+    local: LocalAE,
+    level: str = "study",
+    filters: dict[str, str] | None = None,
+    cap: int = 500,
+    cancel: CancelToken | None = None,
+    log: AssociationLog | None = None,
+) -> FindResult:
+    """C-FIND at `level` with `filters` (keyword -> value, DICOM matching rules).
+
+    Stops at `cap` matches (sending C-CANCEL) and says there were more.
+    Raises ViewerError on any failure.
+    """
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelFind
+
+    model = StudyRootQueryRetrieveInformationModelFind if node.query_model == "study" else PatientRootQueryRetrieveInformationModelFind
+    identifier = query_dataset(level, filters or {}, node.charset)
+    ae = _application_entity(local, node)
+    ae.add_requested_context(model)
+    assoc = _associate(ae, node, log)
+    result = FindResult([])
+    try:
+        msg_id = 1
+        for status, match in assoc.send_c_find(identifier, model, msg_id=msg_id):
+            if not status or "Status" not in status:
+                raise ViewerError(f"{node.address} stopped answering the C-FIND")
+            code = int(status.Status)
+            if code in (0xFF00, 0xFF01):
+                if match is not None:
+                    if node.assume_charset and "SpecificCharacterSet" not in match:
+                        match.SpecificCharacterSet = node.assume_charset
+                    result.matches.append(match)
+                if len(result.matches) >= cap or (cancel is not None and cancel.cancelled):
+                    result.more = len(result.matches) >= cap
+                    assoc.send_c_cancel(msg_id, query_model=model)
+            elif code == 0xFE00:
+                break
+            elif code != 0x0000:
+                raise ViewerError(f"{node.address} answered the C-FIND with {_status_text(code)}")
+    finally:
+        _release(assoc)
+    return result
+
+
+# ----------------------------------------------------------------------------- C-GET and C-MOVE
+
+
+@dataclass
+class RetrieveProgress:
+    """From the pending responses (PS3.4 C.4.2.1.5) and what has been written."""
+
+    remaining: int | None = None
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    received: int = 0
+    done: bool = False
+
+
+@dataclass
+class RetrieveResult:
+    files: list[Path]
+    progress: RetrieveProgress
+    failed_instances: list[str] = field(default_factory=list)
+    method: str = "get"
+    cached: bool = False
+    message: str = ""
+
+
+#: SOP classes proposed for C-GET storage when the study does not list its own.
+_COMMON_STORAGE = (
+    "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.4",
+    "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1",
+    "1.2.840.10008.5.1.4.1.1.1.2", "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1",
+    "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.5.1.4.1.1.20",
+    "1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.481.1", "1.2.840.10008.5.1.4.1.1.88.11",
+    "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.5.1.4.1.1.66.4",
+)
+
+
+def _storage_classes(sop_classes: list[str] | None) -> list[str]:
+    """Storage SOP classes to offer for C-GET, within DICOM's 128 contexts (PS3.8 9.3.2.2).
+
+    The study's own (0008,0062) *SOP Classes in Study* first, then common
+    image classes, then pynetdicom's full list, 120 at most (plus the
+    query/retrieve contexts).
+    """
+    from pynetdicom import StoragePresentationContexts
+
+    ordered: list[str] = []
+    for uid in list(sop_classes or []) + list(_COMMON_STORAGE) + [str(c.abstract_syntax) for c in StoragePresentationContexts]:
+        if uid and uid not in ordered:
+            ordered.append(uid)
+    return ordered[:120]
+
+
+_TRANSFER_SYNTAXES = (
+    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+)
+
+
+def retrieve(
+    node: Node,
+    local: LocalAE,
+    cache: Path,
+    study_uid: str,
+    series_uid: str | None = None,
+    progress: Callable[[RetrieveProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+    log: AssociationLog | None = None,
+    method: str | None = None,
+    force: bool = False,
+    sop_classes: list[str] | None = None,
+) -> RetrieveResult:
+    """Fetch a study or a series into `cache` by C-GET or C-MOVE (node's choice by default).
+
+    Falls back to the other method when the node refuses the first. A
+    series already complete in the cache is not fetched again unless
+    `force`. Raises ViewerError when nothing could be retrieved.
+    """
+    if not valid_uid(study_uid) or (series_uid and not valid_uid(series_uid)):
+        raise ViewerError("retrieve needs valid Study (and Series) Instance UIDs")
+    cache = Path(cache)
+    if series_uid and not force:
+        folder = series_folder(cache, study_uid, series_uid)
+        if (folder / COMPLETE_MARKER).exists():
+            files = sorted(folder.glob("*.dcm"))
+            return RetrieveResult(files, RetrieveProgress(completed=len(files), received=len(files), done=True), cached=True, message="already in the cache")
+    first = method or node.retrieve
+    order = [first, "move" if first == "get" else "get"]
+    errors = []
+    for attempt in order:
+        try:
+            result = (_get if attempt == "get" else _move)(node, local, cache, study_uid, series_uid, progress, cancel or CancelToken(), log, sop_classes)
+        except _Refused as refused:
+            errors.append(str(refused))
+            if log is not None:
+                log.add(f"{attempt.upper()} refused: {refused}; trying the other method")
+            continue
+        if series_uid and not result.failed_instances and not (cancel and cancel.cancelled) and result.files:
+            (series_folder(cache, study_uid, series_uid) / COMPLETE_MARKER).touch()
+        elif not series_uid and not result.failed_instances and not (cancel and cancel.cancelled):
+            for series_dir in {f.parent for f in result.files}:
+                (series_dir / COMPLETE_MARKER).touch()
+        return result
+    raise ViewerError(f"{node.address} refused to send: " + "; ".join(errors))
+
+
+class _Refused(Exception):
+    """The node will not do this kind of retrieve (try the other)."""
+
+
+def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
+    ds.StudyInstanceUID = study_uid
+    if series_uid:
+        ds.SeriesInstanceUID = series_uid
+    return ds
+
+
+def _watch_inactivity(assoc, writer: InstanceWriter, timeout: float | None, state: dict, cancel: CancelToken):
+    """Abort the association after `timeout` seconds without any message or instance."""
+    if not timeout:
+        return None
+
+    def watch():
+        while assoc.is_established and not state.get("finished"):
+            idle = time.monotonic() - max(writer.last_activity, state["last_response"])
+            if idle > timeout:
+                state["timed_out"] = True
+                assoc.abort()
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=watch, name="viewer-net-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, msg_id, state) -> RetrieveProgress:
+    report = RetrieveProgress()
+    cancelled_sent = False
+    for status, _identifier_ds in responses:
+        state["last_response"] = time.monotonic()
+        if not status or "Status" not in status:
+            if state.get("timed_out"):
+                raise ViewerError(f"{node.address} stopped sending for {node.timeouts.dimse:g} s: transfer abandoned")
+            raise ViewerError(f"{node.address} broke off the transfer (association aborted or connection lost)")
+        code = int(status.Status)
+        for attr, name in (("remaining", "NumberOfRemainingSuboperations"), ("completed", "NumberOfCompletedSuboperations"), ("failed", "NumberOfFailedSuboperations"), ("warning", "NumberOfWarningSuboperations")):
+            if name in status:
+                setattr(report, attr, int(getattr(status, name)))
+        report.received = len(writer.written)
+        if progress_cb:
+            progress_cb(RetrieveProgress(**vars(report)))
+        if code in (0xFF00, 0xFF01):
+            if cancel.cancelled and not cancelled_sent:
+                assoc.send_c_cancel(msg_id, query_model=model)
+                cancelled_sent = True
+            continue
+        if code in (0x0000, 0xB000, 0xFE00):
+            break
+        if code in (0x0122, 0xA900, 0xC000) and not writer.written:
+            raise _Refused(_status_text(code))
+        raise ViewerError(f"{node.address} answered with {_status_text(code)}")
+    report.received = len(writer.written)
+    report.done = True
+    return report
+
+
+def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+    from pynetdicom import build_role, evt
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelGet
+
+    model = StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet
+    ae = _application_entity(local, node)
+    ae.add_requested_context(model)
+    roles = []
+    for uid in _storage_classes(sop_classes):
+        ae.add_requested_context(uid, list(_TRANSFER_SYNTAXES))
+        roles.append(build_role(uid, scp_role=True))
+    writer = InstanceWriter(cache, {(study_uid, series_uid)})
+    assoc = _associate(ae, node, log, [(evt.EVT_C_STORE, writer.handle_store)], ext_neg=roles)
+    state = {"last_response": time.monotonic()}
+    if not any(str(cx.abstract_syntax) == str(model) for cx in assoc.accepted_contexts):
+        _release(assoc)
+        raise _Refused("C-GET is not supported")
+    assoc.dimse_timeout = None  # inactivity is watched instead: a long transfer never times out
+    watchdog = _watch_inactivity(assoc, writer, node.timeouts.dimse, state, cancel)
+    try:
+        responses = assoc.send_c_get(_identifier(study_uid, series_uid), model, msg_id=1)
+        report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
+    finally:
+        state["finished"] = True
+        _release(assoc)
+        writer.remove_partials()
+        if watchdog:
+            watchdog.join(1)
+    return RetrieveResult(sorted(writer.written), report, writer.refused, "get")
+
+
+def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+    from pynetdicom import AllStoragePresentationContexts, evt
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelMove
+
+    model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
+    writer = InstanceWriter(cache, {(study_uid, series_uid)})
+    scp_ae = _application_entity(local, node)
+    for context in AllStoragePresentationContexts:
+        scp_ae.add_supported_context(context.abstract_syntax, list(_TRANSFER_SYNTAXES))
+    scp_ae.maximum_associations = 4
+    try:
+        server = scp_ae.start_server(
+            ("", local.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, writer.handle_store), (evt.EVT_CONN_OPEN, _nodelay)]
+        )
+    except OSError as exc:
+        raise ViewerError(f"cannot listen on port {local.move_port} for C-MOVE ({exc.strerror or exc})") from None
+    try:
+        ae = _application_entity(local, node)
+        ae.add_requested_context(model)
+        assoc = _associate(ae, node, log)
+        state = {"last_response": time.monotonic()}
+        if not any(str(cx.abstract_syntax) == str(model) for cx in assoc.accepted_contexts):
+            _release(assoc)
+            raise _Refused("C-MOVE is not supported")
+        assoc.dimse_timeout = None
+        watchdog = _watch_inactivity(assoc, writer, node.timeouts.dimse, state, cancel)
+        try:
+            responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
+            report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
+        finally:
+            state["finished"] = True
+            _release(assoc)
+            if watchdog:
+                watchdog.join(1)
+    finally:
+        server.shutdown()
+        writer.remove_partials()
+    return RetrieveResult(sorted(writer.written), report, writer.refused, "move")
