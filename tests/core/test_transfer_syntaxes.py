@@ -48,6 +48,12 @@ from viewer.core.pixels.decoders import DECODER_PACKAGES, decode_file_frame, dec
 #: JPEG DCT (ISO/IEC 10918-1): the inverse DCT, chroma upsampling and YCbCr->RGB are
 #: implementation-defined in their rounding (10918-2 tests IDCT accuracy, not bit-exactness).
 JPEG_DCT_TOLERANCE = 1
+#: Subsampled chroma (YBR_FULL_422): 10918-1 leaves the upsampling filter to the decoder.
+#: IJG-family decoders (dcmtk, Pillow/libjpeg-turbo, gdcm) agree to 1; allow 2. pylibjpeg-libjpeg
+#: upsamples differently (up to 5 off on color3d, 28 at US1's sharp edges): this check flags it
+#: should it become the viewer's JPEG baseline decoder. A missing or wrong YBR->RGB conversion
+#: is off by tens everywhere and also fails the mean-error check against the original.
+JPEG_CHROMA_TOLERANCE = 2
 #: JPEG 2000 irreversible (ISO/IEC 15444-1 Annex F, G): the 9/7 wavelet and the ICT are
 #: real-valued; decoders round differently by at most one unit.
 J2K_IRREVERSIBLE_TOLERANCE = 1
@@ -178,7 +184,8 @@ def _(workdir):
 # JPEG baseline and extended (lossy) ------------------------------------------------------------
 def _jpeg_lossy(workdir, name, uid, compressed: Path, original: np.ndarray | None) -> Case:
     reference = _reference_decoded(workdir, name, "dcmdjpeg", [], compressed)
-    return Case(compressed, uid, reference, JPEG_DCT_TOLERANCE, original)
+    subsampled = pydicom.dcmread(compressed, stop_before_pixels=True).PhotometricInterpretation == "YBR_FULL_422"
+    return Case(compressed, uid, reference, JPEG_CHROMA_TOLERANCE if subsampled else JPEG_DCT_TOLERANCE, original)
 
 
 @case("JPEG baseline (SC_rgb_dcmtk_+eb+cy+np, YBR_FULL_422)")
@@ -437,11 +444,12 @@ def test_color3d_frames_1_60_120_equal_the_whole_file(color3d, workdir):
     assert whole.shape == (120, 480, 640, 3)
     frames = [0, 59, 119]
     by_frame = store_frames(path, frames)
+    # Exact: reading one frame must not change which decoder (and so which pixels) the user gets.
     np.testing.assert_array_equal(by_frame, whole[frames])
     # And dcmtk, decoding YBR_FULL_422 to RGB with libijg, agrees.
     assert pydicom.dcmread(path, stop_before_pixels=True).PhotometricInterpretation == "YBR_FULL_422"
     reference = _reference_decoded(workdir, "color3d", "dcmdjpeg", [], path)
-    assert _largest_difference(by_frame, reference[frames]) <= JPEG_DCT_TOLERANCE
+    assert _largest_difference(by_frame, reference[frames]) <= JPEG_CHROMA_TOLERANCE
 
 
 # --------------------------------------------------------------------------- what cannot be decoded

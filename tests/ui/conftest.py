@@ -65,6 +65,7 @@ def isolated_settings(tmp_path_factory):
     from PySide6.QtCore import QSettings
 
     folder = tmp_path_factory.mktemp("settings")
+    os.environ["DICOM_VIEWER_CONFIG"] = str(folder / "config")  # saved PACS nodes too
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(folder))

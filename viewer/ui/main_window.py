@@ -151,6 +151,18 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
         self.resizeDocks([self.browser_dock], [420], Qt.Orientation.Horizontal)
 
+        from viewer.ui.query_panel import QueryPanel  # networking loads only with the panel
+
+        self.query_panel = QueryPanel(self.runner)
+        self.query_panel.retrieved.connect(lambda folders: self.open_paths(folders))
+        self.query_panel.problems.connect(self._add_problems)
+        self.query_dock = QDockWidget("Remote (PACS)", self)
+        self.query_dock.setObjectName("query_dock")
+        self.query_dock.setWidget(self.query_panel)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.query_dock)
+        self.tabifyDockWidget(self.browser_dock, self.query_dock)
+        self.browser_dock.raise_()
+
         self.pipeline_label = QLabel()
         self.pipeline_label.setTextFormat(Qt.TextFormat.RichText)
         self.pipeline_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -220,6 +232,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         view_menu.addSeparator()
         view_menu.addAction(self.browser_dock.toggleViewAction())
+        view_menu.addAction(self.query_dock.toggleViewAction())
         view_menu.addAction(self.pipeline_dock.toggleViewAction())
         view_menu.addAction(self.inspector_dock.toggleViewAction())
         view_menu.addAction(self.problem_dock.toggleViewAction())
