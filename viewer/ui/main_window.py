@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.query_dock)
         self.tabifyDockWidget(self.browser_dock, self.query_dock)
         self.browser_dock.raise_()
+        self.resizeDocks([self.browser_dock, self.query_dock], [400, 400], Qt.Orientation.Horizontal)
 
         self.pipeline_label = QLabel()
         self.pipeline_label.setTextFormat(Qt.TextFormat.RichText)

@@ -227,10 +227,11 @@ class QueryPanel(QWidget):
         date_row.addWidget(self.date_from)
         date_row.addWidget(QLabel("to"))
         date_row.addWidget(self.date_to)
-        for label, days in (("Any", None), ("Today", 0), ("Yesterday", 1), ("Last 7 days", 7)):
+        shortcuts = QHBoxLayout()
+        for label, days in (("Any date", None), ("Today", 0), ("Yesterday", 1), ("Last 7 days", 7)):
             button = QPushButton(label)
             button.clicked.connect(lambda _=False, d=days: self.set_date_range(d))
-            date_row.addWidget(button)
+            shortcuts.addWidget(button)
         form = QGridLayout()
         fields = (("Patient name", self.patient_name), ("Patient ID", self.patient_id), ("Accession", self.accession),
                   ("Modalities", self.modalities), ("Description", self.description), ("Referring", self.referring))
@@ -239,6 +240,7 @@ class QueryPanel(QWidget):
             form.addWidget(widget, i // 2, (i % 2) * 2 + 1)
         form.addWidget(QLabel("Study date"), 3, 0)
         form.addLayout(date_row, 3, 1, 1, 3)
+        form.addLayout(shortcuts, 4, 1, 1, 3)
         self.search_button = QPushButton("Search")
         self.search_button.setDefault(True)
         self.search_button.clicked.connect(self.search)
