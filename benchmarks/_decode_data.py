@@ -5,7 +5,7 @@ moves the root; delete the folder to rebuild), never into the repository.
 Every compressed file is made by a reference encoder, not by the code under test:
 
 * dcmtk: ``dcmcjpeg +eb`` (JPEG Baseline, 8-bit), ``+ee`` (Extended, 12-bit),
-  ``+el`` (Lossless process 14), ``+es`` (Lossless SV1); ``dcmcjpls +el`` /
+  ``+el`` (Lossless process 14, selection value 6), ``+e1`` (Lossless SV1); ``dcmcjpls +el`` /
   ``+en`` (JPEG-LS lossless / near-lossless, NEAR 2); ``dcmcrle`` (RLE).
 * gdcm: ``gdcmconv --j2k`` (JPEG 2000 lossless). Lossy JPEG 2000 (ratio 10)
   comes from OpenJPEG's encoder via pydicom's ``Dataset.compress``: gdcmconv's
@@ -166,7 +166,7 @@ def decode_cases() -> list[Case]:
             (f"native {what}", EXPLICIT, source, "none (Explicit VR LE)", [], True),
             (f"RLE {what}", RLE, source, "dcmcrle", ["dcmcrle"], True),
             (f"JPEG Lossless P14 {what}", JPEG_LOSSLESS, source, "dcmcjpeg +el", ["dcmcjpeg", "+el"], True),
-            (f"JPEG Lossless SV1 {what}", JPEG_LOSSLESS_SV1, source, "dcmcjpeg +es", ["dcmcjpeg", "+es"], True),
+            (f"JPEG Lossless SV1 {what}", JPEG_LOSSLESS_SV1, source, "dcmcjpeg +e1", ["dcmcjpeg", "+e1"], True),
             (f"JPEG-LS lossless {what}", JPEGLS_LOSSLESS, source, "dcmcjpls +el", ["dcmcjpls", "+el"], True),
             (f"JPEG 2000 lossless {what}", J2K_LOSSLESS, source, "gdcmconv --j2k", ["gdcmconv", "--j2k"], True),
             (f"JPEG 2000 lossy {what}", J2K, source, "OpenJPEG via pydicom compress, ratio 10", "j2k-lossy", False),

@@ -116,10 +116,10 @@ def run(repeats: int = 7) -> list[Timing]:
     return [
         interpreter_only(python, repeats),
         measure("baseline: empty QWidget painted", [python, "-c", BASELINE], repeats, ("window-painted",)),
-        measure("viewer, no file: window painted", [python, "-m", "viewer"], repeats, ("window-painted",)),
+        measure("viewer, no file: window painted", [python, "-m", "viewer", "--new-window"], repeats, ("window-painted",)),
         measure(
             "viewer 693_UNCI.dcm (CT 512x512)",
-            [python, "-m", "viewer", ct],
+            [python, "-m", "viewer", "--new-window", ct],
             repeats,
             ("window-painted", "image-painted"),
         ),

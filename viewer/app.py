@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="DICOM files, folders or a DICOMDIR to open")
     parser.add_argument("--demo", action="store_true", help="open the bundled sample images")
+    parser.add_argument("--new-window", action="store_true", help="open a new window even if the viewer is already running")
     parser.add_argument("--version", action="version", version=f"dicom-viewer {__version__}")
     return parser
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INPUT
     from viewer.ui.application import run
 
-    return run(paths)
+    return run(paths, new_window=args.new_window)
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ def no_threads_left_behind():
 
 @pytest.fixture
 def main_window(qtbot):
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.main_window import MainWindow, settings
 
+    settings().remove("window")  # each test starts from the default layout
     window = MainWindow()
     qtbot.addWidget(window)
     window.resize(1200, 900)

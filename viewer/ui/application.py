@@ -26,8 +26,16 @@ def app_icon() -> QIcon:
     return QIcon(path) if os.path.exists(path) else QIcon()
 
 
-def run(paths: list[str]) -> int:
+def run(paths: list[str], new_window: bool = False) -> int:
+    """Show the viewer; with a viewer already running (and not `new_window`), hand it `paths`."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    paths = [os.path.abspath(p) for p in paths]  # the running viewer has another working folder
+    if not new_window:
+        from viewer.ui.single_instance import hand_over
+
+        if hand_over(paths):
+            print("dicom-viewer: opened in the viewer already running (use --new-window for another)")
+            return 0
     app.setApplicationName("dicom-viewer")
     app.setApplicationDisplayName("DICOM Viewer")
     app.setApplicationVersion(__version__)
@@ -36,11 +44,26 @@ def run(paths: list[str]) -> int:
     window = MainWindow()
     if os.environ.get("DICOM_VIEWER_STARTUP_REPORT"):
         _report_startup(window, quit_when_done=True, expect_image=bool(paths))
+    if not new_window:
+        from viewer.ui.single_instance import InstanceServer
+
+        server = InstanceServer(parent=window)
+        server.paths_received.connect(lambda received: _bring_forward(window, received))
     window.show()
     if paths:
         # After the window is up: opening never delays the first paint.
         QTimer.singleShot(0, lambda: window.open_paths(paths))
     return app.exec()
+
+
+def _bring_forward(window: MainWindow, paths: list[str]) -> None:
+    """Another launch asked us to open `paths`: open them and come to the front."""
+    if window.isMinimized():
+        window.showNormal()
+    window.raise_()
+    window.activateWindow()
+    if paths:
+        window.open_paths(paths)
 
 
 def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> None:

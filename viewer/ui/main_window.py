@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_actions()
         self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
+        self._restore_layout()
 
     # ------------------------------------------------------------------ construction
     @property
@@ -709,7 +710,18 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    def _restore_layout(self) -> None:
+        store = settings()
+        geometry, state = store.value("window/geometry"), store.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
     def closeEvent(self, event):  # noqa: N802 - Qt naming
+        store = settings()
+        store.setValue("window/geometry", self.saveGeometry())
+        store.setValue("window/state", self.saveState())
         self.cine.stop()
         self._pipeline_timer.stop()
         self.opener.cancel()

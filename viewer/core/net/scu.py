@@ -258,11 +258,14 @@ def find(
     result = FindResult([])
     try:
         msg_id = 1
+        cancel_sent = False
         for status, match in assoc.send_c_find(identifier, model, msg_id=msg_id):
             if not status or "Status" not in status:
                 raise ViewerError(f"{node.address} stopped answering the C-FIND")
             code = int(status.Status)
             if code in (0xFF00, 0xFF01):
+                if cancel_sent:
+                    continue  # answers already on their way when the C-CANCEL left: beyond the cap
                 if match is not None:
                     if node.assume_charset and "SpecificCharacterSet" not in match:
                         match.SpecificCharacterSet = node.assume_charset
@@ -270,6 +273,7 @@ def find(
                 if len(result.matches) >= cap or (cancel is not None and cancel.cancelled):
                     result.more = len(result.matches) >= cap
                     assoc.send_c_cancel(msg_id, query_model=model)
+                    cancel_sent = True
             elif code == 0xFE00:
                 break
             elif code != 0x0000:
@@ -377,6 +381,11 @@ def retrieve(
             if log is not None:
                 log.add(f"{attempt.upper()} refused: {refused}; trying the other method")
             continue
+        except ViewerError as exc:
+            if not errors:
+                raise
+            # Say why the method the user chose was not used, or the error reads as if they chose this one.
+            raise ViewerError(f"{exc} (C-{attempt.upper()} was tried because C-{first.upper()} was refused: {'; '.join(errors)})") from None
         if series_uid and not result.failed_instances and not (cancel and cancel.cancelled) and result.files:
             (series_folder(cache, study_uid, series_uid) / COMPLETE_MARKER).touch()
         elif not series_uid and not result.failed_instances and not (cancel and cancel.cancelled):

@@ -1,0 +1,273 @@
+"""Real DICOM peers on loopback for the network tests: Orthanc and dcmtk's dcmqrscp.
+
+Each server runs as an ordinary child process on free ports (bind to port 0,
+as pynetdicom's tests/utils.py:get_port does), with its storage in a
+temporary folder, and is loaded with real files by dcmtk's storescu.
+Generated studies (:class:`Study`) record what was loaded; they are the
+source of every expected value, nothing is derived from the code under test.
+
+A missing server binary skips the tests that need it, with the reason, unless
+DICOM_VIEWER_REQUIRE_SERVERS=1 (CI), where it fails them instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
+
+from viewer.core.net.nodes import LocalAE, Node, Timeouts
+
+VIEWER_AET = "VIEWERTEST"
+REQUIRE_SERVERS = os.environ.get("DICOM_VIEWER_REQUIRE_SERVERS") == "1"
+# dcmtk's own transfers stall on delayed ACKs on loopback without it.
+DCMTK_ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+# ----------------------------------------------------------------------------- binaries and ports
+
+
+def server_binary(name: str, where: tuple[str, ...]) -> str:
+    """Full path of a server tool; skips (or fails under DICOM_VIEWER_REQUIRE_SERVERS=1) when absent.
+
+    dcmtk's tools are looked up in the system folders only: pynetdicom puts
+    its own 'storescu', 'findscu'... into the virtual environment.
+    """
+    for folder in where:
+        path = Path(folder) / name
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    reason = f"{name} is not installed (looked in {', '.join(where)}); install the Debian package " + ("orthanc" if name == "Orthanc" else "dcmtk")
+    if REQUIRE_SERVERS:
+        pytest.fail(reason + " - DICOM_VIEWER_REQUIRE_SERVERS=1 forbids skipping", pytrace=False)
+    pytest.skip(reason)
+
+
+def dcmtk(name: str) -> str:
+    return server_binary(name, ("/usr/bin", "/usr/local/bin"))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def echoscu_answers(ae_title: str, port: int) -> bool:
+    done = subprocess.run([dcmtk("echoscu"), "-to", "2", "-aec", ae_title, "127.0.0.1", str(port)], env=DCMTK_ENV, capture_output=True, timeout=10)
+    return done.returncode == 0
+
+
+def store_folder(ae_title: str, port: int, folder: Path) -> None:
+    """Send every file under `folder` with dcmtk's storescu."""
+    done = subprocess.run(
+        [dcmtk("storescu"), "-nh", "+sd", "+r", "-aet", "LOADER", "-aec", ae_title, "127.0.0.1", str(port), str(folder)],
+        env=DCMTK_ENV, capture_output=True, text=True, timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"storescu to {ae_title}:{port} failed: {done.stderr[-2000:]}")
+
+
+# ----------------------------------------------------------------------------- test data
+
+
+@dataclass
+class Series:
+    uid: str
+    number: int
+    modality: str
+    files: list[Path] = field(default_factory=list)
+    sop_uids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Study:
+    """One loaded study and the attributes the C-FIND tests match against."""
+
+    uid: str
+    patient_name: str
+    patient_id: str
+    accession: str
+    date: str
+    description: str
+    referring: str
+    charset: str
+    series: list[Series] = field(default_factory=list)
+
+    @property
+    def modalities(self) -> set[str]:
+        return {s.modality for s in self.series}
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(s.files) for s in self.series)
+
+
+def _write_copies(folder: Path, source: str, study: Study, series: Series, count: int) -> None:
+    original = pydicom.dcmread(get_testdata_file(source))
+    for i in range(count):
+        ds = copy.deepcopy(original)
+        sop_uid = generate_uid()
+        ds.SOPInstanceUID = sop_uid
+        ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+        ds.StudyInstanceUID = study.uid
+        ds.SeriesInstanceUID = series.uid
+        ds.SeriesNumber = series.number
+        ds.InstanceNumber = i + 1
+        ds.Modality = series.modality
+        if study.charset:
+            ds.SpecificCharacterSet = study.charset
+        elif "SpecificCharacterSet" in ds:
+            del ds.SpecificCharacterSet
+        ds.PatientName = study.patient_name
+        ds.PatientID = study.patient_id
+        ds.AccessionNumber = study.accession
+        ds.StudyDate = study.date
+        ds.StudyDescription = study.description
+        ds.ReferringPhysicianName = study.referring
+        ds.StudyID = study.accession
+        path = folder / f"{study.patient_id}_{series.number}_{i:03d}.dcm"
+        ds.save_as(path)
+        series.files.append(path)
+        series.sop_uids.append(sop_uid)
+
+
+def make_study(folder: Path, patient_name: str, patient_id: str, accession: str, date: str, description: str, referring: str,
+               series: list[tuple[str, str, int]], charset: str = "ISO_IR 100") -> Study:
+    """Copies of pydicom's test files as one study; `series` is [(source file, modality, count)]."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = Study(generate_uid(), patient_name, patient_id, accession, date, description, referring, charset)
+    for number, (source, modality, count) in enumerate(series, start=1):
+        item = Series(generate_uid(), number, modality)
+        _write_copies(folder, source, study, item, count)
+        study.series.append(item)
+    return study
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+@dataclass
+class Server:
+    kind: str  # 'orthanc' or 'dcmqrscp'
+    ae_title: str
+    port: int
+    process: subprocess.Popen
+    workdir: Path
+    http_port: int | None = None
+
+    def node(self, **kwargs) -> Node:
+        timeouts = kwargs.pop("timeouts", Timeouts(connect=5, acse=10, dimse=20))
+        return Node(name=self.kind, ae_title=self.ae_title, host="127.0.0.1", port=self.port, timeouts=timeouts, **kwargs)
+
+    @property
+    def address(self) -> str:
+        return f"{self.ae_title}@127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        path = self.workdir / "server.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        """End the server and anything it forked (dcmqrscp forks per association)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # forked children, or a server that ignored SIGTERM
+        except ProcessLookupError:
+            pass
+        self.process.wait(10)
+
+
+def _wait_until_answering(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.kind} exited with {server.process.returncode}:\n{server.log()}")
+        if echoscu_answers(server.ae_title, server.port):
+            return
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{server.kind} did not answer C-ECHO within {timeout} s:\n{server.log()}")
+
+
+def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC") -> Server:
+    binary = server_binary("Orthanc", ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    port, http_port = free_port(), free_port()
+    config = {
+        "Name": "viewer-tests",
+        "StorageDirectory": str(workdir / "storage"),
+        "IndexDirectory": str(workdir / "index"),
+        "DicomAet": ae_title,
+        "DicomPort": port,
+        "HttpPort": http_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomCheckCalledAet": True,
+        "DicomAlwaysAllowEcho": True,
+        "DicomAlwaysAllowStore": True,
+        "DicomAlwaysAllowFind": True,
+        "DicomAlwaysAllowGet": True,
+        "DicomAlwaysAllowMove": True,
+        "UnknownSopClassAccepted": True,
+        "DefaultEncoding": "Utf8",
+        "DicomModalities": {"viewer": [local.ae_title, "127.0.0.1", local.move_port]},
+        "Plugins": [],
+        "SaveJobs": False,
+        "StorageCompression": False,
+    }
+    (workdir / "config.json").write_text(json.dumps(config, indent=1))
+    log = open(workdir / "server.log", "wb")
+    process = subprocess.Popen([binary, "config.json"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    server = Server("orthanc", ae_title, port, process, workdir, http_port)
+    _wait_until_answering(server)
+    return server
+
+
+def orthanc_instance_count(server: Server) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/statistics", timeout=10) as answer:
+        return int(json.load(answer)["CountInstances"])
+
+
+def start_dcmqrscp(workdir: Path, local: LocalAE, ae_title: str = "QRSCP", storage: Path | None = None, extra: tuple[str, ...] = ()) -> Server:
+    binary = dcmtk("dcmqrscp")
+    workdir.mkdir(parents=True, exist_ok=True)
+    storage = storage or workdir / "storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    # dcmqrscp.cfg(5): the AE, its storage area, quotas; the viewer as a known move destination.
+    (workdir / "dcmqrscp.cfg").write_text(
+        f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
+        f"HostTable BEGIN\nviewer = ({local.ae_title}, 127.0.0.1, {local.move_port})\nHostTable END\n"
+        "VendorTable BEGIN\nVendorTable END\n"
+        f"AETable BEGIN\n{ae_title} {storage} RW (200, 1024mb) ANY\nAETable END\n"
+    )
+    log = open(workdir / "server.log", "wb")
+    process = subprocess.Popen([binary, "-c", str(workdir / "dcmqrscp.cfg"), *extra], cwd=workdir, env=DCMTK_ENV,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    server = Server("dcmqrscp", ae_title, port, process, workdir)
+    _wait_until_answering(server)
+    return server

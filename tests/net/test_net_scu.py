@@ -1,0 +1,283 @@
+"""C-ECHO, C-FIND, C-GET and C-MOVE against real servers: Orthanc and dcmtk's dcmqrscp.
+
+Expected matches and files come from what the fixtures loaded (conftest.STUDIES
+via dataset_dir), compared with the answers through pydicom.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+
+import numpy as np
+import pydicom
+import pytest
+
+from dicom_servers import free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
+from viewer.core.charset import element_text
+from viewer.core.io import ViewerError
+from viewer.core.net.nodes import LocalAE, Node, Timeouts
+from viewer.core.net.scu import AssociationLog, echo, find, retrieve
+from viewer.core.net.storage import COMPLETE_MARKER
+from viewer.core.tasks import CancelToken
+
+pytestmark = pytest.mark.net
+
+
+# ----------------------------------------------------------------------------- C-ECHO
+
+
+def test_echo(server, local_ae):
+    log = AssociationLog()
+    seconds = echo(server.node(), local_ae, log)
+    assert 0 < seconds < 5
+    assert any("A-ASSOCIATE-AC" in line for line in log.lines)
+
+
+def test_echo_wrong_called_ae_is_refused(server, local_ae):
+    node = Node("wrong", "NOT-THE-PACS", "127.0.0.1", server.port)
+    with pytest.raises(ViewerError) as info:
+        echo(node, local_ae)
+    message = str(info.value)
+    assert "refused the association" in message and "NOT-THE-PACS@127.0.0.1" in message
+    assert "called AE title" in message.lower() or "not recognised" in message.lower(), message
+
+
+def test_echo_without_listener_fails_fast(local_ae):
+    node = Node("nobody", "NOBODY", "127.0.0.1", free_port(), timeouts=Timeouts(connect=5, acse=5, dimse=5))
+    start = time.monotonic()
+    with pytest.raises(ViewerError) as info:
+        echo(node, local_ae)
+    assert time.monotonic() - start < 3
+    assert "NOBODY@127.0.0.1" in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+# ----------------------------------------------------------------------------- C-FIND
+
+
+def _pn_matches(pattern: str, name: str) -> bool:
+    """DICOM PN wildcard matching (PS3.4 C.2.2.2.4): * any run, ? one character."""
+    return fnmatch.fnmatchcase(name, pattern.replace("[", "[[]"))
+
+
+FILTER_CASES = {
+    "name-star": ({"PatientName": "Doe^J*"}, lambda s: _pn_matches("Doe^J*", s.patient_name)),
+    "name-question": ({"PatientName": "Doe^Ja?e"}, lambda s: _pn_matches("Doe^Ja?e", s.patient_name)),
+    "name-star-middle": ({"PatientName": "*^Jo*"}, lambda s: _pn_matches("*^Jo*", s.patient_name)),
+    "patient-id": ({"PatientID": "PID002"}, lambda s: s.patient_id == "PID002"),
+    "accession": ({"AccessionNumber": "ACC001"}, lambda s: s.accession == "ACC001"),
+    "date-range": ({"StudyDate": "20230101-20231231"}, lambda s: "20230101" <= s.date <= "20231231"),
+    "date-from": ({"StudyDate": "20240101-"}, lambda s: s.date >= "20240101"),
+    "modality": ({"ModalitiesInStudy": "MR"}, lambda s: "MR" in s.modalities),
+    "description": ({"StudyDescription": "CT HEAD"}, lambda s: s.description == "CT HEAD"),
+    "referring": ({"ReferringPhysicianName": "Wilson^James"}, lambda s: s.referring == "Wilson^James"),
+}
+
+
+@pytest.mark.parametrize("case", FILTER_CASES)
+def test_find_study_filters(server, local_ae, studies, case):
+    filters, predicate = FILTER_CASES[case]
+    if server.kind == "dcmqrscp" and "ModalitiesInStudy" in filters:
+        pytest.skip("dcmqrscp does not index (0008,0061) Modalities in Study")
+    expected = {s.uid for s in studies if predicate(s)}
+    assert expected, "the case must match something"
+    result = find(server.node(), local_ae, "study", filters)
+    assert {m.StudyInstanceUID for m in result.matches} == expected
+    assert not result.more
+
+
+def test_find_series_under_study(server, local_ae, ct_study):
+    result = find(server.node(), local_ae, "series", {"StudyInstanceUID": ct_study.uid})
+    found = {m.SeriesInstanceUID: m for m in result.matches}
+    assert set(found) == {s.uid for s in ct_study.series}
+    for series in ct_study.series:
+        match = found[series.uid]
+        assert match.Modality == series.modality
+        assert int(match.SeriesNumber) == series.number
+        if server.kind == "orthanc":  # dcmqrscp does not count instances
+            assert int(match.NumberOfSeriesRelatedInstances) == len(series.files)
+
+
+@pytest.mark.parametrize("pattern", ["Müller*", "王*", "Иванов*"])
+def test_find_non_ascii_name(orthanc, local_ae, studies, pattern):
+    expected = [s for s in studies if _pn_matches(pattern, s.patient_name)]
+    assert len(expected) == 1
+    result = find(orthanc.node(charset="ISO_IR 192"), local_ae, "study", {"PatientName": pattern})
+    assert [m.StudyInstanceUID for m in result.matches] == [expected[0].uid]
+    decoded = element_text(result.matches[0], 0x00100010)
+    assert decoded.text == expected[0].patient_name
+    assert not decoded.suspect
+
+
+def test_find_cap(server, local_ae, studies):
+    assert len(studies) > 2
+    result = find(server.node(), local_ae, "study", {}, cap=2)
+    assert len(result.matches) == 2
+    assert result.more
+    # The association ended cleanly: the next query works.
+    assert len(find(server.node(), local_ae, "study", {}).matches) == len(studies)
+
+
+# ----------------------------------------------------------------------------- C-GET
+
+
+def _same_instances(files, originals) -> None:
+    """Retrieved files hold the originals: same SOP Instance UIDs, same pixels."""
+    by_uid = {}
+    for path in originals:
+        ds = pydicom.dcmread(path)
+        by_uid[ds.SOPInstanceUID] = ds
+    received = {}
+    for path in files:
+        ds = pydicom.dcmread(path)
+        assert path.name == f"{ds.SOPInstanceUID}.dcm"
+        received[ds.SOPInstanceUID] = ds
+    assert set(received) == set(by_uid)
+    for uid, ds in received.items():
+        np.testing.assert_array_equal(ds.pixel_array, by_uid[uid].pixel_array)
+
+
+def _no_partials(root) -> None:
+    assert not [p for p in root.rglob("*") if p.name.endswith(".part")]
+
+
+def test_get_study(server, local_ae, ct_study, tmp_path):
+    result = retrieve(server.node(retrieve="get"), local_ae, tmp_path, ct_study.uid)
+    assert result.method == "get" and not result.cached and not result.failed_instances
+    _same_instances(result.files, [f for s in ct_study.series for f in s.files])
+    assert result.progress.done and result.progress.failed == 0
+    for series in ct_study.series:
+        assert (tmp_path / ct_study.uid / series.uid / COMPLETE_MARKER).exists()
+    _no_partials(tmp_path)
+
+
+def test_get_series_then_cached_unless_forced(server, local_ae, ct_study, tmp_path):
+    series = ct_study.series[1]
+    node = server.node(retrieve="get")
+    first = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid)
+    assert not first.cached
+    _same_instances(first.files, series.files)
+    assert all(f.parent == tmp_path / ct_study.uid / series.uid for f in first.files)
+
+    log = AssociationLog()
+    again = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid, log=log)
+    assert again.cached and sorted(again.files) == sorted(first.files)
+    assert log.lines == []  # no association at all
+
+    forced = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid, force=True, log=log)
+    assert not forced.cached and len(forced.files) == len(series.files)
+    assert any("A-ASSOCIATE-AC" in line for line in log.lines)
+
+
+def test_get_cancelled_after_first_file(server, local_ae, ct_study, tmp_path):
+    series = ct_study.series[0]
+    cancel = CancelToken()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        if p.received >= 1:
+            cancel.cancel()
+
+    result = retrieve(server.node(retrieve="get"), local_ae, tmp_path, ct_study.uid, series.uid, progress, cancel)
+    assert cancel.cancelled and seen
+    _no_partials(tmp_path)
+    files = sorted((tmp_path / ct_study.uid / series.uid).glob("*"))
+    assert files == sorted(result.files)
+    originals = {pydicom.dcmread(f).SOPInstanceUID: f for f in series.files}
+    for path in files:  # every file there is whole
+        ds = pydicom.dcmread(path)
+        np.testing.assert_array_equal(ds.pixel_array, pydicom.dcmread(originals[ds.SOPInstanceUID]).pixel_array)
+    # A cancelled series is not marked complete: the next retrieve fetches it.
+    assert not (tmp_path / ct_study.uid / series.uid / COMPLETE_MARKER).exists()
+    assert not retrieve(server.node(), local_ae, tmp_path, ct_study.uid, series.uid).cached
+
+
+def test_get_server_killed_midway(tmp_path, tmp_path_factory, local_ae, dcmqrscp):
+    """The PACS dies during a C-GET: a plain error, no half files, other nodes still work."""
+    data = tmp_path / "data"
+    study = make_study(data, "Kill^Me", "PID900", "ACC900", "20240301", "CT LONG", "Nobody^Doctor", [("CT_small.dcm", "CT", 40)])
+    victim = start_orthanc(tmp_path_factory.mktemp("orthanc-victim"), local_ae)
+    try:
+        store_folder(victim.ae_title, victim.port, data)
+        assert orthanc_instance_count(victim) == 40
+
+        def progress(p):
+            if p.received >= 1 and victim.process.poll() is None:
+                victim.process.kill()
+                victim.process.wait(10)
+
+        cache = tmp_path / "cache"
+        start = time.monotonic()
+        with pytest.raises(ViewerError) as info:
+            retrieve(victim.node(retrieve="get"), local_ae, cache, study.uid, progress=progress)
+        assert time.monotonic() - start < 15
+    finally:
+        victim.stop()
+    message = str(info.value)
+    assert victim.address in message and "\n" not in message and "Traceback" not in message
+    _no_partials(cache)
+    for path in cache.rglob("*.dcm"):
+        pydicom.dcmread(path).pixel_array  # complete, decodable
+    assert not list(cache.rglob(COMPLETE_MARKER))
+    assert echo(dcmqrscp.node(), local_ae) > 0
+
+
+# ----------------------------------------------------------------------------- C-MOVE
+
+
+def test_move_series(server, local_ae, ct_study, tmp_path):
+    series = ct_study.series[0]
+    result = retrieve(server.node(retrieve="move"), local_ae, tmp_path, ct_study.uid, series.uid)
+    assert result.method == "move" and not result.failed_instances
+    _same_instances(result.files, series.files)
+    assert result.progress.completed == len(series.files) and result.progress.failed == 0
+    _no_partials(tmp_path)
+
+
+def test_move_study(orthanc, local_ae, ct_study, tmp_path):
+    result = retrieve(orthanc.node(retrieve="move"), local_ae, tmp_path, ct_study.uid)
+    assert result.method == "move"
+    _same_instances(result.files, [f for s in ct_study.series for f in s.files])
+
+
+def test_move_to_unknown_destination(dcmqrscp, local_ae, ct_study, tmp_path):
+    """dcmqrscp answers 0xA801 (PS3.4 C.4.2.1.4.1): the user reads the plain meaning."""
+    stranger = LocalAE("STRANGER", local_ae.move_port)
+    with pytest.raises(ViewerError) as info:
+        retrieve(dcmqrscp.node(retrieve="move"), stranger, tmp_path, ct_study.uid, ct_study.series[1].uid, method="move")
+    message = str(info.value)
+    assert "move destination unknown" in message and "\n" not in message
+    assert not list(tmp_path.rglob("*.dcm"))
+
+
+def test_move_refused_by_orthanc_falls_back_to_get(orthanc, local_ae, ct_study, tmp_path):
+    """Orthanc answers an unknown destination with a bare 0xC000 (its log: 'Unknown modality
+    for AET'), which cannot be told from 'unable to process': the viewer falls back to C-GET."""
+    stranger = LocalAE("STRANGER", local_ae.move_port)
+    log = AssociationLog()
+    series = ct_study.series[1]
+    result = retrieve(orthanc.node(retrieve="move"), stranger, tmp_path, ct_study.uid, series.uid, log=log)
+    assert any("MOVE refused: failure 0xC000" in line for line in log.lines)
+    assert result.method == "get"
+    _same_instances(result.files, series.files)
+
+
+def test_get_refused_falls_back_to_move(dcmqrscp_without_get, local_ae, ct_study, tmp_path):
+    series = ct_study.series[1]
+    log = AssociationLog()
+    result = retrieve(dcmqrscp_without_get.node(retrieve="get"), local_ae, tmp_path, ct_study.uid, series.uid, log=log)
+    assert result.method == "move"
+    _same_instances(result.files, series.files)
+    assert any("GET refused" in line for line in log.lines)
+
+
+def test_both_methods_refused_names_both(dcmqrscp_without_get, local_ae, ct_study, tmp_path):
+    """C-GET refused, then C-MOVE to a destination the server does not know."""
+    stranger = LocalAE("STRANGER", local_ae.move_port)
+    with pytest.raises(ViewerError) as info:
+        retrieve(dcmqrscp_without_get.node(retrieve="get"), stranger, tmp_path, ct_study.uid, ct_study.series[1].uid)
+    message = str(info.value)
+    assert "move destination unknown" in message
+    assert "C-GET" in message, message
