@@ -414,7 +414,24 @@ def _application():
     from PySide6.QtWidgets import QApplication
 
     QStandardPaths.setTestModeEnabled(True)  # keep the user's own settings untouched
+    _quiet_offscreen_warning()
     return QApplication.instance() or QApplication(sys.argv[:1])
+
+
+def _quiet_offscreen_warning() -> None:
+    """Drop the offscreen platform's 'does not support propagateSizeHints()' line (printed per layout change)."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message):
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    global _HANDLER
+    _HANDLER = handler  # keep a reference: Qt holds none
+    qInstallMessageHandler(handler)
+
+
+_HANDLER = None
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:
@@ -587,7 +604,7 @@ def _soak(window, frames: int, log) -> Soak:
 def markdown_cine(results: CineResults) -> str:
     lines = [
         "| run | s | frames shown | achieved fps | dropped | dropped / 100 due | late (> 1 period) / 100 shown "
-        "| lateness p50 / p95 / max (ms) | first loop: shown, dropped | viewport paints/s |",
+        "| lateness p50 / p95 / max (ms) | first loop (steps 1..count-1): shown, dropped | viewport paints/s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results.runs:
@@ -603,15 +620,16 @@ def markdown_cine(results: CineResults) -> str:
     soak = results.soak
     if soak is not None:
         lines += ["", "Soak (same window, same 200-frame CT, frame cache already holding the series):", ""]
-        lines += ["| frames requested | frames shown | s | frames/s | crashes | RSS before (MB) | RSS after (MB) | growth (MB) | RSS every 10% (MB) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| frames requested | frames shown | s | frames/s | crashes | frame cache (MB) | RSS before (MB) | RSS after (MB) "
+                  "| growth (MB) | RSS every 10% (MB) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         run = soak.run
         shown = run.shown if run else 0
         secs = run.seconds if run else 0
         trend = ", ".join(f"{mb:.0f}" for _, mb in soak.samples)
         lines.append(
             f"| {soak.frames_requested:,} | {shown:,} | {secs:.0f} | {shown / secs if secs else 0:.0f} | {soak.error or 'none'} "
-            f"| {soak.rss_before:.0f} | {soak.rss_after:.0f} | **{soak.rss_after - soak.rss_before:+.1f}** | {trend} |"
+            f"| {soak.cached_mb:.0f} | {soak.rss_before:.0f} | {soak.rss_after:.0f} | **{soak.rss_after - soak.rss_before:+.1f}** | {trend} |"
         )
     return "\n".join(lines)
 
@@ -629,7 +647,7 @@ class FirstFrameRow:
     baseline_ms: float
 
 
-def run_firstframe(repeats: int = 5, log=lambda text: None) -> list[FirstFrameRow]:
+def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRow]:
     import pydicom
 
     from viewer.core.frames import FrameStore
@@ -658,7 +676,7 @@ def run_firstframe(repeats: int = 5, log=lambda text: None) -> list[FirstFrameRo
             store_first()  # warm the page cache
             warm = [store_first() for _ in range(repeats)]
             cold = []
-            for _ in range(3):
+            for _ in range(7):
                 data.evict(path)
                 cold.append(store_first())
             shown_at: list[float] = []
@@ -667,7 +685,7 @@ def run_firstframe(repeats: int = 5, log=lambda text: None) -> list[FirstFrameRo
             for _ in range(repeats):
                 window.close_all()
                 _wait(lambda: not window.opener.busy, 5)
-                _wait(lambda: False, 0.2)
+                _wait(lambda: False, 0.5)  # let the previous repeat's thumbnail and prefetch stop
                 gc.collect()
                 shown_at.clear()
                 t0 = time.perf_counter()

@@ -6,8 +6,9 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir; a partial run is printed, and written only with ``--output``),
-``--output`` (report path).
+dicomdir, decode, decode-processes, cine, firstframe; a partial run is
+printed, and written only with ``--output``), ``--soak-frames`` (cine soak
+length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_startup  # noqa: E402
+from benchmarks import bench_browser, bench_decode, bench_startup  # noqa: E402
 from benchmarks._common import REPO, ensure_offscreen, machine_description  # noqa: E402
 
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS)
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS)
 
 NOTES = """\
 How to read this:
@@ -54,7 +55,9 @@ How to read this:
 """
 
 
-def report(steps: int, repeats: int, browser_repeats: int = 3, only: tuple[str, ...] = BENCHMARKS) -> str:
+def report(
+    steps: int, repeats: int, browser_repeats: int = 3, only: tuple[str, ...] = BENCHMARKS, soak_frames: int = bench_decode.SOAK_FRAMES
+) -> str:
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
@@ -67,10 +70,14 @@ def report(steps: int, repeats: int, browser_repeats: int = 3, only: tuple[str, 
         window = bench_window.run(steps)
     browser_parts = tuple(part for part in bench_browser.PARTS if part in only)
     browser = bench_browser.run(browser_repeats, browser_parts, log) if browser_parts else None
+    decode_parts = tuple(part for part in bench_decode.PARTS if part in only)
+    decode = bench_decode.run(decode_parts, soak_frames, log) if decode_parts else None
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
     command = f".venv/bin/python benchmarks/run_all.py --steps {steps} --repeats {repeats} --browser-repeats {browser_repeats}"
+    if soak_frames != bench_decode.SOAK_FRAMES:
+        command += f" --soak-frames {soak_frames}"
     if tuple(only) != BENCHMARKS:
         command += f" --only {','.join(only)}"
     lines = ["# Benchmark results", "", f"Date: {now}. Machine: {facts}.", "", f"Command: `{command}`", ""]
@@ -87,9 +94,13 @@ def report(steps: int, repeats: int, browser_repeats: int = 3, only: tuple[str, 
         lines += [f"## Start-up (ms from process start, {repeats} runs, the first discarded)", "", bench_startup.markdown(startup), ""]
     if browser is not None:
         lines += [bench_browser.markdown(browser)]
+    if decode is not None:
+        lines += [bench_decode.markdown(decode)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
+    if decode is not None:
+        lines += [bench_decode.NOTES]
     return "\n".join(lines)
 
 
@@ -101,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma-separated benchmarks to run (default all: {','.join(BENCHMARKS)})"
     )
+    parser.add_argument(
+        "--soak-frames", type=int, default=bench_decode.SOAK_FRAMES,
+        help=f"frames of the cine soak (default {bench_decode.SOAK_FRAMES:,}; 0 skips it)",
+    )
     parser.add_argument("--output", default=None, help=f"report file (default {RESULTS} when every benchmark runs)")
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
@@ -108,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     only = tuple(name for name in BENCHMARKS if name in only)
-    text = report(args.steps, args.repeats, args.browser_repeats, only)
+    text = report(args.steps, args.repeats, args.browser_repeats, only, args.soak_frames)
     print(text)
     output = args.output or (RESULTS if only == BENCHMARKS else None)
     if output:

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="open the bundled sample images")
     parser.add_argument("--new-window", action="store_true", help="open a new window even if the viewer is already running")
     parser.add_argument("--version", action="version", version=f"dicom-viewer {__version__}")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument("--install-desktop", action="store_true",
+                         help="add the menu entry, the .dcm file type and the icon for this user (Linux)")
+    desktop.add_argument("--uninstall-desktop", action="store_true", help="remove what --install-desktop added")
     return parser
 
 
@@ -55,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return cli_main(argv)
     args = build_parser().parse_args(argv)
+    if args.install_desktop or args.uninstall_desktop:
+        from viewer.desktop import main as desktop_main
+
+        return desktop_main("install" if args.install_desktop else "uninstall")
     paths = list(args.paths)
     if args.demo:
         from viewer.core.demo import demo_paths

@@ -171,8 +171,9 @@ class Server:
     http_port: int | None = None
 
     def node(self, **kwargs) -> Node:
-        timeouts = kwargs.pop("timeouts", Timeouts(connect=5, acse=10, dimse=20))
-        return Node(name=self.kind, ae_title=self.ae_title, host="127.0.0.1", port=self.port, timeouts=timeouts, **kwargs)
+        kwargs.setdefault("name", self.kind)
+        kwargs.setdefault("timeouts", Timeouts(connect=5, acse=10, dimse=20))
+        return Node(ae_title=self.ae_title, host="127.0.0.1", port=self.port, **kwargs)
 
     @property
     def address(self) -> str:

@@ -35,12 +35,22 @@ def test_echo(server, local_ae):
 
 
 def test_echo_wrong_called_ae_is_refused(server, local_ae):
+    """Both servers check the called AE title and send A-ASSOCIATE-RJ (PS3.8 9.3.4).
+
+    Now and then (measured: 1 in 100 against Orthanc, 1 in 10 against dcmqrscp)
+    pynetdicom sees the connection close before it reads the RJ and reports an
+    abort, without the reason; hence up to three tries, each a ViewerError.
+    """
     node = Node("wrong", "NOT-THE-PACS", "127.0.0.1", server.port)
-    with pytest.raises(ViewerError) as info:
-        echo(node, local_ae)
-    message = str(info.value)
-    assert "refused the association" in message and "NOT-THE-PACS@127.0.0.1" in message
-    assert "called AE title" in message.lower() or "not recognised" in message.lower(), message
+    messages = []
+    for _ in range(3):
+        with pytest.raises(ViewerError) as info:
+            echo(node, local_ae)
+        messages.append(str(info.value))
+        assert messages[-1].startswith("NOT-THE-PACS@127.0.0.1")
+        if "refused the association" in messages[-1]:
+            break
+    assert "refused the association: Called AE title not recognised" in messages[-1], messages
 
 
 def test_echo_without_listener_fails_fast(local_ae):

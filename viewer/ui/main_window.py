@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self._requested_files: set[str] = set()
         self._thumbnails_waiting: dict[str, Series] = {}
         load_charset_overrides()
+        load_presets()
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
         self.problems: list[str] = []
@@ -223,6 +224,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
+        edit_menu = menu.addMenu("&Edit")
+        edit_menu.addAction(self._action("&Settings...", self.show_settings, QKeySequence.StandardKey.Preferences))
+
         view_menu = menu.addMenu("&View")
         self.fit_action = self._action("&Fit to window", self.pane.fit, "F")
         self.one_to_one_action = self._action("&1:1 pixels", lambda: self.pane.set_zoom(1.0), "1")
@@ -238,6 +242,9 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.pipeline_dock.toggleViewAction())
         view_menu.addAction(self.inspector_dock.toggleViewAction())
         view_menu.addAction(self.problem_dock.toggleViewAction())
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About DICOM Viewer", self.show_about))
 
         self._action("Next image", lambda: self.step(1), [QKeySequence(Qt.Key.Key_Down), QKeySequence(Qt.Key.Key_Right)])
         self._action("Previous image", lambda: self.step(-1), [QKeySequence(Qt.Key.Key_Up), QKeySequence(Qt.Key.Key_Left)])
@@ -710,6 +717,36 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
             event.acceptProposedAction()
 
+    def settings_store(self) -> QSettings:
+        return settings()
+
+    def show_about(self) -> None:
+        from viewer.ui.dialogs import AboutDialog
+
+        AboutDialog(self).exec()
+
+    def show_settings(self) -> None:
+        from viewer.ui.dialogs import SettingsDialog
+
+        SettingsDialog(self).exec()
+
+    def apply_settings(self, cache_mb: int, ct_presets: dict[str, tuple[float, float]], local) -> None:
+        """What the Settings dialog changed, applied and saved."""
+        import json
+
+        from viewer.core.net.nodes import save_network_settings
+
+        self.store.max_bytes = cache_mb * 1024 * 1024
+        store = settings()
+        store.setValue("cache_mb", cache_mb)
+        store.setValue("presets/ct", json.dumps(ct_presets))
+        _use_presets(ct_presets)
+        self.query_panel.local = local
+        save_network_settings(self.query_panel.nodes, local)
+        self._choices = []  # rebuild the Window box with the new presets
+        if self.frame is not None:
+            self._refresh_presets()
+
     def _restore_layout(self) -> None:
         store = settings()
         geometry, state = store.value("window/geometry"), store.value("window/state")
@@ -728,6 +765,26 @@ class MainWindow(QMainWindow):
         self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)
+
+
+def _use_presets(table: dict[str, tuple[float, float]]) -> None:
+    from viewer.core.pixels import presets
+
+    presets.CT_PRESETS.clear()
+    presets.CT_PRESETS.update(table)
+
+
+def load_presets() -> None:
+    """The user's CT presets from settings (the built-in ones when none are saved)."""
+    import json
+
+    raw = settings().value("presets/ct", "")
+    try:
+        table = {str(k): (float(v[0]), float(v[1])) for k, v in json.loads(raw).items()} if raw else {}
+    except (TypeError, ValueError, AttributeError, IndexError):
+        table = {}
+    if table:
+        _use_presets(table)
 
 
 def load_charset_overrides() -> None:
