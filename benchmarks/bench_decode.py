@@ -734,12 +734,23 @@ class Results:
     cine: CineResults | None = None
     firstframe: list[FirstFrameRow] | None = None
     soak_frames: int = SOAK_FRAMES
+    load: dict[str, float] = field(default_factory=dict)  # part -> cores busy with other processes
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process) so far."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # all but idle and iowait
+    times = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), times.user + times.system
 
 
 def run(parts: tuple[str, ...] = PARTS, soak_frames: int = SOAK_FRAMES, log=lambda text: None) -> Results:
     results = Results(soak_frames=soak_frames)
     for part in parts:
         started = time.monotonic()
+        machine0, own0 = _cpu_seconds()
         if part == "decode":
             results.decode = run_decode(log)
         elif part == "decode-processes":
@@ -750,7 +761,13 @@ def run(parts: tuple[str, ...] = PARTS, soak_frames: int = SOAK_FRAMES, log=lamb
             results.firstframe = run_firstframe(log=log)
         else:
             raise ValueError(f"unknown part {part!r}; choose from {', '.join(PARTS)}")
-        log(f"bench_decode {part}: {time.monotonic() - started:.0f} s")
+        wall = time.monotonic() - started
+        machine1, own1 = _cpu_seconds()
+        # Other processes on the machine (a test run, a build) skew every figure: say how busy it was.
+        # Worker processes of decode-processes count as "other" here.
+        others = max(0.0, (machine1 - machine0) - (own1 - own0)) / wall
+        results.load[part] = others
+        log(f"bench_decode {part}: {wall:.0f} s, other processes used {others:.2f} of {os.cpu_count()} cores")
     return results
 
 
@@ -800,6 +817,14 @@ def markdown(results: Results) -> str:
             "Target (issue): the 1000-frame file about as fast as the 10-frame one (ratio about 1).",
             "",
             markdown_firstframe(results.firstframe),
+            "",
+        ]
+    if results.load:
+        sections += [
+            "Machine load while these ran (CPU of other processes, in cores of "
+            f"{os.cpu_count()}; decode-processes counts its own workers too): "
+            + ", ".join(f"{part} {cores:.2f}" for part, cores in results.load.items())
+            + ".",
             "",
         ]
     return "\n".join(sections).rstrip() + "\n"

@@ -10,7 +10,8 @@ distdir=${1:-dist}
 workdir=${2:-build}
 [ -x .venv/bin/python ] || ./scripts/setup-env
 if ! .venv/bin/python -c "import PyInstaller" 2>/dev/null; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[gpl,package]" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  # The "package" extra of pyproject.toml.
+  .venv/bin/python -m pip install -q --disable-pip-version-check "pyinstaller>=6.10" 2>&1 | grep -v '^WARNING: Location' >&2 || true
 fi
 # The bundle carries the icons as package data; render them if missing.
 [ -f viewer/resources/linux/icons/hicolor/256x256/apps/dicom-viewer.png ] \

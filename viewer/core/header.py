@@ -320,3 +320,60 @@ def _seek_walk(f, pos: int, little: bool, implicit: bool) -> tuple[int, int] | N
         if tag > 0x7FE00010 or length == _UNDEFINED:
             return None
         pos = value_pos + length
+
+
+def first_oversized_element(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+    """(tag, declared length, bytes left) of the first top-level element that claims
+    more bytes than the file holds, or None.
+
+    A length field is 32 bits: a 1 kB file may claim a 2 GB value. pydicom
+    reads what is there, but the viewer must say the file is damaged, and
+    must never size anything from such a claim. Walks element headers only.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            buf = _Buffer(f, first=65536)
+            file_meta, pos = _read_meta(buf)
+            syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+            if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE):
+                return None  # deflated or compressed pixel data: pydicom checks those
+            implicit, little = syntax == _IMPLICIT_LE, syntax != _EXPLICIT_BE
+            while pos + 8 <= size:
+                tag, _vr, length, value_pos = _element_header(buf, pos, little, implicit)
+                if length == _UNDEFINED:
+                    if tag == 0x7FE00010:
+                        return None
+                    pos = skip_undefined_sequence(buf, value_pos, little, implicit)
+                    continue
+                if value_pos + length > size:
+                    return tag, length, max(0, size - value_pos)
+                pos = value_pos + length
+                if pos > len(buf.data):
+                    return _oversized_by_seek(f, pos, size, little, implicit)
+    except (_Unsupported, struct.error, OSError, ValueError, KeyError):
+        return None
+    return None
+
+
+def _oversized_by_seek(f, pos: int, size: int, little: bool, implicit: bool):
+    tag_s = _TAG_LE if little else _TAG_BE
+    u32 = _U32_LE if little else _U32_BE
+    u16 = _U16_LE if little else _U16_BE
+    while pos + 8 <= size:
+        f.seek(pos)
+        head = f.read(12)
+        group, elem = tag_s.unpack_from(head, 0)
+        tag = (group << 16) | elem
+        if implicit or group == 0xFFFE:
+            length, value_pos = u32.unpack_from(head, 4)[0], pos + 8
+        elif head[4:6] in _EXPLICIT_LONG and len(head) >= 12:
+            length, value_pos = u32.unpack_from(head, 8)[0], pos + 12
+        else:
+            length, value_pos = u16.unpack_from(head, 6)[0], pos + 8
+        if length == _UNDEFINED:
+            return None
+        if value_pos + length > size:
+            return tag, length, max(0, size - value_pos)
+        pos = value_pos + length
+    return None

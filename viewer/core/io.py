@@ -44,9 +44,73 @@ def _check_path(path: Path) -> None:
         raise ViewerError("permission denied", path)
 
 
+#: Refuse to inflate a deflated dataset beyond this (a "deflate bomb" is a
+#: few kB that expand to gigabytes). Generous for real files, which
+#: compress a few times at most.
+MAX_INFLATED_BYTES = 1 << 30
+
+_EXECUTABLE_MAGIC = (
+    (b"MZ", "a Windows executable (PE)"),
+    (b"\x7fELF", "a Linux executable (ELF)"),
+    (b"\xfe\xed\xfa\xce", "a macOS executable (Mach-O)"),
+    (b"\xfe\xed\xfa\xcf", "a macOS executable (Mach-O)"),
+    (b"\xce\xfa\xed\xfe", "a macOS executable (Mach-O)"),
+    (b"\xcf\xfa\xed\xfe", "a macOS executable (Mach-O)"),
+    (b"\xca\xfe\xba\xbe", "a macOS executable (Mach-O universal)"),
+)
+
+
+def executable_preamble(path: str | os.PathLike[str]) -> str | None:
+    """What program the 128-byte preamble is, if it is one (CVE-2019-11687).
+
+    A DICOM file's preamble (PS3.10 7.1) may hold anything, so a file can be
+    both a valid image and a program that runs when double-clicked under
+    another name. The viewer never runs it; it says so.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(132)
+    except OSError:
+        return None
+    if len(head) < 132 or head[128:132] != b"DICM":
+        return None
+    for magic, what in _EXECUTABLE_MAGIC:
+        if head.startswith(magic):
+            return f"its preamble is {what}: do not run or rename this file"
+    return None
+
+
+def _check_inflated_size(path: Path) -> None:
+    """Refuse a deflated dataset (PS3.5 A.5) that would inflate beyond MAX_INFLATED_BYTES."""
+    import zlib
+
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        if head[128:132] != b"DICM" or b"1.2.840.10008.1.2.1.99" not in head[132:2048]:
+            return
+        # The meta group is never deflated: find where it ends (group length, PS3.10 7.1).
+        import struct
+
+        if head[132:136] != b"\x02\x00\x00\x00":
+            return
+        group_length = struct.unpack_from("<L", head, 140)[0]
+        f.seek(144 + group_length)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        while chunk := f.read(1 << 16):
+            out = inflater.decompress(chunk, MAX_INFLATED_BYTES - total + 1)
+            total += len(out)
+            while inflater.unconsumed_tail and total <= MAX_INFLATED_BYTES:
+                out = inflater.decompress(inflater.unconsumed_tail, MAX_INFLATED_BYTES - total + 1)
+                total += len(out)
+            if total > MAX_INFLATED_BYTES:
+                raise ViewerError(f"its deflated data would expand beyond {MAX_INFLATED_BYTES >> 20} MB; refused", path)
+
+
 def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     """dcmread with pydicom's warnings captured, so truncation can be told apart."""
     _check_path(path)
+    _check_inflated_size(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -67,6 +131,16 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     except Exception as exc:  # pydicom raises many kinds on malformed data
         raise ViewerError(f"malformed DICOM data ({exc})", path) from None
     ds.read_warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
+    from viewer.core.header import first_oversized_element
+
+    oversized = first_oversized_element(path)
+    if oversized is not None:
+        tag, length, left = oversized
+        if tag == 0x7FE00010:
+            raise ViewerError("the pixel data is shorter than its size says (truncated or corrupt)", path)
+        raise ViewerError(
+            f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims {length:,} bytes but only {left:,} follow (damaged or truncated file)", path
+        )
     if not stop_before_pixels:
         for message in ds.read_warnings:  # type: ignore[attr-defined]
             if "End of file reached" in message:

@@ -92,6 +92,31 @@ def number_of_frames(ds: Dataset) -> int:
         return 1
 
 
+#: The most memory one decoded frame may take; more is refused before anything
+#: is allocated (a header may claim 65535 x 65535 x 4 samples).
+MAX_FRAME_BYTES = 1 << 30
+
+
+def check_frame_size(ds: Dataset, path=None) -> int:
+    """Bytes one decoded frame needs; raises ViewerError when absurd or over the limit."""
+    try:
+        rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        allocated = int(ds.get("BitsAllocated") or 8)
+    except (TypeError, ValueError):
+        raise ViewerError("its image size attributes are not numbers", path) from None
+    if rows <= 0 or columns <= 0:
+        raise ViewerError(f"its image is {rows} x {columns} pixels: nothing to show", path)
+    if samples not in (1, 3, 4) or allocated not in (1, 8, 16, 32, 64):
+        raise ViewerError(f"{samples} samples of {allocated} bits per pixel is not a valid image", path)
+    size = rows * columns * samples * max(1, allocated // 8)
+    if size > MAX_FRAME_BYTES:
+        raise ViewerError(
+            f"one frame of {columns} x {rows} x {samples} would need {size / 2**30:.1f} GB; refused (limit {MAX_FRAME_BYTES / 2**30:.0f} GB)", path
+        )
+    return size
+
+
 def missing_decoder_message(uid: UID) -> str:
     """One line saying which package would decode this transfer syntax."""
     name = getattr(uid, "name", str(uid))
@@ -117,6 +142,7 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
     frames = number_of_frames(ds)
     if not 0 <= index < frames:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
+    check_frame_size(ds, path)
     if needs_decoder(uid):
         try:
             decoder = get_decoder(uid)
@@ -185,6 +211,7 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
     frames = number_of_frames(header)
     if not 0 <= index < frames:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
+    check_frame_size(header, path)
     if needs_decoder(uid):
         try:
             decoder = get_decoder(uid)
