@@ -67,6 +67,11 @@ def run_dump(args: argparse.Namespace) -> int:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
     else:
         print(f"# {path}")
+        from viewer.core.io import executable_preamble
+
+        warning = executable_preamble(path)
+        if warning:
+            print(f"# WARNING: {warning}")
         print(dump_text(dataset_rows(header, str(path), overrides)))
     return EXIT_OK
 

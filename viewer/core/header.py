@@ -245,9 +245,19 @@ def _fast_header(path: Path) -> Dataset:
         _walk(buf, pos, little, implicit, keep)
     ds = Dataset(keep)
     ds.file_meta = file_meta
+    ds.preamble_warning = _preamble_warning(buf.data[:128])
     ds.set_original_encoding(implicit, little, None)
     ds.filename = str(path)
     return ds
+
+
+def _preamble_warning(preamble: bytes) -> str:
+    from viewer.core.io import _EXECUTABLE_MAGIC
+
+    for magic, what in _EXECUTABLE_MAGIC:
+        if preamble.startswith(magic):
+            return f"its preamble is {what}: do not run or rename this file"
+    return ""
 
 
 def read_index_header(path: str | os.PathLike[str]) -> Dataset:
@@ -260,7 +270,11 @@ def read_index_header(path: str | os.PathLike[str]) -> Dataset:
     try:
         return _fast_header(path)
     except (_Unsupported, struct.error, ValueError, KeyError, OSError):
-        return read_header(path)
+        from viewer.core.io import executable_preamble
+
+        header = read_header(path)
+        header.preamble_warning = executable_preamble(path) or ""
+        return header
 
 
 __all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "ViewerError", "read_index_header"]

@@ -276,6 +276,16 @@ def _elide(text: str) -> str:
     return text if len(text) <= ELIDE_AT else text[: ELIDE_AT - 1] + "…"
 
 
+def preamble_row(path) -> TagRow | None:
+    """A warning row when the file's preamble is a program (PS3.10 7.1, CVE-2019-11687)."""
+    from viewer.core.io import executable_preamble
+
+    warning = executable_preamble(path)
+    if not warning:
+        return None
+    return TagRow("Preamble", "", "File Preamble", "", 1, 128, "executable code", "executable code", warning=warning)
+
+
 def iter_rows(rows: list[TagRow], depth: int = 0):
     """(depth, row) for every row, depth-first."""
     for row in rows:

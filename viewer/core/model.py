@@ -46,6 +46,7 @@ class Instance:
     header: Dataset
     frames: int = 1
     problem: str = ""
+    warning: str = ""  # e.g. an executable preamble: shown, never fatal
 
     @property
     def sop_instance_uid(self) -> str:
@@ -111,6 +112,10 @@ class Series:
     @property
     def image_count(self) -> int:
         return sum(inst.frames for inst in self.instances if inst.available)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{inst.path.name if inst.path else '?'}: {inst.warning}" for inst in self.instances if inst.warning]
 
     @property
     def missing_count(self) -> int:

@@ -155,11 +155,12 @@ def _pack(header: Dataset) -> tuple:
         [tuple(e) for e in meta._dict.values() if isinstance(e, RawDataElement)] if meta is not None else [],
         header.original_encoding[:2],
         [e for e in header._dict.values() if not isinstance(e, RawDataElement)],
+        getattr(header, "preamble_warning", ""),
     )
 
 
 def _unpack(packed: tuple, path: Path) -> Dataset:
-    raw, meta_raw, encoding, converted = packed
+    raw, meta_raw, encoding, converted, preamble_warning = packed
     elements = {t[0]: RawDataElement(*t) for t in raw}
     for elem in converted:
         elements[elem.tag] = elem
@@ -167,6 +168,7 @@ def _unpack(packed: tuple, path: Path) -> Dataset:
     ds.file_meta = FileMetaDataset({t[0]: RawDataElement(*t) for t in meta_raw})
     ds.set_original_encoding(encoding[0], encoding[1], None)
     ds.filename = str(path)
+    ds.preamble_warning = preamble_warning
     return ds
 
 

@@ -47,7 +47,9 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
         if is_image_storage(header):
             return [], [f"{path.name}: the file ends before its image attributes (truncated?)"]
         return [], [f"{path.name}: has no image to show (it is {sop_class_name(header)})"]
-    return [Instance(path, header, number_of_frames(header))], []
+    from viewer.core.io import executable_preamble
+
+    return [Instance(path, header, number_of_frames(header), warning=executable_preamble(path) or "")], []
 
 
 def open_sources(
@@ -96,7 +98,7 @@ def open_sources(
         def forward(batch: ScanBatch, progress: ScanProgress) -> None:
             for name in ("files_seen", "images_found", "skipped", "problems"):
                 setattr(total, name, getattr(base, name) + getattr(progress, name))
-            instances = [Instance(p, h, number_of_frames(h)) for p, h in batch.images]
+            instances = [Instance(p, h, number_of_frames(h), warning=getattr(h, "preamble_warning", "") or "") for p, h in batch.images]
             on_batch(instances, batch.problems, total)
 
         scan(folders, forward, cancel, report_interval)

@@ -22,8 +22,12 @@ _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pat
 
 
 def app_icon() -> QIcon:
-    path = os.path.join(_RESOURCES, "dicom-viewer.svg")
-    return QIcon(path) if os.path.exists(path) else QIcon()
+    """The app's icon: package data (works from a wheel and the bundle), else the source tree's."""
+    packaged = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "linux", "icons", "hicolor", "scalable", "apps", "dicom-viewer.svg")
+    for path in (packaged, os.path.join(_RESOURCES, "dicom-viewer.svg")):
+        if os.path.exists(path):
+            return QIcon(path)
+    return QIcon()
 
 
 def run(paths: list[str], new_window: bool = False) -> int:

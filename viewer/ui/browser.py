@@ -207,6 +207,10 @@ class StudyBrowser(QWidget):
                 _item(count_text, count),
             ]
             row[0].setData(series, SERIES_ROLE)
+            if series.warnings:
+                row[0].setText("⚠ " + row[0].text())
+                row[0].setToolTip("\n".join(series.warnings))
+                row[0].setForeground(Qt.GlobalColor.darkRed)
             if missing and not count:
                 for cell in row:
                     cell.setForeground(Qt.GlobalColor.gray)

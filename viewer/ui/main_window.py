@@ -670,8 +670,12 @@ class MainWindow(QMainWindow):
         overrides = charset.OVERRIDES
 
         def build():
+            from viewer.core.inspect import preamble_row
+
             header = store.header(path)
-            return header, dataset_rows(header, str(path), overrides)
+            rows = dataset_rows(header, str(path), overrides)
+            warning_row = preamble_row(path)
+            return header, ([warning_row] if warning_row else []) + rows
 
         def show(result) -> None:
             header, rows = result
