@@ -90,3 +90,17 @@ def test_follow_play_head_keeps_ahead_and_skips_unreadable(tmp_path):
         token.cancel()
         worker.join(5)
     assert not worker.is_alive()
+
+
+def test_decode_time_limit_stops_the_worker_and_the_next_decode_works():
+    from viewer.core.frames import frame_with_time_limit
+    from viewer.core.io import ViewerError
+
+    images = refs_of("MR2_J2KR.dcm")  # 1024x1024 JPEG 2000: far more than a millisecond
+    store = FrameStore()
+    with pytest.raises(ViewerError, match="took more than"):
+        frame_with_time_limit(store, images[0], limit=0.001)
+    assert not store.cached(images[0])
+    frame = frame_with_time_limit(store, images[0], limit=60)  # a fresh pool
+    reference = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm", download=False)).pixel_array
+    assert np.array_equal(frame.stored, reference)

@@ -282,3 +282,37 @@ def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int,
     for future in pending:
         future.cancel()
     return done
+
+
+#: Seconds one frame may take to decode before the viewer gives up on it
+#: (a pathological JPEG 2000 code stream must not hold the image hostage).
+DECODE_TIME_LIMIT = 20.0
+
+
+def frame_with_time_limit(store: FrameStore, ref: ImageRef, limit: float = DECODE_TIME_LIMIT) -> FrameDisplay:
+    """Decode `ref` in a worker process, giving up after `limit` seconds.
+
+    The worker is killed on time-out (threads cannot be stopped; processes
+    can), and the error says so. Without a pool (one core) it decodes here.
+    """
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    from viewer.core.io import ViewerError
+    from viewer.core.processes import discard_pool, kill_pool, process_pool
+
+    if store.cached(ref):
+        return store.frame(ref)
+    pool = process_pool()
+    if pool is None:
+        return store.frame(ref)
+    try:
+        future = pool.submit(decode_stored, str(ref.instance.path), ref.frame)
+        stored = future.result(timeout=limit)
+    except FutureTimeout:
+        kill_pool()
+        raise ViewerError(f"frame {ref.frame + 1} took more than {limit:g} s to decode; stopped", ref.instance.path) from None
+    except BrokenProcessPool:
+        discard_pool()
+        raise ViewerError(f"frame {ref.frame + 1}: the decoder crashed", ref.instance.path) from None
+    return store.insert(ref, stored)

@@ -2,11 +2,14 @@
 
 Set DICOM_VIEWER_STARTUP_REPORT=1 to print, on stdout, the wall-clock times
 (time.time()) at which the window and the first image were painted, then
-quit: the start-up benchmark reads them.
+quit: the start-up benchmark reads them. Each time line is followed by
+``modules-at-window-paint`` / ``modules-at-image-paint`` and a JSON list of
+sys.modules at that moment, so the benchmark can check what start-up imported.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -73,11 +76,13 @@ def _bring_forward(window: MainWindow, paths: list[str]) -> None:
 def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> None:
     def window_painted() -> None:
         print(f"window-painted {time.time():.6f}", flush=True)
+        print(f"modules-at-window-paint {json.dumps(sorted(sys.modules))}", flush=True)
         if not expect_image and quit_when_done:
             window.close()
 
     def image_painted() -> None:
         print(f"image-painted {time.time():.6f}", flush=True)
+        print(f"modules-at-image-paint {json.dumps(sorted(sys.modules))}", flush=True)
         if quit_when_done:
             window.close()
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, is_compressed, prefetch, prefetch_in_processes
+from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
 from viewer.core.processes import process_pool
 from viewer.core.io import ViewerError
 from viewer.core.model import ImageRef, Series
@@ -453,6 +453,9 @@ class MainWindow(QMainWindow):
         self.slider.setValue(state.index)
         self.slider.blockSignals(False)
         self.position_label.setText(f"{state.index + 1} / {len(self.images)}")
+        if not self.store.cached(ref) and self._decode_is_work(ref):
+            self._decode_in_background(ref, fit)
+            return
         try:
             self.frame = self.store.frame(ref)
         except ViewerError as exc:
@@ -475,6 +478,42 @@ class MainWindow(QMainWindow):
             self._update_pipeline()
             self._prefetch(state.index)  # while playing, the cine keeps ahead itself
         self.image_shown.emit()
+
+    def _decode_is_work(self, ref: ImageRef) -> bool:
+        """Compressed (or deflated) pixels: decode away from the GUI thread, with a time limit."""
+        header = ref.instance.header
+        if getattr(header, "file_meta", None) is None:
+            try:
+                header = self.store.header(ref.instance.path)
+            except ViewerError:
+                return False
+        meta = header.file_meta
+        syntax = str(meta.get("TransferSyntaxUID", "") if meta is not None else "").rstrip("\x00 ")
+        return is_compressed(header) or syntax == "1.2.840.10008.1.2.1.99"
+
+    def _decode_in_background(self, ref: ImageRef, fit: bool) -> None:
+        self.statusBar().showMessage(f"Decoding image {self.display.state.index + 1}...")
+        store = self.store
+
+        def shown_still() -> bool:
+            return bool(self.images) and self.images[self.display.state.index] == ref
+
+        def done(_frame) -> None:
+            if shown_still():
+                self.statusBar().clearMessage()
+                self._show_current(fit=fit)  # now in the cache: shown at once
+
+        def failed(error) -> None:
+            if not shown_still():
+                return
+            message = str(error) if isinstance(error, ViewerError) else f"cannot decode: {error}"
+            self.frame = None
+            self.pane.show_message(message)
+            self._add_problems([message])
+            self.pipeline_label.setText("")
+            self.pane.set_annotations(None)
+
+        self.runner.submit("decode-current", lambda: frame_with_time_limit(store, ref), done, failed)
 
     def _prefetch(self, index: int) -> None:
         """Decode the rest of the series in the background, nearest first.
