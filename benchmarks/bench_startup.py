@@ -1,36 +1,79 @@
 """Start-up: process start to main window painted, and to the first image painted.
 
-Runs ``python -m viewer [693_UNCI.dcm]`` with DICOM_VIEWER_STARTUP_REPORT=1,
-which prints ``window-painted <time.time()>`` and ``image-painted
-<time.time()>`` when those widgets receive their first paint event, then
-quits. The clock starts (``time.time()``) right before the process is
-started, so the figures include interpreter start, imports, and Qt set-up.
+Runs ``python -m viewer --new-window [693_UNCI.dcm]`` with
+DICOM_VIEWER_STARTUP_REPORT=1, which prints ``window-painted <time.time()>``
+and ``image-painted <time.time()>`` when those widgets receive their first
+paint event (each followed by ``modules-at-...-paint <json list of
+sys.modules>``), then quits. The clock starts (``time.time()``) right before
+the process is started, so the figures include interpreter start, imports,
+and Qt set-up. Every run gets its own DICOM_VIEWER_INSTANCE.
 
-Baseline, measured the same way in the same run: a process that imports
-PySide6.QtWidgets, shows an empty QWidget and quits after its first paint
-(the same probe as the viewer's FirstPaintProbe: a paint event filter, then a
-zero-delay timer). The ratio to it means something on any machine.
+Warm: each command runs ``--repeats`` times (default 7); the first run is
+discarded (``.pyc`` files, caches) and median and min of the rest are "warm".
 
-Each command runs ``--repeats`` times (default 7); the first run is cold (disk
-cache, .pyc files) and discarded; median and min of the rest are "warm".
+Cold: ``--cold-repeats`` more runs (default 5; 0 skips them), each right
+after the page cache is emptied: ``sync; echo 3 > /proc/sys/vm/drop_caches``
+(needs root), else ``posix_fadvise(POSIX_FADV_DONTNEED)`` over every file
+under the interpreter's prefix, the virtualenv (PySide6's Qt libraries and
+``.so`` files included), the viewer package and the CT file. The method and
+how much of PySide6's Qt libraries stayed resident (``vmtouch``, when
+installed) are reported. The .pyc files exist, as after an installation.
 
-Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeats N]``.
+Baseline, measured the same way (warm and cold) in the same run: a process
+that imports PySide6.QtWidgets, shows an empty QWidget and quits after its
+first paint (the same probe as the viewer's FirstPaintProbe: a paint event
+filter, then a zero-delay timer). The ratio to it means something on any
+machine.
+
+Import check: at the window's first paint neither pynetdicom nor a decoder
+plugin (pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls, gdcm, PIL) may be in
+sys.modules, in any viewer run; otherwise the check fails, the first-import
+chain of each offender is traced (a sys.meta_path hook printing the stack in
+a separate run), and ``main`` exits with status 1. At the first image paint
+(an uncompressed CT, which needs only pydicom's native path) the same modules
+are reported, not judged.
+
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeats N] [--cold-repeats N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import REPO, python_executable  # noqa: E402
 
 TIMEOUT_S = 60
+COLD_REPEATS = 5
+
+#: Goals from the issue, ms: event -> (warm, cold).
+GOALS_MS = {"window-painted": (500, 1000), "image-painted": (1000, 1500)}
+
+#: Top-level modules that must not be loaded at the window's first paint: the
+#: network stack and pydicom's optional decoder plugins (with their C parts).
+FORBIDDEN_EARLY = {
+    "pynetdicom": "pynetdicom",
+    "pylibjpeg": "pylibjpeg",
+    "openjpeg": "pylibjpeg-openjpeg",
+    "_openjpeg": "pylibjpeg-openjpeg",
+    "libjpeg": "pylibjpeg-libjpeg",
+    "_libjpeg": "pylibjpeg-libjpeg",
+    "rle": "pylibjpeg-rle",
+    "jpeg_ls": "pyjpegls",
+    "_CharLS": "pyjpegls",
+    "gdcm": "python-gdcm",
+    "_gdcm": "python-gdcm",
+    "PIL": "pillow",
+}
 
 BASELINE = """
 import sys, time
@@ -58,14 +101,42 @@ widget.show()
 sys.exit(app.exec())
 """
 
+#: Runs the viewer (argv[2:]) and prints, for each watched top-level module
+#: (argv[1], comma-separated), the stack of its first import.
+CHAIN_PROBE = """
+import json, sys, traceback
+watched = set(sys.argv[1].split(","))
+seen = set()
+
+class FirstImport:
+    def find_spec(self, name, path=None, target=None):
+        top = name.split(".")[0]
+        if top in watched and top not in seen:
+            seen.add(top)
+            stack = [f"{f.filename}:{f.lineno}: {(f.line or '').strip()}"
+                     for f in traceback.extract_stack()[:-1] if not f.filename.startswith("<")]
+            print("first-import " + json.dumps({"module": name, "stack": stack}), flush=True)
+        return None
+
+sys.meta_path.insert(0, FirstImport())
+from viewer.app import main
+sys.exit(main(sys.argv[2:]))
+"""
+
 
 @dataclass(frozen=True)
 class Timing:
     """Seconds from just before process start to each event it reported."""
 
     name: str
-    marks: dict[str, list[float]]  # event -> warm runs (the cold one dropped)
-    cold: dict[str, float]
+    marks: dict[str, list[float]]  # event -> warm runs (the first one dropped)
+    cold: dict[str, float]  # the first run of the session (not necessarily a cold page cache)
+    dropped: dict[str, list[float]] = field(default_factory=dict)  # event -> runs after the page cache was emptied
+    eviction: str = ""  # how the page cache was emptied, and what stayed resident
+    goals: bool = False  # the issue's goals apply (the CT row)
+    modules: dict[str, int] = field(default_factory=dict)  # paint -> len(sys.modules), median over runs
+    early: dict[str, list[str]] = field(default_factory=dict)  # paint -> FORBIDDEN_EARLY modules seen in any run
+    chains: dict[str, list[str]] = field(default_factory=dict)  # module -> stack of its first import (when it failed)
 
 
 def ct_path() -> str:
@@ -74,81 +145,312 @@ def ct_path() -> str:
     return get_testdata_file("693_UNCI.dcm", download=False)
 
 
-def run_once(args: list[str]) -> dict[str, float]:
+def run_once(args: list[str]) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """One run: event -> seconds since start, and paint -> sys.modules at that paint."""
     env = dict(os.environ)
     env["DICOM_VIEWER_STARTUP_REPORT"] = "1"
+    env["DICOM_VIEWER_INSTANCE"] = f"bench-startup-{os.getpid()}-{time.monotonic_ns()}"
     env["QT_QPA_PLATFORM"] = env.get("QT_QPA_PLATFORM", "offscreen")
     start = time.time()
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
-    marks = {}
+    marks: dict[str, float] = {}
+    modules: dict[str, list[str]] = {}
     for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("window-painted", "image-painted", "exited"):
-            marks[parts[0]] = float(parts[1]) - start
+        key, _, value = line.partition(" ")
+        if key in ("window-painted", "image-painted", "exited") and value:
+            marks[key] = float(value) - start
+        elif key in ("modules-at-window-paint", "modules-at-image-paint"):
+            modules[key.removeprefix("modules-at-").replace("-paint", "-painted")] = json.loads(value)
     if proc.returncode != 0 or not marks:
-        raise RuntimeError(f"{args!r} exited {proc.returncode} without a report:\n{proc.stdout}\n{proc.stderr}")
-    return marks
+        raise RuntimeError(f"{args!r} exited {proc.returncode} without a report:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return marks, modules
 
 
-def measure(name: str, args: list[str], repeats: int, expected: tuple[str, ...]) -> Timing:
+def _eviction_roots(python: str, ct: str | None) -> list[str]:
+    """What a cold start reads: the interpreter's prefix, the virtualenv, the viewer package, the CT file."""
+    prefixes = subprocess.run(
+        [python, "-c", "import os, sys; print(os.path.realpath(sys.base_prefix)); print(os.path.realpath(sys.prefix))"],
+        check=True, capture_output=True, text=True, timeout=TIMEOUT_S,
+    ).stdout.split()
+    roots = [*prefixes, os.path.join(REPO, "viewer")]
+    if ct:
+        roots.append(ct)
+    return list(dict.fromkeys(roots))
+
+
+def evict_page_cache(roots: list[str]) -> str:
+    """Empty the page cache: drop_caches when root, else POSIX_FADV_DONTNEED over every file under `roots`."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w", encoding="ascii") as drop:
+            drop.write("3\n")
+        return "`sync; echo 3 > /proc/sys/vm/drop_caches`"
+    except OSError:
+        pass
+    for root in roots:
+        files = [root] if os.path.isfile(root) else (os.path.join(d, f) for d, _, names in os.walk(root) for f in names)
+        for path in files:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+    return "`posix_fadvise(POSIX_FADV_DONTNEED)` over " + ", ".join(f"`{r}`" for r in roots)
+
+
+def _qt_lib_dir(roots: list[str]) -> str | None:
+    """PySide6's bundled Qt libraries under one of `roots` (the biggest thing a cold start reads)."""
+    for root in roots:
+        found = glob.glob(os.path.join(root, "lib", "python3*", "site-packages", "PySide6", "Qt", "lib"))
+        if found:
+            return found[0]
+    return None
+
+
+def resident_percent(path: str) -> str | None:
+    """How much of `path` is in the page cache, per vmtouch (None without it)."""
+    if not shutil.which("vmtouch"):
+        return None
+    out = subprocess.run(["vmtouch", path], capture_output=True, text=True, timeout=TIMEOUT_S).stdout
+    for line in out.splitlines():
+        if "Resident Pages" in line:
+            return line.split()[-1]
+    return None
+
+
+def _early(modules: list[str]) -> list[str]:
+    return sorted({name for name in modules if name.split(".")[0] in FORBIDDEN_EARLY})
+
+
+def measure(
+    name: str,
+    args: list[str],
+    repeats: int,
+    expected: tuple[str, ...],
+    cold_repeats: int = 0,
+    roots: list[str] | None = None,
+    goals: bool = False,
+) -> Timing:
     runs = [run_once(args) for _ in range(repeats)]
-    for marks in runs:
+    dropped_runs = []
+    eviction = ""
+    qt_lib = _qt_lib_dir(roots or [])
+    for i in range(cold_repeats):
+        method = evict_page_cache(roots or [])
+        if i == 0:
+            # Pages mapped by other running processes (e.g. another Qt app) cannot be dropped.
+            resident = resident_percent(qt_lib) if qt_lib else None
+            eviction = method + (f"; PySide6's Qt libraries still resident right after: {resident}" if resident else "")
+        dropped_runs.append(run_once(args))
+    for marks, _ in runs + dropped_runs:
         missing = [event for event in expected if event not in marks]
         if missing:
             raise RuntimeError(f"{name}: no {', '.join(missing)} reported (got {marks})")
     warm = runs[1:] if len(runs) > 1 else runs
-    return Timing(name, {event: [m[event] for m in warm] for event in expected}, dict(runs[0]))
+    everything = runs + dropped_runs
+    painted = [p for p in ("window-painted", "image-painted") if any(p in modules for _, modules in everything)]
+    return Timing(
+        name,
+        {event: [m[event] for m, _ in warm] for event in expected},
+        dict(runs[0][0]),
+        dropped={event: [m[event] for m, _ in dropped_runs] for event in expected} if dropped_runs else {},
+        eviction=eviction,
+        goals=goals,
+        modules={p: int(statistics.median(len(mods[p]) for _, mods in everything if p in mods)) for p in painted},
+        early={p: sorted({n for _, mods in everything for n in _early(mods.get(p, []))}) for p in painted},
+    )
 
 
-def interpreter_only(python: str, repeats: int) -> Timing:
+def trace_first_imports(python: str, viewer_args: list[str], modules: list[str]) -> dict[str, list[str]]:
+    """Stack of the first import of each of `modules` (top-level names) before the window's first paint."""
+    env = dict(os.environ)
+    env["DICOM_VIEWER_STARTUP_REPORT"] = "1"
+    env["DICOM_VIEWER_INSTANCE"] = f"bench-startup-trace-{os.getpid()}"
+    env["QT_QPA_PLATFORM"] = env.get("QT_QPA_PLATFORM", "offscreen")
+    proc = subprocess.run(
+        [python, "-c", CHAIN_PROBE, ",".join(modules), *viewer_args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+    )
+    chains = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "window-painted":
+            break
+        if key == "first-import":
+            found = json.loads(value)
+            chains[found["module"].split(".")[0]] = found["stack"]
+    return chains
+
+
+def interpreter_only(python: str, repeats: int, cold_repeats: int = 0, roots: list[str] | None = None) -> Timing:
     """A bare interpreter, start to exit: the floor under every figure."""
-    durations = []
-    for _ in range(repeats):
+
+    def once() -> float:
         start = time.time()
         subprocess.run([python, "-c", "pass"], check=True, timeout=TIMEOUT_S)
-        durations.append(time.time() - start)
-    return Timing("bare interpreter (`python -c pass`, start to exit)", {"exited": durations[1:] or durations}, {"exited": durations[0]})
+        return time.time() - start
+
+    durations = [once() for _ in range(repeats)]
+    dropped = []
+    for _ in range(cold_repeats):
+        evict_page_cache(roots or [])
+        dropped.append(once())
+    return Timing(
+        "bare interpreter (`python -c pass`, start to exit)",
+        {"exited": durations[1:] or durations},
+        {"exited": durations[0]},
+        dropped={"exited": dropped} if dropped else {},
+    )
 
 
-def run(repeats: int = 7) -> list[Timing]:
+def run(repeats: int = 7, cold_repeats: int = COLD_REPEATS) -> list[Timing]:
     python = python_executable()
     ct = ct_path()
-    return [
-        interpreter_only(python, repeats),
-        measure("baseline: empty QWidget painted", [python, "-c", BASELINE], repeats, ("window-painted",)),
-        measure("viewer, no file: window painted", [python, "-m", "viewer", "--new-window"], repeats, ("window-painted",)),
-        measure(
-            "viewer 693_UNCI.dcm (CT 512x512)",
-            [python, "-m", "viewer", "--new-window", ct],
-            repeats,
-            ("window-painted", "image-painted"),
-        ),
+    roots = _eviction_roots(python, ct) if cold_repeats else None
+    viewer_runs = (
+        ("viewer, no file: window painted", ["--new-window"], ("window-painted",), False),
+        ("viewer 693_UNCI.dcm (CT 512x512)", ["--new-window", ct], ("window-painted", "image-painted"), True),
+    )
+    timings = [
+        interpreter_only(python, repeats, cold_repeats, roots),
+        measure("baseline: empty QWidget painted", [python, "-c", BASELINE], repeats, ("window-painted",), cold_repeats, roots),
     ]
+    for name, viewer_args, expected, goals in viewer_runs:
+        timing = measure(name, [python, "-m", "viewer", *viewer_args], repeats, expected, cold_repeats, roots, goals)
+        offenders = sorted({n.split(".")[0] for n in timing.early.get("window-painted", [])})
+        if offenders:
+            timing = Timing(**{**timing.__dict__, "chains": trace_first_imports(python, viewer_args, offenders)})
+        timings.append(timing)
+    return timings
+
+
+def import_check_failures(timings: list[Timing]) -> list[str]:
+    """Top-level modules (keys of FORBIDDEN_EARLY) loaded at a viewer window's first paint."""
+    return sorted({n.split(".")[0] for t in timings for n in t.early.get("window-painted", [])})
+
+
+def _ms(values: list[float] | None) -> tuple[str, str]:
+    if not values:
+        return "", ""
+    return f"**{statistics.median(values) * 1e3:.0f}**", f"{min(values) * 1e3:.0f}"
+
+
+def _short(frame: str) -> str:
+    """A stack frame with the repository, site-packages and stdlib prefixes removed."""
+    path, _, rest = frame.partition(":")
+    for marker in ("/site-packages/", "/lib/python3."):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            path = path.split("/", 1)[1] if marker == "/lib/python3." else path
+            break
+    else:
+        path = os.path.relpath(path, REPO) if path.startswith(REPO) else path
+    return f"{path}:{rest}"
 
 
 def markdown(timings: list[Timing]) -> str:
-    baseline = next(t for t in timings if t.name.startswith("baseline")).marks["window-painted"]
-    base_median = statistics.median(baseline)
+    baseline_timing = next(t for t in timings if t.name.startswith("baseline"))
+    base_median = statistics.median(baseline_timing.marks["window-painted"])
+    base_cold = baseline_timing.dropped.get("window-painted")
     labels = {"exited": "process exited", "window-painted": "window painted", "image-painted": "first image painted"}
     lines = [
-        "| process | event | warm median (ms) | warm min (ms) | cold (ms) | median / baseline median |",
-        "|---|---|---|---|---|---|",
+        "| process | event | warm median (ms) | warm min (ms) | first run (ms) | median / baseline median "
+        "| cold median (ms) | cold min (ms) | cold median / cold baseline median | goal warm / cold (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for timing in timings:
         for event, values in timing.marks.items():
             median = statistics.median(values)
+            cold = timing.dropped.get(event)
+            cold_median, cold_min = _ms(cold)
+            cold_ratio = f"{statistics.median(cold) / statistics.median(base_cold):.2f}x" if cold and base_cold else ""
+            goal = ""
+            if timing.goals and event in GOALS_MS:
+                warm_goal, cold_goal = GOALS_MS[event]
+                goal = f"< {warm_goal}: {'met' if median * 1e3 < warm_goal else '**missed**'}"
+                if cold:
+                    goal += f" / < {cold_goal}: {'met' if statistics.median(cold) * 1e3 < cold_goal else '**missed**'}"
             lines.append(
                 f"| {timing.name} | {labels[event]} | **{median * 1e3:.0f}** | {min(values) * 1e3:.0f} "
-                f"| {timing.cold[event] * 1e3:.0f} | {median / base_median:.2f}x |"
+                f"| {timing.cold[event] * 1e3:.0f} | {median / base_median:.2f}x | {cold_median} | {cold_min} | {cold_ratio} | {goal} |"
             )
+    cold_runs = max((len(v) for t in timings for v in t.dropped.values()), default=0)
+    eviction = next((t.eviction for t in timings if t.eviction), "")
+    if cold_runs:
+        lines += ["", f"Cold: {cold_runs} runs per command, the page cache emptied before each: {eviction}."]
+    lines += _import_check(timings)
     return "\n".join(lines)
+
+
+def _import_check(timings: list[Timing]) -> list[str]:
+    viewer = [t for t in timings if t.early or t.modules]
+    if not viewer:
+        return []
+    lines = [
+        "",
+        "Import check (pynetdicom and the decoder plugins: " + ", ".join(sorted({d for d in FORBIDDEN_EARLY.values()}))
+        + "), sys.modules at each first paint, any run:",
+        "",
+        "| process | paint | modules loaded (median) | pynetdicom / plugin packages loaded | PIL.JpegImagePlugin | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for timing in viewer:
+        for paint, count in timing.modules.items():
+            early = timing.early.get(paint, [])
+            tops = sorted({n.split(".")[0] for n in early})
+            if paint == "window-painted":
+                verdict = "**FAIL**" if tops else "ok"
+            else:
+                verdict = "reported (an uncompressed CT needs only pydicom's native path)"
+            lines.append(
+                f"| {timing.name} | {labels_of(paint)} | {count} | {', '.join(tops) or 'none'} "
+                f"| {'loaded' if 'PIL.JpegImagePlugin' in early else 'no'} | {verdict} |"
+            )
+    failures = import_check_failures(timings)
+    if not failures:
+        lines += ["", "Import check: **pass** (no pynetdicom or decoder plugin at the window's first paint)."]
+        return lines
+    packages = sorted({FORBIDDEN_EARLY[name] for name in failures})
+    lines += ["", f"**Import check FAIL: loaded before the window's first paint: {', '.join(packages)}.**"]
+    chains = next((t.chains for t in timings if t.chains), {})
+    first_chain: dict[str, list[str]] = {}  # distribution -> frames of its first import
+    for module, stack in chains.items():
+        first_chain.setdefault(FORBIDDEN_EARLY[module], [_short(f) for f in stack])
+    if not first_chain:
+        return lines
+    common = os.path.commonprefix(list(first_chain.values()))
+    start = next((i for i, f in enumerate(common) if f.startswith("viewer/")), 0)
+    culprit = max((i for i, f in enumerate(common) if f.startswith("viewer/")), default=None)
+    if culprit is not None:
+        lines += ["", f"First line in viewer/ on every chain: `{common[culprit]}`"]
+    lines += ["", "Shared chain: " + " → ".join(f"`{f}`" for f in common[start:])]
+    for package, frames in first_chain.items():
+        tail = frames[len(common):] or frames[-1:]
+        lines.append(f"* {package}: … → " + " → ".join(f"`{f}`" for f in tail if not f.startswith("importlib/")))
+    return lines
+
+
+def labels_of(paint: str) -> str:
+    return {"window-painted": "window", "image-painted": "first image"}[paint]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="runs per command, the first discarded (default 7)")
+    parser.add_argument("--repeats", type=int, default=7, help="warm runs per command, the first discarded (default 7)")
+    parser.add_argument(
+        "--cold-repeats", type=int, default=COLD_REPEATS,
+        help=f"runs per command after emptying the page cache (default {COLD_REPEATS}; 0 skips them)",
+    )
     args = parser.parse_args(argv)
-    print(markdown(run(args.repeats)))
+    timings = run(args.repeats, args.cold_repeats)
+    print(markdown(timings))
+    failures = import_check_failures(timings)
+    if failures:
+        print(f"bench_startup: FAIL: imported before the window's first paint: {', '.join(failures)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -102,6 +102,10 @@ def _codec_list(charset: str) -> list[str]:
     return [charset]
 
 
+#: ISO 2022 escape designating GB 2312 (ISO-IR 58) to G1 (PS3.3 Table C.12-4).
+_ESC_GB2312 = b"\x1b$)A"
+
+
 def _is_python_codec(charset: str) -> bool:
     return charset in ("shift_jis", "euc_kr", "cp1251", "cp1252")
 
@@ -115,6 +119,11 @@ def decode_with(raw: bytes, charsets: list[str], vr: str = "LO") -> str:
 
     if len(charsets) == 1 and _is_python_codec(charsets[0]):
         return raw.decode(charsets[0], "strict")
+    if "ISO 2022 IR 58" in charsets and _ESC_GB2312 in raw and raw.count(b"\x1b") == raw.count(_ESC_GB2312):
+        # pydicom leaves ESC $ ) A in the text (it expects Python's gb2312 codec
+        # to strip it; it does not). With only ASCII in G0 and GB 2312 in G1
+        # (PS3.5 Annex K), the bytes without the escapes are plain EUC-CN.
+        return raw.replace(_ESC_GB2312, b"").decode("gb2312", "strict")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # pydicom warns and replaces; we want to know
         encodings = convert_encodings(charsets)

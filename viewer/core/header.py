@@ -67,9 +67,18 @@ class _Buffer:
     def __init__(self, f, first: int = 16384):
         self.f = f
         self.data = f.read(first)
+        try:
+            self.size = os.fstat(f.fileno()).st_size
+        except (AttributeError, OSError, ValueError):
+            self.size = None
 
     def need(self, end: int) -> None:
         if end > len(self.data):
+            if self.size is not None and end > self.size:
+                # A 32-bit length in a 1 kB file may claim 4 GB: f.read(n)
+                # allocates n bytes first (MemoryError, or gigabytes held).
+                # Found by tests/robustness (crashes/huge_length_in_sequence.dcm).
+                raise _Unsupported("truncated")
             more = self.f.read(max(end - len(self.data), len(self.data)))
             self.data += more
             if end > len(self.data):
@@ -89,7 +98,7 @@ def _element_header(buf: _Buffer, pos: int, little: bool, implicit: bool) -> tup
         buf.need(pos + 12)
         (length,) = struct.unpack_from("<L" if little else ">L", buf.data, pos + 8)
         return tag, vr, length, pos + 12
-    if not (vr.isalpha() and vr.isupper()):
+    if vr not in _KNOWN_VRS:
         raise _Unsupported("not explicit VR")
     (length,) = struct.unpack_from("<H" if little else ">H", buf.data, pos + 6)
     return tag, vr, length, pos + 8
@@ -132,6 +141,14 @@ def _known(tag: int) -> bool:
 
 
 _LONG_VR_CODES = {(v[0] << 8) | v[1] for v in _EXPLICIT_LONG}
+#: Every VR of PS3.5 6.2. Raw elements are converted lazily by pydicom, which
+#: raises NotImplementedError for any other code -- wherever the value is
+#: first read (a scan, the pixel pipeline). So an unknown code sends the file
+#: to pydicom's reader, which treats it as implicit VR (crashes/unknown_vr_rows.dcm).
+_KNOWN_VRS = {
+    v.encode() for v in "AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
+}
+_SHORT_VR_CODES = {(v[0] << 8) | v[1] for v in _KNOWN_VRS} - _LONG_VR_CODES
 _TAG_LE, _TAG_BE = struct.Struct("<HH"), struct.Struct(">HH")
 _U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
@@ -168,7 +185,7 @@ def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> i
             if code in _LONG_VR_CODES:
                 length = u32.unpack_from(data, pos + 8)[0]
                 value_pos = pos + 12
-            elif 0x41 <= data[pos + 4] <= 0x5A and 0x41 <= data[pos + 5] <= 0x5A:
+            elif code in _SHORT_VR_CODES:
                 length = u16.unpack_from(data, pos + 6)[0]
                 value_pos = pos + 8
             else:
@@ -210,7 +227,9 @@ def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
         group, elem = struct.unpack_from("<HH", buf.data, pos)
         if group != 0x0002:
             break
-        vr = buf.data[pos + 4 : pos + 6]
+        vr = bytes(buf.data[pos + 4 : pos + 6])
+        if vr not in _KNOWN_VRS:
+            raise _Unsupported("unknown VR in the meta group")
         if vr in _EXPLICIT_LONG:
             buf.need(pos + 12)
             (length,) = struct.unpack_from("<L", buf.data, pos + 8)

@@ -103,7 +103,11 @@ def _convert(ds: Dataset, tag: int) -> tuple[DataElement | None, str]:
 
 
 def _raw_of(ds: Dataset, tag: int) -> RawDataElement | DataElement:
-    return ds.get_item(tag)
+    # keep_deferred: pydicom takes a raw value of None for "not read yet" and
+    # converts it on get_item, which raises for a stray (FFFE,E000) item or
+    # delimiter tag at the top level (VR 'NONE'; found by tests/robustness).
+    # Nothing here is read deferred, so the raw element is what we want.
+    return ds.get_item(tag, keep_deferred=True)
 
 
 def _length(item) -> int | None:
@@ -301,6 +305,7 @@ def dump_text(rows: list[TagRow]) -> str:
 # ----------------------------------------------------------------------------- DICOM JSON (PS3.18 F)
 
 _NUMBER_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "IS", "DS"}
+_BINARY_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
 
 
 def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverrides | None = None, declared: list[str] | None = None) -> dict:
@@ -315,7 +320,7 @@ def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverri
     for tag in sorted(ds.keys()):
         tag = int(tag)
         key = f"{tag:08X}"
-        item = ds.get_item(tag)
+        item = _raw_of(ds, tag)
         vr = str(item.VR or _dictionary_vr(tag))
         if vr in TEXT_VRS:
             decoded = element_text(ds, tag, path, overrides, charsets)
@@ -338,10 +343,17 @@ def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverri
             continue
         vr = str(elem.VR)
         entry = {"vr": vr}
+        if vr not in ("SQ", *BULK_VRS):
+            problem = problem or _check_value(elem, _length(item))
         if vr == "SQ":
             entry["Value"] = [to_json_model(i, path, overrides, charsets) for i in (elem.value or [])]
         elif vr in BULK_VRS:
             pass
+        elif problem and isinstance(item, RawDataElement):
+            # An invalid value (e.g. an AT of 3 bytes) has no JSON form: string
+            # VRs keep their raw text, binary ones their VR only.
+            if isinstance(item.value, (bytes, bytearray)) and vr not in _BINARY_VRS:
+                entry["Value"] = [bytes(item.value).decode("latin-1").rstrip("\x00 ")]
         elif elem.value not in (None, "", b""):
             values = list(elem.value) if elem.VM > 1 else [elem.value]
             if vr in _NUMBER_VRS:

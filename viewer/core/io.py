@@ -91,20 +91,25 @@ def _check_inflated_size(path: Path) -> None:
         # The meta group is never deflated: find where it ends (group length, PS3.10 7.1).
         import struct
 
-        if head[132:136] != b"\x02\x00\x00\x00":
+        if head[132:136] != b"\x02\x00\x00\x00" or len(head) < 144:
             return
         group_length = struct.unpack_from("<L", head, 140)[0]
         f.seek(144 + group_length)
         inflater = zlib.decompressobj(-zlib.MAX_WBITS)
         total = 0
-        while chunk := f.read(1 << 16):
-            out = inflater.decompress(chunk, MAX_INFLATED_BYTES - total + 1)
-            total += len(out)
-            while inflater.unconsumed_tail and total <= MAX_INFLATED_BYTES:
-                out = inflater.decompress(inflater.unconsumed_tail, MAX_INFLATED_BYTES - total + 1)
+        try:
+            while chunk := f.read(1 << 16):
+                out = inflater.decompress(chunk, MAX_INFLATED_BYTES - total + 1)
                 total += len(out)
-            if total > MAX_INFLATED_BYTES:
-                raise ViewerError(f"its deflated data would expand beyond {MAX_INFLATED_BYTES >> 20} MB; refused", path)
+                while inflater.unconsumed_tail and total <= MAX_INFLATED_BYTES:
+                    out = inflater.decompress(inflater.unconsumed_tail, MAX_INFLATED_BYTES - total + 1)
+                    total += len(out)
+                if total > MAX_INFLATED_BYTES:
+                    raise ViewerError(f"its deflated data would expand beyond {MAX_INFLATED_BYTES >> 20} MB; refused", path)
+        except zlib.error as exc:
+            # A damaged deflate stream raised zlib.error out of every reader
+            # (tests/robustness/crashes/deflate_corrupt_stream.dcm).
+            raise ViewerError(f"its deflated data is damaged ({exc})", path) from None
 
 
 def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:

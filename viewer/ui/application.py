@@ -59,7 +59,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
     window.show()
     if paths:
         # After the window is up: opening never delays the first paint.
-        QTimer.singleShot(0, lambda: window.open_paths(paths))
+        FirstPaintProbe(window, lambda: window.open_paths(paths))
     return app.exec()
 
 

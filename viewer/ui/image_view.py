@@ -11,14 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
 
 from viewer.core.pixels.pipeline import VOI, FrameDisplay
 
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 #: Corners and their text alignment.
 _CORNERS = {
@@ -52,43 +50,62 @@ def visible_region(
     return (r0, r1, c0, c1), stride
 
 
-class _ImageViewBox(pg.ViewBox):
-    """A view box whose mouse does what radiology viewers do.
+_VIEW_BOX_CLASS = None
 
-    Left drag: window (horizontal = width, vertical = level). Middle drag:
-    pan. Right drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
+
+def _view_box_class():
+    """The pane's view box class, defined on first use.
+
+    pyqtgraph takes a few hundred milliseconds to import; the window paints
+    first and the image view is built right after (start-up benchmark).
     """
+    global _VIEW_BOX_CLASS
+    if _VIEW_BOX_CLASS is not None:
+        return _VIEW_BOX_CLASS
+    import pyqtgraph as pg
 
-    def __init__(self, pane: ImagePane):
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-        self.setMouseEnabled(False, False)
-        self.setDefaultPadding(0.0)
-        self._pane = pane
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
-        ev.accept()
-        delta = ev.pos() - ev.lastPos()
-        button = ev.button()
-        if button == Qt.MouseButton.LeftButton:
-            self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
-        elif button == Qt.MouseButton.MiddleButton:
-            self._pane.fitted = False
-            moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
-            self.translateBy(x=-moved.x(), y=-moved.y())
-        elif button == Qt.MouseButton.RightButton:
-            self._pane.fitted = False
-            factor = 1.01 ** float(delta.y())
-            self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
+    class _ImageViewBox(pg.ViewBox):
+        """A view box whose mouse does what radiology viewers do.
 
-    def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
-        ev.accept()
-        steps = ev.delta() / 120.0
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self._pane.fitted = False
-            factor = 0.85**steps
-            self.scaleBy((factor, factor), center=self.mapToView(ev.pos()))
-        elif steps:
-            self._pane.step_requested.emit(-1 if steps > 0 else 1)
+        Left drag: window (horizontal = width, vertical = level). Middle drag:
+        pan. Right drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
+        """
+
+        def __init__(self, pane: ImagePane):
+            super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+            self.setMouseEnabled(False, False)
+            self.setDefaultPadding(0.0)
+            self._pane = pane
+
+        def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+            ev.accept()
+            delta = ev.pos() - ev.lastPos()
+            button = ev.button()
+            if button == Qt.MouseButton.LeftButton:
+                self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
+            elif button == Qt.MouseButton.MiddleButton:
+                self._pane.fitted = False
+                moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
+                self.translateBy(x=-moved.x(), y=-moved.y())
+            elif button == Qt.MouseButton.RightButton:
+                self._pane.fitted = False
+                factor = 1.01 ** float(delta.y())
+                self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
+
+        def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+            ev.accept()
+            steps = ev.delta() / 120.0
+            if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self._pane.fitted = False
+                factor = 0.85**steps
+                self.scaleBy((factor, factor), center=self.mapToView(ev.pos()))
+            elif steps:
+                self._pane.step_requested.emit(-1 if steps > 0 else 1)
+
+    _VIEW_BOX_CLASS = _ImageViewBox
+    return _VIEW_BOX_CLASS
 
 
 class ImagePane(QWidget):
@@ -102,6 +119,7 @@ class ImagePane(QWidget):
     step_requested = Signal(int)
     cursor_moved = Signal(int, int)
     rendered = Signal()
+    view_changed = Signal()  # zoom or pan
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -111,25 +129,19 @@ class ImagePane(QWidget):
         self.last_render: tuple[tuple[int, int, int, int], int] | None = None
         self.fitted = True  # until the user zooms or pans, resizing keeps the image fitted
 
-        self.view = pg.GraphicsView(background="k")
-        self.view_box = _ImageViewBox(self)
-        self.view.setCentralItem(self.view_box)
-        self.image_item = pg.ImageItem(axisOrder="row-major")
-        self.image_item.setAutoDownsample(False)
-        self.view_box.addItem(self.image_item)
-        self.view_box.sigRangeChanged.connect(self._view_changed)
-        self.view.scene().sigMouseMoved.connect(self._mouse_moved)
-        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        self._view = None
+        self.setAutoFillBackground(True)
+        palette = self.palette()
+        palette.setColor(self.backgroundRole(), QColor("black"))
+        self.setPalette(palette)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
 
         self.corner_labels: dict[str, QLabel] = {}
         font = QFont()
         font.setPointSize(10)
         for corner, alignment in _CORNERS.items():
-            label = QLabel(self.view)
+            label = QLabel(self)
             label.setAlignment(alignment)
             label.setFont(font)
             label.setStyleSheet("color: #f0f0a0; background: transparent;")
@@ -140,12 +152,54 @@ class ImagePane(QWidget):
             shadow.setColor(QColor("black"))
             label.setGraphicsEffect(shadow)
             self.corner_labels[corner] = label
-        self.message_label = QLabel(self.view)
+        self.message_label = QLabel(self)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message_label.setWordWrap(True)
         self.message_label.setStyleSheet("color: #ff9090; background: transparent; font-size: 14px;")
         self.message_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.message_label.hide()
+
+    # -- the pyqtgraph view, built after the first paint ---------------------------------
+    def _build_view(self) -> None:
+        if self._view is not None:
+            return
+        import pyqtgraph as pg
+
+        box_class = _view_box_class()
+        view = pg.GraphicsView(background="k")
+        view_box = box_class(self)
+        view.setCentralItem(view_box)
+        image_item = pg.ImageItem(axisOrder="row-major")
+        image_item.setAutoDownsample(False)
+        view_box.addItem(image_item)
+        view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._view, self._view_box, self._image_item = view, view_box, image_item
+        view_box.sigRangeChanged.connect(self._view_changed)
+        view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self._layout.addWidget(view)
+        for label in (*self.corner_labels.values(), self.message_label):
+            label.raise_()  # the overlays stay above the view
+        self._place_overlays()
+
+    @property
+    def view(self):
+        self._build_view()
+        return self._view
+
+    @property
+    def view_box(self):
+        self._build_view()
+        return self._view_box
+
+    @property
+    def image_item(self):
+        self._build_view()
+        return self._image_item
+
+    def paintEvent(self, event):  # noqa: N802 - Qt naming
+        super().paintEvent(event)
+        if self._view is None:
+            QTimer.singleShot(0, self._build_view)  # right after the window is on screen
 
     # -- what is shown -------------------------------------------------------------------
     @property
@@ -169,7 +223,8 @@ class ImagePane(QWidget):
     def show_message(self, text: str) -> None:
         """A one-line problem in the middle of the pane (the image is cleared)."""
         self._frame = None
-        self.image_item.clear()
+        if self._view is not None:
+            self._image_item.clear()
         self.message_label.setText(text)
         self.message_label.show()
         self._place_overlays()
@@ -232,6 +287,7 @@ class ImagePane(QWidget):
 
     def _view_changed(self, *_args) -> None:
         self.render()
+        self.view_changed.emit()
 
     # -- mouse and layout ------------------------------------------------------------------
     def _mouse_moved(self, scene_pos) -> None:
@@ -252,7 +308,7 @@ class ImagePane(QWidget):
             self.fit()
 
     def _place_overlays(self) -> None:
-        width, height = self.view.width(), self.view.height()
+        width, height = self.width(), self.height()
         margin = 6
         for corner, label in self.corner_labels.items():
             label.adjustSize()
@@ -263,4 +319,6 @@ class ImagePane(QWidget):
 
     def displayed_pixels(self) -> np.ndarray | None:
         """The uint8 pixels currently handed to the image item (for tests)."""
-        return None if self.image_item.image is None else np.asarray(self.image_item.image)
+        if self._view is None or self._image_item.image is None:
+            return None
+        return np.asarray(self._image_item.image)

@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self.pane.window_dragged.connect(self._window_dragged)
         self.pane.step_requested.connect(self.step)
         self.pane.cursor_moved.connect(self._cursor_moved)
-        self.pane.view_box.sigRangeChanged.connect(lambda *_: self._update_annotations())
+        self.pane.view_changed.connect(self._update_annotations)
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setMinimum(0)

@@ -155,9 +155,30 @@ def file_voi_luts(ctx: Dataset) -> list[VOILut]:
     """Every usable item of the (0028,3010) *VOI LUT Sequence*."""
     luts = []
     for i, item in enumerate(ctx.get("VOILUTSequence") or []):
-        if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None:
+        if item.get("LUTDescriptor") is not None and item.get("LUTData") is not None and _usable_lut(item):
             luts.append(VOILut(i, str(item.get("LUTExplanation", "") or "")))
     return luts
+
+
+def _usable_lut(item: Dataset) -> bool:
+    """Whether pydicom's ``apply_voi`` can apply this item (else it is not offered).
+
+    (0028,3002) *LUT Descriptor*: entries (0 means 65536), first mapped
+    value, and 8 or 10-16 bits per entry (PS3.3 C.11.2.1.1, C.8.11.3.1.5);
+    (0028,3006) *LUT Data* must hold that many entries. pydicom raises
+    NotImplementedError for other depths and struct.error or IndexError for
+    short data (tests/robustness/crashes/voi_lut_256_bits.dcm).
+    """
+    try:
+        descriptor = [int(v) for v in item.LUTDescriptor]
+        entries = descriptor[0] or 1 << 16
+        if len(descriptor) != 3 or not (descriptor[2] == 8 or 10 <= descriptor[2] <= 16):
+            return False
+        data = item.LUTData
+        count = len(data) // 2 if isinstance(data, (bytes, bytearray)) else len(_values(data))
+        return count >= entries
+    except (TypeError, ValueError, AttributeError, KeyError):
+        return False
 
 
 def presentation_inverts(ctx: Dataset) -> bool:
