@@ -507,7 +507,10 @@ def mutate(seed: Seed, rng: random.Random) -> tuple[bytes, list[str]]:
     functions, weights = zip(*MUTATIONS)
     for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
         mutation = rng.choices(functions, weights)[0]
-        steps.append(f"{mutation.__name__}: {mutation(data, walk(bytes(data)), rng)}")
+        try:
+            steps.append(f"{mutation.__name__}: {mutation(data, walk(bytes(data)), rng)}")
+        except (IndexError, ValueError):  # an element the walker saw past the end of the data
+            steps.append(f"{mutation.__name__}: not applicable")
     return bytes(data), steps
 
 

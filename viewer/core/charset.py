@@ -90,8 +90,12 @@ def declared_charsets(ds: Dataset) -> list[str]:
         values = [v.strip(" \x00") for v in text.split("\\")]
     elif isinstance(value, str):
         values = [value.strip()]
-    else:
+    elif isinstance(value, (list, tuple)) or hasattr(value, "__iter__"):
         values = [str(v).strip() for v in value]
+    else:
+        # (0008,0005) with a numeric VR (a damaged file): one unknown term,
+        # reported as such, rather than a TypeError (tests/robustness).
+        values = [str(value).strip()]
     return values or [""]
 
 

@@ -389,7 +389,8 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     dicomdir = Path(path)
     try:
         by_offset, records, root_offset = _parse_records(dicomdir)
-    except (_Unsupported, ValueError, KeyError, OSError) as exc:
+    except (_Unsupported, ValueError, KeyError, OSError, struct.error) as exc:
+        # struct.error: an offset element cut short by the end of the file (tests/robustness)
         raise ViewerError(f"is not a readable DICOMDIR ({exc})", dicomdir) from None
     roots = _link_by_offsets(by_offset, records, root_offset) or _link_by_order(records)
     resolver = _CaseInsensitiveResolver(dicomdir.parent)

@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from viewer.core.header import read_index_header
-from viewer.core.io import read_header, read_image_dataset
+from viewer.core.io import ViewerError, read_header, read_image_dataset
 from viewer.core.model import ImageRef
 from viewer.core.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, number_of_frames, transfer_syntax
 from viewer.core.pixels.native import read_native_frame
@@ -78,6 +78,12 @@ class FrameStore:
             if key in self._frames:
                 self._frames.move_to_end(key)
                 return self._frames[key]
+        display = _prepared(lambda: self._build(ref), path)
+        self._remember(key, display)
+        return display
+
+    def _build(self, ref: ImageRef) -> FrameDisplay:
+        path = ref.instance.path
         display = None
         if ref.frame == 0:
             header = read_index_header(path)
@@ -99,14 +105,13 @@ class FrameStore:
                 ds = self.dataset(path)
                 stored = decode_frame(ds, ref.frame, path)
                 display = FrameDisplay(stored, frame_context(ds, ref.frame))
-        self._remember(key, display)
         return display
 
     def insert(self, ref: ImageRef, stored: np.ndarray) -> FrameDisplay:
         """Cache a frame decoded elsewhere (a worker process), prepared for display here."""
         path = ref.instance.path
         header = self.header(path)
-        display = FrameDisplay(stored, frame_context(header, ref.frame))
+        display = _prepared(lambda: FrameDisplay(stored, frame_context(header, ref.frame)), path)
         self._remember((path, ref.frame), display)
         return display
 
@@ -134,6 +139,28 @@ class FrameStore:
             self._headers.clear()
             self._frames.clear()
             self._bytes = 0
+
+
+def _prepared(build, path) -> FrameDisplay:
+    """`build()`'s FrameDisplay with its default VOI's lookup table computed.
+
+    Damaged headers give attributes of the wrong type or size (an SQ where a
+    number belongs, a Rows element of 3 bytes, a palette descriptor of 33
+    bits): pydicom's lazy conversion, its transforms and ours then raise
+    TypeError, AttributeError, NotImplementedError, BytesLengthException
+    and the like, from wherever the value is first read. Found by
+    tests/robustness (crashes/*.dcm); each is the file's fault, so it becomes
+    the one-line ViewerError, here, rather than a traceback while painting.
+    """
+    try:
+        display = build()
+        display.display_lut(display.default_voi())
+        return display
+    except (ViewerError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        text = " ".join(str(exc).split())[:160]
+        raise ViewerError(f"its image attributes are malformed ({exc.__class__.__name__}: {text})", path) from None
 
 
 def nearest_first(start: int, count: int):

@@ -239,6 +239,11 @@ def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
             value_pos = pos + 8
         if length == _UNDEFINED:
             raise _Unsupported("odd meta")
+        if group == 0x0002 and elem in (0x0002, 0x0003, 0x0010, 0x0012) and vr != b"UI":
+            # PS3.10 Table 7.1-1 fixes these as UI; pydicom's conversion of
+            # another VR raised BytesLengthException wherever the transfer
+            # syntax was first read. pydicom's reader says what is wrong.
+            raise _Unsupported("meta UID with another VR")
         buf.need(value_pos + length)
         tag = (group << 16) | elem
         meta[tag] = RawDataElement(Tag(tag), vr.decode("ascii"), length, bytes(buf.data[value_pos : value_pos + length]), value_pos, False, True)

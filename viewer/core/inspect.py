@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pydicom.datadict import dictionary_description, dictionary_has_tag, dictionary_VR, keyword_for_tag, private_dictionary_description
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text
 
@@ -346,7 +347,9 @@ def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverri
         if vr not in ("SQ", *BULK_VRS):
             problem = problem or _check_value(elem, _length(item))
         if vr == "SQ":
-            entry["Value"] = [to_json_model(i, path, overrides, charsets) for i in (elem.value or [])]
+            # isinstance: a damaged SQ may hold a value that is not a list of items (tests/robustness)
+            items = elem.value if isinstance(elem.value, (list, tuple, Sequence)) else []  # pydicom's Sequence is no list
+            entry["Value"] = [to_json_model(i, path, overrides, charsets) for i in items if isinstance(i, Dataset)]
         elif vr in BULK_VRS:
             pass
         elif problem and isinstance(item, RawDataElement):

@@ -34,32 +34,49 @@ def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
         return ""
 
 
-@dataclass(eq=False)
 class Instance:
-    """One DICOM file that holds an image: its path and its header.
+    """One DICOM file that holds an image: its path and its (compact) header.
 
+    What sorting and grouping need (UIDs, instance number, position and
+    orientation) is read once here; the indexing attributes are kept packed
+    (:mod:`viewer.core.compact`) and :attr:`header` rebuilds them on demand,
+    so a catalog of 100,000 files stays around 100 MB, not 2 GB.
     ``problem`` is set (and ``path`` may be None) for media records whose
-    file is missing or refused.
+    file is missing or refused; ``warning`` for an executable preamble.
     """
 
-    path: Path | None
-    header: Dataset
-    frames: int = 1
-    problem: str = ""
-    warning: str = ""  # e.g. an executable preamble: shown, never fatal
+    __slots__ = (
+        "path", "frames", "problem", "warning", "series_uid", "study_uid", "sop_instance_uid",
+        "instance_number", "position", "orientation", "_compact",
+    )
+
+    def __init__(self, path: Path | None, header: Dataset, frames: int = 1, problem: str = "", warning: str = ""):
+        from viewer.core.compact import CompactHeader
+
+        self.path = path
+        self.frames = frames
+        self.problem = problem
+        self.warning = warning
+        self.series_uid = uid_text(header, 0x0020000E)
+        self.study_uid = uid_text(header, 0x0020000D)
+        self.sop_instance_uid = uid_text(header, 0x00080018)
+        numbers = raw_numbers(header, 0x00200013)
+        self.instance_number = int(numbers[0]) if numbers else None
+        self.position = slice_position(header)
+        self.orientation = tuple(round(v, 3) for v in (raw_numbers(header, 0x00200037) or ()))
+        self._compact = CompactHeader(header)
 
     @property
-    def sop_instance_uid(self) -> str:
-        return text(self.header, "SOPInstanceUID")
-
-    @property
-    def instance_number(self) -> int | None:
-        numbers = raw_numbers(self.header, 0x00200013)
-        return int(numbers[0]) if numbers else None
+    def header(self) -> Dataset:
+        """The indexing attributes as a dataset of raw elements (rebuilt on each call)."""
+        return self._compact.dataset()
 
     @property
     def available(self) -> bool:
         return self.path is not None and not self.problem
+
+    def __repr__(self) -> str:
+        return f"Instance({self.path!s}, frames={self.frames})"
 
 
 @dataclass(frozen=True)
@@ -178,8 +195,7 @@ class Catalog:
     def add(self, instances: Iterable[Instance]) -> list[Series]:
         changed: dict[str, Series] = {}
         for inst in instances:
-            header = inst.header
-            series_uid = uid_text(header, 0x0020000E) or f"no-series:{inst.path}"
+            series_uid = inst.series_uid or f"no-series:{inst.path}"
             # The same file met twice (a folder opened again, media and a scan
             # of it) is one instance; two files with the same SOP Instance UID
             # are both kept: one may be broken and the other good.
@@ -189,7 +205,8 @@ class Catalog:
             self._known.add(identity)
             series = self.series.get(series_uid)
             if series is None:
-                study_uid = uid_text(header, 0x0020000D) or f"no-study:{series_uid}"
+                header = inst.header
+                study_uid = inst.study_uid or f"no-study:{series_uid}"
                 study = self.studies.get(study_uid)
                 if study is None:
                     key = patient_key(header)
@@ -294,8 +311,8 @@ def sort_instances(instances: list[Instance]) -> list[Instance]:
     def name(inst: Instance) -> str:
         return inst.path.name if inst.path else ""
 
-    positions = [slice_position(inst.header) for inst in instances]
-    orientations = {tuple(round(v, 3) for v in (raw_numbers(inst.header, 0x00200037) or ())) for inst in instances}
+    positions = [inst.position for inst in instances]
+    orientations = {inst.orientation for inst in instances}
     if instances and None not in positions and len(orientations) == 1 and len(set(positions)) > 1:
         keyed = zip(positions, instances)
         return [inst for _, inst in sorted(keyed, key=lambda pi: (pi[0], number(pi[1]), name(pi[1])))]

@@ -142,7 +142,10 @@ def _media_storage_class(header: Dataset) -> str:
 
 def is_image_storage(header: Dataset) -> bool:
     """Whether the SOP Class is an image storage class (so Rows and Columns are due)."""
-    uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
+    try:
+        uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
+    except Exception:  # noqa: BLE001 - a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
+        return False
     name = getattr(uid, "name", "") or ""
     return "Image Storage" in name
 

@@ -136,8 +136,10 @@ class TagTreeModel(QAbstractItemModel):
 class _RowFilter(QSortFilterProxyModel):
     """Matches tag, keyword, name or value text, keeping the path to a match."""
 
+    needle = ""  # the filter text itself: setFilterFixedString escapes it ("0010\\,0010")
+
     def filterAcceptsRow(self, source_row, source_parent):  # noqa: N802
-        needle = self.filterRegularExpression().pattern().lower()
+        needle = self.needle
         if not needle:
             return True
         index = self.sourceModel().index(source_row, 0, source_parent)
@@ -264,7 +266,8 @@ class TagInspector(QWidget):
         self._apply()
 
     def _filter(self, text: str) -> None:
-        self.proxy.setFilterFixedString(text.strip())
+        self.proxy.needle = text.strip().lower()
+        self.proxy.setFilterFixedString(text.strip())  # re-runs the filter
         if text.strip():
             self.tree.expandAll()
 

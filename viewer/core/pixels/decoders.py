@@ -31,7 +31,9 @@ DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
     "1.2.840.10008.1.2.5": ("pylibjpeg-rle",),  # RLE Lossless (pydicom also has its own)
 }
 
-#: pydicom plugin names to try first, fastest first (benchmarks/bench_decoders.py);
+#: pydicom plugin names to try first, fastest first (benchmarks/bench_decode.py;
+#: for JPEG 2000 gdcm is faster on noisy images, OpenJPEG on smooth ones and it
+#: handles sign mismatches, so OpenJPEG stays first);
 #: pydicom's other installed plugins remain the fallback.
 PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
     "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg", "gdcm"),
@@ -88,7 +90,7 @@ def number_of_frames(ds: Dataset) -> int:
         if isinstance(value, bytes):  # still raw: no pydicom conversion needed
             value = value.decode("ascii").strip("\x00 ")
         return max(1, int(float(value or 1)))
-    except (TypeError, ValueError, UnicodeDecodeError):
+    except (TypeError, ValueError, UnicodeDecodeError, OverflowError):  # OverflowError: 'inf' (tests/robustness)
         return 1
 
 
@@ -184,18 +186,39 @@ def missing_packages(uid: UID) -> list[str]:
 DEFLATED = "1.2.840.10008.1.2.1.99"
 
 
+#: Plugins never tried for a syntax while another plugin for it is installed.
+#: gdcm aborts the whole process (an uncaught C++ exception: SIGABRT, no
+#: Python exception) when a JPEG 2000 code stream's component count differs
+#: from the samples its Photometric Interpretation implies -- e.g. MONOCHROME
+#: data labelled YBR_FULL_422, once pylibjpeg-openjpeg has refused it.
+#: Found by tests/robustness (crashes/j2k_photometric_mismatch.dcm).
+UNSAFE_FALLBACKS: dict[str, frozenset[str]] = {
+    uid: frozenset({"gdcm"}) for uid in ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
+}
+
+
 def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
     """pydicom's ``pixel_array`` with our plugin order, then any plugin as a fallback."""
     if not needs_decoder(uid):
         return pixel_array(src, index=index)
     available = set(get_decoder(uid).available_plugins)
+    unsafe = UNSAFE_FALLBACKS.get(str(uid), frozenset())
+    safe = available - unsafe
     for plugin in PREFERRED_PLUGINS.get(str(uid), ()):
-        if plugin in available:
+        if plugin in (safe or available):
             try:
                 return pixel_array(src, index=index, decoding_plugin=plugin)
             except Exception:  # noqa: BLE001 - try the next plugin; the last error is reported
                 continue
-    return pixel_array(src, index=index)
+    if not (available & unsafe) or not safe:
+        return pixel_array(src, index=index)
+    error: Exception | None = None
+    for plugin in sorted(safe):  # pydicom's own fallback would try the unsafe plugin too
+        try:
+            return pixel_array(src, index=index, decoding_plugin=plugin)
+        except Exception as exc:  # noqa: BLE001 - the last error is reported
+            error = exc
+    raise error
 
 
 def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:

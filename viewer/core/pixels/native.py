@@ -58,6 +58,8 @@ def native_layout(header: Dataset) -> NativeLayout | None:
         signed = int(header.get("PixelRepresentation", 0) or 0) == 1
         if allocated not in (8, 16, 32) or not 1 <= stored <= allocated:
             return None
+        if int(header.Rows) <= 0 or int(header.Columns) <= 0:
+            return None  # an empty frame: the decoder path says why (tests/robustness)
         dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
         return NativeLayout(int(header.Rows), int(header.Columns), dtype, stored, syntax == "1.2.840.10008.1.2")
     except (AttributeError, TypeError, ValueError, KeyError):
@@ -118,6 +120,14 @@ def read_native_frame(path: str | os.PathLike[str], header: Dataset) -> np.ndarr
     """The stored values of a native single-frame file, or None when not applicable."""
     layout = native_layout(header)
     if layout is None:
+        return None
+    try:
+        if layout.nbytes > os.path.getsize(path):
+            # Rows x Columns claims more than the file holds: never allocate
+            # from the claim (65535 x 65535 x 2 is 8 GB); the decoder path
+            # refuses it with a reason (tests/robustness).
+            return None
+    except OSError:
         return None
     out = np.empty((layout.rows, layout.columns), dtype=layout.dtype)
     return out if read_native_into(path, layout, out) else None

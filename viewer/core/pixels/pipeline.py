@@ -468,7 +468,12 @@ class FrameDisplay:
             return window_to_display(modality, voi)
         if isinstance(voi, VOILut):
             return voi_lut_to_display(modality, self.ctx, voi)
-        lo, hi = full_modality_range(self.ctx)
+        try:
+            lo, hi = full_modality_range(self.ctx)
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError):
+            # Bits Stored of 0 or 200, a descriptor that is not one: the
+            # frame's own range then (tests/robustness).
+            lo, hi = self.modality_range()
         return (modality - lo) * (255.0 / max(hi - lo, 1e-12))
 
     def render(
