@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pydicom.datadict import dictionary_description, dictionary_has_tag, dictionary_VR, keyword_for_tag, private_dictionary_description
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text
@@ -362,7 +363,9 @@ def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverri
             if vr in _NUMBER_VRS:
                 entry["Value"] = [_number(v) for v in values]
             elif vr == "AT":
-                entry["Value"] = [f"{int(v):08X}" for v in values]
+                # An AT value pydicom could not split evenly comes as a nested list (tests/robustness).
+                tags = [t for v in values for t in (v if isinstance(v, (list, tuple, MultiValue)) else [v])]
+                entry["Value"] = [f"{int(t):08X}" for t in tags]
             else:
                 entry["Value"] = [str(v) for v in values]
         out[key] = entry

@@ -19,7 +19,7 @@ from viewer.core.dicomdir import find_dicomdir, read_dicomdir
 from viewer.core.io import ViewerError, sop_class_name
 from viewer.core.model import Catalog, Instance, Series
 from viewer.core.pixels.decoders import number_of_frames
-from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
+from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, _media_storage_class, is_image_storage, scan
 from viewer.core.tasks import CancelToken
 from viewer.core.header import read_index_header
 
@@ -40,7 +40,9 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
         header = read_index_header(path)
     except ViewerError as exc:
         return [], [str(exc)]
-    sop_class = str(getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    # From the raw bytes, as the folder scan does: a damaged (0002,0002) VR made
+    # pydicom's conversion raise NotImplementedError here (tests/robustness).
+    sop_class = _media_storage_class(header)
     if sop_class == MEDIA_DIRECTORY_SOP_CLASS:
         return [], [f"{path.name}: is a DICOMDIR but could not be read as one"]
     if "Rows" not in header or "Columns" not in header:

@@ -230,12 +230,18 @@ class ImagePane(QWidget):
         self._place_overlays()
 
     def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
+        changed = False
         for corner, label in self.corner_labels.items():
-            lines = (corners or {}).get(corner, [])
-            label.setText("\n".join(lines))
-            label.setVisible(bool(corners))
-            label.adjustSize()
-        self._place_overlays()
+            text = "\n".join((corners or {}).get(corner, []))
+            if label.text() != text or label.isVisible() != bool(corners):
+                # Only labels whose text changed are touched: during cine each
+                # touched label means another repaint of the image under it.
+                label.setText(text)
+                label.setVisible(bool(corners))
+                label.adjustSize()
+                changed = True
+        if changed:
+            self._place_overlays()
 
     # -- zoom ------------------------------------------------------------------------------
     def fit(self) -> None:

@@ -468,9 +468,14 @@ class MainWindow(QMainWindow):
         if self.current_series is not None and self.current_series.image_count != len(self.images):
             # The file holds more frames than its media record said.
             self._refresh_current_series()
-        self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
-        self._refresh_presets()
-        self._update_annotations()
+        # One repaint for the new image and its corner text, not one each.
+        self.pane.setUpdatesEnabled(False)
+        try:
+            self.pane.show_frame(self.frame, self.effective_voi(), state.invert, fit=fit)
+            self._refresh_presets()
+            self._update_annotations()
+        finally:
+            self.pane.setUpdatesEnabled(True)
         self._refresh_inspector()
         if self.cine.playing:
             self._pipeline_timer.start()  # no rich-text layout on every cine frame

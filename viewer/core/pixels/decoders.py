@@ -188,12 +188,17 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 
 #: Plugins never tried for a syntax while another plugin for it is installed.
 #: gdcm aborts the whole process (an uncaught C++ exception: SIGABRT, no
-#: Python exception) when a JPEG 2000 code stream's component count differs
-#: from the samples its Photometric Interpretation implies -- e.g. MONOCHROME
-#: data labelled YBR_FULL_422, once pylibjpeg-openjpeg has refused it.
-#: Found by tests/robustness (crashes/j2k_photometric_mismatch.dcm).
+#: Python exception to catch) on some damaged or inconsistent frames: a JPEG
+#: 2000 code stream whose component count differs from the samples its
+#: Photometric Interpretation implies (MONOCHROME data labelled YBR_FULL_422),
+#: a JPEG Baseline stream with bytes missing. Found by tests/robustness
+#: (crashes/j2k_photometric_mismatch.dcm, crashes/jpeg_baseline_bytes_missing.dcm).
+#: For JPEG Lossless (.57, .70) gdcm is the only permissive decoder, so it
+#: stays; the GUI decodes compressed frames in a worker process anyway.
 UNSAFE_FALLBACKS: dict[str, frozenset[str]] = {
-    uid: frozenset({"gdcm"}) for uid in ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
+    uid: frozenset({"gdcm"})
+    for uid in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+                "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
 }
 
 
