@@ -59,20 +59,12 @@ def run_dump(args: argparse.Namespace) -> int:
 
     from viewer.core import charset
     from viewer.core.inspect import dataset_rows, dump_text, to_json_model
-    from viewer.core.io import read_header
+    from viewer.core.io import read_for_inspection
 
     path = Path(args.input)
     if args.charset and not charset.is_valid_codec(args.charset):
         raise ViewerError(f"unknown character set '{args.charset}'")
-    header = read_header(path)  # stops before the pixel data; raises ViewerError for bad input
-    try:
-        # The whole file, bulk values left unread (deferred), so that Pixel Data
-        # and what follows it are listed, summarised, never loaded.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # read_header has already read this far
-            header = pydicom.dcmread(path, defer_size=1024, force=True)
-    except Exception:  # noqa: BLE001 - read_header could: dump what it read
-        pass
+    header = read_for_inspection(path)  # Pixel Data listed, never loaded; ViewerError for bad input
     overrides = charset.CharsetOverrides(files={str(path): args.charset}) if args.charset else charset.OVERRIDES
     if args.json:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))

@@ -557,9 +557,9 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
     if index_header is not None:
         attempt("dump (index header)", lambda: dump_text(dataset_rows(index_header, str(path))))
         frames = attempt("number_of_frames", lambda: number_of_frames(index_header)) or 1
-        instance = Instance(path, index_header, frames)
+        instance = attempt("Instance", lambda: Instance(path, index_header, frames))
         store = FrameStore(max_datasets=1)
-        for index in sorted({0, frames - 1}):
+        for index in sorted({0, frames - 1}) if instance is not None else ():
             display = attempt(f"frame {index}", lambda: store.frame(ImageRef(instance, index)))
             if display is not None:
                 attempt("render default_voi", lambda: display.render(display.default_voi()))
@@ -569,7 +569,21 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
     attempt("open_paths file", lambda: open_paths([path]))
     if dicomdir:
         attempt("read_dicomdir", lambda: read_dicomdir(path))
+    attempt("cli dump", lambda: _cli_dump(path))
     return failures
+
+
+def _cli_dump(path: Path) -> None:
+    """`dicom-viewer dump FILE` (it reads the file again, bulk data deferred); exit 0 or 2."""
+    import contextlib
+    import io
+
+    from viewer.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        status = main(["dump", str(path)])
+    if status not in (0, 2):
+        raise AssertionError(f"dump exited with {status}")
 
 
 # ----------------------------------------------------------------------------- the worker process

@@ -124,12 +124,25 @@ def _length(item) -> int | None:
 def _summary_of_bulk(ds: Dataset, keyword: str, length: int | None, vr: str) -> str:
     size = f"{length} bytes" if length is not None else "undefined length (encapsulated)"
     if keyword in PIXEL_KEYWORDS:
-        frames = ds.get("NumberOfFrames") or 1
+        frames = _plain(ds, "NumberOfFrames", None) or 1
         meta = getattr(ds, "file_meta", None)
-        syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+        syntax = _plain(meta, "TransferSyntaxUID", None) if meta is not None else None
         name = getattr(syntax, "name", str(syntax or "unknown transfer syntax"))
-        return f"<pixel data: {size}, {frames} frame(s), {ds.get('Rows', '?')}x{ds.get('Columns', '?')}, {name}>"
+        return f"<pixel data: {size}, {frames} frame(s), {_plain(ds, 'Rows', '?')}x{_plain(ds, 'Columns', '?')}, {name}>"
     return f"<{vr} {size}>"
+
+
+def _plain(ds: Dataset, keyword: str, default):
+    """An attribute for a summary line; `default` when pydicom cannot convert it.
+
+    'inf' in (0028,0008) or an unknown VR code on (0028,0010) made the
+    summary of the pixel data raise (tests/robustness: number_of_frames_inf,
+    unknown_vr_rows); the element's own row shows the raw value.
+    """
+    try:
+        return ds.get(keyword, default)
+    except Exception:  # noqa: BLE001 - see above
+        return default
 
 
 def _value_text(elem: DataElement) -> str:

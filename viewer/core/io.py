@@ -136,6 +136,8 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     except Exception as exc:  # pydicom raises many kinds on malformed data
         raise ViewerError(f"malformed DICOM data ({exc})", path) from None
     ds.read_warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
+    _unknown_vrs_as_un(ds)
+    _unknown_vrs_as_un(getattr(ds, "file_meta", None))
     from viewer.core.header import first_oversized_element
 
     oversized = first_oversized_element(path)
@@ -151,6 +153,25 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
             if "End of file reached" in message:
                 raise ViewerError("the file is truncated (it ends in the middle of an element)", path)
     return ds
+
+
+def _unknown_vrs_as_un(ds: Dataset | None) -> None:
+    """Top-level raw elements with a VR code no part of PS3.5 6.2 knows become UN.
+
+    pydicom keeps such a code (b'U\x80' from a damaged byte) and raises
+    NotImplementedError when the value is first read, which may be anywhere:
+    the scan's SOP Class test, the catalog, the pixel pipeline. As UN the
+    value stays raw bytes, which every reader handles (tests/robustness).
+    """
+    if ds is None:
+        return
+    from pydicom.dataelem import RawDataElement
+    from pydicom.valuerep import VR
+
+    known = {str(v) for v in VR}
+    for tag, elem in list(ds._dict.items()):
+        if isinstance(elem, RawDataElement) and elem.VR is not None and elem.VR not in known:
+            ds._dict[tag] = elem._replace(VR="UN")
 
 
 def _starts_like_bare_dataset(path: Path) -> bool:
@@ -178,6 +199,24 @@ def read_image_dataset(path: str | os.PathLike[str]) -> FileDataset:
             raise ViewerError("the file ends before its pixel data (truncated?)", path)
         raise ViewerError(f"has no image to show (it is {sop_class_name(ds)})", path)
     return ds
+
+
+def read_for_inspection(path: str | os.PathLike[str]) -> FileDataset:
+    """Every attribute, Pixel Data and what follows it included, bulk values left unread.
+
+    For the tag inspector and ``dump``: pydicom defers values over 1 kB, so
+    they are listed and summarised, never loaded. Raises ViewerError for
+    input ``read_header`` refuses.
+    """
+    header = read_header(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # read_header has already read this far
+            full = pydicom.dcmread(path, defer_size=1024, force=True)
+        full.read_warnings = getattr(header, "read_warnings", [])  # type: ignore[attr-defined]
+        return full
+    except Exception:  # noqa: BLE001 - show what read_header could read
+        return header
 
 
 def sop_class_name(ds: Dataset) -> str:

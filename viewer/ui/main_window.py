@@ -192,6 +192,10 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.inspector_dock], [440], Qt.Orientation.Horizontal)
         self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
         self._inspected_path = None
+        self._inspector_timer = QTimer(self)
+        self._inspector_timer.setSingleShot(True)
+        self._inspector_timer.setInterval(250)
+        self._inspector_timer.timeout.connect(lambda: self._refresh_inspector())
 
         self.problem_list = QListWidget()
         self.problem_dock = QDockWidget("Problems", self)
@@ -476,7 +480,9 @@ class MainWindow(QMainWindow):
             self._update_annotations()
         finally:
             self.pane.setUpdatesEnabled(True)
-        self._refresh_inspector()
+        # Not on every image while scrolling or playing: building the rows of a
+        # big header is Python work that would take turns with the scroll.
+        self._inspector_timer.start()
         if self.cine.playing:
             self._pipeline_timer.start()  # no rich-text layout on every cine frame
         else:
@@ -715,8 +721,9 @@ class MainWindow(QMainWindow):
 
         def build():
             from viewer.core.inspect import preamble_row
+            from viewer.core.io import read_for_inspection
 
-            header = store.header(path)
+            header = read_for_inspection(path)
             rows = dataset_rows(header, str(path), overrides)
             warning_row = preamble_row(path)
             return header, ([warning_row] if warning_row else []) + rows
@@ -804,6 +811,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event):  # noqa: N802 - Qt naming
+        self._inspector_timer.stop()
         store = settings()
         store.setValue("window/geometry", self.saveGeometry())
         store.setValue("window/state", self.saveState())

@@ -46,10 +46,20 @@ class BackgroundRunner(QObject):
             if self._closed or self._latest.get(kind) != ticket:
                 return
             error = future.exception()
+
+            def still_newest(callback):
+                # Checked again on delivery: a newer request may have been
+                # made while this result waited in the event queue.
+                def deliver(value):
+                    if self._latest.get(kind) == ticket:
+                        callback(value)
+
+                return deliver
+
             if error is None:
-                self._delivered.emit(on_done, future.result(), None)
+                self._delivered.emit(still_newest(on_done), future.result(), None)
             elif on_error is not None:
-                self._delivered.emit(on_error, None, error)
+                self._delivered.emit(still_newest(on_error), None, error)
 
         future = self._pool.submit(task)
         future.add_done_callback(finished)
