@@ -10,8 +10,10 @@ Lossy results are checked against an independent decoder: dcmtk's dcmdjpeg
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,18 @@ from viewer.core.frames import FrameStore
 from viewer.core.model import ImageRef, Instance
 from viewer.core.pixels.decoders import decode_frame, number_of_frames
 
-TOOLS = {name: shutil.which(name) for name in ("dcmconv", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "dcmcrle", "gdcmconv", "ojph_compress", "ojph_expand")}
+def _system_path() -> str:
+    """PATH without this environment's own bin folder.
+
+    python-gdcm puts its own gdcmconv there, and gdcm 3.2.6's ``-d`` writes
+    Implicit VR Little Endian instead of deflating: the references come from
+    the Debian packages named in PACKAGE.
+    """
+    own = os.path.realpath(os.path.join(sys.prefix, "bin"))
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != own)
+
+
+TOOLS = {name: shutil.which(name, path=_system_path()) for name in ("dcmconv", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "dcmcrle", "gdcmconv", "ojph_compress", "ojph_expand")}
 #: Debian package that provides each tool (also listed in scripts/setup-env for the test extra).
 PACKAGE = {"dcmconv": "dcmtk", "dcmcjpeg": "dcmtk", "dcmdjpeg": "dcmtk", "dcmcjpls": "dcmtk", "dcmdjpls": "dcmtk", "dcmcrle": "dcmtk",
            "gdcmconv": "libgdcm-tools", "ojph_compress": "openjph-tools", "ojph_expand": "openjph-tools"}

@@ -178,6 +178,13 @@ def jpeg_baseline_bytes_missing() -> bytes:
     return data[:1725] + data[1728:]
 
 
+def jpeg_lossless_not_jpeg() -> bytes:
+    """rtdose_rle.dcm (RLE, 15 frames) relabelled JPEG Lossless: gdcm aborted the process (SIGABRT)."""
+    ds = pydicom.dcmread(get_testdata_file("rtdose_rle.dcm"))
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.57"
+    return _write(ds)
+
+
 def functional_groups_not_sequence() -> bytes:
     """emri_small_jpeg_2k_lossless.dcm (10 frames) with a Shared Functional Groups 'sequence'
     of VR LO: AttributeError in frame_context."""
@@ -218,8 +225,9 @@ CRASHES = {
     "charset_embedded_null.dcm": (charset_embedded_null, "viewer/core/scan.py: is_image_storage; io.py: sop_class_name"),
     "meta_sop_class_vr_sl.dcm": (meta_sop_class_vr_sl, "viewer/core/sources.py: _explicit_file; header.py: _read_meta"),
     "palette_33_bits.dcm": (palette_33_bits, "viewer/core/frames.py: _prepared"),
-    "j2k_photometric_mismatch.dcm": (j2k_photometric_mismatch, "viewer/core/pixels/decoders.py: UNSAFE_FALLBACKS"),
+    "j2k_photometric_mismatch.dcm": (j2k_photometric_mismatch, "viewer/core/pixels/decoders.py: UNSAFE_FALLBACKS; gdcm_guard.py"),
     "jpeg_baseline_bytes_missing.dcm": (jpeg_baseline_bytes_missing, "viewer/core/pixels/decoders.py: UNSAFE_FALLBACKS"),
+    "jpeg_lossless_not_jpeg.dcm": (jpeg_lossless_not_jpeg, "viewer/core/pixels/gdcm_guard.py"),
     "functional_groups_not_sequence.dcm": (functional_groups_not_sequence, "viewer/core/frames.py: _prepared"),
     "zero_columns.dcm": (zero_columns, "viewer/core/pixels/native.py: native_layout"),
     "bits_allocated_three_bytes.dcm": (bits_allocated_three_bytes, "viewer/core/frames.py: _prepared"),

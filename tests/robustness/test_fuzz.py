@@ -62,7 +62,8 @@ def test_walker_finds_the_structure_it_mutates():
     seeds = {s.name: s for s in load_seeds(("CT_small.dcm", "emri_small_jpeg_2k_lossless.dcm", "MR_small_bigendian.dcm"))}
     ct = walk(seeds["CT_small.dcm"].data)
     tags = [e.tag for e in ct.elements]
-    assert 0x00020010 in tags and 0x7FE00010 in tags and 0xFFFEE0DD in tags  # CT_small has an undefined-length SQ
+    assert 0x00020010 in tags and 0x7FE00010 in tags and 0xFFFEE000 in tags  # items of (0010,1002) are entered
+    assert 0x00101000 < max(t for t in tags if t < 0x7FE00010)  # and left again
     emri = walk(seeds["emri_small_jpeg_2k_lossless.dcm"].data)
     assert sum(e.fragment for e in emri.elements) == 11  # Basic Offset Table + 10 frames
     big = walk(seeds["MR_small_bigendian.dcm"].data)

@@ -116,6 +116,9 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     """dcmread with pydicom's warnings captured, so truncation can be told apart."""
     _check_path(path)
     _check_inflated_size(path)
+    # Before pydicom reads: it would ask f.read() for the claimed length, and
+    # a 1 kB file claiming 2 GB then allocates 2 GB (tests/robustness/test_cases.py).
+    _check_claimed_lengths(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -138,6 +141,15 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     ds.read_warnings = [str(w.message) for w in caught]  # type: ignore[attr-defined]
     _unknown_vrs_as_un(ds)
     _unknown_vrs_as_un(getattr(ds, "file_meta", None))
+    if not stop_before_pixels:
+        for message in ds.read_warnings:  # type: ignore[attr-defined]
+            if "End of file reached" in message:
+                raise ViewerError("the file is truncated (it ends in the middle of an element)", path)
+    return ds
+
+
+def _check_claimed_lengths(path: Path) -> None:
+    """Refuse a file with a top-level element claiming more bytes than the file holds."""
     from viewer.core.header import first_oversized_element
 
     oversized = first_oversized_element(path)
@@ -148,11 +160,6 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
         raise ViewerError(
             f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims {length:,} bytes but only {left:,} follow (damaged or truncated file)", path
         )
-    if not stop_before_pixels:
-        for message in ds.read_warnings:  # type: ignore[attr-defined]
-            if "End of file reached" in message:
-                raise ViewerError("the file is truncated (it ends in the middle of an element)", path)
-    return ds
 
 
 def _unknown_vrs_as_un(ds: Dataset | None) -> None:

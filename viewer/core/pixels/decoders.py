@@ -13,6 +13,9 @@ from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
 from viewer.core.io import ViewerError
+from viewer.core.pixels import gdcm_guard
+
+gdcm_guard.install()  # gdcm kills the process on some damaged frames: see gdcm_guard
 
 #: Packages that add a decoder for each compressed transfer syntax, preferred first.
 #: pydicom's plugin names map to these installable distributions.
@@ -194,10 +197,13 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 #: a JPEG Baseline stream with bytes missing. Found by tests/robustness
 #: (crashes/j2k_photometric_mismatch.dcm, crashes/jpeg_baseline_bytes_missing.dcm).
 #: For JPEG Lossless (.57, .70) gdcm is the only permissive decoder, so it
-#: stays; the GUI decodes compressed frames in a worker process anyway.
+#: stays, behind the checks of :mod:`gdcm_guard`; so it does for JPEG
+#: Extended (.51), whose 12-bit frames its pydicom plugin refuses in Python
+#: with the reason users need ("does not support ... 12-bit"). The GUI
+#: decodes compressed frames in a worker process anyway.
 UNSAFE_FALLBACKS: dict[str, frozenset[str]] = {
     uid: frozenset({"gdcm"})
-    for uid in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+    for uid in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
                 "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
 }
 
