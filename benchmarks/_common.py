@@ -16,6 +16,17 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Windows built by a benchmark save their layout and recent files when they
+# close: into a folder of the run's own, never the user's settings.
+if "DICOM_VIEWER_BENCH_SETTINGS" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["DICOM_VIEWER_BENCH_SETTINGS"] = tempfile.mkdtemp(prefix="bench-settings-")
+    atexit.register(shutil.rmtree, os.environ["DICOM_VIEWER_BENCH_SETTINGS"], True)
+    os.environ["XDG_CONFIG_HOME"] = os.environ["DICOM_VIEWER_BENCH_SETTINGS"]
+
 
 @dataclass(frozen=True)
 class Summary:

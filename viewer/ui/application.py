@@ -48,7 +48,17 @@ def run(paths: list[str], new_window: bool = False) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("dicom-viewer")
     app.setWindowIcon(app_icon())
-    window = MainWindow()
+    # The frame paints first; its contents (and pydicom, the decoders) follow.
+    window = MainWindow(deferred=True)
+
+    def after_first_paint() -> None:
+        window.build_contents()
+        if paths:
+            window.open_paths(paths)  # opening never delays the first paint
+
+    # Installed before the report's probe: Qt asks the last installed filter
+    # first, so the report sees what was loaded at the paint itself.
+    FirstPaintProbe(window, after_first_paint)
     if os.environ.get("DICOM_VIEWER_STARTUP_REPORT"):
         _report_startup(window, quit_when_done=True, expect_image=bool(paths))
     if not new_window:
@@ -57,9 +67,6 @@ def run(paths: list[str], new_window: bool = False) -> int:
         server = InstanceServer(parent=window)
         server.paths_received.connect(lambda received: _bring_forward(window, received))
     window.show()
-    if paths:
-        # After the window is up: opening never delays the first paint.
-        FirstPaintProbe(window, lambda: window.open_paths(paths))
     return app.exec()
 
 

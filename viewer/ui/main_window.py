@@ -9,6 +9,7 @@ follow that model.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -27,39 +28,64 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
-from viewer.core.processes import process_pool
-from viewer.core.io import ViewerError
-from viewer.core.model import ImageRef, Series
-from viewer.core.model import text as model_text
-from viewer.core.scan import ScanProgress
 from viewer.core.tasks import CancelToken
-from viewer.core.thumbnails import series_thumbnail
-from viewer.core.pixels.pipeline import (
-    VOI,
-    FrameDisplay,
-    FullRange,
-    Window,
-    describe_voi,
-    file_voi_luts,
-    file_windows,
-    full_modality_range,
-    modality_unit,
-)
-from viewer.core.pixels.presets import presets_for
-from viewer.core.view_state import DisplayModel, DisplayState
-from viewer.core import charset
-from viewer.core.inspect import dataset_rows
-from viewer.ui.browser import StudyBrowser
-from viewer.ui.tag_inspector import TagInspector
-from viewer.ui.cine import CineBar, CineController
-from viewer.ui.image_view import ImagePane
-from viewer.ui.loader import OpenController
 from viewer.ui.workers import BackgroundRunner
+
+if TYPE_CHECKING:
+    from viewer.core.model import ImageRef, Series
+    from viewer.core.pixels.pipeline import VOI, FrameDisplay, Window
+    from viewer.core.scan import ScanProgress
+    from viewer.core.view_state import DisplayState
+
+
+def _import_contents() -> None:
+    """Import what the window's contents are made of, binding the names here.
+
+    They pull in pydicom, which imports every installed pixel decoder plugin
+    (gdcm, pylibjpeg and its plugins, Pillow, pyjpegls) as it loads: about
+    0.3 s. The app imports them after the window's first paint
+    (:meth:`MainWindow.build_contents`), so the window shows at once;
+    benchmarks/bench_startup.py fails if a decoder is loaded before it.
+    """
+    global ViewFacts, corner_annotations, pipeline_stages
+    global DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
+    global process_pool, ViewerError, ImageRef, Series, model_text, ScanProgress, series_thumbnail
+    global VOI, FrameDisplay, FullRange, Window, describe_voi, file_voi_luts, file_windows, full_modality_range, modality_unit
+    global presets_for, DisplayModel, DisplayState, charset, dataset_rows
+    global StudyBrowser, TagInspector, CineBar, CineController, ImagePane, OpenController
+    from viewer.core import charset
+    from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
+    from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
+    from viewer.core.inspect import dataset_rows
+    from viewer.core.io import ViewerError
+    from viewer.core.model import ImageRef, Series
+    from viewer.core.model import text as model_text
+    from viewer.core.pixels.pipeline import (
+        VOI,
+        FrameDisplay,
+        FullRange,
+        Window,
+        describe_voi,
+        file_voi_luts,
+        file_windows,
+        full_modality_range,
+        modality_unit,
+    )
+    from viewer.core.pixels.presets import presets_for
+    from viewer.core.processes import process_pool
+    from viewer.core.scan import ScanProgress
+    from viewer.core.thumbnails import series_thumbnail
+    from viewer.core.view_state import DisplayModel, DisplayState
+    from viewer.ui.browser import StudyBrowser
+    from viewer.ui.cine import CineBar, CineController
+    from viewer.ui.image_view import ImagePane
+    from viewer.ui.loader import OpenController
+    from viewer.ui.tag_inspector import TagInspector
+
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
 DRAG_SENSITIVITY = 1.0 / 1024
+START_HINT = "Open a DICOM file or folder (File > Open, or drop it here)"
 MAX_RECENT = 10
 
 
@@ -75,31 +101,63 @@ class MainWindow(QMainWindow):
     image_shown = Signal()
     inspector_filled = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, deferred: bool = False):
+        """The window; with `deferred`, only its frame (menus, docks, toolbar)
+        until :meth:`build_contents` is called, which the app does after the
+        first paint. Opening paths builds the contents first in any case."""
         super().__init__(parent)
         self.setWindowTitle("DICOM Viewer")
         self.resize(1440, 900)
         self.setAcceptDrops(True)
+        self.contents_built = False
+        self.current_series: Series | None = None
+        self.images: list[ImageRef] = []
+        self.frame: FrameDisplay | None = None
+        self.problems: list[str] = []
+        self.runner = BackgroundRunner(self)
+        self._prefetch_cancel = CancelToken()
 
+        # Until the pane is built, a black area with the same hint it shows.
+        self._central_column = QVBoxLayout()
+        self._central_column.setContentsMargins(0, 0, 0, 0)
+        self._central_column.setSpacing(0)
+        self._startup_hint = QLabel(START_HINT)
+        self._startup_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._startup_hint.setStyleSheet("background: black; color: #c8c8c8;")
+        self._central_column.addWidget(self._startup_hint, 1)
+        central = QWidget()
+        central.setLayout(self._central_column)
+        self.setCentralWidget(central)
+
+        self.readout = QLabel("")
+        self.statusBar().addPermanentWidget(self.readout)
+
+        self._build_docks()
+        self._build_actions()
+        self._restore_layout()
+        if not deferred:
+            self.build_contents()
+
+    def build_contents(self) -> None:
+        """Build the pane, browser, inspector, query panel and cine controls
+        (and import what they need: see :func:`_import_contents`). Once."""
+        if self.contents_built:
+            return
+        self.contents_built = True
+        _import_contents()
         cache_mb = int(settings().value("cache_mb", DEFAULT_CACHE_BYTES // (1024 * 1024)))
         self.store = FrameStore(max_bytes=max(64, cache_mb) * 1024 * 1024)
-        self.runner = BackgroundRunner(self)
         self.opener = OpenController(self.runner, self)
         self.opener.series_changed.connect(self._series_changed)
         self.opener.problems_found.connect(self._add_problems)
         self.opener.finished.connect(self._open_finished)
         self.display = DisplayModel()
         self.display.subscribe(self._state_changed)
-        self.current_series: Series | None = None
-        self._prefetch_cancel = CancelToken()
         self._show_first_found = False
         self._requested_files: set[str] = set()
         self._thumbnails_waiting: dict[str, Series] = {}
         load_charset_overrides()
         load_presets()
-        self.images: list[ImageRef] = []
-        self.frame: FrameDisplay | None = None
-        self.problems: list[str] = []
 
         self.pane = ImagePane()
         self.pane.window_dragged.connect(self._window_dragged)
@@ -120,47 +178,45 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.cine_bar)
         bottom.addWidget(self.slider, 1)
         bottom.addWidget(self.position_label)
-        central = QWidget()
-        column = QVBoxLayout(central)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.pane, 1)
-        column.addLayout(bottom)
-        self.setCentralWidget(central)
+        self._central_column.removeWidget(self._startup_hint)
+        self._startup_hint.deleteLater()
+        self._central_column.addWidget(self.pane, 1)
+        self._central_column.addLayout(bottom)
 
-        self.readout = QLabel("")
-        self.statusBar().addPermanentWidget(self.readout)
-
-        self._build_docks()
-        self._build_actions()
-        self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
-        self._restore_layout()
-
-    # ------------------------------------------------------------------ construction
-    @property
-    def series(self) -> list[Series]:
-        """Every series opened so far, in browser order."""
-        return self.opener.catalog.all_series()
-
-    def _build_docks(self) -> None:
         self.browser = StudyBrowser()
         self.browser.series_activated.connect(self.show_series)
         self.browser.cancel_requested.connect(self.opener.cancel)
         self.opener.progress.connect(self.browser.show_progress)
-        self.browser_dock = QDockWidget("Studies", self)
-        self.browser_dock.setObjectName("browser_dock")
         self.browser_dock.setWidget(self.browser)
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
-        self.resizeDocks([self.browser_dock], [420], Qt.Orientation.Horizontal)
 
         from viewer.ui.query_panel import QueryPanel  # networking loads only with the panel
 
         self.query_panel = QueryPanel(self.runner)
         self.query_panel.retrieved.connect(lambda folders: self.open_paths(folders))
         self.query_panel.problems.connect(self._add_problems)
+        self.query_dock.setWidget(self.query_panel)
+
+        self.inspector = TagInspector()
+        self.inspector.override_requested.connect(self.set_charset_override)
+        self.inspector_dock.setWidget(self.inspector)
+        self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
+        self._show_placeholder(START_HINT)
+
+    # ------------------------------------------------------------------ construction
+    @property
+    def series(self) -> list[Series]:
+        """Every series opened so far, in browser order."""
+        return self.opener.catalog.all_series() if self.contents_built else []
+
+    def _build_docks(self) -> None:
+        """The docks, empty until :meth:`build_contents` fills them (saved layouts need them now)."""
+        self.browser_dock = QDockWidget("Studies", self)
+        self.browser_dock.setObjectName("browser_dock")
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
+        self.resizeDocks([self.browser_dock], [420], Qt.Orientation.Horizontal)
+
         self.query_dock = QDockWidget("Remote (PACS)", self)
         self.query_dock.setObjectName("query_dock")
-        self.query_dock.setWidget(self.query_panel)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.query_dock)
         self.tabifyDockWidget(self.browser_dock, self.query_dock)
         self.browser_dock.raise_()
@@ -181,16 +237,12 @@ class MainWindow(QMainWindow):
         self.pipeline_dock.setWidget(self.pipeline_label)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.pipeline_dock)
 
-        self.inspector = TagInspector()
-        self.inspector.override_requested.connect(self.set_charset_override)
         self.inspector_dock = QDockWidget("Tags", self)
         self.inspector_dock.setObjectName("inspector_dock")
-        self.inspector_dock.setWidget(self.inspector)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.tabifyDockWidget(self.pipeline_dock, self.inspector_dock)
         self.pipeline_dock.raise_()
         self.resizeDocks([self.inspector_dock], [440], Qt.Orientation.Horizontal)
-        self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
         self._inspected_path = None
         self._inspector_timer = QTimer(self)
         self._inspector_timer.setSingleShot(True)
@@ -209,7 +261,8 @@ class MainWindow(QMainWindow):
         if shortcut is not None:
             action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
         action.setCheckable(checkable)
-        action.triggered.connect(slot)
+        # A key pressed before the contents are built builds them first.
+        action.triggered.connect(lambda *_args, call=slot: (self.build_contents(), call()))
         self.addAction(action)
         return action
 
@@ -232,7 +285,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self._action("&Settings...", self.show_settings, QKeySequence.StandardKey.Preferences))
 
         view_menu = menu.addMenu("&View")
-        self.fit_action = self._action("&Fit to window", self.pane.fit, "F")
+        self.fit_action = self._action("&Fit to window", lambda: self.pane.fit(), "F")
         self.one_to_one_action = self._action("&1:1 pixels", lambda: self.pane.set_zoom(1.0), "1")
         self.invert_action = self._action("&Invert", self.toggle_invert, "I", checkable=True)
         self.reset_action = self._action("&Reset window and zoom", self.reset, "R")
@@ -290,6 +343,7 @@ class MainWindow(QMainWindow):
 
         The first series found is shown at once, unless the user picks one first.
         """
+        self.build_contents()
         paths = [str(p) for p in paths]
         self._remember_recent(paths)
         self.statusBar().showMessage(f"Reading {_count(len(paths), 'location')}...")
@@ -308,7 +362,7 @@ class MainWindow(QMainWindow):
         self.store.clear()
         self.pane.set_annotations(None)
         self.pipeline_label.setText("")
-        self._show_placeholder("Open a DICOM file or folder (File > Open, or drop it here)")
+        self._show_placeholder(START_HINT)
 
     def _series_changed(self, changed: list[Series]) -> None:
         self.browser.update_series(self.opener.catalog, changed)
@@ -812,12 +866,14 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 - Qt naming
         self._inspector_timer.stop()
-        store = settings()
-        store.setValue("window/geometry", self.saveGeometry())
-        store.setValue("window/state", self.saveState())
-        self.cine.stop()
+        if self.contents_built:  # empty docks would be saved with no size
+            store = settings()
+            store.setValue("window/geometry", self.saveGeometry())
+            store.setValue("window/state", self.saveState())
         self._pipeline_timer.stop()
-        self.opener.cancel()
+        if self.contents_built:
+            self.cine.stop()
+            self.opener.cancel()
         self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,18 @@
+"""Every test runs with its own per-user folders: nothing a test saves (window
+layout, recent files, saved nodes, retrieved studies) reaches the real user's
+settings, and nothing the real user saved changes a test's outcome.
+
+Set here, at import, before Qt or the viewer read them; child processes
+(the viewer started by a test) inherit them.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+_HOME = tempfile.mkdtemp(prefix="dicom-viewer-tests-")
+for _name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+    os.environ[_name] = os.path.join(_HOME, _name.removeprefix("XDG_").removesuffix("_HOME").lower())
+    os.makedirs(os.environ[_name], exist_ok=True)
+os.environ.pop("DICOM_VIEWER_CONFIG", None)

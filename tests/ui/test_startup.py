@@ -1,0 +1,94 @@
+"""Start-up: the window paints before pydicom, the decoders and pynetdicom load.
+
+pydicom imports every installed pixel decoder plugin as it loads (gdcm,
+pylibjpeg and its plugins, Pillow, pyjpegls), so the window's frame is
+shown before anything that needs pydicom is imported; its contents follow
+(MainWindow(deferred=True) and build_contents). The timing figures are the
+start-up benchmark's (benchmarks/bench_startup.py), not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+#: Top-level modules that must not be loaded when the window first paints.
+LATE = {"pydicom", "numpy", "pyqtgraph", "pynetdicom", "gdcm", "pylibjpeg", "openjpeg", "libjpeg", "rle", "jpeg_ls", "PIL"}
+
+
+def _run_viewer(tmp_path: Path, *args: str) -> dict[str, list[str] | float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    env.update(QT_QPA_PLATFORM="offscreen", DICOM_VIEWER_STARTUP_REPORT="1", HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_RUNTIME_DIR=str(tmp_path / "runtime"))
+    (tmp_path / "runtime").mkdir(mode=0o700, exist_ok=True)
+    result = subprocess.run([sys.executable, "-m", "viewer", "--new-window", *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, list[str] | float] = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        report[key] = json.loads(value) if key.startswith("modules-at-") else float(value) if key.endswith("-painted") else value
+    return report
+
+
+def _top_level(modules) -> set[str]:
+    return {name.split(".")[0] for name in modules}
+
+
+@pytest.mark.slow
+def test_window_paints_before_pydicom_and_the_decoders_load(tmp_path):
+    report = _run_viewer(tmp_path, str(get_testdata_file("CT_small.dcm")))
+    assert "window-painted" in report and "image-painted" in report, report
+    assert report["window-painted"] <= report["image-painted"]
+    early = _top_level(report["modules-at-window-paint"]) & LATE
+    assert not early, f"loaded before the window's first paint: {sorted(early)}"
+    # The image needed pydicom, of course; pynetdicom still waits for the query panel's first use.
+    late = _top_level(report["modules-at-image-paint"])
+    assert "pydicom" in late and "pynetdicom" not in late
+
+
+def test_a_deferred_window_builds_its_contents_when_asked_to_open(qtbot):
+    """A path handed over (drop, second launch) before the contents are built still opens."""
+    from viewer.ui.main_window import MainWindow, settings
+
+    settings().remove("window")
+    window = MainWindow(deferred=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert not window.contents_built and window.series == []
+    assert window.browser_dock.widget() is None  # the frame only
+    with qtbot.waitSignal(window.image_shown, timeout=10000):
+        window.open_paths([get_testdata_file("CT_small.dcm")])
+    assert window.contents_built and window.browser_dock.widget() is window.browser
+    assert window.frame is not None
+    window.close()
+
+
+def test_a_key_pressed_before_the_contents_are_built_does_no_harm(qtbot):
+    from viewer.ui.main_window import MainWindow, settings
+
+    settings().remove("window")
+    window = MainWindow(deferred=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.fit_action.trigger()  # "F" before the pane exists
+    assert window.contents_built and window.pane is not None
+    window.close()
+
+
+def test_closing_a_window_whose_contents_were_never_built(qtbot):
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow(deferred=True)
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    assert not window.contents_built
