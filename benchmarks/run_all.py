@@ -39,10 +39,11 @@ How to read this:
   array in the same run: a machine-independent figure. The 512x512 CT copy (0.5 MB) sits in cache and
   takes about 10 us, so the CT ratios are large by construction; the mammogram's (40 MB) is memory-bound.
 * **grab() step**: the same step painted with `viewport().grab()` instead of `repaint()` (a cross-check).
-  **core render**: `FrameDisplay.render(window, region, stride)` alone (new LUT + one `take`).
+  **core render**: `FrameDisplay.render_packed(window, region, stride)` alone (new LUT + one `take`,
+  giving 0xFFRRGGBB pixels that Qt draws as an RGB32 image).
   **repaint alone**: `viewport().repaint()` with nothing changed (the paint's floor).
-  **what-if Grayscale8**: the step with the pane's `setImage(..., levels=(0, 255))` replaced by
-  `levels=None` (measurement only; the viewer is not changed).
+  **what-if Grayscale8**: the step with uint8 pixels from `FrameDisplay.render` instead, which pyqtgraph
+  shows as a Grayscale8 QImage: how the pane worked before RGB32 (measurement only).
 * **Mammogram** = a stand-in, not a real 4096x5120 file: pydicom's RG1_UNCI.dcm (real CR, 1955x1841, 15-bit,
   MONOCHROME1) nearest-neighbour resampled to 5120 rows x 4096 columns, rescaled to 12 bits (0..4095),
   MONOCHROME1, built in memory as a Digital Mammography dataset and decoded by the viewer's decoder.

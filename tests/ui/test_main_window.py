@@ -208,3 +208,24 @@ def test_source_files_are_not_modified(main_window, open_in, tmp_path):
     main_window.toggle_invert()
     assert copy.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ct.dcm"]
+
+
+def test_pixels_reach_qt_as_rgb32_and_are_what_the_viewport_shows(main_window, open_in):
+    """The pane hands Qt its fastest format (RGB32, no copy), and the screen shows those pixels."""
+    from PySide6.QtGui import QImage
+
+    open_in(main_window, [CT])
+    main_window.pane.set_zoom(1.0)
+    QApplication.processEvents()
+    qimage = main_window.pane.image_item.qimage
+    assert qimage.format() == QImage.Format.Format_RGB32
+    shown = main_window.pane.displayed_pixels()
+    # The screen pixel under an image pixel, at 1:1, is that pixel's grey.
+    grab = main_window.pane.view.viewport().grab().toImage()
+    view_box = main_window.pane.view_box
+    (r0, r1, c0, c1), stride = main_window.pane.last_render
+    assert stride == 1
+    for row, col in ((r0 + 5, c0 + 5), ((r0 + r1) // 2, (c0 + c1) // 2 + 7), (r1 - 9, c0 + 40)):
+        point = view_box.mapViewToDevice(QPointF(col + 0.5, row + 0.5))
+        colour = grab.pixelColor(int(point.x()), int(point.y()))
+        assert colour.red() == colour.green() == colour.blue() == shown[row - r0, col - c0], (row, col)

@@ -1,9 +1,10 @@
 """The rendering pane: one image on pyqtgraph, with mouse tools and corner text.
 
 The pane asks the core's :class:`FrameDisplay` for display pixels of the
-visible region only, at about screen resolution, as uint8 (pyqtgraph's
-fastest path: a Grayscale8/RGB888 QImage without a copy). Re-windowing is a
-new lookup table and one ``take`` over at most the visible screen pixels.
+visible region only, at about screen resolution, packed as 0xFFRRGGBB (Qt's
+RGB32, its fastest format to scale onto the screen; wrapped without a copy).
+Re-windowing is a new lookup table and one ``take`` over at most the visible
+screen pixels.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QColor, QFont, QImage
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
 
 from viewer.core.pixels.pipeline import VOI, FrameDisplay
@@ -50,18 +51,18 @@ def visible_region(
     return (r0, r1, c0, c1), stride
 
 
-_VIEW_BOX_CLASS = None
+_VIEW_CLASSES = None
 
 
-def _view_box_class():
-    """The pane's view box class, defined on first use.
+def _view_classes():
+    """The pane's view box and image item classes, defined on first use.
 
     pyqtgraph takes a few hundred milliseconds to import; the window paints
     first and the image view is built right after (start-up benchmark).
     """
-    global _VIEW_BOX_CLASS
-    if _VIEW_BOX_CLASS is not None:
-        return _VIEW_BOX_CLASS
+    global _VIEW_CLASSES
+    if _VIEW_CLASSES is not None:
+        return _VIEW_CLASSES
     import pyqtgraph as pg
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -104,8 +105,24 @@ def _view_box_class():
             elif steps:
                 self._pane.step_requested.emit(-1 if steps > 0 else 1)
 
-    _VIEW_BOX_CLASS = _ImageViewBox
-    return _VIEW_BOX_CLASS
+    class _PackedImageItem(pg.ImageItem):
+        """An image item for final display pixels packed as uint32 0xFFRRGGBB.
+
+        Wrapped as an RGB32 QImage without a copy: Qt's fastest image format
+        to scale onto the screen (about 0.4 ms for 512x512 at 2x here, against
+        1.5 ms for 8-bit grey). Anything else goes through pyqtgraph as usual.
+        """
+
+        def render(self):
+            image = self.image
+            if image is None or image.size == 0 or image.dtype != np.uint32 or image.ndim != 2:
+                return super().render()
+            self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), QImage.Format.Format_RGB32)
+            self._renderRequired = False
+            self._unrenderable = False
+
+    _VIEW_CLASSES = (_ImageViewBox, _PackedImageItem)
+    return _VIEW_CLASSES
 
 
 class ImagePane(QWidget):
@@ -165,11 +182,11 @@ class ImagePane(QWidget):
             return
         import pyqtgraph as pg
 
-        box_class = _view_box_class()
+        box_class, item_class = _view_classes()
         view = pg.GraphicsView(background="k")
         view_box = box_class(self)
         view.setCentralItem(view_box)
-        image_item = pg.ImageItem(axisOrder="row-major")
+        image_item = item_class(axisOrder="row-major")
         image_item.setAutoDownsample(False)
         view_box.addItem(image_item)
         view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -283,9 +300,8 @@ class ImagePane(QWidget):
             self.image_item.clear()
             self.last_render = (region, stride)
             return
-        pixels = self._frame.render(self._voi, self._invert, region, stride)
-        # The pixels are final display values: with levels=None pyqtgraph wraps
-        # them as a Grayscale8/RGB888 QImage without a copy or a colour table.
+        pixels = self._frame.render_packed(self._voi, self._invert, region, stride)
+        # Final display values, shown as they are (an RGB32 QImage, no copy).
         self.image_item.setImage(pixels, autoLevels=False, levels=None)
         self.image_item.setRect(QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride))
         self.last_render = (region, stride)
@@ -324,7 +340,10 @@ class ImagePane(QWidget):
         self.message_label.setGeometry(20, 0, max(10, width - 40), height)
 
     def displayed_pixels(self) -> np.ndarray | None:
-        """The uint8 pixels currently handed to the image item (for tests)."""
+        """The display pixels currently shown, as uint8: grey ``(h, w)`` or RGB ``(h, w, 3)``."""
         if self._view is None or self._image_item.image is None:
             return None
-        return np.asarray(self._image_item.image)
+        packed = np.asarray(self._image_item.image)
+        rgb = np.stack([(packed >> shift).astype(np.uint8) for shift in (16, 8, 0)], axis=-1)
+        grey = self._frame is not None and not self._frame.is_color and self._frame.photometric != "PALETTE COLOR"
+        return np.ascontiguousarray(rgb[..., 0]) if grey else rgb

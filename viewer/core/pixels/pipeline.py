@@ -505,6 +505,41 @@ class FrameDisplay:
             return np.take(lut, rgb)
         return np.take(lut, self._index[window_slice])
 
+    def render_packed(
+        self,
+        voi: VOI,
+        invert: bool = False,
+        region: tuple[int, int, int, int] | None = None,
+        stride: int = 1,
+    ) -> np.ndarray:
+        """The same display pixels as :meth:`render`, packed as uint32 0xFFRRGGBB.
+
+        One value per pixel, grey or colour: the layout of Qt's RGB32 images,
+        which Qt scales to the screen about three times faster than 8-bit
+        grey (benchmarks/bench_window.py). For greyscale the packing is folded
+        into the lookup table, so a re-window is still one ``take``.
+        """
+        r0, r1, c0, c1 = region or (0, self.shape[0], 0, self.shape[1])
+        if self._modality_float is None and self._palette is None and self._rgb is None:
+            packed_lut = np.take(_GREY_PACKED, self.display_lut(voi, invert))  # microseconds: not kept
+            return np.take(packed_lut, self._index[r0:r1:stride, c0:c1:stride])
+        return pack_rgb32(self.render(voi, invert, region, stride))
+
+
+#: 0xFFgggggg for each grey level g: opaque grey in Qt's RGB32 layout.
+_GREY_PACKED = (np.uint32(0xFF000000) | np.arange(256, dtype=np.uint32) * np.uint32(0x010101)).astype(np.uint32)
+
+
+def pack_rgb32(display: np.ndarray) -> np.ndarray:
+    """uint8 display pixels, grey ``(h, w)`` or RGB ``(h, w, 3)``, as uint32 0xFFRRGGBB."""
+    if display.ndim == 2:
+        return np.take(_GREY_PACKED, display)
+    packed = np.full(display.shape[:2], 0xFF000000, dtype=np.uint32)
+    packed |= display[..., 0].astype(np.uint32) << 16
+    packed |= display[..., 1].astype(np.uint32) << 8
+    packed |= display[..., 2]
+    return packed
+
 
 #: For colour images: the window that leaves 8-bit values unchanged.
 IDENTITY_WINDOW = Window(128.0, 256.0, "LINEAR", "identity", "auto")  # y = x exactly
