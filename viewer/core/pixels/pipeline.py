@@ -18,6 +18,7 @@ re-windowing while the mouse moves never recomputes from stored values.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,12 +229,22 @@ def full_modality_range(ctx: Dataset) -> tuple[float, float]:
 # --------------------------------------------------------------------------- VOI to 8 bits
 
 
+_WINDOW_DATASETS = threading.local()
+
+
 def _window_dataset(window: Window) -> Dataset:
-    """A minimal dataset for pydicom's ``apply_windowing`` with output 0-255."""
-    ds = Dataset()
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsStored = 8  # y range 0..255 (PS3.3 C.11.2.1.2: ymin, ymax)
-    ds.PixelRepresentation = 0
+    """A minimal dataset for pydicom's ``apply_windowing`` with output 0-255.
+
+    One per thread, reused: only the window's three attributes change, so a
+    re-window while dragging does not build a dataset each time.
+    """
+    ds = getattr(_WINDOW_DATASETS, "ds", None)
+    if ds is None:
+        ds = Dataset()
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsStored = 8  # y range 0..255 (PS3.3 C.11.2.1.2: ymin, ymax)
+        ds.PixelRepresentation = 0
+        _WINDOW_DATASETS.ds = ds
     ds.WindowCenter = window.center
     ds.WindowWidth = window.width
     ds.VOILUTFunction = window.function
@@ -337,6 +348,7 @@ class FrameDisplay:
         self.photometric = str(self.ctx.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
         self.is_color = self.stored.ndim == 3
         self._lut_cache: tuple | None = None
+        self._modality_of_index: np.ndarray | None = None
         self._lo = self._hi = 0
         self._index: np.ndarray | None = None
         self._modality_float: np.ndarray | None = None
@@ -456,12 +468,26 @@ class FrameDisplay:
             if invert:
                 lut = 255 - lut
         else:
-            modality = self.modality_values(np.arange(self._lo, self._hi + 1))
+            modality = self._index_modality_values()
             lut = _rint_u8(self._voi_to_display(modality, voi))
             if presentation_inverts(self.ctx) != invert:
                 lut = 255 - lut
         self._lut_cache = (key, lut)
         return lut
+
+    def _index_modality_values(self) -> np.ndarray:
+        """Modality values of the stored values lo..hi (the input of every LUT).
+
+        Kept from the second LUT on: the user is then changing the window
+        (dragging), and each step saves the Modality LUT; frames only scrolled
+        past build one LUT and keep nothing extra.
+        """
+        if self._modality_of_index is not None:
+            return self._modality_of_index
+        values = self.modality_values(np.arange(self._lo, self._hi + 1))
+        if self._lut_cache is not None:
+            self._modality_of_index = values
+        return values
 
     def _voi_to_display(self, modality: np.ndarray, voi: VOI) -> np.ndarray:
         if isinstance(voi, Window):
