@@ -171,8 +171,7 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
     """
     with open(data_file, "rb") as f:
         buf = _Buffer(f, first=1 << 22)
-        file_meta, pos = _read_meta(buf)
-        syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+        file_meta, pos, syntax = _read_meta(buf)
         implicit = syntax == _IMPLICIT_LE
         little = syntax != _EXPLICIT_BE
         encoding = (implicit, little)

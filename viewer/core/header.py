@@ -154,6 +154,57 @@ _U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 
 
+_EXPLICIT_LE_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
+
+
+def _walk_explicit_le(buf: _Buffer, pos: int, keep: dict) -> int:
+    """:func:`_walk` for Explicit VR Little Endian, nearly every file: one
+    unpack per element header (the indexing hot loop)."""
+    head = _EXPLICIT_LE_HEAD.unpack_from
+    u32 = _U32_LE.unpack_from
+    long_vrs, known_vrs, index_tags = _EXPLICIT_LONG, _KNOWN_VRS, INDEX_TAGS
+    data = buf.data
+    size = len(data)
+    while True:
+        if pos + 12 > size:
+            try:
+                buf.need(pos + 12)
+            except _Unsupported:
+                if len(buf.data) <= pos + 8:
+                    return pos  # a header that ends cleanly before any pixel data
+                buf.data += b"\x00" * 4  # an 8-byte element header at the very end
+            data = buf.data
+            size = len(data)
+        group, elem, vr, length = head(data, pos)
+        tag = (group << 16) | elem
+        if tag > _LAST_TAG:
+            return pos
+        if vr in long_vrs:
+            length = u32(data, pos + 8)[0]
+            value_pos = pos + 12
+        elif vr in known_vrs and group != 0xFFFE:
+            value_pos = pos + 8
+        else:
+            raise _Unsupported("not explicit VR")
+        wanted = tag in index_tags or group == _PIXEL_GROUP or tag == _PRESENTATION_LUT_SHAPE
+        if length == _UNDEFINED:
+            if wanted:
+                raise _Unsupported("wanted element of undefined length")
+            pos = skip_undefined_sequence(buf, value_pos, True, False)
+            data = buf.data
+            size = len(data)
+            continue
+        if wanted:
+            end = value_pos + length
+            if end > size:
+                buf.need(end)
+                data = buf.data
+                size = len(data)
+            btag = BaseTag(tag)
+            keep[btag] = RawDataElement(btag, vr.decode("ascii"), length, data[value_pos:end], value_pos, False, True)
+        pos = value_pos + length
+
+
 def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> int:
     """Keep the wanted elements of the top level, up to (2050,0020).
 
@@ -215,48 +266,54 @@ def _implicit_vr(tag: int) -> str:
         return "UN"
 
 
-def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int]:
-    """Group 0002 (always explicit VR little endian, PS3.10 7.1)."""
+def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int, str]:
+    """Group 0002 (always explicit VR little endian, PS3.10 7.1), where it ends,
+    and its Transfer Syntax UID (read from the raw bytes: pydicom's conversion
+    of that one value costs more than the rest of the group)."""
     buf.need(132)
     if buf.data[128:132] != b"DICM":
         raise _Unsupported("no preamble")
     meta: dict[int, RawDataElement] = {}
+    syntax = ""
     pos = 132
     while True:
         buf.need(pos + 8)
-        group, elem = struct.unpack_from("<HH", buf.data, pos)
+        data = buf.data
+        group, elem = _TAG_LE.unpack_from(data, pos)
         if group != 0x0002:
             break
-        vr = bytes(buf.data[pos + 4 : pos + 6])
+        vr = data[pos + 4 : pos + 6]
         if vr not in _KNOWN_VRS:
             raise _Unsupported("unknown VR in the meta group")
         if vr in _EXPLICIT_LONG:
             buf.need(pos + 12)
-            (length,) = struct.unpack_from("<L", buf.data, pos + 8)
+            length = _U32_LE.unpack_from(buf.data, pos + 8)[0]
             value_pos = pos + 12
         else:
-            (length,) = struct.unpack_from("<H", buf.data, pos + 6)
+            length = _U16_LE.unpack_from(data, pos + 6)[0]
             value_pos = pos + 8
         if length == _UNDEFINED:
             raise _Unsupported("odd meta")
-        if group == 0x0002 and elem in (0x0002, 0x0003, 0x0010, 0x0012) and vr != b"UI":
+        if elem in (0x0002, 0x0003, 0x0010, 0x0012) and vr != b"UI":
             # PS3.10 Table 7.1-1 fixes these as UI; pydicom's conversion of
             # another VR raised BytesLengthException wherever the transfer
             # syntax was first read. pydicom's reader says what is wrong.
             raise _Unsupported("meta UID with another VR")
         buf.need(value_pos + length)
-        tag = (group << 16) | elem
-        meta[tag] = RawDataElement(Tag(tag), vr.decode("ascii"), length, bytes(buf.data[value_pos : value_pos + length]), value_pos, False, True)
+        value = buf.data[value_pos : value_pos + length]
+        if elem == 0x0010:
+            syntax = value.decode("ascii", "replace").rstrip("\x00 ")
+        tag = BaseTag(0x00020000 | elem)
+        meta[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, value_pos, False, True)
         pos = value_pos + length
     file_meta = FileMetaDataset(meta)
-    return file_meta, pos
+    return file_meta, pos, syntax
 
 
 def _fast_header(path: Path) -> Dataset:
     with open(path, "rb") as f:
         buf = _Buffer(f, first=65536)
-        file_meta, pos = _read_meta(buf)
-        syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+        file_meta, pos, syntax = _read_meta(buf)
         if syntax == _IMPLICIT_LE:
             implicit, little = True, True
         elif syntax == _EXPLICIT_BE:
@@ -266,7 +323,10 @@ def _fast_header(path: Path) -> Dataset:
         else:
             raise _Unsupported("deflated or no transfer syntax")
         keep: dict[int, RawDataElement] = {}
-        _walk(buf, pos, little, implicit, keep)
+        if little and not implicit:
+            _walk_explicit_le(buf, pos, keep)
+        else:
+            _walk(buf, pos, little, implicit, keep)
     ds = Dataset(keep)
     ds.file_meta = file_meta
     ds.preamble_warning = _preamble_warning(buf.data[:128])
@@ -313,8 +373,7 @@ def pixel_data_position(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     try:
         with open(path, "rb") as f:
             buf = _Buffer(f, first=65536)
-            file_meta, pos = _read_meta(buf)
-            syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+            _meta, pos, syntax = _read_meta(buf)
             if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE):
                 return None
             implicit, little = syntax == _IMPLICIT_LE, syntax != _EXPLICIT_BE
@@ -372,8 +431,7 @@ def first_oversized_element(path: str | os.PathLike[str]) -> tuple[int, int, int
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             buf = _Buffer(f, first=65536)
-            file_meta, pos = _read_meta(buf)
-            syntax = str(file_meta.get("TransferSyntaxUID", "")).rstrip("\x00 ")
+            _meta, pos, syntax = _read_meta(buf)
             if syntax not in (_IMPLICIT_LE, _EXPLICIT_LE, _EXPLICIT_BE):
                 return None  # deflated or compressed pixel data: pydicom checks those
             implicit, little = syntax == _IMPLICIT_LE, syntax != _EXPLICIT_BE
