@@ -338,6 +338,7 @@ class _CaseInsensitiveResolver:
         self.root = root
         self.real_root = root.resolve()
         self._listings: dict[str, dict[str, tuple[str, bool, bool]]] = {}
+        self._folders: dict[tuple[str, ...], tuple[str, str]] = {}
 
     def _listing(self, folder: str) -> dict[str, tuple[str, bool, bool]]:
         listing = self._listings.get(folder)
@@ -361,19 +362,44 @@ class _CaseInsensitiveResolver:
         shown = "\\".join(parts)
         if not parts or any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
             return None, f"refused: Referenced File ID {shown!r} leaves the media folder"
-        folder = str(self.root)
-        for i, part in enumerate(parts):
-            listing = self._listing(folder)
-            found = listing.get(part) or listing.get(part.upper())
-            last = i == len(parts) - 1
-            if found is None or found[1] == last:  # a folder where a file is due, or the reverse
-                return None, f"missing on the media: {shown}"
-            folder = os.path.join(folder, found[0])
-            # A link is checked where it is met, not after the walk: a folder link
-            # leaving the media must be refused before the folder behind it is listed.
-            if found[2] and not self._inside(folder):
-                return None, f"refused: {shown} is a link that leaves the media folder"
-        return Path(folder), ""
+        folder, problem = self._folder(parts[:-1])
+        if problem:
+            return None, problem.format(shown=shown)
+        found = self._listing(folder).get(parts[-1]) or self._listing(folder).get(parts[-1].upper())
+        if found is None or found[1]:  # missing, or a folder where a file is due
+            return None, f"missing on the media: {shown}"
+        path = folder + os.sep + found[0]
+        if found[2] and not self._inside(path):
+            return None, f"refused: {shown} is a link that leaves the media folder"
+        return Path(path), ""
+
+    def _folder(self, parts: tuple[str, ...]) -> tuple[str, str]:
+        """The real folder for the folder parts of a file ID, or a problem
+        (with ``{shown}`` for the file ID); once per folder, not per file."""
+        known = self._folders.get(parts)
+        if known is not None:
+            return known
+        if not parts:
+            result = (str(self.root), "")
+        else:
+            parent, problem = self._folder(parts[:-1])
+            if problem:
+                result = (parent, problem)
+            else:
+                listing = self._listing(parent)
+                found = listing.get(parts[-1]) or listing.get(parts[-1].upper())
+                if found is None or not found[1]:  # missing, or a file where a folder is due
+                    result = (parent, "missing on the media: {shown}")
+                else:
+                    folder = os.path.join(parent, found[0])
+                    # A link is checked where it is met, not after the walk: a folder link
+                    # leaving the media must be refused before the folder behind it is listed.
+                    if found[2] and not self._inside(folder):
+                        result = (folder, "refused: {shown} is a link that leaves the media folder")
+                    else:
+                        result = (folder, "")
+        self._folders[parts] = result
+        return result
 
     def _inside(self, path: str) -> bool:
         resolved = Path(os.path.realpath(path))

@@ -372,8 +372,17 @@ class MainWindow(QMainWindow):
         if first is not None:
             wanted = None
             if self._requested_files:
+                # By name first: resolving the path of each of 5,000 images costs 0.2 s.
+                names = {Path(p).name for p in self._requested_files}
                 wanted = next(
-                    (ref for s in changed for ref in s.images if str(ref.instance.path.resolve()) in self._requested_files),
+                    (
+                        ref
+                        for s in changed
+                        for ref in s.images
+                        if ref.instance.path is not None
+                        and ref.instance.path.name in names
+                        and str(ref.instance.path.resolve()) in self._requested_files
+                    ),
                     None,
                 )
             if wanted is not None:
