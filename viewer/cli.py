@@ -195,8 +195,9 @@ from viewer.app import COMMANDS  # noqa: E402,F401 - one list of commands
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from viewer.core.frames import FrameStore
+    from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed
     from viewer.core.model import ImageRef, Instance
+    from viewer.core.processes import shutdown_pool
     from viewer.core.io import read_header
     from viewer.core.pixels.decoders import number_of_frames
     from viewer.core.pixels.pipeline import Window
@@ -208,7 +209,17 @@ def run_export(args: argparse.Namespace) -> int:
     frames = number_of_frames(header)
     if not 1 <= args.frame <= frames:
         raise ViewerError(f"--frame {args.frame} is out of range: the image has {frames} frame{'s' if frames > 1 else ''}", path)
-    frame = FrameStore(max_datasets=1).frame(ImageRef(Instance(path, header, frames), args.frame - 1))
+    store, ref = FrameStore(max_datasets=1), ImageRef(Instance(path, header, frames), args.frame - 1)
+    if is_compressed(header):
+        # As in the window: a damaged code stream can take a decoder's whole
+        # process down (gdcm aborts) or spin for minutes, so it is decoded in a
+        # worker process with a time limit, and the command still ends in one line.
+        try:
+            frame = frame_with_time_limit(store, ref)
+        finally:
+            shutdown_pool()
+    else:
+        frame = store.frame(ref)
     if args.window:
         center, width = args.window
         if width <= 0:
