@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from viewer.core.frames import FrameStore
+from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed
 from viewer.core.model import Series
 
 
@@ -22,8 +22,14 @@ def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = 
     if not images:
         return None
     store = store or FrameStore(max_bytes=64 * 1024 * 1024, max_datasets=1)
+    middle = images[len(images) // 2]
     try:
-        frame = store.frame(images[len(images) // 2])
+        if is_compressed(middle.instance.header):
+            # Made while the user browses: a damaged code stream must not take
+            # the app down with its decoder, nor keep a thread busy for minutes.
+            frame = frame_with_time_limit(store, middle)
+        else:
+            frame = store.frame(middle)
     except ViewerError:
         return None
     rows, cols = frame.shape
