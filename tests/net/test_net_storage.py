@@ -12,20 +12,22 @@ from types import SimpleNamespace
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from pydicom.uid import generate_uid
+from pydicom.uid import UID, generate_uid
+from pynetdicom.dsutils import create_file_meta, encode, encode_file_meta
 
-from viewer.core.net.storage import CANNOT_UNDERSTAND, NOT_AUTHORISED, SUCCESS, InstanceWriter
+from viewer.core.net.storage import CANNOT_UNDERSTAND, NOT_AUTHORISED, SUCCESS, InstanceWriter, file_meta_bytes
 
 pytestmark = pytest.mark.net
 
 
 def store_event(ds: pydicom.Dataset, sop_uid: str | None = None):
-    """What EVT_C_STORE hands the handler: the request, the dataset, the encoded bytes."""
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    data = buffer.getvalue()
-    request = SimpleNamespace(AffectedSOPInstanceUID=sop_uid or ds.SOPInstanceUID)
-    return SimpleNamespace(request=request, dataset=ds, encoded_dataset=lambda include_meta=True: data)
+    """What EVT_C_STORE hands the handler: the C-STORE request, its dataset encoded as sent, the context."""
+    syntax = ds.file_meta.TransferSyntaxUID
+    encoded = encode(ds, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+    request = SimpleNamespace(
+        AffectedSOPClassUID=ds.SOPClassUID, AffectedSOPInstanceUID=sop_uid or ds.SOPInstanceUID, DataSet=io.BytesIO(encoded)
+    )
+    return SimpleNamespace(request=request, context=SimpleNamespace(transfer_syntax=syntax), dataset=ds)
 
 
 @pytest.fixture
@@ -91,3 +93,23 @@ def test_never_writes_outside_the_cache(tmp_path, ct, field, value):
     assert writer.handle_store(store_event(ct, sop_uid)) == CANNOT_UNDERSTAND
     assert files_under(tmp_path) == [] and writer.written == []
     assert writer.refused and "invalid UIDs" in writer.refused[0]
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.1.99"])
+def test_file_meta_is_what_pynetdicom_writes(syntax):
+    """The hand-encoded File Meta Information equals pynetdicom's (pydicom's writer) byte for byte."""
+    sop_class, sop_instance = "1.2.840.10008.5.1.4.1.1.2", generate_uid()
+    expected = encode_file_meta(create_file_meta(sop_class_uid=UID(sop_class), sop_instance_uid=UID(sop_instance), transfer_syntax=UID(syntax)))
+    assert file_meta_bytes(sop_class, sop_instance, syntax) == expected
+
+
+def test_deflated_and_implicit_instances_are_read(tmp_path, ct):
+    """UIDs found in Implicit VR and in deflated datasets; the file reads back the same."""
+    for syntax in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99"):
+        ct.SOPInstanceUID = ct.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ct.file_meta.TransferSyntaxUID = UID(syntax)
+        writer = InstanceWriter(tmp_path, {(ct.StudyInstanceUID, ct.SeriesInstanceUID)})
+        assert writer.handle_store(store_event(ct)) == SUCCESS, writer.refused
+        written = pydicom.dcmread(writer.written[0])
+        assert written.file_meta.TransferSyntaxUID == syntax
+        assert (written.pixel_array == ct.pixel_array).all()
