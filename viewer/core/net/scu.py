@@ -19,7 +19,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from viewer.core.io import ViewerError
-from viewer.core.net.nodes import LocalAE, Node
+from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.storage import COMPLETE_MARKER, InstanceWriter, series_folder, valid_uid
 from viewer.core.tasks import CancelToken
 
@@ -53,17 +53,28 @@ class AssociationLog:
         return "\n".join(self.lines)
 
 
-def _nodelay(event) -> None:
+#: Seconds pynetdicom's DUL reactor sleeps when it finds nothing to do (its default is 1 ms).
+#: A C-STORE sub-operation waits for it twice (our response out, the next
+#: instance in): a C-GET of 500 CT instances from Orthanc took 1.94 s with
+#: 1 ms, 1.63 s with 0.5 ms, the same with 0.2 ms; shorter polls only burn CPU.
+REACTOR_POLL = 0.0005
+
+
+def _tune_connection(event) -> None:
+    """EVT_CONN_OPEN: TCP_NODELAY on the socket, and a shorter DUL poll (both sides of every association)."""
+    assoc = event.assoc
     try:
-        event.assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (AttributeError, OSError):
         pass
+    if hasattr(assoc.dul, "_run_loop_delay"):  # a private attribute: leave it alone if pynetdicom drops it
+        assoc.dul._run_loop_delay = REACTOR_POLL
 
 
 def _log_handlers(log: AssociationLog | None):
     from pynetdicom import evt
 
-    handlers = [(evt.EVT_CONN_OPEN, _nodelay)]
+    handlers = [(evt.EVT_CONN_OPEN, _tune_connection)]
     if log is None:
         return handlers
 
@@ -109,14 +120,18 @@ def _log_handlers(log: AssociationLog | None):
     return handlers
 
 
-def _application_entity(local: LocalAE, node: Node):
-    from pynetdicom import AE
+def _application_entity(local: LocalAE, timeouts: Timeouts):
+    from pynetdicom import AE, _config
 
+    # pynetdicom's standard handlers describe every PDU and message for its
+    # debug log whether or not anything logs it (C-FIND of 1000 studies:
+    # 0.70 -> 0.59 s without them). The AssociationLog is ours.
+    _config.LOG_HANDLER_LEVEL = "none"
     ae = AE(ae_title=local.ae_title)
-    ae.network_timeout = node.timeouts.dimse
-    ae.acse_timeout = node.timeouts.acse
-    ae.dimse_timeout = node.timeouts.dimse
-    ae.connection_timeout = node.timeouts.connect
+    ae.network_timeout = timeouts.dimse
+    ae.acse_timeout = timeouts.acse
+    ae.dimse_timeout = timeouts.dimse
+    ae.connection_timeout = timeouts.connect
     ae.maximum_pdu_size = MAX_PDU
     return ae
 
@@ -185,7 +200,7 @@ def echo(node: Node, local: LocalAE, log: AssociationLog | None = None) -> float
     """Verify the node answers; returns the round trip in seconds (raises ViewerError)."""
     from pynetdicom.sop_class import Verification
 
-    ae = _application_entity(local, node)
+    ae = _application_entity(local, node.timeouts)
     ae.add_requested_context(Verification)
     start = time.monotonic()
     assoc = _associate(ae, node, log)
@@ -252,7 +267,7 @@ def find(
 
     model = StudyRootQueryRetrieveInformationModelFind if node.query_model == "study" else PatientRootQueryRetrieveInformationModelFind
     identifier = query_dataset(level, filters or {}, node.charset)
-    ae = _application_entity(local, node)
+    ae = _application_entity(local, node.timeouts)
     ae.add_requested_context(model)
     assoc = _associate(ae, node, log)
     result = FindResult([])
@@ -413,14 +428,16 @@ def _watch_inactivity(assoc, writer: InstanceWriter, timeout: float | None, stat
     if not timeout:
         return None
 
+    finished: threading.Event = state["finished"]
+
     def watch():
-        while assoc.is_established and not state.get("finished"):
+        # Waits on the event rather than sleeping, so the retrieve's join returns at once.
+        while assoc.is_established and not finished.wait(0.2):
             idle = time.monotonic() - max(writer.last_activity, state["last_response"])
             if idle > timeout:
                 state["timed_out"] = True
                 assoc.abort()
                 return
-            time.sleep(0.2)
 
     thread = threading.Thread(target=watch, name="viewer-net-watchdog", daemon=True)
     thread.start()
@@ -463,7 +480,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
     from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelGet
 
     model = StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet
-    ae = _application_entity(local, node)
+    ae = _application_entity(local, node.timeouts)
     ae.add_requested_context(model)
     roles = []
     for uid in _storage_classes(sop_classes):
@@ -471,7 +488,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
         roles.append(build_role(uid, scp_role=True))
     writer = InstanceWriter(cache, {(study_uid, series_uid)})
     assoc = _associate(ae, node, log, [(evt.EVT_C_STORE, writer.handle_store)], ext_neg=roles)
-    state = {"last_response": time.monotonic()}
+    state = {"last_response": time.monotonic(), "finished": threading.Event()}
     if not any(str(cx.abstract_syntax) == str(model) for cx in assoc.accepted_contexts):
         _release(assoc)
         raise _Refused("C-GET is not supported")
@@ -481,7 +498,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
         responses = assoc.send_c_get(_identifier(study_uid, series_uid), model, msg_id=1)
         report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
     finally:
-        state["finished"] = True
+        state["finished"].set()
         _release(assoc)
         writer.remove_partials()
         if watchdog:
@@ -489,27 +506,38 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
     return RetrieveResult(sorted(writer.written), report, writer.refused, "get")
 
 
-def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
-    from pynetdicom import AllStoragePresentationContexts, evt
-    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelMove
+def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None):
+    """The Storage SCP that receives a C-MOVE: listens on ``local.move_port`` until ``.shutdown()``.
 
-    model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
-    writer = InstanceWriter(cache, {(study_uid, series_uid)})
-    scp_ae = _application_entity(local, node)
+    Every storage SOP class in every transfer syntax the viewer reads;
+    received instances go to `writer` as they were encoded (no decode and
+    re-encode). Raises ViewerError when the port cannot be opened.
+    """
+    from pynetdicom import AllStoragePresentationContexts, evt
+
+    scp_ae = _application_entity(local, timeouts or Timeouts())
     for context in AllStoragePresentationContexts:
         scp_ae.add_supported_context(context.abstract_syntax, list(_TRANSFER_SYNTAXES))
     scp_ae.maximum_associations = 4
     try:
-        server = scp_ae.start_server(
-            ("", local.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, writer.handle_store), (evt.EVT_CONN_OPEN, _nodelay)]
+        return scp_ae.start_server(
+            ("", local.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, writer.handle_store), (evt.EVT_CONN_OPEN, _tune_connection)]
         )
     except OSError as exc:
         raise ViewerError(f"cannot listen on port {local.move_port} for C-MOVE ({exc.strerror or exc})") from None
+
+
+def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelMove
+
+    model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
+    writer = InstanceWriter(cache, {(study_uid, series_uid)})
+    server = start_storage_scp(local, writer, node.timeouts)
     try:
-        ae = _application_entity(local, node)
+        ae = _application_entity(local, node.timeouts)
         ae.add_requested_context(model)
         assoc = _associate(ae, node, log)
-        state = {"last_response": time.monotonic()}
+        state = {"last_response": time.monotonic(), "finished": threading.Event()}
         if not any(str(cx.abstract_syntax) == str(model) for cx in assoc.accepted_contexts):
             _release(assoc)
             raise _Refused("C-MOVE is not supported")
@@ -519,7 +547,7 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
             responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
             report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
         finally:
-            state["finished"] = True
+            state["finished"].set()
             _release(assoc)
             if watchdog:
                 watchdog.join(1)
