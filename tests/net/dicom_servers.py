@@ -240,7 +240,10 @@ def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC") -> S
     }
     (workdir / "config.json").write_text(json.dumps(config, indent=1))
     log = open(workdir / "server.log", "wb")
-    process = subprocess.Popen([binary, "config.json"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Orthanc's DICOM side is dcmtk: without TCP_NODELAY each C-STORE response waits
+    # for a delayed ACK (loading 1000 small instances: 44 s instead of 2 s).
+    process = subprocess.Popen([binary, "config.json"], cwd=workdir, env=DCMTK_ENV, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     log.close()
     server = Server("orthanc", ae_title, port, process, workdir, http_port)
     _wait_until_answering(server)
