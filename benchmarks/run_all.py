@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -20,13 +20,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_decode, bench_startup  # noqa: E402
+from benchmarks import bench_browser, bench_decode, bench_net, bench_startup  # noqa: E402
 from benchmarks._common import REPO, ensure_offscreen, machine_description  # noqa: E402
 
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector")
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net")
 
 NOTES = """\
 How to read this:
@@ -82,6 +82,7 @@ def report(
         inspector = subprocess.run(
             [sys.executable, str(Path(__file__).with_name("bench_inspector.py"))], capture_output=True, text=True, check=False
         ).stdout
+    net = bench_net.run(log=log) if "net" in only else None
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -108,11 +109,15 @@ def report(
         lines += [bench_decode.markdown(decode)]
     if inspector is not None:
         lines += ["## Tag inspector, 5,000-element enhanced header", "", "Target (issue): filled in under 200 ms; no stall while scrolling.", "", inspector, ""]
+    if net is not None:
+        lines += [bench_net.markdown(net)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
     if decode is not None:
         lines += [bench_decode.NOTES]
+    if net is not None and not net.skipped:
+        lines += [bench_net.NOTES]
     return "\n".join(lines)
 
 
