@@ -53,8 +53,9 @@ def test_window_paints_before_pydicom_and_the_decoders_load(tmp_path):
     assert "pydicom" in late and "pynetdicom" not in late
 
 
-def test_a_deferred_window_builds_its_contents_when_asked_to_open(qtbot):
-    """A path handed over (drop, second launch) before the contents are built still opens."""
+@pytest.fixture
+def deferred_window(qtbot):
+    """A window as the app first shows it: the frame, not yet its contents."""
     from viewer.ui.main_window import MainWindow, settings
 
     settings().remove("window")
@@ -62,26 +63,24 @@ def test_a_deferred_window_builds_its_contents_when_asked_to_open(qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    yield window
+    window.close()
+
+
+def test_a_deferred_window_builds_its_contents_when_asked_to_open(qtbot, deferred_window):
+    """A path handed over (drop, second launch) before the contents are built still opens."""
+    window = deferred_window
     assert not window.contents_built and window.series == []
     assert window.browser_dock.widget() is None  # the frame only
     with qtbot.waitSignal(window.image_shown, timeout=10000):
         window.open_paths([get_testdata_file("CT_small.dcm")])
     assert window.contents_built and window.browser_dock.widget() is window.browser
     assert window.frame is not None
-    window.close()
 
 
-def test_a_key_pressed_before_the_contents_are_built_does_no_harm(qtbot):
-    from viewer.ui.main_window import MainWindow, settings
-
-    settings().remove("window")
-    window = MainWindow(deferred=True)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    window.fit_action.trigger()  # "F" before the pane exists
-    assert window.contents_built and window.pane is not None
-    window.close()
+def test_a_key_pressed_before_the_contents_are_built_does_no_harm(deferred_window):
+    deferred_window.fit_action.trigger()  # "F" before the pane exists
+    assert deferred_window.contents_built and deferred_window.pane is not None
 
 
 def test_closing_a_window_whose_contents_were_never_built(qtbot):

@@ -154,6 +154,17 @@ _U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 
 
+def _next_header_in_buffer(buf: _Buffer, pos: int) -> bool:
+    """Make the element header at `pos` readable; False if the file ends cleanly there."""
+    try:
+        buf.need(pos + 12)
+    except _Unsupported:
+        if len(buf.data) <= pos + 8:
+            return False  # a header that ends cleanly before any pixel data
+        buf.data += b"\x00" * 4  # an 8-byte element header at the very end
+    return True
+
+
 _EXPLICIT_LE_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
 
 
@@ -167,12 +178,8 @@ def _walk_explicit_le(buf: _Buffer, pos: int, keep: dict) -> int:
     size = len(data)
     while True:
         if pos + 12 > size:
-            try:
-                buf.need(pos + 12)
-            except _Unsupported:
-                if len(buf.data) <= pos + 8:
-                    return pos  # a header that ends cleanly before any pixel data
-                buf.data += b"\x00" * 4  # an 8-byte element header at the very end
+            if not _next_header_in_buffer(buf, pos):
+                return pos
             data = buf.data
             size = len(data)
         group, elem, vr, length = head(data, pos)
@@ -216,12 +223,8 @@ def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> i
     while True:
         data = buf.data
         if pos + 12 > len(data):
-            try:
-                buf.need(pos + 12)
-            except _Unsupported:
-                if len(buf.data) <= pos + 8:
-                    return pos  # a header that ends cleanly before any pixel data
-                buf.data += b"\x00" * 4  # an 8-byte element header at the very end
+            if not _next_header_in_buffer(buf, pos):
+                return pos
             data = buf.data
         group, elem = tag_s.unpack_from(data, pos)
         tag = (group << 16) | elem
