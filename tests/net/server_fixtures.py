@@ -1,10 +1,15 @@
 """Session fixtures: the test studies, one Orthanc and two dcmqrscp loaded with them.
 
-The servers are started and stopped here (see dicom_servers.py); each
-fixture stops its server, and anything the server forked, at the end.
+Shared by the network tests (tests/net) and the query panel's UI tests
+(tests/ui): tests/conftest.py registers this module as a plugin, so one run
+starts each server once whichever tests ask for it. The servers are started
+and stopped here (see dicom_servers.py); each fixture stops its server, and
+anything the server forked, at the end.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -79,9 +84,3 @@ def dcmqrscp_without_get(tmp_path_factory, local_ae, dcmqrscp):
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(params=["orthanc", "dcmqrscp"])
-def server(request) -> Server:
-    """Each session server in turn."""
-    return request.getfixturevalue(request.param)
