@@ -191,6 +191,7 @@ class QueryPanel(QWidget):
         self.logs: dict[str, AssociationLog] = {}
         self._cancel = CancelToken()
         self._search_generation = 0
+        self._rows_generation = 0  # bumped when result rows are replaced (their items deleted)
 
         self.node_combo = QComboBox()
         self.node_combo.setMinimumWidth(160)
@@ -402,6 +403,7 @@ class QueryPanel(QWidget):
     def _show_studies(self, generation: int, node: Node, result) -> None:
         if generation != self._search_generation:
             return
+        self._rows_generation += 1
         self.model.removeRows(0, self.model.rowCount())
         self.results.setSortingEnabled(False)
         for match in result.matches:
@@ -435,15 +437,23 @@ class QueryPanel(QWidget):
         node = next((n for n in self.nodes if n.name == study[0]), None)
         if node is None:
             return
-        log, local = self._log(node), self.local
+        log, local, rows = self._log(node), self.local, self._rows_generation
         self.runner.submit(
             f"net-series:{study[1]}",
             lambda: find(node, local, "series", {"StudyInstanceUID": study[1]}, cap=RESULT_CAP, log=log),
-            lambda result: self._show_series(item, node, study, result),
-            lambda error: (item.setData(None, SERIES_ROLE), self._say(_message(error))),
+            lambda result: self._show_series(rows, item, node, study, result),
+            lambda error: self._series_failed(rows, item, error),
         )
 
-    def _show_series(self, item: QStandardItem, node: Node, study, result) -> None:
+    def _series_failed(self, rows: int, item: QStandardItem, error: BaseException) -> None:
+        if rows != self._rows_generation:
+            return  # a new search replaced the study (its item is deleted)
+        item.setData(None, SERIES_ROLE)
+        self._say(_message(error))
+
+    def _show_series(self, rows: int, item: QStandardItem, node: Node, study, result) -> None:
+        if rows != self._rows_generation:
+            return  # a new search replaced the study (its item is deleted)
         item.removeRows(0, item.rowCount())
         for match in result.matches:
             series_uid = text(match, "SeriesInstanceUID")
