@@ -63,6 +63,78 @@ def test_echo_without_listener_fails_fast(local_ae):
     assert "Traceback" not in str(info.value)
 
 
+@pytest.fixture
+def stalling_peer():
+    """A DICOM peer that accepts a C-FIND and then says nothing (a PACS stuck on a slow query).
+
+    The one place a test peer is ours rather than Orthanc or dcmtk: neither can
+    be told to stall. Released when the test ends.
+    """
+    import threading
+
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
+
+    release = threading.Event()
+
+    def on_find(event):
+        release.wait(60)
+        yield 0x0000, None
+
+    def on_get(event):
+        yield 1  # one sub-operation to come...
+        release.wait(60)  # ...that never does
+        yield 0x0000, None
+
+    ae = AE(ae_title="STALLING")
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False,
+                             evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)])
+    yield Node("stalling", "STALLING", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=60))
+    release.set()
+    server.shutdown()
+
+
+def test_find_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae):
+    """Closing the window cancels a search: a peer that never answers must not hold it for the 60 s DIMSE timeout."""
+    import threading
+
+    from viewer.core.net.scu import CANCEL_GRACE
+
+    cancel = CancelToken()
+    threading.Timer(0.5, cancel.cancel).start()
+    start = time.monotonic()
+    result = find(stalling_peer, local_ae, "study", {"PatientName": "*"}, cancel=cancel)
+    assert result.matches == []
+    assert time.monotonic() - start < 0.5 + CANCEL_GRACE + 2
+
+
+def test_get_from_a_peer_that_stops_sending_ends_after_the_inactivity_timeout(stalling_peer, local_ae, tmp_path):
+    """Connected but silent mid-transfer: abandoned after the DIMSE inactivity time, with a plain message."""
+    stalling_peer.timeouts = Timeouts(connect=5, acse=5, dimse=1.0)
+    start = time.monotonic()
+    with pytest.raises(ViewerError, match="stopped sending for 1 s"):
+        retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None)
+    assert time.monotonic() - start < 6
+    assert not any(tmp_path.rglob("*.part"))
+
+
+def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae, tmp_path):
+    import threading
+
+    from viewer.core.net.scu import CANCEL_GRACE
+
+    cancel = CancelToken()
+    threading.Timer(0.5, cancel.cancel).start()
+    start = time.monotonic()
+    result = retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, None, cancel)
+    assert result.files == [] and time.monotonic() - start < 0.5 + CANCEL_GRACE + 2
+
+
 # ----------------------------------------------------------------------------- C-FIND
 
 

@@ -271,11 +271,15 @@ def find(
     ae.add_requested_context(model)
     assoc = _associate(ae, node, log)
     result = FindResult([])
+    finished = threading.Event()
+    watcher = _abort_after_cancel(assoc, cancel, finished) if cancel is not None else None
     try:
         msg_id = 1
         cancel_sent = False
         for status, match in assoc.send_c_find(identifier, model, msg_id=msg_id):
             if not status or "Status" not in status:
+                if cancel is not None and cancel.cancelled:
+                    break  # cancelled; the peer did not end the C-FIND in time
                 raise ViewerError(f"{node.address} stopped answering the C-FIND")
             code = int(status.Status)
             if code in (0xFF00, 0xFF01):
@@ -294,7 +298,10 @@ def find(
             elif code != 0x0000:
                 raise ViewerError(f"{node.address} answered the C-FIND with {_status_text(code)}")
     finally:
+        finished.set()
         _release(assoc)
+        if watcher is not None:
+            watcher.join(1)
     return result
 
 
@@ -423,23 +430,61 @@ def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
     return ds
 
 
-def _watch_inactivity(assoc, writer: InstanceWriter, timeout: float | None, state: dict, cancel: CancelToken):
-    """Abort the association after `timeout` seconds without any message or instance."""
-    if not timeout:
-        return None
+#: Seconds a peer has to end an operation after our C-CANCEL before the association is aborted.
+CANCEL_GRACE = 2.0
 
+
+def _abort_from_watcher(assoc) -> None:
+    """Abort from another thread, and wake the thread waiting for the peer's next message.
+
+    pynetdicom wakes that wait (with an empty response) when the *peer*
+    aborts or the connection drops, not when we abort; without the wake-up it
+    would wait out its DIMSE timeout, or for ever with none.
+    """
+    assoc.abort()
+    pending = getattr(getattr(assoc, "dimse", None), "msg_queue", None)
+    if pending is not None:
+        pending.put((None, None))
+
+
+def _watch_inactivity(assoc, writer: InstanceWriter, timeout: float | None, state: dict, cancel: CancelToken):
+    """Abort the association after `timeout` seconds without any message or
+    instance, or :data:`CANCEL_GRACE` seconds after a cancel the peer ignores."""
     finished: threading.Event = state["finished"]
 
     def watch():
         # Waits on the event rather than sleeping, so the retrieve's join returns at once.
+        cancelled_at = None
         while assoc.is_established and not finished.wait(0.2):
-            idle = time.monotonic() - max(writer.last_activity, state["last_response"])
-            if idle > timeout:
+            now = time.monotonic()
+            if cancel.cancelled:
+                cancelled_at = cancelled_at or now
+                if now - cancelled_at > CANCEL_GRACE:
+                    state["cancel_abort"] = True
+                    _abort_from_watcher(assoc)
+                    return
+            idle = now - max(writer.last_activity, state["last_response"])
+            if timeout and idle > timeout:
                 state["timed_out"] = True
-                assoc.abort()
+                _abort_from_watcher(assoc)
                 return
 
     thread = threading.Thread(target=watch, name="viewer-net-watchdog", daemon=True)
+    thread.start()
+    return thread
+
+
+def _abort_after_cancel(assoc, cancel: CancelToken, finished: threading.Event) -> threading.Thread:
+    """A C-FIND's watcher: abort :data:`CANCEL_GRACE` seconds after a cancel if the peer has not ended it."""
+
+    def watch():
+        while not finished.wait(0.1):
+            if cancel.cancelled:
+                if not finished.wait(CANCEL_GRACE) and assoc.is_established:
+                    _abort_from_watcher(assoc)
+                return
+
+    thread = threading.Thread(target=watch, name="viewer-net-find-watch", daemon=True)
     thread.start()
     return thread
 
@@ -450,6 +495,8 @@ def _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, ms
     for status, _identifier_ds in responses:
         state["last_response"] = time.monotonic()
         if not status or "Status" not in status:
+            if state.get("cancel_abort"):
+                break  # cancelled, and the peer did not stop: what arrived is kept
             if state.get("timed_out"):
                 raise ViewerError(f"{node.address} stopped sending for {node.timeouts.dimse:g} s: transfer abandoned")
             raise ViewerError(f"{node.address} broke off the transfer (association aborted or connection lost)")
