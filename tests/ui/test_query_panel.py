@@ -285,11 +285,11 @@ def test_date_range_shortcuts(window, panel_orthanc, dated_studies, qtbot):
     today = date.today()
     if today.strftime("%Y%m%d") != dated_studies["PIDDAY0"]:
         pytest.skip("the date changed since the studies were made")
-    day = {n: today - timedelta(days=n) for n in (0, 1, 7)}
+    day = {n: today - timedelta(days=n) for n in (0, 1, 6)}
     cases = {  # shortcut: (From, To) shown, patient IDs found
         "Yesterday": ((day[1], day[1]), {"PIDDAY1"}),
         "Today": ((day[0], day[0]), {"PIDDAY0"}),
-        "Last 7 days": ((day[7], day[0]), {"PIDDAY0", "PIDDAY1", "PIDDAY3"}),
+        "Last 7 days": ((day[6], day[0]), {"PIDDAY0", "PIDDAY1", "PIDDAY3"}),  # today and the 6 days before
         "Any date": (("any", "any"), {*dated_studies, "PID100"}),
     }
     for shortcut, ((start, end), expected) in cases.items():

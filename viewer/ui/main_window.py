@@ -883,6 +883,7 @@ class MainWindow(QMainWindow):
         if self.contents_built:
             self.cine.stop()
             self.opener.cancel()
+            self.query_panel.shutdown()  # a retrieve or search would hold the window open
         self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)

@@ -189,7 +189,8 @@ class QueryPanel(QWidget):
         self.cache = Path(cache) if cache else default_cache_dir()
         self.nodes, self.local = load_network_settings()
         self.logs: dict[str, AssociationLog] = {}
-        self._cancel = CancelToken()
+        self._cancel = CancelToken()  # the retrieve running
+        self._find_cancel = CancelToken()  # the searches running (a new search or closing cancels them)
         self._search_generation = 0
         self._rows_generation = 0  # bumped when result rows are replaced (their items deleted)
 
@@ -364,8 +365,10 @@ class QueryPanel(QWidget):
             self.date_to.setDate(self.date_to.minimumDate())
             return
         today = date.today()
-        start = today - timedelta(days=days) if days else today
-        end = today - timedelta(days=1) if days == 1 else today
+        if days == 1:  # yesterday
+            start = end = today - timedelta(days=1)
+        else:  # the last `days` days, today included (0: today)
+            start, end = today - timedelta(days=max(days - 1, 0)), today
         self.date_from.setDate(QDate(start.year, start.month, start.day))
         self.date_to.setDate(QDate(end.year, end.month, end.day))
 
@@ -393,9 +396,11 @@ class QueryPanel(QWidget):
         generation = self._search_generation
         self.status.setText(f"Searching {node.address}...")
         log, local = self._log(node), self.local
+        self._find_cancel.cancel()  # its answer would be dropped anyway
+        cancel = self._find_cancel = CancelToken()
         self.runner.submit(
             "net-find",
-            lambda: find(node, local, "study", filters, cap=RESULT_CAP, log=log),
+            lambda: find(node, local, "study", filters, cap=RESULT_CAP, cancel=cancel, log=log),
             lambda result: self._show_studies(generation, node, result),
             lambda error: self._say(_message(error)),
         )
@@ -437,10 +442,10 @@ class QueryPanel(QWidget):
         node = next((n for n in self.nodes if n.name == study[0]), None)
         if node is None:
             return
-        log, local, rows = self._log(node), self.local, self._rows_generation
+        log, local, rows, cancel = self._log(node), self.local, self._rows_generation, self._find_cancel
         self.runner.submit(
             f"net-series:{study[1]}",
-            lambda: find(node, local, "series", {"StudyInstanceUID": study[1]}, cap=RESULT_CAP, log=log),
+            lambda: find(node, local, "series", {"StudyInstanceUID": study[1]}, cap=RESULT_CAP, cancel=cancel, log=log),
             lambda result: self._show_series(rows, item, node, study, result),
             lambda error: self._series_failed(rows, item, error),
         )
@@ -521,6 +526,11 @@ class QueryPanel(QWidget):
     def cancel(self) -> None:
         self._cancel.cancel()
         self._say("Cancelling (C-CANCEL sent)...")
+
+    def shutdown(self) -> None:
+        """The window is closing: cancel the retrieve and the searches (C-CANCEL), so it closes at once."""
+        self._cancel.cancel()
+        self._find_cancel.cancel()
 
     def _progress(self, report: RetrieveProgress) -> None:
         total = report.completed + report.failed + report.warning + (report.remaining or 0)
