@@ -321,17 +321,20 @@ def test_read_only_folder_is_never_written(tmp_path, monkeypatch):
 
 
 def _store_event(sop_uid: str, study_uid: str, series_uid: str):
+    """What pynetdicom's EVT_C_STORE hands the handler: the request (its dataset
+    encoded as it came off the network) and the presentation context."""
+    from pynetdicom.dsutils import encode
+
     ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
     ds.SOPInstanceUID = sop_uid
     ds.file_meta = _meta()
-    encoded = _file_bytes(ds)
-    return SimpleNamespace(
-        request=SimpleNamespace(AffectedSOPInstanceUID=sop_uid),
-        dataset=ds,
-        encoded_dataset=lambda include_meta=True: encoded,
+    request = SimpleNamespace(
+        AffectedSOPClassUID=ds.SOPClassUID, AffectedSOPInstanceUID=sop_uid, DataSet=io.BytesIO(encode(ds, False, True))
     )
+    return SimpleNamespace(request=request, context=SimpleNamespace(transfer_syntax=ds.file_meta.TransferSyntaxUID), dataset=ds)
 
 
 @pytest.mark.parametrize("sop_uid", ["../../escape", "1.2.3/../../../escape", "..", "1.2.3\\..\\..\\x", "/tmp/abs", "1.2.3.4\x00../x"])

@@ -129,7 +129,8 @@ def missing_decoder_message(uid: UID) -> str:
         return f"{name} is encapsulated video, which this viewer does not play"
     packages = DECODER_PACKAGES.get(str(uid))
     if not packages:
-        return f"no decoder for transfer syntax {name}"
+        # The UID too: this pydicom may not know the name (JPEG XL, 2024), and a UID is what one searches for.
+        return f"no decoder for transfer syntax {name}" + (f" ({uid})" if name != str(uid) else "")
     return f"no decoder for {name} is installed: install {' or '.join(packages)}"
 
 
