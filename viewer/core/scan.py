@@ -13,7 +13,6 @@ stops the scan between files.
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +28,7 @@ from viewer.core.header import read_index_header
 from viewer.core.io import ViewerError
 from viewer.core.pixels.decoders import number_of_frames
 from viewer.core.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
-from viewer.core.tasks import CancelToken, ProgressThrottle
+from viewer.core.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
 
 #: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -126,6 +125,27 @@ def _classify(path: Path) -> tuple[str, object]:
             return "problem", f"{path.name}: the file ends before its image attributes (truncated?)"
         return "skip", "no image"
     return "image", header
+
+
+#: Files asked of the OS ahead of the one being read: their first pages load
+#: from disk (or CD) while this one is parsed (cold folders: about 1.2x).
+READ_AHEAD = 16
+
+
+def _will_need(path: Path) -> None:
+    """Tell the OS the start of `path` will be read soon (POSIX; elsewhere nothing)."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, 0, 65536, os.POSIX_FADV_WILLNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _media_storage_class(header: Dataset) -> str:
@@ -229,22 +249,18 @@ def scan(
     # Worker processes pay for pickling every header both ways: on two cores
     # that costs more than it gains (benchmarks/RESULTS.md), so they start at four.
     use_processes = processes if processes is not None else (len(files) >= PROCESS_THRESHOLD and (os.cpu_count() or 1) >= 4)
-    # Thousands of headers kept alive make the cyclic garbage collector walk
-    # them again and again; it has nothing to free here, so it runs rarely.
-    gc_threshold = gc.get_threshold()
-    gc.set_threshold(max(gc_threshold[0], 100_000), *gc_threshold[1:])
-    try:
+    with rare_garbage_collection():  # thousands of headers kept alive: nothing for it to free
         return _scan_files(files, use_processes, record, throttle, progress, cancel, report_interval)
-    finally:
-        gc.set_threshold(*gc_threshold)
 
 
 def _scan_files(files, use_processes, record, throttle, progress, cancel, report_interval) -> ScanProgress:
     pool = _process_pool() if use_processes else None
     if pool is None:
-        for path in files:
+        for i, path in enumerate(files):
             if cancel.cancelled:
                 break
+            if i + READ_AHEAD < len(files):
+                _will_need(files[i + READ_AHEAD])
             record(path, *_classify(path))
             throttle()
     else:

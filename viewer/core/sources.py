@@ -20,7 +20,7 @@ from viewer.core.io import ViewerError, sop_class_name
 from viewer.core.model import Catalog, Instance, Series
 from viewer.core.pixels.decoders import number_of_frames
 from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, _media_storage_class, is_image_storage, scan
-from viewer.core.tasks import CancelToken
+from viewer.core.tasks import CancelToken, rare_garbage_collection
 from viewer.core.header import read_index_header
 
 #: on_batch(instances, problems, progress)
@@ -61,7 +61,11 @@ def open_sources(
     report_interval: float = 0.1,
 ) -> ScanProgress:
     """Read every path's headers and hand instances to `on_batch` as they come."""
-    cancel = cancel or CancelToken()
+    with rare_garbage_collection():
+        return _open_sources(paths, on_batch, cancel or CancelToken(), report_interval)
+
+
+def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_interval: float) -> ScanProgress:
     total = ScanProgress()
     folders: list[Path] = []
     for raw in paths:

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from viewer.core.model import Catalog, Instance
 from viewer.core.scan import ScanProgress
 from viewer.core.sources import open_sources
-from viewer.core.tasks import CancelToken
+from viewer.core.tasks import CancelToken, rare_garbage_collection
 from viewer.ui.workers import BackgroundRunner
 
 
@@ -67,11 +67,12 @@ class OpenController(QObject):
         generation, instances, problems, progress = payload
         if generation != self._generation:
             return
-        changed = self.catalog.add(instances)
-        if problems:
-            self.problems_found.emit(problems)
-        if changed:
-            self.series_changed.emit(changed)
+        with rare_garbage_collection():  # thousands of rows and series objects made at once
+            changed = self.catalog.add(instances)
+            if problems:
+                self.problems_found.emit(problems)
+            if changed:
+                self.series_changed.emit(changed)
         self.progress.emit(progress)
 
     def _done(self, generation: int, result: ScanProgress) -> None:
