@@ -229,3 +229,30 @@ def test_pixels_reach_qt_as_rgb32_and_are_what_the_viewport_shows(main_window, o
         point = view_box.mapViewToDevice(QPointF(col + 0.5, row + 0.5))
         colour = grab.pixelColor(int(point.x()), int(point.y()))
         assert colour.red() == colour.green() == colour.blue() == shown[row - r0, col - c0], (row, col)
+
+
+def test_view_around_the_image_is_black_after_zooming_out_and_panning(main_window, open_in):
+    """The view paints black only around the (opaque) image: nothing stale may show where the image was."""
+    from PySide6.QtCore import QRectF
+
+    open_in(main_window, [CR_MONOCHROME1])
+    pane = main_window.pane
+    pane.set_zoom(3.0)  # the image covers the whole view
+    QApplication.processEvents()
+    pane.view.viewport().repaint()
+    pane.set_zoom(0.25)  # now a small image in the middle of a large black field
+    rect = pane.view_box.viewRect()
+    pane.view_box.setRange(QRectF(rect.left() - rect.width() / 3, rect.top(), rect.width(), rect.height()), padding=0.0)  # and panned
+    QApplication.processEvents()
+    grab = pane.view.viewport().grab().toImage()
+    image_area = pane.image_item.sceneBoundingRect()
+    outside, inside = 0, 0
+    for x in range(0, grab.width(), 7):
+        for y in range(0, grab.height(), 7):
+            colour = grab.pixelColor(x, y)
+            if not image_area.adjusted(-2, -2, 2, 2).contains(x, y):
+                assert (colour.red(), colour.green(), colour.blue()) == (0, 0, 0), (x, y, colour.name())
+                outside += 1
+            elif image_area.adjusted(2, 2, -2, -2).contains(x, y):
+                inside += colour.red() > 0
+    assert outside > 1000 and inside > 100  # both parts really looked at; the image is there

@@ -121,8 +121,47 @@ def _view_classes():
             self._renderRequired = False
             self._unrenderable = False
 
-    _VIEW_CLASSES = (_ImageViewBox, _PackedImageItem)
+    class _ImageGraphicsView(pg.GraphicsView):
+        """A view that paints black only where the image is not.
+
+        The image is opaque (RGB32); filling the whole view under it on every
+        window step cost about a third of the step (benchmarks/bench_window.py).
+        ``opaque_item`` is the image item; the view paints no cached background
+        and tells Qt it paints every pixel itself.
+        """
+
+        opaque_item = None
+
+        def drawBackground(self, painter, rect):  # noqa: N802 - Qt naming
+            item = self.opaque_item
+            covered = None
+            if item is not None and item.isVisible() and item.image is not None and item.image.size:
+                # One pixel inside the image's edges: a fractional edge is filled under, never left unpainted.
+                covered = item.sceneBoundingRect().adjusted(1, 1, -1, -1)
+            black = Qt.GlobalColor.black
+            if covered is None or covered.isEmpty() or not covered.intersects(rect):
+                painter.fillRect(rect, black)
+                return
+            for band in outside(rect, covered):
+                painter.fillRect(band, black)
+
+    _VIEW_CLASSES = (_ImageViewBox, _PackedImageItem, _ImageGraphicsView)
     return _VIEW_CLASSES
+
+
+def outside(rect: QRectF, covered: QRectF) -> list[QRectF]:
+    """The parts of `rect` not in `covered` (which intersects it): at most four bands."""
+    bands = []
+    top, bottom = max(rect.top(), covered.top()), min(rect.bottom(), covered.bottom())
+    if covered.top() > rect.top():
+        bands.append(QRectF(rect.left(), rect.top(), rect.width(), covered.top() - rect.top()))
+    if covered.bottom() < rect.bottom():
+        bands.append(QRectF(rect.left(), covered.bottom(), rect.width(), rect.bottom() - covered.bottom()))
+    if covered.left() > rect.left():
+        bands.append(QRectF(rect.left(), top, covered.left() - rect.left(), bottom - top))
+    if covered.right() < rect.right():
+        bands.append(QRectF(covered.right(), top, rect.right() - covered.right(), bottom - top))
+    return bands
 
 
 class ImagePane(QWidget):
@@ -182,13 +221,18 @@ class ImagePane(QWidget):
             return
         import pyqtgraph as pg
 
-        box_class, item_class = _view_classes()
-        view = pg.GraphicsView(background="k")
+        box_class, item_class, view_class = _view_classes()
+        view = view_class(background="k")
         view_box = box_class(self)
         view.setCentralItem(view_box)
         image_item = item_class(axisOrder="row-major")
         image_item.setAutoDownsample(False)
         view_box.addItem(image_item)
+        # The view paints its background itself, around the opaque image only.
+        view.opaque_item = image_item
+        view.setCacheMode(view.CacheModeFlag.CacheNone)
+        view.viewport().setAutoFillBackground(False)
+        view.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._view, self._view_box, self._image_item = view, view_box, image_item
         view_box.sigRangeChanged.connect(self._view_changed)
