@@ -104,3 +104,57 @@ def test_decode_time_limit_stops_the_worker_and_the_next_decode_works():
     frame = frame_with_time_limit(store, images[0], limit=60)  # a fresh pool
     reference = pydicom.dcmread(get_testdata_file("MR2_UNCR.dcm", download=False)).pixel_array
     assert np.array_equal(frame.stored, reference)
+
+
+def _play(follow, store, images, head, token, *args):
+    import threading
+
+    worker = threading.Thread(target=follow, args=(store, images, lambda: head["index"], token, *args))
+    worker.start()
+    return worker
+
+
+def _wait_cached(store, images, indexes, seconds=20):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(store.cached(images[i]) for i in indexes):
+        time.sleep(0.01)
+    return all(store.cached(images[i]) for i in indexes)
+
+
+def test_follow_play_head_in_processes_keeps_ahead_with_the_right_pixels():
+    from viewer.core.frames import follow_play_head_in_processes
+
+    images = refs_of("emri_small_jpeg_2k_lossless.dcm")
+    reference = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False)).pixel_array
+    store, head, token = FrameStore(), {"index": 2}, CancelToken()
+    worker = _play(follow_play_head_in_processes, store, images, head, token, 4, process_pool())
+    try:
+        assert _wait_cached(store, images, (2, 3, 4, 5))
+        head["index"] = 8  # the play head moves on: 8, 9, 0, 1 are due
+        assert _wait_cached(store, images, (8, 9, 0, 1))
+    finally:
+        token.cancel()
+        worker.join(5)
+    assert not worker.is_alive()
+    for i in (0, 1, 2, 3, 4, 5, 8, 9):
+        assert np.array_equal(store.frame(images[i]).stored, reference[i])
+
+
+def test_follow_play_head_in_processes_skips_a_frame_that_cannot_decode():
+    """A damaged code stream among good ones: that frame is skipped (the pane says why), the rest play."""
+    from viewer.core.frames import follow_play_head_in_processes
+
+    crash = Path(__file__).parent.parent / "robustness" / "crashes" / "j2k_photometric_mismatch.dcm"
+    bad = ImageRef(Instance(crash, read_index_header(crash), 1), 0)
+    good = refs_of("emri_small_jpeg_2k_lossless.dcm")[:4]
+    images = [good[0], good[1], bad, good[2], good[3]]
+    store, head, token = FrameStore(), {"index": 0}, CancelToken()
+    worker = _play(follow_play_head_in_processes, store, images, head, token, 5, process_pool())
+    try:
+        assert _wait_cached(store, images, (0, 1, 3, 4))
+    finally:
+        token.cancel()
+        worker.join(5)
+    assert not worker.is_alive() and not store.cached(bad)

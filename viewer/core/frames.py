@@ -311,6 +311,76 @@ def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int,
     return done
 
 
+def follow_play_head_in_processes(
+    store: FrameStore, images: list[ImageRef], head, cancel, ahead: int, pool, idle: float = 0.005
+) -> int:
+    """:func:`follow_play_head` for compressed images, decoded by worker processes.
+
+    The decoders hold the GIL, and a damaged code stream may take a decoder's
+    whole process down (gdcm aborts) or spin: in workers, a crash costs a
+    worker and the frame (shown as unreadable when due), a frame slower than
+    :data:`DECODE_TIME_LIMIT` is given up, and the cine goes on. At most two
+    frames per worker are in flight, the nearest due first.
+    """
+    import time
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    from viewer.core.io import ViewerError
+    from viewer.core.processes import discard_pool, kill_pool, process_pool
+
+    count = len(images)
+    ahead = max(1, min(ahead, count))
+    in_flight = 2 * (getattr(pool, "_max_workers", 2) or 2)
+    pending: dict = {}  # future -> (index, submitted at)
+    failed: set[int] = set()
+    done = 0
+    while not cancel():
+        for future in [f for f in pending if f.done()]:
+            index, _ = pending.pop(future)
+            try:
+                store.insert(images[index], future.result())
+                done += 1
+            except ViewerError:
+                failed.add(index)
+            except BrokenProcessPool:  # a decoder took its worker down: that frame is lost, not the cine
+                failed.add(index)
+                discard_pool()
+                pool = process_pool()
+                if pool is None:
+                    return done + follow_play_head(store, images, head, cancel, ahead, idle)
+                pending.clear()
+                break
+        now = time.monotonic()
+        if any(now - started > DECODE_TIME_LIMIT for _, started in pending.values()):
+            failed.update(index for index, started in pending.values() if now - started > DECODE_TIME_LIMIT)
+            kill_pool()  # the only way to stop a decoder that spins
+            pending.clear()
+            pool = process_pool()
+            if pool is None:
+                return done + follow_play_head(store, images, head, cancel, ahead, idle)
+        start = head()
+        in_hand = {index for index, _ in pending.values()}
+        for k in range(ahead):
+            if len(pending) >= in_flight:
+                break
+            i = (start + k) % count
+            if i in failed or i in in_hand or store.cached(images[i]):
+                continue
+            try:
+                pending[pool.submit(decode_stored, str(images[i].instance.path), images[i].frame)] = (i, now)
+            except (BrokenProcessPool, RuntimeError):
+                discard_pool()
+                return done + follow_play_head(store, images, head, cancel, ahead, idle)
+        if pending:
+            wait(list(pending), timeout=idle, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(idle)
+    for future in pending:
+        future.cancel()
+    return done
+
+
 #: Seconds one frame may take to decode before the viewer gives up on it
 #: (a pathological JPEG 2000 code stream must not hold the image hostage).
 DECODE_TIME_LIMIT = 20.0

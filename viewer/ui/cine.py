@@ -14,7 +14,8 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from viewer.core.cine import CineClock, recorded_frame_rate
-from viewer.core.frames import follow_play_head
+from viewer.core.frames import follow_play_head, follow_play_head_in_processes, is_compressed
+from viewer.core.processes import process_pool
 from viewer.core.io import ViewerError
 from viewer.core.tasks import CancelToken
 
@@ -108,12 +109,15 @@ class CineController(QObject):
         store = self.window.store
         frame_bytes = self.window.frame.nbytes if self.window.frame is not None else 1
         ahead = max(2, int(store.max_bytes * 0.5 // max(frame_bytes, 1)))
-        self.window.runner.submit(
-            "cine-prefetch",
-            lambda: follow_play_head(store, images, lambda: self._head, cancel, ahead),
-            lambda _n: None,
-            lambda _e: None,
-        )
+        head = lambda: self._head  # noqa: E731 - read from the prefetch thread
+
+        def follow() -> int:
+            pool = process_pool() if images and is_compressed(images[0].instance.header) else None
+            if pool is not None:  # decoders hold the GIL, and one may crash: worker processes
+                return follow_play_head_in_processes(store, images, head, cancel, ahead, pool)
+            return follow_play_head(store, images, head, cancel, ahead)
+
+        self.window.runner.submit("cine-prefetch", follow, lambda _n: None, lambda _e: None)
 
     def _tick(self) -> None:
         if self.clock is None:
