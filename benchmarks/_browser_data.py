@@ -108,14 +108,24 @@ def ct_tree() -> Path:
     template = pydicom.dcmread(get_testdata_file("693_UNCI.dcm", download=False))
     for element in template:
         _ = element.value
-    origin = [float(v) for v in template.ImagePositionPatient]
     template.SeriesInstanceUID = generate_uid()
     template.StudyInstanceUID = generate_uid()
     template.SeriesDescription = "bench 1000 slices"
     template.SliceThickness = "1.0"
     folder = root / "SE0001"
     folder.mkdir(parents=True)
-    for i in range(CT_SLICES):
+    write_ct_slices(template, folder, CT_SLICES)
+    _stamp(root).write_text("ok\n")
+    return folder
+
+
+def write_ct_slices(template, folder: Path, count: int) -> None:
+    """`count` copies of `template` into `folder` as IM0001..., new SOP Instance
+    UIDs, 1 mm apart along z from the template's position."""
+    from pydicom.uid import generate_uid
+
+    origin = [float(v) for v in template.ImagePositionPatient]
+    for i in range(count):
         uid = generate_uid()
         template.SOPInstanceUID = uid
         template.file_meta.MediaStorageSOPInstanceUID = uid
@@ -124,8 +134,6 @@ def ct_tree() -> Path:
         template.ImagePositionPatient = [f"{origin[0]:.3f}", f"{origin[1]:.3f}", f"{z:.3f}"]
         template.SliceLocation = f"{z:.3f}"
         template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
-    _stamp(root).write_text("ok\n")
-    return folder
 
 
 DCMMKDIR_ARGS = ["+r", "-Pgp", "+I", "-q"]

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks._browser_data import ROOT, _stamp
+from benchmarks._browser_data import ROOT, _stamp, write_ct_slices
 
 CT_INSTANCES = 500
 STUDIES = 1000
@@ -42,7 +42,6 @@ def ct_series() -> Series:
     template = pydicom.dcmread(get_testdata_file("693_UNCI.dcm", download=False))
     for element in template:  # decode everything once, so each write only re-encodes
         _ = element.value
-    origin = [float(v) for v in template.ImagePositionPatient]
     study_uid, series_uid = generate_uid(), generate_uid()
     template.StudyInstanceUID = study_uid
     template.SeriesInstanceUID = series_uid
@@ -50,15 +49,7 @@ def ct_series() -> Series:
     template.PatientName = "BENCH^NET"
     template.PatientID = "BENCHNET"
     folder.mkdir(parents=True)
-    for i in range(CT_INSTANCES):
-        uid = generate_uid()
-        template.SOPInstanceUID = uid
-        template.file_meta.MediaStorageSOPInstanceUID = uid
-        template.InstanceNumber = i + 1
-        z = origin[2] - 1.0 * i
-        template.ImagePositionPatient = [f"{origin[0]:.3f}", f"{origin[1]:.3f}", f"{z:.3f}"]
-        template.SliceLocation = f"{z:.3f}"
-        template.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
+    write_ct_slices(template, folder, CT_INSTANCES)
     (root / "uids.txt").write_text(f"{study_uid}\n{series_uid}\n")
     _stamp(root).write_text("ok\n")
     return Series(folder, study_uid, series_uid, CT_INSTANCES)
