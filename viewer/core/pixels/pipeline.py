@@ -514,22 +514,7 @@ class FrameDisplay:
         `region` is ``(r0, r1, c0, c1)``; None is the whole frame. The result
         is C-contiguous: grey ``(h, w)`` or RGB ``(h, w, 3)``.
         """
-        r0, r1, c0, c1 = region or (0, self.shape[0], 0, self.shape[1])
-        window_slice = (slice(r0, r1, stride), slice(c0, c1, stride))
-        if self._modality_float is not None:
-            values = self._modality_float[window_slice]
-            out = _rint_u8(self._voi_to_display(values, voi if not isinstance(voi, VOILut) else self.auto_window()))
-            return 255 - out if presentation_inverts(self.ctx) != invert else out
-        lut = self.display_lut(voi, invert)
-        if self._palette is not None:
-            table = lut[self._palette] if not _is_identity(voi, invert) else self._palette
-            return np.take(table, self._index[window_slice], axis=0)
-        if self._rgb is not None:
-            rgb = self._rgb[window_slice]
-            if _is_identity(voi, invert):
-                return np.ascontiguousarray(rgb)
-            return np.take(lut, rgb)
-        return np.take(lut, self._index[window_slice])
+        return self._render(voi, invert, region, stride, packed=False)
 
     def render_packed(
         self,
@@ -542,14 +527,29 @@ class FrameDisplay:
 
         One value per pixel, grey or colour: the layout of Qt's RGB32 images,
         which Qt scales to the screen about three times faster than 8-bit
-        grey (benchmarks/bench_window.py). For greyscale the packing is folded
-        into the lookup table, so a re-window is still one ``take``.
+        grey (benchmarks/bench_window.py). Where a lookup table is used
+        (greyscale, palette colour) the packing is folded into it, so a
+        re-window is still one ``take``.
         """
+        return self._render(voi, invert, region, stride, packed=True)
+
+    def _render(self, voi: VOI, invert: bool, region, stride: int, packed: bool) -> np.ndarray:
         r0, r1, c0, c1 = region or (0, self.shape[0], 0, self.shape[1])
-        if self._modality_float is None and self._palette is None and self._rgb is None:
-            packed_lut = np.take(_GREY_PACKED, self.display_lut(voi, invert))  # microseconds: not kept
-            return np.take(packed_lut, self._index[r0:r1:stride, c0:c1:stride])
-        return pack_rgb32(self.render(voi, invert, region, stride))
+        window_slice = (slice(r0, r1, stride), slice(c0, c1, stride))
+        pack = pack_rgb32 if packed else (lambda display: display)
+        if self._modality_float is not None:
+            values = self._modality_float[window_slice]
+            out = _rint_u8(self._voi_to_display(values, voi if not isinstance(voi, VOILut) else self.auto_window()))
+            return pack(255 - out if presentation_inverts(self.ctx) != invert else out)
+        lut = self.display_lut(voi, invert)
+        if self._palette is not None:
+            table = lut[self._palette] if not _is_identity(voi, invert) else self._palette
+            return np.take(pack(table[None])[0] if packed else table, self._index[window_slice], axis=0)
+        if self._rgb is not None:
+            rgb = self._rgb[window_slice]
+            return pack(np.ascontiguousarray(rgb) if _is_identity(voi, invert) else np.take(lut, rgb))
+        # Grey: the packing is folded into the table (microseconds; not kept).
+        return np.take(pack(lut), self._index[window_slice])
 
 
 #: 0xFFgggggg for each grey level g: opaque grey in Qt's RGB32 layout.
@@ -557,8 +557,9 @@ _GREY_PACKED = (np.uint32(0xFF000000) | np.arange(256, dtype=np.uint32) * np.uin
 
 
 def pack_rgb32(display: np.ndarray) -> np.ndarray:
-    """uint8 display pixels, grey ``(h, w)`` or RGB ``(h, w, 3)``, as uint32 0xFFRRGGBB."""
-    if display.ndim == 2:
+    """uint8 display values as uint32 0xFFRRGGBB: grey of any shape (a lookup
+    table too), or RGB with the channels last (``(h, w, 3)``)."""
+    if display.ndim < 3:
         return np.take(_GREY_PACKED, display)
     packed = np.full(display.shape[:2], 0xFF000000, dtype=np.uint32)
     packed |= display[..., 0].astype(np.uint32) << 16
