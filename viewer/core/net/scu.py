@@ -271,8 +271,9 @@ def find(
     ae.add_requested_context(model)
     assoc = _associate(ae, node, log)
     result = FindResult([])
-    finished = threading.Event()
-    watcher = _abort_after_cancel(assoc, cancel, finished) if cancel is not None else None
+    # pynetdicom keeps the DIMSE timeout here; the watcher only ends a cancelled C-FIND the peer ignores.
+    state = {"last_response": time.monotonic(), "finished": threading.Event()}
+    watcher = _watch_association(assoc, state, cancel) if cancel is not None else None
     try:
         msg_id = 1
         cancel_sent = False
@@ -298,7 +299,7 @@ def find(
             elif code != 0x0000:
                 raise ViewerError(f"{node.address} answered the C-FIND with {_status_text(code)}")
     finally:
-        finished.set()
+        state["finished"].set()
         _release(assoc)
         if watcher is not None:
             watcher.join(1)
@@ -447,44 +448,34 @@ def _abort_from_watcher(assoc) -> None:
         pending.put((None, None))
 
 
-def _watch_inactivity(assoc, writer: InstanceWriter, timeout: float | None, state: dict, cancel: CancelToken):
-    """Abort the association after `timeout` seconds without any message or
-    instance, or :data:`CANCEL_GRACE` seconds after a cancel the peer ignores."""
+def _watch_association(assoc, state: dict, cancel: CancelToken, timeout: float | None = None, last_activity=lambda: 0.0):
+    """Abort the association :data:`CANCEL_GRACE` seconds after a cancel the
+    peer ignores (sets ``state["cancel_abort"]``), or after `timeout` seconds
+    without a response or any other activity (``state["timed_out"]``).
+
+    ``state["finished"]`` (an Event) ends the watch; ``state["last_response"]``
+    is the time of the last response, kept by the caller.
+    """
     finished: threading.Event = state["finished"]
 
     def watch():
-        # Waits on the event rather than sleeping, so the retrieve's join returns at once.
+        # Waits on the event rather than sleeping, so the caller's join returns at once.
         cancelled_at = None
-        while assoc.is_established and not finished.wait(0.2):
+        while assoc.is_established and not finished.wait(0.1):
             now = time.monotonic()
-            if cancel.cancelled:
+            if cancel is not None and cancel.cancelled:
                 cancelled_at = cancelled_at or now
                 if now - cancelled_at > CANCEL_GRACE:
                     state["cancel_abort"] = True
                     _abort_from_watcher(assoc)
                     return
-            idle = now - max(writer.last_activity, state["last_response"])
+            idle = now - max(last_activity(), state["last_response"])
             if timeout and idle > timeout:
                 state["timed_out"] = True
                 _abort_from_watcher(assoc)
                 return
 
     thread = threading.Thread(target=watch, name="viewer-net-watchdog", daemon=True)
-    thread.start()
-    return thread
-
-
-def _abort_after_cancel(assoc, cancel: CancelToken, finished: threading.Event) -> threading.Thread:
-    """A C-FIND's watcher: abort :data:`CANCEL_GRACE` seconds after a cancel if the peer has not ended it."""
-
-    def watch():
-        while not finished.wait(0.1):
-            if cancel.cancelled:
-                if not finished.wait(CANCEL_GRACE) and assoc.is_established:
-                    _abort_from_watcher(assoc)
-                return
-
-    thread = threading.Thread(target=watch, name="viewer-net-find-watch", daemon=True)
     thread.start()
     return thread
 
@@ -540,7 +531,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
         _release(assoc)
         raise _Refused("C-GET is not supported")
     assoc.dimse_timeout = None  # inactivity is watched instead: a long transfer never times out
-    watchdog = _watch_inactivity(assoc, writer, node.timeouts.dimse, state, cancel)
+    watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
     try:
         responses = assoc.send_c_get(_identifier(study_uid, series_uid), model, msg_id=1)
         report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
@@ -589,7 +580,7 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
             _release(assoc)
             raise _Refused("C-MOVE is not supported")
         assoc.dimse_timeout = None
-        watchdog = _watch_inactivity(assoc, writer, node.timeouts.dimse, state, cancel)
+        watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
         try:
             responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
             report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
