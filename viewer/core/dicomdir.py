@@ -365,7 +365,8 @@ class _CaseInsensitiveResolver:
         folder, problem = self._folder(parts[:-1])
         if problem:
             return None, problem.format(shown=shown)
-        found = self._listing(folder).get(parts[-1]) or self._listing(folder).get(parts[-1].upper())
+        listing = self._listing(folder)
+        found = listing.get(parts[-1]) or listing.get(parts[-1].upper())
         if found is None or found[1]:  # missing, or a folder where a file is due
             return None, f"missing on the media: {shown}"
         path = folder + os.sep + found[0]

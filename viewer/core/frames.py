@@ -346,17 +346,16 @@ def follow_play_head_in_processes(
             except BrokenProcessPool:  # a decoder took its worker down: that frame is lost, not the cine
                 failed.add(index)
                 discard_pool()
-                pool = process_pool()
-                if pool is None:
-                    return done + follow_play_head(store, images, head, cancel, ahead, idle)
                 pending.clear()
                 break
         now = time.monotonic()
-        if any(now - started > DECODE_TIME_LIMIT for _, started in pending.values()):
-            failed.update(index for index, started in pending.values() if now - started > DECODE_TIME_LIMIT)
+        late = {index for index, started in pending.values() if now - started > DECODE_TIME_LIMIT}
+        if late:
+            failed.update(late)
             kill_pool()  # the only way to stop a decoder that spins
             pending.clear()
-            pool = process_pool()
+        if not pending:
+            pool = process_pool()  # the same pool, or a new one after a crash or a kill
             if pool is None:
                 return done + follow_play_head(store, images, head, cancel, ahead, idle)
         start = head()
