@@ -367,6 +367,61 @@ def read_index_header(path: str | os.PathLike[str]) -> Dataset:
 __all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "ViewerError", "read_index_header"]
 
 
+class _InMemory(_Buffer):
+    """A _Buffer over bytes already read: nothing more to read."""
+
+    def __init__(self, data):
+        self.f, self.data, self.size = None, data, len(data)
+
+    def need(self, end: int) -> None:
+        if end > len(self.data):
+            raise _Unsupported("truncated")
+
+
+def top_level_values(data, transfer_syntax: str, tags: set[int]) -> dict[int, bytes]:
+    """Raw values of the wanted top-level `tags` of an encoded dataset.
+
+    `data` (bytes-like) holds a dataset without File Meta Information (as a
+    C-STORE carries it) in `transfer_syntax` (not deflated), or its start.
+    Elements come in tag order (PS3.5 7.1), so the walk stops after the
+    largest wanted tag, or where `data` ends. Raises ValueError when an
+    element cannot be walked.
+    """
+    little, implicit = transfer_syntax != _EXPLICIT_BE, transfer_syntax == _IMPLICIT_LE
+    last = max(tags)
+    found: dict[int, bytes] = {}
+    buf = _InMemory(data)
+    size = len(data)
+    explicit_le = little and not implicit
+    head, u32 = _EXPLICIT_LE_HEAD.unpack_from, _U32_LE.unpack_from
+    pos = 0
+    try:
+        while pos + 8 <= size and len(found) < len(tags):
+            if explicit_le and pos + 12 <= size:  # one unpack per element: the common case
+                group, elem, vr, length = head(data, pos)
+                tag = (group << 16) | elem
+                if vr in _EXPLICIT_LONG:
+                    length, value_pos = u32(data, pos + 8)[0], pos + 12
+                elif vr in _KNOWN_VRS and group != 0xFFFE:
+                    value_pos = pos + 8
+                else:
+                    raise _Unsupported("not explicit VR")
+            else:
+                tag, _, length, value_pos = _element_header(buf, pos, little, implicit)
+            if tag > last:
+                break
+            if length == _UNDEFINED:
+                pos = skip_undefined_sequence(buf, value_pos, little, implicit)
+                continue
+            if tag in tags:
+                buf.need(value_pos + length)
+                found[tag] = bytes(data[value_pos:value_pos + length])
+            pos = value_pos + length
+    except (_Unsupported, struct.error) as exc:
+        raise ValueError(f"dataset cannot be walked: {exc}") from None
+    return found
+
+
 def pixel_data_position(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     """(offset, length) of the value of a native (7FE0,0010) *Pixel Data*, or None.
 

@@ -480,27 +480,30 @@ def _watch_association(assoc, state: dict, cancel: CancelToken, timeout: float |
     return thread
 
 
-def _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, msg_id, state) -> RetrieveProgress:
+_COUNTS = (("remaining", "NumberOfRemainingSuboperations"), ("completed", "NumberOfCompletedSuboperations"),
+           ("failed", "NumberOfFailedSuboperations"), ("warning", "NumberOfWarningSuboperations"))
+
+
+def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_cb, cancel, node) -> RetrieveProgress:
+    """Follow the C-GET or C-MOVE responses (command sets as {keyword: value}) to the final one.
+
+    Pending responses give the progress (PS3.4 C.4.2.1.5); on a cancel,
+    `send_cancel` is called once. The iterable ends early when a cancelled
+    peer did not stop in time, and raises ViewerError when the transfer broke.
+    """
     report = RetrieveProgress()
     cancelled_sent = False
-    for status, _identifier_ds in responses:
-        state["last_response"] = time.monotonic()
-        if not status or "Status" not in status:
-            if state.get("cancel_abort"):
-                break  # cancelled, and the peer did not stop: what arrived is kept
-            if state.get("timed_out"):
-                raise ViewerError(f"{node.address} stopped sending for {node.timeouts.dimse:g} s: transfer abandoned")
-            raise ViewerError(f"{node.address} broke off the transfer (association aborted or connection lost)")
-        code = int(status.Status)
-        for attr, name in (("remaining", "NumberOfRemainingSuboperations"), ("completed", "NumberOfCompletedSuboperations"), ("failed", "NumberOfFailedSuboperations"), ("warning", "NumberOfWarningSuboperations")):
+    for status in responses:
+        code = int(status["Status"])
+        for attr, name in _COUNTS:
             if name in status:
-                setattr(report, attr, int(getattr(status, name)))
+                setattr(report, attr, int(status[name]))
         report.received = len(writer.written)
         if progress_cb:
             progress_cb(RetrieveProgress(**vars(report)))
         if code in (0xFF00, 0xFF01):
             if cancel.cancelled and not cancelled_sent:
-                assoc.send_c_cancel(msg_id, query_model=model)
+                send_cancel()
                 cancelled_sent = True
             continue
         if code in (0x0000, 0xB000, 0xFE00):
@@ -513,35 +516,147 @@ def _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, ms
     return report
 
 
-def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
-    from pynetdicom import build_role, evt
-    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelGet
+def _pynetdicom_responses(responses, state: dict, node):
+    """pynetdicom's (status, identifier) pairs as command sets; an empty status says why it came."""
+    for status, _identifier_ds in responses:
+        state["last_response"] = time.monotonic()
+        if not status or "Status" not in status:
+            if state.get("cancel_abort"):
+                return  # cancelled, and the peer did not stop: what arrived is kept
+            if state.get("timed_out"):
+                raise ViewerError(f"{node.address} stopped sending for {node.timeouts.dimse:g} s: transfer abandoned")
+            raise ViewerError(f"{node.address} broke off the transfer (association aborted or connection lost)")
+        yield {element.keyword: element.value for element in status}
 
-    model = StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet
-    ae = _application_entity(local, node.timeouts)
-    ae.add_requested_context(model)
-    roles = []
-    for uid in _storage_classes(sop_classes):
-        ae.add_requested_context(uid, list(_TRANSFER_SYNTAXES))
-        roles.append(build_role(uid, scp_role=True))
+
+#: Query/Retrieve GET SOP classes (PS3.4 C.6): Study Root, Patient Root.
+_GET_MODELS = {"study": "1.2.840.10008.5.1.4.1.2.2.3", "patient": "1.2.840.10008.5.1.4.1.2.1.3"}
+_IMPLICIT_LE, _EXPLICIT_LE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
+
+
+def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+    """C-GET on our own association (:mod:`~viewer.core.net.upper_layer`): the C-STORE sub-operations
+    are answered in this thread, each instance written as its fragments came."""
+    from viewer.core.net.upper_layer import Association, Proposal
+
+    model = _GET_MODELS["study" if node.query_model == "study" else "patient"]
+    storage = _storage_classes(sop_classes)
+    proposal = Proposal([(model, [_EXPLICIT_LE, _IMPLICIT_LE])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
+    assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
+    tls = _tls_args(node).get("tls_args")
+    assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, tls)
     writer = InstanceWriter(cache, {(study_uid, series_uid)})
-    assoc = _associate(ae, node, log, [(evt.EVT_C_STORE, writer.handle_store)], ext_neg=roles)
-    state = {"last_response": time.monotonic(), "finished": threading.Event()}
-    if not any(str(cx.abstract_syntax) == str(model) for cx in assoc.accepted_contexts):
-        _release(assoc)
-        raise _Refused("C-GET is not supported")
-    assoc.dimse_timeout = None  # inactivity is watched instead: a long transfer never times out
-    watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
     try:
-        responses = assoc.send_c_get(_identifier(study_uid, series_uid), model, msg_id=1)
-        report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
+        context_id = assoc.context_for(model)
+        if context_id is None:
+            assoc.release()
+            raise _Refused("C-GET is not supported")
+        exchange = _GetExchange(assoc, context_id, model, writer, cancel, node)
+        report = _run_retrieve(exchange.responses(_identifier(study_uid, series_uid)), exchange.send_cancel, writer, progress_cb, cancel, node)
+        assoc.release()
+    except _Refused:
+        assoc.release()
+        raise
+    except BaseException:
+        assoc.abort()
+        raise
     finally:
-        state["finished"].set()
-        _release(assoc)
         writer.remove_partials()
-        if watchdog:
-            watchdog.join(1)
     return RetrieveResult(sorted(writer.written), report, writer.refused, "get")
+
+
+class _GetExchange:
+    """The messages of one C-GET (PS3.4 C.4.3): the request, then C-STORE sub-operations answered
+    as they come, until the final C-GET response.
+
+    A peer that sends nothing for the DIMSE timeout is given up on (inactivity,
+    not total time); one that ignores our C-CANCEL for :data:`CANCEL_GRACE`
+    seconds is aborted, and what arrived is kept.
+    """
+
+    MESSAGE_ID = 1
+
+    def __init__(self, assoc, context_id: int, model: str, writer: InstanceWriter, cancel: CancelToken, node: Node):
+        self.assoc, self.context_id, self.model, self.writer, self.cancel, self.node = assoc, context_id, model, writer, cancel, node
+        self.last_activity = time.monotonic()
+        self.cancel_sent_at: float | None = None
+        assoc.on_idle = self._check
+
+    def send_cancel(self) -> None:
+        from viewer.core.net.upper_layer import C_CANCEL_RQ, NO_DATASET, encode_command
+
+        if self.cancel_sent_at is None:
+            self.cancel_sent_at = time.monotonic()
+            command = encode_command(CommandField=C_CANCEL_RQ, MessageIDBeingRespondedTo=self.MESSAGE_ID, CommandDataSetType=NO_DATASET)
+            self.assoc.send(self.context_id, command, name="C-CANCEL-RQ")
+
+    def _check(self) -> None:
+        """While waiting, and after each message: the cancel, its grace, and inactivity."""
+        now = time.monotonic()
+        if self.cancel.cancelled:
+            self.send_cancel()
+            if now - self.cancel_sent_at > CANCEL_GRACE:
+                raise _CancelIgnored
+        timeout = self.node.timeouts.dimse
+        if timeout and now - self.last_activity > timeout:
+            raise ViewerError(f"{self.node.address} stopped sending for {timeout:g} s: transfer abandoned")
+
+    def responses(self, identifier: Dataset):
+        """Send the C-GET request; yield each C-GET response's command set."""
+        from pynetdicom.dsutils import encode
+
+        from viewer.core.net.upper_layer import C_GET_RQ, C_GET_RSP, C_STORE_RQ, MEDIUM, encode_command
+
+        implicit = self.assoc.accepted[self.context_id][1] == _IMPLICIT_LE
+        command = encode_command(AffectedSOPClassUID=self.model, CommandField=C_GET_RQ, MessageID=self.MESSAGE_ID, Priority=MEDIUM, CommandDataSetType=0x0000)
+        self.assoc.send(self.context_id, command, encode(identifier, implicit, True), name=f"C-GET-RQ (message {self.MESSAGE_ID})")
+        try:
+            while True:
+                message = self.assoc.receive(self._incoming)
+                self.last_activity = time.monotonic()
+                kind = message.command.get("CommandField")
+                if kind == C_STORE_RQ:
+                    self._store(message)
+                    self.writer.prepare()  # the next instance's file, made while the peer reads our response
+                elif kind == C_GET_RSP and "Status" in message.command:
+                    yield message.command
+                self._check()
+        except _CancelIgnored:
+            self.assoc.abort()  # cancelled, and the peer did not stop: what arrived is kept
+
+    def _incoming(self, message):
+        """Where a C-STORE request's dataset goes as it arrives: a file being written (see InstanceWriter.begin)."""
+        from viewer.core.net.upper_layer import C_STORE_RQ
+
+        accepted = self.assoc.accepted.get(message.context_id)
+        if message.command.get("CommandField") != C_STORE_RQ or accepted is None:
+            return None
+        request = message.command
+        return self.writer.begin(request.get("AffectedSOPClassUID", ""), request.get("AffectedSOPInstanceUID", ""), accepted[1])
+
+    def _store(self, message) -> None:
+        """Finish a C-STORE sub-operation: move the instance into place, answer with its status."""
+        from viewer.core.net.storage import CANNOT_UNDERSTAND
+        from viewer.core.net.upper_layer import C_STORE_RSP, NO_DATASET, encode_command
+
+        request = message.command
+        if message.sink is not None:
+            status = self.writer.finish(message.sink)
+        else:  # on a context that was not accepted (or without a dataset)
+            self.writer.refuse(f"{request.get('AffectedSOPInstanceUID', '')!s:.70}: sent on a presentation context that was not accepted")
+            status = CANNOT_UNDERSTAND
+        self.assoc.recycle(message.buffers)
+        self.last_activity = time.monotonic()
+        response = encode_command(
+            AffectedSOPClassUID=request.get("AffectedSOPClassUID", ""), CommandField=C_STORE_RSP,
+            MessageIDBeingRespondedTo=request.get("MessageID", 0), CommandDataSetType=NO_DATASET, Status=status,
+            AffectedSOPInstanceUID=request.get("AffectedSOPInstanceUID", ""),
+        )
+        self.assoc.send(message.context_id, response, name=f"C-STORE-RSP status 0x{status:04X}")
+
+
+class _CancelIgnored(Exception):
+    """The peer went on after our C-CANCEL for longer than CANCEL_GRACE."""
 
 
 def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None):
@@ -583,7 +698,8 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
         watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
         try:
             responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
-            report = _run_retrieve(assoc, responses, model, writer, progress_cb, cancel, node, 1, state)
+            report = _run_retrieve(_pynetdicom_responses(responses, state, node), lambda: assoc.send_c_cancel(1, query_model=model),
+                                   writer, progress_cb, cancel, node)
         finally:
             state["finished"].set()
             _release(assoc)
