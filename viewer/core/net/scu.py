@@ -642,8 +642,8 @@ class _GetExchange:
         request = message.command
         if message.sink is not None:
             status = self.writer.finish(message.sink)
-        else:  # on a context that was not accepted (or without a dataset)
-            self.writer.refuse(f"{request.get('AffectedSOPInstanceUID', '')!s:.70}: sent on a presentation context that was not accepted")
+        else:  # without a dataset, or on a context that was not accepted
+            self.writer.refuse(f"{request.get('AffectedSOPInstanceUID', '')!s:.70}: sent without a dataset or on a context that was not accepted")
             status = CANNOT_UNDERSTAND
         self.assoc.recycle(message.buffers)
         self.last_activity = time.monotonic()

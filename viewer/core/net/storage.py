@@ -102,6 +102,7 @@ class IncomingInstance:
                 os.unlink(self.path)
             except OSError:
                 pass
+            self.path = None
 
 
 @dataclass
@@ -130,6 +131,7 @@ class InstanceWriter:
         self._lock = threading.Lock()
         self._folders: set[Path] = set()  # made already
         self._temporary: set[str] = set()  # files of ours not yet renamed into place
+        self._receiving: set[IncomingInstance] = set()  # begun, not finished (closed by remove_partials)
         self._spare: tuple[int, str] | None = None
 
     def accepts(self, study_uid: str, series_uid: str) -> bool:
@@ -181,6 +183,7 @@ class InstanceWriter:
         try:
             with self._lock:
                 spare, self._spare = self._spare, None
+                self._receiving.add(incoming)
             incoming.fd, incoming.path = spare or self._make_temporary()
             header = b"\x00" * 128 + b"DICM" + file_meta_bytes(sop_class_uid, sop_uid, incoming.transfer_syntax)
             _write_all(incoming.fd, [header])
@@ -203,6 +206,8 @@ class InstanceWriter:
             if incoming.path is not None:  # not renamed into place
                 self._forget(incoming.path)
             incoming.discard()
+            with self._lock:
+                self._receiving.discard(incoming)
 
     def _finish(self, incoming: IncomingInstance) -> int:
         if incoming.fd is not None:
@@ -268,8 +273,11 @@ class InstanceWriter:
         with self._lock:
             spare, self._spare = self._spare, None
             leftovers, self._temporary = set(self._temporary), set()
+            receiving, self._receiving = set(self._receiving), set()
         if spare is not None:
             os.close(spare[0])
+        for incoming in receiving:  # a transfer broken off in the middle of an instance
+            incoming.discard()
         for path in leftovers:
             try:
                 os.unlink(path)
