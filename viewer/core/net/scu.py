@@ -1,10 +1,13 @@
-"""C-ECHO, C-FIND, C-GET and C-MOVE against a remote node, like pynetdicom's own apps.
+"""C-ECHO, C-FIND, C-GET and C-MOVE against a remote node.
 
-One AE and one association per task, explicit timeouts, handlers passed
-with ``evt_handlers``. Every socket gets TCP_NODELAY (on loopback, without
-it each message waits for a delayed ACK). Failures end in a
-:class:`~viewer.core.io.ViewerError` with a plain sentence: refused and
-why, no answer, a failure status and what it means.
+C-ECHO, C-FIND and C-MOVE go through pynetdicom, like its own apps: one AE
+and one association per task, explicit timeouts, handlers passed with
+``evt_handlers``. C-GET runs on the association of
+:mod:`~viewer.core.net.upper_layer`, in the calling thread, because its
+rate is set by the cost of each C-STORE sub-operation. Every socket gets
+TCP_NODELAY (on loopback, without it each message waits for a delayed ACK).
+Failures end in a :class:`~viewer.core.io.ViewerError` with a plain
+sentence: refused and why, no answer, a failure status and what it means.
 """
 
 from __future__ import annotations
