@@ -82,12 +82,15 @@ class IncomingInstance:
 
     def write(self, fragment) -> None:
         if self.head_size < _HEAD:
-            self.head.append(bytes(fragment))
-            self.head_size += len(fragment)
+            kept = bytes(fragment[:_HEAD - self.head_size])
+            self.head.append(kept)
+            self.head_size += len(kept)
         if self.fd is None:
             return
         try:
-            _write_all(self.fd, [fragment])
+            written = os.write(self.fd, fragment)
+            if written < len(fragment):
+                _write_all(self.fd, [memoryview(fragment)[written:]])
         except OSError as exc:
             self.error = exc
             self.discard()

@@ -428,9 +428,18 @@ class Association:
                 raise PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})") from None
 
     def _wait(self, read: bool) -> None:
-        """Until the socket can be read (or written), calling on_idle every `poll` seconds without."""
-        ready = select.select([self.sock] if read else [], [] if read else [self.sock], [], self.poll)
-        if not (ready[0] or ready[1]):
+        """Until the socket can be read (or written), calling on_idle every `poll` seconds without.
+
+        poll() where there is one: select() cannot watch a descriptor
+        numbered 1024 or more, which a long-running app can reach.
+        """
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(self.sock, select.POLLIN if read else select.POLLOUT)
+            ready = poller.poll(self.poll * 1000)
+        else:
+            ready = any(select.select([self.sock] if read else [], [] if read else [self.sock], [], self.poll))
+        if not ready:
             self.on_idle()
 
     def _read_pdu(self) -> tuple[int, bytearray, int]:
