@@ -8,6 +8,10 @@ source of every expected value, nothing is derived from the code under test.
 
 A missing server binary skips the tests that need it, with the reason, unless
 DICOM_VIEWER_REQUIRE_SERVERS=1 (CI), where it fails them instead.
+
+DICOM over TLS (PS3.15 B.1): :func:`make_tls_files` makes a throw-away CA and
+certificates with the openssl command line, and ``start_orthanc(..., tls=...)``
+starts an Orthanc that accepts only TLS connections.
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ def server_binary(name: str, where: tuple[str, ...]) -> str:
         path = Path(folder) / name
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
-    reason = f"{name} is not installed (looked in {', '.join(where)}); install the Debian package " + ("orthanc" if name == "Orthanc" else "dcmtk")
+    package = {"Orthanc": "orthanc", "openssl": "openssl"}.get(name, "dcmtk")
+    reason = f"{name} is not installed (looked in {', '.join(where)}); install the Debian package {package}"
     if REQUIRE_SERVERS:
         pytest.fail(reason + " - DICOM_VIEWER_REQUIRE_SERVERS=1 forbids skipping", pytrace=False)
     pytest.skip(reason)
@@ -67,19 +72,83 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def echoscu_answers(ae_title: str, port: int) -> bool:
-    done = subprocess.run([dcmtk("echoscu"), "-to", "2", "-aec", ae_title, "127.0.0.1", str(port)], env=DCMTK_ENV, capture_output=True, timeout=10)
+def echoscu_answers(ae_title: str, port: int, tls: TlsFiles | None = None) -> bool:
+    done = subprocess.run([dcmtk("echoscu"), "-to", "2", *_dcmtk_tls(tls), "-aec", ae_title, "127.0.0.1", str(port)],
+                          env=DCMTK_ENV, capture_output=True, timeout=10)
     return done.returncode == 0
 
 
-def store_folder(ae_title: str, port: int, folder: Path) -> None:
-    """Send every file under `folder` with dcmtk's storescu."""
+def store_folder(ae_title: str, port: int, folder: Path, tls: TlsFiles | None = None) -> None:
+    """Send every file under `folder` with dcmtk's storescu (over TLS, with the client certificate, when `tls`)."""
     done = subprocess.run(
-        [dcmtk("storescu"), "-nh", "+sd", "+r", "-aet", "LOADER", "-aec", ae_title, "127.0.0.1", str(port), str(folder)],
+        [dcmtk("storescu"), "-nh", "+sd", "+r", *_dcmtk_tls(tls), "-aet", "LOADER", "-aec", ae_title, "127.0.0.1", str(port), str(folder)],
         env=DCMTK_ENV, capture_output=True, text=True, timeout=120,
     )
     if done.returncode != 0:
         raise RuntimeError(f"storescu to {ae_title}:{port} failed: {done.stderr[-2000:]}")
+
+
+# ----------------------------------------------------------------------------- TLS
+
+
+@dataclass
+class TlsFiles:
+    """A throw-away public key infrastructure, PEM files: a CA, a server certificate for
+    localhost and 127.0.0.1, and a client certificate, both signed by the CA."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def _openssl(folder: Path, *args: str) -> None:
+    done = subprocess.run([server_binary("openssl", ("/usr/bin", "/usr/local/bin")), *args], cwd=folder,
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)} failed: {done.stderr[-2000:]}")
+
+
+def _signed_certificate(folder: Path, name: str, subject: str, extensions: str, ca: str) -> tuple[Path, Path]:
+    """A new RSA key and its certificate, signed by the CA `ca` ({ca}.crt and {ca}.key in `folder`)."""
+    (folder / f"{name}.ext").write_text(extensions)
+    _openssl(folder, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+    _openssl(folder, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+             "-days", "2", "-sha256", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+    return folder / f"{name}.crt", folder / f"{name}.key"
+
+
+def make_ca(folder: Path, name: str = "ca", common_name: str = "Viewer Test CA") -> Path:
+    """A self-signed CA certificate ({name}.crt) and its key ({name}.key) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _openssl(folder, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-sha256",
+             "-subj", f"/CN={common_name}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             "-addext", "subjectKeyIdentifier=hash")
+    return folder / f"{name}.crt"
+
+
+def make_tls_files(folder: Path, ca_name: str = "ca", client_name: str = VIEWER_AET) -> TlsFiles:
+    """A CA, a server certificate (DNS:localhost, IP:127.0.0.1) and a client certificate, in `folder`.
+
+    Extensions as strict verifiers want them (Python 3.13's VERIFY_X509_STRICT:
+    key identifiers, key usage); keys unencrypted, valid for two days.
+    """
+    ca = make_ca(folder, ca_name, f"Viewer Test CA {ca_name}")
+    common = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+              "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+    server_cert, server_key = _signed_certificate(
+        folder, f"{ca_name}-server", "/CN=localhost", common + "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n", ca_name)
+    client_cert, client_key = _signed_certificate(folder, f"{ca_name}-client", f"/CN={client_name}", common + "extendedKeyUsage=clientAuth\n", ca_name)
+    return TlsFiles(ca, server_cert, server_key, client_cert, client_key)
+
+
+def _dcmtk_tls(tls: TlsFiles | None) -> list[str]:
+    """dcmtk tool options for TLS with the client certificate, trusting the CA (none without `tls`)."""
+    if tls is None:
+        return []
+    return ["+tls", str(tls.client_key), str(tls.client_cert), "-pw", "+cf", str(tls.ca)]
 
 
 # ----------------------------------------------------------------------------- test data
@@ -169,11 +238,13 @@ class Server:
     process: subprocess.Popen
     workdir: Path
     http_port: int | None = None
+    tls: TlsFiles | None = None  # the server accepts TLS connections only
 
     def node(self, **kwargs) -> Node:
         kwargs.setdefault("name", self.kind)
+        kwargs.setdefault("host", "127.0.0.1")
         kwargs.setdefault("timeouts", Timeouts(connect=5, acse=10, dimse=20))
-        return Node(ae_title=self.ae_title, host="127.0.0.1", port=self.port, **kwargs)
+        return Node(ae_title=self.ae_title, port=self.port, **kwargs)
 
     @property
     def address(self) -> str:
@@ -205,14 +276,18 @@ def _wait_until_answering(server: Server, timeout: float = 30) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.kind} exited with {server.process.returncode}:\n{server.log()}")
-        if echoscu_answers(server.ae_title, server.port):
+        if echoscu_answers(server.ae_title, server.port, server.tls):
             return
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{server.kind} did not answer C-ECHO within {timeout} s:\n{server.log()}")
 
 
-def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC") -> Server:
+def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, tls: TlsFiles | None = None,
+                  require_client_cert: bool = False) -> Server:
+    """Orthanc on free ports; with `tls`, its DICOM port speaks TLS only (server certificate
+    tls.server_cert, trusting tls.ca for client certificates, which it demands only when
+    `require_client_cert`; Orthanc >= 1.9.0, DicomTlsRemoteCertificateRequired >= 1.9.3)."""
     binary = server_binary("Orthanc", ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"))
     workdir.mkdir(parents=True, exist_ok=True)
     port, http_port = free_port(), free_port()
@@ -238,6 +313,14 @@ def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC") -> S
         "SaveJobs": False,
         "StorageCompression": False,
     }
+    if tls is not None:
+        config.update({
+            "DicomTlsEnabled": True,
+            "DicomTlsCertificate": str(tls.server_cert),
+            "DicomTlsPrivateKey": str(tls.server_key),
+            "DicomTlsTrustedCertificates": str(tls.ca),
+            "DicomTlsRemoteCertificateRequired": require_client_cert,
+        })
     (workdir / "config.json").write_text(json.dumps(config, indent=1))
     log = open(workdir / "server.log", "wb")
     # Orthanc's DICOM side is dcmtk: without TCP_NODELAY each C-STORE response waits
@@ -245,7 +328,7 @@ def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC") -> S
     process = subprocess.Popen([binary, "config.json"], cwd=workdir, env=DCMTK_ENV, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     log.close()
-    server = Server("orthanc", ae_title, port, process, workdir, http_port)
+    server = Server("orthanc", ae_title, port, process, workdir, http_port, tls)
     _wait_until_answering(server)
     return server
 

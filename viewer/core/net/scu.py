@@ -139,15 +139,50 @@ def _application_entity(local: LocalAE, timeouts: Timeouts):
     return ae
 
 
-def _tls_args(node: Node) -> dict:
+def _tls(node: Node):
+    """(SSL context, server host name) for a TLS node, or None; ViewerError naming a file that cannot be used."""
     if not node.tls_ca_file:
-        return {}
+        return None
     import ssl
 
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca_file)
-    if node.tls_cert_file:
-        context.load_cert_chain(node.tls_cert_file, node.tls_key_file or None)
-    return {"tls_args": (context, node.host)}
+    files = [("CA", node.tls_ca_file), ("client certificate", node.tls_cert_file), ("client key", node.tls_key_file)]
+    for what, path in files:
+        if path and not Path(path).is_file():
+            raise ViewerError(f"{node.address}: the TLS {what} file {path} does not exist")
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca_file)
+        if node.tls_cert_file:
+            context.load_cert_chain(node.tls_cert_file, node.tls_key_file or None)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise ViewerError(f"{node.address}: cannot use the TLS files ({getattr(exc, 'reason', None) or exc})") from None
+    return context, node.host
+
+
+def _tls_diagnosis(node: Node, tls) -> str | None:
+    """Why a TLS association failed, found by a handshake of our own (None when TLS is not the reason).
+
+    pynetdicom logs a TLS failure and reports the association as aborted.
+    A server that wants a client certificate says so only after the
+    handshake (TLS 1.3), hence the short read after it.
+    """
+    import ssl
+
+    from viewer.core.net.upper_layer import tls_error_text
+
+    context, hostname = tls
+    try:
+        with socket.create_connection((node.host, node.port), timeout=node.timeouts.connect or 5) as raw:
+            with context.wrap_socket(raw, server_hostname=hostname) as tls_socket:
+                tls_socket.settimeout(0.5)
+                try:
+                    tls_socket.recv(1)
+                except TimeoutError:
+                    return None  # the server waits for an association request: TLS is fine
+                return None
+    except ssl.SSLError as exc:
+        return tls_error_text(exc)
+    except OSError:
+        return None
 
 
 def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=None):
@@ -162,9 +197,11 @@ def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=
     from pynetdicom import evt
 
     all_handlers = list(_log_handlers(log)) + [(evt.EVT_ACSE_RECV, note_rejection)] + list(handlers)
+    tls = _tls(node)
     try:
         assoc = ae.associate(
-            node.host, node.port, ae_title=node.ae_title, evt_handlers=all_handlers, ext_neg=ext_neg, max_pdu=MAX_PDU, **_tls_args(node)
+            node.host, node.port, ae_title=node.ae_title, evt_handlers=all_handlers, ext_neg=ext_neg, max_pdu=MAX_PDU,
+            **({"tls_args": tls} if tls else {}),
         )
     except (OSError, ValueError) as exc:
         raise ViewerError(f"{node.address}: cannot connect ({exc})") from None
@@ -172,6 +209,9 @@ def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=
         return assoc
     if assoc.is_rejected:
         raise ViewerError(f"{node.address} refused the association: {rejection[0] if rejection else 'no reason given'}")
+    diagnosis = _tls_diagnosis(node, tls) if tls else None
+    if diagnosis:
+        raise ViewerError(f"{node.address}: {diagnosis}")
     if assoc.is_aborted:
         raise ViewerError(f"{node.address} aborted the association")
     raise ViewerError(f"{node.address} did not answer (no DICOM listener there, or it timed out)")
@@ -546,8 +586,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
     storage = _storage_classes(sop_classes)
     proposal = Proposal([(model, [_EXPLICIT_LE, _IMPLICIT_LE])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
     assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
-    tls = _tls_args(node).get("tls_args")
-    assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, tls)
+    assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, _tls(node))
     writer = InstanceWriter(cache, {(study_uid, series_uid)})
     try:
         context_id = assoc.context_for(model)

@@ -191,6 +191,7 @@ class Association:
         self.accepted: dict[int, tuple[str, str]] = {}  # context ID -> (abstract syntax, transfer syntax)
         self.peer_max_pdu = 0  # 0: no limit (PS3.8 D.1)
         self.established = False
+        self.last_error: OSError | None = None  # what ended the connection, when the system said
         self._header = bytearray(6)
         self._buffer_size = 256 * 1024
         self._free: list[bytearray] = []  # receive buffers to reuse (a fresh large one costs page faults)
@@ -209,6 +210,9 @@ class Association:
             if tls is not None:
                 context, hostname = tls
                 raw = context.wrap_socket(raw, server_hostname=hostname)
+        except ssl.SSLError as exc:
+            raw.close()
+            raise ViewerError(f"{self.address}: {tls_error_text(exc)}") from None
         except OSError as exc:
             raw.close()
             raise ViewerError(f"{self.address}: TLS handshake failed ({exc})") from None
@@ -218,7 +222,6 @@ class Association:
         rq = _associate_rq(self.calling_ae, self.called_ae, proposal)
         self.log(f"-> A-ASSOCIATE-RQ to {self.called_ae} ({len(proposal.contexts)} contexts: "
                  f"{', '.join(sorted({_uid_name(a) for a, _ in proposal.contexts})[:8])}...)")
-        self._send(rq)
         deadline = None if acse_timeout is None else time.monotonic() + acse_timeout
 
         def acse_wait():
@@ -228,8 +231,13 @@ class Association:
 
         self.on_idle = acse_wait
         try:
+            self._send(rq)
             pdu_type, buffer, length = self._read_pdu()
-        except PeerGone:
+        except PeerGone as exc:
+            if isinstance(self.last_error, ssl.SSLError):  # e.g. a TLS 1.3 server refusing our client certificate
+                raise ViewerError(f"{self.address}: {tls_error_text(self.last_error)}") from None
+            if "protocol" in str(exc):
+                raise ViewerError(str(exc)) from None
             raise ViewerError(f"{self.address} did not answer (no DICOM listener there, or it timed out)") from None
         finally:
             self.on_idle = lambda: None
@@ -424,6 +432,7 @@ class Association:
             except (BlockingIOError, ssl.SSLWantWriteError):
                 self._wait(read=False)
             except OSError as exc:
+                self.last_error = exc
                 self.close()
                 raise PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})") from None
 
@@ -470,6 +479,7 @@ class Association:
                 self._wait(read=False)
                 continue
             except OSError as exc:
+                self.last_error = exc
                 self.close()
                 raise PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})") from None
             if not received:
@@ -495,6 +505,28 @@ class Association:
         self.log(f"protocol error: {what}")
         self.abort()
         return PeerGone(f"{self.address} broke the DICOM protocol ({what}); association aborted")
+
+
+#: OpenSSL's reasons for a failed TLS connection, in words (the alerts a server sends, PS3.15 B.1 uses TLS).
+_TLS_REASONS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server requires a TLS client certificate (set one in the node's settings)",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server does not trust our TLS client certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the server refused our TLS client certificate",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the server says our TLS client certificate has expired",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "TLS handshake failed (no protocol version or cipher in common)",
+    "UNEXPECTED_EOF_WHILE_READING": "the server closed the TLS connection (it may require a client certificate)",
+    "WRONG_VERSION_NUMBER": "the server does not speak TLS on this port",
+}
+
+
+def tls_error_text(exc: OSError) -> str:
+    """A failed TLS connection in words, saying whose certificate was the problem."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's TLS certificate is not trusted ({exc.verify_message})"
+    reason = getattr(exc, "reason", None) or str(exc)
+    if isinstance(exc, ssl.SSLEOFError):
+        reason = "UNEXPECTED_EOF_WHILE_READING"
+    return _TLS_REASONS.get(reason, f"TLS connection failed ({reason})")
 
 
 def _numbered(contexts: Iterable[tuple[str, list[str]]]):
