@@ -51,7 +51,10 @@ def test_cine_default_rate_from_the_file_and_bounce(main_window, open_in, qtbot)
     seen = []
     main_window.image_shown.connect(lambda: seen.append(main_window.display.state.index))
     main_window.cine.play()
-    qtbot.waitUntil(lambda: len(seen) > 5 and seen[-1] < 112 and max(seen) >= 117, timeout=5000)
+    # Near the end, not at it: a frame not decoded when due is skipped (on a cold start the
+    # decoding worker processes are still starting), and waiting for 117 itself could then
+    # run on through the whole loop back to 0 and up again.
+    qtbot.waitUntil(lambda: len(seen) > 3 and max(seen) >= 115 and seen[-1] < 112, timeout=5000)
     main_window.cine.stop()
     top = seen.index(max(seen))
     assert all(a <= b for a, b in zip(seen[:top], seen[1:top + 1]))  # forwards to the end...
