@@ -88,6 +88,21 @@ def store_folder(ae_title: str, port: int, folder: Path, tls: TlsFiles | None = 
         raise RuntimeError(f"storescu to {ae_title}:{port} failed: {done.stderr[-2000:]}")
 
 
+def assert_same_instances(files, originals) -> None:
+    """Retrieved files hold the originals: each named by its SOP Instance UID, the same UIDs, the same pixels."""
+    import numpy as np
+
+    by_uid = {ds.SOPInstanceUID: ds for ds in map(pydicom.dcmread, originals)}
+    received = {}
+    for path in files:
+        ds = pydicom.dcmread(path)
+        assert path.name == f"{ds.SOPInstanceUID}.dcm"
+        received[ds.SOPInstanceUID] = ds
+    assert set(received) == set(by_uid)
+    for uid, ds in received.items():
+        np.testing.assert_array_equal(ds.pixel_array, by_uid[uid].pixel_array)
+
+
 # ----------------------------------------------------------------------------- TLS
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from dicom_servers import free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
+from dicom_servers import assert_same_instances, free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
 from viewer.core.charset import element_text
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
@@ -204,22 +204,6 @@ def test_find_cap(server, local_ae, studies):
 # ----------------------------------------------------------------------------- C-GET
 
 
-def _same_instances(files, originals) -> None:
-    """Retrieved files hold the originals: same SOP Instance UIDs, same pixels."""
-    by_uid = {}
-    for path in originals:
-        ds = pydicom.dcmread(path)
-        by_uid[ds.SOPInstanceUID] = ds
-    received = {}
-    for path in files:
-        ds = pydicom.dcmread(path)
-        assert path.name == f"{ds.SOPInstanceUID}.dcm"
-        received[ds.SOPInstanceUID] = ds
-    assert set(received) == set(by_uid)
-    for uid, ds in received.items():
-        np.testing.assert_array_equal(ds.pixel_array, by_uid[uid].pixel_array)
-
-
 def _no_partials(root) -> None:
     assert not [p for p in root.rglob("*") if p.name.endswith(".part")]
 
@@ -227,7 +211,7 @@ def _no_partials(root) -> None:
 def test_get_study(server, local_ae, ct_study, tmp_path):
     result = retrieve(server.node(retrieve="get"), local_ae, tmp_path, ct_study.uid)
     assert result.method == "get" and not result.cached and not result.failed_instances
-    _same_instances(result.files, [f for s in ct_study.series for f in s.files])
+    assert_same_instances(result.files, [f for s in ct_study.series for f in s.files])
     assert result.progress.done and result.progress.failed == 0
     for series in ct_study.series:
         assert (tmp_path / ct_study.uid / series.uid / COMPLETE_MARKER).exists()
@@ -239,7 +223,7 @@ def test_get_series_then_cached_unless_forced(server, local_ae, ct_study, tmp_pa
     node = server.node(retrieve="get")
     first = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid)
     assert not first.cached
-    _same_instances(first.files, series.files)
+    assert_same_instances(first.files, series.files)
     assert all(f.parent == tmp_path / ct_study.uid / series.uid for f in first.files)
 
     log = AssociationLog()
@@ -314,7 +298,7 @@ def test_move_series(server, local_ae, ct_study, tmp_path):
     series = ct_study.series[0]
     result = retrieve(server.node(retrieve="move"), local_ae, tmp_path, ct_study.uid, series.uid)
     assert result.method == "move" and not result.failed_instances
-    _same_instances(result.files, series.files)
+    assert_same_instances(result.files, series.files)
     assert result.progress.completed == len(series.files) and result.progress.failed == 0
     _no_partials(tmp_path)
 
@@ -322,7 +306,7 @@ def test_move_series(server, local_ae, ct_study, tmp_path):
 def test_move_study(orthanc, local_ae, ct_study, tmp_path):
     result = retrieve(orthanc.node(retrieve="move"), local_ae, tmp_path, ct_study.uid)
     assert result.method == "move"
-    _same_instances(result.files, [f for s in ct_study.series for f in s.files])
+    assert_same_instances(result.files, [f for s in ct_study.series for f in s.files])
 
 
 def test_move_to_unknown_destination(dcmqrscp, local_ae, ct_study, tmp_path):
@@ -344,7 +328,7 @@ def test_move_refused_by_orthanc_falls_back_to_get(orthanc, local_ae, ct_study, 
     result = retrieve(orthanc.node(retrieve="move"), stranger, tmp_path, ct_study.uid, series.uid, log=log)
     assert any("MOVE refused: failure 0xC000" in line for line in log.lines)
     assert result.method == "get"
-    _same_instances(result.files, series.files)
+    assert_same_instances(result.files, series.files)
 
 
 def test_get_refused_falls_back_to_move(dcmqrscp_without_get, local_ae, ct_study, tmp_path):
@@ -352,7 +336,7 @@ def test_get_refused_falls_back_to_move(dcmqrscp_without_get, local_ae, ct_study
     log = AssociationLog()
     result = retrieve(dcmqrscp_without_get.node(retrieve="get"), local_ae, tmp_path, ct_study.uid, series.uid, log=log)
     assert result.method == "move"
-    _same_instances(result.files, series.files)
+    assert_same_instances(result.files, series.files)
     assert any("GET refused" in line for line in log.lines)
 
 

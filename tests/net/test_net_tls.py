@@ -14,11 +14,10 @@ with tls=(context, hostname)): both paths are tried for every failure case.
 
 from __future__ import annotations
 
-import numpy as np
 import pydicom
 import pytest
 
-from dicom_servers import Server, Study, TlsFiles, echoscu_answers, make_study, make_tls_files, orthanc_instance_count, start_orthanc, store_folder
+from dicom_servers import assert_same_instances, Server, Study, TlsFiles, echoscu_answers, make_study, make_tls_files, orthanc_instance_count, start_orthanc, store_folder
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import Node
 from viewer.core.net.scu import AssociationLog, echo, find, retrieve
@@ -106,19 +105,6 @@ def _assert_user_message(info, node: Node) -> str:
     return message
 
 
-def _same_sop_uids(files, originals) -> None:
-    """Retrieved files hold the originals: same SOP Instance UIDs, same pixels."""
-    by_uid = {ds.SOPInstanceUID: ds for ds in map(pydicom.dcmread, originals)}
-    received = {}
-    for path in files:
-        ds = pydicom.dcmread(path)
-        assert path.name == f"{ds.SOPInstanceUID}.dcm"
-        received[ds.SOPInstanceUID] = ds
-    assert set(received) == set(by_uid)
-    for uid, ds in received.items():
-        np.testing.assert_array_equal(ds.pixel_array, by_uid[uid].pixel_array)
-
-
 # ----------------------------------------------------------------------------- the servers really speak TLS
 
 
@@ -158,7 +144,7 @@ def test_get_series_over_tls(tls_orthanc, pki, local_ae, tls_study, tmp_path):
     result = retrieve(_tls_node(tls_orthanc, pki), local_ae, tmp_path, tls_study.uid, series.uid, method="get", log=log)
     assert result.method == "get" and not result.cached and not result.failed_instances
     assert sorted(pydicom.dcmread(f).SOPInstanceUID for f in result.files) == sorted(series.sop_uids)
-    _same_sop_uids(result.files, series.files)
+    assert_same_instances(result.files, series.files)
     assert all(f.parent == tmp_path / tls_study.uid / series.uid for f in result.files)
     assert (tmp_path / tls_study.uid / series.uid / COMPLETE_MARKER).exists()
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".part")]
@@ -167,7 +153,7 @@ def test_get_series_over_tls(tls_orthanc, pki, local_ae, tls_study, tmp_path):
 
 def test_get_study_over_tls(tls_orthanc, pki, local_ae, tls_study, tmp_path):
     result = retrieve(_tls_node(tls_orthanc, pki), local_ae, tmp_path, tls_study.uid, method="get")
-    _same_sop_uids(result.files, [f for s in tls_study.series for f in s.files])
+    assert_same_instances(result.files, [f for s in tls_study.series for f in s.files])
 
 
 # ----------------------------------------------------------------------------- client certificate required
@@ -180,7 +166,7 @@ def test_client_certificate_accepted_when_required(tls_orthanc_cert_required, pk
     if operation == "find":
         assert [m.StudyInstanceUID for m in result.matches] == [tls_study.uid]
     elif operation == "get":
-        _same_sop_uids(result.files, tls_study.series[1].files)
+        assert_same_instances(result.files, tls_study.series[1].files)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
