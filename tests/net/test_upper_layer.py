@@ -305,3 +305,32 @@ def test_a_prepared_file_that_is_not_used_is_removed(tmp_path):
     assert list((tmp_path / ".incoming").iterdir())
     writer.remove_partials()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_random_streams_end_in_peer_gone_only(connected):
+    """Whatever bytes a peer sends, receive() returns a message or raises PeerGone: no other exception, no hang."""
+    import random
+
+    rng = random.Random(20261122)
+    valid = pdu(4, pdv(1, 0x03, store_rq()) + pdv(1, 0x02, b"\x08\x00\x18\x00UI\x04\x001.2\x00"))
+    for case in range(300):
+        ours, peer = socket.socketpair()
+        ours.setblocking(False)
+        assoc = Association("PEER@fuzz", "PEER", "VIEWER", poll=0.01)
+        assoc.sock, assoc.established, assoc.peer_max_pdu = ours, True, 16384
+        assoc.accepted = {1: ("1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.1.2.1")}
+        stream = bytearray(valid * 2)
+        for _ in range(rng.randint(1, 6)):  # damage a few bytes, or cut the stream short
+            stream[rng.randrange(len(stream))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            del stream[rng.randrange(len(stream)):]
+        peer.sendall(bytes(stream))
+        peer.shutdown(socket.SHUT_WR)  # then the peer's end closes: a short stream cannot wait for ever
+        try:
+            for _ in range(3):
+                assoc.receive()
+        except PeerGone:
+            pass
+        finally:
+            assoc.close()
+            peer.close()
