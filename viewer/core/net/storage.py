@@ -78,6 +78,7 @@ class IncomingInstance:
         self.path: str | None = None
         self.head: list[bytes] = []
         self.head_size = 0
+        self.header_size = 0  # preamble and File Meta Information: where the dataset starts in the file
         self.error: OSError | None = None
 
     def write(self, fragment) -> None:
@@ -88,9 +89,7 @@ class IncomingInstance:
         if self.fd is None:
             return
         try:
-            written = os.write(self.fd, fragment)
-            if written < len(fragment):
-                _write_all(self.fd, [memoryview(fragment)[written:]])
+            _write_fully(self.fd, fragment)
         except OSError as exc:
             self.error = exc
             self.discard()
@@ -189,7 +188,8 @@ class InstanceWriter:
                 self._receiving.add(incoming)
             incoming.fd, incoming.path = spare or self._make_temporary()
             header = b"\x00" * 128 + b"DICM" + file_meta_bytes(sop_class_uid, sop_uid, incoming.transfer_syntax)
-            _write_all(incoming.fd, [header])
+            _write_fully(incoming.fd, header)
+            incoming.header_size = len(header)
         except OSError as exc:
             incoming.error = exc
             incoming.discard()
@@ -221,9 +221,7 @@ class InstanceWriter:
             study_uid, series_uid = study_and_series(incoming.head, incoming.transfer_syntax)
             if incoming.head_size >= _HEAD and not (study_uid and series_uid) and incoming.path and not incoming.error:
                 with open(incoming.path, "rb") as f:  # UIDs beyond the head kept in memory: read the file
-                    f.seek(128 + 4)
-                    group_length = f.read(12)  # (0002,0000) UL: where the File Meta Information ends
-                    f.seek(128 + 4 + 12 + int.from_bytes(group_length[8:12], "little"))
+                    f.seek(incoming.header_size)
                     study_uid, series_uid = study_and_series([f.read()], incoming.transfer_syntax)
         except Exception:  # noqa: BLE001 - a dataset we cannot parse is refused, not a crash
             self.refuse("an instance whose dataset cannot be read")
@@ -295,24 +293,16 @@ class InstanceWriter:
 _STUDY_UID, _SERIES_UID = 0x0020000D, 0x0020000E
 
 
-def _write_all(fd: int, pieces: list) -> None:
-    """Write the bytes-like `pieces` in order: one gathering system call where the OS has one."""
-    views = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
-    while views:
-        if hasattr(os, "writev"):
-            written = os.writev(fd, views[:1024])  # IOV_MAX is at least 1024 on Linux and macOS
-        else:
-            written = os.write(fd, views[0])
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if written:
-            views[0] = views[0][written:]
+def _write_fully(fd: int, data) -> None:
+    """Write all of the bytes-like `data` (os.write may write less than it was given)."""
+    view = memoryview(data).cast("B")
+    while view:
+        view = view[os.write(fd, view):]
 
 
-#: Transfer syntaxes whose dataset is deflated (PS3.5 A.5), and the implicit VR one.
+#: Transfer syntaxes whose dataset is deflated: Deflated Explicit VR Little Endian and JPIP
+#: Referenced Deflate (PS3.5 A.5, A.6; pydicom's UID.is_deflated leaves out the JPIP one).
 _DEFLATED = {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.95"}
-_IMPLICIT_LE, _EXPLICIT_BE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2"
 
 
 def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, str | None]:

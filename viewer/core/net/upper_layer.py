@@ -160,6 +160,10 @@ class PeerGone(ViewerError):
     """The peer aborted, released, or dropped the connection during the association."""
 
 
+class ProtocolError(PeerGone):
+    """The peer sent what the upper layer protocol does not allow; we aborted the association."""
+
+
 # ----------------------------------------------------------------------------- the association
 
 
@@ -217,7 +221,7 @@ class Association:
             raw.close()
             raise ViewerError(f"{self.address}: TLS handshake failed ({exc})") from None
         self.sock = raw
-        self.sock.setblocking(False)  # reads wait in select(), which lets on_idle run
+        self.sock.setblocking(False)  # reads and writes wait in _wait(), which lets on_idle run
         self._buffer_size = max(proposal.max_pdu, 16384)
         rq = _associate_rq(self.calling_ae, self.called_ae, proposal)
         self.log(f"-> A-ASSOCIATE-RQ to {self.called_ae} ({len(proposal.contexts)} contexts: "
@@ -236,7 +240,7 @@ class Association:
         except PeerGone as exc:
             if isinstance(self.last_error, ssl.SSLError):  # e.g. a TLS 1.3 server refusing our client certificate
                 raise ViewerError(f"{self.address}: {tls_error_text(self.last_error)}") from None
-            if "protocol" in str(exc):
+            if isinstance(exc, ProtocolError):
                 raise ViewerError(str(exc)) from None
             raise ViewerError(f"{self.address} did not answer (no DICOM listener there, or it timed out)") from None
         finally:
@@ -432,9 +436,7 @@ class Association:
             except (BlockingIOError, ssl.SSLWantWriteError):
                 self._wait(read=False)
             except OSError as exc:
-                self.last_error = exc
-                self.close()
-                raise PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})") from None
+                raise self._connection_lost(exc) from None
 
     def _wait(self, read: bool) -> None:
         """Until the socket can be read (or written), calling on_idle every `poll` seconds without.
@@ -479,9 +481,7 @@ class Association:
                 self._wait(read=False)
                 continue
             except OSError as exc:
-                self.last_error = exc
-                self.close()
-                raise PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})") from None
+                raise self._connection_lost(exc) from None
             if not received:
                 self.close()
                 raise PeerGone(f"{self.address} broke off the transfer (connection closed)")
@@ -501,10 +501,15 @@ class Association:
             raise PeerGone(f"{self.address} broke off the transfer (association aborted)")
         raise self._protocol_error(f"an unexpected PDU of type {pdu_type}")
 
-    def _protocol_error(self, what: str) -> ViewerError:
+    def _protocol_error(self, what: str) -> ProtocolError:
         self.log(f"protocol error: {what}")
         self.abort()
-        return PeerGone(f"{self.address} broke the DICOM protocol ({what}); association aborted")
+        return ProtocolError(f"{self.address} broke the DICOM protocol ({what}); association aborted")
+
+    def _connection_lost(self, exc: OSError) -> PeerGone:
+        self.last_error = exc
+        self.close()
+        return PeerGone(f"{self.address} broke off the transfer (connection lost: {exc.strerror or exc})")
 
 
 #: OpenSSL's reasons for a failed TLS connection, in words (the alerts a server sends, PS3.15 B.1 uses TLS).
