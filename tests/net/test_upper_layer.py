@@ -19,7 +19,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
-from pydicom.uid import UID, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom.dsutils import encode
 
 from viewer.core.net import scu
@@ -55,9 +55,10 @@ def test_associate_rq_is_what_pynetdicom_encodes():
         SCP_SCU_RoleSelectionNegotiation,
     )
     from pynetdicom.presentation import PresentationContext
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
     storage = scu._storage_classes(["1.2.840.10008.5.1.4.1.1.4"])
-    proposal = Proposal([(scu._GET_MODELS["study"], [scu._EXPLICIT_LE, scu._IMPLICIT_LE])]
+    proposal = Proposal([(str(StudyRootQueryRetrieveInformationModelGet), [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]
                         + [(uid, list(scu._TRANSFER_SYNTAXES)) for uid in storage], storage, 262144)
     assert len(proposal.contexts) <= 128
 

@@ -12,6 +12,7 @@ sentence: refused and why, no answer, a failure status and what it means.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -174,10 +175,8 @@ def _tls_diagnosis(node: Node, tls) -> str | None:
         with socket.create_connection((node.host, node.port), timeout=node.timeouts.connect or 5) as raw:
             with context.wrap_socket(raw, server_hostname=hostname) as tls_socket:
                 tls_socket.settimeout(0.5)
-                try:
+                with contextlib.suppress(TimeoutError):  # the server waits for an association request: TLS is fine
                     tls_socket.recv(1)
-                except TimeoutError:
-                    return None  # the server waits for an association request: TLS is fine
                 return None
     except ssl.SSLError as exc:
         return tls_error_text(exc)
@@ -572,26 +571,23 @@ def _pynetdicom_responses(responses, state: dict, node):
         yield {element.keyword: element.value for element in status}
 
 
-#: Query/Retrieve GET SOP classes (PS3.4 C.6): Study Root, Patient Root.
-_GET_MODELS = {"study": "1.2.840.10008.5.1.4.1.2.2.3", "patient": "1.2.840.10008.5.1.4.1.2.1.3"}
-_IMPLICIT_LE, _EXPLICIT_LE = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
-
-
 def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
     """C-GET on our own association (:mod:`~viewer.core.net.upper_layer`): the C-STORE sub-operations
     are answered in this thread, each instance written as its fragments came."""
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelGet
+
     from viewer.core.net.upper_layer import Association, Proposal
 
-    model = _GET_MODELS["study" if node.query_model == "study" else "patient"]
+    model = str(StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet)
     storage = _storage_classes(sop_classes)
-    proposal = Proposal([(model, [_EXPLICIT_LE, _IMPLICIT_LE])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
+    proposal = Proposal([(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
     assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
     assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, _tls(node))
     writer = InstanceWriter(cache, {(study_uid, series_uid)})
     try:
         context_id = assoc.context_for(model)
         if context_id is None:
-            assoc.release()
             raise _Refused("C-GET is not supported")
         exchange = _GetExchange(assoc, context_id, model, writer, cancel, node)
         report = _run_retrieve(exchange.responses(_identifier(study_uid, series_uid)), exchange.send_cancel, writer, progress_cb, cancel, node)
@@ -645,11 +641,12 @@ class _GetExchange:
 
     def responses(self, identifier: Dataset):
         """Send the C-GET request; yield each C-GET response's command set."""
+        from pydicom.uid import ImplicitVRLittleEndian
         from pynetdicom.dsutils import encode
 
         from viewer.core.net.upper_layer import C_GET_RQ, C_GET_RSP, C_STORE_RQ, MEDIUM, encode_command
 
-        implicit = self.assoc.accepted[self.context_id][1] == _IMPLICIT_LE
+        implicit = self.assoc.accepted[self.context_id][1] == ImplicitVRLittleEndian
         command = encode_command(AffectedSOPClassUID=self.model, CommandField=C_GET_RQ, MessageID=self.MESSAGE_ID, Priority=MEDIUM, CommandDataSetType=0x0000)
         self.assoc.send(self.context_id, command, encode(identifier, implicit, True), name=f"C-GET-RQ (message {self.MESSAGE_ID})")
         try:
