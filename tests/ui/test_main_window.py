@@ -217,11 +217,13 @@ def test_pixels_reach_qt_as_rgb32_and_are_what_the_viewport_shows(main_window, o
     open_in(main_window, [CT])
     main_window.pane.set_zoom(1.0)
     QApplication.processEvents()
+    # grab() paints now; pyqtgraph makes the item's QImage only when it is painted
+    # (one processEvents() need not reach the paint on a loaded machine).
+    grab = main_window.pane.view.viewport().grab().toImage()
     qimage = main_window.pane.image_item.qimage
-    assert qimage.format() == QImage.Format.Format_RGB32
+    assert qimage is not None and qimage.format() == QImage.Format.Format_RGB32
     shown = main_window.pane.displayed_pixels()
     # The screen pixel under an image pixel, at 1:1, is that pixel's grey.
-    grab = main_window.pane.view.viewport().grab().toImage()
     view_box = main_window.pane.view_box
     (r0, r1, c0, c1), stride = main_window.pane.last_render
     assert stride == 1
