@@ -175,7 +175,7 @@ def run_get(args) -> int:
     result = retrieve(node, local, output, args.study, args.series, progress, method="move" if args.move else None, force=args.force)
     print(file=sys.stderr)
     for failure in result.failed_instances:
-        print(f"dicom-viewer: refused: {failure}", file=sys.stderr)
+        print(f"dicom-viewer: not retrieved: {failure}", file=sys.stderr)
     print(f"{len(result.files)} file(s) in {output}" + (" (already in the cache)" if result.cached else f" by C-{result.method.upper()}"))
     if result.progress.failed:
         raise ViewerError(f"{result.progress.failed} sub-operation(s) failed on {node.address}")

@@ -348,6 +348,13 @@ def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, t
     return server
 
 
+def orthanc_upload(server: Server, path: Path) -> None:
+    """Store one file through Orthanc's REST API (for SOP classes dcmtk's storescu will not propose)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{server.http_port}/instances", data=Path(path).read_bytes(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.load(answer).get("Status") in ("Success", "AlreadyStored")
+
+
 def orthanc_instance_count(server: Server) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/statistics", timeout=10) as answer:
         return int(json.load(answer)["CountInstances"])

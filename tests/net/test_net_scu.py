@@ -6,14 +6,16 @@ via dataset_dir), compared with the answers through pydicom.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import time
 
 import numpy as np
 import pydicom
 import pytest
+from pydicom.data import get_testdata_file
 
-from dicom_servers import assert_same_instances, free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
+from dicom_servers import assert_same_instances, free_port, make_study, orthanc_instance_count, orthanc_upload, start_orthanc, store_folder
 from viewer.core.charset import element_text
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
@@ -118,12 +120,13 @@ def test_get_from_a_peer_that_stops_sending_ends_after_the_inactivity_timeout(st
     stalling_peer.timeouts = Timeouts(connect=5, acse=5, dimse=1.0)
     start = time.monotonic()
     with pytest.raises(ViewerError, match="stopped sending for 1 s"):
-        retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None)
+        retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, sop_classes=[])  # [] : no C-FIND for them first
     assert time.monotonic() - start < 6
     assert not any(tmp_path.rglob("*.part"))
 
 
-def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae, tmp_path):
+@pytest.mark.parametrize("sop_classes", [[], None], ids=["C-GET stalls", "C-FIND for the study's SOP classes stalls"])
+def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae, tmp_path, sop_classes):
     import threading
 
     from viewer.core.net.scu import CANCEL_GRACE
@@ -131,7 +134,7 @@ def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer
     cancel = CancelToken()
     threading.Timer(0.5, cancel.cancel).start()
     start = time.monotonic()
-    result = retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, None, cancel)
+    result = retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, None, cancel, sop_classes=sop_classes)
     assert result.files == [] and time.monotonic() - start < 0.5 + CANCEL_GRACE + 2
 
 
@@ -348,3 +351,110 @@ def test_both_methods_refused_names_both(dcmqrscp_without_get, local_ae, ct_stud
     message = str(info.value)
     assert "move destination unknown" in message
     assert "C-GET" in message, message
+
+
+# ----------------------------------------------------------------------------- a study with a vendor's private SOP class
+
+#: Siemens CSA Non-Image Storage: a private SOP class found in real CT and MR studies.
+PRIVATE_SOP_CLASS = "1.3.12.2.1107.5.9.1"
+CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
+
+
+@pytest.fixture(scope="module")
+def private_class_pacs(tmp_path_factory, local_ae):
+    """An Orthanc holding one study: 3 CT images and, in a second series, one instance of a private SOP class.
+
+    Its own Orthanc, so the session servers' study counts stay as the other tests expect.
+    """
+    data = tmp_path_factory.mktemp("private-class-data")
+    study = make_study(data, "Vendor^Private", "PID800", "ACC800", "20240401", "CT WITH CSA", "Nobody^Doctor",
+                       [("CT_small.dcm", "CT", 3), ("CT_small.dcm", "OT", 1)])
+    private = study.series[1].files[0]
+    ds = pydicom.dcmread(private)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = PRIVATE_SOP_CLASS
+    ds.save_as(private)
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc-private"), local_ae)
+    try:
+        store_folder(server.ae_title, server.port, data)
+        orthanc_upload(server, private)  # storescu proposes no context for a class it does not know
+        assert orthanc_instance_count(server) == 4, server.log()
+        yield server, study
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_retrieve_a_study_with_a_private_sop_class(private_class_pacs, local_ae, tmp_path, method):
+    """Without SOP classes from a search (the command line), the study's own are asked for first:
+    C-GET proposes the private class, the C-MOVE Storage SCP accepts it; all four instances arrive."""
+    server, study = private_class_pacs
+    log = AssociationLog()
+    result = retrieve(server.node(retrieve=method), local_ae, tmp_path, study.uid, log=log, method=method)
+    assert result.method == method and not result.failed_instances, (result.failed_instances, log.text())
+    assert_same_instances(result.files, [f for s in study.series for f in s.files])
+    assert pydicom.dcmread(next(f for f in result.files if f.parent.name == study.series[1].uid)).SOPClassUID == PRIVATE_SOP_CLASS
+    assert result.progress.failed == 0 and result.progress.remaining == 0
+    for series in study.series:
+        assert (tmp_path / study.uid / series.uid / COMPLETE_MARKER).exists()
+
+
+def test_retrieve_names_the_instances_the_pacs_could_not_send(private_class_pacs, local_ae, tmp_path):
+    """Told the study holds CT images only, C-GET does not propose the private class: Orthanc fails
+    that sub-operation and lists it (0008,0058), and the user reads which instance it was."""
+    server, study = private_class_pacs
+    private_uid = study.series[1].sop_uids[0]
+    with pytest.raises(ViewerError) as info:
+        retrieve(server.node(retrieve="get"), local_ae, tmp_path, study.uid, sop_classes=[CT_IMAGE_STORAGE])
+    message = str(info.value)
+    assert private_uid in message and "could not be sent" in message, message
+    assert "\n" not in message and "protocol" not in message
+    _no_partials(tmp_path)
+    assert not list(tmp_path.rglob(COMPLETE_MARKER))
+
+
+@pytest.fixture
+def partial_get_peer():
+    """pynetdicom's C-GET SCP sending a series of two CT images and one instance of a private class.
+
+    The private class has no accepted context (the retrieve says the study holds CT images only), so
+    pynetdicom fails that sub-operation and ends with 0xB000 and the identifier that lists it
+    (PS3.4 C.4.3.1.3.1): the spec's way, where Orthanc puts the list into the command set.
+    """
+    from pynetdicom import AE, StoragePresentationContexts, evt
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
+
+    source = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    study_uid, series_uid = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    instances = []
+    for sop_class in (CT_IMAGE_STORAGE, CT_IMAGE_STORAGE, PRIVATE_SOP_CLASS):
+        ds = copy.deepcopy(source)
+        ds.SOPClassUID, ds.SOPInstanceUID = sop_class, pydicom.uid.generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+        instances.append(ds)
+
+    def on_get(event):
+        yield len(instances)
+        for ds in instances:
+            yield 0xFF00, ds
+
+    ae = AE(ae_title="PARTIAL")
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+    for context in StoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, scu_role=False, scp_role=True)
+    port = free_port()
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_GET, on_get)])
+    yield Node("partial", "PARTIAL", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=20)), instances
+    server.shutdown()
+
+
+def test_get_with_a_failed_sub_operation_lists_it_and_keeps_the_series_incomplete(partial_get_peer, local_ae, tmp_path):
+    node, instances = partial_get_peer
+    study_uid, series_uid = instances[0].StudyInstanceUID, instances[0].SeriesInstanceUID
+    result = retrieve(node, local_ae, tmp_path, study_uid, series_uid, method="get", sop_classes=[CT_IMAGE_STORAGE])
+    assert sorted(f.stem for f in result.files) == sorted(ds.SOPInstanceUID for ds in instances[:2])
+    assert result.progress.completed == 2 and result.progress.failed == 1
+    assert len(result.failed_instances) == 1 and result.failed_instances[0].startswith(instances[2].SOPInstanceUID), result.failed_instances
+    _no_partials(tmp_path)
+    # Not complete: asking again fetches it, instead of answering "already in the cache".
+    assert not (tmp_path / study_uid / series_uid / COMPLETE_MARKER).exists()
+    assert not retrieve(node, local_ae, tmp_path, study_uid, series_uid, method="get", sop_classes=[CT_IMAGE_STORAGE]).cached

@@ -133,6 +133,27 @@ def test_a_malformed_command_set_is_a_value_error():
         decode_command(struct.pack("<HHI", 0x0008, 0x0016, 2) + b"12")  # not group 0000
 
 
+def test_a_failed_sop_instance_list_after_the_command_group_is_read():
+    """Orthanc 1.10's final C-GET response when a sub-operation failed, as captured on loopback: the
+    command set says no dataset follows, then (0008,0000) and (0008,0058) follow in the same PDV.
+    pydicom reads it as one dataset; so must we, and keep the list."""
+    failed = "1.2.826.0.1.3680043.8.498.8747622239773515942694695906837206827"
+    command = encode_command(
+        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3", CommandField=C_GET_RSP, MessageIDBeingRespondedTo=1,
+        CommandDataSetType=NO_DATASET, Status=0xC000, NumberOfRemainingSuboperations=0, NumberOfCompletedSuboperations=0,
+        NumberOfFailedSuboperations=1, NumberOfWarningSuboperations=0,
+    )
+    value = failed.encode() + b"\x00"
+    trailing = struct.pack("<HHII", 0x0008, 0x0000, 4, 8 + len(value)) + struct.pack("<HHI", 0x0008, 0x0058, len(value)) + value
+    theirs = read_dataset(io.BytesIO(command + trailing), True, True)
+    assert theirs.FailedSOPInstanceUIDList == failed and theirs.Status == 0xC000
+    ours = decode_command(command + trailing)
+    assert ours["FailedSOPInstanceUIDList"] == [failed]
+    assert ours["Status"] == 0xC000 and ours["NumberOfFailedSuboperations"] == 1 and ours["CommandDataSetType"] == NO_DATASET
+    two = b"1.2.3\\1.2.4\x00"
+    assert decode_command(command + struct.pack("<HHI", 0x0008, 0x0058, len(two)) + two)["FailedSOPInstanceUIDList"] == ["1.2.3", "1.2.4"]
+
+
 # ----------------------------------------------------------------------------- receiving
 
 

@@ -41,7 +41,7 @@ from viewer.core.charset import CHOICES
 from viewer.core.io import ViewerError
 from viewer.core.model import text
 from viewer.core.net.nodes import LocalAE, Node, Timeouts, check_ae_title, load_network_settings, save_network_settings
-from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve
+from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve, uid_values
 from viewer.core.net.storage import default_cache_dir, series_folder
 from viewer.core.tasks import CancelToken
 
@@ -426,7 +426,7 @@ class QueryPanel(QWidget):
                 _cell(text(match, "NumberOfStudyRelatedSeries")),
                 _cell(text(match, "NumberOfStudyRelatedInstances")),
             ]
-            row[0].setData((node.name, text(match, "StudyInstanceUID"), _sop_classes(match)), STUDY_ROLE)
+            row[0].setData((node.name, text(match, "StudyInstanceUID"), uid_values(match.get("SOPClassesInStudy"))), STUDY_ROLE)
             row[0].appendRow([_cell("(searching series...)")] + [_cell("") for _ in COLUMNS[1:]])
             self.model.appendRow(row)
         self.results.setSortingEnabled(True)
@@ -564,11 +564,3 @@ class QueryPanel(QWidget):
 
 def _message(error: BaseException) -> str:
     return str(error) if isinstance(error, ViewerError) else f"{type(error).__name__}: {error}"
-
-
-def _sop_classes(match) -> list[str]:
-    value = match.get("SOPClassesInStudy") if "SOPClassesInStudy" in match else None
-    if not value:
-        return []
-    return [str(v) for v in (value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, str) else [value])]
-

@@ -184,6 +184,10 @@ def _tls_diagnosis(node: Node, tls) -> str | None:
         return None
 
 
+class Unreachable(ViewerError):
+    """No association: nothing listens there, or it did not answer in time."""
+
+
 def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=None):
     """An established association, or ViewerError saying why not."""
     rejection: list[str] = []
@@ -203,7 +207,7 @@ def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=
             **({"tls_args": tls} if tls else {}),
         )
     except (OSError, ValueError) as exc:
-        raise ViewerError(f"{node.address}: cannot connect ({exc})") from None
+        raise Unreachable(f"{node.address}: cannot connect ({exc})") from None
     if assoc.is_established:
         return assoc
     if assoc.is_rejected:
@@ -213,7 +217,7 @@ def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=
         raise ViewerError(f"{node.address}: {diagnosis}")
     if assoc.is_aborted:
         raise ViewerError(f"{node.address} aborted the association")
-    raise ViewerError(f"{node.address} did not answer (no DICOM listener there, or it timed out)")
+    raise Unreachable(f"{node.address} did not answer (no DICOM listener there, or it timed out)")
 
 
 def _status_text(status: int) -> str:
@@ -435,6 +439,10 @@ def retrieve(
         if (folder / COMPLETE_MARKER).exists():
             files = sorted(folder.glob("*.dcm"))
             return RetrieveResult(files, RetrieveProgress(completed=len(files), received=len(files), done=True), cached=True, message="already in the cache")
+    if sop_classes is None:
+        sop_classes = sop_classes_in_study(node, local, study_uid, log, cancel)
+        if cancel is not None and cancel.cancelled:
+            return RetrieveResult([], RetrieveProgress(done=True), method=method or node.retrieve, message="cancelled")
     first = method or node.retrieve
     order = [first, "move" if first == "get" else "get"]
     errors = []
@@ -451,13 +459,36 @@ def retrieve(
                 raise
             # Say why the method the user chose was not used, or the error reads as if they chose this one.
             raise ViewerError(f"{exc} (C-{attempt.upper()} was tried because C-{first.upper()} was refused: {'; '.join(errors)})") from None
-        if series_uid and not result.failed_instances and not (cancel and cancel.cancelled) and result.files:
+        # Complete only when nothing failed on either side: a series missing instances is fetched again.
+        whole = not result.failed_instances and not result.progress.failed and not (cancel and cancel.cancelled)
+        if whole and series_uid and result.files:
             (series_folder(cache, study_uid, series_uid) / COMPLETE_MARKER).touch()
-        elif not series_uid and not result.failed_instances and not (cancel and cancel.cancelled):
+        elif whole and not series_uid:
             for series_dir in {f.parent for f in result.files}:
                 (series_dir / COMPLETE_MARKER).touch()
         return result
     raise ViewerError(f"{node.address} refused to send: " + "; ".join(errors))
+
+
+def sop_classes_in_study(node: Node, local: LocalAE, study_uid: str, log: AssociationLog | None = None,
+                         cancel: CancelToken | None = None) -> list[str]:
+    """(0008,0062) *SOP Classes in Study* from the node (a STUDY level C-FIND), or [] when it does not say.
+
+    C-GET can only receive SOP classes it proposed, within 128 contexts, and a
+    C-MOVE Storage SCP only those it accepts: a study with a private class
+    (a vendor's non-image storage, say) loses those instances otherwise.
+    A node that does not answer is reported at once; one that refuses the
+    C-FIND gets the common classes.
+    """
+    try:
+        answer = find(node, local, "study", {"StudyInstanceUID": study_uid, "SOPClassesInStudy": ""}, cap=10, cancel=cancel, log=log)
+    except Unreachable:
+        raise  # the retrieve would wait for it once more
+    except ViewerError as exc:
+        if log is not None:
+            log.add(f"SOP Classes in Study not known ({exc}); proposing the common storage classes")
+        return []
+    return next((uids for uids in (uid_values(match.get("SOPClassesInStudy")) for match in answer.matches) if uids), [])
 
 
 class _Refused(Exception):
@@ -526,20 +557,26 @@ _COUNTS = (("remaining", "NumberOfRemainingSuboperations"), ("completed", "Numbe
            ("failed", "NumberOfFailedSuboperations"), ("warning", "NumberOfWarningSuboperations"))
 
 
-def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_cb, cancel, node) -> RetrieveProgress:
+def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_cb, cancel, node) -> tuple[RetrieveProgress, list[str]]:
     """Follow the C-GET or C-MOVE responses (command sets as {keyword: value}) to the final one.
 
     Pending responses give the progress (PS3.4 C.4.2.1.5); on a cancel,
     `send_cancel` is called once. The iterable ends early when a cancelled
     peer did not stop in time, and raises ViewerError when the transfer broke.
+    Returns the progress and the final response's (0008,0058) *Failed SOP
+    Instance UID List* (PS3.4 C.4.2.1.4.2, C.4.3.1.3.1).
     """
     report = RetrieveProgress()
+    failed_uids: list[str] = []
     cancelled_sent = False
     for status in responses:
         code = int(status["Status"])
         for attr, name in _COUNTS:
             if name in status:
                 setattr(report, attr, int(status[name]))
+        if code in (0x0000, 0xB000) and "NumberOfRemainingSuboperations" not in status:
+            report.remaining = 0  # a final response leaves it out (PS3.4 C.4.3.1.3.1): none are left
+        failed_uids = uid_values(status.get("FailedSOPInstanceUIDList")) or failed_uids
         report.received = len(writer.written)
         if progress_cb:
             progress_cb(RetrieveProgress(**vars(report)))
@@ -550,17 +587,40 @@ def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_c
             continue
         if code in (0x0000, 0xB000, 0xFE00):
             break
+        unsent = f"; {len(failed_uids)} instance(s) could not be sent, {_listed(failed_uids)}" if failed_uids else ""
         if code in (0x0122, 0xA900, 0xC000) and not writer.written:
-            raise _Refused(_status_text(code))
-        raise ViewerError(f"{node.address} answered with {_status_text(code)}")
+            raise _Refused(_status_text(code) + unsent)
+        raise ViewerError(f"{node.address} answered with {_status_text(code)}{unsent}")
     report.received = len(writer.written)
     report.done = True
-    return report
+    return report, failed_uids
+
+
+def uid_values(value) -> list[str]:
+    """A UI value with multiplicity as a list (pydicom gives a str for one, a MultiValue for more)."""
+    if not value:
+        return []
+    values = [value] if isinstance(value, (str, bytes)) else list(value)
+    return [uid for uid in (valid_uid(v.decode("ascii", "replace") if isinstance(v, bytes) else v) for v in values) if uid]
+
+
+def _listed(uids: list[str], shown: int = 3) -> str:
+    return ", ".join(uids[:shown]) + (f" and {len(uids) - shown} more" if len(uids) > shown else "")
+
+
+def _failed_instances(writer: InstanceWriter, failed_uids: list[str], report: RetrieveProgress, node: Node) -> list[str]:
+    """One line per instance that did not arrive: refused by us (with why), or failed on the node."""
+    lines = list(writer.refused)
+    ours = " ".join(writer.refused)
+    lines += [f"{uid}: {node.address} could not send it (sub-operation failed)" for uid in failed_uids if uid not in ours]
+    if report.failed and not failed_uids and not writer.refused:
+        lines.append(f"{report.failed} instance(s) could not be sent by {node.address} (it did not say which)")
+    return lines
 
 
 def _pynetdicom_responses(responses, state: dict, node):
     """pynetdicom's (status, identifier) pairs as command sets; an empty status says why it came."""
-    for status, _identifier_ds in responses:
+    for status, identifier in responses:
         state["last_response"] = time.monotonic()
         if not status or "Status" not in status:
             if state.get("cancel_abort"):
@@ -568,7 +628,10 @@ def _pynetdicom_responses(responses, state: dict, node):
             if state.get("timed_out"):
                 raise ViewerError(f"{node.address} stopped sending for {node.timeouts.dimse:g} s: transfer abandoned")
             raise ViewerError(f"{node.address} broke off the transfer (association aborted or connection lost)")
-        yield {element.keyword: element.value for element in status}
+        command = {element.keyword: element.value for element in status}
+        if identifier is not None and "FailedSOPInstanceUIDList" in identifier:
+            command["FailedSOPInstanceUIDList"] = identifier.FailedSOPInstanceUIDList
+        yield command
 
 
 def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
@@ -590,7 +653,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
         if context_id is None:
             raise _Refused("C-GET is not supported")
         exchange = _GetExchange(assoc, context_id, model, writer, cancel, node)
-        report = _run_retrieve(exchange.responses(_identifier(study_uid, series_uid)), exchange.send_cancel, writer, progress_cb, cancel, node)
+        report, failed_uids = _run_retrieve(exchange.responses(_identifier(study_uid, series_uid)), exchange.send_cancel, writer, progress_cb, cancel, node)
         assoc.release()
     except _Refused:
         assoc.release()
@@ -600,7 +663,7 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
         raise
     finally:
         writer.remove_partials()
-    return RetrieveResult(sorted(writer.written), report, writer.refused, "get")
+    return RetrieveResult(sorted(writer.written), report, _failed_instances(writer, failed_uids, report, node), "get")
 
 
 class _GetExchange:
@@ -658,10 +721,29 @@ class _GetExchange:
                     self._store(message)
                     self.writer.prepare()  # the next instance's file, made while the peer reads our response
                 elif kind == C_GET_RSP and "Status" in message.command:
-                    yield message.command
+                    yield self._with_identifier(message)
                 self._check()
         except _CancelIgnored:
             self.assoc.abort()  # cancelled, and the peer did not stop: what arrived is kept
+
+    def _with_identifier(self, message) -> dict:
+        """A C-GET response's command set, with the Failed SOP Instance UID List of its identifier if it has one."""
+        command = message.command
+        if message.dataset:
+            import io
+
+            from pydicom.filereader import read_dataset
+            from pydicom.uid import ImplicitVRLittleEndian
+
+            try:
+                implicit = self.assoc.accepted[message.context_id][1] == ImplicitVRLittleEndian
+                identifier = read_dataset(io.BytesIO(b"".join(message.dataset)), implicit, True)
+                if "FailedSOPInstanceUIDList" in identifier:
+                    command = {**command, "FailedSOPInstanceUIDList": identifier.FailedSOPInstanceUIDList}
+            except Exception:  # noqa: BLE001 - the list only names failures the counts already give
+                pass
+        self.assoc.recycle(message.buffers)
+        return command
 
     def _incoming(self, message):
         """Where a C-STORE request's dataset goes as it arrives: a file being written (see InstanceWriter.begin)."""
@@ -698,18 +780,26 @@ class _CancelIgnored(Exception):
     """The peer went on after our C-CANCEL for longer than CANCEL_GRACE."""
 
 
-def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None):
+def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None, sop_classes: list[str] | None = None):
     """The Storage SCP that receives a C-MOVE: listens on ``local.move_port`` until ``.shutdown()``.
 
-    Every storage SOP class in every transfer syntax the viewer reads;
+    Every storage SOP class pynetdicom knows, and `sop_classes` (the study's
+    own, private ones included), in every transfer syntax the viewer reads;
     received instances go to `writer` as they were encoded (no decode and
     re-encode). Raises ViewerError when the port cannot be opened.
     """
-    from pynetdicom import AllStoragePresentationContexts, evt
+    from pynetdicom import AllStoragePresentationContexts, evt, register_uid
+    from pynetdicom.service_class import ServiceClass, StorageServiceClass
+    from pynetdicom.sop_class import uid_to_service_class
 
     scp_ae = _application_entity(local, timeouts or Timeouts())
-    for context in AllStoragePresentationContexts:
-        scp_ae.add_supported_context(context.abstract_syntax, list(_TRANSFER_SYNTAXES))
+    known = [str(context.abstract_syntax) for context in AllStoragePresentationContexts]
+    extra = [uid for uid in dict.fromkeys(sop_classes or []) if valid_uid(uid) and uid not in known]
+    for uid in extra:
+        if uid_to_service_class(uid) is ServiceClass:  # unknown to pynetdicom: it would abort the C-STORE
+            register_uid(uid, "ViewerStorage_" + uid.replace(".", "_"), StorageServiceClass)
+    for uid in known + extra:
+        scp_ae.add_supported_context(uid, list(_TRANSFER_SYNTAXES))
     scp_ae.maximum_associations = 4
     try:
         return scp_ae.start_server(
@@ -724,7 +814,7 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
 
     model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
     writer = InstanceWriter(cache, {(study_uid, series_uid)})
-    server = start_storage_scp(local, writer, node.timeouts)
+    server = start_storage_scp(local, writer, node.timeouts, sop_classes)
     try:
         ae = _application_entity(local, node.timeouts)
         ae.add_requested_context(model)
@@ -737,8 +827,8 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
         watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
         try:
             responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
-            report = _run_retrieve(_pynetdicom_responses(responses, state, node), lambda: assoc.send_c_cancel(1, query_model=model),
-                                   writer, progress_cb, cancel, node)
+            report, failed_uids = _run_retrieve(_pynetdicom_responses(responses, state, node), lambda: assoc.send_c_cancel(1, query_model=model),
+                                                writer, progress_cb, cancel, node)
         finally:
             state["finished"].set()
             _release(assoc)
@@ -747,4 +837,4 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
     finally:
         server.shutdown()
         writer.remove_partials()
-    return RetrieveResult(sorted(writer.written), report, writer.refused, "move")
+    return RetrieveResult(sorted(writer.written), report, _failed_instances(writer, failed_uids, report, node), "move")

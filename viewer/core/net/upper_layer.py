@@ -106,8 +106,19 @@ def encode_command(**values) -> bytes:
     return _ELEMENT_HEADER.pack(0x0000, 0x0000, 4) + struct.pack("<I", len(encoded)) + encoded
 
 
+#: (0008,0058) *Failed SOP Instance UID List*: the one element outside group 0000 read from a command set.
+FAILED_SOP_INSTANCE_UID_LIST = (0x0008, 0x0058)
+
+
 def decode_command(data: bytes) -> dict[str, object]:
     """A command set (Implicit VR Little Endian) as {keyword: value}; unknown elements are kept by tag.
+
+    Elements of other groups after the command's own are tolerated: Orthanc
+    1.10 sends a final C-GET response with failures as a command set that
+    says no dataset follows and ends in (0008,0000) and (0008,0058) *Failed
+    SOP Instance UID List* (seen on the wire; PS3.4 C.4.3.1.3.1 puts that
+    list in an identifier). pynetdicom reads it the same way. The list is
+    kept as ``FailedSOPInstanceUIDList``; other such elements are skipped.
 
     Raises ValueError on a malformed command set.
     """
@@ -118,10 +129,14 @@ def decode_command(data: bytes) -> dict[str, object]:
             raise ValueError("command set ends inside an element header")
         group, element, length = _ELEMENT_HEADER.unpack_from(data, pos)
         pos += 8
-        if group != 0x0000 or pos + length > end:
+        if (group != 0x0000 and not values) or pos + length > end:
             raise ValueError(f"element ({group:04X},{element:04X}) does not belong in a command set")
         value = bytes(data[pos:pos + length])
         pos += length
+        if group != 0x0000:
+            if (group, element) == FAILED_SOP_INSTANCE_UID_LIST:
+                values["FailedSOPInstanceUIDList"] = uid_list(value)
+            continue
         keyword, vr = COMMAND_ELEMENTS.get(element, (f"(0000,{element:04X})", "OB"))
         if vr == "US" and length == 2:
             values[keyword] = struct.unpack("<H", value)[0]
@@ -132,6 +147,12 @@ def decode_command(data: bytes) -> dict[str, object]:
         else:
             values[keyword] = value
     return values
+
+
+def uid_list(value: bytes) -> list[str]:
+    """A UI value with multiplicity (PS3.5 6.4: backslash-separated, NULL-padded) as a list of UIDs."""
+    text = value.decode("ascii", "replace").strip("\x00 ")
+    return [uid.strip("\x00 ") for uid in text.split("\\") if uid.strip("\x00 ")]
 
 
 def command_name(command: dict) -> str:
