@@ -29,7 +29,7 @@ and by full path (pynetdicom installs same-named scripts in the venv). The
 servers come from tests/net/dicom_servers.py. Missing Orthanc or dcmtk: a
 note instead of figures.
 
-Run: ``.venv/bin/python benchmarks/bench_net.py [--repeats 3]``.
+Run: ``.venv/bin/python benchmarks/bench_net.py [--repeats 5]``.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def run_find(server, local, expected: int, repeats: int, log) -> Comparison:
 # ----------------------------------------------------------------------------- all
 
 
-def run(repeats: int = 3, log=lambda text: None) -> Results:
+def run(repeats: int = 5, log=lambda text: None) -> Results:
     missing = missing_tools()
     if missing:
         return Results(skipped=f"skipped: {', '.join(missing)} not installed (apt-get install orthanc dcmtk)")
@@ -334,13 +334,16 @@ Networking (``bench_net.py``):
   ``struct``, receive buffers reused, and each instance written to its file as its PDUs arrive, into a
   temporary file made while Orthanc was still sending (creating a file took 0.15 to 0.3 ms here, more
   than writing 0.5 MB), then renamed into place before the response. getscu's fixed cost (process start,
-  association, an empty C-GET) is about 20 ms, ours (association and release) about 15 ms.
+  association, an empty C-GET) is about 20 ms, ours (association and release) about 15 ms, plus 15 to 25 ms
+  for the STUDY-level C-FIND that first asks which SOP classes the study holds (``retrieve`` without
+  ``sop_classes``, as from the command line; the panel passes those of its search and skips it).
+* Rounds on this shared 2-core VM vary by up to 50 % (getscu 0.33 to 0.68 s in one run), hence 5 rounds.
 """
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per measurement (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement (default 5)")
     args = parser.parse_args(argv)
     results = run(args.repeats, log=lambda text: print(text, file=sys.stderr, flush=True))
     print(markdown(results))

@@ -184,6 +184,49 @@ def test_find_series_under_study(server, local_ae, ct_study):
             assert int(match.NumberOfSeriesRelatedInstances) == len(series.files)
 
 
+def test_patient_root_series_under_study(server, local_ae, ct_study):
+    """Patient Root below STUDY needs the Patient ID (PS3.4 C.4.1.2.2.1; dcmqrscp answers 0xC000 without):
+    looked up when the caller does not give it, or taken as given."""
+    node = server.node(query_model="patient")
+    for filters in ({"StudyInstanceUID": ct_study.uid}, {"StudyInstanceUID": ct_study.uid, "PatientID": ct_study.patient_id}):
+        result = find(node, local_ae, "series", filters)
+        assert {m.SeriesInstanceUID for m in result.matches} == {s.uid for s in ct_study.series}, filters
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+@pytest.mark.parametrize("patient_id", [None, "given"])
+def test_patient_root_retrieve(server, local_ae, ct_study, tmp_path, method, patient_id):
+    """Patient Root C-GET and C-MOVE identifiers carry the Patient ID (PS3.4 C.4.2.2.1): without it dcmqrscp
+    matched nothing and answered success with no sub-operations."""
+    series = ct_study.series[1]
+    node = server.node(query_model="patient", retrieve=method)
+    log = AssociationLog()
+    result = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid, method=method, log=log,
+                      patient_id=ct_study.patient_id if patient_id else None)
+    assert result.method == method, log.text()
+    assert_same_instances(result.files, series.files)
+
+
+@pytest.mark.parametrize("case", ["unknown series", "unknown patient"])
+def test_a_retrieve_the_node_has_nothing_for_says_so(server, local_ae, ct_study, tmp_path, case):
+    """Nothing to send (a series it does not hold; for dcmqrscp also a Patient ID it does not hold, which
+    Orthanc ignores): a plain one-line message, not '0 files'."""
+    if case == "unknown patient" and server.kind == "orthanc":
+        pytest.skip("Orthanc does not match the Patient ID of a C-GET identifier")
+    series_uid = "1.2.3.4.5.6.7.8.9" if case == "unknown series" else ct_study.series[1].uid
+    patient_id = "NO-SUCH-PATIENT" if case == "unknown patient" else None
+    node = server.node(query_model="patient" if patient_id else "study")
+    with pytest.raises(ViewerError) as info:
+        retrieve(node, local_ae, tmp_path, ct_study.uid, series_uid, method="get", patient_id=patient_id, sop_classes=[])
+    message = str(info.value)
+    assert server.address in message and "\n" not in message, message
+    # dcmqrscp answers success with no sub-operations; Orthanc a bare 0xC000 for a series it does not know.
+    assert ("nothing was sent" if server.kind == "dcmqrscp" else "0xC000: unable to process") in message, message
+    if patient_id:
+        assert patient_id in message
+    assert not list(tmp_path.rglob("*.dcm"))
+
+
 @pytest.mark.parametrize("pattern", ["Müller*", "王*", "Иванов*"])
 def test_find_non_ascii_name(orthanc, local_ae, studies, pattern):
     expected = [s for s in studies if _pn_matches(pattern, s.patient_name)]

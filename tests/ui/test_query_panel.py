@@ -101,7 +101,8 @@ def type_into(qtbot, field, text: str) -> None:
     assert text in field.text(), (text, field.text())
 
 
-def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127.0.0.1", timeout_s: int | None = None, opener: str = "Add...") -> None:
+def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127.0.0.1", timeout_s: int | None = None, opener: str = "Add...",
+             query_model: str | None = None) -> None:
     """Add... (or Edit...), fill the node dialog by typing, OK."""
     from viewer.ui.query_panel import NodeDialog
 
@@ -121,6 +122,11 @@ def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127
             type_into(qtbot, dialog.port, str(port))
             if timeout_s is not None:
                 type_into(qtbot, dialog.timeout, str(timeout_s))
+            if query_model is not None:  # the "Query model" box, chosen from the keyboard
+                dialog.model.setFocus()
+                while dialog.model.currentData() != query_model and dialog.model.currentIndex() < dialog.model.count() - 1:
+                    qtbot.keyClick(dialog.model, Qt.Key.Key_Down)
+                assert dialog.model.currentData() == query_model
             click(qtbot, dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok))
         except BaseException as exc:  # noqa: BLE001 - reported after exec() returns
             outcome["error"] = exc
@@ -376,6 +382,31 @@ def test_expand_study_shows_series_then_retrieve_one_into_the_viewer(window, ort
     qtbot.waitUntil(lambda: "already in the cache" in panel.status.text(), timeout=WAIT)
     assert panel.status.text() == f"{len(series.files)} file(s) already in the cache."
     assert panel.logs["Test PACS"].lines == log_before
+    qtbot.waitUntil(lambda: "Reading" not in window.statusBar().currentMessage(), timeout=WAIT)
+
+
+def test_patient_root_node_expands_and_retrieves_from_a_strict_pacs(window, dcmqrscp, ct_study, qtbot):
+    """dcmqrscp checks Patient Root's hierarchy: series and retrieve carry the study's Patient ID."""
+    panel = window.query_panel
+    add_node(qtbot, panel, "Strict PACS", dcmqrscp.ae_title, dcmqrscp.port, query_model="patient")
+    assert panel.current_node().query_model == "patient"
+    search(qtbot, panel, patient_id=ct_study.patient_id)
+    assert [row[PATIENT_ID] for row in rows(panel)] == [ct_study.patient_id]
+    study_item = panel.model.item(0, 0)
+    click_row(qtbot, panel.results, study_item.index())
+    qtbot.keyClick(panel.results, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: all(row[NUMBER] for row in rows(panel, study_item)), timeout=WAIT)
+    assert {row[NUMBER] for row in rows(panel, study_item)} == {str(s.number) for s in ct_study.series}
+
+    series = ct_study.series[1]
+    row = next(r for r in range(study_item.rowCount()) if study_item.child(r, NUMBER).text() == str(series.number))
+    click_row(qtbot, panel.results, study_item.child(row, 0).index())
+    with qtbot.waitSignal(window.image_shown, timeout=WAIT):
+        click(qtbot, panel.retrieve_button)
+    qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT)
+    assert panel.status.text() == f"{len(series.files)} file(s) by C-GET."
+    assert sorted(p.stem for p in (panel.cache / ct_study.uid / series.uid).glob("*.dcm")) == sorted(series.sop_uids)
+    assert window.current_series is not None and window.current_series.uid == series.uid
     qtbot.waitUntil(lambda: "Reading" not in window.statusBar().currentMessage(), timeout=WAIT)
 
 

@@ -8,7 +8,7 @@ on the GUI thread. The panel holds no DICOM knowledge: it drives
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -44,6 +44,22 @@ from viewer.core.net.nodes import LocalAE, Node, Timeouts, check_ae_title, load_
 from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve, uid_values
 from viewer.core.net.storage import default_cache_dir, series_folder
 from viewer.core.tasks import CancelToken
+
+@dataclass(frozen=True)
+class RemoteStudy:
+    """A study row of the results: where it is, and the keys a series query and a retrieve need from its answer."""
+
+    node_name: str
+    study_uid: str
+    sop_classes: list[str]
+    patient_id: str
+
+
+@dataclass(frozen=True)
+class RemoteSeries:
+    study: RemoteStudy
+    series_uid: str
+
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 STUDY_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -426,7 +442,8 @@ class QueryPanel(QWidget):
                 _cell(text(match, "NumberOfStudyRelatedSeries")),
                 _cell(text(match, "NumberOfStudyRelatedInstances")),
             ]
-            row[0].setData((node.name, text(match, "StudyInstanceUID"), uid_values(match.get("SOPClassesInStudy"))), STUDY_ROLE)
+            study = RemoteStudy(node.name, text(match, "StudyInstanceUID"), uid_values(match.get("SOPClassesInStudy")), text(match, "PatientID"))
+            row[0].setData(study, STUDY_ROLE)
             row[0].appendRow([_cell("(searching series...)")] + [_cell("") for _ in COLUMNS[1:]])
             self.model.appendRow(row)
         self.results.setSortingEnabled(True)
@@ -439,13 +456,16 @@ class QueryPanel(QWidget):
         if study is None or item.data(SERIES_ROLE) == "loaded":
             return
         item.setData("loaded", SERIES_ROLE)
-        node = next((n for n in self.nodes if n.name == study[0]), None)
+        node = next((n for n in self.nodes if n.name == study.node_name), None)
         if node is None:
             return
         log, local, rows, cancel = self._log(node), self.local, self._rows_generation, self._find_cancel
+        filters = {"StudyInstanceUID": study.study_uid}
+        if node.query_model == "patient" and study.patient_id:
+            filters["PatientID"] = study.patient_id  # a unique key above SERIES in Patient Root (PS3.4 C.4.1.2.2.1)
         self.runner.submit(
-            f"net-series:{study[1]}",
-            lambda: find(node, local, "series", {"StudyInstanceUID": study[1]}, cap=RESULT_CAP, cancel=cancel, log=log),
+            f"net-series:{study.study_uid}",
+            lambda: find(node, local, "series", filters, cap=RESULT_CAP, cancel=cancel, log=log),
             lambda result: self._show_series(rows, item, node, study, result),
             lambda error: self._series_failed(rows, item, error),
         )
@@ -462,14 +482,14 @@ class QueryPanel(QWidget):
         item.removeRows(0, item.rowCount())
         for match in result.matches:
             series_uid = text(match, "SeriesInstanceUID")
-            cached = self._cached(study[1], series_uid)
+            cached = self._cached(study.study_uid, series_uid)
             row = [_cell(text(match, "SeriesDescription") or "(no description)")] + [_cell("") for _ in COLUMNS[1:6]] + [
                 _cell(text(match, "SeriesDescription")),
                 _cell(text(match, "Modality")),
                 _cell(text(match, "SeriesNumber")),
                 _cell(text(match, "NumberOfSeriesRelatedInstances") + (" (cached)" if cached else "")),
             ]
-            row[0].setData((node.name, study[1], series_uid, study[2]), SERIES_ROLE)
+            row[0].setData(RemoteSeries(study, series_uid), SERIES_ROLE)
             item.appendRow(row)
         if not result.matches:
             item.appendRow([_cell("(no series)")] + [_cell("") for _ in COLUMNS[1:]])
@@ -481,29 +501,29 @@ class QueryPanel(QWidget):
             return False
 
     # ------------------------------------------------------------------ retrieve
-    def selected(self) -> tuple[Node, str, str | None, list[str]] | None:
+    def selected(self) -> tuple[Node, RemoteStudy, str | None] | None:
+        """The node, study and series UID (None for a whole study) of the selected row."""
         index = self.results.currentIndex()
         if not index.isValid():
             return None
         item = self.model.itemFromIndex(index.siblingAtColumn(0))
         series = item.data(SERIES_ROLE)
-        if isinstance(series, tuple):
-            name, study_uid, series_uid, classes = series
+        if isinstance(series, RemoteSeries):
+            study, series_uid = series.study, series.series_uid
         else:
-            study = item.data(STUDY_ROLE)
-            if not study:
+            study, series_uid = item.data(STUDY_ROLE), None
+            if not isinstance(study, RemoteStudy):
                 return None
-            name, study_uid, classes = study
-            series_uid = None
-        node = next((n for n in self.nodes if n.name == name), None)
-        return (node, study_uid, series_uid, classes) if node else None
+        node = next((n for n in self.nodes if n.name == study.node_name), None)
+        return (node, study, series_uid) if node else None
 
     def retrieve_selected(self, force: bool = False) -> None:
         chosen = self.selected()
         if chosen is None:
             self._say("Choose a study or a series in the results first.")
             return
-        node, study_uid, series_uid, classes = chosen
+        node, study, series_uid = chosen
+        study_uid = study.study_uid
         self._cancel.cancel()
         cancel = self._cancel = CancelToken()
         log, local, cache = self._log(node), self.local, self.cache
@@ -518,7 +538,8 @@ class QueryPanel(QWidget):
 
         self.runner.submit(
             "net-retrieve",
-            lambda: retrieve(node, local, cache, study_uid, series_uid, progress, cancel, log, force=force, sop_classes=classes),
+            lambda: retrieve(node, local, cache, study_uid, series_uid, progress, cancel, log, force=force,
+                             sop_classes=study.sop_classes, patient_id=study.patient_id or None),
             lambda result: self._retrieved(result, cancel, study_uid),
             lambda error: self._retrieve_failed(error),
         )

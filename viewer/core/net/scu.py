@@ -312,7 +312,13 @@ def find(
     from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelFind
 
     model = StudyRootQueryRetrieveInformationModelFind if node.query_model == "study" else PatientRootQueryRetrieveInformationModelFind
-    identifier = query_dataset(level, filters or {}, node.charset)
+    filters = dict(filters or {})
+    if node.query_model == "patient" and level.lower() in ("series", "image") and not filters.get("PatientID") and filters.get("StudyInstanceUID"):
+        # Below STUDY, Patient Root needs the unique keys above (PS3.4 C.4.1.2.2.1): a strict PACS answers 0xC000 without.
+        study = lookup_study(node, local, filters["StudyInstanceUID"], log, cancel)
+        if study is not None and study.get("PatientID"):
+            filters["PatientID"] = str(study.PatientID)
+    identifier = query_dataset(level, filters, node.charset)
     ae = _application_entity(local, node.timeouts)
     ae.add_requested_context(model)
     assoc = _associate(ae, node, log)
@@ -424,12 +430,16 @@ def retrieve(
     method: str | None = None,
     force: bool = False,
     sop_classes: list[str] | None = None,
+    patient_id: str | None = None,
 ) -> RetrieveResult:
     """Fetch a study or a series into `cache` by C-GET or C-MOVE (node's choice by default).
 
     Falls back to the other method when the node refuses the first. A
     series already complete in the cache is not fetched again unless
-    `force`. Raises ViewerError when nothing could be retrieved.
+    `force`. `sop_classes` (the study's (0008,0062)) and `patient_id` (which
+    a Patient Root node needs, PS3.4 C.4.2.2.1) come from a search; when
+    not given they are asked for first. Raises ViewerError when nothing
+    could be retrieved.
     """
     if not valid_uid(study_uid) or (series_uid and not valid_uid(series_uid)):
         raise ViewerError("retrieve needs valid Study (and Series) Instance UIDs")
@@ -439,16 +449,21 @@ def retrieve(
         if (folder / COMPLETE_MARKER).exists():
             files = sorted(folder.glob("*.dcm"))
             return RetrieveResult(files, RetrieveProgress(completed=len(files), received=len(files), done=True), cached=True, message="already in the cache")
-    if sop_classes is None:
-        sop_classes = sop_classes_in_study(node, local, study_uid, log, cancel)
+    if sop_classes is None or (node.query_model == "patient" and not patient_id):
+        study = lookup_study(node, local, study_uid, log, cancel)
         if cancel is not None and cancel.cancelled:
             return RetrieveResult([], RetrieveProgress(done=True), method=method or node.retrieve, message="cancelled")
+        if sop_classes is None:
+            sop_classes = uid_values(study.get("SOPClassesInStudy")) if study is not None else []
+        if not patient_id and study is not None:
+            patient_id = str(study.get("PatientID") or "")
+    request = RetrieveRequest(study_uid, series_uid, patient_id if node.query_model == "patient" else None, sop_classes)
     first = method or node.retrieve
     order = [first, "move" if first == "get" else "get"]
     errors = []
     for attempt in order:
         try:
-            result = (_get if attempt == "get" else _move)(node, local, cache, study_uid, series_uid, progress, cancel or CancelToken(), log, sop_classes)
+            result = (_get if attempt == "get" else _move)(node, local, cache, request, progress, cancel or CancelToken(), log)
         except _Refused as refused:
             errors.append(str(refused))
             if log is not None:
@@ -459,6 +474,11 @@ def retrieve(
                 raise
             # Say why the method the user chose was not used, or the error reads as if they chose this one.
             raise ViewerError(f"{exc} (C-{attempt.upper()} was tried because C-{first.upper()} was refused: {'; '.join(errors)})") from None
+        report = result.progress
+        if not (result.files or report.completed or report.failed or report.warning or (cancel and cancel.cancelled)):
+            # Success without sub-operations: the node matched nothing (for Patient Root, often a Patient ID it does not hold).
+            keys = f" (Patient ID '{request.patient_id}')" if request.patient_id is not None else ""
+            raise ViewerError(f"{node.address} has no instances of that {request.what}{keys}: nothing was sent")
         # Complete only when nothing failed on either side: a series missing instances is fetched again.
         whole = not result.failed_instances and not result.progress.failed and not (cancel and cancel.cancelled)
         if whole and series_uid and result.files:
@@ -470,38 +490,54 @@ def retrieve(
     raise ViewerError(f"{node.address} refused to send: " + "; ".join(errors))
 
 
-def sop_classes_in_study(node: Node, local: LocalAE, study_uid: str, log: AssociationLog | None = None,
-                         cancel: CancelToken | None = None) -> list[str]:
-    """(0008,0062) *SOP Classes in Study* from the node (a STUDY level C-FIND), or [] when it does not say.
+def lookup_study(node: Node, local: LocalAE, study_uid: str, log: AssociationLog | None = None,
+                 cancel: CancelToken | None = None) -> Dataset | None:
+    """The node's STUDY level C-FIND answer for one study (its Patient ID, SOP Classes in Study...), or None.
 
     C-GET can only receive SOP classes it proposed, within 128 contexts, and a
     C-MOVE Storage SCP only those it accepts: a study with a private class
-    (a vendor's non-image storage, say) loses those instances otherwise.
-    A node that does not answer is reported at once; one that refuses the
-    C-FIND gets the common classes.
+    (a vendor's non-image storage, say) loses those instances without
+    (0008,0062) *SOP Classes in Study*. A node that does not answer is
+    reported at once; one that refuses the C-FIND gives None.
     """
     try:
-        answer = find(node, local, "study", {"StudyInstanceUID": study_uid, "SOPClassesInStudy": ""}, cap=10, cancel=cancel, log=log)
+        answer = find(node, local, "study", {"StudyInstanceUID": study_uid, "PatientID": "", "SOPClassesInStudy": ""}, cap=10, cancel=cancel, log=log)
     except Unreachable:
         raise  # the retrieve would wait for it once more
     except ViewerError as exc:
         if log is not None:
-            log.add(f"SOP Classes in Study not known ({exc}); proposing the common storage classes")
-        return []
-    return next((uids for uids in (uid_values(match.get("SOPClassesInStudy")) for match in answer.matches) if uids), [])
+            log.add(f"study {study_uid} not looked up ({exc})")
+        return None
+    return next((match for match in answer.matches if str(match.get("StudyInstanceUID", "")).strip("\x00 ") == study_uid), None)
+
+
+@dataclass
+class RetrieveRequest:
+    """What one C-GET or C-MOVE asks for, and what the proposal needs to know."""
+
+    study_uid: str
+    series_uid: str | None = None
+    #: (0010,0020): a unique key above the STUDY level in the Patient Root model (PS3.4 C.4.2.2.1); None for Study Root
+    patient_id: str | None = None
+    sop_classes: list[str] = field(default_factory=list)
+
+    def identifier(self) -> Dataset:
+        ds = Dataset()
+        ds.QueryRetrieveLevel = "SERIES" if self.series_uid else "STUDY"
+        if self.patient_id is not None:
+            ds.PatientID = self.patient_id
+        ds.StudyInstanceUID = self.study_uid
+        if self.series_uid:
+            ds.SeriesInstanceUID = self.series_uid
+        return ds
+
+    @property
+    def what(self) -> str:
+        return "series" if self.series_uid else "study"
 
 
 class _Refused(Exception):
     """The node will not do this kind of retrieve (try the other)."""
-
-
-def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
-    ds = Dataset()
-    ds.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
-    ds.StudyInstanceUID = study_uid
-    if series_uid:
-        ds.SeriesInstanceUID = series_uid
-    return ds
 
 
 #: Seconds a peer has to end an operation after our C-CANCEL before the association is aborted.
@@ -634,7 +670,7 @@ def _pynetdicom_responses(responses, state: dict, node):
         yield command
 
 
-def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+def _get(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log) -> RetrieveResult:
     """C-GET on our own association (:mod:`~viewer.core.net.upper_layer`): the C-STORE sub-operations
     are answered in this thread, each instance written as its fragments came."""
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -643,17 +679,17 @@ def _get(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, so
     from viewer.core.net.upper_layer import Association, Proposal
 
     model = str(StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet)
-    storage = _storage_classes(sop_classes)
+    storage = _storage_classes(request.sop_classes)
     proposal = Proposal([(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
     assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
     assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, _tls(node))
-    writer = InstanceWriter(cache, {(study_uid, series_uid)})
+    writer = InstanceWriter(cache, {(request.study_uid, request.series_uid)})
     try:
         context_id = assoc.context_for(model)
         if context_id is None:
             raise _Refused("C-GET is not supported")
         exchange = _GetExchange(assoc, context_id, model, writer, cancel, node)
-        report, failed_uids = _run_retrieve(exchange.responses(_identifier(study_uid, series_uid)), exchange.send_cancel, writer, progress_cb, cancel, node)
+        report, failed_uids = _run_retrieve(exchange.responses(request.identifier()), exchange.send_cancel, writer, progress_cb, cancel, node)
         assoc.release()
     except _Refused:
         assoc.release()
@@ -809,12 +845,12 @@ def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts
         raise ViewerError(f"cannot listen on port {local.move_port} for C-MOVE ({exc.strerror or exc})") from None
 
 
-def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, sop_classes) -> RetrieveResult:
+def _move(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log) -> RetrieveResult:
     from pynetdicom.sop_class import PatientRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelMove
 
     model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
-    writer = InstanceWriter(cache, {(study_uid, series_uid)})
-    server = start_storage_scp(local, writer, node.timeouts, sop_classes)
+    writer = InstanceWriter(cache, {(request.study_uid, request.series_uid)})
+    server = start_storage_scp(local, writer, node.timeouts, request.sop_classes)
     try:
         ae = _application_entity(local, node.timeouts)
         ae.add_requested_context(model)
@@ -826,7 +862,7 @@ def _move(node, local, cache, study_uid, series_uid, progress_cb, cancel, log, s
         assoc.dimse_timeout = None
         watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
         try:
-            responses = assoc.send_c_move(_identifier(study_uid, series_uid), local.ae_title, model, msg_id=1)
+            responses = assoc.send_c_move(request.identifier(), local.ae_title, model, msg_id=1)
             report, failed_uids = _run_retrieve(_pynetdicom_responses(responses, state, node), lambda: assoc.send_c_cancel(1, query_model=model),
                                                 writer, progress_cb, cancel, node)
         finally:
