@@ -501,3 +501,53 @@ def test_get_with_a_failed_sub_operation_lists_it_and_keeps_the_series_incomplet
     # Not complete: asking again fetches it, instead of answering "already in the cache".
     assert not (tmp_path / study_uid / series_uid / COMPLETE_MARKER).exists()
     assert not retrieve(node, local_ae, tmp_path, study_uid, series_uid, method="get", sop_classes=[CT_IMAGE_STORAGE]).cached
+
+
+# ----------------------------------------------------------------------------- compressed transfer syntaxes
+
+#: pydicom's test files, one per transfer syntax a PACS may store (each its own series).
+STORED_SYNTAXES = {
+    "JPEG2000.dcm": "1.2.840.10008.1.2.4.91",
+    "emri_small_jpeg_2k_lossless.dcm": "1.2.840.10008.1.2.4.90",
+    "MR_small_RLE.dcm": "1.2.840.10008.1.2.5",
+    "JPEG-LL.dcm": "1.2.840.10008.1.2.4.70",
+    "SC_rgb_small_odd_jpeg.dcm": "1.2.840.10008.1.2.4.50",
+    "JPEG-lossy.dcm": "1.2.840.10008.1.2.4.51",
+    "MR_small_jpeg_ls_lossless.dcm": "1.2.840.10008.1.2.4.80",
+    "image_dfl.dcm": "1.2.840.10008.1.2.1.99",
+    "MR_small_bigendian.dcm": "1.2.840.10008.1.2.2",
+}
+
+
+@pytest.fixture(scope="module")
+def compressed_pacs(tmp_path_factory, local_ae):
+    """An Orthanc holding one study whose series are each stored in another transfer syntax
+    (loaded through its REST API: storescu proposes uncompressed syntaxes only)."""
+    data = tmp_path_factory.mktemp("compressed-data")
+    study = make_study(data, "Packed^Pixels", "PID700", "ACC700", "20240501", "MIXED SYNTAXES", "Nobody^Doctor",
+                       [(name, "OT", 1) for name in STORED_SYNTAXES])
+    for series, syntax in zip(study.series, STORED_SYNTAXES.values()):
+        assert pydicom.dcmread(series.files[0]).file_meta.TransferSyntaxUID == syntax
+    server = start_orthanc(tmp_path_factory.mktemp("orthanc-compressed"), local_ae)
+    try:
+        for series in study.series:
+            orthanc_upload(server, series.files[0])
+        yield server, study
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_retrieved_instances_keep_their_stored_transfer_syntax(compressed_pacs, local_ae, tmp_path, method):
+    """Each instance arrives as it is stored, pixel data byte for byte: over C-GET that needs a context per
+    transfer syntax (Orthanc fails a C-GET whose instance it cannot transcode to the one accepted)."""
+    server, study = compressed_pacs
+    log = AssociationLog()
+    result = retrieve(server.node(retrieve=method), local_ae, tmp_path, study.uid, method=method, log=log)
+    assert result.method == method and not result.failed_instances, log.text()
+    received = {pydicom.dcmread(path).SeriesInstanceUID: path for path in result.files}
+    assert set(received) == {s.uid for s in study.series}
+    for series, syntax in zip(study.series, STORED_SYNTAXES.values()):
+        original, copy_ = pydicom.dcmread(series.files[0]), pydicom.dcmread(received[series.uid])
+        assert copy_.file_meta.TransferSyntaxUID == syntax, received[series.uid].name
+        assert copy_.SOPInstanceUID == original.SOPInstanceUID and copy_.PixelData == original.PixelData, syntax

@@ -57,10 +57,11 @@ def test_associate_rq_is_what_pynetdicom_encodes():
     from pynetdicom.presentation import PresentationContext
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
-    storage = scu._storage_classes(["1.2.840.10008.5.1.4.1.1.4"])
+    contexts = scu._storage_contexts(["1.2.840.10008.5.1.4.1.1.4"])
+    storage = list(dict.fromkeys(uid for uid, _ in contexts))
     proposal = Proposal([(str(StudyRootQueryRetrieveInformationModelGet), [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]
-                        + [(uid, list(scu._TRANSFER_SYNTAXES)) for uid in storage], storage, 262144)
-    assert len(proposal.contexts) <= 128
+                        + contexts, storage, 262144)
+    assert len(proposal.contexts) == 128
 
     primitive = A_ASSOCIATE()
     primitive.application_context_name = UID("1.2.840.10008.3.1.1.1")
@@ -89,6 +90,24 @@ def test_associate_rq_is_what_pynetdicom_encodes():
     pdu.from_primitive(primitive)
 
     assert _associate_rq("VIEWER", "PACS-1", proposal) == pdu.encode()
+
+
+def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
+    """The acceptor picks one transfer syntax per context (PS3.8 9.3.2.2.1): the study's own classes get
+    the uncompressed pair and each other syntax alone, so a JPEG 2000 instance can come as it is stored."""
+    mr, private = "1.2.840.10008.5.1.4.1.1.4", "1.3.12.2.1107.5.9.1"
+    for own in ([], [mr], [mr, private], [f"1.2.3.{i}" for i in range(9)], [f"1.2.3.{i}" for i in range(200)]):
+        contexts = scu._storage_contexts(own)
+        assert len(contexts) <= 127 and len(set(map(str, contexts))) == len(contexts)
+        classes = [uid for uid, _ in contexts]
+        assert classes[:len(set(own))][:1] == own[:1]  # the study's own come first
+        if len(own) <= 8:
+            for uid in own:
+                syntaxes = [tuple(ts) for c, ts in contexts if c == uid]
+                assert syntaxes[0] == ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")  # Explicit, then Implicit VR Little Endian
+                assert {s for ts in syntaxes[1:] for s in ts} == set(scu._TRANSFER_SYNTAXES) - set(syntaxes[0])
+                assert all(len(ts) == 1 for ts in syntaxes[1:])
+        assert set(own[:127]) <= set(classes)
 
 
 def test_more_than_128_contexts_are_refused():

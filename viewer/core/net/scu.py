@@ -394,28 +394,48 @@ _COMMON_STORAGE = (
 )
 
 
-def _storage_classes(sop_classes: list[str] | None) -> list[str]:
-    """Storage SOP classes to offer for C-GET, within DICOM's 128 contexts (PS3.8 9.3.2.2).
+#: Transfer syntaxes the viewer reads (README: "Decoders and licences"), as received: uncompressed first.
+_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+_TRANSFER_SYNTAXES = _UNCOMPRESSED + (
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+)
+#: Presentation contexts a C-GET may propose for storage: DICOM allows 128 (PS3.8 9.3.2.2), one is the query/retrieve model's.
+_STORAGE_CONTEXTS = 127
 
-    The study's own (0008,0062) *SOP Classes in Study* first, then common
-    image classes, then pynetdicom's full list, 120 at most (plus the
-    query/retrieve contexts).
+
+def _storage_contexts(sop_classes: list[str] | None) -> list[tuple[str, list[str]]]:
+    """(SOP class, [transfer syntaxes]) contexts to receive C-GET's C-STORE sub-operations on, at most 127.
+
+    The acceptor takes one transfer syntax per context, and a PACS sends an
+    instance only in an accepted one (Orthanc fails the whole C-GET when it
+    cannot transcode, JPEG 2000 to Explicit VR for one). So each of the
+    study's own (0008,0062) *SOP Classes in Study* gets one context for the
+    uncompressed syntaxes and one for every other syntax the viewer reads,
+    and the instance arrives as it is stored. Common image classes, then
+    pynetdicom's whole storage list, fill what is left with one context
+    each listing every syntax.
     """
     from pynetdicom import StoragePresentationContexts
 
-    ordered: list[str] = []
-    for uid in list(sop_classes or []) + list(_COMMON_STORAGE) + [str(c.abstract_syntax) for c in StoragePresentationContexts]:
-        if uid and uid not in ordered:
-            ordered.append(uid)
-    return ordered[:120]
-
-
-_TRANSFER_SYNTAXES = (
-    "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
-    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201",
-    "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
-)
+    contexts: list[tuple[str, list[str]]] = []
+    own = list(dict.fromkeys(uid for uid in sop_classes or [] if uid))[:_STORAGE_CONTEXTS]
+    one_each = 1 + len(_TRANSFER_SYNTAXES) - len(_UNCOMPRESSED)
+    for uid in own:
+        if len(contexts) + one_each <= _STORAGE_CONTEXTS - (len(own) - own.index(uid) - 1):
+            contexts.append((uid, list(_UNCOMPRESSED)))
+            contexts += [(uid, [syntax]) for syntax in _TRANSFER_SYNTAXES if syntax not in _UNCOMPRESSED]
+        else:  # too many classes for a context each: whatever the acceptor picks
+            contexts.append((uid, list(_TRANSFER_SYNTAXES)))
+    others = [*_COMMON_STORAGE, *(str(c.abstract_syntax) for c in StoragePresentationContexts)]
+    for uid in dict.fromkeys(others):
+        if len(contexts) >= _STORAGE_CONTEXTS:
+            break
+        if uid not in own:
+            contexts.append((uid, list(_TRANSFER_SYNTAXES)))
+    return contexts
 
 
 def retrieve(
@@ -679,8 +699,8 @@ def _get(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log)
     from viewer.core.net.upper_layer import Association, Proposal
 
     model = str(StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet)
-    storage = _storage_classes(request.sop_classes)
-    proposal = Proposal([(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + [(uid, list(_TRANSFER_SYNTAXES)) for uid in storage], storage, MAX_PDU)
+    storage = _storage_contexts(request.sop_classes)
+    proposal = Proposal([(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + storage, list(dict.fromkeys(uid for uid, _ in storage)), MAX_PDU)
     assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
     assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, _tls(node))
     writer = InstanceWriter(cache, {(request.study_uid, request.series_uid)})
