@@ -23,6 +23,9 @@ for _name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_H
     os.environ[_name] = os.path.join(_HOME, _name.removeprefix("XDG_").removesuffix("_HOME").lower())
     os.makedirs(os.environ[_name], exist_ok=True)
 os.environ.pop("DICOM_VIEWER_CONFIG", None)
+# Qt offscreen for every test (scripts/test sets it too): a bare `pytest` with no
+# display would otherwise abort in the first test that makes a QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 sys.path.insert(0, str(Path(__file__).with_name("net")))
 pytest_plugins = ["server_fixtures"]
