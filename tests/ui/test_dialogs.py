@@ -57,3 +57,24 @@ def test_settings_refuse_a_bad_preset(main_window, qtbot):
     dialog.apply()
     assert dialog.isVisible() or "width" in dialog.network_warning.text()
     assert "width must be more than 0" in dialog.network_warning.text()
+
+
+def test_node_dialog_keeps_each_timeout_and_everything_else_when_a_node_is_edited(qtbot):
+    """Editing a node (a new name, say) changes nothing else the user set: the three timeouts
+    (connect, association, inactivity; 0 = wait for ever), TLS files, character sets, model."""
+    from viewer.core.net.nodes import LocalAE, Node, Timeouts
+    from viewer.ui.query_panel import NodeDialog
+
+    node = Node("PACS", "PACS_1", "pacs.example", 11112, retrieve="move", query_model="patient", charset="ISO_IR 100",
+                assume_charset="ISO_IR 144", tls_ca_file="/ca.pem", tls_cert_file="/me.pem", tls_key_file="/me.key",
+                timeouts=Timeouts(connect=4, acse=12, dimse=None))
+    dialog = NodeDialog(node, LocalAE("VIEWER", 11113))
+    qtbot.addWidget(dialog)
+    assert dialog.timeout.text() == "never (wait for ever)"
+    dialog.name.setText("Hospital PACS")
+    edited, local = dialog.values()
+    assert edited == Node(**{**vars(node), "name": "Hospital PACS"})
+    assert local == LocalAE("VIEWER", 11113)
+    dialog.acse_timeout.setValue(45)
+    dialog.timeout.setValue(300)
+    assert dialog.values()[0].timeouts == Timeouts(connect=4, acse=45, dimse=300)

@@ -121,7 +121,8 @@ def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127
             type_into(qtbot, dialog.host, host)
             type_into(qtbot, dialog.port, str(port))
             if timeout_s is not None:
-                type_into(qtbot, dialog.timeout, str(timeout_s))
+                for box in (dialog.connect_timeout, dialog.acse_timeout, dialog.timeout):
+                    type_into(qtbot, box, str(timeout_s))
             if query_model is not None:  # the "Query model" box, chosen from the keyboard
                 dialog.model.setFocus()
                 while dialog.model.currentData() != query_model and dialog.model.currentIndex() < dialog.model.count() - 1:

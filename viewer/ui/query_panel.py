@@ -73,6 +73,20 @@ def _cell(value: str) -> QStandardItem:
     return item
 
 
+def _seconds_box(value: float | None, suffix: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(0, 86400)
+    box.setDecimals(1)
+    box.setSuffix(suffix)
+    box.setSpecialValueText("never (wait for ever)")
+    box.setValue(value or 0)
+    return box
+
+
+def _seconds(box: QDoubleSpinBox) -> float | None:
+    return float(box.value()) or None
+
+
 class NodeDialog(QDialog):
     """Add or edit a remote node (and see the local AE)."""
 
@@ -105,10 +119,11 @@ class NodeDialog(QDialog):
         self.tls_ca = QLineEdit(node.tls_ca_file if node else "")
         self.tls_cert = QLineEdit(node.tls_cert_file if node else "")
         self.tls_key = QLineEdit(node.tls_key_file if node else "")
-        self.timeout = QDoubleSpinBox()
-        self.timeout.setRange(1, 3600)
-        self.timeout.setSuffix(" s without activity")
-        self.timeout.setValue(node.timeouts.dimse if node and node.timeouts.dimse else 60)
+        timeouts = node.timeouts if node else Timeouts()
+        # Each is how long nothing may happen, never the length of a transfer (0 = wait for ever).
+        self.connect_timeout = _seconds_box(timeouts.connect, " s to connect")
+        self.acse_timeout = _seconds_box(timeouts.acse, " s for the association")
+        self.timeout = _seconds_box(timeouts.dimse, " s without activity")
         self.local_aet = QLineEdit(local.ae_title)
         self.local_aet.setMaxLength(16)
         self.move_port = QSpinBox()
@@ -126,7 +141,9 @@ class NodeDialog(QDialog):
         form.addRow("Query model", self.model)
         form.addRow("Character set sent", self.charset)
         form.addRow("Assume for answers", self.assume)
-        form.addRow("Timeout", self.timeout)
+        form.addRow("Connection timeout", self.connect_timeout)
+        form.addRow("Association timeout", self.acse_timeout)
+        form.addRow("Inactivity timeout", self.timeout)
         for label, edit in (("TLS CA file", self.tls_ca), ("TLS client certificate", self.tls_cert), ("TLS client key", self.tls_key)):
             row = QHBoxLayout()
             row.addWidget(edit, 1)
@@ -167,7 +184,6 @@ class NodeDialog(QDialog):
 
     def values(self) -> tuple[Node, LocalAE]:
         """The node and local AE as entered (raises ViewerError when invalid)."""
-        timeout = float(self.timeout.value())
         node = Node(
             name=self.name.text().strip() or f"{self.ae_title.text().strip()}@{self.host.text().strip()}",
             ae_title=self.ae_title.text(),
@@ -180,7 +196,7 @@ class NodeDialog(QDialog):
             tls_ca_file=self.tls_ca.text().strip(),
             tls_cert_file=self.tls_cert.text().strip(),
             tls_key_file=self.tls_key.text().strip(),
-            timeouts=Timeouts(connect=min(timeout, 30.0), acse=timeout, dimse=timeout),
+            timeouts=Timeouts(connect=_seconds(self.connect_timeout), acse=_seconds(self.acse_timeout), dimse=_seconds(self.timeout)),
         )
         return node, LocalAE(self.local_aet.text(), self.move_port.value())
 
