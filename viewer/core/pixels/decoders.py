@@ -102,6 +102,20 @@ def number_of_frames(ds: Dataset) -> int:
 MAX_FRAME_BYTES = 1 << 30
 
 
+def _check_decodable(ds, index: int, frames: int, uid: str, path) -> None:
+    """ViewerError unless frame `index` exists, fits in memory and has an installed decoder."""
+    if not 0 <= index < frames:
+        raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
+    check_frame_size(ds, path)
+    if needs_decoder(uid):
+        try:
+            decoder = get_decoder(uid)
+        except NotImplementedError:
+            raise ViewerError(missing_decoder_message(uid), path) from None
+        if not decoder.is_available:
+            raise ViewerError(missing_decoder_message(uid), path)
+
+
 def check_frame_size(ds: Dataset, path=None) -> int:
     """Bytes one decoded frame needs; raises ViewerError when absurd or over the limit."""
     try:
@@ -146,16 +160,7 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
         ds.file_meta.TransferSyntaxUID = transfer_syntax(ds)
     uid = transfer_syntax(ds)
     frames = number_of_frames(ds)
-    if not 0 <= index < frames:
-        raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
-    check_frame_size(ds, path)
-    if needs_decoder(uid):
-        try:
-            decoder = get_decoder(uid)
-        except NotImplementedError:
-            raise ViewerError(missing_decoder_message(uid), path) from None
-        if not decoder.is_available:
-            raise ViewerError(missing_decoder_message(uid), path)
+    _check_decodable(ds, index, frames, uid, path)
     try:
         arr = decode_with_preference(ds, index, uid)
     except ViewerError:
@@ -244,16 +249,7 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
     """
     uid = transfer_syntax(header)
     frames = number_of_frames(header)
-    if not 0 <= index < frames:
-        raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
-    check_frame_size(header, path)
-    if needs_decoder(uid):
-        try:
-            decoder = get_decoder(uid)
-        except NotImplementedError:
-            raise ViewerError(missing_decoder_message(uid), path) from None
-        if not decoder.is_available:
-            raise ViewerError(missing_decoder_message(uid), path)
+    _check_decodable(header, index, frames, uid, path)
     try:
         return decode_with_preference(str(path), index, uid)
     except ViewerError:
