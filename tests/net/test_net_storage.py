@@ -1,13 +1,11 @@
 """The Storage SCP's writer: only what was asked for, only inside the cache, never half a file.
 
-Unit-level: a pynetdicom-like C-STORE event built from a real dataset
-(pydicom's CT_small.dcm), as the handler sees it during a C-GET or C-MOVE.
+Unit-level: a C-STORE's UIDs and encoded dataset from a real file
+(pydicom's CT_small.dcm), as the writer gets them during a C-GET or C-MOVE;
+whole associations are in test_storage_scp.py and test_net_scu.py.
 """
 
 from __future__ import annotations
-
-import io
-from types import SimpleNamespace
 
 import pydicom
 import pytest
@@ -20,14 +18,12 @@ from viewer.core.net.storage import CANNOT_UNDERSTAND, NOT_AUTHORISED, SUCCESS, 
 pytestmark = pytest.mark.net
 
 
-def store_event(ds: pydicom.Dataset, sop_uid: str | None = None):
-    """What EVT_C_STORE hands the handler: the C-STORE request, its dataset encoded as sent, the context."""
+def store(writer: InstanceWriter, ds: pydicom.Dataset, sop_uid: str | None = None) -> int:
+    """One C-STORE as the Storage SCP and C-GET hand it to the writer: the request's UIDs, the dataset
+    encoded as it was sent, the context's transfer syntax."""
     syntax = ds.file_meta.TransferSyntaxUID
     encoded = encode(ds, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
-    request = SimpleNamespace(
-        AffectedSOPClassUID=ds.SOPClassUID, AffectedSOPInstanceUID=sop_uid or ds.SOPInstanceUID, DataSet=io.BytesIO(encoded)
-    )
-    return SimpleNamespace(request=request, context=SimpleNamespace(transfer_syntax=syntax), dataset=ds)
+    return writer.store(ds.SOPClassUID, sop_uid or ds.SOPInstanceUID, syntax, [encoded])
 
 
 @pytest.fixture
@@ -45,7 +41,7 @@ def files_under(root):
 def test_writes_what_was_asked_for(tmp_path, ct):
     cache = tmp_path / "cache"
     writer = InstanceWriter(cache, {(ct.StudyInstanceUID, ct.SeriesInstanceUID)})
-    assert writer.handle_store(store_event(ct)) == SUCCESS
+    assert store(writer, ct) == SUCCESS
     target = cache / ct.StudyInstanceUID / ct.SeriesInstanceUID / f"{ct.SOPInstanceUID}.dcm"
     assert files_under(tmp_path) == [target] and writer.written == [target]
     written = pydicom.dcmread(target)
@@ -60,15 +56,15 @@ def test_refuses_instances_not_asked_for(tmp_path, ct):
     other.update(ct)
     other.file_meta = ct.file_meta
     other.SeriesInstanceUID = generate_uid()  # same study, another series
-    assert writer.handle_store(store_event(other)) == NOT_AUTHORISED
+    assert store(writer, other) == NOT_AUTHORISED
     other.StudyInstanceUID = generate_uid()
-    assert writer.handle_store(store_event(other)) == NOT_AUTHORISED
+    assert store(writer, other) == NOT_AUTHORISED
     assert files_under(tmp_path) == [] and len(writer.refused) == 2
 
 
 def test_whole_study_accepts_its_series(tmp_path, ct):
     writer = InstanceWriter(tmp_path, {(ct.StudyInstanceUID, None)})
-    assert writer.handle_store(store_event(ct)) == SUCCESS
+    assert store(writer, ct) == SUCCESS
 
 
 @pytest.mark.parametrize(
@@ -90,7 +86,7 @@ def test_never_writes_outside_the_cache(tmp_path, ct, field, value):
     sop_uid = value if field == "SOPInstanceUID" else None
     if field != "SOPInstanceUID":
         setattr(ct, field, value)
-    assert writer.handle_store(store_event(ct, sop_uid)) == CANNOT_UNDERSTAND
+    assert store(writer, ct, sop_uid) == CANNOT_UNDERSTAND
     assert files_under(tmp_path) == [] and writer.written == []
     assert writer.refused and "invalid UIDs" in writer.refused[0]
 
@@ -109,7 +105,7 @@ def test_deflated_and_implicit_instances_are_read(tmp_path, ct):
         ct.SOPInstanceUID = ct.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         ct.file_meta.TransferSyntaxUID = UID(syntax)
         writer = InstanceWriter(tmp_path, {(ct.StudyInstanceUID, ct.SeriesInstanceUID)})
-        assert writer.handle_store(store_event(ct)) == SUCCESS, writer.refused
+        assert store(writer, ct) == SUCCESS, writer.refused
         written = pydicom.dcmread(writer.written[0])
         assert written.file_meta.TransferSyntaxUID == syntax
         assert (written.pixel_array == ct.pixel_array).all()

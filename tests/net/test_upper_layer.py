@@ -5,7 +5,8 @@ it receives is crafted PDU by PDU (PS3.8 9.3) and written into one end of a
 connected socket pair, the Association reading the other end: the cases
 real servers rarely produce (two messages in one PDU, a dataset streamed to
 a sink, a peer that aborts, releases, disconnects or breaks the protocol).
-Whole transfers against Orthanc and dcmqrscp are in test_net_scu.py.
+Whole transfers against Orthanc and dcmqrscp are in test_net_scu.py; the
+acceptor side (the C-MOVE Storage SCP) against real senders in test_storage_scp.py.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
             for uid in own:
                 syntaxes = [tuple(ts) for c, ts in contexts if c == uid]
                 assert syntaxes[0] == ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")  # Explicit, then Implicit VR Little Endian
-                assert {s for ts in syntaxes[1:] for s in ts} == set(scu._TRANSFER_SYNTAXES) - set(syntaxes[0])
+                assert {s for ts in syntaxes[1:] for s in ts} == set(scu.TRANSFER_SYNTAXES) - set(syntaxes[0])
                 assert all(len(ts) == 1 for ts in syntaxes[1:])
         assert set(own[:127]) <= set(classes)
 

@@ -19,7 +19,6 @@ import time
 import tracemalloc
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pydicom
 import pytest
@@ -315,9 +314,9 @@ def test_read_only_folder_is_never_written(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- storage SCP
 
 
-def _store_event(sop_uid: str, study_uid: str, series_uid: str):
-    """What pynetdicom's EVT_C_STORE hands the handler: the request (its dataset
-    encoded as it came off the network) and the presentation context."""
+def _store(writer, sop_uid: str, study_uid: str, series_uid: str) -> int:
+    """One C-STORE as the Storage SCP hands it to the writer: the request's UIDs and the dataset
+    encoded as it came off the network (tests/net/test_storage_scp.py sends such over a real association)."""
     from pynetdicom.dsutils import encode
 
     ds = Dataset()
@@ -326,10 +325,7 @@ def _store_event(sop_uid: str, study_uid: str, series_uid: str):
     ds.SeriesInstanceUID = series_uid
     ds.SOPInstanceUID = sop_uid
     ds.file_meta = _meta()
-    request = SimpleNamespace(
-        AffectedSOPClassUID=ds.SOPClassUID, AffectedSOPInstanceUID=sop_uid, DataSet=io.BytesIO(encode(ds, False, True))
-    )
-    return SimpleNamespace(request=request, context=SimpleNamespace(transfer_syntax=ds.file_meta.TransferSyntaxUID), dataset=ds)
+    return writer.store(ds.SOPClassUID, sop_uid, ds.file_meta.TransferSyntaxUID, [encode(ds, False, True)])
 
 
 @pytest.mark.parametrize("sop_uid", ["../../escape", "1.2.3/../../../escape", "..", "1.2.3\\..\\..\\x", "/tmp/abs", "1.2.3.4\x00../x"])
@@ -339,7 +335,7 @@ def test_storage_scp_refuses_path_like_sop_instance_uid(tmp_path, sop_uid):
     root = tmp_path / "cache"
     root.mkdir()
     writer = InstanceWriter(root)
-    status = writer.handle_store(_store_event(sop_uid, "1.2.3", "1.2.3.4"))
+    status = _store(writer, sop_uid, "1.2.3", "1.2.3.4")
     assert status == CANNOT_UNDERSTAND
     assert writer.written == [] and len(writer.refused) == 1
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
@@ -354,7 +350,7 @@ def test_storage_scp_refuses_path_like_study_or_series_uid(tmp_path, field):
     root.mkdir()
     uids = {"StudyInstanceUID": "1.2.3", "SeriesInstanceUID": "1.2.3.4", field: "../../escape"}
     writer = InstanceWriter(root)
-    assert writer.handle_store(_store_event("1.2.3.4.5", uids["StudyInstanceUID"], uids["SeriesInstanceUID"])) == CANNOT_UNDERSTAND
+    assert _store(writer, "1.2.3.4.5", uids["StudyInstanceUID"], uids["SeriesInstanceUID"]) == CANNOT_UNDERSTAND
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
@@ -364,6 +360,6 @@ def test_storage_scp_writes_a_valid_instance_inside_its_root(tmp_path):
 
     root = tmp_path / "cache"
     writer = InstanceWriter(root)
-    assert writer.handle_store(_store_event("1.2.3.4.5", "1.2.3", "1.2.3.4")) == SUCCESS
+    assert _store(writer, "1.2.3.4.5", "1.2.3", "1.2.3.4") == SUCCESS
     assert writer.written == [root / "1.2.3" / "1.2.3.4" / "1.2.3.4.5.dcm"]
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == writer.written

@@ -1,10 +1,11 @@
 """C-ECHO, C-FIND, C-GET and C-MOVE against a remote node.
 
-C-ECHO, C-FIND and C-MOVE go through pynetdicom, like its own apps: one AE
-and one association per task, explicit timeouts, handlers passed with
-``evt_handlers``. C-GET runs on the association of
-:mod:`~viewer.core.net.upper_layer`, in the calling thread, because its
-rate is set by the cost of each C-STORE sub-operation. Every socket gets
+C-ECHO, C-FIND and the C-MOVE request go through pynetdicom, like its own
+apps: one AE and one association per task, explicit timeouts, handlers
+passed with ``evt_handlers``. C-GET runs on the association of
+:mod:`~viewer.core.net.upper_layer`, in the calling thread, and the C-MOVE
+Storage SCP (:mod:`~viewer.core.net.storage_scp`) on the same upper layer,
+because their rate is set by the cost of each C-STORE. Every socket gets
 TCP_NODELAY (on loopback, without it each message waits for a delayed ACK).
 Failures end in a :class:`~viewer.core.io.ViewerError` with a plain
 sentence: refused and why, no answer, a failure status and what it means.
@@ -24,7 +25,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
-from viewer.core.net.storage import COMPLETE_MARKER, InstanceWriter, series_folder, valid_uid
+from viewer.core.net.storage import COMPLETE_MARKER, TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter, series_folder, valid_uid
 from viewer.core.tasks import CancelToken
 
 MAX_PDU = 256 * 1024
@@ -398,14 +399,6 @@ _COMMON_STORAGE = (
 )
 
 
-#: Transfer syntaxes the viewer reads (README: "Decoders and licences"), as received: uncompressed first.
-_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
-_TRANSFER_SYNTAXES = _UNCOMPRESSED + (
-    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
-)
 #: Presentation contexts a C-GET may propose for storage: DICOM allows 128 (PS3.8 9.3.2.2), one is the query/retrieve model's.
 _STORAGE_CONTEXTS = 127
 
@@ -426,19 +419,19 @@ def _storage_contexts(sop_classes: list[str] | None) -> list[tuple[str, list[str
 
     contexts: list[tuple[str, list[str]]] = []
     own = list(dict.fromkeys(uid for uid in sop_classes or [] if uid))[:_STORAGE_CONTEXTS]
-    one_each = 1 + len(_TRANSFER_SYNTAXES) - len(_UNCOMPRESSED)
+    one_each = 1 + len(TRANSFER_SYNTAXES) - len(UNCOMPRESSED_SYNTAXES)
     for uid in own:
         if len(contexts) + one_each <= _STORAGE_CONTEXTS - (len(own) - own.index(uid) - 1):
-            contexts.append((uid, list(_UNCOMPRESSED)))
-            contexts += [(uid, [syntax]) for syntax in _TRANSFER_SYNTAXES if syntax not in _UNCOMPRESSED]
+            contexts.append((uid, list(UNCOMPRESSED_SYNTAXES)))
+            contexts += [(uid, [syntax]) for syntax in TRANSFER_SYNTAXES if syntax not in UNCOMPRESSED_SYNTAXES]
         else:  # too many classes for a context each: whatever the acceptor picks
-            contexts.append((uid, list(_TRANSFER_SYNTAXES)))
+            contexts.append((uid, list(TRANSFER_SYNTAXES)))
     others = [*_COMMON_STORAGE, *(str(c.abstract_syntax) for c in StoragePresentationContexts)]
     for uid in dict.fromkeys(others):
         if len(contexts) >= _STORAGE_CONTEXTS:
             break
         if uid not in own:
-            contexts.append((uid, list(_TRANSFER_SYNTAXES)))
+            contexts.append((uid, list(TRANSFER_SYNTAXES)))
     return contexts
 
 
@@ -767,6 +760,7 @@ class _GetExchange:
         from pydicom.uid import ImplicitVRLittleEndian
         from pynetdicom.dsutils import encode
 
+        from viewer.core.net.storage_scp import answer_store, store_sink
         from viewer.core.net.upper_layer import C_GET_RQ, C_GET_RSP, C_STORE_RQ, MEDIUM, encode_command
 
         implicit = self.assoc.accepted[self.context_id][1] == ImplicitVRLittleEndian
@@ -774,11 +768,12 @@ class _GetExchange:
         self.assoc.send(self.context_id, command, encode(identifier, implicit, True), name=f"C-GET-RQ (message {self.MESSAGE_ID})")
         try:
             while True:
-                message = self.assoc.receive(self._incoming)
+                message = self.assoc.receive(lambda message: store_sink(self.assoc, message, self.writer))
                 self.last_activity = time.monotonic()
                 kind = message.command.get("CommandField")
                 if kind == C_STORE_RQ:
-                    self._store(message)
+                    answer_store(self.assoc, message, self.writer)
+                    self.last_activity = time.monotonic()
                     self.writer.prepare()  # the next instance's file, made while the peer reads our response
                 elif kind == C_GET_RSP and "Status" in message.command:
                     yield self._with_identifier(message)
@@ -805,68 +800,18 @@ class _GetExchange:
         self.assoc.recycle(message.buffers)
         return command
 
-    def _incoming(self, message):
-        """Where a C-STORE request's dataset goes as it arrives: a file being written (see InstanceWriter.begin)."""
-        from viewer.core.net.upper_layer import C_STORE_RQ
-
-        accepted = self.assoc.accepted.get(message.context_id)
-        if message.command.get("CommandField") != C_STORE_RQ or accepted is None:
-            return None
-        request = message.command
-        return self.writer.begin(request.get("AffectedSOPClassUID", ""), request.get("AffectedSOPInstanceUID", ""), accepted[1])
-
-    def _store(self, message) -> None:
-        """Finish a C-STORE sub-operation: move the instance into place, answer with its status."""
-        from viewer.core.net.storage import CANNOT_UNDERSTAND
-        from viewer.core.net.upper_layer import C_STORE_RSP, NO_DATASET, encode_command
-
-        request = message.command
-        if message.sink is not None:
-            status = self.writer.finish(message.sink)
-        else:  # without a dataset, or on a context that was not accepted
-            self.writer.refuse(f"{request.get('AffectedSOPInstanceUID', '')!s:.70}: sent without a dataset or on a context that was not accepted")
-            status = CANNOT_UNDERSTAND
-        self.assoc.recycle(message.buffers)
-        self.last_activity = time.monotonic()
-        response = encode_command(
-            AffectedSOPClassUID=request.get("AffectedSOPClassUID", ""), CommandField=C_STORE_RSP,
-            MessageIDBeingRespondedTo=request.get("MessageID", 0), CommandDataSetType=NO_DATASET, Status=status,
-            AffectedSOPInstanceUID=request.get("AffectedSOPInstanceUID", ""),
-        )
-        self.assoc.send(message.context_id, response, name=f"C-STORE-RSP status 0x{status:04X}")
-
-
 class _CancelIgnored(Exception):
     """The peer went on after our C-CANCEL for longer than CANCEL_GRACE."""
 
 
-def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None, sop_classes: list[str] | None = None):
-    """The Storage SCP that receives a C-MOVE: listens on ``local.move_port`` until ``.shutdown()``.
+def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None, sop_classes: list[str] | None = None,
+                      log: AssociationLog | None = None):
+    """The Storage SCP that receives a C-MOVE (:class:`~viewer.core.net.storage_scp.StorageSCP`): listens
+    on ``local.move_port`` until ``.shutdown()``; the study's own `sop_classes` are accepted besides every
+    standard storage class. Raises ViewerError when the port cannot be opened."""
+    from viewer.core.net.storage_scp import StorageSCP
 
-    Every storage SOP class pynetdicom knows, and `sop_classes` (the study's
-    own, private ones included), in every transfer syntax the viewer reads;
-    received instances go to `writer` as they were encoded (no decode and
-    re-encode). Raises ViewerError when the port cannot be opened.
-    """
-    from pynetdicom import AllStoragePresentationContexts, evt, register_uid
-    from pynetdicom.service_class import ServiceClass, StorageServiceClass
-    from pynetdicom.sop_class import uid_to_service_class
-
-    scp_ae = _application_entity(local, timeouts or Timeouts())
-    known = [str(context.abstract_syntax) for context in AllStoragePresentationContexts]
-    extra = [uid for uid in dict.fromkeys(sop_classes or []) if valid_uid(uid) and uid not in known]
-    for uid in extra:
-        if uid_to_service_class(uid) is ServiceClass:  # unknown to pynetdicom: it would abort the C-STORE
-            register_uid(uid, "ViewerStorage_" + uid.replace(".", "_"), StorageServiceClass)
-    for uid in known + extra:
-        scp_ae.add_supported_context(uid, list(_TRANSFER_SYNTAXES))
-    scp_ae.maximum_associations = 4
-    try:
-        return scp_ae.start_server(
-            ("", local.move_port), block=False, evt_handlers=[(evt.EVT_C_STORE, writer.handle_store), (evt.EVT_CONN_OPEN, _tune_connection)]
-        )
-    except OSError as exc:
-        raise ViewerError(f"cannot listen on port {local.move_port} for C-MOVE ({exc.strerror or exc})") from None
+    return StorageSCP(local, writer, timeouts, sop_classes, log.add if log is not None else None).start()
 
 
 def _move(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log) -> RetrieveResult:
@@ -874,7 +819,7 @@ def _move(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log
 
     model = StudyRootQueryRetrieveInformationModelMove if node.query_model == "study" else PatientRootQueryRetrieveInformationModelMove
     writer = InstanceWriter(cache, {(request.study_uid, request.series_uid)})
-    server = start_storage_scp(local, writer, node.timeouts, request.sop_classes)
+    server = start_storage_scp(local, writer, node.timeouts, request.sop_classes, log)
     try:
         ae = _application_entity(local, node.timeouts)
         ae.add_requested_context(model)

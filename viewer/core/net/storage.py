@@ -1,4 +1,4 @@
-"""Receiving instances: atomic writes into the cache, and the Storage SCP for C-MOVE.
+"""Receiving instances: atomic writes into the cache (for C-GET and the C-MOVE Storage SCP, storage_scp.py).
 
 Whatever arrives over the network is written only inside the cache, under
 names made from UIDs that were checked to be UIDs (digits and dots, at most
@@ -26,6 +26,16 @@ SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 NOT_AUTHORISED = 0x0124  # "Refused: Not Authorized" (PS3.7 C.5.22)
+
+
+#: Transfer syntaxes the viewer reads (README: "Decoders and licences"), received as they are: uncompressed first.
+UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+TRANSFER_SYNTAXES = UNCOMPRESSED_SYNTAXES + (
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+)
 
 
 def valid_uid(uid) -> str | None:
@@ -140,12 +150,6 @@ class InstanceWriter:
         if self.expected is None:
             return True
         return (study_uid, series_uid) in self.expected or (study_uid, None) in self.expected
-
-    def handle_store(self, event) -> int:
-        """pynetdicom EVT_C_STORE handler: returns the C-STORE status (see :meth:`store`)."""
-        request = event.request
-        with request.DataSet.getbuffer() as dataset:
-            return self.store(str(request.AffectedSOPClassUID), request.AffectedSOPInstanceUID, event.context.transfer_syntax, [dataset])
 
     def store(self, sop_class_uid: str, sop_instance_uid, transfer_syntax: str, dataset: list) -> int:
         """Write one received instance given whole (its encoded dataset in pieces); returns the C-STORE status."""

@@ -1,6 +1,6 @@
 """One association on one socket, driven from the calling thread: the DICOM
 upper layer (PS3.8 9) and the DIMSE messages (PS3.7 9.3, Annex E) a C-GET
-needs.
+needs, as requestor, and a Storage SCP needs, as acceptor.
 
 Why C-GET does not use pynetdicom's ``Association``: a C-GET receives one
 C-STORE sub-operation per instance, and the rate is set by what each one
@@ -180,6 +180,9 @@ class Message:
 class PeerGone(ViewerError):
     """The peer aborted, released, or dropped the connection during the association."""
 
+    #: True when the peer released the association in order (A-RELEASE), which ends a Storage SCP's work.
+    released = False
+
 
 class ProtocolError(PeerGone):
     """The peer sent what the upper layer protocol does not allow; we aborted the association."""
@@ -198,7 +201,7 @@ class Proposal:
 
 
 class Association:
-    """An association we requested, read and written from one thread.
+    """An association we requested (:meth:`request`) or accepted (:meth:`answer`), read and written from one thread.
 
     ``on_idle`` is called about every ``poll`` seconds while waiting for the
     peer; it may send (a C-CANCEL) or raise (to give up). ``log`` takes one
@@ -294,6 +297,102 @@ class Association:
             self.log("<- A-ABORT")
             raise ViewerError(f"{self.address} aborted the association")
         raise ViewerError(f"{self.address} answered the association request with PDU type {pdu_type}")
+
+    def answer(self, sock: socket.socket, choose: Callable[[str, list[str]], str | None], max_pdu: int,
+               acse_timeout: float | None, busy: bool = False) -> bool:
+        """Be the acceptor on `sock`: read the A-ASSOCIATE-RQ, answer AC (or RJ when `busy`); True when established.
+
+        ``choose(abstract_syntax, transfer_syntaxes)`` gives the transfer
+        syntax to accept a proposed context with, or None to refuse it
+        (PS3.8 9.3.3.2: result 3, abstract syntax not supported). The
+        requests are pynetdicom's PDU classes' to decode and encode. Raises
+        PeerGone when the peer sends no request in `acse_timeout` seconds.
+        """
+        from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+        from pynetdicom.pdu import A_ASSOCIATE_AC as AC
+        from pynetdicom.pdu import A_ASSOCIATE_RJ as RJ
+        from pynetdicom.pdu import A_ASSOCIATE_RQ as RQ
+        from pynetdicom.pdu_primitives import (
+            A_ASSOCIATE,
+            ImplementationClassUIDNotification,
+            ImplementationVersionNameNotification,
+            MaximumLengthNotification,
+            SCP_SCU_RoleSelectionNegotiation,
+        )
+        from pynetdicom.presentation import PresentationContext
+
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        self.sock = sock
+        self._buffer_size = max(max_pdu, 16384)
+        deadline = None if acse_timeout is None else time.monotonic() + acse_timeout
+
+        def acse_wait():
+            if deadline is not None and time.monotonic() > deadline:
+                raise PeerGone(f"{self.address} sent no association request")
+
+        self.on_idle = acse_wait
+        try:
+            pdu_type, buffer, length = self._read_pdu()
+        finally:
+            self.on_idle = lambda: None
+        if pdu_type != A_ASSOCIATE_RQ:
+            raise self._protocol_error(f"a PDU of type {pdu_type} instead of an association request")
+        request = RQ()
+        try:
+            request.decode(_PDU_HEADER.pack(pdu_type, length) + bytes(buffer[:length]))
+            asked = request.to_primitive()
+        except Exception as exc:  # noqa: BLE001 - whatever pynetdicom cannot read is the peer's protocol error
+            raise self._protocol_error(f"an association request that cannot be read ({exc})") from None
+        self.calling_ae = str(asked.calling_ae_title).strip()
+        self.address = f"{self.calling_ae}@{self.address}"
+        self.log(f"<- A-ASSOCIATE-RQ from {self.calling_ae} ({len(asked.presentation_context_definition_list)} contexts)")
+        answer = A_ASSOCIATE()
+        if busy:
+            answer.result, answer.result_source, answer.diagnostic = 0x02, 0x03, 0x02  # transient: local limit exceeded
+            reject = RJ()
+            reject.from_primitive(answer)
+            self.log("-> A-ASSOCIATE-RJ (too many associations at once)")
+            self._send(reject.encode())
+            self.close()
+            return False
+        answer.application_context_name = "1.2.840.10008.3.1.1.1"
+        answer.calling_ae_title, answer.called_ae_title = asked.calling_ae_title, asked.called_ae_title
+        answer.result, answer.result_source = 0x00, 0x01
+        results = []
+        for proposed in asked.presentation_context_definition_list:
+            syntaxes = [str(uid) for uid in proposed.transfer_syntax]
+            chosen = choose(str(proposed.abstract_syntax), syntaxes)
+            result = PresentationContext()
+            result.context_id = proposed.context_id
+            result.abstract_syntax = proposed.abstract_syntax
+            result.transfer_syntax = [chosen or syntaxes[0]]
+            result.result = 0x00 if chosen else 0x03
+            if chosen:
+                self.accepted[proposed.context_id] = (str(proposed.abstract_syntax), chosen)
+            results.append(result)
+        answer.presentation_context_definition_results_list = results
+        maximum = MaximumLengthNotification()
+        maximum.maximum_length_received = max_pdu
+        implementation = ImplementationClassUIDNotification()
+        implementation.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
+        version = ImplementationVersionNameNotification()
+        version.implementation_version_name = PYNETDICOM_IMPLEMENTATION_VERSION
+        items = [maximum, implementation, version]
+        for item in asked.user_information:
+            if isinstance(item, MaximumLengthNotification):
+                self.peer_max_pdu = item.maximum_length_received or 0
+            elif isinstance(item, SCP_SCU_RoleSelectionNegotiation):  # we are SCP only: the peer may stay SCU
+                role = SCP_SCU_RoleSelectionNegotiation()
+                role.sop_class_uid, role.scu_role, role.scp_role = item.sop_class_uid, bool(item.scu_role), False
+                items.append(role)
+        answer.user_information = items
+        accept = AC()
+        accept.from_primitive(answer)
+        self._send(accept.encode())
+        self.established = True
+        self.log(f"-> A-ASSOCIATE-AC: {len(self.accepted)} of {len(results)} context(s) accepted")
+        return True
 
     def context_for(self, abstract_syntax: str) -> int | None:
         """The ID of an accepted context for `abstract_syntax`, or None."""
@@ -515,7 +614,9 @@ class Association:
                 self._send(_PDU_HEADER.pack(A_RELEASE_RP, 4) + b"\x00" * 4)
             finally:
                 self.close()
-            raise PeerGone(f"{self.address} released the association before finishing")
+            gone = PeerGone(f"{self.address} released the association before finishing")
+            gone.released = True
+            raise gone
         if pdu_type == A_ABORT:
             self.log("<- A-ABORT")
             self.close()
