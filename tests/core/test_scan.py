@@ -165,6 +165,20 @@ def test_fifo_named_directly_is_never_opened(tmp_path):
     assert "not a regular file" in result.problems[0]
 
 
+def test_the_retrieve_caches_own_files_are_not_counted(tmp_path, make_instance):
+    """A retrieved series folder holds its completion marker, the cache a folder of transfers in
+    progress: opening them reports the images only, never 'other files skipped'."""
+    series = tmp_path / "1.2.3" / "1.2.3.4"
+    make_instance(series / "1.2.3.4.5.dcm")
+    (series / ".complete").touch()
+    (tmp_path / ".incoming").mkdir()
+    (tmp_path / ".incoming" / ".abc.part").write_bytes(b"\0" * 300)
+    (tmp_path / "notes.txt").write_text("the user's own file is still counted")
+    assert sorted(p.name for p in iter_regular_files([tmp_path])) == ["1.2.3.4.5.dcm", "notes.txt"]
+    progress, _ = within_time_limit(lambda: collect_scan([series], False))
+    assert (progress.files_seen, progress.images_found, progress.skipped, progress.problems) == (1, 1, 0, 0)
+
+
 def test_unreadable_folder_is_skipped(tmp_path, make_instance):
     if os.geteuid() == 0:
         pytest.skip("running as root: permissions do not stop root from listing a chmod 000 folder")

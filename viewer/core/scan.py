@@ -63,8 +63,12 @@ def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable
 
     Each folder is entered once (symbolic-link loops end there); folders
     that cannot be listed are skipped; fifos, sockets and devices are never
-    yielded, so never opened.
+    yielded, so never opened. The retrieve cache's own bookkeeping (a
+    series' completion marker, the folder of transfers in progress) is not
+    the user's and is passed over.
     """
+    from viewer.core.net.storage import COMPLETE_MARKER, STAGING
+
     seen: set[tuple[int, int]] = set()
 
     def walk(folder: Path) -> Iterator[Path]:
@@ -86,8 +90,9 @@ def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable
                 return
             try:
                 if entry.is_dir():
-                    subfolders.append(Path(entry.path))
-                elif entry.is_file():
+                    if entry.name != STAGING:
+                        subfolders.append(Path(entry.path))
+                elif entry.is_file() and entry.name != COMPLETE_MARKER:
                     yield Path(entry.path)
             except OSError:
                 continue
