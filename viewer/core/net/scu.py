@@ -1,11 +1,12 @@
 """C-ECHO, C-FIND, C-GET and C-MOVE against a remote node.
 
-C-ECHO, C-FIND and the C-MOVE request go through pynetdicom, like its own
-apps: one AE and one association per task, explicit timeouts, handlers
-passed with ``evt_handlers``. C-GET runs on the association of
+C-ECHO and the C-MOVE request go through pynetdicom, like its own apps: one
+AE and one association per task, explicit timeouts, handlers passed with
+``evt_handlers``. C-FIND and C-GET run on the association of
 :mod:`~viewer.core.net.upper_layer`, in the calling thread, and the C-MOVE
 Storage SCP (:mod:`~viewer.core.net.storage_scp`) on the same upper layer,
-because their rate is set by the cost of each C-STORE. Every socket gets
+because their rate is set by the cost of each message (pynetdicom hands
+every one between threads that poll). Every socket gets
 TCP_NODELAY (on loopback, without it each message waits for a delayed ACK).
 Failures end in a :class:`~viewer.core.io.ViewerError` with a plain
 sentence: refused and why, no answer, a failure status and what it means.
@@ -26,6 +27,7 @@ from pydicom.dataset import Dataset
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.storage import COMPLETE_MARKER, TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter, series_folder, valid_uid
+from viewer.core.net.upper_layer import Unreachable
 from viewer.core.tasks import CancelToken
 
 MAX_PDU = 256 * 1024
@@ -189,10 +191,6 @@ def _tls_diagnosis(node: Node, tls) -> str | None:
         return None
 
 
-class Unreachable(ViewerError):
-    """No association: nothing listens there, or it did not answer in time."""
-
-
 def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=None):
     """An established association, or ViewerError saying why not."""
     rejection: list[str] = []
@@ -324,43 +322,97 @@ def find(
         if study is not None and study.get("PatientID"):
             filters["PatientID"] = str(study.PatientID)
     identifier = query_dataset(level, filters, node.charset)
-    ae = _application_entity(local, node.timeouts)
-    ae.add_requested_context(model)
-    assoc = _associate(ae, node, log)
-    result = FindResult([])
-    # pynetdicom keeps the DIMSE timeout here; the watcher only ends a cancelled C-FIND the peer ignores.
-    state = {"last_response": time.monotonic(), "finished": threading.Event()}
-    watcher = _watch_association(assoc, state, cancel) if cancel is not None else None
-    try:
-        msg_id = 1
-        cancel_sent = False
-        for status, match in assoc.send_c_find(identifier, model, msg_id=msg_id):
-            if not status or "Status" not in status:
-                if cancel is not None and cancel.cancelled:
-                    break  # cancelled; the peer did not end the C-FIND in time
-                raise ViewerError(f"{node.address} stopped answering the C-FIND")
-            code = int(status.Status)
-            if code in (0xFF00, 0xFF01):
-                if cancel_sent:
-                    continue  # answers already on their way when the C-CANCEL left: beyond the cap
-                if match is not None:
-                    if node.assume_charset and "SpecificCharacterSet" not in match:
-                        match.SpecificCharacterSet = node.assume_charset
-                    result.matches.append(match)
-                if len(result.matches) >= cap or (cancel is not None and cancel.cancelled):
-                    result.more = len(result.matches) >= cap
-                    assoc.send_c_cancel(msg_id, query_model=model)
-                    cancel_sent = True
-            elif code == 0xFE00:
+    return _FindExchange(node, local, str(model), cancel, log).run(identifier, cap)
+
+
+class _FindExchange:
+    """One C-FIND (PS3.4 C.4.1) on the viewer's own association (:mod:`~viewer.core.net.upper_layer`):
+    the request, the pending answers each with a match, the final status.
+
+    At the cap, or on a cancel, a C-CANCEL goes out and answers still on their
+    way are dropped; a peer that ignores it for :data:`CANCEL_GRACE` seconds
+    is aborted. A peer silent for the DIMSE timeout is given up on.
+    """
+
+    MESSAGE_ID = 1
+
+    def __init__(self, node: Node, local: LocalAE, model: str, cancel: CancelToken | None, log: AssociationLog | None):
+        self.node, self.local, self.model, self.cancel, self.log = node, local, model, cancel, log
+        self.cancel_sent_at: float | None = None
+        self.last_activity = time.monotonic()
+
+    def run(self, identifier: Dataset, cap: int) -> FindResult:
+        import io
+
+        from pydicom.filereader import read_dataset
+        from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+        from pynetdicom.dsutils import encode
+
+        from viewer.core.net.upper_layer import C_FIND_RQ, C_FIND_RSP, MEDIUM, Association, Proposal, encode_command
+
+        node = self.node
+        assoc = self.assoc = Association(node.address, node.ae_title, self.local.ae_title, self.log.add if self.log is not None else None)
+        assoc.request(node.host, node.port, Proposal([(self.model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])], max_pdu=MAX_PDU),
+                      node.timeouts.connect, node.timeouts.acse, _tls(node))
+        result = FindResult([])
+        try:
+            context_id = self.context_id = assoc.context_for(self.model)
+            if context_id is None:
+                raise ViewerError(f"{node.address} does not answer C-FIND in the {'Study' if node.query_model == 'study' else 'Patient'} Root model")
+            implicit = assoc.accepted[context_id][1] == ImplicitVRLittleEndian
+            assoc.on_idle = self._check
+            command = encode_command(AffectedSOPClassUID=self.model, CommandField=C_FIND_RQ, MessageID=self.MESSAGE_ID,
+                                     Priority=MEDIUM, CommandDataSetType=0x0000)
+            assoc.send(context_id, command, encode(identifier, implicit, True), name=f"C-FIND-RQ (message {self.MESSAGE_ID})")
+            while True:
+                message = assoc.receive()
+                self.last_activity = time.monotonic()
+                status = message.command.get("Status")
+                if message.command.get("CommandField") != C_FIND_RSP or not isinstance(status, int):
+                    assoc.recycle(message.buffers)
+                    continue
+                if status in (0xFF00, 0xFF01):
+                    if self.cancel_sent_at is None and message.dataset:  # after a C-CANCEL: answers beyond the cap
+                        match = read_dataset(io.BytesIO(b"".join(message.dataset)), implicit, True)
+                        if node.assume_charset and "SpecificCharacterSet" not in match:
+                            match.SpecificCharacterSet = node.assume_charset
+                        result.matches.append(match)
+                    assoc.recycle(message.buffers)
+                    if self.cancel_sent_at is None and (len(result.matches) >= cap or (self.cancel is not None and self.cancel.cancelled)):
+                        result.more = len(result.matches) >= cap
+                        self._send_cancel()
+                    self._check()
+                    continue
+                assoc.recycle(message.buffers)
+                if status not in (0x0000, 0xFE00):
+                    raise ViewerError(f"{node.address} answered the C-FIND with {_status_text(status)}")
                 break
-            elif code != 0x0000:
-                raise ViewerError(f"{node.address} answered the C-FIND with {_status_text(code)}")
-    finally:
-        state["finished"].set()
-        _release(assoc)
-        if watcher is not None:
-            watcher.join(1)
-    return result
+            assoc.release()
+        except _CancelIgnored:
+            assoc.abort()  # cancelled, and the peer did not stop: what arrived is kept
+        except BaseException:
+            assoc.abort()
+            raise
+        return result
+
+    def _send_cancel(self) -> None:
+        from viewer.core.net.upper_layer import C_CANCEL_RQ, NO_DATASET, encode_command
+
+        if self.cancel_sent_at is None:
+            self.cancel_sent_at = time.monotonic()
+            command = encode_command(CommandField=C_CANCEL_RQ, MessageIDBeingRespondedTo=self.MESSAGE_ID, CommandDataSetType=NO_DATASET)
+            self.assoc.send(self.context_id, command, name="C-CANCEL-RQ")
+
+    def _check(self) -> None:
+        """While waiting, and after each answer: the cancel, its grace, and inactivity."""
+        now = time.monotonic()
+        if self.cancel is not None and self.cancel.cancelled:
+            self._send_cancel()
+        if self.cancel_sent_at is not None and now - self.cancel_sent_at > CANCEL_GRACE:
+            raise _CancelIgnored
+        timeout = self.node.timeouts.dimse
+        if timeout and now - self.last_activity > timeout:
+            raise ViewerError(f"{self.node.address} stopped answering the C-FIND (nothing for {timeout:g} s)")
 
 
 # ----------------------------------------------------------------------------- C-GET and C-MOVE

@@ -184,6 +184,10 @@ class PeerGone(ViewerError):
     released = False
 
 
+class Unreachable(ViewerError):
+    """No association: nothing listens there, or it did not answer in time."""
+
+
 class ProtocolError(PeerGone):
     """The peer sent what the upper layer protocol does not allow; we aborted the association."""
 
@@ -232,7 +236,7 @@ class Association:
         try:
             raw = socket.create_connection((host, port), timeout=connect_timeout)
         except OSError as exc:
-            raise ViewerError(f"{self.address}: cannot connect ({exc})") from None
+            raise Unreachable(f"{self.address}: cannot connect ({exc})") from None
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else each message waits for a delayed ACK
         try:
             if tls is not None:
@@ -255,7 +259,7 @@ class Association:
         def acse_wait():
             if deadline is not None and time.monotonic() > deadline:
                 self.close()
-                raise ViewerError(f"{self.address} did not answer (no DICOM listener there, or it timed out)")
+                raise Unreachable(f"{self.address} did not answer (no DICOM listener there, or it timed out)")
 
         self.on_idle = acse_wait
         try:
@@ -266,7 +270,7 @@ class Association:
                 raise ViewerError(f"{self.address}: {tls_error_text(self.last_error)}") from None
             if isinstance(exc, ProtocolError):
                 raise ViewerError(str(exc)) from None
-            raise ViewerError(f"{self.address} did not answer (no DICOM listener there, or it timed out)") from None
+            raise Unreachable(f"{self.address} did not answer (no DICOM listener there, or it timed out)") from None
         finally:
             self.on_idle = lambda: None
         raw_pdu = _PDU_HEADER.pack(pdu_type, length) + bytes(buffer[:length])
