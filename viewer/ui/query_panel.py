@@ -45,6 +45,7 @@ from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, re
 from viewer.core.net.storage import default_cache_dir, series_folder
 from viewer.core.tasks import CancelToken
 
+
 @dataclass(frozen=True)
 class RemoteStudy:
     """A study row of the results: where it is, and the keys a series query and a retrieve need from its answer."""

@@ -27,7 +27,7 @@ from pydicom.dataset import Dataset
 from viewer.core.io import ViewerError
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.storage import COMPLETE_MARKER, TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter, series_folder, valid_uid
-from viewer.core.net.upper_layer import Unreachable
+from viewer.core.net.upper_layer import Unreachable, uid_list
 from viewer.core.tasks import CancelToken
 
 MAX_PDU = 256 * 1024
@@ -325,26 +325,72 @@ def find(
     return _FindExchange(node, local, str(model), cancel, log).run(identifier, cap)
 
 
-class _FindExchange:
-    """One C-FIND (PS3.4 C.4.1) on the viewer's own association (:mod:`~viewer.core.net.upper_layer`):
-    the request, the pending answers each with a match, the final status.
+class _Exchange:
+    """What a C-FIND and a C-GET on the viewer's own association (:mod:`~viewer.core.net.upper_layer`) share:
+    one request (message ID 1), its C-CANCEL, and the two ways of giving up while waiting.
 
-    At the cap, or on a cancel, a C-CANCEL goes out and answers still on their
-    way are dropped; a peer that ignores it for :data:`CANCEL_GRACE` seconds
-    is aborted. A peer silent for the DIMSE timeout is given up on.
+    A peer that ignores the C-CANCEL for :data:`CANCEL_GRACE` seconds is
+    aborted (:class:`_CancelIgnored`, what arrived is kept); one that sends
+    nothing for the DIMSE timeout (inactivity, not total time) ends in
+    :attr:`SILENT`. Set ``assoc`` and ``context_id`` before waiting.
     """
 
     MESSAGE_ID = 1
+    #: The message for a peer silent for the DIMSE timeout ({address}, {timeout} in seconds).
+    SILENT = "{address} stopped answering for {timeout} s"
 
-    def __init__(self, node: Node, local: LocalAE, model: str, cancel: CancelToken | None, log: AssociationLog | None):
-        self.node, self.local, self.model, self.cancel, self.log = node, local, model, cancel, log
+    def __init__(self, node: Node, cancel: CancelToken | None):
+        self.node, self.cancel = node, cancel
+        self.assoc = None
+        self.context_id: int | None = None
         self.cancel_sent_at: float | None = None
         self.last_activity = time.monotonic()
 
-    def run(self, identifier: Dataset, cap: int) -> FindResult:
+    def send_cancel(self) -> None:
+        """C-CANCEL-RQ (PS3.7 9.3.2.3), once."""
+        from viewer.core.net.upper_layer import C_CANCEL_RQ, NO_DATASET, encode_command
+
+        if self.cancel_sent_at is None:
+            self.cancel_sent_at = time.monotonic()
+            command = encode_command(CommandField=C_CANCEL_RQ, MessageIDBeingRespondedTo=self.MESSAGE_ID, CommandDataSetType=NO_DATASET)
+            self.assoc.send(self.context_id, command, name="C-CANCEL-RQ")
+
+    def _check(self) -> None:
+        """While waiting, and after each message: the cancel, its grace, and inactivity."""
+        now = time.monotonic()
+        if self.cancel is not None and self.cancel.cancelled:
+            self.send_cancel()
+        if self.cancel_sent_at is not None and now - self.cancel_sent_at > CANCEL_GRACE:
+            raise _CancelIgnored
+        timeout = self.node.timeouts.dimse
+        if timeout and now - self.last_activity > timeout:
+            raise ViewerError(self.SILENT.format(address=self.node.address, timeout=f"{timeout:g}"))
+
+    def _identifier(self, message) -> Dataset:
+        """A response's dataset (a match, or the failed-instance list), in its context's transfer syntax."""
         import io
 
         from pydicom.filereader import read_dataset
+        from pydicom.uid import ImplicitVRLittleEndian
+
+        implicit = self.assoc.accepted[message.context_id][1] == ImplicitVRLittleEndian
+        return read_dataset(io.BytesIO(b"".join(message.dataset)), implicit, True)
+
+
+class _FindExchange(_Exchange):
+    """One C-FIND (PS3.4 C.4.1): the request, the pending answers each with a match, the final status.
+
+    At the cap, or on a cancel, a C-CANCEL goes out and answers still on their
+    way are dropped.
+    """
+
+    SILENT = "{address} stopped answering the C-FIND (nothing for {timeout} s)"
+
+    def __init__(self, node: Node, local: LocalAE, model: str, cancel: CancelToken | None, log: AssociationLog | None):
+        super().__init__(node, cancel)
+        self.local, self.model, self.log = local, model, log
+
+    def run(self, identifier: Dataset, cap: int) -> FindResult:
         from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
         from pynetdicom.dsutils import encode
 
@@ -373,14 +419,14 @@ class _FindExchange:
                     continue
                 if status in (0xFF00, 0xFF01):
                     if self.cancel_sent_at is None and message.dataset:  # after a C-CANCEL: answers beyond the cap
-                        match = read_dataset(io.BytesIO(b"".join(message.dataset)), implicit, True)
+                        match = self._identifier(message)
                         if node.assume_charset and "SpecificCharacterSet" not in match:
                             match.SpecificCharacterSet = node.assume_charset
                         result.matches.append(match)
                     assoc.recycle(message.buffers)
                     if self.cancel_sent_at is None and (len(result.matches) >= cap or (self.cancel is not None and self.cancel.cancelled)):
                         result.more = len(result.matches) >= cap
-                        self._send_cancel()
+                        self.send_cancel()
                     self._check()
                     continue
                 assoc.recycle(message.buffers)
@@ -394,25 +440,6 @@ class _FindExchange:
             assoc.abort()
             raise
         return result
-
-    def _send_cancel(self) -> None:
-        from viewer.core.net.upper_layer import C_CANCEL_RQ, NO_DATASET, encode_command
-
-        if self.cancel_sent_at is None:
-            self.cancel_sent_at = time.monotonic()
-            command = encode_command(CommandField=C_CANCEL_RQ, MessageIDBeingRespondedTo=self.MESSAGE_ID, CommandDataSetType=NO_DATASET)
-            self.assoc.send(self.context_id, command, name="C-CANCEL-RQ")
-
-    def _check(self) -> None:
-        """While waiting, and after each answer: the cancel, its grace, and inactivity."""
-        now = time.monotonic()
-        if self.cancel is not None and self.cancel.cancelled:
-            self._send_cancel()
-        if self.cancel_sent_at is not None and now - self.cancel_sent_at > CANCEL_GRACE:
-            raise _CancelIgnored
-        timeout = self.node.timeouts.dimse
-        if timeout and now - self.last_activity > timeout:
-            raise ViewerError(f"{self.node.address} stopped answering the C-FIND (nothing for {timeout:g} s)")
 
 
 # ----------------------------------------------------------------------------- C-GET and C-MOVE
@@ -472,8 +499,9 @@ def _storage_contexts(sop_classes: list[str] | None) -> list[tuple[str, list[str
     contexts: list[tuple[str, list[str]]] = []
     own = list(dict.fromkeys(uid for uid in sop_classes or [] if uid))[:_STORAGE_CONTEXTS]
     one_each = 1 + len(TRANSFER_SYNTAXES) - len(UNCOMPRESSED_SYNTAXES)
-    for uid in own:
-        if len(contexts) + one_each <= _STORAGE_CONTEXTS - (len(own) - own.index(uid) - 1):
+    for position, uid in enumerate(own):
+        # Each class after this one still needs at least its one context.
+        if len(contexts) + one_each <= _STORAGE_CONTEXTS - (len(own) - position - 1):
             contexts.append((uid, list(UNCOMPRESSED_SYNTAXES)))
             contexts += [(uid, [syntax]) for syntax in TRANSFER_SYNTAXES if syntax not in UNCOMPRESSED_SYNTAXES]
         else:  # too many classes for a context each: whatever the acceptor picks
@@ -549,7 +577,7 @@ def retrieve(
             keys = f" (Patient ID '{request.patient_id}')" if request.patient_id is not None else ""
             raise ViewerError(f"{node.address} has no instances of that {request.what}{keys}: nothing was sent")
         # Complete only when nothing failed on either side: a series missing instances is fetched again.
-        whole = not result.failed_instances and not result.progress.failed and not (cancel and cancel.cancelled)
+        whole = not result.failed_instances and not report.failed and not (cancel and cancel.cancelled)
         if whole and series_uid and result.files:
             (series_folder(cache, study_uid, series_uid) / COMPLETE_MARKER).touch()
         elif whole and not series_uid:
@@ -702,11 +730,12 @@ def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_c
 
 
 def uid_values(value) -> list[str]:
-    """A UI value with multiplicity as a list (pydicom gives a str for one, a MultiValue for more)."""
+    """The valid UIDs of a UI value with multiplicity: pydicom's str (one) or MultiValue (more), or the
+    list decode_command made."""
     if not value:
         return []
-    values = [value] if isinstance(value, (str, bytes)) else list(value)
-    return [uid for uid in (valid_uid(v.decode("ascii", "replace") if isinstance(v, bytes) else v) for v in values) if uid]
+    values = uid_list(value) if isinstance(value, (str, bytes)) else list(value)
+    return [uid for uid in map(valid_uid, values) if uid]
 
 
 def _listed(uids: list[str], shown: int = 3) -> str:
@@ -771,41 +800,16 @@ def _get(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log)
     return RetrieveResult(sorted(writer.written), report, _failed_instances(writer, failed_uids, report, node), "get")
 
 
-class _GetExchange:
+class _GetExchange(_Exchange):
     """The messages of one C-GET (PS3.4 C.4.3): the request, then C-STORE sub-operations answered
-    as they come, until the final C-GET response.
+    as they come, until the final C-GET response."""
 
-    A peer that sends nothing for the DIMSE timeout is given up on (inactivity,
-    not total time); one that ignores our C-CANCEL for :data:`CANCEL_GRACE`
-    seconds is aborted, and what arrived is kept.
-    """
-
-    MESSAGE_ID = 1
+    SILENT = "{address} stopped sending for {timeout} s: transfer abandoned"
 
     def __init__(self, assoc, context_id: int, model: str, writer: InstanceWriter, cancel: CancelToken, node: Node):
-        self.assoc, self.context_id, self.model, self.writer, self.cancel, self.node = assoc, context_id, model, writer, cancel, node
-        self.last_activity = time.monotonic()
-        self.cancel_sent_at: float | None = None
+        super().__init__(node, cancel)
+        self.assoc, self.context_id, self.model, self.writer = assoc, context_id, model, writer
         assoc.on_idle = self._check
-
-    def send_cancel(self) -> None:
-        from viewer.core.net.upper_layer import C_CANCEL_RQ, NO_DATASET, encode_command
-
-        if self.cancel_sent_at is None:
-            self.cancel_sent_at = time.monotonic()
-            command = encode_command(CommandField=C_CANCEL_RQ, MessageIDBeingRespondedTo=self.MESSAGE_ID, CommandDataSetType=NO_DATASET)
-            self.assoc.send(self.context_id, command, name="C-CANCEL-RQ")
-
-    def _check(self) -> None:
-        """While waiting, and after each message: the cancel, its grace, and inactivity."""
-        now = time.monotonic()
-        if self.cancel.cancelled:
-            self.send_cancel()
-            if now - self.cancel_sent_at > CANCEL_GRACE:
-                raise _CancelIgnored
-        timeout = self.node.timeouts.dimse
-        if timeout and now - self.last_activity > timeout:
-            raise ViewerError(f"{self.node.address} stopped sending for {timeout:g} s: transfer abandoned")
 
     def responses(self, identifier: Dataset):
         """Send the C-GET request; yield each C-GET response's command set."""
@@ -837,20 +841,15 @@ class _GetExchange:
         """A C-GET response's command set, with the Failed SOP Instance UID List of its identifier if it has one."""
         command = message.command
         if message.dataset:
-            import io
-
-            from pydicom.filereader import read_dataset
-            from pydicom.uid import ImplicitVRLittleEndian
-
             try:
-                implicit = self.assoc.accepted[message.context_id][1] == ImplicitVRLittleEndian
-                identifier = read_dataset(io.BytesIO(b"".join(message.dataset)), implicit, True)
+                identifier = self._identifier(message)
                 if "FailedSOPInstanceUIDList" in identifier:
                     command = {**command, "FailedSOPInstanceUIDList": identifier.FailedSOPInstanceUIDList}
             except Exception:  # noqa: BLE001 - the list only names failures the counts already give
                 pass
         self.assoc.recycle(message.buffers)
         return command
+
 
 class _CancelIgnored(Exception):
     """The peer went on after our C-CANCEL for longer than CANCEL_GRACE."""

@@ -112,7 +112,10 @@ class StorageSCP:
     def shutdown(self) -> None:
         """Stop listening, abort associations still open, and wait for their threads."""
         self._stopping.set()
-        for thread in list(self._threads):
+        # The accept loop first: once it has ended, no association thread can be added behind this list's back.
+        if self._threads:
+            self._threads[0].join(5)
+        for thread in list(self._threads[1:]):
             thread.join(5)
         if self._listener is not None:
             self._listener.close()
@@ -140,7 +143,7 @@ class StorageSCP:
                 continue
             except OSError:
                 return
-            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads[1:] = [t for t in self._threads[1:] if t.is_alive()]  # [0] is this loop's own thread
             thread = threading.Thread(target=self._serve, args=(connection, peer), name="viewer-storage-association", daemon=True)
             self._threads.append(thread)
             thread.start()

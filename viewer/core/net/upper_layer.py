@@ -149,9 +149,9 @@ def decode_command(data: bytes) -> dict[str, object]:
     return values
 
 
-def uid_list(value: bytes) -> list[str]:
+def uid_list(value: bytes | str) -> list[str]:
     """A UI value with multiplicity (PS3.5 6.4: backslash-separated, NULL-padded) as a list of UIDs."""
-    text = value.decode("ascii", "replace").strip("\x00 ")
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
     return [uid.strip("\x00 ") for uid in text.split("\\") if uid.strip("\x00 ")]
 
 
