@@ -45,8 +45,11 @@ def test_export_ct(tmp_path, args, center, width):
 def test_export_frame_and_rgb(tmp_path):
     out = tmp_path / "mr.png"
     assert main(["export", MR_MULTIFRAME, "-o", str(out), "--frame", "3"]) == 0
-    frame = pydicom.dcmread(MR_MULTIFRAME).pixel_array[2].astype(float)
-    lo, hi = frame.min(), frame.max()
+    # No window in the file: the window the pane opens the file with, the same
+    # for every frame: the 0.5-99.5 percentile of the middle frame (6 of 10).
+    frames = pydicom.dcmread(MR_MULTIFRAME).pixel_array.astype(float)
+    lo, hi = np.percentile(frames[5], [0.5, 99.5])
+    frame = frames[2]
     expected = ((frame - ((lo + hi) / 2 - 0.5)) / (hi - lo - 1) + 0.5) * 255
     assert np.abs(read_png(out).astype(int) - np.clip(expected, 0, 255)).max() <= 1
     out = tmp_path / "us.png"
@@ -136,3 +139,70 @@ def test_export_of_a_damaged_code_stream_ends_in_one_line(tmp_path, name):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("dicom-viewer: ") and "Traceback" not in result.stderr
         assert not (tmp_path / "out.png").exists()
+
+
+# --------------------------------------------------------------------------- presets in HU, CT without a window
+
+
+def _variant(tmp_path, source: str, name: str, **changes) -> str:
+    """A copy of a pydicom test file with attributes changed (None removes one)."""
+    ds = pydicom.dcmread(get_testdata_file(source, download=False))
+    for keyword, value in changes.items():
+        if value is None:
+            delattr(ds, keyword)
+        else:
+            setattr(ds, keyword, value)
+    path = tmp_path / name
+    ds.save_as(path)
+    return str(path)
+
+
+NOT_HU = {
+    "CR": lambda tmp: (get_testdata_file("RG3_UNCI.dcm", download=False), "this CR image's values are not"),
+    "CR, Rescale Type OD": lambda tmp: (get_testdata_file("dicomdirtests/77654033/CR1/6154", download=False), "(they are OD)"),
+    "DX": lambda tmp: (_variant(tmp, "RG3_UNCI.dcm", "dx.dcm", Modality="DX"), "this DX image's values are not"),
+    "MR": lambda tmp: (get_testdata_file("MR_small.dcm", download=False), "this MR image's values are not"),
+    "US": lambda tmp: (RGB, "this US image's values are not"),
+    "CT, Rescale Type OD": lambda tmp: (_variant(tmp, "CT_small.dcm", "od.dcm", RescaleType="OD"), "this CT image's values are not"),
+}
+
+
+@pytest.mark.parametrize("make", NOT_HU.values(), ids=NOT_HU.keys())
+def test_a_hu_preset_on_values_not_in_hu_exits_2_with_one_line(tmp_path, make):
+    path, fragment = make(tmp_path)
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "viewer", "export", path, "-o", str(out), "--preset", "lung"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the 'lung' preset is in Hounsfield units" in lines[0] and fragment in lines[0], lines
+    assert not out.exists()
+
+
+def dcmtk_png(tmp_path, path, *args) -> np.ndarray:
+    """dcmtk's rendering (dcmj2pnm, overlays off) as an array: the reference."""
+    import shutil
+
+    if shutil.which("dcmj2pnm") is None:
+        pytest.skip("dcmtk's dcmj2pnm is not installed")
+    out = tmp_path / "dcmtk.png"
+    subprocess.run(["dcmj2pnm", "-O", "+on", *args, str(path), str(out)], check=True, capture_output=True, timeout=60)
+    return read_png(out)
+
+
+@pytest.mark.dcmtk
+def test_export_lung_preset_on_ct_matches_dcmtk(tmp_path):
+    out = tmp_path / "lung.png"
+    assert main(["export", CT, "-o", str(out), "--preset", "lung"]) == 0
+    reference = dcmtk_png(tmp_path, CT, "+Ww", "-600", "1500")  # the Lung preset: L -600 W 1500
+    assert np.abs(read_png(out).astype(int) - reference.astype(int)).max() <= 1
+
+
+@pytest.mark.dcmtk
+def test_export_of_a_ct_without_a_window_is_soft_tissue(tmp_path):
+    ct = get_testdata_file("CT_small.dcm", download=False)
+    assert "WindowCenter" not in pydicom.dcmread(ct, stop_before_pixels=True)
+    out = tmp_path / "ct.png"
+    assert main(["export", ct, "-o", str(out)]) == 0
+    reference = dcmtk_png(tmp_path, ct, "+Ww", "40", "400")
+    assert np.abs(read_png(out).astype(int) - reference.astype(int)).max() <= 1

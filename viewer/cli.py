@@ -29,7 +29,7 @@ def _export_parser(sub) -> None:
     p.add_argument("--frame", type=int, default=1, metavar="N", help="frame number, from 1 (default 1)")
     voi = p.add_mutually_exclusive_group()
     voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"), help="window center and width in modality units (e.g. HU)")
-    voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain")
+    voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain (CT presets: only for values in HU)")
     p.add_argument("--invert", action="store_true", help="invert grey levels (on top of MONOCHROME1)")
     p.set_defaults(run=run_export)
 
@@ -195,13 +195,14 @@ from viewer.app import COMMANDS  # noqa: E402,F401 - one list of commands
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed
+    from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
     from viewer.core.model import ImageRef, Instance
     from viewer.core.processes import shutdown_pool
     from viewer.core.io import read_header
+    from viewer.core.pixels.auto_window import percentile_window
     from viewer.core.pixels.decoders import number_of_frames
-    from viewer.core.pixels.pipeline import Window
-    from viewer.core.pixels.presets import all_presets, find_preset
+    from viewer.core.pixels.pipeline import Window, frame_context
+    from viewer.core.pixels.presets import preset_for
     from viewer.core.png import write_png
 
     path = Path(args.input)
@@ -209,28 +210,36 @@ def run_export(args: argparse.Namespace) -> int:
     frames = number_of_frames(header)
     if not 1 <= args.frame <= frames:
         raise ViewerError(f"--frame {args.frame} is out of range: the image has {frames} frame{'s' if frames > 1 else ''}", path)
-    store, ref = FrameStore(max_datasets=1), ImageRef(Instance(path, header, frames), args.frame - 1)
-    if is_compressed(header):
-        # As in the window: a damaged code stream can take a decoder's whole
-        # process down (gdcm aborts) or spin for minutes, so it is decoded in a
-        # worker process with a time limit, and the command still ends in one line.
-        try:
-            frame = frame_with_time_limit(store, ref)
-        finally:
-            shutdown_pool()
-    else:
-        frame = store.frame(ref)
+    voi = None
     if args.window:
         center, width = args.window
         if width <= 0:
             raise ViewerError("--window WIDTH must be greater than 0")
         voi = Window(center, width, "LINEAR", "", "user")
     elif args.preset:
-        voi = find_preset(args.preset)
+        # Before decoding: a preset in HU on a radiograph is refused, not written black.
+        voi = preset_for(args.preset, frame_context(header, args.frame - 1), path)
+    instance = Instance(path, header, frames)
+    store, ref = FrameStore(max_datasets=1), ImageRef(instance, args.frame - 1)
+    # As in the window: a damaged code stream can take a decoder's whole
+    # process down (gdcm aborts) or spin for minutes, so it is decoded in a
+    # worker process with a time limit, and the command still ends in one line.
+    compressed = is_compressed(header)
+    decode = (lambda image: frame_with_time_limit(store, image)) if compressed else store.frame
+    try:
+        frame = decode(ref)
         if voi is None:
-            raise ViewerError(f"unknown preset '{args.preset}'; known: {', '.join(all_presets())}")
-    else:
-        voi = frame.default_voi()
+            # The pane's default: for a file alone, the series is its frames.
+            automatic = None
+            if frame.uses_automatic_window():
+                try:
+                    automatic = series_window(store, [ImageRef(instance, i) for i in range(frames)], decode)
+                except ViewerError:  # the middle frame cannot be read: this frame's percentiles, as the window does
+                    automatic = percentile_window(frame, args.frame)
+            voi = frame.default_voi(automatic)
+    finally:
+        if compressed:
+            shutdown_pool()
     pixels = frame.render(voi, args.invert)
     out = Path(args.output)
     if not out.parent.exists():

@@ -60,3 +60,21 @@ def test_cine_default_rate_from_the_file_and_bounce(main_window, open_in, qtbot)
     assert all(a <= b for a, b in zip(seen[:top], seen[1:top + 1]))  # forwards to the end...
     assert all(a >= b for a, b in zip(seen[top:], seen[top + 1:]))  # ...then backwards, no wrap to 0
     assert "fps" in main_window.pane.corner_labels["bottom_left"].text()
+
+
+def test_cine_keeps_the_series_window(main_window, open_in, qtbot):
+    """No window in the file: every frame played shows the series' one automatic window."""
+    open_in(main_window, [MR_MULTIFRAME])
+    windows, indexes = set(), set()
+
+    def record():
+        voi = main_window.effective_voi()
+        windows.add((voi.center, voi.width, voi.source))
+        indexes.add(main_window.display.state.index)
+
+    main_window.image_shown.connect(record)
+    main_window.cine.set_rate(60)
+    main_window.cine.play()
+    qtbot.waitUntil(lambda: len(indexes) >= 8, timeout=10000)
+    main_window.cine.stop()
+    assert len(windows) == 1 and windows.pop()[2] == "auto"

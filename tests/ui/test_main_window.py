@@ -133,9 +133,10 @@ def test_scrolling_a_multiframe_image(main_window, open_in, qtbot):
     assert main_window.display.state.index == 9
     assert main_window.slider.value() == 9
     # Frame 10 shown with its own stored values; the file has no window, so
-    # the window spans that frame's smallest to largest value (like dcmtk +Wm).
+    # the series' automatic window: the 0.5-99.5 percentile of the middle
+    # frame (6 of 10), the same for every frame (issue #12: not per frame).
     assert "WindowCenter" not in ds
-    lo, hi = float(frames[9].min()), float(frames[9].max())
+    lo, hi = np.percentile(frames[5].astype(float), [0.5, 99.5])
     center, width = (lo + hi) / 2, hi - lo
     shown = main_window.pane.displayed_pixels().astype(int)
     region, stride = main_window.pane.last_render
@@ -258,3 +259,92 @@ def test_view_around_the_image_is_black_after_zooming_out_and_panning(main_windo
             elif image_area.adjusted(2, 2, -2, -2).contains(x, y):
                 inside += colour.red() > 0
     assert outside > 1000 and inside > 100  # both parts really looked at; the image is there
+
+
+# --------------------------------------------------------------------------- one automatic window per series
+
+
+def test_the_automatic_window_stays_the_same_across_every_frame(main_window, open_in, qtbot):
+    """emri_small: no window in the file. Per-frame min-max made brightness jump
+    (W 425/415/424/434...); the series has one window, kept on every frame."""
+    open_in(main_window, [MR_MULTIFRAME])
+    frames = pydicom.dcmread(MR_MULTIFRAME).pixel_array.astype(float)
+    lo, hi = np.percentile(frames[5], [0.5, 99.5])  # the middle frame, 6 of 10
+    label = f"W {hi - lo:g} L {(lo + hi) / 2:g}"
+    seen = set()
+    for index in range(10):
+        main_window.go_to(index)
+        qtbot.waitUntil(lambda: f"Fr {index + 1}/10" in main_window.pane.corner_labels["bottom_left"].text())
+        voi = main_window.effective_voi()
+        seen.add((voi.center, voi.width))
+        assert label in main_window.pane.corner_labels["bottom_right"].text()
+        region, stride = main_window.pane.last_render
+        r0, r1, c0, c1 = region
+        expected = linear_window(frames[index], (lo + hi) / 2, hi - lo)[r0:r1:stride, c0:c1:stride]
+        assert np.abs(main_window.pane.displayed_pixels().astype(int) - expected).max() <= 1
+    assert len(seen) == 1
+    assert "automatic for the series, from the 0.5-99.5 percentile of image 6" in main_window.pipeline_label.text()
+    # The Window box offers it by name; choosing it keeps the same window.
+    main_window.choose_preset("Automatic for the series")
+    assert (main_window.effective_voi().center, main_window.effective_voi().width) == seen.pop()
+    assert not any(label.startswith("Lung") for label, _ in main_window._choices)  # MR: no HU presets
+
+
+def test_a_compressed_series_waits_for_its_window_instead_of_jumping(main_window, open_in, qtbot):
+    """JPEG 2000 frames: the middle frame is decoded in the background; the first image is
+    shown once, with the series' window, never first with another one."""
+    path = get_testdata_file("emri_small_jpeg_2k_lossless.dcm", download=False)
+    frames = pydicom.dcmread(MR_MULTIFRAME).pixel_array.astype(float)  # the same pixels, uncompressed
+    lo, hi = np.percentile(frames[5], [0.5, 99.5])
+    shown = []
+    main_window.image_shown.connect(lambda: shown.append(main_window.effective_voi()))
+    open_in(main_window, [path])
+    qtbot.waitUntil(lambda: main_window.automatic_window is not None, timeout=20000)
+    assert shown and all((v.center, v.width) == pytest.approx(((lo + hi) / 2, hi - lo)) for v in shown)
+
+
+def write_ct_series_without_window(folder) -> list:
+    """Three CT slices (pydicom's CT_small) with no window: Rescale Intercept -1024, no Rescale Type."""
+    src = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    assert "WindowCenter" not in src
+    paths = []
+    for i in range(3):
+        ds = src.copy()
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, float(i)]
+        ds.InstanceNumber = i + 1
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.PixelData = (ds.pixel_array + 40 * i).astype(ds.pixel_array.dtype).tobytes()
+        paths.append(folder / f"ct{i}.dcm")
+        ds.save_as(paths[-1])
+    return paths
+
+
+def test_ct_without_a_window_opens_with_soft_tissue_and_says_so(main_window, open_in, qtbot, tmp_path):
+    paths = write_ct_series_without_window(tmp_path)
+    open_in(main_window, [tmp_path])
+    ds = pydicom.dcmread(paths[main_window.display.state.index])
+    hu = ds.pixel_array.astype(float) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    assert np.abs(shown_whole_image(main_window).astype(int) - linear_window(hu, 40, 400)).max() <= 1
+    assert "W 400 L 40" in main_window.pane.corner_labels["bottom_right"].text()
+    assert "no window in the file: soft-tissue preset" in main_window.pipeline_label.text()
+    assert main_window.preset_combo.currentText().startswith("As the file says (no window: soft tissue")
+    for index in range(3):  # every slice: the same soft-tissue window
+        main_window.go_to(index)
+        assert "W 400 L 40" in main_window.pane.corner_labels["bottom_right"].text()
+    # The series' automatic window is in the Window box too, as are the HU presets.
+    qtbot.waitUntil(lambda: any(label.startswith("Automatic for the series") for label, _ in main_window._choices), timeout=10000)
+    main_window.choose_preset("Automatic for the series")
+    assert main_window.effective_voi().source == "auto"
+    main_window.choose_preset("Lung")
+    assert "W 1500 L -600" in main_window.pane.corner_labels["bottom_right"].text()
+
+
+def test_hu_presets_are_not_offered_for_a_radiograph(main_window, open_in):
+    open_in(main_window, [CR_MONOCHROME1])
+    labels = [label for label, _ in main_window._choices]
+    assert not any(label.startswith(("Lung", "Bone", "Abdomen")) for label in labels), labels
+    with pytest.raises(KeyError):
+        main_window.choose_preset("Lung")
+    open_in(main_window, [CT])
+    assert any(label.startswith("Lung") for label, _ in main_window._choices)

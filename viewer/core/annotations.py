@@ -179,9 +179,7 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
     else:
         stages.append(("Modality LUT", "identity (no rescale in the file)"))
     if isinstance(voi, Window):
-        origin = {"file": "from the file", "preset": "preset", "user": "set by the user", "auto": "automatic (min-max of the image)"}[voi.source]
-        label = f" '{voi.explanation}'" if voi.explanation and voi.source in ("file", "preset") else ""
-        stages.append(("VOI", f"window{label} {origin}: center {voi.center:g}, width {voi.width:g}"))
+        stages.append(("VOI", _window_origin(voi)))
         stages.append(("VOI LUT Function", voi.function))
     elif isinstance(voi, VOILut):
         item = ctx.VOILUTSequence[voi.index]
@@ -208,3 +206,23 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
         text = f"none ({reason})"
     stages.append(("Presentation", text))
     return stages
+
+
+def _window_origin(voi: Window) -> str:
+    """The VOI row for a window: where it comes from, then its center and width.
+
+    An automatic window says how it was computed ("for the series, from
+    Smallest/Largest Image Pixel Value", "... from the 0.5-99.5 percentile of
+    image 6"; :mod:`viewer.core.pixels.auto_window`); the viewer's default for
+    a CT with no window of its own says that it is one.
+    """
+    values = f"center {voi.center:g}, width {voi.width:g}"
+    if voi.source == "default":
+        name = voi.explanation.lower().replace(" ", "-") or "default"  # 'soft-tissue preset'
+        return f"no window in the file: {name} preset, {values}"
+    if voi.source == "auto":
+        how = voi.explanation if voi.explanation.startswith("for the series") else "(min-max of the image)"
+        return f"window automatic {how}: {values}"
+    origin = {"file": "from the file", "preset": "preset", "user": "set by the user"}.get(voi.source, voi.source)
+    label = f" '{voi.explanation}'" if voi.explanation and voi.source in ("file", "preset") else ""
+    return f"window{label} {origin}: {values}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ from viewer.core.io import ViewerError, read_header, read_image_dataset
 from viewer.core.model import ImageRef
 from viewer.core.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, number_of_frames, transfer_syntax
 from viewer.core.pixels.native import read_native_frame
-from viewer.core.pixels.pipeline import FrameDisplay, frame_context
+from viewer.core.pixels.auto_window import percentile_window, pixel_value_range_window
+from viewer.core.pixels.pipeline import FrameDisplay, Window, frame_context
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -161,6 +163,46 @@ def _prepared(build, path) -> FrameDisplay:
     except Exception as exc:  # noqa: BLE001 - see above
         text = " ".join(str(exc).split())[:160]
         raise ViewerError(f"its image attributes are malformed ({exc.__class__.__name__}: {text})", path) from None
+
+
+def series_window(store: FrameStore, images: Sequence[ImageRef], decode: Callable[[ImageRef], FrameDisplay] | None = None) -> Window:
+    """The automatic window of the series `images` (:mod:`viewer.core.pixels.auto_window`).
+
+    From the pixel value ranges the headers declare when every instance has
+    one (no decoding); otherwise from the percentiles of the middle image,
+    decoded with `decode` (default :meth:`FrameStore.frame`; pass
+    :func:`frame_with_time_limit` for compressed images). The middle image
+    may have to be decoded: call this off the GUI thread. Raises ViewerError
+    when that image cannot be read.
+    """
+    middle_index = len(images) // 2
+    middle = images[middle_index]
+    window = pixel_value_range_window(_range_contexts(store, images, middle))
+    if window is None:
+        window = percentile_window((decode or store.frame)(middle), middle_index + 1)
+    return window
+
+
+def _range_contexts(store: FrameStore, images: Sequence[ImageRef], middle: ImageRef) -> list[Dataset]:
+    """The attributes of each instance that :func:`pixel_value_range_window` reads.
+
+    The middle instance's whole header decides first: without the range
+    attributes there, the thousands of other headers are not looked at.
+    Other instances are read from the catalog's indexing headers, which
+    keep the range, padding and rescale attributes but no sequences: a
+    series with a Modality LUT Sequence is then left to the percentiles.
+    """
+    instances = list(dict.fromkeys(ref.instance for ref in images))
+    try:
+        ctx = frame_context(store.header(middle.instance.path), middle.frame)
+    except ViewerError:
+        return []
+    declares = any(keyword in ctx for keyword in ("SmallestImagePixelValue", "SmallestPixelValueInSeries"))
+    if len(instances) == 1 or not declares:
+        return [ctx]
+    if ctx.get("ModalityLUTSequence"):
+        return []
+    return [ctx if instance is middle.instance else instance.header for instance in instances]
 
 
 def nearest_first(start: int, count: int):

@@ -42,6 +42,10 @@ INDEX_KEYWORDS = (
     "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "PixelSpacing",
     "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PlanarConfiguration",
     "WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope", "RescaleType",
+    # The declared pixel value ranges and padding: a series' automatic window
+    # is read from every instance's header (viewer.core.pixels.auto_window).
+    "SmallestImagePixelValue", "LargestImagePixelValue", "SmallestPixelValueInSeries", "LargestPixelValueInSeries",
+    "PixelPaddingValue", "PixelPaddingRangeLimit",
 )
 INDEX_TAGS = frozenset(int(Tag(k)) for k in INDEX_KEYWORDS)
 _PIXEL_GROUP = 0x0028

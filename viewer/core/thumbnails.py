@@ -6,15 +6,16 @@ import math
 
 import numpy as np
 
-from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed
+from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
 from viewer.core.model import Series
 
 
 def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = None) -> np.ndarray | None:
     """uint8 grey (h, w) or RGB (h, w, 3), at most `size` pixels a side; None if unreadable.
 
-    The middle image of the series, shown as its file asks (its own window
-    or VOI LUT, MONOCHROME1 inverted), decimated to the thumbnail size.
+    The middle image of the series, shown as the pane opens it (its file's
+    window or VOI LUT, else the series' automatic window or soft tissue for
+    CT; MONOCHROME1 inverted), decimated to the thumbnail size.
     """
     from viewer.core.io import ViewerError
 
@@ -32,6 +33,9 @@ def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = 
             frame = store.frame(middle)
     except ViewerError:
         return None
+    automatic = None
+    if frame.uses_automatic_window():
+        automatic = series_window(store, images, lambda _middle: frame)  # the middle image, decoded above
     rows, cols = frame.shape
     stride = max(1, math.ceil(max(rows, cols) / size))
-    return frame.render(frame.default_voi(), False, None, stride)
+    return frame.render(frame.default_voi(automatic), False, None, stride)

@@ -17,8 +17,10 @@ class DisplayState:
     """Which image of the series is shown and how.
 
     ``voi`` None means "what each image's own file asks for" (its first VOI
-    LUT or window, else min-max), so scrolling shows every slice as its
-    file says; a preset or a user window sticks across slices.
+    LUT or window), so scrolling shows every slice as its file says; where
+    a file has none, the series' one automatic window (soft tissue for CT in
+    HU), so brightness does not change from slice to slice. A preset or a
+    user window sticks across slices.
     """
 
     index: int = 0

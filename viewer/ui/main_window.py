@@ -48,14 +48,22 @@ def _import_contents() -> None:
     benchmarks/bench_startup.py fails if a decoder is loaded before it.
     """
     global ViewFacts, corner_annotations, pipeline_stages
-    global DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
+    global DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes, series_window
     global process_pool, ViewerError, ImageRef, Series, model_text, ScanProgress, series_thumbnail
     global VOI, FrameDisplay, FullRange, Window, describe_voi, file_voi_luts, file_windows, full_modality_range, modality_unit
-    global presets_for, DisplayModel, DisplayState, charset, dataset_rows
+    global is_hounsfield, percentile_window, presets_for, DisplayModel, DisplayState, charset, dataset_rows
     global StudyBrowser, TagInspector, CineBar, CineController, ImagePane, OpenController
     from viewer.core import charset
     from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-    from viewer.core.frames import DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes
+    from viewer.core.frames import (
+        DEFAULT_CACHE_BYTES,
+        FrameStore,
+        frame_with_time_limit,
+        is_compressed,
+        prefetch,
+        prefetch_in_processes,
+        series_window,
+    )
     from viewer.core.inspect import dataset_rows
     from viewer.core.io import ViewerError
     from viewer.core.model import ImageRef, Series
@@ -69,8 +77,10 @@ def _import_contents() -> None:
         file_voi_luts,
         file_windows,
         full_modality_range,
+        is_hounsfield,
         modality_unit,
     )
+    from viewer.core.pixels.auto_window import percentile_window
     from viewer.core.pixels.presets import presets_for
     from viewer.core.processes import process_pool
     from viewer.core.scan import ScanProgress
@@ -113,6 +123,12 @@ class MainWindow(QMainWindow):
         self.current_series: Series | None = None
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
+        # The series' automatic window (viewer.core.pixels.auto_window): asked
+        # for once per series shown, computed in the background, kept.
+        self.automatic_window: Window | None = None
+        self._automatic_for: Series | None = None
+        self._automatic_pending = False
+        self._waiting_for_automatic: bool | None = None  # the `fit` of an image waiting for it
         self.problems: list[str] = []
         self.runner = BackgroundRunner(self)
         self._prefetch_cancel = CancelToken()
@@ -359,6 +375,7 @@ class MainWindow(QMainWindow):
         self.current_series = None
         self.images = []
         self.frame = None
+        self._forget_automatic_window()
         self.store.clear()
         self.pane.set_annotations(None)
         self.pipeline_label.setText("")
@@ -472,6 +489,7 @@ class MainWindow(QMainWindow):
         self.slider.setValue(0)
         self.slider.blockSignals(False)
         self.frame = None
+        self._forget_automatic_window()
         if not self.images:
             self._show_placeholder(f"No image of this series can be opened ({series.missing_count} missing).")
             return
@@ -524,7 +542,7 @@ class MainWindow(QMainWindow):
             self._decode_in_background(ref, fit)
             return
         try:
-            self.frame = self.store.frame(ref)
+            frame = self.store.frame(ref)
         except ViewerError as exc:
             self.frame = None
             self.pane.show_message(str(exc))
@@ -532,6 +550,9 @@ class MainWindow(QMainWindow):
             self.pipeline_label.setText("")
             self.pane.set_annotations(None)
             return
+        if self._waits_for_automatic_window(frame, fit):
+            return  # shown as soon as the series' window is known: no jump in brightness
+        self.frame = frame
         if self.current_series is not None and self.current_series.image_count != len(self.images):
             # The file holds more frames than its media record said.
             self._refresh_current_series()
@@ -552,6 +573,67 @@ class MainWindow(QMainWindow):
             self._update_pipeline()
             self._prefetch(state.index)  # while playing, the cine keeps ahead itself
         self.image_shown.emit()
+
+    def _forget_automatic_window(self) -> None:
+        self.automatic_window = None
+        self._automatic_for = None
+        self._automatic_pending = False
+        self._waiting_for_automatic = None
+
+    def _waits_for_automatic_window(self, frame: FrameDisplay, fit: bool) -> bool:
+        """Ask for the series' automatic window once; True if `frame` must wait for it.
+
+        It waits when it would be shown with that window (no window in its
+        file, not a CT in HU, no window chosen by the user) and the window
+        is still being computed (the middle image may need decoding).
+        """
+        if frame.is_color or self.current_series is None:
+            return False
+        if self._automatic_for is not self.current_series:
+            self._compute_automatic_window()
+        if self._automatic_pending and self.display.state.voi is None and frame.uses_automatic_window():
+            self._waiting_for_automatic = bool(fit or self._waiting_for_automatic)
+            self.statusBar().showMessage("Computing the series' automatic window...")
+            return True
+        return False
+
+    def _compute_automatic_window(self) -> None:
+        """The series' automatic window, in the background (the newest series wins)."""
+        series, images, store = self.current_series, list(self.images), self.store
+        self._automatic_for = series
+        self._automatic_pending = True
+
+        def decode(ref: ImageRef) -> FrameDisplay:
+            # As for the image shown: compressed frames in a worker process, with a time limit.
+            return frame_with_time_limit(store, ref) if is_compressed(ref.instance.header) else store.frame(ref)
+
+        def failed(_error) -> None:
+            if series is not self.current_series:
+                return
+            # The middle image cannot be read (the pane says why when it is shown):
+            # the percentiles of the image asked for, decoded already, else each frame's min-max.
+            index = self.display.state.index
+            ref = self.images[index] if index < len(self.images) else None
+            done(percentile_window(store.frame(ref), index + 1) if ref is not None and store.cached(ref) else None)
+
+        def done(window: Window | None) -> None:
+            if series is not self.current_series:
+                return
+            self.automatic_window = window
+            self._automatic_pending = False
+            fit, self._waiting_for_automatic = self._waiting_for_automatic, None
+            if fit is not None:
+                self.statusBar().clearMessage()
+                self._show_current(fit=fit)
+            elif self.frame is not None:
+                # Shown meanwhile with the file's window, a preset or soft tissue (or, after a
+                # reset while this was computed, its own min-max): now the box offers it too.
+                self.pane.set_display(self.effective_voi(), self.display.state.invert)
+                self._refresh_presets()
+                self._update_annotations()
+                self._update_pipeline()
+
+        self.runner.submit("series-window", lambda: series_window(store, images, decode), done, failed)
 
     def _decode_is_work(self, ref: ImageRef) -> bool:
         """Compressed (or deflated) pixels: decode away from the GUI thread, with a time limit."""
@@ -612,10 +694,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ display state
     def effective_voi(self) -> VOI:
-        """The VOI in force: the user's or a preset, else the image's own."""
+        """The VOI in force: the user's or a preset, else the image's own
+        (its file's; with none, the series' automatic window, or soft tissue for CT in HU)."""
         if self.display.state.voi is not None:
             return self.display.state.voi
-        return self.frame.default_voi() if self.frame is not None else FullRange()
+        return self.frame.default_voi(self.automatic_window) if self.frame is not None else FullRange()
 
     def _state_changed(self, state: DisplayState, changed: set[str]) -> None:
         if "index" in changed:
@@ -674,17 +757,24 @@ class MainWindow(QMainWindow):
     def _preset_choices(self) -> list[tuple[str, VOI | None]]:
         if self.frame is None:
             return []
-        choices: list[tuple[str, VOI | None]] = [("As the file says", None)]
+        ctx = self.frame.ctx
+        luts, windows = ([], []) if self.frame.is_color else (file_voi_luts(ctx), file_windows(ctx))
+        default = "As the file says"
+        if not self.frame.is_color and not luts and not windows:
+            soft_tissue = f"soft tissue, {describe_voi(self.frame.default_voi())}"
+            default += f" (no window: {soft_tissue if is_hounsfield(ctx) else 'automatic'})"
+        choices: list[tuple[str, VOI | None]] = [(default, None)]
         if not self.frame.is_color:
-            for i, lut in enumerate(file_voi_luts(self.frame.ctx)):
+            for i, lut in enumerate(luts):
                 choices.append((f"File VOI LUT {i + 1}" + (f": {lut.explanation}" if lut.explanation else ""), lut))
-            for i, window in enumerate(file_windows(self.frame.ctx)):
+            for i, window in enumerate(windows):
                 label = f"File window {i + 1}" + (f": {window.explanation}" if window.explanation else "")
                 choices.append((f"{label} ({describe_voi(window)})", window))
-            choices.append(("Automatic (min-max)", self.frame.auto_window()))
+            if self.automatic_window is not None:
+                choices.append((f"Automatic for the series ({describe_voi(self.automatic_window)})", self.automatic_window))
             choices.append(("Full range (no VOI)", FullRange()))
-            modality = str(self.frame.ctx.get("Modality", ""))
-            for name, window in presets_for(modality).items():
+            # Presets in the unit of the image's values only: HU presets for a CT in HU.
+            for name, window in presets_for(ctx).items():
                 choices.append((f"{name} ({describe_voi(window)})", window))
         return choices
 

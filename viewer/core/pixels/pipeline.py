@@ -37,8 +37,9 @@ class Window:
     """A VOI window in modality units (PS3.3 C.11.2.1.2).
 
     ``function`` is the (0028,1056) *VOI LUT Function*: LINEAR, LINEAR_EXACT
-    or SIGMOID. ``source`` says where it came from: 'file', 'preset', 'user'
-    or 'auto'.
+    or SIGMOID. ``source`` says where it came from: 'file', 'preset', 'user',
+    'auto' (computed from pixel values; ``explanation`` says how) or
+    'default' (what the viewer opens with when the file has no window).
     """
 
     center: float
@@ -195,13 +196,74 @@ def presentation_inverts(ctx: Dataset) -> bool:
 
 
 def modality_unit(ctx: Dataset) -> str:
-    """The unit of modality values: (0028,1054) *Rescale Type*, HU for CT."""
+    """The unit of modality values, the output of the Modality LUT (PS3.3 C.11.1.1.2).
+
+    With a (0028,3000) *Modality LUT Sequence* (which wins over rescale, as in
+    pydicom's ``apply_modality_lut``): its (0028,3004) *Modality LUT Type*.
+    Otherwise (0028,1054) *Rescale Type*. 'US' means unspecified, and an
+    unspecified unit is '' except on a CT with (0028,1052) *Rescale
+    Intercept*: the CT Image module requires Rescale Type only when the unit
+    is not HU (PS3.3 C.8.2.1), so there it is HU.
+    """
+    if ctx.get("ModalityLUTSequence"):
+        try:
+            lut_type = str(ctx.ModalityLUTSequence[0].get("ModalityLUTType", "") or "").strip()
+        except (TypeError, AttributeError, IndexError, KeyError, ValueError):
+            return ""  # a damaged sequence (tests/robustness): no unit to speak of
+        return lut_type if lut_type.upper() != "US" else ""
     rescale_type = str(ctx.get("RescaleType", "") or "").strip()
     if rescale_type and rescale_type.upper() != "US":  # US = unspecified
         return rescale_type
     if str(ctx.get("Modality", "")).upper() == "CT" and "RescaleIntercept" in ctx:
         return "HU"
     return ""
+
+
+def is_hounsfield(ctx: Dataset) -> bool:
+    """Whether the Modality LUT's output is in Hounsfield units (see :func:`modality_unit`).
+
+    Only then do CT window presets (lung, bone, soft tissue...) mean anything.
+    """
+    return modality_unit(ctx).upper() == "HU"
+
+
+def stored_value_attribute(ctx: Dataset, keyword: str) -> int | None:
+    """An attribute that holds a stored pixel value ('US or SS'), as that value.
+
+    (0028,0106) *Smallest Image Pixel Value*, (0028,0120) *Pixel Padding
+    Value* and their kin have the VR 'US or SS' (PS3.6): SS when (0028,0103)
+    *Pixel Representation* is 1. A file that wrote US there anyway holds the
+    two's complement, read back here as the negative value it is. None when
+    absent or not a number.
+    """
+    try:
+        value = ctx.get(keyword)
+        if value is None or value == "":
+            return None
+        if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, (str, bytes)):
+            value = list(value)[0]
+        number = int(value)
+        if int(ctx.get("PixelRepresentation", 0) or 0) == 1 and number >= 1 << 15 and number < 1 << 16:
+            number -= 1 << 16
+        return number
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError):
+        return None
+
+
+def pixel_padding_range(ctx: Dataset) -> tuple[int, int] | None:
+    """Stored values that are padding, not image: the inclusive range (low, high).
+
+    (0028,0120) *Pixel Padding Value* alone marks one value; with (0028,0121)
+    *Pixel Padding Range Limit* every value between the two, either way round
+    (PS3.3 C.7.5.1.1.2). None when the image has no padding.
+    """
+    value = stored_value_attribute(ctx, "PixelPaddingValue")
+    if value is None:
+        return None
+    limit = stored_value_attribute(ctx, "PixelPaddingRangeLimit")
+    if limit is None:
+        return value, value
+    return min(value, limit), max(value, limit)
 
 
 def full_modality_range(ctx: Dataset) -> tuple[float, float]:
@@ -416,14 +478,17 @@ class FrameDisplay:
         return float(values.min()), float(values.max())
 
     def auto_window(self) -> Window:
-        """A window spanning the frame's modality values, ignoring padding.
+        """A window spanning this frame's modality values, ignoring padding (dcmtk's ``+Wm``).
 
-        (0028,0120) *Pixel Padding Value* marks pixels outside the body
-        (PS3.3 C.7.5.1.1.2); including them would squash the image's contrast.
+        (0028,0120) *Pixel Padding Value* (and (0028,0121) *Pixel Padding
+        Range Limit*) mark pixels outside the body (PS3.3 C.7.5.1.1.2);
+        including them would squash the image's contrast. The window a
+        series opens with is :func:`viewer.core.pixels.auto_window.percentile_window`
+        or one from the file's pixel value range, not this.
         """
-        if self._index is not None and "PixelPaddingValue" in self.ctx:
-            padding = int(self.ctx.PixelPaddingValue)
-            kept = self.stored[self.stored != padding]
+        padding = pixel_padding_range(self.ctx)
+        if self._index is not None and padding is not None:
+            kept = self.stored[(self.stored < padding[0]) | (self.stored > padding[1])]
             if kept.size:
                 values = self.modality_values(np.array([kept.min(), kept.max()]))
                 lo, hi = float(values.min()), float(values.max())
@@ -431,8 +496,55 @@ class FrameDisplay:
         lo, hi = self.modality_range()
         return Window((lo + hi) / 2, max(hi - lo, 1.0), "LINEAR", "min-max", "auto")
 
-    def default_voi(self) -> VOI:
-        """What the file asks for: its first VOI LUT, else its first window, else min-max."""
+    def value_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The modality values present in this greyscale frame, ascending, and how many pixels hold each.
+
+        Pixels marked as padding ((0028,0120) *Pixel Padding Value*, (0028,0121)
+        *Pixel Padding Range Limit*) are left out, unless nothing else is
+        left. From a histogram of the stored values, so a 16-bit frame costs
+        one ``bincount``, not a sort. float64 values, int64 counts.
+        """
+        if self.is_color:
+            raise ValueError("a colour frame has no modality values")
+        padding = pixel_padding_range(self.ctx)
+        if self._index is not None:
+            counts = np.bincount(self._index.ravel(), minlength=self._hi - self._lo + 1).astype(np.int64)
+            stored = np.arange(self._lo, self._hi + 1)
+            if padding is not None:
+                is_padding = (stored >= padding[0]) & (stored <= padding[1])
+                if counts[~is_padding].sum():
+                    counts[is_padding] = 0
+            present = counts > 0
+            values = self.modality_values(stored[present])
+            # A Modality LUT need not be monotonic: order by modality value.
+            order = np.argsort(values, kind="stable")
+            return values[order], counts[present][order]
+        values = np.asarray(self._modality_float, dtype=np.float64)
+        keep = np.isfinite(values)
+        if padding is not None and self.stored.dtype.kind in "iu":
+            not_padding = keep & ((self.stored < padding[0]) | (self.stored > padding[1]))
+            if not_padding.any():
+                keep = not_padding
+        values, counts = np.unique(values[keep], return_counts=True)
+        return values, counts.astype(np.int64)
+
+    def uses_automatic_window(self) -> bool:
+        """Whether :meth:`default_voi` shows an automatic window: a greyscale image
+        whose file has no window and no VOI LUT, and whose values are not in HU."""
+        return not self.is_color and not file_voi_luts(self.ctx) and not file_windows(self.ctx) and not is_hounsfield(self.ctx)
+
+    def default_voi(self, automatic: Window | None = None) -> VOI:
+        """What the image opens with.
+
+        The file's first VOI LUT ((0028,3010) *VOI LUT Sequence*), else its
+        first window ((0028,1050) *Window Center*, (0028,1051) *Window
+        Width*). With neither: a CT in Hounsfield units opens with
+        :data:`SOFT_TISSUE_WINDOW` (its full range, some 4000 HU, would show
+        soft tissue as one grey); anything else with `automatic`, the
+        series' automatic window (:mod:`viewer.core.pixels.auto_window`), so
+        brightness does not change from slice to slice, or without one this
+        frame's min-max. Colour: shown as stored.
+        """
         if self.is_color:
             return IDENTITY_WINDOW
         luts = file_voi_luts(self.ctx)
@@ -441,7 +553,9 @@ class FrameDisplay:
         windows = file_windows(self.ctx)
         if windows:
             return windows[0]
-        return self.auto_window()
+        if is_hounsfield(self.ctx):
+            return SOFT_TISSUE_WINDOW
+        return automatic if automatic is not None else self.auto_window()
 
     def value_at(self, row: int, col: int) -> tuple[object, float | None]:
         """The stored value at a pixel and, for greyscale, its modality value."""
@@ -570,6 +684,10 @@ def pack_rgb32(display: np.ndarray) -> np.ndarray:
 
 #: For colour images: the window that leaves 8-bit values unchanged.
 IDENTITY_WINDOW = Window(128.0, 256.0, "LINEAR", "identity", "auto")  # y = x exactly
+
+#: What a CT in Hounsfield units with no window of its own opens with: soft
+#: tissue, W 400 L 40 (Radiopaedia's "Windowing (CT)"; the "Abdomen" preset's values).
+SOFT_TISSUE_WINDOW = Window(40.0, 400.0, "LINEAR", "Soft tissue", "default")
 
 
 def _is_identity(voi: VOI, invert: bool) -> bool:

@@ -1,14 +1,23 @@
-"""Window presets by modality, in modality units (HU for CT).
+"""Window presets, in the unit of the modality values they apply to (HU for CT).
 
 Values are the usual ones of radiology teaching (e.g. Radiopaedia's
 "Windowing (CT)"): width and level as a radiologist would type them.
+A preset in Hounsfield units means nothing on a radiograph, an MR or a CT
+whose Modality LUT gives something else: it is offered, and applied, only
+where the Modality LUT's output is HU (:func:`~viewer.core.pixels.pipeline.modality_unit`).
 """
 
 from __future__ import annotations
 
-from viewer.core.pixels.pipeline import Window
+import os
 
-#: name -> (center, width)
+from pydicom.dataset import Dataset
+
+from viewer.core.io import ViewerError
+from viewer.core.pixels.pipeline import Window, modality_unit
+
+#: name -> (center, width), in Hounsfield units. Edited in place by the
+#: Settings dialog (the user's own presets replace these).
 CT_PRESETS: dict[str, tuple[float, float]] = {
     "Brain": (40, 80),
     "Subdural": (75, 215),
@@ -21,29 +30,72 @@ CT_PRESETS: dict[str, tuple[float, float]] = {
     "Bone": (400, 1800),
 }
 
-PRESETS_BY_MODALITY: dict[str, dict[str, tuple[float, float]]] = {
-    "CT": CT_PRESETS,
+#: Unit of the modality values -> the presets in that unit.
+PRESETS_BY_UNIT: dict[str, dict[str, tuple[float, float]]] = {
+    "HU": CT_PRESETS,
 }
 
+#: How a unit is named in messages.
+UNIT_NAMES = {"HU": "Hounsfield units"}
 
-def presets_for(modality: str) -> dict[str, Window]:
-    """The named presets offered for images of `modality` (may be empty)."""
-    table = PRESETS_BY_MODALITY.get(str(modality).upper(), {})
+
+def _windows(table: dict[str, tuple[float, float]]) -> dict[str, Window]:
     return {name: Window(float(c), float(w), "LINEAR", name, "preset") for name, (c, w) in table.items()}
 
 
+def presets_for(ctx: Dataset) -> dict[str, Window]:
+    """The named presets offered for an image: those in the unit of its modality values.
+
+    `ctx` is the image's (frame's) attributes; the unit is the Modality
+    LUT's output (:func:`~viewer.core.pixels.pipeline.modality_unit`): HU
+    presets for a CT in HU, none for CR, DX, MR, US or a CT whose (0028,1054)
+    *Rescale Type* or (0028,3004) *Modality LUT Type* is something else.
+    """
+    return _windows(PRESETS_BY_UNIT.get(modality_unit(ctx).upper(), {}))
+
+
 def all_presets() -> dict[str, Window]:
-    """Every preset of every modality, for the command line's --preset."""
+    """Every preset of every unit, for the command line's --preset."""
     merged: dict[str, Window] = {}
-    for modality in PRESETS_BY_MODALITY:
-        merged.update(presets_for(modality))
+    for table in PRESETS_BY_UNIT.values():
+        merged.update(_windows(table))
     return merged
 
 
-def find_preset(name: str) -> Window | None:
-    """A preset by name, ignoring case and spaces/hyphens/underscores."""
-    wanted = "".join(ch for ch in name.lower() if ch.isalnum())
-    for key, window in all_presets().items():
-        if "".join(ch for ch in key.lower() if ch.isalnum()) == wanted:
-            return window
+def _normalised(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def _lookup(name: str) -> tuple[str, Window] | None:
+    wanted = _normalised(name)
+    for unit, table in PRESETS_BY_UNIT.items():
+        for key, window in _windows(table).items():
+            if _normalised(key) == wanted:
+                return unit, window
     return None
+
+
+def find_preset(name: str) -> Window | None:
+    """A preset by name, ignoring case and spaces/hyphens/underscores (whatever its unit)."""
+    found = _lookup(name)
+    return found[1] if found else None
+
+
+def preset_for(name: str, ctx: Dataset, path: str | os.PathLike[str] | None = None) -> Window:
+    """The preset `name` for the image `ctx`, checked to be in the unit of its values.
+
+    Raises ViewerError (one line, naming `path`) for an unknown name, or for
+    a preset whose unit is not that of the image's modality values: a lung
+    window in HU on a radiograph's raw detector values would be all black.
+    """
+    found = _lookup(name)
+    if found is None:
+        raise ViewerError(f"unknown preset '{name}'; known: {', '.join(all_presets())}")
+    unit, window = found
+    image_unit = modality_unit(ctx)
+    if image_unit.upper() != unit:
+        modality = str(ctx.get("Modality", "") or "").strip()
+        what = f"this {modality} image's" if modality else "this image's"
+        said = f" (they are {image_unit})" if image_unit else ""
+        raise ViewerError(f"the '{name}' preset is in {UNIT_NAMES.get(unit, unit)}; {what} values are not{said}", path)
+    return window
