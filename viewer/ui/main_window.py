@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         catalog = self.opener.catalog
         self.statusBar().showMessage(
             f"{_count(len(catalog.series), 'series')}, {_count(progress.images_found, 'image file')}"
-            + (f", {progress.skipped} other files skipped" if progress.skipped else "")
+            + (f", {_count(progress.skipped, 'other file')} skipped" if progress.skipped else "")
             + (" (cancelled)" if progress.cancelled else ""),
             8000,
         )
@@ -965,5 +965,6 @@ class FirstPaintProbe(QObject):
 
 
 def _count(n: int, noun: str) -> str:
-    plural = noun if noun.endswith("s") or n == 1 else noun + "s"
-    return f"{n} {plural}"
+    from viewer.core.wording import count
+
+    return count(n, noun)
