@@ -177,7 +177,8 @@ def run_get(args) -> int:
     print(file=sys.stderr)
     for failure in result.failed_instances:
         print(f"dicom-viewer: not retrieved: {failure}", file=sys.stderr)
-    print(f"{count(len(result.files), 'file')} in {output}" + (" (already in the cache)" if result.cached else f" by C-{result.method.upper()}"))
+    how = "(already in the cache)" if result.cached else f"by C-{result.method.upper()}"
+    print(f"{count(len(result.files), 'file')} in {output} {how}")
     if result.progress.failed:
         raise ViewerError(f"{count(result.progress.failed, 'sub-operation')} failed on {node.address}")
     return EXIT_OK

@@ -79,7 +79,7 @@ def test_find_series_level_and_max(orthanc, config_dir, capsys, ct_study):
     assert len(capsys.readouterr().out.splitlines()) == len(ct_study.series)
     assert main(["find", orthanc.address, "--max", "1"]) == 0
     captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 1 and "more than 1 matches" in captured.err
+    assert len(captured.out.splitlines()) == 1 and "more than 1 match; showing the first 1" in captured.err
 
 
 def test_find_bad_key_exits_2(orthanc, config_dir, capsys):

@@ -429,7 +429,7 @@ def test_cancel_during_retrieve_leaves_only_whole_files(window, panel_orthanc, q
     qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT)
     assert panel.progress_bar.isHidden()
     message = panel.status.text()
-    match = re.fullmatch(r"Cancelled: (\d+) file\(s\) by C-GET\.", message)
+    match = re.fullmatch(r"Cancelled: (\d+) files? by C-GET\.", message)
     assert match, message
 
     folder = panel.cache / big.uid / big.series[0].uid

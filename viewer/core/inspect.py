@@ -286,10 +286,12 @@ _FORMATS = {"DS": _is_ds, "IS": _is_is, "DA": _is_da, "TM": _is_tm, "DT": _is_dt
 def _sequence_row(ds, tag, keyword, name, length, path, overrides, charsets) -> TagRow:
     elem, problem = _convert(ds, tag)
     items = list(elem.value) if elem is not None and elem.value is not None else []
-    row = TagRow(_tag_text(tag), keyword, name, "SQ", len(items), length, count(len(items), "item"), count(len(items), "item"), warning=problem, tag_value=tag)
+    items_text = count(len(items), "item")
+    row = TagRow(_tag_text(tag), keyword, name, "SQ", len(items), length, items_text, items_text, warning=problem, tag_value=tag)
     for i, item in enumerate(items, start=1):
         children = dataset_rows(item, path, overrides, charsets, include_meta=False)
-        row.children.append(TagRow(f"Item {i}", "", "Item", "", len(children), None, count(len(children), "element"), count(len(children), "element"), children=children))
+        elements_text = count(len(children), "element")
+        row.children.append(TagRow(f"Item {i}", "", "Item", "", len(children), None, elements_text, elements_text, children=children))
     return row
 
 

@@ -202,6 +202,11 @@ class MainWindow(QMainWindow):
         self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
         self._show_placeholder(START_HINT)
 
+        from viewer.ui.media_watch import MediaWatcher  # offers a CD/DVD or USB drive with DICOMDIR inserted now
+
+        self.media_watcher = MediaWatcher(self)
+        self._central_column.insertWidget(0, self.media_watcher.bar)  # the offer: a bar above the image
+
     # ------------------------------------------------------------------ construction
     @property
     def series(self) -> list[Series]:
