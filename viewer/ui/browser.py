@@ -278,7 +278,7 @@ class StudyBrowser(QWidget):
         if column == 0 and not self._fitting_names:
             self.name_width_chosen = True
 
-    def resizeEvent(self, event):  # noqa: N802 - Qt naming
+    def resizeEvent(self, event):
         super().resizeEvent(event)
         self._fit_timer.start()  # a wider dock: room for longer labels
 

@@ -70,7 +70,7 @@ class WholeWordsDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._measuring = False
 
-    def sizeHint(self, option, index):  # noqa: N802 - Qt naming
+    def sizeHint(self, option, index):
         # The width the whole text needs (resizing a column to its contents), not the fitted one.
         self._measuring = True
         try:
@@ -78,7 +78,7 @@ class WholeWordsDelegate(QStyledItemDelegate):
         finally:
             self._measuring = False
 
-    def initStyleOption(self, option, index):  # noqa: N802 - Qt naming
+    def initStyleOption(self, option, index):
         super().initStyleOption(option, index)
         if self._measuring or option.rect.width() <= 0 or not option.text:
             return

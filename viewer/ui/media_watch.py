@@ -180,7 +180,7 @@ class MediaWatcher(QObject):
             self.offers.pop(0)
         self._show_first()
 
-    def eventFilter(self, watched, event):  # noqa: N802 - Qt naming
+    def eventFilter(self, watched, event):
         if watched is self.window and event.type() == QEvent.Type.Close:
             self.timer.stop()  # no poll may reach a runner that is shutting down
             self.enabled = False

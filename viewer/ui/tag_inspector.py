@@ -270,7 +270,7 @@ class TagInspector(QWidget):
         if column != VALUE_COLUMN and not self._fitting_columns:
             self.column_widths_chosen = True
 
-    def eventFilter(self, watched, event):  # noqa: N802 - Qt naming
+    def eventFilter(self, watched, event):
         if watched is self.tree.viewport() and event.type() == QEvent.Type.Resize:
             self.fit_columns()
         return super().eventFilter(watched, event)
@@ -383,7 +383,7 @@ class TagInspector(QWidget):
 class _ValueDelegate(QStyledItemDelegate):
     """Value cells elided in the middle (a UID's or a path's two ends stay); the whole value in the tooltip when cut."""
 
-    def initStyleOption(self, option, index):  # noqa: N802 - Qt naming
+    def initStyleOption(self, option, index):
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 
@@ -401,7 +401,7 @@ class _ValueDelegate(QStyledItemDelegate):
             tip = f"{tip}\n{value}" if tip else value
         return tip
 
-    def helpEvent(self, event, view, option, index):  # noqa: N802 - Qt naming
+    def helpEvent(self, event, view, option, index):
         if event.type() == QEvent.Type.ToolTip and index.isValid():
             tip = self.tooltip(option, index)
             if tip:
