@@ -68,7 +68,8 @@ def test_export_matches_the_pane_at_one_to_one(tmp_path, qtbot):
         window.open_paths([CT])
     for dock in (window.browser_dock, window.pipeline_dock, window.inspector_dock):
         dock.hide()  # room for the whole 512x512 image at 1:1
-    qtbot.wait(50)
+    # Until the layout has given the pane that room (not a fixed wait: a loaded machine is slower).
+    qtbot.waitUntil(lambda: min(window.pane.view_box.size().width(), window.pane.view_box.size().height()) >= 512, timeout=10000)
     window.choose_preset("Lung")
     window.pane.set_zoom(1.0)
     assert window.pane.last_render == ((0, 512, 0, 512), 1)

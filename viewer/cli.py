@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from viewer.core.io import ViewerError
+from viewer.core.wording import count
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -157,7 +158,7 @@ def run_find(args) -> int:
         for match in result.matches:
             print(" | ".join(text(match, k) for k in keys))
     if result.more:
-        print(f"dicom-viewer: more than {args.max} matches; showing the first {args.max}", file=sys.stderr)
+        print(f"dicom-viewer: more than {count(args.max, 'match')}; showing the first {args.max}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -176,9 +177,10 @@ def run_get(args) -> int:
     print(file=sys.stderr)
     for failure in result.failed_instances:
         print(f"dicom-viewer: not retrieved: {failure}", file=sys.stderr)
-    print(f"{len(result.files)} file(s) in {output}" + (" (already in the cache)" if result.cached else f" by C-{result.method.upper()}"))
+    how = "(already in the cache)" if result.cached else f"by C-{result.method.upper()}"
+    print(f"{count(len(result.files), 'file')} in {output} {how}")
     if result.progress.failed:
-        raise ViewerError(f"{result.progress.failed} sub-operation(s) failed on {node.address}")
+        raise ViewerError(f"{count(result.progress.failed, 'sub-operation')} failed on {node.address}")
     return EXIT_OK
 
 
@@ -209,7 +211,7 @@ def run_export(args: argparse.Namespace) -> int:
     header = read_header(path)
     frames = number_of_frames(header)
     if not 1 <= args.frame <= frames:
-        raise ViewerError(f"--frame {args.frame} is out of range: the image has {frames} frame{'s' if frames > 1 else ''}", path)
+        raise ViewerError(f"--frame {args.frame} is out of range: the image has {count(frames, 'frame')}", path)
     voi = None
     if args.window:
         center, width = args.window

@@ -79,7 +79,7 @@ def test_find_series_level_and_max(orthanc, config_dir, capsys, ct_study):
     assert len(capsys.readouterr().out.splitlines()) == len(ct_study.series)
     assert main(["find", orthanc.address, "--max", "1"]) == 0
     captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 1 and "more than 1 matches" in captured.err
+    assert len(captured.out.splitlines()) == 1 and "more than 1 match; showing the first 1" in captured.err
 
 
 def test_find_bad_key_exits_2(orthanc, config_dir, capsys):
@@ -91,7 +91,7 @@ def test_get_writes_into_output(orthanc, config_dir, capsys, ct_study, tmp_path)
     series = ct_study.series[1]
     out = tmp_path / "out"
     assert main(["get", orthanc.address, "--study", ct_study.uid, "--series", series.uid, "-o", str(out)]) == 0
-    assert f"{len(series.files)} file(s) in {out} by C-GET" in capsys.readouterr().out
+    assert f"{len(series.files)} files in {out} by C-GET" in capsys.readouterr().out
     written = sorted(out.rglob("*.dcm"))
     assert {pydicom.dcmread(p).SOPInstanceUID for p in written} == set(series.sop_uids)
     assert all(p.parent == out / ct_study.uid / series.uid for p in written)

@@ -56,11 +56,13 @@ def test_echo_wrong_called_ae_is_refused(server, local_ae):
 
 
 def test_echo_without_listener_fails_fast(local_ae):
-    node = Node("nobody", "NOBODY", "127.0.0.1", free_port(), timeouts=Timeouts(connect=5, acse=5, dimse=5))
+    node = Node("nobody", "NOBODY", "127.0.0.1", free_port(), timeouts=Timeouts(connect=60, acse=60, dimse=60))
     start = time.monotonic()
     with pytest.raises(ViewerError) as info:
         echo(node, local_ae)
-    assert time.monotonic() - start < 3
+    # Not a speed check: the message is the same either way (pynetdicom's echo), so only the time
+    # tells a refusal at once from the 60 s connect timeout waited out; half of it leaves any load room.
+    assert time.monotonic() - start < 30
     assert "NOBODY@127.0.0.1" in str(info.value)
     assert "Traceback" not in str(info.value)
 
@@ -70,7 +72,8 @@ def stalling_peer():
     """A DICOM peer that accepts a C-FIND and then says nothing (a PACS stuck on a slow query).
 
     The one place a test peer is ours rather than Orthanc or dcmtk: neither can
-    be told to stall. Released when the test ends.
+    be told to stall. Released when the test ends. ``node.asked`` (a
+    threading.Event) is set once a request has reached it.
     """
     import threading
 
@@ -80,12 +83,15 @@ def stalling_peer():
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
     release = threading.Event()
+    asked = threading.Event()
 
     def on_find(event):
+        asked.set()
         release.wait(60)
         yield 0x0000, None
 
     def on_get(event):
+        asked.set()
         yield 1  # one sub-operation to come...
         release.wait(60)  # ...that never does
         yield 0x0000, None
@@ -96,46 +102,53 @@ def stalling_peer():
     port = free_port()
     server = ae.start_server(("127.0.0.1", port), block=False,
                              evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)])
-    yield Node("stalling", "STALLING", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=60))
+    node = Node("stalling", "STALLING", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=60))
+    node.asked = asked
+    yield node
     release.set()
     server.shutdown()
 
 
-def test_find_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae):
-    """Closing the window cancels a search: a peer that never answers must not hold it for the 60 s DIMSE timeout."""
+def cancel_once_asked(peer) -> CancelToken:
+    """A token the user cancels once the stalling peer has the request (whatever the machine's speed)."""
     import threading
 
-    from viewer.core.net.scu import CANCEL_GRACE
-
     cancel = CancelToken()
-    threading.Timer(0.5, cancel.cancel).start()
+    threading.Thread(target=lambda: peer.asked.wait(60) and cancel.cancel(), daemon=True).start()
+    return cancel
+
+
+def test_find_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae):
+    """Closing the window cancels a search: a peer that never answers must not hold it for the 60 s DIMSE timeout.
+
+    Waiting that timeout out ends the same way (no matches, no error), so only
+    the time tells them apart: the bound is half the timeout, not a speed (the
+    grace is 2 s), and the cancel comes once the peer has the request.
+    """
     start = time.monotonic()
-    result = find(stalling_peer, local_ae, "study", {"PatientName": "*"}, cancel=cancel)
+    result = find(stalling_peer, local_ae, "study", {"PatientName": "*"}, cancel=cancel_once_asked(stalling_peer))
+    assert stalling_peer.asked.is_set()
     assert result.matches == []
-    assert time.monotonic() - start < 0.5 + CANCEL_GRACE + 2
+    assert time.monotonic() - start < stalling_peer.timeouts.dimse / 2
 
 
 def test_get_from_a_peer_that_stops_sending_ends_after_the_inactivity_timeout(stalling_peer, local_ae, tmp_path):
     """Connected but silent mid-transfer: abandoned after the DIMSE inactivity time, with a plain message."""
     stalling_peer.timeouts = Timeouts(connect=5, acse=5, dimse=1.0)
-    start = time.monotonic()
-    with pytest.raises(ViewerError, match="stopped sending for 1 s"):
+    with pytest.raises(ViewerError, match="stopped sending for 1 s"):  # the inactivity limit, said as such
         retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, sop_classes=[])  # [] : no C-FIND for them first
-    assert time.monotonic() - start < 6
     assert not any(tmp_path.rglob("*.part"))
 
 
 @pytest.mark.parametrize("sop_classes", [[], None], ids=["C-GET stalls", "C-FIND for the study's SOP classes stalls"])
 def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae, tmp_path, sop_classes):
-    import threading
-
-    from viewer.core.net.scu import CANCEL_GRACE
-
-    cancel = CancelToken()
-    threading.Timer(0.5, cancel.cancel).start()
+    """As the search above: the grace, not the 60 s DIMSE timeout, ends a cancelled retrieve."""
+    cancel = cancel_once_asked(stalling_peer)
     start = time.monotonic()
     result = retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, None, cancel, sop_classes=sop_classes)
-    assert result.files == [] and time.monotonic() - start < 0.5 + CANCEL_GRACE + 2
+    assert stalling_peer.asked.is_set() and cancel.cancelled
+    assert result.files == []
+    assert time.monotonic() - start < stalling_peer.timeouts.dimse / 2
 
 
 # ----------------------------------------------------------------------------- C-FIND
@@ -322,13 +335,12 @@ def test_get_server_killed_midway(tmp_path, tmp_path_factory, local_ae, dcmqrscp
                 victim.process.wait(10)
 
         cache = tmp_path / "cache"
-        start = time.monotonic()
         with pytest.raises(ViewerError) as info:
             retrieve(victim.node(retrieve="get"), local_ae, cache, study.uid, progress=progress)
-        assert time.monotonic() - start < 15
     finally:
         victim.stop()
     message = str(info.value)
+    assert "stopped sending" not in message  # the lost connection itself, not the DIMSE inactivity timeout
     assert victim.address in message and "\n" not in message and "Traceback" not in message
     _no_partials(cache)
     for path in cache.rglob("*.dcm"):

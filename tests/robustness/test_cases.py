@@ -15,7 +15,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import tracemalloc
 import zlib
 from pathlib import Path
@@ -139,16 +138,19 @@ def _two_gb_claim(tmp_path: Path) -> Path:
     return path
 
 
-def _time_and_peak(call):
-    """(what `call()` returned, or the ViewerError it raised; seconds; peak bytes allocated)."""
+def _outcome_and_peak(call):
+    """(what `call()` returned, or the ViewerError it raised; peak bytes allocated).
+
+    The peak, not the time, shows that a claimed length was refused before
+    anything was read or allocated for it: time depends on the machine's load.
+    """
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         try:
             outcome = call()
         except ViewerError as exc:
             outcome = exc
-        return outcome, time.perf_counter() - start, tracemalloc.get_traced_memory()[1]
+        return outcome, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
@@ -156,9 +158,8 @@ def _time_and_peak(call):
 @pytest.mark.parametrize("reader", [read_header, read_image_dataset, lambda path: _frame(path)])
 def test_two_gb_length_in_a_1kb_file_is_refused_quickly(tmp_path, reader):
     path = _two_gb_claim(tmp_path)
-    error, seconds, peak = _time_and_peak(lambda: reader(path))
+    error, peak = _outcome_and_peak(lambda: reader(path))
     assert isinstance(error, ViewerError), error
-    assert seconds < 1.0
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MB allocated for a 1 kB file"
     message = str(error)
     assert "\n" not in message and "claim.dcm" in message
@@ -168,9 +169,9 @@ def test_two_gb_length_in_a_1kb_file_is_refused_quickly(tmp_path, reader):
 def test_two_gb_length_does_not_grow_memory_while_indexing(tmp_path):
     """The indexing walker keeps what precedes the claim (as for any file cut short), allocating nothing for it."""
     path = _two_gb_claim(tmp_path)
-    header, seconds, peak = _time_and_peak(lambda: read_index_header(path))
+    header, peak = _outcome_and_peak(lambda: read_index_header(path))
     assert not isinstance(header, ViewerError), header
-    assert seconds < 1.0 and peak < 16 << 20
+    assert peak < 16 << 20
     assert str(header.PatientName) == "Length^Claim" and "Rows" not in header
 
 
@@ -190,9 +191,9 @@ def test_absurd_rows_columns_frames_refused_before_allocation(tmp_path, frames):
     """65535 x 65535 x 16 bits is 8 GB a frame: refused by MAX_FRAME_BYTES, nothing allocated."""
     path = _absurd_image(tmp_path, frames)
     assert 65535 * 65535 * 2 > MAX_FRAME_BYTES
-    error, seconds, peak = _time_and_peak(lambda: _frame(path))
+    error, peak = _outcome_and_peak(lambda: _frame(path))
     assert isinstance(error, ViewerError), error
-    assert seconds < 1.0 and peak < 64 << 20
+    assert peak < 64 << 20
     assert "refused" in str(error) and "GB" in str(error)
     with pytest.raises(ViewerError, match="refused"):
         decode_frame(read_image_dataset(path), frames - 1, path)
@@ -232,10 +233,9 @@ def test_symlink_loop_scan_ends(tmp_path):
     (root / "self").symlink_to(root / "self")  # a link to itself
     (root / "loop1").symlink_to(root / "loop2")
     (root / "loop2").symlink_to(root / "loop1")
-    start = time.perf_counter()
     progress = scan([root], lambda batch, progress: None, processes=False)
-    assert progress.done and progress.images_found == 1
-    assert time.perf_counter() - start < 10
+    # Each file once: following a loop would find the image again under every longer path.
+    assert progress.done and progress.images_found == 1 and progress.files_seen == 1
     result = open_paths([root])
     assert sum(len(s.instances) for s in result.series) == 1
 

@@ -50,11 +50,11 @@ def open_in(qtbot):
 
     def _open(window, paths, expect_image=True):
         if expect_image:
-            with qtbot.waitSignal(window.image_shown, timeout=10000):
+            with qtbot.waitSignal(window.image_shown, timeout=30000):
                 window.open_paths(paths)
         else:
             window.open_paths(paths)
-            qtbot.waitUntil(lambda: window.pane.message_label.isVisible() and "Reading" not in window.statusBar().currentMessage(), timeout=10000)
+            qtbot.waitUntil(lambda: window.pane.message_label.isVisible() and "Reading" not in window.statusBar().currentMessage(), timeout=30000)
         return window
 
     return _open

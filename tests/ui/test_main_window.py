@@ -106,7 +106,7 @@ def test_invert_and_monochrome1(main_window, open_in, qtbot):
     main_window.invert_action.trigger()
     shown = main_window.pane.displayed_pixels().astype(int)
     assert np.abs(shown - (255 - expected[r0:r1, c0:c1])).max() <= 1
-    qtbot.waitUntil(lambda: "inverted back" in main_window.pipeline_label.text(), timeout=2000)
+    qtbot.waitUntil(lambda: "inverted back" in main_window.pipeline_label.text(), timeout=30000)
     assert "MONOCHROME1" in main_window.pipeline_label.text()
 
 

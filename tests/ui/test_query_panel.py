@@ -362,7 +362,7 @@ def test_expand_study_shows_series_then_retrieve_one_into_the_viewer(window, ort
         click(qtbot, panel.retrieve_button)
         assert panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT)
-    assert panel.status.text() == f"{len(series.files)} file(s) by C-GET."
+    assert panel.status.text() == f"{len(series.files)} files by C-GET."
     folder = panel.cache / ct_study.uid / series.uid
     assert sorted(p.name for p in folder.iterdir()) == sorted([COMPLETE_MARKER] + [f"{uid}.dcm" for uid in series.sop_uids])
     assert series.uid in window.browser.series_items()
@@ -381,7 +381,7 @@ def test_expand_study_shows_series_then_retrieve_one_into_the_viewer(window, ort
     log_before = list(panel.logs["Test PACS"].lines)
     click(qtbot, panel.retrieve_button)
     qtbot.waitUntil(lambda: "already in the cache" in panel.status.text(), timeout=WAIT)
-    assert panel.status.text() == f"{len(series.files)} file(s) already in the cache."
+    assert panel.status.text() == f"{len(series.files)} files already in the cache."
     assert panel.logs["Test PACS"].lines == log_before
     qtbot.waitUntil(lambda: "Reading" not in window.statusBar().currentMessage(), timeout=WAIT)
 
@@ -405,7 +405,7 @@ def test_patient_root_node_expands_and_retrieves_from_a_strict_pacs(window, dcmq
     with qtbot.waitSignal(window.image_shown, timeout=WAIT):
         click(qtbot, panel.retrieve_button)
     qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT)
-    assert panel.status.text() == f"{len(series.files)} file(s) by C-GET."
+    assert panel.status.text() == f"{len(series.files)} files by C-GET."
     assert sorted(p.stem for p in (panel.cache / ct_study.uid / series.uid).glob("*.dcm")) == sorted(series.sop_uids)
     assert window.current_series is not None and window.current_series.uid == series.uid
     qtbot.waitUntil(lambda: "Reading" not in window.statusBar().currentMessage(), timeout=WAIT)
@@ -429,7 +429,7 @@ def test_cancel_during_retrieve_leaves_only_whole_files(window, panel_orthanc, q
     qtbot.waitUntil(lambda: not panel.cancel_button.isEnabled(), timeout=WAIT)
     assert panel.progress_bar.isHidden()
     message = panel.status.text()
-    match = re.fullmatch(r"Cancelled: (\d+) file\(s\) by C-GET\.", message)
+    match = re.fullmatch(r"Cancelled: (\d+) files? by C-GET\.", message)
     assert match, message
 
     folder = panel.cache / big.uid / big.series[0].uid

@@ -34,7 +34,7 @@ def test_second_launch_opens_in_the_first_window(main_window, open_in, qtbot):
     assert process.returncode == 0, err
     assert "already running" in out
     assert received == [[os.path.abspath(MR)]]
-    qtbot.waitUntil(lambda: main_window.current_series is not None and "MR" in main_window.current_series.modality, timeout=5000)
+    qtbot.waitUntil(lambda: main_window.current_series is not None and "MR" in main_window.current_series.modality, timeout=30000)
 
 
 def test_stale_socket_is_recovered(qtbot, tmp_path):

@@ -23,6 +23,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text
+from viewer.core.wording import count
 
 BULK_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 PIXEL_KEYWORDS = {"PixelData", "FloatPixelData", "DoubleFloatPixelData"}
@@ -128,7 +129,8 @@ def _summary_of_bulk(ds: Dataset, keyword: str, length: int | None, vr: str) -> 
         meta = getattr(ds, "file_meta", None)
         syntax = _plain(meta, "TransferSyntaxUID", None) if meta is not None else None
         name = getattr(syntax, "name", str(syntax or "unknown transfer syntax"))
-        return f"<pixel data: {size}, {frames} frame(s), {_plain(ds, 'Rows', '?')}x{_plain(ds, 'Columns', '?')}, {name}>"
+        frames = count(int(frames), "frame") if str(frames).strip().isdigit() else f"{frames} frames"
+        return f"<pixel data: {size}, {frames}, {_plain(ds, 'Rows', '?')}x{_plain(ds, 'Columns', '?')}, {name}>"
     return f"<{vr} {size}>"
 
 
@@ -284,10 +286,12 @@ _FORMATS = {"DS": _is_ds, "IS": _is_is, "DA": _is_da, "TM": _is_tm, "DT": _is_dt
 def _sequence_row(ds, tag, keyword, name, length, path, overrides, charsets) -> TagRow:
     elem, problem = _convert(ds, tag)
     items = list(elem.value) if elem is not None and elem.value is not None else []
-    row = TagRow(_tag_text(tag), keyword, name, "SQ", len(items), length, f"{len(items)} item(s)", f"{len(items)} item(s)", warning=problem, tag_value=tag)
+    items_text = count(len(items), "item")
+    row = TagRow(_tag_text(tag), keyword, name, "SQ", len(items), length, items_text, items_text, warning=problem, tag_value=tag)
     for i, item in enumerate(items, start=1):
         children = dataset_rows(item, path, overrides, charsets, include_meta=False)
-        row.children.append(TagRow(f"Item {i}", "", "Item", "", len(children), None, f"{len(children)} element(s)", f"{len(children)} element(s)", children=children))
+        elements_text = count(len(children), "element")
+        row.children.append(TagRow(f"Item {i}", "", "Item", "", len(children), None, elements_text, elements_text, children=children))
     return row
 
 

@@ -4,11 +4,16 @@ A tree over the core's :class:`~viewer.core.model.Catalog`, with a filter
 box, sortable columns, a thumbnail per series and the scan's progress with
 a Cancel button. It holds no DICOM knowledge: names and values come from the
 catalog's headers (decoded by pydicom with each file's character set).
+
+The Name column grows to fit its labels (up to :data:`NAME_SHARE` of the
+view, until the user drags it); a label that still does not fit is broken
+at spaces beside the thumbnail and ends with "…" after a whole word, and
+its tooltip is the whole label.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,17 +31,29 @@ from PySide6.QtWidgets import (
 from viewer.core.annotations import format_date, format_person_name, format_time
 from viewer.core.model import Catalog, Patient, Series, Study, text
 from viewer.core.scan import ScanProgress
+from viewer.core.wording import count
+from viewer.ui.item_text import WholeWordsDelegate
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMBNAIL_SIZE = 48
+#: The Name column's width: at least this, and at most this share of the view when fitted to its labels.
+MIN_NAME_WIDTH = 200
+NAME_SHARE = 0.65
 
 
 def _item(value: str, sort_value=None) -> QStandardItem:
     item = QStandardItem(value)
     item.setEditable(False)
     item.setData(sort_value if sort_value is not None else value.lower(), SORT_ROLE)
+    return item
+
+
+def _labelled(value: str, sort_value=None) -> QStandardItem:
+    """A Name cell: its tooltip is the whole label (the cell may show only its first words)."""
+    item = _item(value, sort_value)
+    item.setToolTip(value)
     return item
 
 
@@ -87,6 +104,19 @@ class StudyBrowser(QWidget):
         self.tree.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.tree.header().setStretchLastSection(False)
+        self.name_delegate = WholeWordsDelegate(self.tree)
+        self.tree.setItemDelegateForColumn(0, self.name_delegate)
+        self.tree.setColumnWidth(0, MIN_NAME_WIDTH)
+        self._fitting_names = False
+        self.name_width_chosen = False  # the user dragged the Name column: keep their width
+        self.tree.header().sectionResized.connect(self._section_resized)
+        # Labels arrive in batches while a scan runs: fit the column once per turn of the event loop.
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_name_column)
+        self.tree.expanded.connect(self._fit_timer.start)
+        self.tree.collapsed.connect(self._fit_timer.start)
         self.tree.activated.connect(self._activated)
         self.tree.doubleClicked.connect(self._activated)
 
@@ -154,7 +184,7 @@ class StudyBrowser(QWidget):
         self.tree.setSortingEnabled(sorting)
         if len(self._patients) <= 3:
             self.tree.expandToDepth(1)
-        self._resize_columns_once()
+        self._fit_timer.start()
 
     def _patient_row(self, patient: Patient) -> QStandardItem:
         item = self._patients.get(patient.key)
@@ -163,7 +193,7 @@ class StudyBrowser(QWidget):
             name = format_person_name(text(h, "PatientName")) or "(no name)"
             birth = text(h, "PatientBirthDate")
             row = [
-                _item(name),
+                _labelled(name),
                 _item(text(h, "PatientID")),
                 _item(format_date(birth), birth),
                 _item(text(h, "PatientSex")),
@@ -179,7 +209,7 @@ class StudyBrowser(QWidget):
             h = study.header
             date, time = text(h, "StudyDate"), text(h, "StudyTime")
             label = " ".join(p for p in (format_date(date), text(h, "StudyDescription")) if p) or "Study"
-            row = [_item(label, date + time)] + [_item("") for _ in COLUMNS[1:4]] + [
+            row = [_labelled(label, date + time)] + [_item("") for _ in COLUMNS[1:4]] + [
                 _item(" ".join(p for p in (format_date(date), format_time(time)) if p), date + time),
                 _item(text(h, "AccessionNumber")),
                 _item(text(h, "StudyDescription")),
@@ -200,7 +230,7 @@ class StudyBrowser(QWidget):
             description = series.description or (series.instances[0].path.name if series.instances[0].path else "")
             prefix = " ".join(p for p in (series.modality, series.number) if p)
             label = f"{prefix}: {description}" if prefix and description else (prefix or description or "Series")
-            row = [_item(label, _number(series.number))] + [_item("") for _ in COLUMNS[1:6]] + [
+            row = [_labelled(label, _number(series.number))] + [_item("") for _ in COLUMNS[1:6]] + [
                 _item(series.description),
                 _item(series.modality),
                 _item(series.number, _number(series.number)),
@@ -209,7 +239,7 @@ class StudyBrowser(QWidget):
             row[0].setData(series, SERIES_ROLE)
             if series.warnings:
                 row[0].setText("⚠ " + row[0].text())
-                row[0].setToolTip("\n".join(series.warnings))
+                row[0].setToolTip("\n".join([label] + series.warnings))
                 row[0].setForeground(Qt.GlobalColor.darkRed)
             if missing and not count:
                 for cell in row:
@@ -231,12 +261,26 @@ class StudyBrowser(QWidget):
         row[8].setText(f"{len(study.series)} series")
         row[8].setData(len(study.series), SORT_ROLE)
 
-    def _resize_columns_once(self) -> None:
-        if getattr(self, "_sized", False):
+    def _fit_name_column(self) -> None:
+        """The Name column as wide as its widest shown label, within [MIN_NAME_WIDTH, NAME_SHARE of the view]."""
+        if self.name_width_chosen:
             return
-        self._sized = True
-        self.tree.resizeColumnToContents(0)
-        self.tree.setColumnWidth(0, max(self.tree.columnWidth(0), 200))
+        room = int(self.tree.viewport().width() * NAME_SHARE)
+        width = max(MIN_NAME_WIDTH, min(self.tree.sizeHintForColumn(0), room))
+        if width != self.tree.columnWidth(0):
+            self._fitting_names = True
+            try:
+                self.tree.setColumnWidth(0, width)
+            finally:
+                self._fitting_names = False
+
+    def _section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column == 0 and not self._fitting_names:
+            self.name_width_chosen = True
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._fit_timer.start()  # a wider dock: room for longer labels
 
     # ------------------------------------------------------------------ thumbnails
     def set_thumbnail(self, series: Series, pixels) -> None:
@@ -250,14 +294,15 @@ class StudyBrowser(QWidget):
         icon = QIcon(QPixmap.fromImage(image))
         self._icons[series.uid] = icon
         row[0].setIcon(icon)
+        self._fit_timer.start()  # the label moved right by the thumbnail's width
 
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:
-        words = f"{_count(progress.files_seen, 'file')} looked at, {_count(progress.images_found, 'image')}"
+        words = f"{count(progress.files_seen, 'file')} looked at, {count(progress.images_found, 'image')}"
         if progress.skipped:
-            words += f", {progress.skipped} others skipped"
+            words += f", {count(progress.skipped, 'other file')} skipped"
         if progress.problems:
-            words += f", {progress.problems} problems"
+            words += f", {count(progress.problems, 'problem')}"
         if progress.done:
             self.progress_widget.hide()
             self.summary_label.setText(("Cancelled: " if progress.cancelled else "") + words)
@@ -286,6 +331,3 @@ class StudyBrowser(QWidget):
         if value.strip():
             self.tree.expandAll()
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"

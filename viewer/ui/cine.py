@@ -4,11 +4,16 @@ A precise Qt timer wakes several times per frame; each time the clock says
 which image is due (or none). Decoding stays ahead of the play head on a
 worker thread; a frame that is not ready when due is decoded on the spot and
 the time it costs shows as dropped frames, never as a slower loop.
+
+The time comes from an injectable function (``now``, seconds, monotonic by
+default): tests set their own clock and call :meth:`CineController.tick`, so
+what they check never depends on how fast the machine is.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
@@ -23,21 +28,26 @@ MODE_LABELS = {"loop": "Loop", "bounce": "Back and forth", "once": "Once"}
 
 
 class CineController(QObject):
-    """Plays the window's current series. Signals: playing_changed(bool), rate_changed(float)."""
+    """Plays the window's current series. Signals: playing_changed(bool), rate_changed(float).
+
+    `now` returns the time in seconds (a monotonic clock); the timer only
+    decides how often the clock is read, never how far the loop moves.
+    """
 
     playing_changed = Signal(bool)
     rate_changed = Signal(float)
 
-    def __init__(self, window):
+    def __init__(self, window, now: Callable[[], float] = time.monotonic):
         super().__init__(window)
         self.window = window
+        self.now = now
         self.clock: CineClock | None = None
         self.fps = 15.0
         self.rate_source = "default"
         self.mode = "loop"
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._tick)
+        self._timer.timeout.connect(self.tick)
         self._prefetch_cancel = CancelToken()
         self._head = 0
 
@@ -64,7 +74,7 @@ class CineController(QObject):
     def set_rate(self, fps: float) -> None:
         self.fps = max(0.1, float(fps))
         if self.clock is not None:
-            self.clock.set_rate(self.fps, time.monotonic(), self.window.display.state.index)
+            self.clock.set_rate(self.fps, self.now(), self.window.display.state.index)
         self.rate_source = "user"
         if self.playing:
             self._timer.setInterval(self._interval())
@@ -86,7 +96,7 @@ class CineController(QObject):
             index = 0
             self.window.go_to(0)
         self.clock = CineClock(len(images), self.fps, self.mode)
-        self.clock.start(time.monotonic(), index)
+        self.clock.start(self.now(), index)
         self._head = index
         self._start_prefetch(images)
         self._timer.start(self._interval())
@@ -119,10 +129,11 @@ class CineController(QObject):
 
         self.window.runner.submit("cine-prefetch", follow, lambda _n: None, lambda _e: None)
 
-    def _tick(self) -> None:
-        if self.clock is None:
+    def tick(self) -> None:
+        """Show the image due now, if it is not the one shown (the timer calls this)."""
+        if self.clock is None or not self.playing:
             return
-        index = self.clock.index_at(time.monotonic())
+        index = self.clock.index_at(self.now())
         if index is not None:
             self._head = index
             self.window.go_to(index)

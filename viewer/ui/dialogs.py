@@ -1,8 +1,9 @@
 """The About box and the Settings dialog.
 
 Settings live where a user looks for them (Edit > Settings): memory for
-images, the window presets, the character-set choices made in the tag
-inspector, recent locations, and this app's AE title for the PACS. Each page
+images, the offer to open DICOM media when inserted, the window presets, the
+character-set choices made in the tag inspector, recent locations, and this
+app's AE title for the PACS. Each page
 writes straight to the same stores the rest of the app reads (QSettings, the
 network file), so nothing is kept twice.
 """
@@ -13,6 +14,7 @@ import platform
 
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -78,9 +80,12 @@ class SettingsDialog(QDialog):
         self.cache_mb.setValue(window.store.max_bytes // (1024 * 1024))
         clear_recent = QPushButton("Forget recent locations")
         clear_recent.clicked.connect(lambda: window.settings_store().remove("recent"))
+        self.offer_media = QCheckBox("Offer to open a CD, DVD or USB drive with DICOM images when it is inserted")
+        self.offer_media.setChecked(window.media_watcher.enabled)
         form = QFormLayout(general)
         form.addRow("Decoded images kept in memory", self.cache_mb)
         form.addRow("", clear_recent)
+        form.addRow("", self.offer_media)
         self.tabs.addTab(general, "General")
 
         # Window presets (CT, in HU).
@@ -187,5 +192,6 @@ class SettingsDialog(QDialog):
         except ViewerError as exc:
             self.network_warning.setText(exc.reason)
             return
+        self.window.media_watcher.set_enabled(self.offer_media.isChecked())
         self.window.apply_settings(self.cache_mb.value(), table, local)
         self.accept()

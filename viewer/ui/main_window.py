@@ -218,6 +218,11 @@ class MainWindow(QMainWindow):
         self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
         self._show_placeholder(START_HINT)
 
+        from viewer.ui.media_watch import MediaWatcher  # offers a CD/DVD or USB drive with DICOMDIR inserted now
+
+        self.media_watcher = MediaWatcher(self)
+        self._central_column.insertWidget(0, self.media_watcher.bar)  # the offer: a bar above the image
+
     # ------------------------------------------------------------------ construction
     @property
     def series(self) -> list[Series]:
@@ -412,7 +417,7 @@ class MainWindow(QMainWindow):
         catalog = self.opener.catalog
         self.statusBar().showMessage(
             f"{_count(len(catalog.series), 'series')}, {_count(progress.images_found, 'image file')}"
-            + (f", {progress.skipped} other files skipped" if progress.skipped else "")
+            + (f", {_count(progress.skipped, 'other file')} skipped" if progress.skipped else "")
             + (" (cancelled)" if progress.cancelled else ""),
             8000,
         )
@@ -1055,5 +1060,6 @@ class FirstPaintProbe(QObject):
 
 
 def _count(n: int, noun: str) -> str:
-    plural = noun if noun.endswith("s") or n == 1 else noun + "s"
-    return f"{n} {plural}"
+    from viewer.core.wording import count
+
+    return count(n, noun)

@@ -44,6 +44,7 @@ from viewer.core.net.nodes import LocalAE, Node, Timeouts, check_ae_title, load_
 from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve, uid_values
 from viewer.core.net.storage import default_cache_dir, series_folder
 from viewer.core.tasks import CancelToken
+from viewer.core.wording import count
 
 
 @dataclass(frozen=True)
@@ -465,7 +466,7 @@ class QueryPanel(QWidget):
             self.model.appendRow(row)
         self.results.setSortingEnabled(True)
         more = f" The server has more: showing the first {len(result.matches)}; narrow the search." if result.more else ""
-        self._say(f"{len(result.matches)} stud{'y' if len(result.matches) == 1 else 'ies'} found on {node.address}.{more}")
+        self._say(f"{count(len(result.matches), 'study')} found on {node.address}.{more}")
 
     def _expanded(self, index) -> None:
         item = self.model.itemFromIndex(index.siblingAtColumn(0))
@@ -576,7 +577,8 @@ class QueryPanel(QWidget):
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(report.completed + report.failed + report.warning)
         left = "" if report.remaining is None else f", {report.remaining} remaining"
-        self.status.setText(f"{report.received} received, {report.completed} completed, {report.failed} failed, {report.warning} warnings{left}")
+        warnings = f", {count(report.warning, 'warning')}" if report.warning else ""
+        self.status.setText(f"{report.received} received, {report.completed} completed, {report.failed} failed{warnings}{left}")
 
     def _retrieved(self, result, cancel: CancelToken, study_uid: str) -> None:
         self.progress_bar.hide()
@@ -585,7 +587,7 @@ class QueryPanel(QWidget):
             self.problems.emit(list(result.failed_instances))
         failed = f", {result.progress.failed} failed" if result.progress.failed else ""
         how = "already in the cache" if result.cached else f"by C-{result.method.upper()}"
-        self._say(("Cancelled: " if cancel.cancelled else "") + f"{len(result.files)} file(s) {how}{failed}.")
+        self._say(("Cancelled: " if cancel.cancelled else "") + f"{count(len(result.files), 'file')} {how}{failed}.")
         folders = sorted({str(f.parent) for f in result.files})
         if folders:
             self.retrieved.emit(folders)

@@ -5,20 +5,31 @@ A thin model over the core's :class:`~viewer.core.inspect.TagRow` tree
 copy of a value, a row or the whole dump, and a bar that appears when text
 looks mis-encoded: it shows the best guess and lets the user pick the
 character set for this file, this series, this station or this institution.
+
+Columns: Tag, Name and VR fit their content, the Value column takes the
+rest of the dock (long values elided in the middle, the whole value in the
+tooltip), and a horizontal scroll bar appears only when the dock is too
+narrow for that. VM and Length are hidden until chosen from the header's
+menu (at the default dock width they would leave the Value no room).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QSettings, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -28,6 +39,11 @@ from viewer.core.charset import CHOICES, LABELS
 from viewer.core.inspect import TagRow, dump_text
 
 COLUMNS = ("Tag", "Name", "VR", "VM", "Length", "Value")
+VALUE_COLUMN = 5
+#: Columns shown only when the user asks (header menu); remembered in the settings.
+OPTIONAL_COLUMNS = ("VM", "Length")
+#: Share of the room left after Tag and VR that the Name column may take (the Value has the rest).
+NAME_SHARE = 0.42
 
 
 class _Node:
@@ -171,11 +187,20 @@ class TagInspector(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._menu)
-        self.tree.setColumnWidth(0, 120)
-        self.tree.setColumnWidth(1, 170)
-        self.tree.setColumnWidth(2, 34)
-        self.tree.setColumnWidth(3, 30)
-        self.tree.setColumnWidth(4, 50)
+        self.value_delegate = _ValueDelegate(self.tree)
+        self.tree.setItemDelegateForColumn(VALUE_COLUMN, self.value_delegate)
+        header = self.tree.header()
+        header.setStretchLastSection(True)  # the Value column reaches the dock's right edge
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._column_menu)
+        self._fitting_columns = False
+        self.column_widths_chosen = False  # the user dragged a column: keep their widths
+        header.sectionResized.connect(self._section_resized)
+        shown = _settings().value("inspector/shown_columns", []) or []
+        shown = [shown] if isinstance(shown, str) else list(shown)  # an INI file gives one value as a string
+        for name in OPTIONAL_COLUMNS:
+            self._set_column_shown(name, name in shown)
+        self.tree.viewport().installEventFilter(self)
         copy = QAction("Copy", self.tree)
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
@@ -214,6 +239,63 @@ class TagInspector(QWidget):
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.tree, 1)
         self._scopes: list[tuple[str, str]] = []
+
+    # -- column sizes -----------------------------------------------------------------------
+    def fit_columns(self) -> None:
+        """Tag, VR, VM and Length as wide as their content; Name up to NAME_SHARE of the rest; Value the rest."""
+        if self.column_widths_chosen:
+            return
+        tree = self.tree
+        style = tree.style()
+        advance = tree.fontMetrics().horizontalAdvance
+        pad = 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, tree) + 1) + 8
+        header_advance = tree.header().fontMetrics().horizontalAdvance
+        widths = {
+            0: advance("(0000,0000)") + tree.indentation() + pad,
+            2: max(advance("UN"), header_advance("VR")) + pad,
+            3: max(advance("1-n"), header_advance("VM")) + pad,
+            4: max(advance("000000"), header_advance("Length")) + pad,
+        }
+        room = tree.viewport().width() - sum(w for column, w in widths.items() if not tree.isColumnHidden(column))
+        natural = advance("ReferencedSOPInstanceUID") + pad  # a long keyword seen on most images
+        widths[1] = max(advance("PatientName") + pad, min(natural, int(room * NAME_SHARE)))
+        self._fitting_columns = True
+        try:
+            for column, width in widths.items():
+                tree.setColumnWidth(column, width)
+        finally:
+            self._fitting_columns = False
+
+    def _section_resized(self, column: int, _old: int, _new: int) -> None:
+        if column != VALUE_COLUMN and not self._fitting_columns:
+            self.column_widths_chosen = True
+
+    def eventFilter(self, watched, event):
+        if watched is self.tree.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
+
+    def _set_column_shown(self, name: str, shown: bool) -> None:
+        self._fitting_columns = True
+        try:
+            self.tree.setColumnHidden(COLUMNS.index(name), not shown)
+        finally:
+            self._fitting_columns = False
+        self.fit_columns()
+
+    def _column_menu(self, point) -> None:
+        menu = QMenu(self)
+        for name in OPTIONAL_COLUMNS:
+            action = menu.addAction(name)
+            action.setCheckable(True)
+            action.setChecked(not self.tree.isColumnHidden(COLUMNS.index(name)))
+            action.toggled.connect(lambda shown, name=name: self.show_column(name, shown))
+        menu.exec(self.tree.header().mapToGlobal(point))
+
+    def show_column(self, name: str, shown: bool) -> None:
+        """Show or hide an optional column (VM, Length), and remember it."""
+        self._set_column_shown(name, shown)
+        _settings().setValue("inspector/shown_columns", [n for n in OPTIONAL_COLUMNS if not self.tree.isColumnHidden(COLUMNS.index(n))])
 
     def show_rows(self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None) -> None:
         """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force."""
@@ -296,6 +378,41 @@ class TagInspector(QWidget):
         menu.addAction("Expand all", self.tree.expandAll)
         menu.addAction("Collapse all", self.tree.collapseAll)
         menu.exec(self.tree.viewport().mapToGlobal(point))
+
+
+class _ValueDelegate(QStyledItemDelegate):
+    """Value cells elided in the middle (a UID's or a path's two ends stay); the whole value in the tooltip when cut."""
+
+    def initStyleOption(self, option, index):
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+    def tooltip(self, option, index) -> str:
+        """The row's tooltip, with the whole value added when the cell cannot show it all."""
+        cell = QStyleOptionViewItem(option)
+        self.initStyleOption(cell, index)
+        style = cell.widget.style() if cell.widget is not None else QApplication.style()
+        room = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, cell, cell.widget).width()
+        room -= 2 * (style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, cell.widget) + 1)
+        tip = index.data(Qt.ItemDataRole.ToolTipRole) or ""
+        row = index.data(Qt.ItemDataRole.UserRole)
+        value = row.full_value[:4000] if row is not None else cell.text
+        if cell.fontMetrics.horizontalAdvance(cell.text) > room and value and value not in tip:
+            tip = f"{tip}\n{value}" if tip else value
+        return tip
+
+    def helpEvent(self, event, view, option, index):
+        if event.type() == QEvent.Type.ToolTip and index.isValid():
+            tip = self.tooltip(option, index)
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, view)
+                return True
+        return super().helpEvent(event, view, option, index)
+
+
+def _settings() -> QSettings:
+    """The app's settings (the same store as the window's)."""
+    return QSettings("dicom-viewer", "dicom-viewer")
 
 
 def _walk(rows: list[TagRow]):

@@ -29,6 +29,7 @@ from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.storage import COMPLETE_MARKER, TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter, series_folder, valid_uid
 from viewer.core.net.upper_layer import Unreachable, uid_list
 from viewer.core.tasks import CancelToken
+from viewer.core.wording import count
 
 MAX_PDU = 256 * 1024
 
@@ -720,7 +721,7 @@ def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_c
             continue
         if code in (0x0000, 0xB000, 0xFE00):
             break
-        unsent = f"; {len(failed_uids)} instance(s) could not be sent, {_listed(failed_uids)}" if failed_uids else ""
+        unsent = f"; {count(len(failed_uids), 'instance')} could not be sent, {_listed(failed_uids)}" if failed_uids else ""
         if code in (0x0122, 0xA900, 0xC000) and not writer.written:
             raise _Refused(_status_text(code) + unsent)
         raise ViewerError(f"{node.address} answered with {_status_text(code)}{unsent}")
@@ -748,7 +749,7 @@ def _failed_instances(writer: InstanceWriter, failed_uids: list[str], report: Re
     ours = " ".join(writer.refused)
     lines += [f"{uid}: {node.address} could not send it (sub-operation failed)" for uid in failed_uids if uid not in ours]
     if report.failed and not failed_uids and not writer.refused:
-        lines.append(f"{report.failed} instance(s) could not be sent by {node.address} (it did not say which)")
+        lines.append(f"{count(report.failed, 'instance')} could not be sent by {node.address} (it did not say which)")
     return lines
 
 
