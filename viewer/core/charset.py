@@ -22,11 +22,16 @@ import codecs
 import unicodedata
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.dataelem import RawDataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.filewriter import correct_ambiguous_vr_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.valuerep import PersonName
+from pydicom.valuerep import AMBIGUOUS_VR, PersonName
 
 #: VRs whose values are text in the Specific Character Set (PS3.5 6.1.2.3).
 TEXT_VRS = {"SH", "LO", "ST", "LT", "UC", "UT", "PN"}
@@ -391,6 +396,81 @@ def _looks_latin1(text: str, terms: list[str]) -> bool:
     return bool(high) and all(unicodedata.category(ch).startswith("L") for ch in high) and len(high) <= max(2, len(text) // 3)
 
 
+def element_vr(elem: DataElement | RawDataElement, tag: int) -> str:
+    """The VR of an element: its own (explicit VR), else the data dictionary's.
+
+    Implicit VR files carry no VR (PS3.5 7.1.3): the dictionary gives it,
+    possibly ambiguous ('US or SS', 'OB or OW'); group lengths (gggg,0000)
+    are UL (PS3.5 7.2); '' for a private or unknown tag.
+    """
+    vr = str(elem.VR or "")
+    if vr:
+        return vr
+    if tag & 0xFFFF == 0:
+        return "UL"
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return ""
+
+
+def _is_text(vr: str) -> bool:
+    return vr in TEXT_VRS or vr in ASCII_VRS
+
+
+def _float_text(value: float, vr: str) -> str:
+    """The shortest text that reads back as the same FL (32-bit) or FD (64-bit) value."""
+    return str(np.float32(value)) if vr == "FL" else repr(float(value))
+
+
+def value_text(elem: DataElement) -> str:
+    """A converted element's value as text, values joined by backslashes as dcmdump shows them.
+
+    Numbers as pydicom converted them from the file's byte order (US, SS,
+    UL, SL, SV, UV, FL, FD: PS3.5 Table 6.2-1), tags as (gggg,eeee) for AT,
+    other binary values (OB, OW, UN...) as hex bytes; '' for a sequence.
+    """
+    value = elem.value
+    if value is None or isinstance(value, Sequence) or (isinstance(value, str) and value == ""):
+        return ""
+    if isinstance(value, (bytes, bytearray)):
+        return "\\".join(f"{b:02x}" for b in value)
+    many = isinstance(value, (list, tuple)) or (hasattr(value, "__iter__") and not isinstance(value, (str, int)))
+    values = list(value) if many else [value]
+    vr = str(elem.VR)
+    if vr == "AT":
+        # An AT value pydicom could not split evenly comes as a nested list (tests/robustness).
+        tags = [t for v in values for t in (v if isinstance(v, (list, tuple, MultiValue)) else [v])]
+        return "\\".join(f"({int(t) >> 16:04X},{int(t) & 0xFFFF:04X})" for t in tags)
+    if vr in ("FL", "FD", "OF", "OD"):
+        return "\\".join(_float_text(v, vr) if isinstance(v, float) else str(v) for v in values)
+    return "\\".join(str(v) for v in values)
+
+
+def _binary_text(ds: Dataset, tag: int, elem: DataElement | RawDataElement) -> DecodedText:
+    """A binary value (US, SS, FL, AT, OB ...) converted by pydicom in the file's byte order.
+
+    The element itself is converted aside (`ds` keeps it raw); a value pydicom cannot convert (a US of
+    3 bytes) is shown as its bytes in hex, marked suspect.
+    """
+    import warnings
+
+    if isinstance(elem, RawDataElement):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a malformed value is marked suspect instead
+                converted = convert_raw_data_element(elem, encoding=None, ds=ds)
+                if converted.VR in AMBIGUOUS_VR:
+                    # Implicit VR 'US or SS' (PS3.5 A.1): pydicom decides by the
+                    # (0028,0103) Pixel Representation in force, as on any read.
+                    converted = correct_ambiguous_vr_element(converted, ds, elem.is_little_endian)
+        except Exception:  # noqa: BLE001 - see above
+            raw = bytes(elem.value or b"")
+            return DecodedText("\\".join(f"{b:02x}" for b in raw), True)
+        elem = converted
+    return DecodedText(value_text(elem))
+
+
 def element_text(
     ds: Dataset,
     tag: int,
@@ -400,17 +480,36 @@ def element_text(
 ) -> DecodedText | None:
     """The decoded text of element `tag` of `ds` (None when absent), overrides applied.
 
-    `declared` is the character set in force when `ds` is a sequence item
-    without its own (0008,0005): the enclosing dataset's (PS3.5 7.5.3).
+    Text VRs are decoded in the character set in force; `declared` is the
+    one in force when `ds` is a sequence item without its own (0008,0005):
+    the enclosing dataset's (PS3.5 7.5.3). Binary VRs (US, SS, UL, FL, FD,
+    AT, OB, OW ...) are converted by pydicom in the dataset's byte order,
+    implicit VR ones by the dictionary's VR, and multiple values joined with
+    backslashes.
     """
+    if tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    vr = element_vr(elem, tag)
+    if vr == "UN":
+        # UN is how a reader without the dictionary wrote a known attribute
+        # (PS3.5 6.2.2): the dictionary says what its bytes are.
+        try:
+            known = str(dictionary_VR(tag))
+        except KeyError:
+            known = ""
+        if _is_text(known):
+            vr = known
+    if vr and not _is_text(vr):
+        return _binary_text(ds, tag, elem)
     raw = _raw_bytes(ds, tag)
     if raw is None:
-        if tag not in ds:
-            return None
-        value = ds[tag].value
-        return DecodedText("" if value is None else str(value))
-    data, vr = raw
-    vr = vr or "LO"
+        converted = ds[tag]
+        if isinstance(converted.value, str):
+            return DecodedText(converted.value)
+        return DecodedText(value_text(converted))
+    data = raw[0]
+    vr = vr or "LO"  # a private tag of an implicit VR file: most are text
     if vr not in TEXT_VRS:
         return DecodedText(data.decode("ascii", "replace").strip(" \x00"), any(b >= 0x80 for b in data))
     rule = (overrides or OVERRIDES).lookup(ds, path)

@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text
+from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text, value_text
 
 BULK_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 PIXEL_KEYWORDS = {"PixelData", "FloatPixelData", "DoubleFloatPixelData"}
@@ -145,20 +145,6 @@ def _plain(ds: Dataset, keyword: str, default):
         return default
 
 
-def _value_text(elem: DataElement) -> str:
-    value = elem.value
-    if value is None or value == "":
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return "\\".join(f"{b:02x}" for b in value)  # short binary values, as dcmdump shows them
-    if elem.VR == "AT":
-        values = value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, int) else [value]
-        return "\\".join(_tag_text(int(v)) for v in values)
-    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
 def _vm(text: str, vr: str) -> int:
     if not text:
         return 0
@@ -213,7 +199,7 @@ def dataset_rows(
             raw = item.value if isinstance(item.value, (bytes, bytearray)) else b""
             text = bytes(raw).decode("latin-1", "replace")
         else:
-            text = _value_text(elem)
+            text = value_text(elem)
             vr = str(elem.VR)
             problem = problem or _check_value(elem, length)
             if problem and isinstance(item, RawDataElement) and isinstance(item.value, (bytes, bytearray)):
@@ -231,7 +217,7 @@ def _check_value(elem: DataElement, length: int | None, text: str | None = None)
     vr = str(elem.VR)
     if vr not in _FORMATS:
         return ""
-    text = _value_text(elem) if text is None else text
+    text = value_text(elem) if text is None else text
     for value in text.split("\\"):
         value = value.strip(" \x00")
         if value and not _FORMATS[vr](value):
