@@ -64,7 +64,9 @@ def run_dump(args: argparse.Namespace) -> int:
     path = Path(args.input)
     if args.charset and not charset.is_valid_codec(args.charset):
         raise ViewerError(f"unknown character set '{args.charset}'")
-    header = read_for_inspection(path)  # Pixel Data listed, never loaded; ViewerError for bad input
+    # Pixel Data listed, never loaded; ViewerError for bad input. A truncated
+    # file: what could be read is printed, then its reason (exit 2), as dcmdump +E.
+    header, problem = read_for_inspection(path)
     overrides = charset.CharsetOverrides(files={str(path): args.charset}) if args.charset else charset.OVERRIDES
     if args.json:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
@@ -76,6 +78,9 @@ def run_dump(args: argparse.Namespace) -> int:
         if warning:
             print(f"# WARNING: {warning}")
         print(dump_text(dataset_rows(header, str(path), overrides)))
+    if problem is not None:
+        sys.stdout.flush()  # the elements first, then the reason
+        raise problem
     return EXIT_OK
 
 

@@ -23,6 +23,7 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text, value_text
+from viewer.core.truncation import DAMAGED
 
 BULK_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 PIXEL_KEYWORDS = {"PixelData", "FloatPixelData", "DoubleFloatPixelData"}
@@ -50,7 +51,8 @@ class TagRow:
     def line(self) -> str:
         """One row as text, for copying."""
         flags = " [guess: %s]" % self.guess if self.guess else (" [suspect]" if self.suspect else "")
-        flags += f" [invalid: {self.warning}]" if self.warning else ""
+        if self.warning:
+            flags += f" [{self.warning}]" if self.warning.startswith("truncated") else f" [invalid: {self.warning}]"
         length = "" if self.length is None else f" #{self.length}"
         return f"{self.tag} {self.vr} {self.keyword or self.name} = {self.full_value}{flags}{length}".rstrip()
 
@@ -166,6 +168,7 @@ def dataset_rows(
     if meta is not None:
         rows.extend(dataset_rows(meta, None, overrides, [""], include_meta=False))
     charsets = declared_charsets(ds) if 0x00080005 in ds or declared is None else declared
+    first = len(rows)
     for tag in sorted(ds.keys()):
         tag = int(tag)
         item = _raw_of(ds, tag)
@@ -205,6 +208,10 @@ def dataset_rows(
             if problem and isinstance(item, RawDataElement) and isinstance(item.value, (bytes, bytearray)):
                 text = bytes(item.value).decode("latin-1", "replace").rstrip("\x00 ")  # shown raw
         rows.append(TagRow(_tag_text(tag), keyword, name, vr, _vm(text, vr), length, _elide(text), text, warning=problem, tag_value=tag))
+    damaged = getattr(ds, DAMAGED, None) or {}
+    for row in rows[first:]:
+        if row.tag_value in damaged:
+            row.warning = damaged[row.tag_value]  # the file ends inside it (viewer.core.truncation)
     return rows
 
 

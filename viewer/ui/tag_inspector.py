@@ -117,7 +117,9 @@ class TagTreeModel(QAbstractItemModel):
             return f"{mark}{row.value}{guess}"
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = [row.name]
-            if row.warning:
+            if row.warning.startswith("truncated"):
+                parts.append(f"Damaged: {row.warning}")
+            elif row.warning:
                 parts.append(f"Invalid value: {row.warning} (shown raw)")
             if row.guess:
                 parts.append(f"The declared character set does not fit these bytes; best guess: {LABELS.get(row.guess, row.guess)}")
@@ -207,17 +209,28 @@ class TagInspector(QWidget):
         self.charset_bar.hide()
 
         self.title = QLabel("")
+        # A file cut short: its readable elements are listed below this line.
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("QLabel { background: #fff4e0; color: #8a4500; padding: 3px; }")
+        self.problem_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
+        layout.addWidget(self.problem_label)
         layout.addWidget(self.charset_bar)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.tree, 1)
         self._scopes: list[tuple[str, str]] = []
 
-    def show_rows(self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None) -> None:
-        """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force."""
+    def show_rows(
+        self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None, problem: str = ""
+    ) -> None:
+        """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force;
+        `problem` is why the file could only be read in part (a warning line above the rows)."""
         self.title.setText(title)
+        self.problem_label.setText(f"⚠ Only part of this file could be read: {problem}" if problem else "")
+        self.problem_label.setVisible(bool(problem))
         self.model.set_rows(rows)
         if self.filter_edit.text():
             self.tree.expandAll()
@@ -244,6 +257,7 @@ class TagInspector(QWidget):
     def clear(self) -> None:
         self.model.set_rows([])
         self.title.setText("")
+        self.problem_label.hide()
         self.charset_bar.hide()
 
     def _select_charset(self, code: str) -> None:
