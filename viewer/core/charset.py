@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.charset import convert_encodings, decode_bytes, python_encoding
 from pydicom.datadict import dictionary_VR
 from pydicom.filewriter import correct_ambiguous_vr_element
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
@@ -116,7 +116,8 @@ _ESC_GB2312 = b"\x1b$)A"
 
 
 def _is_python_codec(charset: str) -> bool:
-    return charset in ("shift_jis", "euc_kr", "cp1251", "cp1252")
+    """An override code that is a Python codec name rather than a DICOM defined term."""
+    return bool(charset) and not charset.startswith("\\") and charset not in python_encoding
 
 
 def decode_with(raw: bytes, charsets: list[str], vr: str = "LO") -> str:
@@ -523,14 +524,95 @@ def header_text(ds: Dataset, keyword: str, path: str | None = None) -> str:
     return "" if decoded is None else decoded.text.strip()
 
 
+# ----------------------------------------------------------------------------- spellings
+
+
+#: ISO 2022 multi-byte sets are code extensions after the default repertoire:
+#: declared as a second value ('\\ISO 2022 IR 87', PS3.3 C.12.1.1.2).
+_EXTENSIONS_ONLY = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58"}
+#: The DICOM term a Python codec stands for, where one says exactly that codec (PS3.3 Table C.12-2, C.12-5).
+_TERM_OF_CODEC = {
+    codecs.lookup(python_encoding[term]).name: term
+    for term in ("ISO_IR 192", "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 126", "ISO_IR 127",
+                 "ISO_IR 138", "ISO_IR 144", "ISO_IR 148", "ISO_IR 166", "GB18030", "GBK")
+}
+_TERM_OF_CODEC["ascii"] = "ISO_IR 6"
+
+
+def _loose(spelling: str) -> str:
+    """'ISO_IR 100', 'iso-ir-100' and 'ISO IR100' alike: case, spaces, '-' and '_' ignored."""
+    return "".join(ch for ch in spelling.lower() if ch not in " -_\\")
+
+
+_BY_LOOSE_NAME = {
+    **{_loose(term): term for term in python_encoding if term},
+    **{_loose(term): "\\" + term for term in _EXTENSIONS_ONLY},
+    **{_loose(code): code for code in CHOICES.values() if code},
+}
+#: A few names to suggest when a spelling is unknown.
+EXAMPLE_SPELLINGS = "ISO_IR 192 (UTF-8), ISO_IR 100 (latin1), GB18030, Shift_JIS, EUC-KR, ISO 2022 IR 87, or a Python codec name"
+
+
+def normalise_charset(spelling: str) -> str:
+    """The canonical choice for a character set as a user types it ('' for the file's own declaration).
+
+    Accepts the labels of :data:`CHOICES`, DICOM defined terms (PS3.3 C.12.1.1.2)
+    and Python codec names with their aliases, in any case and with any of
+    ' ', '-', '_' as separators: 'UTF-8', 'utf8', 'iso-ir-100', 'Latin-1',
+    'SJIS', 'EUC-KR'. The result is a DICOM term where one names exactly that
+    set ('utf8' -> 'ISO_IR 192', 'latin1' -> 'ISO_IR 100'), an ISO 2022
+    multi-byte term after the default repertoire ('\\ISO 2022 IR 87'), the code
+    offered in :data:`CHOICES` ('Shift_JIS' -> 'shift_jis'), else Python's own
+    name of the codec ('eucjp' -> 'euc_jp'). Raises ViewerError (one line,
+    with examples) for anything else.
+    """
+    from viewer.core.io import ViewerError
+
+    text = " ".join(str(spelling or "").split())
+    if not text:
+        return ""
+    for label, code in CHOICES.items():
+        if text.lower() == label.lower():
+            return code
+    known = _BY_LOOSE_NAME.get(_loose(text))
+    if known is not None:
+        return known
+    try:
+        info = codecs.lookup(text)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ViewerError(f"unknown character set '{text}': try {EXAMPLE_SPELLINGS}")
+    if info.name in _TERM_OF_CODEC:
+        return _TERM_OF_CODEC[info.name]
+    for code in CHOICES.values():
+        if code and _is_python_codec(code) and codecs.lookup(code).name == info.name:
+            return code
+    return info.name.replace("-", "_")
+
+
+def sendable_charset(spelling: str) -> str:
+    """A character set a query may declare in (0008,0005): a single DICOM defined term ('' for none).
+
+    Raises ViewerError for a Python codec with no DICOM term ('Shift_JIS'),
+    or an ISO 2022 code extension, which a request cannot declare alone.
+    """
+    from viewer.core.io import ViewerError
+
+    code = normalise_charset(spelling)
+    if not code:
+        return ""  # nothing declared: the default repertoire (PS3.5 6.1.2.1)
+    if _is_python_codec(code) or code.startswith("\\"):
+        raise ViewerError(f"'{spelling}' is not a character set a query can declare: choose one such as ISO_IR 192 (UTF-8), ISO_IR 100, GB18030")
+    return code
+
+
 def is_valid_codec(charset: str) -> bool:
-    """Whether an override code names something this module can decode with."""
-    if not charset:
-        return True
-    if _is_python_codec(charset):
-        try:
-            codecs.lookup(charset)
-            return True
-        except LookupError:
-            return False
-    return charset in CHOICES.values()
+    """Whether a user's spelling of a character set is understood (see :func:`normalise_charset`)."""
+    from viewer.core.io import ViewerError
+
+    try:
+        normalise_charset(charset)
+    except ViewerError:
+        return False
+    return True

@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.charset import CHOICES, LABELS
+from viewer.core.charset import CHOICES, LABELS, normalise_charset
 from viewer.core.inspect import TagRow, dump_text
+from viewer.core.io import ViewerError
 
 COLUMNS = ("Tag", "Name", "VR", "VM", "Length", "Value")
 
@@ -190,6 +191,9 @@ class TagInspector(QWidget):
         self.charset_combo = QComboBox()
         for label, code in CHOICES.items():
             self.charset_combo.addItem(label, code)
+        # Editable: any spelling a user would type ('utf8', 'Shift_JIS', 'iso-ir-100'), normalised on Apply.
+        self.charset_combo.setEditable(True)
+        self.charset_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.scope_combo = QComboBox()
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self._apply)
@@ -262,13 +266,27 @@ class TagInspector(QWidget):
 
     def _select_charset(self, code: str) -> None:
         index = self.charset_combo.findData(code)
-        self.charset_combo.setCurrentIndex(max(0, index))
+        if index >= 0 or not code:
+            self.charset_combo.setCurrentIndex(max(0, index))
+        else:
+            self.charset_combo.setEditText(LABELS.get(code, code))  # a codec typed earlier ('euc_jp')
+
+    def selected_charset(self) -> str:
+        """The canonical code of the choice shown or typed (raises ViewerError for an unknown spelling)."""
+        text = self.charset_combo.currentText()
+        index = self.charset_combo.findText(text)
+        return (self.charset_combo.itemData(index) or "") if index >= 0 else normalise_charset(text)
 
     def _apply(self) -> None:
         i = self.scope_combo.currentIndex()
         if 0 <= i < len(self._scopes):
             scope, key = self._scopes[i]
-            self.override_requested.emit(scope, key, self.charset_combo.currentData() or "")
+            try:
+                code = self.selected_charset()
+            except ViewerError as exc:
+                self.charset_label.setText(exc.reason)
+                return
+            self.override_requested.emit(scope, key, code)
 
     def choose(self, charset: str, scope: str) -> None:
         """Pick a character set and scope as a user would, then apply (for tests and scripts)."""
