@@ -249,7 +249,9 @@ def test_inspector_follows_the_image(main_window, qtbot, tmp_path):
     assert first_title != second_title and {first_title, second_title} == {"a.dcm", "b.dcm"}
 
 
-@pytest.mark.parametrize(("keep", "ends_in"), [(20000, "(7FE0,0010)"), (5000, "(0043,1029)")], ids=["in the pixel data", "in a private value"])
+@pytest.mark.parametrize(
+    ("keep", "ends_in"), [(20000, "(7FE0,0010)"), (5000, "(0043,1029)")], ids=["in the pixel data", "in a private value"]
+)
 def test_a_truncated_file_shows_what_could_be_read_under_a_warning(main_window, open_in, qtbot, tmp_path, keep, ends_in):
     """The pane says the image cannot be shown; the Tags dock lists the header dcmdump +E reads, under one warning line."""
     import shutil

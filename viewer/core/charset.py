@@ -603,7 +603,9 @@ def sendable_charset(spelling: str) -> str:
     if not code:
         return ""  # nothing declared: the default repertoire (PS3.5 6.1.2.1)
     if _is_python_codec(code) or code.startswith("\\"):
-        raise ViewerError(f"'{spelling}' is not a character set a query can declare: choose one such as ISO_IR 192 (UTF-8), ISO_IR 100, GB18030")
+        raise ViewerError(
+            f"'{spelling}' is not a character set a query can declare: choose one such as ISO_IR 192 (UTF-8), ISO_IR 100, GB18030"
+        )
     return code
 
 
