@@ -36,9 +36,8 @@ def _export_parser(sub) -> None:
 
 
 def _dump_parser(sub) -> None:
-    from viewer.core.charset import CHOICES
+    from viewer.core.charset import EXAMPLE_SPELLINGS
 
-    codes = sorted({code for code in CHOICES.values() if code})
     p = sub.add_parser(
         "dump",
         help="print every attribute, as text (like dcmdump) or as DICOM JSON",
@@ -47,7 +46,9 @@ def _dump_parser(sub) -> None:
         "Suspect text is marked [guess: ...] or [suspect]; invalid values [invalid: ...].",
     )
     p.add_argument("input", metavar="FILE", help="a DICOM file")
-    p.add_argument("--charset", metavar="NAME", help=f"decode text with this character set instead: {', '.join(codes)}")
+    p.add_argument(
+        "--charset", metavar="NAME", help=f"decode text with this character set instead, spelt any way (any case): {EXAMPLE_SPELLINGS}"
+    )
     p.add_argument("--json", action="store_true", help="print the DICOM JSON model (PS3.18 Annex F); bulk data left out")
     p.set_defaults(run=run_dump)
 
@@ -63,10 +64,11 @@ def run_dump(args: argparse.Namespace) -> int:
     from viewer.core.io import read_for_inspection
 
     path = Path(args.input)
-    if args.charset and not charset.is_valid_codec(args.charset):
-        raise ViewerError(f"unknown character set '{args.charset}'")
-    header = read_for_inspection(path)  # Pixel Data listed, never loaded; ViewerError for bad input
-    overrides = charset.CharsetOverrides(files={str(path): args.charset}) if args.charset else charset.OVERRIDES
+    code = charset.normalise_charset(args.charset) if args.charset else ""  # ViewerError (one line) when unknown
+    # Pixel Data listed, never loaded; ViewerError for bad input. A truncated
+    # file: what could be read is printed, then its reason (exit 2), as dcmdump +E.
+    header, problem = read_for_inspection(path)
+    overrides = charset.CharsetOverrides(files={str(path): code}) if code else charset.OVERRIDES
     if args.json:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
     else:
@@ -77,6 +79,9 @@ def run_dump(args: argparse.Namespace) -> int:
         if warning:
             print(f"# WARNING: {warning}")
         print(dump_text(dataset_rows(header, str(path), overrides)))
+    if problem is not None:
+        sys.stdout.flush()  # the elements first, then the reason
+        raise problem
     return EXIT_OK
 
 

@@ -247,3 +247,32 @@ def test_inspector_follows_the_image(main_window, qtbot, tmp_path):
     second_title, second = inspector.title.text(), inspector_row(main_window, "(0020,4000)").full_value
     assert {first, second} == {"image 01", "image 02"}
     assert first_title != second_title and {first_title, second_title} == {"a.dcm", "b.dcm"}
+
+
+@pytest.mark.parametrize(
+    ("keep", "ends_in"), [(20000, "(7FE0,0010)"), (5000, "(0043,1029)")], ids=["in the pixel data", "in a private value"]
+)
+def test_a_truncated_file_shows_what_could_be_read_under_a_warning(main_window, open_in, qtbot, tmp_path, keep, ends_in):
+    """The pane says the image cannot be shown; the Tags dock lists the header dcmdump +E reads, under one warning line."""
+    import shutil
+    import subprocess
+
+    from viewer.core.inspect import iter_rows
+
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(Path(CT).read_bytes()[:keep])
+    open_in(main_window, [path], expect_image=False)
+    inspector = fill_inspector(main_window, qtbot)
+    assert inspector.problem_label.isVisible()
+    assert "the file is truncated: it ends inside " + ends_in in inspector.problem_label.text()
+    damaged = inspector_row(main_window, ends_in)
+    assert damaged.warning.startswith("truncated: the file holds")
+    number = next(i for i, row in enumerate(inspector.model.rows()) if row.tag == ends_in)
+    assert inspector.model.index(number, 5).data().startswith("⚠ ")
+    assert "Damaged: truncated" in inspector.model.index(number, 5).data(Qt.ItemDataRole.ToolTipRole)
+    if shutil.which("dcmdump") is None:
+        pytest.skip("dcmtk's dcmdump is not installed")
+    printed = subprocess.run(["dcmdump", "+E", str(path)], capture_output=True, text=True, timeout=60).stdout
+    expected = [line.split(")")[0] + ")" for line in printed.splitlines() if line.startswith("(") and not line.startswith("(fffe")]
+    shown = [row.tag.lower() for depth, row in iter_rows(inspector.model.rows()) if depth == 0]
+    assert shown == expected

@@ -72,6 +72,19 @@ def _get(ds: Dataset, keyword: str) -> str:
     return text(ds, keyword)  # never raises: a malformed value must not break the overlay
 
 
+def _integer(ds: Dataset, keyword: str) -> int | None:
+    """A US/SS attribute as the number pydicom reads in the file's byte order (None if absent or malformed)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a malformed value: the row says it is not given
+            value = ds.get(keyword)
+        return None if value is None or value == "" else int(value)
+    except Exception:  # noqa: BLE001 - never breaks the dock
+        return None
+
+
 @dataclass(frozen=True)
 class ViewFacts:
     """What the pane knows beyond the header: position and display settings."""
@@ -155,7 +168,10 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
     ctx = frame.ctx
     stages: list[tuple[str, str]] = []
     photometric = frame.photometric
-    bits = f"{_get(ctx, 'BitsStored')} bits stored, {'signed' if _get(ctx, 'PixelRepresentation') == '1' else 'unsigned'}"
+    # (0028,0101) Bits Stored and (0028,0103) Pixel Representation (PS3.3 C.7.6.3.1), US in the file's byte order.
+    bits_stored = _integer(ctx, "BitsStored")
+    signed = _integer(ctx, "PixelRepresentation") == 1
+    bits = f"{bits_stored if bits_stored is not None else '?'} bits stored, {'signed' if signed else 'unsigned'}"
     stages.append(("Stored values", f"{photometric}, {bits}"))
     if frame.is_color:
         if photometric == "PALETTE COLOR":
@@ -164,7 +180,8 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
         elif photometric.startswith("YBR"):
             stages.append(("Colour", f"{photometric} converted to RGB"))
         else:
-            stages.append(("Colour", f"{photometric}, planar configuration {_get(ctx, 'PlanarConfiguration') or '0'}"))
+            planar = _integer(ctx, "PlanarConfiguration")
+            stages.append(("Colour", f"{photometric}, planar configuration {planar or 0}"))
         stages.append(("Window", "none (8-bit colour)" if not isinstance(voi, Window) or voi.source == "auto" else describe_voi(voi)))
         stages.append(("Inversion", "inverted by the user" if invert else "none"))
         return stages

@@ -22,11 +22,16 @@ import codecs
 import unicodedata
 from dataclasses import dataclass, field
 
-from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.dataelem import RawDataElement
+import numpy as np
+from pydicom.charset import convert_encodings, decode_bytes, python_encoding
+from pydicom.datadict import dictionary_VR
+from pydicom.filewriter import correct_ambiguous_vr_element
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.valuerep import PersonName
+from pydicom.valuerep import AMBIGUOUS_VR, PersonName
 
 #: VRs whose values are text in the Specific Character Set (PS3.5 6.1.2.3).
 TEXT_VRS = {"SH", "LO", "ST", "LT", "UC", "UT", "PN"}
@@ -111,7 +116,8 @@ _ESC_GB2312 = b"\x1b$)A"
 
 
 def _is_python_codec(charset: str) -> bool:
-    return charset in ("shift_jis", "euc_kr", "cp1251", "cp1252")
+    """An override code that is a Python codec name rather than a DICOM defined term."""
+    return bool(charset) and not charset.startswith("\\") and charset not in python_encoding
 
 
 def decode_with(raw: bytes, charsets: list[str], vr: str = "LO") -> str:
@@ -391,6 +397,81 @@ def _looks_latin1(text: str, terms: list[str]) -> bool:
     return bool(high) and all(unicodedata.category(ch).startswith("L") for ch in high) and len(high) <= max(2, len(text) // 3)
 
 
+def element_vr(elem: DataElement | RawDataElement, tag: int) -> str:
+    """The VR of an element: its own (explicit VR), else the data dictionary's.
+
+    Implicit VR files carry no VR (PS3.5 7.1.3): the dictionary gives it,
+    possibly ambiguous ('US or SS', 'OB or OW'); group lengths (gggg,0000)
+    are UL (PS3.5 7.2); '' for a private or unknown tag.
+    """
+    vr = str(elem.VR or "")
+    if vr:
+        return vr
+    if tag & 0xFFFF == 0:
+        return "UL"
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return ""
+
+
+def _is_text(vr: str) -> bool:
+    return vr in TEXT_VRS or vr in ASCII_VRS
+
+
+def _float_text(value: float, vr: str) -> str:
+    """The shortest text that reads back as the same FL (32-bit) or FD (64-bit) value."""
+    return str(np.float32(value)) if vr == "FL" else repr(float(value))
+
+
+def value_text(elem: DataElement) -> str:
+    """A converted element's value as text, values joined by backslashes as dcmdump shows them.
+
+    Numbers as pydicom converted them from the file's byte order (US, SS,
+    UL, SL, SV, UV, FL, FD: PS3.5 Table 6.2-1), tags as (gggg,eeee) for AT,
+    other binary values (OB, OW, UN...) as hex bytes; '' for a sequence.
+    """
+    value = elem.value
+    if value is None or isinstance(value, Sequence) or (isinstance(value, str) and value == ""):
+        return ""
+    if isinstance(value, (bytes, bytearray)):
+        return "\\".join(f"{b:02x}" for b in value)
+    many = isinstance(value, (list, tuple)) or (hasattr(value, "__iter__") and not isinstance(value, (str, int)))
+    values = list(value) if many else [value]
+    vr = str(elem.VR)
+    if vr == "AT":
+        # An AT value pydicom could not split evenly comes as a nested list (tests/robustness).
+        tags = [t for v in values for t in (v if isinstance(v, (list, tuple, MultiValue)) else [v])]
+        return "\\".join(f"({int(t) >> 16:04X},{int(t) & 0xFFFF:04X})" for t in tags)
+    if vr in ("FL", "FD", "OF", "OD"):
+        return "\\".join(_float_text(v, vr) if isinstance(v, float) else str(v) for v in values)
+    return "\\".join(str(v) for v in values)
+
+
+def _binary_text(ds: Dataset, tag: int, elem: DataElement | RawDataElement) -> DecodedText:
+    """A binary value (US, SS, FL, AT, OB ...) converted by pydicom in the file's byte order.
+
+    The element itself is converted aside (`ds` keeps it raw); a value pydicom cannot convert (a US of
+    3 bytes) is shown as its bytes in hex, marked suspect.
+    """
+    import warnings
+
+    if isinstance(elem, RawDataElement):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a malformed value is marked suspect instead
+                converted = convert_raw_data_element(elem, encoding=None, ds=ds)
+                if converted.VR in AMBIGUOUS_VR:
+                    # Implicit VR 'US or SS' (PS3.5 A.1): pydicom decides by the
+                    # (0028,0103) Pixel Representation in force, as on any read.
+                    converted = correct_ambiguous_vr_element(converted, ds, elem.is_little_endian)
+        except Exception:  # noqa: BLE001 - see above
+            raw = bytes(elem.value or b"")
+            return DecodedText("\\".join(f"{b:02x}" for b in raw), True)
+        elem = converted
+    return DecodedText(value_text(elem))
+
+
 def element_text(
     ds: Dataset,
     tag: int,
@@ -400,17 +481,36 @@ def element_text(
 ) -> DecodedText | None:
     """The decoded text of element `tag` of `ds` (None when absent), overrides applied.
 
-    `declared` is the character set in force when `ds` is a sequence item
-    without its own (0008,0005): the enclosing dataset's (PS3.5 7.5.3).
+    Text VRs are decoded in the character set in force; `declared` is the
+    one in force when `ds` is a sequence item without its own (0008,0005):
+    the enclosing dataset's (PS3.5 7.5.3). Binary VRs (US, SS, UL, FL, FD,
+    AT, OB, OW ...) are converted by pydicom in the dataset's byte order,
+    implicit VR ones by the dictionary's VR, and multiple values joined with
+    backslashes.
     """
+    if tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    vr = element_vr(elem, tag)
+    if vr == "UN":
+        # UN is how a reader without the dictionary wrote a known attribute
+        # (PS3.5 6.2.2): the dictionary says what its bytes are.
+        try:
+            known = str(dictionary_VR(tag))
+        except KeyError:
+            known = ""
+        if _is_text(known):
+            vr = known
+    if vr and not _is_text(vr):
+        return _binary_text(ds, tag, elem)
     raw = _raw_bytes(ds, tag)
     if raw is None:
-        if tag not in ds:
-            return None
-        value = ds[tag].value
-        return DecodedText("" if value is None else str(value))
-    data, vr = raw
-    vr = vr or "LO"
+        converted = ds[tag]
+        if isinstance(converted.value, str):
+            return DecodedText(converted.value)
+        return DecodedText(value_text(converted))
+    data = raw[0]
+    vr = vr or "LO"  # a private tag of an implicit VR file: most are text
     if vr not in TEXT_VRS:
         return DecodedText(data.decode("ascii", "replace").strip(" \x00"), any(b >= 0x80 for b in data))
     rule = (overrides or OVERRIDES).lookup(ds, path)
@@ -424,14 +524,97 @@ def header_text(ds: Dataset, keyword: str, path: str | None = None) -> str:
     return "" if decoded is None else decoded.text.strip()
 
 
+# ----------------------------------------------------------------------------- spellings
+
+
+#: ISO 2022 multi-byte sets are code extensions after the default repertoire:
+#: declared as a second value ('\\ISO 2022 IR 87', PS3.3 C.12.1.1.2).
+_EXTENSIONS_ONLY = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO 2022 IR 58"}
+#: The DICOM term a Python codec stands for, where one says exactly that codec (PS3.3 Table C.12-2, C.12-5).
+_TERM_OF_CODEC = {
+    codecs.lookup(python_encoding[term]).name: term
+    for term in ("ISO_IR 192", "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 126", "ISO_IR 127",
+                 "ISO_IR 138", "ISO_IR 144", "ISO_IR 148", "ISO_IR 166", "GB18030", "GBK")
+}
+_TERM_OF_CODEC["ascii"] = "ISO_IR 6"
+
+
+def _loose(spelling: str) -> str:
+    """'ISO_IR 100', 'iso-ir-100' and 'ISO IR100' alike: case, spaces, '-' and '_' ignored."""
+    return "".join(ch for ch in spelling.lower() if ch not in " -_\\")
+
+
+_BY_LOOSE_NAME = {
+    **{_loose(term): term for term in python_encoding if term},
+    **{_loose(term): "\\" + term for term in _EXTENSIONS_ONLY},
+    **{_loose(code): code for code in CHOICES.values() if code},
+}
+#: A few names to suggest when a spelling is unknown.
+EXAMPLE_SPELLINGS = "ISO_IR 192 (UTF-8), ISO_IR 100 (latin1), GB18030, Shift_JIS, EUC-KR, ISO 2022 IR 87, or a Python codec name"
+
+
+def normalise_charset(spelling: str) -> str:
+    """The canonical choice for a character set as a user types it ('' for the file's own declaration).
+
+    Accepts the labels of :data:`CHOICES`, DICOM defined terms (PS3.3 C.12.1.1.2)
+    and Python codec names with their aliases, in any case and with any of
+    ' ', '-', '_' as separators: 'UTF-8', 'utf8', 'iso-ir-100', 'Latin-1',
+    'SJIS', 'EUC-KR'. The result is a DICOM term where one names exactly that
+    set ('utf8' -> 'ISO_IR 192', 'latin1' -> 'ISO_IR 100'), an ISO 2022
+    multi-byte term after the default repertoire ('\\ISO 2022 IR 87'), the code
+    offered in :data:`CHOICES` ('Shift_JIS' -> 'shift_jis'), else Python's own
+    name of the codec ('eucjp' -> 'euc_jp'). Raises ViewerError (one line,
+    with examples) for anything else.
+    """
+    from viewer.core.io import ViewerError
+
+    text = " ".join(str(spelling or "").split())
+    if not text:
+        return ""
+    for label, code in CHOICES.items():
+        if text.lower() == label.lower():
+            return code
+    known = _BY_LOOSE_NAME.get(_loose(text))
+    if known is not None:
+        return known
+    try:
+        info = codecs.lookup(text)
+    except LookupError:
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise ViewerError(f"unknown character set '{text}': try {EXAMPLE_SPELLINGS}")
+    if info.name in _TERM_OF_CODEC:
+        return _TERM_OF_CODEC[info.name]
+    for code in CHOICES.values():
+        if code and _is_python_codec(code) and codecs.lookup(code).name == info.name:
+            return code
+    return info.name.replace("-", "_")
+
+
+def sendable_charset(spelling: str) -> str:
+    """A character set a query may declare in (0008,0005): a single DICOM defined term ('' for none).
+
+    Raises ViewerError for a Python codec with no DICOM term ('Shift_JIS'),
+    or an ISO 2022 code extension, which a request cannot declare alone.
+    """
+    from viewer.core.io import ViewerError
+
+    code = normalise_charset(spelling)
+    if not code:
+        return ""  # nothing declared: the default repertoire (PS3.5 6.1.2.1)
+    if _is_python_codec(code) or code.startswith("\\"):
+        raise ViewerError(
+            f"'{spelling}' is not a character set a query can declare: choose one such as ISO_IR 192 (UTF-8), ISO_IR 100, GB18030"
+        )
+    return code
+
+
 def is_valid_codec(charset: str) -> bool:
-    """Whether an override code names something this module can decode with."""
-    if not charset:
-        return True
-    if _is_python_codec(charset):
-        try:
-            codecs.lookup(charset)
-            return True
-        except LookupError:
-            return False
-    return charset in CHOICES.values()
+    """Whether a user's spelling of a character set is understood (see :func:`normalise_charset`)."""
+    from viewer.core.io import ViewerError
+
+    try:
+        normalise_charset(charset)
+    except ViewerError:
+        return False
+    return True

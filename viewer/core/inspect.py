@@ -22,7 +22,8 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text
+from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text, value_text
+from viewer.core.truncation import DAMAGED
 from viewer.core.wording import count
 
 BULK_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -51,7 +52,8 @@ class TagRow:
     def line(self) -> str:
         """One row as text, for copying."""
         flags = " [guess: %s]" % self.guess if self.guess else (" [suspect]" if self.suspect else "")
-        flags += f" [invalid: {self.warning}]" if self.warning else ""
+        if self.warning:
+            flags += f" [{self.warning}]" if self.warning.startswith("truncated") else f" [invalid: {self.warning}]"
         length = "" if self.length is None else f" #{self.length}"
         return f"{self.tag} {self.vr} {self.keyword or self.name} = {self.full_value}{flags}{length}".rstrip()
 
@@ -147,20 +149,6 @@ def _plain(ds: Dataset, keyword: str, default):
         return default
 
 
-def _value_text(elem: DataElement) -> str:
-    value = elem.value
-    if value is None or value == "":
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return "\\".join(f"{b:02x}" for b in value)  # short binary values, as dcmdump shows them
-    if elem.VR == "AT":
-        values = value if isinstance(value, (list, tuple)) or hasattr(value, "__iter__") and not isinstance(value, int) else [value]
-        return "\\".join(_tag_text(int(v)) for v in values)
-    if hasattr(value, "__iter__") and not isinstance(value, (str, bytes)):
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
 def _vm(text: str, vr: str) -> int:
     if not text:
         return 0
@@ -182,6 +170,7 @@ def dataset_rows(
     if meta is not None:
         rows.extend(dataset_rows(meta, None, overrides, [""], include_meta=False))
     charsets = declared_charsets(ds) if 0x00080005 in ds or declared is None else declared
+    first = len(rows)
     for tag in sorted(ds.keys()):
         tag = int(tag)
         item = _raw_of(ds, tag)
@@ -215,12 +204,16 @@ def dataset_rows(
             raw = item.value if isinstance(item.value, (bytes, bytearray)) else b""
             text = bytes(raw).decode("latin-1", "replace")
         else:
-            text = _value_text(elem)
+            text = value_text(elem)
             vr = str(elem.VR)
             problem = problem or _check_value(elem, length)
             if problem and isinstance(item, RawDataElement) and isinstance(item.value, (bytes, bytearray)):
                 text = bytes(item.value).decode("latin-1", "replace").rstrip("\x00 ")  # shown raw
         rows.append(TagRow(_tag_text(tag), keyword, name, vr, _vm(text, vr), length, _elide(text), text, warning=problem, tag_value=tag))
+    damaged = getattr(ds, DAMAGED, None) or {}
+    for row in rows[first:]:
+        if row.tag_value in damaged:
+            row.warning = damaged[row.tag_value]  # the file ends inside it (viewer.core.truncation)
     return rows
 
 
@@ -233,7 +226,7 @@ def _check_value(elem: DataElement, length: int | None, text: str | None = None)
     vr = str(elem.VR)
     if vr not in _FORMATS:
         return ""
-    text = _value_text(elem) if text is None else text
+    text = value_text(elem) if text is None else text
     for value in text.split("\\"):
         value = value.strip(" \x00")
         if value and not _FORMATS[vr](value):

@@ -208,22 +208,42 @@ def read_image_dataset(path: str | os.PathLike[str]) -> FileDataset:
     return ds
 
 
-def read_for_inspection(path: str | os.PathLike[str]) -> FileDataset:
-    """Every attribute, Pixel Data and what follows it included, bulk values left unread.
+def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, ViewerError | None]:
+    """Every attribute that can be read, Pixel Data and what follows it included, bulk values left unread;
+    and, for a file cut short, the one-line reason.
 
     For the tag inspector and ``dump``: pydicom defers values over 1 kB, so
-    they are listed and summarised, never loaded. Raises ViewerError for
-    input ``read_header`` refuses.
+    they are listed and summarised, never loaded. A truncated file gives
+    every element before the cut, the element it ends in marked damaged
+    (:mod:`viewer.core.truncation`), and a :class:`ViewerError` saying
+    where it ends, to show after them. Raises ViewerError for input
+    ``read_header`` refuses for any other reason.
     """
+    from viewer.core.truncation import find_truncation, read_readable
+
+    path = Path(path)
+    _check_path(path)
+    _check_inflated_size(path)
+    truncation = find_truncation(path)
+    if truncation is not None:
+        problem = ViewerError(truncation.reason(), path)
+        try:
+            partial = read_readable(path, truncation)
+        except Exception:  # noqa: BLE001 - nothing readable: the reason alone
+            raise problem from None
+        partial.read_warnings = []  # type: ignore[attr-defined]
+        _unknown_vrs_as_un(partial)
+        _unknown_vrs_as_un(getattr(partial, "file_meta", None))
+        return partial, problem
     header = read_header(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # read_header has already read this far
             full = pydicom.dcmread(path, defer_size=1024, force=True)
         full.read_warnings = getattr(header, "read_warnings", [])  # type: ignore[attr-defined]
-        return full
+        return full, None
     except Exception:  # noqa: BLE001 - show what read_header could read
-        return header
+        return header, None
 
 
 def sop_class_name(ds: Dataset) -> str:

@@ -881,13 +881,13 @@ class MainWindow(QMainWindow):
             from viewer.core.inspect import preamble_row
             from viewer.core.io import read_for_inspection
 
-            header = read_for_inspection(path)
+            header, problem = read_for_inspection(path)  # a truncated file: what could be read, and why it stops
             rows = dataset_rows(header, str(path), overrides)
             warning_row = preamble_row(path)
-            return header, ([warning_row] if warning_row else []) + rows
+            return header, ([warning_row] if warning_row else []) + rows, problem
 
         def show(result) -> None:
-            header, rows = result
+            header, rows, problem = result
             if path != self._inspected_path:
                 return
             scopes = [("files", str(path), "this file")]
@@ -901,7 +901,7 @@ class MainWindow(QMainWindow):
             if institution:
                 scopes.append(("institutions", institution, f"institution '{institution}'"))
             title = f"{path.name}" + (f" ({ref.instance.frames} frames)" if ref.instance.frames > 1 else "")
-            self.inspector.show_rows(rows, title, scopes, overrides.lookup(header, str(path)))
+            self.inspector.show_rows(rows, title, scopes, overrides.lookup(header, str(path)), problem.reason if problem else "")
             self.inspector_filled.emit()
 
         def failed(error) -> None:

@@ -89,6 +89,20 @@ def _seconds(box: QDoubleSpinBox) -> float | None:
     return float(box.value()) or None
 
 
+def _typed_charset(box: QComboBox) -> str:
+    """The code of the listed choice shown, else the text as typed (normalised by Node)."""
+    index = box.findText(box.currentText())
+    return (box.itemData(index) or "") if index >= 0 else box.currentText()
+
+
+def _show_charset(box: QComboBox, code: str) -> None:
+    index = box.findData(code)
+    if index >= 0:
+        box.setCurrentIndex(index)
+    else:
+        box.setEditText(code)  # a codec not in the list ('euc_jp')
+
+
 class NodeDialog(QDialog):
     """Add or edit a remote node (and see the local AE)."""
 
@@ -116,8 +130,12 @@ class NodeDialog(QDialog):
             if code and not code.startswith("\\") and code not in ("shift_jis", "euc_kr", "cp1251"):
                 self.charset.addItem(label, code)
             self.assume.addItem(label if code else "Nothing (answers declare their own)", code)
-        self.charset.setCurrentIndex(max(0, self.charset.findData(node.charset if node else "ISO_IR 192")))
-        self.assume.setCurrentIndex(max(0, self.assume.findData(node.assume_charset if node else "")))
+        # Editable: a user may type any spelling ('utf8', 'Latin-1', 'EUC-KR'); Node normalises it.
+        for box in (self.charset, self.assume):
+            box.setEditable(True)
+            box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        _show_charset(self.charset, node.charset if node else "ISO_IR 192")
+        _show_charset(self.assume, node.assume_charset if node else "")
         self.tls_ca = QLineEdit(node.tls_ca_file if node else "")
         self.tls_cert = QLineEdit(node.tls_cert_file if node else "")
         self.tls_key = QLineEdit(node.tls_key_file if node else "")
@@ -193,8 +211,8 @@ class NodeDialog(QDialog):
             port=self.port.value(),
             retrieve=self.retrieve.currentData(),
             query_model=self.model.currentData(),
-            charset=self.charset.currentData() or "",
-            assume_charset=self.assume.currentData() or "",
+            charset=_typed_charset(self.charset),
+            assume_charset=_typed_charset(self.assume),
             tls_ca_file=self.tls_ca.text().strip(),
             tls_cert_file=self.tls_cert.text().strip(),
             tls_key_file=self.tls_key.text().strip(),

@@ -35,8 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.charset import CHOICES, LABELS
+from viewer.core.charset import CHOICES, LABELS, normalise_charset
 from viewer.core.inspect import TagRow, dump_text
+from viewer.core.io import ViewerError
 
 COLUMNS = ("Tag", "Name", "VR", "VM", "Length", "Value")
 VALUE_COLUMN = 5
@@ -133,7 +134,9 @@ class TagTreeModel(QAbstractItemModel):
             return f"{mark}{row.value}{guess}"
         if role == Qt.ItemDataRole.ToolTipRole:
             parts = [row.name]
-            if row.warning:
+            if row.warning.startswith("truncated"):
+                parts.append(f"Damaged: {row.warning}")
+            elif row.warning:
                 parts.append(f"Invalid value: {row.warning} (shown raw)")
             if row.guess:
                 parts.append(f"The declared character set does not fit these bytes; best guess: {LABELS.get(row.guess, row.guess)}")
@@ -213,6 +216,9 @@ class TagInspector(QWidget):
         self.charset_combo = QComboBox()
         for label, code in CHOICES.items():
             self.charset_combo.addItem(label, code)
+        # Editable: any spelling a user would type ('utf8', 'Shift_JIS', 'iso-ir-100'), normalised on Apply.
+        self.charset_combo.setEditable(True)
+        self.charset_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.scope_combo = QComboBox()
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self._apply)
@@ -232,9 +238,15 @@ class TagInspector(QWidget):
         self.charset_bar.hide()
 
         self.title = QLabel("")
+        # A file cut short: its readable elements are listed below this line.
+        self.problem_label = QLabel()
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("QLabel { background: #fff4e0; color: #8a4500; padding: 3px; }")
+        self.problem_label.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
+        layout.addWidget(self.problem_label)
         layout.addWidget(self.charset_bar)
         layout.addWidget(self.filter_edit)
         layout.addWidget(self.tree, 1)
@@ -297,9 +309,14 @@ class TagInspector(QWidget):
         self._set_column_shown(name, shown)
         _settings().setValue("inspector/shown_columns", [n for n in OPTIONAL_COLUMNS if not self.tree.isColumnHidden(COLUMNS.index(n))])
 
-    def show_rows(self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None) -> None:
-        """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force."""
+    def show_rows(
+        self, rows: list[TagRow], title: str, scopes: list[tuple[str, str, str]], override: tuple[str, str] | None, problem: str = ""
+    ) -> None:
+        """Show `rows`. `scopes` are (scope, key, label) choices; `override` is (charset, scope) in force;
+        `problem` is why the file could only be read in part (a warning line above the rows)."""
         self.title.setText(title)
+        self.problem_label.setText(f"⚠ Only part of this file could be read: {problem}" if problem else "")
+        self.problem_label.setVisible(bool(problem))
         self.model.set_rows(rows)
         if self.filter_edit.text():
             self.tree.expandAll()
@@ -326,17 +343,32 @@ class TagInspector(QWidget):
     def clear(self) -> None:
         self.model.set_rows([])
         self.title.setText("")
+        self.problem_label.hide()
         self.charset_bar.hide()
 
     def _select_charset(self, code: str) -> None:
         index = self.charset_combo.findData(code)
-        self.charset_combo.setCurrentIndex(max(0, index))
+        if index >= 0 or not code:
+            self.charset_combo.setCurrentIndex(max(0, index))
+        else:
+            self.charset_combo.setEditText(LABELS.get(code, code))  # a codec typed earlier ('euc_jp')
+
+    def selected_charset(self) -> str:
+        """The canonical code of the choice shown or typed (raises ViewerError for an unknown spelling)."""
+        text = self.charset_combo.currentText()
+        index = self.charset_combo.findText(text)
+        return (self.charset_combo.itemData(index) or "") if index >= 0 else normalise_charset(text)
 
     def _apply(self) -> None:
         i = self.scope_combo.currentIndex()
         if 0 <= i < len(self._scopes):
             scope, key = self._scopes[i]
-            self.override_requested.emit(scope, key, self.charset_combo.currentData() or "")
+            try:
+                code = self.selected_charset()
+            except ViewerError as exc:
+                self.charset_label.setText(exc.reason)
+                return
+            self.override_requested.emit(scope, key, code)
 
     def choose(self, charset: str, scope: str) -> None:
         """Pick a character set and scope as a user would, then apply (for tests and scripts)."""

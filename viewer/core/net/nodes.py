@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 
+from viewer.core.charset import normalise_charset, sendable_charset
 from viewer.core.io import ViewerError
 
 _AE_RECOMMENDED = re.compile(r"^[A-Z0-9_\-]+$")
@@ -76,6 +77,9 @@ class Node:
             raise ViewerError(f"query model must be 'study' or 'patient', not '{self.query_model}'")
         if isinstance(self.timeouts, dict):
             self.timeouts = Timeouts(**self.timeouts)
+        # Spelt as the user likes ('utf8', 'Latin-1'): one canonical name (viewer.core.charset).
+        self.charset = sendable_charset(self.charset)
+        self.assume_charset = normalise_charset(self.assume_charset)
 
     @property
     def address(self) -> str:
