@@ -1,9 +1,12 @@
-"""Start-up: the window paints before pydicom, the decoders and pynetdicom load.
+"""Start-up: the window paints before pydicom loads; the first image before pyqtgraph and any decoder.
 
-pydicom imports every installed pixel decoder plugin as it loads (gdcm,
-pylibjpeg and its plugins, Pillow, pyjpegls), so the window's frame is
-shown before anything that needs pydicom is imported; its contents follow
-(MainWindow(deferred=True) and build_contents). The timing figures are the
+The window's frame is shown before anything that needs pydicom is imported;
+its contents follow (MainWindow(deferred=True) and build_contents). pydicom
+would import every installed pixel decoder plugin as it loads (gdcm,
+pylibjpeg and its plugins, Pillow, pyjpegls); the viewer puts them off until
+a frame needs one (viewer.core.pixels.plugins), so an uncompressed image is
+shown without any. The first image is painted before pyqtgraph is imported
+(the pane's view takes over right after). The timing figures are the
 start-up benchmark's (benchmarks/bench_startup.py), not asserted here.
 """
 
@@ -20,6 +23,8 @@ from pydicom.data import get_testdata_file
 
 #: Top-level modules that must not be loaded when the window first paints.
 LATE = {"pydicom", "numpy", "pyqtgraph", "pynetdicom", "gdcm", "pylibjpeg", "openjpeg", "libjpeg", "rle", "jpeg_ls", "PIL"}
+#: Packages behind pydicom's decoder plugins (with their C parts), and Pillow.
+DECODERS = {"gdcm", "_gdcm", "pylibjpeg", "openjpeg", "_openjpeg", "libjpeg", "_libjpeg", "rle", "jpeg_ls", "_CharLS", "PIL"}
 
 
 def _run_viewer(tmp_path: Path, *args: str) -> dict[str, list[str] | float]:
@@ -51,6 +56,29 @@ def test_window_paints_before_pydicom_and_the_decoders_load(tmp_path):
     # The image needed pydicom, of course; pynetdicom still waits for the query panel's first use.
     late = _top_level(report["modules-at-image-paint"])
     assert "pydicom" in late and "pynetdicom" not in late
+
+
+@pytest.mark.slow
+def test_an_uncompressed_image_is_painted_before_any_decoder_and_pyqtgraph_load(tmp_path):
+    report = _run_viewer(tmp_path, str(get_testdata_file("693_UNCI.dcm", download=False)))
+    assert "image-painted" in report, report
+    at_image = report["modules-at-image-paint"]
+    assert not _top_level(at_image) & DECODERS, sorted(_top_level(at_image) & DECODERS)
+    plugin_packages = ("pydicom.pixels.decoders.", "pydicom.pixels.encoders.", "pydicom.pixel_data_handlers.")
+    plugins = [m for m in at_image if m.startswith(plugin_packages)]
+    assert set(plugins) <= {"pydicom.pixels.decoders.base", "pydicom.pixels.decoders.rle", "pydicom.pixels.encoders.base",
+                            "pydicom.pixels.encoders.native", "pydicom.pixel_data_handlers.numpy_handler",
+                            "pydicom.pixel_data_handlers.rle_handler"}, plugins
+    assert not {"pyqtgraph", "pynetdicom"} & _top_level(at_image)
+    assert "viewer.ui.query_panel" not in at_image  # built when its dock is first shown
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["JPEG2000.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEGLSNearLossless_16.dcm", "MR_small_RLE.dcm"])
+def test_a_compressed_image_is_painted_at_start_up(tmp_path, name):
+    """Its decoder is imported where it is decoded, on first use (the app reports once the image is painted)."""
+    report = _run_viewer(tmp_path, str(get_testdata_file(name, download=False)))
+    assert report["window-painted"] <= report["image-painted"]
 
 
 @pytest.fixture

@@ -9,11 +9,15 @@ so each worker starts in milliseconds.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+# multiprocessing and concurrent.futures.process are imported when the pool
+# starts: the viewer's start-up (one file, one thread) never needs them.
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
 PRELOAD = ["viewer.core.scan", "viewer.core.frames"]
@@ -27,6 +31,9 @@ def process_pool() -> ProcessPoolExecutor | None:
         return None
     with _LOCK:
         if _POOL is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             try:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(PRELOAD)

@@ -17,7 +17,6 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -269,6 +268,10 @@ def _scan_files(files, use_processes, record, throttle, progress, cancel, report
             record(path, *_classify(path))
             throttle()
     else:
+        # Here, not at the top: a scan in one thread (a few files, the viewer's
+        # first image at start-up) does without multiprocessing's modules.
+        from concurrent.futures.process import BrokenProcessPool
+
         chunks = [[str(p) for p in files[i : i + CHUNK]] for i in range(0, len(files), CHUNK)]
         pending: set[Future] = set()
         future_chunks: dict[Future, list[str]] = {}

@@ -5,6 +5,12 @@ visible region only, at about screen resolution, packed as 0xFFRRGGBB (Qt's
 RGB32, its fastest format to scale onto the screen; wrapped without a copy).
 Re-windowing is a new lookup table and one ``take`` over at most the visible
 screen pixels.
+
+pyqtgraph takes longer to import than the rest of the window to build (it
+creates Python types for most of Qt's classes), so at start-up the first
+image is painted by a plain widget, fitted as the view would fit it, and the
+pyqtgraph view takes its place right after it is on screen (or as soon as
+anything asks for the view: zoom, pan, a test).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import math
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
 
 from viewer.core.pixels.pipeline import VOI, FrameDisplay
@@ -164,6 +170,46 @@ def outside(rect: QRectF, covered: QRectF) -> list[QRectF]:
     return bands
 
 
+class _Poster(QWidget):
+    """The frame shown, fitted and centred, painted with QPainter until the pyqtgraph view exists.
+
+    It renders what :meth:`ImagePane.render` would for a fitted view: the
+    whole frame at the stride of its screen size, drawn without smoothing,
+    as pyqtgraph's image item draws it.
+    """
+
+    def __init__(self, pane: ImagePane):
+        super().__init__(pane)
+        self._pane = pane
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+
+    def fitted_scale(self) -> float:
+        """Screen pixels per image pixel of the fitted frame (1.0 when there is none)."""
+        frame = self._pane.frame
+        if frame is None or self.width() <= 0 or self.height() <= 0:
+            return 1.0
+        rows, cols = frame.shape
+        return min(self.width() / cols, self.height() / rows)
+
+    def paintEvent(self, event):  # noqa: N802 - Qt naming
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), Qt.GlobalColor.black)
+        frame, voi, invert = self._pane.frame, self._pane._voi, self._pane._invert
+        if frame is not None and voi is not None and self.width() > 0 and self.height() > 0:
+            rows, cols = frame.shape
+            scale = self.fitted_scale()
+            region, stride = visible_region((0, 0, cols, rows), frame.shape, 1.0 / scale)
+            pixels = np.ascontiguousarray(frame.render_packed(voi, invert, region, stride))
+            image = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_RGB32)
+            target = QRectF((self.width() - cols * scale) / 2, (self.height() - rows * scale) / 2,
+                            pixels.shape[1] * stride * scale, pixels.shape[0] * stride * scale)
+            painter.drawImage(target, image)
+            self._pane.last_render = (region, stride)
+            QTimer.singleShot(0, self._pane._build_view)  # the image is on screen: now the view
+        painter.end()
+
+
 class ImagePane(QWidget):
     """Shows one :class:`FrameDisplay`; emits what the mouse asks for.
 
@@ -192,6 +238,11 @@ class ImagePane(QWidget):
         self.setPalette(palette)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        # Before the overlays, so that they stay above it; shown only at start-up.
+        self._poster: _Poster | None = _Poster(self)
+        self._poster.hide()
+        self._layout.addWidget(self._poster)
+        self._view_waits_for_image = False
 
         self.corner_labels: dict[str, QLabel] = {}
         font = QFont()
@@ -216,6 +267,24 @@ class ImagePane(QWidget):
         self.message_label.hide()
 
     # -- the pyqtgraph view, built after the first paint ---------------------------------
+    def build_view_after_first_image(self) -> None:
+        """Files are being opened: build the pyqtgraph view once their first image is on screen.
+
+        Until then the pane's first paint does not build it (see the module's docstring).
+        """
+        self._view_waits_for_image = self._view is None
+        if self._view_waits_for_image:
+            self._poster.show()
+
+    @property
+    def _on_poster(self) -> bool:
+        """Whether images go to the plain widget: at start-up, until the view is built."""
+        return self._view is None and self._view_waits_for_image
+
+    def image_surface(self) -> QWidget:
+        """The widget the image is painted on now: the view's viewport, or the plain widget before it."""
+        return self._view.viewport() if self._view is not None else self._poster
+
     def _build_view(self) -> None:
         if self._view is not None:
             return
@@ -240,7 +309,15 @@ class ImagePane(QWidget):
         self._layout.addWidget(view)
         for label in (*self.corner_labels.values(), self.message_label):
             label.raise_()  # the overlays stay above the view
+        if self._poster is not None:
+            self._layout.removeWidget(self._poster)
+            self._poster.deleteLater()
+            self._poster = None
         self._place_overlays()
+        if self._frame is not None:  # shown by the poster until now: the view takes over, fitted as it was
+            self.fitted = True
+            self.fit()
+            self.render()
 
     @property
     def view(self):
@@ -259,8 +336,8 @@ class ImagePane(QWidget):
 
     def paintEvent(self, event):  # noqa: N802 - Qt naming
         super().paintEvent(event)
-        if self._view is None:
-            QTimer.singleShot(0, self._build_view)  # right after the window is on screen
+        if self._view is None and (self._frame is not None or not self._view_waits_for_image):
+            QTimer.singleShot(0, self._build_view)  # right after the window (or the first image) is on screen
 
     # -- what is shown -------------------------------------------------------------------
     @property
@@ -272,6 +349,10 @@ class ImagePane(QWidget):
         new_shape = self._frame is None or self._frame.shape != frame.shape
         self._frame, self._voi, self._invert = frame, voi, invert
         self.message_label.hide()
+        if self._on_poster:
+            self.fitted = True
+            self._poster.update()
+            return
         if fit or new_shape:
             self.fit()
         self.render()
@@ -279,6 +360,9 @@ class ImagePane(QWidget):
     def set_display(self, voi: VOI, invert: bool) -> None:
         """New VOI or inversion for the frame shown: only the LUT changes."""
         self._voi, self._invert = voi, invert
+        if self._on_poster:
+            self._poster.update()
+            return
         self.render()
 
     def show_message(self, text: str) -> None:
@@ -286,6 +370,9 @@ class ImagePane(QWidget):
         self._frame = None
         if self._view is not None:
             self._image_item.clear()
+        elif self._poster is not None:
+            self._poster.hide()  # no image is coming: the pane's next paint builds the view
+        self._view_waits_for_image = False
         self.message_label.setText(text)
         self.message_label.show()
         self._place_overlays()
@@ -310,6 +397,9 @@ class ImagePane(QWidget):
         self.fitted = True
         if self._frame is None:
             return
+        if self._on_poster:
+            self._poster.update()
+            return
         rows, cols = self._frame.shape
         self.view_box.setRange(QRectF(0, 0, cols, rows), padding=0.0)
 
@@ -325,6 +415,8 @@ class ImagePane(QWidget):
 
     def zoom(self) -> float:
         """Screen pixels per image pixel now."""
+        if self._on_poster:
+            return self._poster.fitted_scale()
         px_w, px_h = self.view_box.viewPixelSize()
         size = max(px_w, px_h)
         return 1.0 / size if size > 0 else 1.0

@@ -36,23 +36,27 @@ if TYPE_CHECKING:
     from viewer.core.pixels.pipeline import VOI, FrameDisplay, Window
     from viewer.core.scan import ScanProgress
     from viewer.core.view_state import DisplayState
+    from viewer.ui.query_panel import QueryPanel
+    from viewer.ui.tag_inspector import TagInspector
 
 
 def _import_contents() -> None:
     """Import what the window's contents are made of, binding the names here.
 
-    They pull in pydicom, which imports every installed pixel decoder plugin
-    (gdcm, pylibjpeg and its plugins, Pillow, pyjpegls) as it loads: about
-    0.3 s. The app imports them after the window's first paint
-    (:meth:`MainWindow.build_contents`), so the window shows at once;
-    benchmarks/bench_startup.py fails if a decoder is loaded before it.
+    They pull in numpy and pydicom (pydicom's decoder plugins wait until a
+    frame needs one: viewer.core.pixels.plugins): about 0.2 s. The app
+    imports them after the window's first paint (:meth:`MainWindow.build_contents`),
+    so the window shows at once; benchmarks/bench_startup.py fails if a
+    decoder is loaded before the window, or before an uncompressed first image.
+    The query panel (and the network code) and the tag inspector are imported
+    when first shown, pyqtgraph after the first image (viewer.ui.image_view).
     """
     global ViewFacts, corner_annotations, pipeline_stages
     global DEFAULT_CACHE_BYTES, FrameStore, frame_with_time_limit, is_compressed, prefetch, prefetch_in_processes, series_window
     global process_pool, ViewerError, ImageRef, Series, model_text, ScanProgress, series_thumbnail
     global VOI, FrameDisplay, FullRange, Window, describe_voi, file_voi_luts, file_windows, full_modality_range, modality_unit
-    global is_hounsfield, percentile_window, presets_for, DisplayModel, DisplayState, charset, dataset_rows
-    global StudyBrowser, TagInspector, CineBar, CineController, ImagePane, OpenController
+    global is_hounsfield, percentile_window, presets_for, DisplayModel, DisplayState, charset
+    global StudyBrowser, CineBar, CineController, ImagePane, OpenController
     from viewer.core import charset
     from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
     from viewer.core.frames import (
@@ -64,7 +68,6 @@ def _import_contents() -> None:
         prefetch_in_processes,
         series_window,
     )
-    from viewer.core.inspect import dataset_rows
     from viewer.core.io import ViewerError
     from viewer.core.model import ImageRef, Series
     from viewer.core.model import text as model_text
@@ -90,7 +93,6 @@ def _import_contents() -> None:
     from viewer.ui.cine import CineBar, CineController
     from viewer.ui.image_view import ImagePane
     from viewer.ui.loader import OpenController
-    from viewer.ui.tag_inspector import TagInspector
 
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
@@ -155,8 +157,10 @@ class MainWindow(QMainWindow):
             self.build_contents()
 
     def build_contents(self) -> None:
-        """Build the pane, browser, inspector, query panel and cine controls
-        (and import what they need: see :func:`_import_contents`). Once."""
+        """Build the pane, browser and cine controls (and import what they
+        need: see :func:`_import_contents`). Once. The query panel and the tag
+        inspector, whose docks are behind others at first, are built when
+        their docks are first shown (:attr:`query_panel`, :attr:`inspector`)."""
         if self.contents_built:
             return
         self.contents_built = True
@@ -205,23 +209,44 @@ class MainWindow(QMainWindow):
         self.opener.progress.connect(self.browser.show_progress)
         self.browser_dock.setWidget(self.browser)
 
-        from viewer.ui.query_panel import QueryPanel  # networking loads only with the panel
-
-        self.query_panel = QueryPanel(self.runner)
-        self.query_panel.retrieved.connect(lambda folders: self.open_paths(folders))
-        self.query_panel.problems.connect(self._add_problems)
-        self.query_dock.setWidget(self.query_panel)
-
-        self.inspector = TagInspector()
-        self.inspector.override_requested.connect(self.set_charset_override)
-        self.inspector_dock.setWidget(self.inspector)
+        self.query_dock.visibilityChanged.connect(lambda visible: visible and self._build_query_panel())
         self.inspector_dock.visibilityChanged.connect(lambda visible: visible and self._refresh_inspector(force=True))
+        # A dock behind another's tab is "visible" to Qt, but shows nothing.
+        if not self.query_dock.visibleRegion().isEmpty():  # a saved layout put it in front
+            self._build_query_panel()
+        if not self.inspector_dock.visibleRegion().isEmpty():
+            self.inspector.clear()
         self._show_placeholder(START_HINT)
 
         from viewer.ui.media_watch import MediaWatcher  # offers a CD/DVD or USB drive with DICOMDIR inserted now
 
         self.media_watcher = MediaWatcher(self)
         self._central_column.insertWidget(0, self.media_watcher.bar)  # the offer: a bar above the image
+    @property
+    def query_panel(self) -> QueryPanel:
+        """The Remote (PACS) panel; built, with the network code, on first use."""
+        return self._build_query_panel()
+
+    def _build_query_panel(self) -> QueryPanel:
+        if self._query_panel is None:
+            from viewer.ui.query_panel import QueryPanel
+
+            self._query_panel = QueryPanel(self.runner)
+            self._query_panel.retrieved.connect(lambda folders: self.open_paths(folders))
+            self._query_panel.problems.connect(self._add_problems)
+            self.query_dock.setWidget(self._query_panel)
+        return self._query_panel
+
+    @property
+    def inspector(self) -> TagInspector:
+        """The tag inspector; built when its dock is first shown (or on first use)."""
+        if self._inspector is None:
+            from viewer.ui.tag_inspector import TagInspector
+
+            self._inspector = TagInspector()
+            self._inspector.override_requested.connect(self.set_charset_override)
+            self.inspector_dock.setWidget(self._inspector)
+        return self._inspector
 
     # ------------------------------------------------------------------ construction
     @property
@@ -231,6 +256,8 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         """The docks, empty until :meth:`build_contents` fills them (saved layouts need them now)."""
+        self._query_panel: QueryPanel | None = None
+        self._inspector: TagInspector | None = None
         self.browser_dock = QDockWidget("Studies", self)
         self.browser_dock.setObjectName("browser_dock")
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
@@ -878,7 +905,7 @@ class MainWindow(QMainWindow):
         overrides = charset.OVERRIDES
 
         def build():
-            from viewer.core.inspect import preamble_row
+            from viewer.core.inspect import dataset_rows, preamble_row
             from viewer.core.io import read_for_inspection
 
             header, problem = read_for_inspection(path)  # a truncated file: what could be read, and why it stops
@@ -978,7 +1005,8 @@ class MainWindow(QMainWindow):
         if self.contents_built:
             self.cine.stop()
             self.opener.cancel()
-            self.query_panel.shutdown()  # a retrieve or search would hold the window open
+            if self._query_panel is not None:
+                self._query_panel.shutdown()  # a retrieve or search would hold the window open
         self._prefetch_cancel.cancel()
         self.runner.shutdown()
         super().closeEvent(event)

@@ -3,6 +3,8 @@
 pydicom picks among the plugins that are installed (pylibjpeg, Pillow, gdcm,
 ...); when none can decode a transfer syntax, the message names the packages
 that would add one, as pydicom's own decoders do, instead of a traceback.
+The plugins of a syntax are imported when a frame of it is first decoded
+(:mod:`viewer.core.pixels.plugins`), so a native image loads none.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
 from viewer.core.io import ViewerError
-from viewer.core.pixels import gdcm_guard
+from viewer.core.pixels import gdcm_guard, plugins
 
-gdcm_guard.install()  # gdcm kills the process on some damaged frames: see gdcm_guard
+# gdcm kills the process on some damaged frames: see gdcm_guard. Its plugin is
+# imported when a frame first needs it (see plugins), and guarded from then on.
+plugins.when_loaded(gdcm_guard.PLUGIN, gdcm_guard.install)
 
 #: Packages that add a decoder for each compressed transfer syntax, preferred first.
 #: pydicom's plugin names map to these installable distributions.
@@ -108,6 +112,7 @@ def _check_decodable(ds, index: int, frames: int, uid: str, path) -> None:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
     check_frame_size(ds, path)
     if needs_decoder(uid):
+        plugins.load_for(uid)  # the real plugins decide, and name what is missing
         try:
             decoder = get_decoder(uid)
         except NotImplementedError:
@@ -218,6 +223,7 @@ def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
     """pydicom's ``pixel_array`` with our plugin order, then any plugin as a fallback."""
     if not needs_decoder(uid):
         return pixel_array(src, index=index)
+    plugins.load_for(uid)
     available = set(get_decoder(uid).available_plugins)
     unsafe = UNSAFE_FALLBACKS.get(str(uid), frozenset())
     safe = available - unsafe

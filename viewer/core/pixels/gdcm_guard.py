@@ -11,17 +11,24 @@ that pass go to pydicom's own gdcm plugin unchanged.
 
 It takes the place of the plugin labelled 'gdcm', under the same label and
 at the same place in pydicom's plugin order (so pydicom's default choice of
-plugin, and our preferences, are unchanged).
+plugin, and our preferences, are unchanged). pydicom's gdcm plugin (and gdcm)
+is imported only when a frame first needs it (viewer.core.pixels.plugins),
+which then calls :func:`install`.
 """
 
 from __future__ import annotations
 
 import struct
 
-from pydicom.pixels.decoders import gdcm as _gdcm
+from viewer.core.pixels import plugins
 
-DECODER_DEPENDENCIES = _gdcm.DECODER_DEPENDENCIES
-is_available = _gdcm.is_available
+PLUGIN = "pydicom.pixels.decoders.gdcm"
+
+
+def _gdcm():
+    """pydicom's gdcm plugin module (imported by now: see :func:`install`)."""
+    return plugins.load(PLUGIN)
+
 
 _JPEG_FAMILY = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
                 "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
@@ -55,16 +62,17 @@ def _decode_frame(src: bytes, runner) -> bytes:
         if components is not None and components != _samples_of(str(runner.photometric_interpretation)):
             raise ValueError(f"the JPEG 2000 code stream has {components} components but the "
                              f"photometric interpretation is {runner.photometric_interpretation}")
-    return _gdcm._decode_frame(src, runner)
+    return _gdcm()._decode_frame(src, runner)
 
 
 def install() -> None:
     """Put this plugin in place of pydicom's 'gdcm' for every syntax gdcm decodes."""
     from pydicom.pixels import get_decoder
 
-    for uid in DECODER_DEPENDENCIES:
-        plugins = getattr(get_decoder(uid), "_available", None)
+    plugin = _gdcm()
+    for uid in plugin.DECODER_DEPENDENCIES:
+        registered = getattr(get_decoder(uid), "_available", None)
         # In place: remove_plugin/add_plugin would move gdcm to the end of
         # pydicom's order and so change which plugin decodes by default.
-        if isinstance(plugins, dict) and plugins.get("gdcm") is _gdcm._decode_frame:
-            plugins["gdcm"] = _decode_frame
+        if isinstance(registered, dict) and registered.get("gdcm") is plugin._decode_frame:
+            registered["gdcm"] = _decode_frame
