@@ -40,7 +40,7 @@ SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMBNAIL_SIZE = 48
 #: The Name column's width: at least this, and at most this share of the view when fitted to its labels.
 MIN_NAME_WIDTH = 200
-NAME_SHARE = 0.65
+NAME_SHARE = 0.8
 
 
 def _item(value: str, sort_value=None) -> QStandardItem:
