@@ -19,6 +19,15 @@ upper-case characters (PS3.10 8.2, needed by dcmmkdir).
   signed 16-bit, Explicit VR Little Endian, uncompressed), one series, new
   SOP instance UIDs, instance numbers and z positions 1 mm apart, in
   ``SE0001/IM0001`` ... (about 526 MB).
+* ``small10k-v1``: 10,000 small files with few attributes, as a modality's
+  export or a secondary-capture archive gives them: 20 patients of one
+  study with 5 series of 100 images, in ``PA0001/SE0001/IM0001`` ... Made
+  with pydicom from nothing (no real file is this small): CT Image Storage,
+  Explicit VR Little Endian, 25 attributes (patient, study, series and
+  image identification, position, orientation, the image pixel module) and
+  16x16 unsigned 16-bit pixels: about 1.4 KB a file, 15 MB in all. Here the
+  files are all header and per-file costs (open, read, objects made per
+  file, start-up) dominate, not header parsing.
 * ``media-v1``: a hard-linked copy of ``index-v1`` (no extra space) with a
   DICOMDIR made by dcmmkdir at its root: 5,000 IMAGE records. Kept apart
   from ``index-v1`` because a folder holding a DICOMDIR is opened as media,
@@ -40,6 +49,7 @@ ROOT = Path(os.environ.get("DICOM_VIEWER_BENCH_DATA", "/tmp/dicom-viewer-bench")
 INDEX_SERIES, INDEX_SLICES, INDEX_PATIENTS = 50, 100, 10
 INDEX_PIXELS = 64
 CT_SLICES = 1000
+SMALL_PATIENTS, SMALL_SERIES, SMALL_IMAGES, SMALL_PIXELS = 20, 5, 100, 16
 
 
 def index_tree() -> Path:
@@ -117,6 +127,46 @@ def ct_tree() -> Path:
     write_ct_slices(template, folder, CT_SLICES)
     _stamp(root).write_text("ok\n")
     return folder
+
+
+def small_tree() -> Path:
+    """The 10,000-file tree of small files (made on first use, about 15 s)."""
+    root = ROOT / "small10k-v1"
+    if _stamp(root).exists():
+        return root
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    shutil.rmtree(root, ignore_errors=True)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.StudyDate, ds.StudyTime, ds.Modality = "20240117", "093000", "CT"
+    ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows = ds.Columns = SMALL_PIXELS
+    ds.PixelSpacing = ["0.5", "0.5"]
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.PixelData = (np.arange(SMALL_PIXELS * SMALL_PIXELS, dtype=np.uint16) * 16).tobytes()
+    root.mkdir(parents=True)
+    for p in range(SMALL_PATIENTS):
+        ds.PatientName, ds.PatientID = f"SMALL^PATIENT{p + 1:02d}", f"SMALL{p + 1:04d}"
+        ds.StudyInstanceUID, ds.StudyID = generate_uid(), str(p + 1)
+        for s in range(SMALL_SERIES):
+            ds.SeriesInstanceUID, ds.SeriesNumber = generate_uid(), s + 1
+            folder = root / f"PA{p + 1:04d}" / f"SE{s + 1:04d}"
+            folder.mkdir(parents=True)
+            for i in range(SMALL_IMAGES):
+                ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
+                ds.InstanceNumber = i + 1
+                ds.ImagePositionPatient = ["0", "0", f"{2.0 * i:.1f}"]
+                ds.save_as(folder / f"IM{i + 1:04d}", enforce_file_format=True)
+    _stamp(root).write_text("ok\n")
+    return root
 
 
 def write_ct_slices(template, folder: Path, count: int) -> None:
@@ -199,5 +249,5 @@ def resident_fraction(folder: Path) -> float | None:
 
 
 if __name__ == "__main__":
-    for make in (index_tree, ct_tree, media_tree):
+    for make in (index_tree, small_tree, ct_tree, media_tree):
         print(make(), file=sys.stderr)

@@ -11,6 +11,14 @@ Four measurements, each against baselines measured in the same run (see
    process pool (first run including the pool's start, then warm); dcmtk's
    ``dcmmkdir`` (builds a DICOMDIR, written outside the tree) and gdcm's
    ``gdcmscanner`` (10 tags) on the same tree, as whole processes.
+   The same on a tree of 10,000 **small files** with few attributes
+   (16x16 CT images, 25 attributes and pixel data, about 1.4 KB each), where per-file costs
+   dominate: the pydicom loop, ``read_index_header``, ``scan`` and
+   ``open_paths`` (the scan with the catalog, what the window and
+   ``dicom-viewer index`` do). Then **whole processes**, start-up
+   included, runs alternating, files warm: ``python -m viewer index TREE
+   --json`` (stdout to /dev/null) against a process running the plain
+   pydicom loop (listing the files with ``os.walk``), on both trees.
 2. **Loading a volume** of 1,000 uncompressed 512x512 CT slices, in
    slices/s: ``np.stack([pydicom.dcmread(f).pixel_array ...])`` (the
    baseline); the viewer's ``read_index_header`` for every slice, its
@@ -128,6 +136,18 @@ class IndexResult:
     files: int
     rates: list[Rate]
     resident_after_evict: float | None
+    tree: str = "index"
+    processes: list[ProcessRuns] = field(default_factory=list)
+
+
+@dataclass
+class ProcessRuns:
+    """Whole-process wall times (s) of one command and of its baseline, run in turn."""
+
+    name: str
+    baseline: list[float] = field(default_factory=list)
+    runs: list[float] = field(default_factory=list)
+    note: str = ""
 
 
 def _pydicom_headers(root: Path) -> int:
@@ -160,6 +180,57 @@ def _scan(root: Path, processes: bool, expected: int) -> int:
     if progress.images_found != expected:
         raise RuntimeError(f"scan found {progress.images_found} images, expected {expected}")
     return progress.images_found
+
+
+def _open_paths(root: Path, expected: int) -> int:
+    from viewer.core.sources import open_paths
+
+    result = open_paths([root])
+    found = sum(len(series.instances) for series in result.series)
+    if found != expected:
+        raise RuntimeError(f"open_paths found {found} instances, expected {expected}")
+    return found
+
+
+#: The baseline process: the plain pydicom loop, files listed with os.walk.
+PYDICOM_LOOP = """
+import os, sys
+import pydicom
+for top, folders, names in os.walk(sys.argv[1]):
+    for name in names:
+        pydicom.dcmread(os.path.join(top, name), stop_before_pixels=True)
+"""
+
+
+def _process_env() -> dict[str, str]:
+    """The repository first on the path; compiled modules cached, as for an installed viewer."""
+    env = dict(os.environ, PYTHONPATH=str(data.REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_index_processes(root: Path, files: list[Path], repeats: int) -> ProcessRuns:
+    """``python -m viewer index ROOT --json`` against the pydicom loop, each a whole
+    process, alternating (one warm-up run of each first, not counted)."""
+    runs = ProcessRuns(f"`dicom-viewer index {root.name} --json` (whole process)")
+    env = _process_env()
+    index = [sys.executable, "-m", "viewer", "index", str(root), "--json"]
+    loop = [sys.executable, "-c", PYDICOM_LOOP, str(root)]
+
+    def wall(args: list[str]) -> float:
+        t0 = time.perf_counter()
+        proc = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=str(data.REPO))
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{args[2]} exited {proc.returncode}: {proc.stderr[-500:]!r}")
+        return elapsed
+
+    warm_up(files)
+    wall(index), wall(loop)
+    for _ in range(repeats):
+        runs.runs.append(wall(index))
+        runs.baseline.append(wall(loop))
+    return runs
 
 
 def _run_tool(args: list[str]) -> None:
@@ -210,7 +281,26 @@ def run_index(repeats: int) -> IndexResult:
         rates.append(measure(Rate(f"gdcm gdcmscanner, {len(GDCM_TAGS)} tags (whole process)", n), lambda: _run_tool(args), files, repeats))
     else:
         rates.append(Rate("gdcm gdcmscanner", n, note="not installed (apt-get install libgdcm-tools)"))
-    return IndexResult(n, rates, resident)
+    result = IndexResult(n, rates, resident)
+    result.processes.append(run_index_processes(root, files, max(repeats, 5)))
+    return result
+
+
+def run_small_index(repeats: int) -> IndexResult:
+    """The same measures on 10,000 small files (16x16 CT, 25 attributes)."""
+    root = data.small_tree()
+    files = data.files_below(root)
+    n = len(files)
+    rates = [
+        measure(Rate("baseline: pydicom.dcmread(f, stop_before_pixels=True) loop", n), lambda: _pydicom_headers(root), files, repeats),
+        measure(Rate("viewer read_index_header loop (no scan bookkeeping)", n), lambda: _fast_headers(root), files, repeats),
+        measure(Rate("viewer scan(processes=False)", n), lambda: _scan(root, False, n), files, repeats),
+        measure(Rate("viewer open_paths (scan + catalog: the window's and `index`'s work)", n), lambda: _open_paths(root, n), files, repeats),
+    ]
+    data.evict(files)
+    result = IndexResult(n, rates, data.resident_fraction(root), tree="small")
+    result.processes.append(run_index_processes(root, files, max(repeats, 5)))
+    return result
 
 
 def markdown_index(result: IndexResult) -> str:
@@ -221,6 +311,24 @@ def markdown_index(result: IndexResult) -> str:
     ]
     for rate in result.rates:
         lines.append(_rate_row(rate, base, result.files))
+    return "\n".join(lines)
+
+
+def markdown_processes(results: list[IndexResult]) -> str:
+    lines = [
+        "| command | files | runs (s) | min (s) | median (s) | baseline: pydicom loop process, min / median (s) | ratio (baseline / index), min / median |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result, runs in ((result, runs) for result in results for runs in result.processes):
+        if runs.note:
+            lines.append(f"| {runs.name} | {result.files:,} | {runs.note} | - | - | - | - |")
+            continue
+        mins = (min(runs.baseline), min(runs.runs))
+        medians = (statistics.median(runs.baseline), statistics.median(runs.runs))
+        lines.append(
+            f"| {runs.name} | {result.files:,} | {', '.join(f'{r:.2f}' for r in runs.runs)} | {mins[1]:.2f} | **{medians[1]:.2f}** | "
+            f"{mins[0]:.2f} / {medians[0]:.2f} | {mins[0] / mins[1]:.2f}x / **{medians[0] / medians[1]:.2f}x** |"
+        )
     return "\n".join(lines)
 
 
@@ -629,6 +737,7 @@ def markdown_dicomdir(result: DicomdirResult) -> str:
 @dataclass
 class Results:
     index: IndexResult | None = None
+    small_index: IndexResult | None = None
     volume: VolumeResult | None = None
     first_image: FirstImageResult | None = None
     dicomdir: DicomdirResult | None = None
@@ -640,6 +749,7 @@ def run(repeats: int = 2, parts: tuple[str, ...] = PARTS, log=lambda text: None)
         started = time.monotonic()
         if part == "index":
             results.index = run_index(repeats)
+            results.small_index = run_small_index(repeats)
         elif part == "volume":
             results.volume = run_volume(repeats)
         elif part == "first-image":
@@ -679,6 +789,26 @@ def markdown(results: Results) -> str:
             + (f" (vmtouch: {resident:.0%} of the tree's pages left resident)." if resident is not None else "."),
             "",
         ]
+    if results.small_index is not None:
+        sections += [
+            f"## Folder indexing, {results.small_index.files:,} small files (files/s)",
+            "",
+            "16x16 CT images with 25 attributes and their pixel data, about 1.4 KB a file: per-file costs, not header parsing.",
+            "",
+            markdown_index(results.small_index),
+            "",
+        ]
+    processes = [r for r in (results.index, results.small_index) if r is not None and r.processes]
+    if processes:
+        sections += [
+            "## `dicom-viewer index` as a whole process (s, files warm, runs alternating with the baseline)",
+            "",
+            "Target (issue): the whole `index` process at least 2x a plain "
+            "`pydicom.dcmread(f, stop_before_pixels=True)` loop process over the same files, on 10,000 small files.",
+            "",
+            markdown_processes(processes),
+            "",
+        ]
     if results.volume is not None:
         sections += [
             f"## Loading a {results.volume.slices}-slice 512x512 CT volume (slices/s)",
@@ -715,7 +845,8 @@ NOTES = """\
 * **Browser data** (generated once into `/tmp/dicom-viewer-bench`, see `benchmarks/_browser_data.py`):
   the index tree is 50 series x 100 files of pydicom's MR-SIEMENS-DICOM-WithOverlays.dcm (real Siemens
   header: about 40 KB of CSA private data and an overlay) with new UIDs, numbers and positions, pixels shrunk
-  from 484x484 to 64x64 (about 50 KB a file, 250 MB in all). The CT volume is 1,000 copies of 693_UNCI.dcm
+  from 484x484 to 64x64 (about 50 KB a file, 250 MB in all). The small-file tree is 20 patients x 5 series
+  x 100 CT images made with pydicom: 25 attributes and 16x16 pixels, about 1.4 KB a file. The CT volume is 1,000 copies of 693_UNCI.dcm
   (real CT, 512x512 int16, uncompressed, 526 KB a file) with new UIDs and z positions. The DICOMDIR is
   dcmmkdir's (`+r -Pgp +I`) over a hard-linked copy of the index tree: 5,000 IMAGE records.
 * **Warm / cold**: warm = files just read; cold = evicted from the page cache with
@@ -723,6 +854,9 @@ NOTES = """\
   cache the data too, so cold here is milder than a real first read from a disk or a CD.
 * **dcmmkdir and gdcmscanner** are timed as whole processes (about 10 ms of process start); SimpleITK is timed
   inside its own process (start and import excluded), run from a separate virtualenv.
+* **`dicom-viewer index` processes**: `python -m viewer index TREE --json` (stdout to /dev/null) and the
+  baseline process (`os.walk` + `pydicom.dcmread(f, stop_before_pixels=True)` per file), both with compiled
+  modules cached, one warm-up run each, then run in turn; wall time from start to exit, files warm.
 * **Double-click** = `browser.series_activated.emit(series)` (the tree's `doubleClicked` handler emits it) with
   the window's frame cache cleared; "paint finished" is the project's `FirstPaintProbe` (the zero-delay timer
   after the viewport's paint event). The background prefetch of the previous repeat is cancelled first.

@@ -12,7 +12,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "echo", "find", "get")
+COMMANDS = ("export", "dump", "index", "echo", "find", "get")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -21,6 +21,9 @@ commands (run 'dicom-viewer COMMAND --help' for details):
         write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1
   dump FILE [--charset NAME] [--json]
         print every attribute (text like dcmdump, or the DICOM JSON model)
+  index PATH [--json]
+        list the patients, studies and series (with counts) and the problem files of a
+        folder, a media root or a DICOMDIR, as the browser would show them
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
   find NODE [--level study|series] [-k Keyword=Value ...] [--json]
   get NODE --study UID [--series UID] [-o DIR] [--move]

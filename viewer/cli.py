@@ -85,6 +85,57 @@ def run_dump(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _index_parser(sub) -> None:
+    p = sub.add_parser(
+        "index",
+        help="list the patients, studies, series and instances found at a path, and the problem files",
+        description="List what the viewer's browser would show for PATH (a folder, a media root or a DICOMDIR): "
+        "patients, studies and series with their instance and image counts, then the files that could not be "
+        "indexed and why. The scan is the window's own (headers only).",
+    )
+    p.add_argument("path", metavar="PATH", help="a folder, a media root (a folder holding a DICOMDIR), a DICOMDIR or a DICOM file")
+    p.add_argument("--json", action="store_true", help='print {"patients": [...], "problems": [...]} with attributes keyed by DICOM keyword')
+    p.set_defaults(run=run_index)
+
+
+def run_index(args: argparse.Namespace) -> int:
+    import os
+    import stat
+
+    from viewer.core.index import index_tree, summary, tree_text
+    from viewer.core.sources import open_paths
+    from viewer.core.tasks import rare_garbage_collection
+
+    path = Path(args.path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ViewerError("no such file or folder", path) from None
+    except OSError as exc:
+        raise ViewerError(f"cannot be read ({exc.strerror or exc})", path) from None
+    if stat.S_ISDIR(mode):
+        try:
+            os.scandir(path).close()
+        except OSError as exc:
+            raise ViewerError(f"the folder cannot be read ({exc.strerror or exc})", path) from None
+    with rare_garbage_collection():  # tens of thousands of objects made, all kept to the end
+        result = open_paths([path])
+        problems = result.problems + result.skipped
+        if not stat.S_ISDIR(mode) and not result.series and problems:
+            raise ViewerError(problems[0].reason, problems[0].path)  # one file, nothing in it to index: unusable
+        tree = index_tree(result.catalog, problems)
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps(tree, ensure_ascii=False))
+        sys.stdout.write("\n")
+        if not result.series:  # said where a person reads it; stdout stays the JSON
+            print(f"dicom-viewer: {summary(tree, str(path), result.progress.files_seen)}", file=sys.stderr)
+    else:
+        sys.stdout.write("\n".join(tree_text(tree, str(path), result.progress.files_seen)) + "\n")
+    return EXIT_OK
+
+
 def _network_parsers(sub) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("node", metavar="NODE", help="AET@HOST:PORT, or the name of a node saved in the query panel")
@@ -194,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _export_parser(sub)
     _dump_parser(sub)
+    _index_parser(sub)
     _network_parsers(sub)
     return parser
 

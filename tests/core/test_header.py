@@ -22,7 +22,9 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 import viewer.core.header as header_module
-from viewer.core.header import INDEX_KEYWORDS, read_index_header
+from viewer.core.header import INDEX_KEYWORDS, read_index_header, read_raw_header
+from viewer.core.io import ViewerError
+from viewer.core.model import Instance
 
 SAMPLES = sorted(set(get_testdata_files()) | set(get_charset_files()))
 
@@ -167,3 +169,21 @@ def test_header_cut_right_after_group_0028(name, tmp_path, sample, no_fallback):
     expected = index_values(reference)
     assert {"Rows", "Columns", "BitsAllocated", "PatientName"} <= expected.keys()
     assert index_values(read_index_header(cut)) == expected
+
+
+# --------------------------------------------------------------------------- what the catalog keeps
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=sample_id)
+def test_catalog_keeps_the_same_values_as_pydicom(path):
+    """An instance keeps its header packed (the scan's raw elements, or a dataset
+    pydicom read); the header it rebuilds reads as pydicom reads the file."""
+    reference = pydicom_header(path)
+    expected = index_values(reference)
+    try:
+        raw = read_raw_header(path)
+    except ViewerError:
+        pytest.skip("not a file the viewer reads")
+    assert index_values(Instance(Path(path), raw).header) == expected
+    assert index_values(Instance(Path(path), reference).header) == expected
+    assert Instance(Path(path), raw).sop_instance_uid == str(reference.get("SOPInstanceUID", "")).strip("\x00 ")

@@ -3,60 +3,51 @@
 A pydicom Dataset of the ~50 indexing attributes costs about 20 kB in
 memory; a folder of 100,000 files would hold 2 GB of them. A
 :class:`CompactHeader` keeps only the indexing attributes, as one bytes
-blob of (tag, VR, length, value) records (about 1 kB), and rebuilds a
-Dataset of raw elements when something needs it (the browser's first row of
-a series, the annotations of the image shown). Values keep their original
-bytes, so character sets and byte order are decoded exactly as before.
+blob of the elements exactly as the file encodes them (PS3.5 7.1; about
+1 kB), and rebuilds a Dataset of raw elements when something needs it (the
+browser's first row of a series, the annotations of the image shown).
+Values keep their original bytes, so character sets and byte order are
+decoded exactly as before.
 """
 
 from __future__ import annotations
 
-import struct
-
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
-from viewer.core.header import INDEX_TAGS
+from viewer.core.header import INDEX_TAGS, RawHeader, elements_in
 
-_RECORD = struct.Struct("<I2sI")  # tag, VR, value length
 _META_KEEP = (0x00020002, 0x00020003, 0x00020010)  # SOP class, instance, transfer syntax
-
-
-def _raw_items(ds: Dataset, wanted) -> list[tuple[int, bytes, bytes]]:
-    items = []
-    for tag, elem in ds._dict.items():
-        tag = int(tag)
-        if wanted is not None and tag not in wanted:
-            continue
-        if isinstance(elem, RawDataElement):
-            value = elem.value if isinstance(elem.value, bytes) else b""
-            vr = (elem.VR or "  ").encode("ascii")[:2]
-        elif isinstance(elem, DataElement) and isinstance(elem.value, (bytes, str)) and elem.VR != "SQ":
-            value = elem.value.encode("utf-8") if isinstance(elem.value, str) else elem.value
-            vr = (elem.VR or "  ").encode("ascii")[:2]
-        else:
-            continue  # converted numbers, sequences: not needed for indexing
-        items.append((tag, vr, value))
-    return items
-
-
-def _pack(items) -> bytes:
-    return b"".join(_RECORD.pack(tag, vr, len(value)) + value for tag, vr, value in items)
 
 
 def _unpack(blob: bytes, implicit: bool, little: bool) -> dict:
     elements = {}
-    pos, end = 0, len(blob)
-    while pos < end:
-        tag, vr, length = _RECORD.unpack_from(blob, pos)
-        pos += _RECORD.size
-        value = blob[pos : pos + length]
-        pos += length
+    for tag, vr, value in elements_in(blob, implicit, little):
         btag = BaseTag(tag)
-        vr_text = vr.decode("ascii").strip() or None
-        elements[btag] = RawDataElement(btag, vr_text, length, value, 0, implicit, little)
+        vr_text = _dictionary_vr(tag) if vr is None else vr.decode("ascii")
+        elements[btag] = RawDataElement(btag, vr_text, len(value), value, 0, implicit, little)
     return elements
+
+
+def _dictionary_vr(tag: int) -> str | None:
+    """An implicit VR element's VR from the dictionary (the text decoders need
+    'PN' to be PN); None for 'US or SS' and the like, which pydicom resolves
+    from the dataset, and for unknown tags."""
+    vr = _IMPLICIT_VRS.get(tag, "")
+    if vr == "":
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            vr = None
+        vr = _IMPLICIT_VRS[tag] = vr if vr and len(vr) == 2 else None
+    return vr
+
+
+_IMPLICIT_VRS: dict[int, str | None] = {}
+#: (implicit VR, little endian): one tuple shared by every header.
+_ENCODINGS = {(implicit, little): (implicit, little) for implicit in (False, True) for little in (False, True)}
 
 
 class CompactHeader:
@@ -64,14 +55,13 @@ class CompactHeader:
 
     __slots__ = ("blob", "meta", "encoding", "preamble_warning")
 
-    def __init__(self, ds: Dataset):
-        self.encoding = tuple(getattr(ds, "original_encoding", (False, True))[:2])
-        if None in self.encoding:
-            self.encoding = (False, True)
-        self.blob = _pack(_raw_items(ds, INDEX_TAGS))
-        meta = getattr(ds, "file_meta", None)
-        self.meta = _pack(_raw_items(meta, set(_META_KEEP))) if meta is not None else None
-        self.preamble_warning = getattr(ds, "preamble_warning", "") or ""
+    def __init__(self, header: Dataset | RawHeader):
+        raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
+        self.encoding = _ENCODINGS[raw.implicit, raw.little]
+        self.blob = b"".join([element for tag, element in raw.elements.items() if tag in INDEX_TAGS])
+        meta = raw.meta
+        self.meta = b"".join([meta[tag] for tag in _META_KEEP if tag in meta]) if meta is not None else None
+        self.preamble_warning = raw.preamble_warning
 
     def dataset(self) -> Dataset:
         implicit, little = self.encoding

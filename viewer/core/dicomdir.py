@@ -50,7 +50,7 @@ from viewer.core.header import (
     raw_element,
     skip_undefined_sequence,
 )
-from viewer.core.io import ViewerError
+from viewer.core.io import Problem, ViewerError
 
 _RECORD_SEQUENCE = 0x00041220
 _ROOT_OFFSET = 0x00041200
@@ -118,7 +118,7 @@ class MediaDirectory:
     dicomdir: Path
     root: Path
     images: list[MediaImage]
-    problems: list[str]
+    problems: list[Problem]  # "DICOMDIR: missing on the media: IMAGES\\IM1", with path and reason apart
     roots: list[Record]
 
 
@@ -129,7 +129,15 @@ def _is_media_directory(path: Path) -> bool:
             head = f.read(1024)
     except OSError:
         return False
-    return head[128:132] == b"DICM" and b"1.2.840.10008.1.3.10\x00" in head[132:]
+    if head[128:132] != b"DICM":
+        return False
+    # The UID has an even length: it needs no NUL padding (PS3.5 9.1), and
+    # the next element's tag may follow it at once.
+    at = head.find(_MEDIA_DIRECTORY_UID, 132)
+    return at >= 0 and head[at + len(_MEDIA_DIRECTORY_UID) : at + len(_MEDIA_DIRECTORY_UID) + 1] not in b"0123456789."
+
+
+_MEDIA_DIRECTORY_UID = b"1.2.840.10008.1.3.10"
 
 
 def find_dicomdir(path: str | os.PathLike[str]) -> Path | None:
@@ -162,8 +170,9 @@ def _dataset(raw: dict, encoding: tuple) -> Dataset:
     return ds
 
 
-def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], int]:
-    """Every in-use record by offset, in sequence order, and the root offset.
+def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], int, bool]:
+    """Every in-use record by offset, in sequence order, the root offset, and
+    whether the file ends before the end of the Directory Record Sequence.
 
     Only the raw bytes of each record's elements are kept; record type,
     offsets and file ID are decoded here with struct, everything else by
@@ -190,6 +199,7 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
         buf.need(file_size)  # a DICOMDIR is small: all of it, once
         data = buf.data
         end = file_size if length == _UNDEFINED else min(value_pos + length, file_size)
+        cut = length != _UNDEFINED and value_pos + length > file_size  # or, undefined, no delimiter: below
         pos = value_pos
         records: list[Record] = []
         tag_s, u16, u32 = (_TAG_LE, _U16_LE, _U32_LE) if little else (_TAG_BE, _U16_BE, _U32_BE)
@@ -267,7 +277,9 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
                     encoding=encoding,
                 )
             )
-    return {r.offset: r for r in records}, records, root_offset
+        else:
+            cut = cut or length == _UNDEFINED  # no Sequence Delimitation Item before the end
+    return {r.offset: r for r in records}, records, root_offset, cut
 
 
 def _link_by_offsets(by_offset: dict[int, Record], records: list[Record], root_offset: int) -> list[Record] | None:
@@ -414,14 +426,14 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     """
     dicomdir = Path(path)
     try:
-        by_offset, records, root_offset = _parse_records(dicomdir)
+        by_offset, records, root_offset, cut = _parse_records(dicomdir)
     except (_Unsupported, ValueError, KeyError, OSError, struct.error) as exc:
         # struct.error: an offset element cut short by the end of the file (tests/robustness)
         raise ViewerError(f"is not a readable DICOMDIR ({exc})", dicomdir) from None
     roots = _link_by_offsets(by_offset, records, root_offset) or _link_by_order(records)
     resolver = _CaseInsensitiveResolver(dicomdir.parent)
     images: list[MediaImage] = []
-    problems: list[str] = []
+    problems: list[Problem] = []
 
     def visit(record: Record, inherited: list[Record]) -> None:
         chain = inherited + [record]
@@ -430,11 +442,13 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
         if record.type not in _LEVEL and record.file_id:
             file, problem = resolver.resolve(record.file_id)
             if problem:
-                problems.append(f"{dicomdir.name}: {problem}")
+                problems.append(Problem(problem, dicomdir))
             images.append(MediaImage(_merge(chain), file, problem))
 
     for root in roots:
         visit(root, [])
+    if cut:
+        problems.append(Problem(f"ends before the end of its directory records (truncated?): {len(images)} image records read", dicomdir))
     return MediaDirectory(dicomdir, dicomdir.parent, images, problems, roots)
 
 

@@ -4,11 +4,13 @@ A folder scan reads thousands of headers. pydicom's ``dcmread`` builds an
 element object for every attribute of a file; here the file is walked with
 ``struct`` and only what the viewer needs is kept: the attributes listed in
 :data:`INDEX_TAGS`, all of group 0028 (the image pixel, modality LUT, VOI LUT
-and palette modules) and (2050,0020) *Presentation LUT Shape* -- as pydicom
-raw elements, so values, VRs and character sets are still decoded by pydicom,
-lazily, on access. That is enough both to index a file and to display a
-single-frame image. Everything else (private vendor headers, overlays,
-pixel data) is skipped without being decoded.
+and palette modules) and (2050,0020) *Presentation LUT Shape* -- each as
+its bytes in the file (:class:`RawHeader`, what the folder scan keeps), from
+which :func:`read_index_header` makes pydicom raw elements, so values, VRs
+and character sets are still decoded by pydicom, lazily, on access. That is
+enough both to index a file and to display a single-frame image. Everything
+else (private vendor headers, overlays, pixel data) is skipped without being
+decoded.
 
 Files this walker does not handle (deflated, malformed, odd encodings) fall
 back to ``pydicom.dcmread(stop_before_pixels=True)``; results are the same.
@@ -18,14 +20,14 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
+from collections.abc import Iterator
 
 from pydicom.dataelem import RawDataElement
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 
-from viewer.core.io import ViewerError, read_header
+from viewer.core.io import _EXECUTABLE_MAGIC, ViewerError, executable_preamble, read_header
 
 #: Attributes kept for the study browser, slice ordering and annotations.
 INDEX_KEYWORDS = (
@@ -172,12 +174,19 @@ def _next_header_in_buffer(buf: _Buffer, pos: int) -> bool:
 _EXPLICIT_LE_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
 
 
+#: Element header size by VR in explicit VR (PS3.5 7.1.2); a code missing here is no VR.
+_HEADER_SIZE = {vr: 12 if vr in _EXPLICIT_LONG else 8 for vr in _KNOWN_VRS}
+#: Tags kept besides the whole of group 0028.
+_KEPT = INDEX_TAGS | {_PRESENTATION_LUT_SHAPE}
+
+
 def _walk_explicit_le(buf: _Buffer, pos: int, keep: dict) -> int:
     """:func:`_walk` for Explicit VR Little Endian, nearly every file: one
-    unpack per element header (the indexing hot loop)."""
+    unpack per element header (the indexing hot loop). Item tags (FFFE,xxxx)
+    need no test: they sort after (2050,0020), where the walk ends."""
     head = _EXPLICIT_LE_HEAD.unpack_from
     u32 = _U32_LE.unpack_from
-    long_vrs, known_vrs, index_tags = _EXPLICIT_LONG, _KNOWN_VRS, INDEX_TAGS
+    header_size, kept = _HEADER_SIZE.get, _KEPT
     data = buf.data
     size = len(data)
     while True:
@@ -190,34 +199,34 @@ def _walk_explicit_le(buf: _Buffer, pos: int, keep: dict) -> int:
         tag = (group << 16) | elem
         if tag > _LAST_TAG:
             return pos
-        if vr in long_vrs:
+        hsize = header_size(vr)
+        if hsize == 8:
+            value_pos = pos + 8
+        elif hsize == 12:
             length = u32(data, pos + 8)[0]
             value_pos = pos + 12
-        elif vr in known_vrs and group != 0xFFFE:
-            value_pos = pos + 8
+            if length == _UNDEFINED:
+                if tag in kept or group == _PIXEL_GROUP:
+                    raise _Unsupported("wanted element of undefined length")
+                pos = skip_undefined_sequence(buf, value_pos, True, False)
+                data = buf.data
+                size = len(data)
+                continue
         else:
             raise _Unsupported("not explicit VR")
-        wanted = tag in index_tags or group == _PIXEL_GROUP or tag == _PRESENTATION_LUT_SHAPE
-        if length == _UNDEFINED:
-            if wanted:
-                raise _Unsupported("wanted element of undefined length")
-            pos = skip_undefined_sequence(buf, value_pos, True, False)
-            data = buf.data
-            size = len(data)
-            continue
-        if wanted:
+        if tag in kept or group == _PIXEL_GROUP:
             end = value_pos + length
             if end > size:
                 buf.need(end)
                 data = buf.data
                 size = len(data)
-            btag = BaseTag(tag)
-            keep[btag] = RawDataElement(btag, vr.decode("ascii"), length, data[value_pos:end], value_pos, False, True)
+            keep[tag] = data[pos:end]
         pos = value_pos + length
 
 
 def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> int:
-    """Keep the wanted elements of the top level, up to (2050,0020).
+    """Keep the wanted elements of the top level, up to (2050,0020), as
+    ``keep[tag] = element`` (its bytes as encoded: see :class:`RawHeader`).
 
     The hot loop of indexing: element headers are unpacked inline with
     precompiled structs; values are sliced only for the elements kept.
@@ -260,9 +269,7 @@ def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> i
             if end > len(data):
                 buf.need(end)
                 data = buf.data
-            vr_text = vr.decode("ascii") if vr is not None else _implicit_vr(tag)
-            btag = BaseTag(tag)
-            keep[btag] = RawDataElement(btag, vr_text, length, data[value_pos:end], value_pos, implicit, little)
+            keep[tag] = data[pos:end]
         pos = value_pos + length
 
 
@@ -273,54 +280,266 @@ def _implicit_vr(tag: int) -> str:
         return "UN"
 
 
-def _read_meta(buf: _Buffer) -> tuple[FileMetaDataset, int, str]:
-    """Group 0002 (always explicit VR little endian, PS3.10 7.1), where it ends,
-    and its Transfer Syntax UID (read from the raw bytes: pydicom's conversion
-    of that one value costs more than the rest of the group)."""
+def _read_meta(buf: _Buffer) -> tuple[dict[int, bytes], int, str]:
+    """Group 0002 (always explicit VR little endian, PS3.10 7.1) as
+    ``{tag: element bytes}``, where it ends, and its Transfer Syntax UID (read
+    from the raw bytes: pydicom's conversion of that one value costs more
+    than the rest of the group)."""
     buf.need(132)
     if buf.data[128:132] != b"DICM":
         raise _Unsupported("no preamble")
-    meta: dict[int, RawDataElement] = {}
+    meta: dict[int, bytes] = {}
     syntax = ""
     pos = 132
+    head, u32, header_size = _EXPLICIT_LE_HEAD.unpack_from, _U32_LE.unpack_from, _HEADER_SIZE.get
+    data = buf.data
     while True:
-        buf.need(pos + 8)
-        data = buf.data
-        group, elem = _TAG_LE.unpack_from(data, pos)
+        if pos + 8 > len(data):
+            buf.need(pos + 8)
+            data = buf.data
+        group, elem, vr, length = head(data, pos)
         if group != 0x0002:
             break
-        vr = data[pos + 4 : pos + 6]
-        if vr not in _KNOWN_VRS:
+        hsize = header_size(vr)
+        if hsize is None:
             raise _Unsupported("unknown VR in the meta group")
-        if vr in _EXPLICIT_LONG:
-            buf.need(pos + 12)
-            length = _U32_LE.unpack_from(buf.data, pos + 8)[0]
-            value_pos = pos + 12
-        else:
-            length = _U16_LE.unpack_from(data, pos + 6)[0]
-            value_pos = pos + 8
-        if length == _UNDEFINED:
-            raise _Unsupported("odd meta")
+        if hsize == 12:
+            if pos + 12 > len(data):
+                buf.need(pos + 12)
+                data = buf.data
+            length = u32(data, pos + 8)[0]
+            if length == _UNDEFINED:
+                raise _Unsupported("odd meta")
+        start, value_pos = pos, pos + hsize
         if elem in (0x0002, 0x0003, 0x0010, 0x0012) and vr != b"UI":
             # PS3.10 Table 7.1-1 fixes these as UI; pydicom's conversion of
             # another VR raised BytesLengthException wherever the transfer
             # syntax was first read. pydicom's reader says what is wrong.
             raise _Unsupported("meta UID with another VR")
-        buf.need(value_pos + length)
-        value = buf.data[value_pos : value_pos + length]
+        pos = value_pos + length
+        if pos > len(data):
+            buf.need(pos)
+            data = buf.data
+        value = data[value_pos:pos]
         if elem == 0x0010:
             syntax = value.decode("ascii", "replace").rstrip("\x00 ")
-        tag = BaseTag(0x00020000 | elem)
-        meta[tag] = RawDataElement(tag, vr.decode("ascii"), length, value, value_pos, False, True)
+        meta[0x00020000 | elem] = data[start:pos]
+    return meta, pos, syntax
+
+
+class RawHeader:
+    """The indexing attributes of one file as the file encodes them, before
+    any pydicom object is made: what a folder scan keeps per file.
+
+    ``elements`` (the attributes of :data:`INDEX_TAGS`, all of group 0028
+    and (2050,0020)) and ``meta`` (group 0002; None when the file has none)
+    map a tag number to the element's bytes exactly as in the file: tag,
+    VR (explicit VR only), length and value (PS3.5 7.1), in the file's byte
+    order (``little``) and character set. One bytes object per element:
+    cheap to make, to keep packed (:mod:`viewer.core.compact`) and to send
+    between processes, and nothing the garbage collector has to walk.
+    :meth:`dataset` makes the pydicom dataset of it, whose values pydicom
+    decodes lazily, as it would the file's.
+    """
+
+    __slots__ = ("elements", "meta", "implicit", "little", "preamble_warning")
+
+    def __init__(self, elements: dict[int, bytes], meta: dict[int, bytes] | None, implicit: bool, little: bool, preamble_warning: str = ""):
+        self.elements = elements
+        self.meta = meta
+        self.implicit = implicit
+        self.little = little
+        self.preamble_warning = preamble_warning
+
+    def value(self, tag: int) -> bytes | None:
+        """The value bytes of element `tag`; None when absent."""
+        element = self.elements.get(tag)
+        return None if element is None else _value(element, self.implicit)
+
+    def uid(self, tag: int) -> str:
+        """A UI value (PS3.5 6.2: plain ASCII, padded with NUL) as text; '' when absent."""
+        value = self.value(tag)
+        return value.decode("ascii", "replace").strip("\x00 ") if value is not None else ""
+
+    def media_storage_sop_class(self) -> str:
+        """(0002,0002) *Media Storage SOP Class UID*; '' when absent."""
+        element = self.meta.get(0x00020002) if self.meta else None
+        return _value(element, False).decode("ascii", "replace").strip("\x00 ") if element is not None else ""
+
+    def numbers(self, tag: int) -> list[float] | None:
+        """A DS or IS value (ASCII decimal strings, PS3.5 6.2) as numbers; None
+        when absent, empty or not numbers."""
+        value = self.value(tag)
+        if value is None:
+            return None
+        try:
+            parts = value.decode("ascii").strip("\x00 ").split("\\")
+            return [float(p) for p in parts] if parts != [""] else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def dataset(self, path: str | os.PathLike[str] | None = None) -> Dataset:
+        """The attributes as a pydicom dataset of raw elements (what
+        :func:`read_index_header` returns)."""
+        implicit, little = self.implicit, self.little
+        ds = Dataset(_raw_elements(self.elements, implicit, little))
+        if self.meta is not None:
+            ds.file_meta = FileMetaDataset(_raw_elements(self.meta, False, True))
+        ds.set_original_encoding(implicit, little, None)
+        if path is not None:
+            ds.filename = str(path)
+        ds.preamble_warning = self.preamble_warning
+        return ds
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> RawHeader:
+        """The top-level elements and the file meta of a pydicom dataset (one
+        read by pydicom, a DICOMDIR's merged records, one made in memory).
+
+        Raw elements keep their bytes; values pydicom has already converted
+        are encoded again as pydicom would write them; sequences are left
+        out (nothing indexed is one).
+        """
+        implicit, little = _encoding_of(ds)
+        meta = getattr(ds, "file_meta", None)
+        return cls(
+            _encoded_elements(ds, implicit, little),
+            _encoded_elements(meta, False, True) if meta is not None else None,
+            implicit,
+            little,
+            getattr(ds, "preamble_warning", "") or "",
+        )
+
+
+def _value(element: bytes, implicit: bool) -> bytes:
+    """The value of an encoded element: after a 12-byte header for the long
+    VRs of explicit VR, 8 bytes otherwise (PS3.5 7.1.1-7.1.3)."""
+    return element[12:] if not implicit and element[4:6] in _EXPLICIT_LONG else element[8:]
+
+
+def elements_in(data: bytes, implicit: bool, little: bool) -> Iterator[tuple[int, bytes | None, bytes]]:
+    """(tag, VR or None, value) of each element of `data`: elements encoded one
+    after another (those of a :class:`RawHeader`, joined)."""
+    buf = _InMemory(data)
+    pos = 0
+    while pos < len(data):
+        tag, vr, length, value_pos = _element_header(buf, pos, little, implicit)
         pos = value_pos + length
-    file_meta = FileMetaDataset(meta)
-    return file_meta, pos, syntax
+        yield tag, vr, data[value_pos:pos]
 
 
-def _fast_header(path: Path) -> Dataset:
-    with open(path, "rb") as f:
-        buf = _Buffer(f, first=65536)
-        file_meta, pos, syntax = _read_meta(buf)
+def _raw_elements(elements: dict[int, bytes], implicit: bool, little: bool) -> dict[BaseTag, RawDataElement]:
+    """pydicom raw elements of encoded elements (implicit VR: the dictionary's VR, as pydicom's reader gives)."""
+    raw = {}
+    for tag, element in elements.items():
+        btag = BaseTag(tag)
+        if implicit:
+            value, vr = element[8:], _implicit_vr(tag)
+        else:
+            code = element[4:6]
+            value, vr = element[12:] if code in _EXPLICIT_LONG else element[8:], _VR_TEXT.get(code) or code.decode("ascii", "replace")
+        raw[btag] = RawDataElement(btag, vr, len(value), value, 0, implicit, little)
+    return raw
+
+
+_VR_TEXT = {code: code.decode("ascii") for code in _KNOWN_VRS}
+
+
+def _encoding_of(ds: Dataset) -> tuple[bool, bool]:
+    """(implicit VR, little endian) of a dataset's raw elements: its original
+    encoding, else that of its first raw element (a DICOMDIR's merged records
+    carry no encoding of their own), else explicit VR little endian."""
+    encoding = tuple(getattr(ds, "original_encoding", (None, None))[:2])
+    if None not in encoding:
+        return encoding  # type: ignore[return-value]
+    for element in ds._dict.values():
+        if isinstance(element, RawDataElement):
+            return bool(element.is_implicit_VR), bool(element.is_little_endian)
+    return False, True
+
+
+def encode_element(tag: int, vr: bytes | None, value: bytes, implicit: bool, little: bool) -> bytes | None:
+    """One element as a file encodes it (PS3.5 7.1); None when `value` is too
+    long for the VR's 16-bit length. `vr` None in explicit VR: the
+    dictionary's; a code PS3.5 6.2 does not know: UN."""
+    order = "<" if little else ">"
+    head = struct.pack(order + "HH", tag >> 16, tag & 0xFFFF)
+    if implicit:
+        return head + struct.pack(order + "L", len(value)) + value
+    if vr is None:
+        name = _implicit_vr(tag)
+        vr = name.encode("ascii") if len(name) == 2 else b"UN"
+    elif vr not in _KNOWN_VRS:
+        vr = b"UN"  # a damaged code: pydicom could not convert it either (see io._unknown_vrs_as_un)
+    if vr in _EXPLICIT_LONG:
+        return head + vr + b"\x00\x00" + struct.pack(order + "L", len(value)) + value
+    if len(value) > 0xFFFF:
+        return None
+    return head + vr + struct.pack(order + "H", len(value)) + value
+
+
+def _encoded_elements(ds: Dataset, implicit: bool, little: bool) -> dict[int, bytes]:
+    elements = {}
+    for tag, element in ds._dict.items():
+        if isinstance(element, RawDataElement):
+            vr = element.VR.encode("ascii") if element.VR and len(element.VR) == 2 else None
+            value = element.value if isinstance(element.value, bytes) else b""
+            if element.is_little_endian != little and element.VR in ("US", "SS", "UL", "SL", "FL", "FD", "AT", "OW", "OF", "OD", "OL", "SV", "UV"):
+                continue  # binary in the other byte order (never in one file): left out rather than misread
+            encoded = encode_element(int(tag), vr, value, implicit, little)
+        elif element.VR != "SQ":
+            encoded = _written(element, ds, implicit, little)
+        else:
+            encoded = None  # sequences: nothing indexed is one
+        if encoded is not None:
+            elements[int(tag)] = encoded
+    return elements
+
+
+def _written(element, ds: Dataset, implicit: bool, little: bool) -> bytes | None:
+    """A converted element encoded as pydicom writes it; None if it cannot be."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_data_element
+
+    out = DicomBytesIO()
+    out.is_little_endian, out.is_implicit_VR = little, implicit
+    try:
+        write_data_element(out, element, getattr(ds, "_character_set", None) or ["iso8859"])
+    except (ValueError, TypeError, AttributeError, LookupError, OverflowError, struct.error):
+        return None  # a value pydicom cannot write again is left out
+    return out.getvalue()
+
+
+class _FileBuffer(_Buffer):
+    """The start of a file read with os.read: no Python file object, and no
+    stat when the first read already reached the end (a small file)."""
+
+    def __init__(self, fd: int, first: int):
+        self.f = None
+        self.fd = fd
+        self.data = os.read(fd, first)
+        self.size = len(self.data) if len(self.data) < first else os.fstat(fd).st_size
+
+    def need(self, end: int) -> None:
+        if end > len(self.data):
+            if end > self.size:
+                raise _Unsupported("truncated")  # never allocate what a damaged length claims
+            want = max(end - len(self.data), len(self.data))
+            while len(self.data) < end:
+                more = os.read(self.fd, want)
+                if not more:
+                    raise _Unsupported("truncated")
+                self.data += more
+
+
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows opens low-level files as text otherwise
+
+
+def _fast_raw_header(path: str | os.PathLike[str], opened: int | None = None) -> RawHeader:
+    fd = os.open(path, os.O_RDONLY | _O_BINARY) if opened is None else opened
+    try:
+        buf = _FileBuffer(fd, 65536)
+        meta, pos, syntax = _read_meta(buf)
         if syntax == _IMPLICIT_LE:
             implicit, little = True, True
         elif syntax == _EXPLICIT_BE:
@@ -329,26 +548,46 @@ def _fast_header(path: Path) -> Dataset:
             implicit, little = False, True
         else:
             raise _Unsupported("deflated or no transfer syntax")
-        keep: dict[int, RawDataElement] = {}
+        keep: dict[int, bytes] = {}
         if little and not implicit:
             _walk_explicit_le(buf, pos, keep)
         else:
             _walk(buf, pos, little, implicit, keep)
-    ds = Dataset(keep)
-    ds.file_meta = file_meta
-    ds.preamble_warning = _preamble_warning(buf.data[:128])
-    ds.set_original_encoding(implicit, little, None)
-    ds.filename = str(path)
-    return ds
+    finally:
+        if opened is None:
+            os.close(fd)
+    return RawHeader(keep, meta, implicit, little, _preamble_warning(buf.data))
 
 
-def _preamble_warning(preamble: bytes) -> str:
-    from viewer.core.io import _EXECUTABLE_MAGIC
+#: First bytes of the programs a preamble may be (CVE-2019-11687).
+_MAGIC_FIRST_BYTES = frozenset(magic[0] for magic, _ in _EXECUTABLE_MAGIC)
 
+
+def _preamble_warning(head: bytes) -> str:
+    if not head or head[0] not in _MAGIC_FIRST_BYTES:
+        return ""  # nearly every preamble: zeros
     for magic, what in _EXECUTABLE_MAGIC:
-        if preamble.startswith(magic):
+        if head.startswith(magic):
             return f"its preamble is {what}: do not run or rename this file"
     return ""
+
+
+def read_raw_header(path: str | os.PathLike[str], fd: int | None = None) -> RawHeader:
+    """The indexing attributes of one file, as encoded (raises ViewerError if
+    not readable DICOM): the folder scan's reader.
+
+    `fd`, if given, is `path` already open for reading at its start (left
+    open). Files the walker does not handle (deflated, malformed, odd
+    encodings) are read by pydicom (``read_header``) instead; the values
+    are the same.
+    """
+    try:
+        return _fast_raw_header(path, fd)
+    except (_Unsupported, struct.error, ValueError, KeyError, OSError):
+        header = read_header(path)
+        raw = RawHeader.from_dataset(header)
+        raw.preamble_warning = executable_preamble(path) or ""
+        return raw
 
 
 def read_index_header(path: str | os.PathLike[str]) -> Dataset:
@@ -357,18 +596,33 @@ def read_index_header(path: str | os.PathLike[str]) -> Dataset:
     Same values as ``read_header`` for those attributes; much faster on
     files with large private headers.
     """
-    path = Path(path)
     try:
-        return _fast_header(path)
+        return _fast_raw_header(path).dataset(path)
     except (_Unsupported, struct.error, ValueError, KeyError, OSError):
-        from viewer.core.io import executable_preamble
-
         header = read_header(path)
         header.preamble_warning = executable_preamble(path) or ""
         return header
 
 
-__all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "ViewerError", "read_index_header"]
+def number_of_frames(header: Dataset | RawHeader) -> int:
+    """(0028,0008) *Number of Frames*, 1 when absent, empty or invalid."""
+    if isinstance(header, RawHeader):
+        value = header.value(0x00280008)
+        if value is None:
+            return 1
+    else:
+        if 0x00280008 not in header:
+            return 1
+        value = header.get_item(0x00280008).value
+    try:
+        if isinstance(value, bytes):  # still raw: no pydicom conversion needed
+            value = value.decode("ascii").strip("\x00 ")
+        return max(1, int(float(value or 1)))
+    except (TypeError, ValueError, UnicodeDecodeError, OverflowError):  # OverflowError: 'inf' (tests/robustness)
+        return 1
+
+
+__all__ = ["INDEX_KEYWORDS", "INDEX_TAGS", "RawHeader", "ViewerError", "number_of_frames", "read_index_header", "read_raw_header"]
 
 
 class _InMemory(_Buffer):

@@ -35,6 +35,33 @@ class ViewerError(Exception):
         super().__init__(text)
 
 
+class Problem(str):
+    """One line of the Problems list -- ``"name: reason"``, as ``str(ViewerError)``
+    reads -- that also keeps the file's path and the reason apart.
+
+    The window shows the line; ``dicom-viewer index --json`` lists ``path``
+    and ``reason`` separately. ``path`` is None for a problem with no file.
+    """
+
+    path: Path | None
+    reason: str
+
+    def __new__(cls, reason: str, path: str | os.PathLike[str] | None = None) -> Problem:
+        reason = " ".join(str(reason).split())  # one line, always
+        where = None if path is None else Path(path)
+        line = super().__new__(cls, f"{where.name}: {reason}" if where is not None else reason)
+        line.path, line.reason = where, reason
+        return line
+
+    @classmethod
+    def from_error(cls, error: ViewerError) -> Problem:
+        return cls(error.reason, error.path)
+
+    def __reduce__(self):
+        # Scans in worker processes send problems back by pickling.
+        return type(self), (self.reason, self.path)
+
+
 def _check_path(path: Path) -> None:
     if not path.exists():
         raise ViewerError("no such file", path)

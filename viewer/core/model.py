@@ -11,13 +11,17 @@ image per frame. Only headers are held here; pixel data is read by
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from pydicom.dataset import Dataset
+
+from viewer.core.compact import CompactHeader
+from viewer.core.header import RawHeader
 
 
 def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
@@ -37,34 +41,41 @@ def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
 class Instance:
     """One DICOM file that holds an image: its path and its (compact) header.
 
-    What sorting and grouping need (UIDs, instance number, position and
-    orientation) is read once here; the indexing attributes are kept packed
-    (:mod:`viewer.core.compact`) and :attr:`header` rebuilds them on demand,
-    so a catalog of 100,000 files stays around 100 MB, not 2 GB.
+    What sorting, grouping and listing need (UIDs, instance number,
+    position and orientation) is read once here, from the raw values; the
+    indexing attributes are kept packed (:mod:`viewer.core.compact`) and
+    :attr:`header` rebuilds them on demand, so a catalog of 100,000 files
+    stays around 100 MB, not 2 GB. ``header`` may be a pydicom dataset or
+    the scan's :class:`~viewer.core.header.RawHeader`.
     ``problem`` is set (and ``path`` may be None) for media records whose
     file is missing or refused; ``warning`` for an executable preamble.
     """
 
     __slots__ = (
-        "path", "frames", "problem", "warning", "series_uid", "study_uid", "sop_instance_uid",
+        "path", "frames", "problem", "warning", "series_uid", "study_uid", "sop_instance_uid", "sop_class_uid",
         "instance_number", "position", "orientation", "_compact",
     )
 
-    def __init__(self, path: Path | None, header: Dataset, frames: int = 1, problem: str = "", warning: str = ""):
-        from viewer.core.compact import CompactHeader
-
+    def __init__(self, path: Path | None, header: Dataset | RawHeader, frames: int = 1, problem: str = "", warning: str = ""):
+        raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
         self.path = path
         self.frames = frames
         self.problem = problem
         self.warning = warning
-        self.series_uid = uid_text(header, 0x0020000E)
-        self.study_uid = uid_text(header, 0x0020000D)
-        self.sop_instance_uid = uid_text(header, 0x00080018)
-        numbers = raw_numbers(header, 0x00200013)
-        self.instance_number = int(numbers[0]) if numbers else None
-        self.position = slice_position(header)
-        self.orientation = tuple(round(v, 3) for v in (raw_numbers(header, 0x00200037) or ()))
-        self._compact = CompactHeader(header)
+        # Interned: thousands of instances share a few series, study and class UIDs.
+        self.series_uid = sys.intern(raw.uid(0x0020000E))
+        self.study_uid = sys.intern(raw.uid(0x0020000D))
+        self.sop_instance_uid = raw.uid(0x00080018)
+        self.sop_class_uid = sys.intern(raw.uid(0x00080016))
+        numbers = raw.numbers(0x00200013)
+        try:
+            self.instance_number = int(numbers[0]) if numbers else None
+        except (OverflowError, ValueError):  # 'inf', 'nan'
+            self.instance_number = None
+        self.orientation, normal = _orientation(raw)
+        position = raw.numbers(0x00200032) if normal is not None else None
+        self.position = _along(position, normal)
+        self._compact = CompactHeader(raw)
 
     @property
     def header(self) -> Dataset:
@@ -190,7 +201,7 @@ class Catalog:
         self._study_of_series: dict[str, Study] = {}
         self._patient_of_study: dict[str, Patient] = {}
         self._known: set[str] = set()
-        self._real_folders: dict[Path, str] = {}
+        self._real_folders: dict[str, str] = {}
 
     def add(self, instances: Iterable[Instance]) -> list[Series]:
         changed: dict[str, Series] = {}
@@ -225,11 +236,11 @@ class Catalog:
 
     def _real_path(self, path: Path) -> str:
         """The file's real path; each folder is resolved once (links to folders count)."""
-        folder = path.parent
+        folder, name = os.path.split(os.fspath(path))  # strings: cheaper than Path.parent per file
         real = self._real_folders.get(folder)
         if real is None:
-            real = self._real_folders[folder] = os.path.realpath(folder)
-        return os.path.join(real, path.name)
+            real = self._real_folders[folder] = os.path.realpath(folder or os.curdir)
+        return os.path.join(real, name)
 
     def all_series(self) -> list[Series]:
         return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
@@ -284,16 +295,44 @@ def slice_position(header: Dataset) -> float | None:
     (0020,0037) *Image Orientation (Patient)* (PS3.3 C.7.6.2.1.1); None when
     either is missing or malformed.
     """
-    position_values = raw_numbers(header, 0x00200032)
-    orientation_values = raw_numbers(header, 0x00200037)
-    if not position_values or not orientation_values or len(position_values) != 3 or len(orientation_values) != 6:
+    return _along(raw_numbers(header, 0x00200032), _slice_normal(raw_numbers(header, 0x00200037)))
+
+
+def _slice_normal(orientation: list[float] | None) -> tuple[float, float, float] | None:
+    """Row cosines x column cosines, in plain floats (numpy's cross product
+    costs more than the rest of an instance); None if not a usable orientation."""
+    if not orientation or len(orientation) != 6:
         return None
-    position = np.asarray(position_values, dtype=float)
-    orientation = np.asarray(orientation_values, dtype=float)
-    normal = np.cross(orientation[:3], orientation[3:])
-    if not np.all(np.isfinite(normal)) or np.linalg.norm(normal) < 1e-6:
+    rx, ry, rz, cx, cy, cz = orientation
+    nx, ny, nz = ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx
+    length = math.sqrt(nx * nx + ny * ny + nz * nz)
+    if not math.isfinite(length) or length < 1e-6:
         return None
-    return float(position @ normal)
+    return nx, ny, nz
+
+
+def _along(position: list[float] | None, normal: tuple[float, float, float] | None) -> float | None:
+    if not position or normal is None or len(position) != 3:
+        return None
+    return float(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2])
+
+
+#: (0020,0037) as encoded -> (rounded orientation, slice normal): the slices
+#: of a series share one orientation, so it is parsed once per series.
+_ORIENTATIONS: dict[bytes, tuple[tuple[float, ...], tuple[float, float, float] | None]] = {}
+
+
+def _orientation(raw: RawHeader) -> tuple[tuple[float, ...], tuple[float, float, float] | None]:
+    element = raw.elements.get(0x00200037)
+    if element is None:
+        return (), None
+    known = _ORIENTATIONS.get(element)
+    if known is None:
+        values = raw.numbers(0x00200037)
+        if len(_ORIENTATIONS) > 10_000:
+            _ORIENTATIONS.clear()  # bounded: odd data may give every file its own
+        known = _ORIENTATIONS[element] = (tuple(round(v, 3) for v in values or ()), _slice_normal(values))
+    return known
 
 
 def sort_instances(instances: list[Instance]) -> list[Instance]:

@@ -2,8 +2,8 @@
 
 The walk lists regular files only (fifos and devices are never opened),
 survives symbolic-link loops and unreadable folders, and reads each file's
-indexing attributes with :func:`viewer.core.header.read_index_header` (no
-pixel data). Large scans use worker processes, since header parsing is
+indexing attributes with :func:`viewer.core.header.read_raw_header` (no
+pixel data, no pydicom object per file). Large scans use worker processes, since header parsing is
 Python work that threads cannot spread over cores (the GIL).
 
 Results arrive in batches through a callback, with progress at most about
@@ -20,12 +20,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 
-from viewer.core.header import read_index_header
-from viewer.core.io import ViewerError
-from viewer.core.pixels.decoders import number_of_frames
+from viewer.core.header import RawHeader, number_of_frames, read_raw_header
+from viewer.core.io import Problem, ViewerError, sop_class_name
 from viewer.core.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
 from viewer.core.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
 
@@ -51,10 +49,18 @@ class ScanProgress:
 
 @dataclass
 class ScanBatch:
-    """Found since the last batch: (path, header) of image files, and problem lines."""
+    """Found since the last batch: image files with their headers as read,
+    problem lines, and the files passed over with the reason (not DICOM,
+    no image, a DICOMDIR) as :class:`~viewer.core.io.Problem` lines too."""
 
-    images: list[tuple[Path, Dataset]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    headers: list[tuple[Path, RawHeader]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[tuple[Path, Dataset]]:
+        """(path, pydicom dataset) of each image file (made on each call)."""
+        return [(path, raw.dataset(path)) for path, raw in self.headers]
 
 
 def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable[[], bool] = lambda: False) -> Iterator[Path]:
@@ -114,20 +120,21 @@ def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable
 # ----------------------------------------------------------------------------- one file
 
 
-def _classify(path: Path) -> tuple[str, object]:
-    """('image', header) | ('skip', reason) | ('problem', message) for one file."""
+def _classify(path: Path, fd: int | None = None) -> tuple[str, object]:
+    """('image', RawHeader) | ('skip', reason) | ('problem', Problem) for one
+    file (`fd`: the file already open, see :func:`_will_need`)."""
     try:
-        header = read_index_header(path)
+        header = read_raw_header(path, fd)
     except ViewerError as exc:
         if exc.reason == "not a DICOM file":
             return "skip", exc.reason
-        return "problem", str(exc)
-    if _media_storage_class(header) == MEDIA_DIRECTORY_SOP_CLASS:
-        return "skip", "DICOMDIR"
-    if "Rows" not in header or "Columns" not in header:
+        return "problem", Problem.from_error(exc)
+    if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
+        return "skip", "a DICOMDIR (open it, or its folder, to read the media it lists)"
+    if 0x00280010 not in header.elements or 0x00280011 not in header.elements:
         if is_image_storage(header):
-            return "problem", f"{path.name}: the file ends before its image attributes (truncated?)"
-        return "skip", "no image"
+            return "problem", Problem("the file ends before its image attributes (truncated?)", path)
+        return "skip", f"has no image to show (it is {sop_class_name(header.dataset(path))})"
     return "image", header
 
 
@@ -136,76 +143,43 @@ def _classify(path: Path) -> tuple[str, object]:
 READ_AHEAD = 16
 
 
-def _will_need(path: Path) -> None:
-    """Tell the OS the start of `path` will be read soon (POSIX; elsewhere nothing)."""
+def _will_need(path: Path) -> int | None:
+    """Tell the OS the start of `path` will be read soon (POSIX; elsewhere
+    nothing); the open descriptor, which the read then uses (one open per file)."""
     if not hasattr(os, "posix_fadvise"):
-        return
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # non-blocking: a fifo put there since the listing
     except OSError:
-        return
+        return None
     try:
         os.posix_fadvise(fd, 0, 65536, os.POSIX_FADV_WILLNEED)
     except OSError:
         pass
-    finally:
-        os.close(fd)
+    return fd
 
 
-def _media_storage_class(header: Dataset) -> str:
-    """(0002,0002) from its raw bytes when still raw (no pydicom conversion per file)."""
-    meta = getattr(header, "file_meta", None)
-    if meta is None or 0x00020002 not in meta:
-        return ""
-    elem = meta.get_item(0x00020002)
-    value = elem.value
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace").strip("\x00 ")
-    return str(value or "")
-
-
-def is_image_storage(header: Dataset) -> bool:
+def is_image_storage(header: Dataset | RawHeader) -> bool:
     """Whether the SOP Class is an image storage class (so Rows and Columns are due)."""
-    try:
-        uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
-    except Exception:  # noqa: BLE001 - a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
-        return False
-    name = getattr(uid, "name", "") or ""
-    return "Image Storage" in name
+    if isinstance(header, RawHeader):
+        uid = header.uid(0x00080016) or header.media_storage_sop_class()
+    else:
+        try:
+            uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
+        except Exception:  # noqa: BLE001 - a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
+            return False
+    return "Image Storage" in _uid_name(uid)
 
 
-def _pack(header: Dataset) -> tuple:
-    """A header as plain tuples: cheap to send between processes."""
-    meta = getattr(header, "file_meta", None)
-    return (
-        [tuple(e) for e in header._dict.values() if isinstance(e, RawDataElement)],
-        [tuple(e) for e in meta._dict.values() if isinstance(e, RawDataElement)] if meta is not None else [],
-        header.original_encoding[:2],
-        [e for e in header._dict.values() if not isinstance(e, RawDataElement)],
-        getattr(header, "preamble_warning", ""),
-    )
+def _uid_name(uid) -> str:
+    from pydicom.uid import UID
 
-
-def _unpack(packed: tuple, path: Path) -> Dataset:
-    raw, meta_raw, encoding, converted, preamble_warning = packed
-    elements = {t[0]: RawDataElement(*t) for t in raw}
-    for elem in converted:
-        elements[elem.tag] = elem
-    ds = Dataset(elements)
-    ds.file_meta = FileMetaDataset({t[0]: RawDataElement(*t) for t in meta_raw})
-    ds.set_original_encoding(encoding[0], encoding[1], None)
-    ds.filename = str(path)
-    ds.preamble_warning = preamble_warning
-    return ds
+    return UID(str(uid)).name if uid else ""
 
 
 def _classify_chunk(paths: list[str]) -> list[tuple[str, str, object]]:
     """Worker-process entry point: classify a chunk of files."""
-    out = []
-    for p in paths:
-        kind, value = _classify(Path(p))
-        out.append((p, kind, _pack(value) if kind == "image" else value))
-    return out
+    return [(p, *_classify(Path(p))) for p in paths]
 
 
 def _process_pool():
@@ -242,9 +216,10 @@ def scan(
         progress.files_seen += 1
         if kind == "image":
             progress.images_found += 1
-            batch.images.append((path, value))
+            batch.headers.append((path, value))
         elif kind == "skip":
             progress.skipped += 1
+            batch.skipped.append(Problem(value, path))
         else:
             progress.problems += 1
             batch.problems.append(value)
@@ -260,13 +235,25 @@ def scan(
 def _scan_files(files, use_processes, record, throttle, progress, cancel, report_interval) -> ScanProgress:
     pool = _process_pool() if use_processes else None
     if pool is None:
-        for i, path in enumerate(files):
-            if cancel.cancelled:
-                break
-            if i + READ_AHEAD < len(files):
-                _will_need(files[i + READ_AHEAD])
-            record(path, *_classify(path))
-            throttle()
+        opened: dict[int, int] = {}  # index in `files` -> its descriptor, opened ahead
+        try:
+            for i, path in enumerate(files):
+                if cancel.cancelled:
+                    break
+                if i + READ_AHEAD < len(files):
+                    fd = _will_need(files[i + READ_AHEAD])
+                    if fd is not None:
+                        opened[i + READ_AHEAD] = fd
+                fd = opened.pop(i, None)
+                try:
+                    record(path, *_classify(path, fd))
+                finally:
+                    if fd is not None:
+                        os.close(fd)
+                throttle()
+        finally:
+            for fd in opened.values():  # cancelled: those never read
+                os.close(fd)
     else:
         # Here, not at the top: a scan in one thread (a few files, the viewer's
         # first image at start-up) does without multiprocessing's modules.
@@ -296,11 +283,9 @@ def _scan_files(files, use_processes, record, throttle, progress, cancel, report
                 except BrokenProcessPool:
                     # A worker died (killed, out of memory): finish in this thread.
                     discard_pool()
-                    results = [(str(p), *_classify(p)) for p in map(Path, future_chunks[future])]
-                    results = [(p, k, _pack(v) if k == "image" else v) for p, k, v in results]
+                    results = _classify_chunk(future_chunks[future])
                 for p, kind, value in results:
-                    path = Path(p)
-                    record(path, kind, _unpack(value, path) if kind == "image" else value)
+                    record(Path(p), kind, value)
             throttle()
         for future in pending:
             future.cancel()
@@ -310,8 +295,8 @@ def _scan_files(files, use_processes, record, throttle, progress, cancel, report
     return progress
 
 
-def headers_to_instances(images: list[tuple[Path, Dataset]]):
+def headers_to_instances(images: list[tuple[Path, Dataset | RawHeader]]):
     """Instances for the model from scanned (path, header) pairs."""
     from viewer.core.model import Instance
 
-    return [Instance(path, header, number_of_frames(header)) for path, header in images]
+    return [Instance(path, header, number_of_frames(header), warning=getattr(header, "preamble_warning", "") or "") for path, header in images]

@@ -16,18 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewer.core.dicomdir import find_dicomdir, read_dicomdir
-from viewer.core.io import ViewerError, sop_class_name
+from viewer.core.header import number_of_frames, read_raw_header
+from viewer.core.io import Problem, ViewerError, sop_class_name
 from viewer.core.model import Catalog, Instance, Series
-from viewer.core.pixels.decoders import number_of_frames
-from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, _media_storage_class, is_image_storage, scan
+from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
 from viewer.core.tasks import CancelToken, rare_garbage_collection
-from viewer.core.header import read_index_header
 
-#: on_batch(instances, problems, progress)
-BatchListener = Callable[[list[Instance], list[str], ScanProgress], None]
+#: on_batch(instances, problems, progress); problems are one-line strings
+#: (:class:`~viewer.core.io.Problem`, which also carry path and reason).
+BatchListener = Callable[[list[Instance], list[Problem], ScanProgress], None]
+#: on_skipped(files): files of a folder passed over (not DICOM, no image, a
+#: DICOMDIR), each with the reason.
+SkipListener = Callable[[list[Problem]], None]
 
 
-def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
+def _explicit_file(path: Path) -> tuple[list[Instance], list[Problem]]:
     # Only regular files are read, as in a folder scan: opening a fifo blocks
     # until a writer appears (for ever, in the GUI's worker), a device may never end.
     try:
@@ -35,23 +38,20 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[str]]:
     except OSError:
         mode = None  # the reader below says what is wrong ("no such file", ...)
     if mode is not None and not stat.S_ISREG(mode):
-        return [], [str(ViewerError("is not a regular file (a fifo, socket or device), not opened", path))]
+        return [], [Problem("is not a regular file (a fifo, socket or device), not opened", path)]
     try:
-        header = read_index_header(path)
+        header = read_raw_header(path)
     except ViewerError as exc:
-        return [], [str(exc)]
+        return [], [Problem.from_error(exc)]
     # From the raw bytes, as the folder scan does: a damaged (0002,0002) VR made
     # pydicom's conversion raise NotImplementedError here (tests/robustness).
-    sop_class = _media_storage_class(header)
-    if sop_class == MEDIA_DIRECTORY_SOP_CLASS:
-        return [], [f"{path.name}: is a DICOMDIR but could not be read as one"]
-    if "Rows" not in header or "Columns" not in header:
+    if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
+        return [], [Problem("is a DICOMDIR but could not be read as one", path)]
+    if 0x00280010 not in header.elements or 0x00280011 not in header.elements:
         if is_image_storage(header):
-            return [], [f"{path.name}: the file ends before its image attributes (truncated?)"]
-        return [], [f"{path.name}: has no image to show (it is {sop_class_name(header)})"]
-    from viewer.core.io import executable_preamble
-
-    return [Instance(path, header, number_of_frames(header), warning=executable_preamble(path) or "")], []
+            return [], [Problem("the file ends before its image attributes (truncated?)", path)]
+        return [], [Problem(f"has no image to show (it is {sop_class_name(header.dataset(path))})", path)]
+    return [Instance(path, header, number_of_frames(header), warning=header.preamble_warning)], []
 
 
 def open_sources(
@@ -59,13 +59,18 @@ def open_sources(
     on_batch: BatchListener,
     cancel: CancelToken | None = None,
     report_interval: float = 0.1,
+    on_skipped: SkipListener | None = None,
 ) -> ScanProgress:
-    """Read every path's headers and hand instances to `on_batch` as they come."""
+    """Read every path's headers and hand instances to `on_batch` as they come.
+
+    `on_skipped`, if given, hears of every file of a folder that was passed
+    over (the window only counts them).
+    """
     with rare_garbage_collection():
-        return _open_sources(paths, on_batch, cancel or CancelToken(), report_interval)
+        return _open_sources(paths, on_batch, cancel or CancelToken(), report_interval, on_skipped)
 
 
-def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_interval: float) -> ScanProgress:
+def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_interval: float, on_skipped) -> ScanProgress:
     total = ScanProgress()
     folders: list[Path] = []
     for raw in paths:
@@ -78,7 +83,7 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
                 media = read_dicomdir(dicomdir)
             except ViewerError as exc:
                 total.problems += 1
-                on_batch([], [str(exc)], total)
+                on_batch([], [Problem.from_error(exc)], total)
                 if path.is_dir():
                     folders.append(path)  # unreadable DICOMDIR: scan the folder instead
                 continue
@@ -104,7 +109,9 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
         def forward(batch: ScanBatch, progress: ScanProgress) -> None:
             for name in ("files_seen", "images_found", "skipped", "problems"):
                 setattr(total, name, getattr(base, name) + getattr(progress, name))
-            instances = [Instance(p, h, number_of_frames(h), warning=getattr(h, "preamble_warning", "") or "") for p, h in batch.images]
+            instances = [Instance(p, h, number_of_frames(h), warning=h.preamble_warning) for p, h in batch.headers]
+            if on_skipped is not None and batch.skipped:
+                on_skipped(batch.skipped)
             on_batch(instances, batch.problems, total)
 
         scan(folders, forward, cancel, report_interval)
@@ -115,10 +122,12 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
 
 @dataclass
 class OpenResult:
-    """Everything found at some paths, at once (for scripts and tests)."""
+    """Everything found at some paths, at once (for scripts, tests and ``dicom-viewer index``):
+    the catalog, the problem lines, and the files of folders passed over."""
 
     catalog: Catalog
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
     progress: ScanProgress = field(default_factory=ScanProgress)
 
     @property
@@ -130,11 +139,11 @@ def open_paths(paths: Iterable[str | os.PathLike[str]], cancel: CancelToken | No
     """:func:`open_sources` collected into one :class:`Catalog`."""
     result = OpenResult(Catalog())
 
-    def collect(instances: list[Instance], problems: list[str], progress: ScanProgress) -> None:
+    def collect(instances: list[Instance], problems: list[Problem], progress: ScanProgress) -> None:
         result.catalog.add(instances)
         result.problems.extend(problems)
 
-    result.progress = open_sources(paths, collect, cancel)
+    result.progress = open_sources(paths, collect, cancel, on_skipped=result.skipped.extend)
     for series in result.catalog.all_series():
         series.sort()
     return result

@@ -14,6 +14,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
+from viewer.core.header import number_of_frames
 from viewer.core.io import ViewerError
 from viewer.core.pixels import gdcm_guard, plugins
 
@@ -86,19 +87,6 @@ def needs_decoder(uid: UID) -> bool:
         return uid.is_compressed
     except ValueError:
         return True
-
-
-def number_of_frames(ds: Dataset) -> int:
-    """(0028,0008) *Number of Frames*, 1 when absent, empty or invalid."""
-    if 0x00280008 not in ds:
-        return 1
-    value = ds.get_item(0x00280008).value
-    try:
-        if isinstance(value, bytes):  # still raw: no pydicom conversion needed
-            value = value.decode("ascii").strip("\x00 ")
-        return max(1, int(float(value or 1)))
-    except (TypeError, ValueError, UnicodeDecodeError, OverflowError):  # OverflowError: 'inf' (tests/robustness)
-        return 1
 
 
 #: The most memory one decoded frame may take; more is refused before anything
