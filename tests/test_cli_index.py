@@ -279,11 +279,16 @@ def test_unusable_path_exits_2_with_one_line(tmp_path, make, fragment):
 
 def test_index_process_imports_no_window_network_or_decoders(disk):
     """The command is the window's scan without the window: no Qt, no pyqtgraph, no
-    pynetdicom, none of the viewer's pixel code."""
+    pynetdicom, none of the viewer's pixel code and no decoder plugin (only the
+    module that keeps pydicom's plugins waiting is there)."""
     code = (
-        "import sys, io; from viewer.app import main; out = sys.stdout; sys.stdout = io.StringIO(); "
+        "import sys, io; from viewer.app import main; from viewer.core.pixels import plugins; "
+        "out = sys.stdout; sys.stdout = io.StringIO(); "
         f"main(['index', {str(disk)!r}]); sys.stdout = out; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'pynetdicom') or m.startswith('viewer.core.pixels') or m.startswith('viewer.ui')))"
+        "print(sorted(m for m in plugins.imported_modules() if m.split('.')[0] in "
+        "('PySide6', 'pyqtgraph', 'pynetdicom', 'gdcm', 'pylibjpeg', 'openjpeg', 'libjpeg', 'rle', 'PIL', 'jpeg_ls') "
+        "or m in plugins.DEFERRED or m.startswith('viewer.ui') "
+        "or m.startswith('viewer.core.pixels') and m not in ('viewer.core.pixels', 'viewer.core.pixels.plugins')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
