@@ -7,6 +7,7 @@ commands start fast and run where there is no display.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from viewer import __version__
@@ -73,9 +74,36 @@ def main(argv: list[str] | None = None) -> int:
         except ViewerError as exc:
             print(f"dicom-viewer: {exc}", file=sys.stderr)
             return EXIT_INPUT
+    if (reason := missing_display()) is not None:
+        print(f"dicom-viewer: {reason}", file=sys.stderr)
+        return EXIT_INPUT
     from viewer.ui.application import run
 
     return run(paths, new_window=args.new_window)
+
+
+#: Qt platform plugins that need no display server (QT_QPA_PLATFORM may carry options: "vnc:size=800x600").
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay")
+
+
+def missing_display(environ=None, platform: str | None = None) -> str | None:
+    """Why a window cannot open here, or None when it can (or when only Qt can tell).
+
+    On X11/Wayland systems (Linux, the BSDs) a window needs DISPLAY or
+    WAYLAND_DISPLAY, unless QT_QPA_PLATFORM names a plugin that draws without
+    one; without them Qt's xcb plugin aborts the process (SIGABRT, exit 134)
+    with a message about plugins. macOS and Windows always have their own.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("darwin", "win32", "cygwin")):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    if environ.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0].strip() in HEADLESS_PLATFORMS:
+        return None
+    commands = ", ".join(COMMANDS)
+    return f"no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so no window can open; the headless commands work: {commands}"
 
 
 if __name__ == "__main__":
