@@ -23,7 +23,8 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   dump FILE [--charset NAME] [--json]
         print every attribute (text like dcmdump, or the DICOM JSON model)
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
-  find NODE [--level study|series] [-k Keyword=Value ...] [--json]
+  find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
+        KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)
   get NODE --study UID [--series UID] [-o DIR] [--move]
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
