@@ -138,7 +138,11 @@ def _application_entity(local: LocalAE, timeouts: Timeouts):
     _config.LOG_HANDLER_LEVEL = "none"
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.LOG_REQUEST_IDENTIFIERS = False
+    from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+
     ae = AE(ae_title=local.ae_title)
+    ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID  # the peer sees this program, not pynetdicom (PS3.7 D.3.3.2)
+    ae.implementation_version_name = IMPLEMENTATION_VERSION_NAME
     ae.network_timeout = timeouts.dimse
     ae.acse_timeout = timeouts.acse
     ae.dimse_timeout = timeouts.dimse
