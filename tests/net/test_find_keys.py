@@ -82,7 +82,8 @@ def test_every_requested_key_is_in_every_answer(orthanc, config_dir, capsys, stu
 
 
 def test_text_output_has_a_column_per_extra_key(orthanc, config_dir, capsys, ct_study):
-    assert main(["find", orthanc.address, "-k", f"PatientID={ct_study.patient_id}", "-k", "0020,0010", "-k", "AdmittingDiagnosesDescription"]) == 0
+    keys = [f"PatientID={ct_study.patient_id}", "0020,0010", "AdmittingDiagnosesDescription"]
+    assert main(["find", orthanc.address, *(arg for key in keys for arg in ("-k", key))]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     columns = lines[0].split(" | ")
