@@ -7,6 +7,7 @@ commands start fast and run where there is no display.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from viewer import __version__
@@ -25,7 +26,8 @@ commands (run 'dicom-viewer COMMAND --help' for details):
         list the patients, studies and series (with counts) and the problem files of a
         folder, a media root or a DICOMDIR, as the browser would show them
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
-  find NODE [--level study|series] [-k Keyword=Value ...] [--json]
+  find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
+        KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)
   get NODE --study UID [--series UID] [-o DIR] [--move]
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
@@ -76,9 +78,36 @@ def main(argv: list[str] | None = None) -> int:
         except ViewerError as exc:
             print(f"dicom-viewer: {exc}", file=sys.stderr)
             return EXIT_INPUT
+    if (reason := missing_display()) is not None:
+        print(f"dicom-viewer: {reason}", file=sys.stderr)
+        return EXIT_INPUT
     from viewer.ui.application import run
 
     return run(paths, new_window=args.new_window)
+
+
+#: Qt platform plugins that need no display server (QT_QPA_PLATFORM may carry options: "vnc:size=800x600").
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "minimalegl", "vnc", "linuxfb", "eglfs", "vkkhrdisplay")
+
+
+def missing_display(environ=None, platform: str | None = None) -> str | None:
+    """Why a window cannot open here, or None when it can (or when only Qt can tell).
+
+    On X11/Wayland systems (Linux, the BSDs) a window needs DISPLAY or
+    WAYLAND_DISPLAY, unless QT_QPA_PLATFORM names a plugin that draws without
+    one; without them Qt's xcb plugin aborts the process (SIGABRT, exit 134)
+    with a message about plugins. macOS and Windows always have their own.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if platform.startswith(("darwin", "win32", "cygwin")):
+        return None
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    if environ.get("QT_QPA_PLATFORM", "").split(":")[0].split(";")[0].strip() in HEADLESS_PLATFORMS:
+        return None
+    commands = ", ".join(COMMANDS)
+    return f"no display found (neither DISPLAY nor WAYLAND_DISPLAY is set), so no window can open; the headless commands work: {commands}"
 
 
 if __name__ == "__main__":

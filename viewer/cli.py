@@ -148,7 +148,9 @@ def _network_parsers(sub) -> None:
     p = sub.add_parser("find", parents=[common], help="C-FIND studies or series", description="C-FIND at study or series level. "
                        "Keys use DICOM matching: wildcards * and ? in names, ranges like 20240101-20240131 in dates.")
     p.add_argument("--level", choices=("study", "series"), default="study")
-    p.add_argument("-k", "--key", action="append", default=[], metavar="Keyword=Value", help="a matching key, e.g. PatientName=DOE*; repeatable")
+    p.add_argument("-k", "--key", action="append", default=[], metavar="KEY[=VALUE]",
+                   help="as findscu's -k: KEY is a keyword (PatientName) or a tag (0010,0010); with =VALUE it matches "
+                   "(e.g. PatientName=DOE*), without it asks for that attribute in each answer; repeatable")
     p.add_argument("--max", type=int, default=1000, metavar="N", help="stop after N matches (default 1000)")
     p.add_argument("--json", action="store_true", help="print a list of matches in the DICOM JSON model")
     p.set_defaults(run=run_find)
@@ -192,26 +194,21 @@ def run_find(args) -> int:
     import json
 
     from viewer.core.inspect import to_json_model
-    from viewer.core.net.scu import find
+    from viewer.core.net.scu import find, parse_query_key, with_return_keys
 
     node, local = _node_and_local(args)
-    filters = {}
-    for item in args.key:
-        keyword, sep, value = item.partition("=")
-        from pydicom.datadict import tag_for_keyword
-
-        if not sep or tag_for_keyword(keyword.strip()) is None:
-            raise ViewerError(f"-k {item}: expected Keyword=Value with a DICOM keyword")
-        filters[keyword.strip()] = value
+    filters = dict(parse_query_key(item) for item in args.key)  # ViewerError (exit 2) before any association
     result = find(node, local, args.level, filters, cap=args.max)
+    matches = [with_return_keys(match, filters) for match in result.matches]
     if args.json:
-        print(json.dumps([to_json_model(m) for m in result.matches], ensure_ascii=False, indent=1))
+        print(json.dumps([to_json_model(m) for m in matches], ensure_ascii=False, indent=1))
     else:
         from viewer.core.model import text
 
         keys = ("PatientName", "PatientID", "StudyDate", "ModalitiesInStudy", "StudyDescription", "StudyInstanceUID") if args.level == "study" else (
             "SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances", "SeriesInstanceUID")
-        for match in result.matches:
+        keys += tuple(k for k in filters if k not in keys)  # what the user asked for, after the usual columns
+        for match in matches:
             print(" | ".join(text(match, k) for k in keys))
     if result.more:
         print(f"dicom-viewer: more than {count(args.max, 'match')}; showing the first {args.max}", file=sys.stderr)

@@ -23,6 +23,7 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom.dsutils import encode
 
+from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from viewer.core.net import scu
 from viewer.core.net.storage import SUCCESS, InstanceWriter
 from viewer.core.net.upper_layer import (
@@ -46,7 +47,6 @@ pytestmark = pytest.mark.net
 
 def test_associate_rq_is_what_pynetdicom_encodes():
     """Contexts, transfer syntaxes, maximum PDU, implementation and SCP roles: byte for byte pynetdicom's PDU."""
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
     from pynetdicom.pdu import A_ASSOCIATE_RQ
     from pynetdicom.pdu_primitives import (
         A_ASSOCIATE,
@@ -78,9 +78,9 @@ def test_associate_rq_is_what_pynetdicom_encodes():
     maximum = MaximumLengthNotification()
     maximum.maximum_length_received = 262144
     implementation = ImplementationClassUIDNotification()
-    implementation.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
+    implementation.implementation_class_uid = UID(IMPLEMENTATION_CLASS_UID)  # this program's, not pynetdicom's
     version = ImplementationVersionNameNotification()
-    version.implementation_version_name = PYNETDICOM_IMPLEMENTATION_VERSION
+    version.implementation_version_name = IMPLEMENTATION_VERSION_NAME
     items = [maximum, implementation, version]
     for uid in storage:
         role = SCP_SCU_RoleSelectionNegotiation()

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from viewer import __version__
+
+#: (0002,0012) *Implementation Class UID* (PS3.7 D.3.3.2, PS3.10 7.1): names this
+#: program in the files it writes and in its association requests and answers.
+#: A UUID-derived UID (PS3.5 B.2), fixed for the program (made once from UUID
+#: 0fab7040-c2a4-4e7d-bbd2-431f4420fc45), so it needs no registered root.
+IMPLEMENTATION_CLASS_UID = "2.25.20828579460299929921761278050506439749"
+
+#: (0002,0013) *Implementation Version Name* (SH, at most 16 characters): this release.
+IMPLEMENTATION_VERSION_NAME = "DICOMVIEWER_" + ".".join(__version__.split(".")[:2])
+
 #: (distribution, what it does here, licence)
 COMPONENTS = (
     ("pydicom", "DICOM files, pixel pipeline", "MIT"),

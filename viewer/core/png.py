@@ -6,8 +6,8 @@ Export must not need Qt or an imaging library; zlib and struct suffice.
 from __future__ import annotations
 
 import os
+import secrets
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -34,10 +34,15 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def write_png(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
-    """Write a PNG atomically: a temporary file in the same folder, then a rename."""
+    """Write a PNG atomically: a temporary file in the same folder, then a rename.
+
+    The temporary file is created with mode 0666 and the kernel applies the
+    umask, as for any file a program creates (mkstemp's 0600 would survive the
+    rename and leave the export unreadable to the user's group).
+    """
     path = Path(path)
     data = encode_png(pixels)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = _create_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -46,3 +51,14 @@ def write_png(path: str | os.PathLike[str], pixels: np.ndarray) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _create_beside(path: Path) -> tuple[int, str]:
+    """A new, exclusively created ``.NAME.XXXX.part`` file in `path`'s folder: (descriptor, its path)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue

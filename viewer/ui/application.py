@@ -93,10 +93,90 @@ def run(paths: list[str], new_window: bool = False) -> int:
         server = InstanceServer(parent=window)
         server.paths_received.connect(lambda received: _bring_forward(window, received))
     window.show()
+    signals = TerminationSignals(app, window)
     try:
-        return app.exec()
+        code = app.exec()
     finally:
+        from viewer.core.processes import close_pool
+
         starting.close()
+        signals.restore()
+        close_pool()  # at once: a decode in progress is of no use now, and no worker may outlive the app
+    return 128 + signals.received[0] if signals.received else code
+
+
+class TerminationSignals:
+    """SIGTERM, SIGINT (Ctrl+C) and SIGHUP close the window and quit, as closing it does; a second one ends the process at once.
+
+    Without this, Python's default handlers end the app without a word to its
+    worker processes, or (SIGINT) not until Qt's loop runs Python code again.
+    Qt's loop runs no Python while it waits, so ``signal.set_wakeup_fd``
+    writes each signal's number to a socket that a QSocketNotifier watches:
+    the handler only notes the signal, and the notifier's slot, at a quiet
+    point of the loop, stops the workers, closes the window and quits.
+    """
+
+    NAMES = ("SIGTERM", "SIGINT", "SIGHUP")
+
+    def __init__(self, app: QApplication, window: MainWindow):
+        import signal
+        import socket
+        import threading
+
+        from PySide6.QtCore import QSocketNotifier
+
+        self.app, self.window = app, window
+        self.received: list[int] = []
+        self._closing = False
+        self._previous: dict[int, object] = {}
+        self._reader = self._writer = self._notifier = None
+        if threading.current_thread() is not threading.main_thread():
+            return  # only the main thread may set signal handlers
+        self._reader, self._writer = socket.socketpair()
+        for end in (self._reader, self._writer):
+            end.setblocking(False)
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, app)
+        self._notifier.activated.connect(self._on_wakeup)
+        self._previous_wakeup_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for name in self.NAMES:
+            if hasattr(signal, name):  # no SIGHUP on Windows
+                number = getattr(signal, name)
+                self._previous[number] = signal.signal(number, self._note)
+
+    def _note(self, number: int, _frame) -> None:
+        from viewer.core.processes import close_pool
+
+        if self._closing:  # a second signal while closing: the user insists
+            close_pool()
+            os._exit(128 + number)
+        self.received.append(number)
+
+    def _on_wakeup(self, *_args) -> None:
+        try:
+            while self._reader.recv(512):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        if self.received and not self._closing:
+            from viewer.core.processes import close_pool
+
+            self._closing = True
+            close_pool()  # first: a task waiting on a decode ends now, so closing does not wait for it
+            self.window.close()
+            self.app.quit()
+
+    def restore(self) -> None:
+        """Put back the handlers and wake-up fd found at the start."""
+        import signal
+
+        if self._notifier is None:
+            return
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        signal.set_wakeup_fd(self._previous_wakeup_fd)
+        self._notifier.setEnabled(False)
+        self._reader.close()
+        self._writer.close()
 
 
 def _bring_forward(window: MainWindow, paths: list[str]) -> None:

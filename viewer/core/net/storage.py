@@ -355,25 +355,25 @@ def _uid(text: str) -> bytes:
 
 
 def file_meta_bytes(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
-    """The encoded File Meta Information (PS3.10 7.1) pynetdicom would write for a received instance.
+    """The encoded File Meta Information (PS3.10 7.1) of a received instance.
 
     Group 0002 in Explicit VR Little Endian: (0002,0000) group length,
     (0002,0001) version 00\\01, (0002,0002)/(0002,0003) *Media Storage SOP
     Class/Instance UID* from the C-STORE request, (0002,0010) the context's
-    *Transfer Syntax UID*, (0002,0012)/(0002,0013) pynetdicom's implementation
-    UID and version name. Encoded by hand: pydicom's writer takes longer than
+    *Transfer Syntax UID*, (0002,0012)/(0002,0013) this program's *Implementation
+    Class UID* and *Implementation Version Name* (it writes the file). Encoded by hand: pydicom's writer takes longer than
     writing the 0.5 MB that follows it.
     """
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+    from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
-    version = PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii")
+    version = IMPLEMENTATION_VERSION_NAME.encode("ascii")
     version += b" " * (len(version) % 2)  # SH pads with a space
     body = b"".join((
         _element(0x00020001, b"OB", b"\x00\x01"),
         _element(0x00020002, b"UI", _uid(sop_class_uid)),
         _element(0x00020003, b"UI", _uid(sop_instance_uid)),
         _element(0x00020010, b"UI", _uid(transfer_syntax_uid)),
-        _element(0x00020012, b"UI", _uid(str(PYNETDICOM_IMPLEMENTATION_UID))),
+        _element(0x00020012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
         _element(0x00020013, b"SH", version),
     ))
     return _element(0x00020000, b"UL", struct.pack("<L", len(body))) + body

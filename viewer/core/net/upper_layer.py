@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from viewer.core.io import ViewerError
 
 #: DIMSE Command Field values (PS3.7 E.1)
@@ -312,7 +313,6 @@ class Association:
         requests are pynetdicom's PDU classes' to decode and encode. Raises
         PeerGone when the peer sends no request in `acse_timeout` seconds.
         """
-        from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
         from pynetdicom.pdu import A_ASSOCIATE_AC as AC
         from pynetdicom.pdu import A_ASSOCIATE_RJ as RJ
         from pynetdicom.pdu import A_ASSOCIATE_RQ as RQ
@@ -379,9 +379,9 @@ class Association:
         maximum = MaximumLengthNotification()
         maximum.maximum_length_received = max_pdu
         implementation = ImplementationClassUIDNotification()
-        implementation.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
+        implementation.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         version = ImplementationVersionNameNotification()
-        version.implementation_version_name = PYNETDICOM_IMPLEMENTATION_VERSION
+        version.implementation_version_name = IMPLEMENTATION_VERSION_NAME
         items = [maximum, implementation, version]
         for item in asked.user_information:
             if isinstance(item, MaximumLengthNotification):
@@ -684,8 +684,6 @@ def _associate_rq(calling_ae: str, called_ae: str, proposal: Proposal) -> bytes:
     there, about one instance's worth of a C-GET at dcmtk's rate per 30.
     tests/net/test_upper_layer.py checks the bytes against pynetdicom's.
     """
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
-
     if len(proposal.contexts) > 128:
         raise ValueError("at most 128 presentation contexts (PS3.8 9.3.2.2)")
     items = [_item(0x10, b"1.2.840.10008.3.1.1.1")]  # the DICOM application context (PS3.7 A.2.1)
@@ -694,8 +692,8 @@ def _associate_rq(calling_ae: str, called_ae: str, proposal: Proposal) -> bytes:
         items.append(_item(0x20, struct.pack(">B3x", context_id) + sub_items))
     user = [
         _item(0x51, struct.pack(">I", proposal.max_pdu)),
-        _item(0x52, str(PYNETDICOM_IMPLEMENTATION_UID).encode("ascii")),
-        _item(0x55, PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii")),
+        _item(0x52, IMPLEMENTATION_CLASS_UID.encode("ascii")),
+        _item(0x55, IMPLEMENTATION_VERSION_NAME.encode("ascii")),
     ]
     for uid in proposal.scp_roles:  # SCP/SCU role selection: we would be SCP of storage, not SCU (PS3.7 D.3.3.4)
         data = uid.encode("ascii")

@@ -9,6 +9,8 @@ The plugins of a syntax are imported when a frame of it is first decoded
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pixel_array
@@ -167,22 +169,33 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
     return arr
 
 
-#: Import names of the decoder distributions, to tell which are installed.
-_IMPORT_NAMES = {
-    "pillow": "PIL",
-    "pylibjpeg-libjpeg": "libjpeg",
-    "pylibjpeg-openjpeg": "openjpeg",
-    "pylibjpeg-rle": "rle",
-    "pyjpegls": "jpeg_ls",
+#: pydicom's plugin label for each decoder distribution.
+_PLUGIN_LABELS = {
+    "pillow": "pillow",
+    "pylibjpeg-libjpeg": "pylibjpeg",
+    "pylibjpeg-openjpeg": "pylibjpeg",
+    "pylibjpeg-rle": "pylibjpeg",
+    "pyjpegls": "pyjpegls",
     "python-gdcm": "gdcm",
 }
 
+#: The only distribution whose pydicom plugin decodes 12-bit JPEG Extended
+#: (PS3.5 A.4.1, Process 4): Pillow's and gdcm's plugins refuse it.
+TWELVE_BIT_JPEG_PACKAGES = ("pylibjpeg-libjpeg",)
 
-def missing_packages(uid: UID) -> list[str]:
-    """Decoder packages for `uid` that are not installed, preferred first."""
-    from importlib.util import find_spec
 
-    return [p for p in DECODER_PACKAGES.get(str(uid), ()) if find_spec(_IMPORT_NAMES.get(p, p)) is None]
+def missing_packages(uid: UID, packages: tuple[str, ...] | None = None) -> list[str]:
+    """Decoder packages for `uid` (or of `packages`) whose pydicom plugin is not available, preferred first.
+
+    Asked of pydicom's decoder, not of the import system: a plugin counts as
+    missing whenever pydicom cannot use it (not installed, too old, removed).
+    """
+    try:
+        available = set(get_decoder(uid).available_plugins)
+    except NotImplementedError:
+        available = set()
+    return [p for p in (DECODER_PACKAGES.get(str(uid), ()) if packages is None else packages)
+            if _PLUGIN_LABELS.get(p, p) not in available]
 
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -254,17 +267,39 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
         raise ViewerError(f"frame {index + 1}: {_decode_failure_reason(exc, uid)}", path) from None
 
 
+#: How pydicom's plugins refuse a variant they cannot decode:
+#: "Pillow does not support 'JPEG Extended' for samples with 12-bit precision".
+_REFUSED_PRECISION = re.compile(r"does not support '(?P<syntax>[^']+)' for samples with (?P<bits>\d+)-bit precision")
+
+#: pydicom's preamble when every plugin failed; each plugin's reason follows on its own line.
+_ALL_PLUGINS_FAILED = "Unable to decode as exceptions were raised by all available plugins:"
+
+#: The longest decoder message quoted (cut at a word, never inside one).
+MAX_QUOTED = 200
+
+
 def _decode_failure_reason(exc: BaseException, uid: UID) -> str:
-    text = " ".join(str(exc).split())
+    """One clean line: why the frame could not be decoded, and which package would decode it, if one would."""
+    text = " ".join(str(exc).replace(_ALL_PLUGINS_FAILED, "").split())
     if "less than expected" in text:
         return "the pixel data is shorter than its size says (truncated or corrupt)"
     if "missing dependencies" in text or "no plugins" in text.lower():
         return text.split(":")[0]
-    reason = f"the pixel data cannot be decoded ({text[:200]})"
-    if "does not support" in text and (others := missing_packages(uid)):
-        # An installed plugin refused this variant (e.g. Pillow and 12-bit JPEG).
-        reason += f"; another decoder may: install {' or '.join(others)}"
-    return reason
+    if refused := _REFUSED_PRECISION.search(text):
+        variant = f"{refused['bits']}-bit {refused['syntax']}"
+        twelve_bit_jpeg = str(uid) == "1.2.840.10008.1.2.4.51" and int(refused["bits"]) > 8
+        if others := missing_packages(uid, TWELVE_BIT_JPEG_PACKAGES if twelve_bit_jpeg else None):
+            # An installed plugin refused this variant (Pillow and gdcm: 12-bit JPEG) and one that reads it is missing.
+            packages = " or ".join(others)
+            return f"{variant} needs the package {packages}, which {'is' if len(others) == 1 else 'are'} not installed"
+    return f"the pixel data cannot be decoded ({_shortened(text)})"
+
+
+def _shortened(text: str) -> str:
+    """`text` cut to at most about MAX_QUOTED characters at a word boundary, with an ellipsis when cut."""
+    if len(text) <= MAX_QUOTED:
+        return text
+    return text[:MAX_QUOTED].rsplit(" ", 1)[0].rstrip(",;:") + "..."
 
 
 def _new_meta():
