@@ -181,7 +181,10 @@ def decode_cases() -> list[Case]:
         ("JPEG-LS lossless CT 12-bit (noisy)", JPEGLS_LOSSLESS, "ct12", "dcmcjpls +el", ["dcmcjpls", "+el"], True),
         ("JPEG Baseline US 640x480 YBR_FULL_422 (color3d frame 1)", JPEG_BASELINE, "us", "as recorded", "us", False),
     ]
-    cases = [Case(label, syntax, source, tool, folder / f"C{i:03d}.dcm", lossless) for i, (label, syntax, source, tool, _, lossless) in enumerate(specs)]
+    cases = [
+        Case(label, syntax, source, tool, folder / f"C{i:03d}.dcm", lossless)
+        for i, (label, syntax, source, tool, _, lossless) in enumerate(specs)
+    ]
     if _stamp(folder).exists():
         return cases
     shutil.rmtree(folder, ignore_errors=True)

@@ -67,12 +67,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import _browser_data as data  # noqa: E402
-from benchmarks._common import ensure_offscreen  # noqa: E402
+from benchmarks import _browser_data as data
+from benchmarks._common import ensure_offscreen
 
 PARTS = ("index", "volume", "first-image", "dicomdir")
 SITK_PYTHON = os.environ.get("SITK_PYTHON", "/tmp/sitk-venv/bin/python")
-GDCM_TAGS = ["0010,0010", "0010,0020", "0020,000d", "0020,000e", "0008,0018", "0020,0013", "0020,0032", "0020,0037", "0028,0010", "0028,0011"]
+GDCM_TAGS = [
+    "0010,0010",
+    "0010,0020",
+    "0020,000d",
+    "0020,000e",
+    "0008,0018",
+    "0020,0013",
+    "0020,0032",
+    "0020,0037",
+    "0028,0010",
+    "0028,0011",
+]
 
 
 @dataclass
@@ -105,7 +116,7 @@ def warm_up(paths: list[Path]) -> None:
 
 def shutdown_pool() -> None:
     """Stop the viewer's worker processes (the next scan starts them anew)."""
-    from viewer.core import scan
+    from viewer.core.media import scan
 
     scan.shutdown_pool()
 
@@ -153,7 +164,7 @@ class ProcessRuns:
 def _pydicom_headers(root: Path) -> int:
     import pydicom
 
-    from viewer.core.scan import iter_regular_files
+    from viewer.core.media.scan import iter_regular_files
 
     n = 0
     for path in iter_regular_files([root]):
@@ -163,8 +174,8 @@ def _pydicom_headers(root: Path) -> int:
 
 
 def _fast_headers(root: Path) -> int:
-    from viewer.core.header import read_index_header
-    from viewer.core.scan import iter_regular_files
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.media.scan import iter_regular_files
 
     n = 0
     for path in iter_regular_files([root]):
@@ -174,7 +185,7 @@ def _fast_headers(root: Path) -> int:
 
 
 def _scan(root: Path, processes: bool, expected: int) -> int:
-    from viewer.core.scan import scan
+    from viewer.core.media.scan import scan
 
     progress = scan([root], lambda batch, progress: None, processes=processes)
     if progress.images_found != expected:
@@ -183,7 +194,7 @@ def _scan(root: Path, processes: bool, expected: int) -> int:
 
 
 def _open_paths(root: Path, expected: int) -> int:
-    from viewer.core.sources import open_paths
+    from viewer.core.media.sources import open_paths
 
     result = open_paths([root])
     found = sum(len(series.instances) for series in result.series)
@@ -295,7 +306,9 @@ def run_small_index(repeats: int) -> IndexResult:
         measure(Rate("baseline: pydicom.dcmread(f, stop_before_pixels=True) loop", n), lambda: _pydicom_headers(root), files, repeats),
         measure(Rate("viewer read_index_header loop (no scan bookkeeping)", n), lambda: _fast_headers(root), files, repeats),
         measure(Rate("viewer scan(processes=False)", n), lambda: _scan(root, False, n), files, repeats),
-        measure(Rate("viewer open_paths (scan + catalog: the window's and `index`'s work)", n), lambda: _open_paths(root, n), files, repeats),
+        measure(
+            Rate("viewer open_paths (scan + catalog: the window's and `index`'s work)", n), lambda: _open_paths(root, n), files, repeats
+        ),
     ]
     data.evict(files)
     result = IndexResult(n, rates, data.resident_fraction(root), tree="small")
@@ -374,8 +387,8 @@ class VolumeResult:
 def run_volume(repeats: int) -> VolumeResult:
     import pydicom
 
-    from viewer.core.header import read_index_header
-    from viewer.core.pixels.native import load_volume
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.display.pixels.native import load_volume
 
     folder = data.ct_tree()
     files = data.files_below(folder)
@@ -409,7 +422,15 @@ def run_volume(repeats: int) -> VolumeResult:
     ]
     shape, dtype = (n, 512, 512), np.int16
     # The memory floor under any loader: page faults and writes of a fresh 512 MB array.
-    rates.append(measure(Rate("floor: np.empty(volume) + fill (fresh 512 MB, no file read)", n), lambda: np.empty(shape, dtype).fill(0), files, repeats, cold_repeats=0))
+    rates.append(
+        measure(
+            Rate("floor: np.empty(volume) + fill (fresh 512 MB, no file read)", n),
+            lambda: np.empty(shape, dtype).fill(0),
+            files,
+            repeats,
+            cold_repeats=0,
+        )
+    )
     rates += _sitk_rates(folder, files, n, repeats, checks)
     return VolumeResult(n, rates, checks)
 
@@ -521,7 +542,7 @@ class PaintLog:
         log = self
 
         class Filter(QObject):
-            def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+            def eventFilter(self, obj, event):
                 if event.type() == QEvent.Type.Paint:
                     log.started.append(time.perf_counter())
                     if once:
@@ -552,7 +573,7 @@ class FirstImageResult:
 def run_first_image(repeats: int) -> FirstImageResult:
     import pydicom
 
-    from viewer.core.frames import FrameStore
+    from viewer.core.display.frames import FrameStore
     from viewer.ui.main_window import MainWindow
 
     folder = data.ct_tree()
@@ -626,7 +647,9 @@ def markdown_first_image(result: FirstImageResult) -> str:
         row(f"{label}: series_activated -> **first image painted** (paint finished)", [r[2] for r in runs], bold=True)
     row("breakdown: FrameStore().frame(middle slice) alone, warm", result.store_frame_s)
     row("baseline: pydicom.dcmread(middle slice).pixel_array, warm", result.baseline_s)
-    lines.append(f"| context: open_paths([folder of {result.slices} slices]) -> series_opened, warm files | {result.open_s * 1e3:.0f} | - | - | - |")
+    lines.append(
+        f"| context: open_paths([folder of {result.slices} slices]) -> series_opened, warm files | {result.open_s * 1e3:.0f} | - | - | - |"
+    )
     return "\n".join(lines)
 
 
@@ -649,7 +672,7 @@ def run_dicomdir(repeats: int) -> DicomdirResult:
     import pydicom
     from pydicom.fileset import FileSet
 
-    from viewer.core.dicomdir import read_dicomdir
+    from viewer.core.media.dicomdir import read_dicomdir
     from viewer.ui.main_window import MainWindow
 
     dicomdir = data.media_tree()
@@ -664,7 +687,9 @@ def run_dicomdir(repeats: int) -> DicomdirResult:
         files,
         repeats,
     )
-    fileset = measure(Rate("baseline: pydicom FileSet(dcmread(DICOMDIR))", records), lambda: FileSet(pydicom.dcmread(dicomdir)), files, repeats)
+    fileset = measure(
+        Rate("baseline: pydicom FileSet(dcmread(DICOMDIR))", records), lambda: FileSet(pydicom.dcmread(dicomdir)), files, repeats
+    )
 
     app = _application()
     window = MainWindow()

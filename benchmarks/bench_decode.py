@@ -15,7 +15,7 @@ Four measurements (inputs made by dcmtk, gdcm and OpenJPH, see ``_decode_data.py
    and one 40-frame file) decoded into a fresh FrameStore with
    ``prefetch_in_processes`` through a ``ProcessPoolExecutor`` of 1 and of 2
    workers (forkserver context with the viewer's preload, as
-   viewer/core/processes.py makes it; the workers started and warm before
+   viewer/core/runtime/processes.py makes it; the workers started and warm before
    timing), and with the in-thread ``prefetch``.
 3. ``cine``: an offscreen MainWindow (1400x900) opened on pydicom-data's
    color3d_jpeg_baseline.dcm (120 frames, 640x480, JPEG Baseline
@@ -52,8 +52,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import _decode_data as data  # noqa: E402
-from benchmarks._common import ensure_offscreen  # noqa: E402
+from benchmarks import _decode_data as data
+from benchmarks._common import ensure_offscreen
 
 PARTS = ("decode", "decode-processes", "cine", "firstframe")
 SOAK_FRAMES = 100_000
@@ -133,7 +133,7 @@ def run_decode(log=lambda text: None) -> list[DecodeRow]:
     from pydicom.pixels import get_decoder, pixel_array
     from pydicom.uid import UID
 
-    from viewer.core.pixels.decoders import PREFERRED_PLUGINS, decode_frame
+    from viewer.core.display.pixels.decoders import PREFERRED_PLUGINS, decode_frame
 
     rows = []
     for case in data.decode_cases():
@@ -148,7 +148,7 @@ def run_decode(log=lambda text: None) -> list[DecodeRow]:
             try:
                 result = pixel_array(ds, index=0, decoding_plugin=name)
                 seconds = median_call_s(lambda: pixel_array(ds, index=0, decoding_plugin=name), 0.5)
-            except BaseException as exc:  # noqa: BLE001 - a plugin refusing a variant is a result (Rust panics included)
+            except BaseException as exc:  # a plugin refusing a variant is a result (Rust panics included)
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 results.append(Throughput(plugin, check=f"fails: {' '.join(str(exc).split())[:60]}"))
@@ -162,7 +162,12 @@ def run_decode(log=lambda text: None) -> list[DecodeRow]:
         copy_s = median_call_s(reference.copy, 0.1)
         rows.append(
             DecodeRow(
-                case, os.path.getsize(case.path), viewer_out.nbytes, results, viewer, reference.nbytes / copy_s / 1e6,
+                case,
+                os.path.getsize(case.path),
+                viewer_out.nbytes,
+                results,
+                viewer,
+                reference.nbytes / copy_s / 1e6,
                 PREFERRED_PLUGINS.get(case.syntax, ()),
             )
         )
@@ -227,7 +232,9 @@ def markdown_decode(rows: list[DecodeRow]) -> str:
         target = TARGETS_MBS.get(row.case.syntax)
         if target and row.case.source in ("noisy", "ct12"):
             best = max((t.mbs for t in working), default=0)
-            target_text = f">= {target}: {'met' if row.viewer.mbs >= target else 'missed'}" + ("" if used == fastest or best < target or row.viewer.mbs >= target else f" (best plugin {best:,.0f})")
+            target_text = f">= {target}: {'met' if row.viewer.mbs >= target else 'missed'}" + (
+                "" if used == fastest or best < target or row.viewer.mbs >= target else f" (best plugin {best:,.0f})"
+            )
         else:
             target_text = ""
         checks = sorted({t.check for t in row.plugins if t.mbs is not None} | {row.viewer.check})
@@ -291,7 +298,7 @@ def _pool(workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from viewer.core.processes import PRELOAD
+    from viewer.core.runtime.processes import PRELOAD
 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
@@ -299,9 +306,9 @@ def _pool(workers: int):
 
 
 def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> list[ProcessRow]:
-    from viewer.core.frames import FrameStore, decode_stored, prefetch, prefetch_in_processes
-    from viewer.core.header import read_index_header
-    from viewer.core.model import ImageRef, Instance
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.display.frames import FrameStore, decode_stored, prefetch, prefetch_in_processes
+    from viewer.core.media.model import ImageRef, Instance
 
     files, multi = data.j2k_series(count)
     layouts = {
@@ -337,7 +344,15 @@ def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> l
                 timings = [in_processes() for _ in range(repeats)]
             finally:
                 pool.shutdown(wait=True)
-            rows.append(ProcessRow(layout, f"prefetch_in_processes, {workers} worker{'s' if workers > 1 else ''}", [t for t, _ in timings], timings[0][1], frame_bytes))
+            rows.append(
+                ProcessRow(
+                    layout,
+                    f"prefetch_in_processes, {workers} worker{'s' if workers > 1 else ''}",
+                    [t for t, _ in timings],
+                    timings[0][1],
+                    frame_bytes,
+                )
+            )
         log(f"  {layout}: " + ", ".join(f"{r.method} {r.best:.2f} s" for r in rows[-3:]))
     return rows
 
@@ -458,7 +473,7 @@ class _PaintCounter:
         self.count = 0
 
         class Filter(QObject):
-            def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+            def eventFilter(self, obj, event):
                 if event.type() == QEvent.Type.Paint:
                     counter.count += 1
                 return False
@@ -481,8 +496,16 @@ def _open(window, path: Path) -> None:
     _wait(lambda: False, 0.3)  # let the thumbnail and prefetch tasks settle
 
 
-def _play(window, name: str, fps: float, *, seconds: float | None = None, frames: int | None = None, clear: bool = True,
-          on_step: Callable[[int], None] | None = None) -> CineRun:
+def _play(
+    window,
+    name: str,
+    fps: float,
+    *,
+    seconds: float | None = None,
+    frames: int | None = None,
+    clear: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> CineRun:
     """Play the window's series in loop mode at `fps` for `seconds` or until `frames` frames were shown."""
     cine = window.cine
     cine.stop()
@@ -536,7 +559,7 @@ def _play(window, name: str, fps: float, *, seconds: float | None = None, frames
 
 
 def run_cine(soak_frames: int = SOAK_FRAMES, log=lambda text: None) -> CineResults:
-    from viewer.core.processes import shutdown_pool
+    from viewer.core.runtime.processes import shutdown_pool
     from viewer.ui.main_window import MainWindow
 
     app = _application()
@@ -589,7 +612,7 @@ def _soak(window, frames: int, log) -> Soak:
     try:
         run = _play(window, f"soak: CT 200 frames, {SOAK_FPS:.0f} fps requested", SOAK_FPS, frames=frames, clear=False, on_step=sample)
         run.lateness_ms = []  # not meaningful far above the sustainable rate
-    except BaseException as exc:  # noqa: BLE001 - a crash is the result
+    except BaseException as exc:  # a crash is the result
         if isinstance(exc, KeyboardInterrupt):
             raise
         error = f"{type(exc).__name__}: {exc}"
@@ -609,9 +632,7 @@ def markdown_cine(results: CineResults) -> str:
     ]
     for run in results.runs:
         late = run.lateness_ms
-        pct = (
-            f"{np.percentile(late, 50):.1f} / {np.percentile(late, 95):.1f} / {max(late):.1f}" if late else "-"
-        )
+        pct = f"{np.percentile(late, 50):.1f} / {np.percentile(late, 95):.1f} / {max(late):.1f}" if late else "-"
         lines.append(
             f"| {run.name} | {run.seconds:.1f} | {run.shown} | **{run.achieved:.1f}** | {run.dropped} | **{run.per_100(run.dropped):.2f}** "
             f"| {100.0 * run.late / max(1, run.shown):.2f} ({run.late}) | {pct} | {run.first_loop[0]}, {run.first_loop[1]} "
@@ -620,9 +641,11 @@ def markdown_cine(results: CineResults) -> str:
     soak = results.soak
     if soak is not None:
         lines += ["", "Soak (same window, same 200-frame CT, frame cache already holding the series):", ""]
-        lines += ["| frames requested | frames shown | s | frames/s | crashes | frame cache (MB) | RSS before (MB) | RSS after (MB) "
-                  "| growth (MB) | RSS every 10% (MB) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| frames requested | frames shown | s | frames/s | crashes | frame cache (MB) | RSS before (MB) | RSS after (MB) "
+            "| growth (MB) | RSS every 10% (MB) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         run = soak.run
         shown = run.shown if run else 0
         secs = run.seconds if run else 0
@@ -650,10 +673,10 @@ class FirstFrameRow:
 def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRow]:
     import pydicom
 
-    from viewer.core.frames import FrameStore
-    from viewer.core.header import read_index_header
-    from viewer.core.model import ImageRef, Instance
-    from viewer.core.processes import shutdown_pool
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.display.frames import FrameStore
+    from viewer.core.media.model import ImageRef, Instance
+    from viewer.core.runtime.processes import shutdown_pool
     from viewer.ui.main_window import MainWindow
 
     rows = []
@@ -711,9 +734,11 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
 
 def markdown_firstframe(rows: list[FirstFrameRow]) -> str:
     ten = rows[0]
-    lines = ["| frames in file | file MB | FrameStore().frame(frame 0) warm, median (min-max) ms | / 10-frame | the same, file evicted (cold), median ms | / 10-frame "
-             "| open_paths -> first image_shown, median (min-max) ms | / 10-frame | baseline: pydicom.dcmread(f).pixel_array[0] ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| frames in file | file MB | FrameStore().frame(frame 0) warm, median (min-max) ms | / 10-frame | the same, file evicted (cold), median ms | / 10-frame "
+        "| open_paths -> first image_shown, median (min-max) ms | / 10-frame | baseline: pydicom.dcmread(f).pixel_array[0] ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         w, c, o = (statistics.median(v) for v in (row.store_warm_ms, row.store_cold_ms, row.window_ms))
         w10, c10, o10 = (statistics.median(v) for v in (ten.store_warm_ms, ten.store_cold_ms, ten.window_ms))
@@ -783,8 +808,8 @@ def markdown(results: Results) -> str:
             "",
             markdown_decode(results.decode),
             "",
-            "Bold = the plugin the viewer's PREFERRED_PLUGINS picks for that file; \"(fastest)\" marks a faster one; "
-            "\"fails\" = the plugin refuses this variant (Pillow and gdcm: 12-bit JPEG Extended). Empty = plugin not offered "
+            'Bold = the plugin the viewer\'s PREFERRED_PLUGINS picks for that file; "(fastest)" marks a faster one; '
+            '"fails" = the plugin refuses this variant (Pillow and gdcm: 12-bit JPEG Extended). Empty = plugin not offered '
             "for this transfer syntax.",
             "",
         ]
@@ -842,9 +867,9 @@ NOTES = """\
 * **Decode timing**: `pixel_array(ds, index=0, decoding_plugin=NAME)` on a dataset already read, median of a
   loop of at least 0.3 s, one thread. It includes pydicom's per-call work (options, validation, the
   output array), which is a fixed cost of roughly 0.1-0.2 ms a frame: at 400 MB/s a 512 KB frame has only
-  1.3 ms in all. "viewer decode_frame" = `viewer.core.pixels.decoders.decode_frame(ds, 0)`, the viewer's
+  1.3 ms in all. "viewer decode_frame" = `viewer.core.display.pixels.decoders.decode_frame(ds, 0)`, the viewer's
   plugin order. US rows decode to RGB (pydicom's YBR->RGB conversion included).
-* **Processes**: the viewer's `prefetch_in_processes` with pools made as `viewer/core/processes.py` makes
+* **Processes**: the viewer's `prefetch_in_processes` with pools made as `viewer/core/runtime/processes.py` makes
   them (forkserver, same preload), 1 or 2 workers, started before timing. Display preparation of each
   returned frame (`FrameStore.insert`) runs in this process, which competes for the same 2 cores.
 * **Cine**: `window.cine.set_rate(fps)` then `play()`; the event loop runs as the app's does. The
@@ -865,7 +890,9 @@ NOTES = """\
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts (default {','.join(PARTS)})")
-    parser.add_argument("--soak-frames", type=int, default=SOAK_FRAMES, help=f"cine soak length in frames (default {SOAK_FRAMES:,}; 0 skips it)")
+    parser.add_argument(
+        "--soak-frames", type=int, default=SOAK_FRAMES, help=f"cine soak length in frames (default {SOAK_FRAMES:,}; 0 skips it)"
+    )
     args = parser.parse_args(argv)
     parts = tuple(p.strip() for p in args.only.split(",") if p.strip())
     unknown = [p for p in parts if p not in PARTS]

@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import Summary, ensure_offscreen, machine_description  # noqa: E402
+from _common import Summary, ensure_offscreen, machine_description
 
 
 def enhanced_header(frames: int):
@@ -62,7 +62,7 @@ def enhanced_header(frames: int):
 
 
 def element_count(rows) -> int:
-    from viewer.core.inspect import iter_rows
+    from viewer.core.dicom.inspect import iter_rows
 
     return sum(1 for _depth, row in iter_rows(rows) if not row.tag.startswith("Item"))
 
@@ -77,8 +77,8 @@ def time_ns(fn, repeat: int) -> list[int]:
 
 
 def bench_fill(header, repeat: int) -> dict[str, Summary]:
-    from viewer.core.charset import CharsetOverrides
-    from viewer.core.inspect import dataset_rows
+    from viewer.core.dicom.charset import CharsetOverrides
+    from viewer.core.dicom.inspect import dataset_rows
     from viewer.ui.tag_inspector import TagTreeModel
 
     model = TagTreeModel()
@@ -185,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])  # noqa: F841 - models need one
-    from viewer.core.charset import CharsetOverrides
-    from viewer.core.inspect import dataset_rows
+    from viewer.core.dicom.charset import CharsetOverrides
+    from viewer.core.dicom.inspect import dataset_rows
 
     header = enhanced_header(args.frames)
     count = element_count(dataset_rows(header, "bench.dcm", CharsetOverrides()))

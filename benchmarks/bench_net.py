@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import _net_data as data  # noqa: E402
-from benchmarks._common import REPO  # noqa: E402
+from benchmarks import _net_data as data
+from benchmarks._common import REPO
 
 TOOLS = {
     "Orthanc": "/usr/sbin/Orthanc",
@@ -135,7 +135,9 @@ def _alternate(comparison: Comparison, ours: Callable[[], float], baseline: Call
         pair = [(comparison.ours, ours), (comparison.baseline, baseline)]
         for times, action in pair if round_ % 2 == 0 else reversed(pair):
             times.append(action())
-        log(f"  {comparison.name} round {round_ + 1}: ours {comparison.ours[-1]:.2f} s, {comparison.baseline_name} {comparison.baseline[-1]:.2f} s")
+        log(
+            f"  {comparison.name} round {round_ + 1}: ours {comparison.ours[-1]:.2f} s, {comparison.baseline_name} {comparison.baseline[-1]:.2f} s"
+        )
     return comparison
 
 
@@ -158,11 +160,29 @@ def run_get(server, local, series: data.Series, work: Path, repeats: int, log) -
 
     def getscu() -> float:
         out = _fresh(work / "get-dcmtk")
-        seconds, _ = _run([
-            TOOLS["getscu"], "-S", "-aet", "BENCHGETSCU", "-aec", server.ae_title, "-pdu", DCMTK_PDU, "+B", "-od", str(out),
-            "-k", "QueryRetrieveLevel=SERIES", "-k", f"StudyInstanceUID={series.study_uid}",
-            "-k", f"SeriesInstanceUID={series.series_uid}", "127.0.0.1", str(server.port),
-        ])
+        seconds, _ = _run(
+            [
+                TOOLS["getscu"],
+                "-S",
+                "-aet",
+                "BENCHGETSCU",
+                "-aec",
+                server.ae_title,
+                "-pdu",
+                DCMTK_PDU,
+                "+B",
+                "-od",
+                str(out),
+                "-k",
+                "QueryRetrieveLevel=SERIES",
+                "-k",
+                f"StudyInstanceUID={series.study_uid}",
+                "-k",
+                f"SeriesInstanceUID={series.series_uid}",
+                "127.0.0.1",
+                str(server.port),
+            ]
+        )
         if _dcm_files(out) != series.count:
             raise RuntimeError(f"getscu wrote {_dcm_files(out)} files, expected {series.count}")
         return seconds
@@ -202,7 +222,9 @@ def run_store(series: data.Series, work: Path, repeats: int, log) -> Comparison:
         port = servers.free_port()
         process = subprocess.Popen(
             [TOOLS["storescp"], "-aet", "BENCHSTORESCP", "-pdu", DCMTK_PDU, "+B", "-od", str(out), str(port)],
-            env=DCMTK_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=DCMTK_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 10
@@ -294,8 +316,10 @@ def markdown(results: Results) -> str:
     if results.skipped:
         return f"{title}\n\n{results.skipped}\n"
     lines = [
-        title, "",
-        "Goals (issue): C-GET >= 0.8 x dcmtk getscu's rate; Storage SCP >= 200 images/s; C-FIND >= 1000 matches/s.", "",
+        title,
+        "",
+        "Goals (issue): C-GET >= 0.8 x dcmtk getscu's rate; Storage SCP >= 200 images/s; C-FIND >= 1000 matches/s.",
+        "",
         "| measurement | items | ours (median s) | ours rate | baseline | baseline (median s) | baseline rate | ours / baseline | goal | met |",
         "|---|---:|---:|---:|---|---:|---:|---:|---|---|",
     ]

@@ -38,7 +38,7 @@ sys.modules, in any viewer run; at the first image paint (an uncompressed
 CT, which needs only pydicom's native path) no decoder plugin, neither the
 packages nor pydicom's plugin modules (:data:`PYDICOM_PLUGINS`; the viewer
 holds their places with stand-ins, which its report leaves out:
-viewer.core.pixels.plugins). Otherwise the check fails, the first-import
+viewer.core.display.pixels.plugins). Otherwise the check fails, the first-import
 chain of each offender is traced (a sys.meta_path hook printing the stack in
 a separate run), and ``main`` exits with status 1. The modules found are
 listed either way.
@@ -64,7 +64,7 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import REPO, python_executable  # noqa: E402
+from benchmarks._common import REPO, python_executable
 
 TIMEOUT_S = 60
 COLD_REPEATS = 5
@@ -95,10 +95,16 @@ FORBIDDEN_EARLY = {
 #: pydicom's plugin modules that import a decoder package (plus its pydicom 2
 #: handlers that do): none of them may be loaded to show an uncompressed image.
 PYDICOM_PLUGINS = (
-    "pydicom.pixels.decoders.gdcm", "pydicom.pixels.decoders.pylibjpeg", "pydicom.pixels.decoders.pillow",
-    "pydicom.pixels.decoders.pyjpegls", "pydicom.pixels.encoders.gdcm", "pydicom.pixels.encoders.pylibjpeg",
-    "pydicom.pixels.encoders.pyjpegls", "pydicom.pixel_data_handlers.gdcm_handler",
-    "pydicom.pixel_data_handlers.pillow_handler", "pydicom.pixel_data_handlers.jpeg_ls_handler",
+    "pydicom.pixels.decoders.gdcm",
+    "pydicom.pixels.decoders.pylibjpeg",
+    "pydicom.pixels.decoders.pillow",
+    "pydicom.pixels.decoders.pyjpegls",
+    "pydicom.pixels.encoders.gdcm",
+    "pydicom.pixels.encoders.pylibjpeg",
+    "pydicom.pixels.encoders.pyjpegls",
+    "pydicom.pixel_data_handlers.gdcm_handler",
+    "pydicom.pixel_data_handlers.pillow_handler",
+    "pydicom.pixel_data_handlers.jpeg_ls_handler",
     "pydicom.pixel_data_handlers.pylibjpeg_handler",
 )
 
@@ -118,7 +124,7 @@ app = QApplication(sys.argv[:1])
 step("PySide6.QtWidgets and a QApplication (the baseline's imports)")
 import viewer.ui.main_window
 step("the window's frame: viewer.ui.main_window and what it imports")
-from viewer.core.tasks import rare_garbage_collection
+from viewer.core.runtime.tasks import rare_garbage_collection
 starting = ExitStack()
 starting.enter_context(rare_garbage_collection())  # as the app does until its first image
 import numpy
@@ -130,7 +136,7 @@ step("the window's contents: the viewer's own modules")
 starting.close()
 import pyqtgraph
 step("pyqtgraph (the pane's view, built after the first image)")
-from viewer.core.pixels import plugins
+from viewer.core.display.pixels import plugins
 for name in plugins.DEFERRED:
     plugins.load(name)
 step("pydicom's decoder plugins, all (each only when a frame needs it)")
@@ -240,7 +246,10 @@ def _eviction_roots(python: str, ct: str | None) -> list[str]:
     """What a cold start reads: the interpreter's prefix, the virtualenv, the viewer package, the CT file."""
     prefixes = subprocess.run(
         [python, "-c", "import os, sys; print(os.path.realpath(sys.base_prefix)); print(os.path.realpath(sys.prefix))"],
-        check=True, capture_output=True, text=True, timeout=TIMEOUT_S,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
     ).stdout.split()
     roots = [*prefixes, os.path.join(REPO, "viewer")]
     if ct:
@@ -319,7 +328,7 @@ def interleaved(commands: list[Command], repeats: int, cold_repeats: int = 0, ro
             warm[command.name].append(run_once(command.args))
     eviction = ""
     qt_lib = _qt_lib_dir(roots or [])
-    for i in range(cold_repeats):
+    for _round in range(cold_repeats):
         for command in commands:
             method = evict_page_cache(roots or [])
             if not eviction:
@@ -372,7 +381,11 @@ def trace_first_imports(python: str, viewer_args: list[str], modules: list[str],
     env["QT_QPA_PLATFORM"] = env.get("QT_QPA_PLATFORM", "offscreen")
     proc = subprocess.run(
         [python, "-c", CHAIN_PROBE, ",".join(modules), *viewer_args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
     )
     chains = {}
     for line in proc.stdout.splitlines():
@@ -440,8 +453,9 @@ def import_costs(repeats: int) -> dict[str, float]:
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     runs = []
     for _ in range(max(1, repeats)):
-        proc = subprocess.run([python_executable(), "-c", IMPORT_COSTS], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT_S)
+        proc = subprocess.run(
+            [python_executable(), "-c", IMPORT_COSTS], cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"import costs: {proc.stderr[-2000:]}")
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -556,7 +570,8 @@ def _import_check(timings: list[Timing]) -> list[str]:
         return []
     lines = [
         "",
-        "Import check (pynetdicom and the decoder plugins: " + ", ".join(sorted({d for d in FORBIDDEN_EARLY.values()}))
+        "Import check (pynetdicom and the decoder plugins: "
+        + ", ".join(sorted({d for d in FORBIDDEN_EARLY.values()}))
         + "), sys.modules at each first paint, any run:",
         "",
         "| process | paint | modules loaded (median) | pynetdicom / plugin packages loaded | pydicom plugin modules loaded "
@@ -578,8 +593,11 @@ def _import_check(timings: list[Timing]) -> list[str]:
             )
     failures = import_check_failures(timings)
     if not failures:
-        lines += ["", "Import check: **pass** (no pynetdicom or decoder plugin at the window's first paint, "
-                      "no decoder plugin at the uncompressed CT's first image)."]
+        lines += [
+            "",
+            "Import check: **pass** (no pynetdicom or decoder plugin at the window's first paint, "
+            "no decoder plugin at the uncompressed CT's first image).",
+        ]
         return lines
     packages = sorted({FORBIDDEN_EARLY.get(name, name) for name in failures})
     lines += ["", f"**Import check FAIL: loaded too early (window or uncompressed first image): {', '.join(packages)}.**"]
@@ -596,7 +614,7 @@ def _import_check(timings: list[Timing]) -> list[str]:
         lines += ["", f"First line in viewer/ on every chain: `{common[culprit]}`"]
     lines += ["", "Shared chain: " + " → ".join(f"`{f}`" for f in common[start:])]
     for package, frames in first_chain.items():
-        tail = frames[len(common):] or frames[-1:]
+        tail = frames[len(common) :] or frames[-1:]
         lines.append(f"* {package}: … → " + " → ".join(f"`{f}`" for f in tail if not f.startswith("importlib/")))
     return lines
 
@@ -609,7 +627,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="warm runs per command, the first discarded (default 7)")
     parser.add_argument(
-        "--cold-repeats", type=int, default=COLD_REPEATS,
+        "--cold-repeats",
+        type=int,
+        default=COLD_REPEATS,
         help=f"runs per command after emptying the page cache (default {COLD_REPEATS}; 0 skips them)",
     )
     args = parser.parse_args(argv)

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import Summary, ensure_offscreen  # noqa: E402
+from benchmarks._common import Summary, ensure_offscreen
 
 ensure_offscreen()
 
@@ -51,10 +51,10 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from viewer.core.frames import FrameStore  # noqa: E402
-from viewer.core.model import ImageRef, Instance  # noqa: E402
-from viewer.core.pixels.decoders import decode_frame  # noqa: E402
-from viewer.core.pixels.pipeline import FrameDisplay, Window, frame_context  # noqa: E402
+from viewer.core.display.frames import FrameStore  # noqa: E402
+from viewer.core.display.pixels.decoders import decode_frame  # noqa: E402
+from viewer.core.display.pixels.pipeline import FrameDisplay, Window, frame_context  # noqa: E402
+from viewer.core.media.model import ImageRef, Instance  # noqa: E402
 from viewer.ui.image_view import ImagePane  # noqa: E402
 
 VIEW_SIZE = 1024
@@ -129,7 +129,7 @@ class PaintCounter(QObject):
         self.count = 0
         widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+    def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
             self.count += 1
         return False
@@ -181,9 +181,7 @@ def make_pane(app: QApplication) -> ImagePane:
     return pane
 
 
-def measure_case(
-    app: QApplication, pane: ImagePane, name: str, image: str, frame: FrameDisplay, zoom: float | None, n: int
-) -> Case:
+def measure_case(app: QApplication, pane: ImagePane, name: str, image: str, frame: FrameDisplay, zoom: float | None, n: int) -> Case:
     voi = frame.default_voi()
     if not isinstance(voi, Window):
         voi = frame.auto_window()

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_decode, bench_net, bench_startup  # noqa: E402
-from benchmarks._common import REPO, ensure_offscreen, machine_description  # noqa: E402
+from benchmarks import bench_browser, bench_decode, bench_net, bench_startup
+from benchmarks._common import REPO, ensure_offscreen, machine_description
 
 ensure_offscreen()
 
@@ -108,7 +108,14 @@ def report(
     if decode is not None:
         lines += [bench_decode.markdown(decode)]
     if inspector is not None:
-        lines += ["## Tag inspector, 5,000-element enhanced header", "", "Target (issue): filled in under 200 ms; no stall while scrolling.", "", inspector, ""]
+        lines += [
+            "## Tag inspector, 5,000-element enhanced header",
+            "",
+            "Target (issue): filled in under 200 ms; no stall while scrolling.",
+            "",
+            inspector,
+            "",
+        ]
     if net is not None:
         lines += [bench_net.markdown(net)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
@@ -130,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default=",".join(BENCHMARKS), help=f"comma-separated benchmarks to run (default all: {','.join(BENCHMARKS)})"
     )
     parser.add_argument(
-        "--soak-frames", type=int, default=bench_decode.SOAK_FRAMES,
+        "--soak-frames",
+        type=int,
+        default=bench_decode.SOAK_FRAMES,
         help=f"frames of the cine soak (default {bench_decode.SOAK_FRAMES:,}; 0 skips it)",
     )
     parser.add_argument("--output", default=None, help=f"report file (default {RESULTS} when every benchmark runs)")

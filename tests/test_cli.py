@@ -128,12 +128,16 @@ def _write(path, data: bytes):
 CRASHES = Path(__file__).parent / "robustness" / "crashes"
 
 
-@pytest.mark.parametrize("name", ["jpeg_lossless_not_jpeg.dcm", "j2k_photometric_mismatch.dcm", "jpeg_baseline_bytes_missing.dcm", "deflate_corrupt_stream.dcm"])
+@pytest.mark.parametrize(
+    "name", ["jpeg_lossless_not_jpeg.dcm", "j2k_photometric_mismatch.dcm", "jpeg_baseline_bytes_missing.dcm", "deflate_corrupt_stream.dcm"]
+)
 def test_export_of_a_damaged_code_stream_ends_in_one_line(tmp_path, name):
     """Files that once killed a decoder's process: export decodes them in a worker and says what failed."""
     result = subprocess.run(
         [sys.executable, "-m", "viewer", "export", str(CRASHES / name), "-o", str(tmp_path / "out.png")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode in (0, 2), result.stderr
     if result.returncode == 2:

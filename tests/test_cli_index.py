@@ -27,14 +27,39 @@ from viewer.app import main
 
 #: The keys every level must carry (the issue's schema, and the attributes
 #: the index lists besides it; DICOM keywords in CamelCase).
-PATIENT_KEYS = {"PatientID", "PatientName", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "NumberOfPatientRelatedStudies", "studies"}
+PATIENT_KEYS = {
+    "PatientID",
+    "PatientName",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "NumberOfPatientRelatedStudies",
+    "studies",
+}
 STUDY_KEYS = {
-    "StudyInstanceUID", "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber", "StudyID", "ReferringPhysicianName",
-    "ModalitiesInStudy", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "series",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyDescription",
+    "AccessionNumber",
+    "StudyID",
+    "ReferringPhysicianName",
+    "ModalitiesInStudy",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
+    "series",
 }
 SERIES_KEYS = {
-    "SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription", "SeriesDate", "SeriesTime", "BodyPartExamined",
-    "NumberOfSeriesRelatedInstances", "images", "instances",
+    "SeriesInstanceUID",
+    "Modality",
+    "SeriesNumber",
+    "SeriesDescription",
+    "SeriesDate",
+    "SeriesTime",
+    "BodyPartExamined",
+    "NumberOfSeriesRelatedInstances",
+    "images",
+    "instances",
 }
 INSTANCE_KEYS = {"SOPInstanceUID", "SOPClassUID", "path"}
 IMAGES = ("CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "emri_small.dcm", "SC_rgb.dcm", "693_UNCI.dcm")
@@ -123,7 +148,9 @@ def test_json_of_a_folder_is_what_pydicom_reads(disk, capsys):
     files = sorted(p for p in disk.rglob("*") if p.is_file())
     expected_series, others = pydicom_tree(files)
 
-    found = {s["SeriesInstanceUID"]: (patient, study, s) for patient in tree["patients"] for study in patient["studies"] for s in study["series"]}
+    found = {
+        s["SeriesInstanceUID"]: (patient, study, s) for patient in tree["patients"] for study in patient["studies"] for s in study["series"]
+    }
     assert set(found) == set(expected_series)
     for uid, members in expected_series.items():
         patient, study, series = found[uid]
@@ -203,7 +230,9 @@ def test_media_are_indexed_from_their_dicomdir(where, capsys):
         series = found[uid]
         assert series["NumberOfSeriesRelatedInstances"] == len(members)
         assert series["images"] == sum(f for _, _, f in members)
-        assert sorted((i["SOPInstanceUID"], Path(i["path"]).resolve()) for i in series["instances"]) == sorted((u, p) for u, p, _ in members)
+        assert sorted((i["SOPInstanceUID"], Path(i["path"]).resolve()) for i in series["instances"]) == sorted(
+            (u, p) for u, p, _ in members
+        )
     assert tree["problems"] == []  # the media root's other DICOMDIRs and README are not scanned: the DICOMDIR says what is there
     patients = {p["PatientID"] for p in tree["patients"]}
     assert patients == {ds.PatientID for ds in (i.load() for i in FileSet(pydicom.dcmread(DICOMDIR)))}
@@ -215,7 +244,12 @@ def test_dicomdir_variants_named_as_files(name, capsys):
     their own names: known as DICOMDIRs by their Media Storage SOP Class, whose
     UID (20 characters) has no NUL padding; the series are those of the original."""
     tree = index_json(capsys, DICOMDIR.with_name(name))
-    found = {s["SeriesInstanceUID"]: sorted(i["SOPInstanceUID"] for i in s["instances"]) for p in tree["patients"] for st in p["studies"] for s in st["series"]}
+    found = {
+        s["SeriesInstanceUID"]: sorted(i["SOPInstanceUID"] for i in s["instances"])
+        for p in tree["patients"]
+        for st in p["studies"]
+        for s in st["series"]
+    }
     assert found == {uid: sorted(u for u, _, _ in members) for uid, members in pydicom_media().items()}
     assert tree["problems"] == []
 
@@ -240,7 +274,12 @@ def test_one_image_file(capsys):
     (patient,) = tree["patients"]
     (instance,) = patient["studies"][0]["series"][0]["instances"]
     ds = pydicom.dcmread(path, stop_before_pixels=True)
-    assert instance == {"SOPInstanceUID": ds.SOPInstanceUID, "SOPClassUID": ds.SOPClassUID, "path": path, "NumberOfFrames": int(ds.NumberOfFrames)}
+    assert instance == {
+        "SOPInstanceUID": ds.SOPInstanceUID,
+        "SOPClassUID": ds.SOPClassUID,
+        "path": path,
+        "NumberOfFrames": int(ds.NumberOfFrames),
+    }
 
 
 def test_folder_with_nothing_dicom(tmp_path, capsys):
@@ -249,10 +288,15 @@ def test_folder_with_nothing_dicom(tmp_path, capsys):
     code, out, err = run_index(capsys, tmp_path)
     assert code == 0 and err == ""
     assert out.splitlines() == [
-        "problems:", f"  {tmp_path / 'notes.txt'}: not a DICOM file", f"no DICOM images found in {tmp_path} (1 file looked at); 1 problem",
+        "problems:",
+        f"  {tmp_path / 'notes.txt'}: not a DICOM file",
+        f"no DICOM images found in {tmp_path} (1 file looked at); 1 problem",
     ]
     code, out, err = run_index(capsys, tmp_path, "--json")
-    assert code == 0 and json.loads(out) == {"patients": [], "problems": [{"path": str(tmp_path / "notes.txt"), "reason": "not a DICOM file"}]}
+    assert code == 0 and json.loads(out) == {
+        "patients": [],
+        "problems": [{"path": str(tmp_path / "notes.txt"), "reason": "not a DICOM file"}],
+    }
     assert err.strip().splitlines() == [f"dicom-viewer: no DICOM images found in {tmp_path} (1 file looked at); 1 problem"]
 
 
@@ -282,13 +326,13 @@ def test_index_process_imports_no_window_network_or_decoders(disk):
     pynetdicom, none of the viewer's pixel code and no decoder plugin (only the
     module that keeps pydicom's plugins waiting is there)."""
     code = (
-        "import sys, io; from viewer.app import main; from viewer.core.pixels import plugins; "
+        "import sys, io; from viewer.app import main; from viewer.core.display.pixels import plugins; "
         "out = sys.stdout; sys.stdout = io.StringIO(); "
         f"main(['index', {str(disk)!r}]); sys.stdout = out; "
         "print(sorted(m for m in plugins.imported_modules() if m.split('.')[0] in "
         "('PySide6', 'pyqtgraph', 'pynetdicom', 'gdcm', 'pylibjpeg', 'openjpeg', 'libjpeg', 'rle', 'PIL', 'jpeg_ls') "
         "or m in plugins.DEFERRED or m.startswith('viewer.ui') "
-        "or m.startswith('viewer.core.pixels') and m not in ('viewer.core.pixels', 'viewer.core.pixels.plugins')))"
+        "or m.startswith('viewer.core.display.pixels') and m not in ('viewer.core.display.pixels', 'viewer.core.display.pixels.plugins')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

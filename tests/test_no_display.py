@@ -21,8 +21,10 @@ from viewer.app import missing_display
 ROOT = Path(__file__).resolve().parent.parent
 CT = get_testdata_file("CT_small.dcm", download=False)
 
-needs_x11_platform = pytest.mark.skipif(not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")),
-                                        reason="DISPLAY/WAYLAND_DISPLAY matter on X11/Wayland systems only")
+needs_x11_platform = pytest.mark.skipif(
+    not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")),
+    reason="DISPLAY/WAYLAND_DISPLAY matter on X11/Wayland systems only",
+)
 
 
 def _without_display() -> dict[str, str]:
@@ -34,8 +36,7 @@ def _without_display() -> dict[str, str]:
 @needs_x11_platform
 @pytest.mark.parametrize("args", [[], ["--demo"], ["--new-window", CT]])
 def test_no_display_is_one_line_and_exit_2(args):
-    result = subprocess.run([sys.executable, "-m", "viewer", *args], env=_without_display(),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "viewer", *args], env=_without_display(), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -47,8 +48,9 @@ def test_no_display_is_one_line_and_exit_2(args):
 def test_headless_commands_work_without_a_display(tmp_path):
     env = _without_display()
     out = tmp_path / "ct.png"
-    result = subprocess.run([sys.executable, "-m", "viewer", "export", CT, "-o", str(out)], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "export", CT, "-o", str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and out.read_bytes().startswith(b"\x89PNG"), result.stderr
     result = subprocess.run([sys.executable, "-m", "viewer", "dump", CT], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "(0010,0010)" in result.stdout, result.stderr

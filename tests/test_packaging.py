@@ -37,8 +37,9 @@ def test_package_data_is_a_copy_of_packaging_linux():
     """viewer/resources/linux (what wheels and the bundle carry) == packaging/linux; else run make_icons.py."""
     packaged = _shipped_files(resources.files("viewer").joinpath("resources", "linux"))
     source = {name: (LINUX / name).read_bytes() for name in ("dicom-viewer.desktop", "dicom-viewer.xml")}
-    source.update({str(Path("icons") / p.relative_to(LINUX / "icons")): p.read_bytes()
-                   for p in (LINUX / "icons").rglob("*") if p.is_file()})
+    source.update(
+        {str(Path("icons") / p.relative_to(LINUX / "icons")): p.read_bytes() for p in (LINUX / "icons").rglob("*") if p.is_file()}
+    )
     assert packaged.keys() == source.keys()
     assert [n for n in source if packaged[n] != source[n]] == []
 
@@ -82,7 +83,9 @@ def test_exec_argument_quoting(argument, expected):
     assert desktop.exec_argument(argument) == expected
 
 
-@pytest.mark.skipif(shutil.which("desktop-file-validate") is None, reason="desktop-file-validate not installed (Debian: desktop-file-utils)")
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None, reason="desktop-file-validate not installed (Debian: desktop-file-utils)"
+)
 @pytest.mark.parametrize("launcher", ["/usr/bin/dicom-viewer", "/home/user name/app's $dir/dicom-viewer"])
 def test_installed_desktop_file_validates(tmp_path, launcher):
     env = {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": ""}
@@ -96,11 +99,14 @@ def test_installed_desktop_file_validates(tmp_path, launcher):
 
 def test_uninstall_keeps_other_applications_defaults(tmp_path):
     mimeapps = tmp_path / "mimeapps.list"
-    mimeapps.write_text("[Default Applications]\napplication/dicom=other.desktop;dicom-viewer.desktop;\n"
-                        "image/png=eog.desktop\n\n[Added Associations]\napplication/dicom=dicom-viewer.desktop;\n")
+    mimeapps.write_text(
+        "[Default Applications]\napplication/dicom=other.desktop;dicom-viewer.desktop;\n"
+        "image/png=eog.desktop\n\n[Added Associations]\napplication/dicom=dicom-viewer.desktop;\n"
+    )
     assert desktop._remove_default(mimeapps)
-    assert mimeapps.read_text() == ("[Default Applications]\napplication/dicom=other.desktop;\n"
-                                    "image/png=eog.desktop\n\n[Added Associations]\n")
+    assert mimeapps.read_text() == (
+        "[Default Applications]\napplication/dicom=other.desktop;\nimage/png=eog.desktop\n\n[Added Associations]\n"
+    )
     assert not desktop._remove_default(mimeapps)
 
 
@@ -192,7 +198,9 @@ def test_install_desktop_failure_is_one_line_and_status_2(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     env = {**os.environ, "XDG_DATA_HOME": str(blocker), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    result = subprocess.run([sys.executable, "-m", "viewer", "--install-desktop"], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "--install-desktop"], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("dicom-viewer: cannot install in ")
@@ -218,8 +226,13 @@ def bundle(tmp_path_factory) -> Path:
     if sys.platform != "linux":
         pytest.skip("the bundle test builds the Linux bundle")
     out = tmp_path_factory.mktemp("bundle")
-    result = subprocess.run([str(ROOT / "packaging/build-linux.sh"), str(out / "dist"), str(out / "build")],
-                            capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    result = subprocess.run(
+        [str(ROOT / "packaging/build-linux.sh"), str(out / "dist"), str(out / "build")],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     exe = out / "dist/dicom-viewer/dicom-viewer"
     assert exe.is_file()
@@ -228,8 +241,14 @@ def bundle(tmp_path_factory) -> Path:
 
 def _bundle_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "XDG_"))}
-    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(tmp_path / "home"), XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_path / "home"),
+        XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
     (tmp_path / "runtime").mkdir(mode=0o700)
     return env
 
@@ -250,8 +269,13 @@ def test_bundle_export_equals_the_apps(bundle, tmp_path, name):
     if source is None:
         pytest.skip(f"{name} not installed (pydicom-data)")
     main(["export", source, "-o", str(tmp_path / "expected.png")])
-    result = subprocess.run([str(bundle), "export", source, "-o", str(tmp_path / "bundle.png")],
-                            env=_bundle_env(tmp_path), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(bundle), "export", source, "-o", str(tmp_path / "bundle.png")],
+        env=_bundle_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, f"{BUNDLE_EXPORTS[name]}: {result.stderr}"
     assert (tmp_path / "bundle.png").read_bytes() == (tmp_path / "expected.png").read_bytes()
 
@@ -259,8 +283,13 @@ def test_bundle_export_equals_the_apps(bundle, tmp_path, name):
 @pytest.mark.slow
 def test_bundle_carries_the_qt_plugins(bundle):
     plugins = bundle.parent / "_internal/PySide6/Qt/plugins"
-    for plugin in ("platforms/libqxcb.so", "platforms/libqoffscreen.so", "platforms/libqwayland.so",
-                   "imageformats/libqsvg.so", "iconengines/libqsvgicon.so"):
+    for plugin in (
+        "platforms/libqxcb.so",
+        "platforms/libqoffscreen.so",
+        "platforms/libqwayland.so",
+        "imageformats/libqsvg.so",
+        "iconengines/libqsvgicon.so",
+    ):
         assert (plugins / plugin).is_file(), plugin
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.processes import wait_for_exit
+from viewer.core.runtime.processes import wait_for_exit
 
 ROOT = Path(__file__).resolve().parent.parent
 #: 10 frames of JPEG 2000: the frames are decoded (and the series prefetched) in worker processes.
@@ -40,7 +40,7 @@ def _stat(pid: int) -> tuple[int, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and parentheses
+    fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces and parentheses
     if fields[0] == "Z":
         return None
     return int(fields[1]), int(fields[19])
@@ -88,11 +88,18 @@ def app_with_workers(tmp_path):
     (tmp_path / "runtime").mkdir(mode=0o700)
     # stderr to a file, not a pipe: a worker left running would hold a pipe open, and reading it would never end.
     with open(tmp_path / "stderr.txt", "wb") as stderr:
-        app = subprocess.Popen([sys.executable, "-m", "viewer", "--new-window", COMPRESSED_MULTI_FRAME], env=env, cwd=tmp_path,
-                               stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        app = subprocess.Popen(
+            [sys.executable, "-m", "viewer", "--new-window", COMPRESSED_MULTI_FRAME],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            start_new_session=True,
+        )
     app.stderr_path = tmp_path / "stderr.txt"
     noted: dict[int, int] = {}
     try:
+
         def workers_running():
             found = _descendants(app.pid)
             forkservers = [pid for pid in found if "multiprocessing.forkserver" in _cmdline(pid)]

@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--new-window", action="store_true", help="open a new window even if the viewer is already running")
     parser.add_argument("--version", action="version", version=f"dicom-viewer {__version__}")
     desktop = parser.add_mutually_exclusive_group()
-    desktop.add_argument("--install-desktop", action="store_true",
-                         help="add the menu entry, the .dcm file type and the icon for this user (Linux)")
+    desktop.add_argument(
+        "--install-desktop", action="store_true", help="add the menu entry, the .dcm file type and the icon for this user (Linux)"
+    )
     desktop.add_argument("--uninstall-desktop", action="store_true", help="remove what --install-desktop added")
     return parser
 
@@ -70,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         return desktop_main("install" if args.install_desktop else "uninstall")
     paths = list(args.paths)
     if args.demo:
-        from viewer.core.demo import demo_paths
-        from viewer.core.io import ViewerError
+        from viewer.core.dicom.io import ViewerError
+        from viewer.core.media.demo import demo_paths
 
         try:
             paths += [str(p) for p in demo_paths()]

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from viewer.core.io import ViewerError
-from viewer.core.wording import count
+from viewer.core.dicom.io import ViewerError
+from viewer.core.runtime.wording import count
 
 EXIT_OK = 0
 EXIT_INPUT = 2
@@ -29,14 +29,16 @@ def _export_parser(sub) -> None:
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
     p.add_argument("--frame", type=int, default=1, metavar="N", help="frame number, from 1 (default 1)")
     voi = p.add_mutually_exclusive_group()
-    voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"), help="window center and width in modality units (e.g. HU)")
+    voi.add_argument(
+        "--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"), help="window center and width in modality units (e.g. HU)"
+    )
     voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain (CT presets: only for values in HU)")
     p.add_argument("--invert", action="store_true", help="invert grey levels (on top of MONOCHROME1)")
     p.set_defaults(run=run_export)
 
 
 def _dump_parser(sub) -> None:
-    from viewer.core.charset import EXAMPLE_SPELLINGS
+    from viewer.core.dicom.charset import EXAMPLE_SPELLINGS
 
     p = sub.add_parser(
         "dump",
@@ -55,13 +57,10 @@ def _dump_parser(sub) -> None:
 
 def run_dump(args: argparse.Namespace) -> int:
     import json
-    import warnings
 
-    import pydicom
-
-    from viewer.core import charset
-    from viewer.core.inspect import dataset_rows, dump_text, to_json_model
-    from viewer.core.io import read_for_inspection
+    from viewer.core.dicom import charset
+    from viewer.core.dicom.inspect import dataset_rows, dump_text, to_json_model
+    from viewer.core.dicom.io import read_for_inspection
 
     path = Path(args.input)
     code = charset.normalise_charset(args.charset) if args.charset else ""  # ViewerError (one line) when unknown
@@ -73,7 +72,7 @@ def run_dump(args: argparse.Namespace) -> int:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
     else:
         print(f"# {path}")
-        from viewer.core.io import executable_preamble
+        from viewer.core.dicom.io import executable_preamble
 
         warning = executable_preamble(path)
         if warning:
@@ -94,7 +93,9 @@ def _index_parser(sub) -> None:
         "indexed and why. The scan is the window's own (headers only).",
     )
     p.add_argument("path", metavar="PATH", help="a folder, a media root (a folder holding a DICOMDIR), a DICOMDIR or a DICOM file")
-    p.add_argument("--json", action="store_true", help='print {"patients": [...], "problems": [...]} with attributes keyed by DICOM keyword')
+    p.add_argument(
+        "--json", action="store_true", help='print {"patients": [...], "problems": [...]} with attributes keyed by DICOM keyword'
+    )
     p.set_defaults(run=run_index)
 
 
@@ -102,9 +103,9 @@ def run_index(args: argparse.Namespace) -> int:
     import os
     import stat
 
-    from viewer.core.index import index_tree, summary, tree_text
-    from viewer.core.sources import open_paths
-    from viewer.core.tasks import rare_garbage_collection
+    from viewer.core.media.index import index_tree, summary, tree_text
+    from viewer.core.media.sources import open_paths
+    from viewer.core.runtime.tasks import rare_garbage_collection
 
     path = Path(args.path)
     try:
@@ -145,12 +146,23 @@ def _network_parsers(sub) -> None:
     p = sub.add_parser("echo", parents=[common], help="C-ECHO: does the node answer?")
     p.set_defaults(run=run_echo)
 
-    p = sub.add_parser("find", parents=[common], help="C-FIND studies or series", description="C-FIND at study or series level. "
-                       "Keys use DICOM matching: wildcards * and ? in names, ranges like 20240101-20240131 in dates.")
+    p = sub.add_parser(
+        "find",
+        parents=[common],
+        help="C-FIND studies or series",
+        description="C-FIND at study or series level. "
+        "Keys use DICOM matching: wildcards * and ? in names, ranges like 20240101-20240131 in dates.",
+    )
     p.add_argument("--level", choices=("study", "series"), default="study")
-    p.add_argument("-k", "--key", action="append", default=[], metavar="KEY[=VALUE]",
-                   help="as findscu's -k: KEY is a keyword (PatientName) or a tag (0010,0010); with =VALUE it matches "
-                   "(e.g. PatientName=DOE*), without it asks for that attribute in each answer; repeatable")
+    p.add_argument(
+        "-k",
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]",
+        help="as findscu's -k: KEY is a keyword (PatientName) or a tag (0010,0010); with =VALUE it matches "
+        "(e.g. PatientName=DOE*), without it asks for that attribute in each answer; repeatable",
+    )
     p.add_argument("--max", type=int, default=1000, metavar="N", help="stop after N matches (default 1000)")
     p.add_argument("--json", action="store_true", help="print a list of matches in the DICOM JSON model")
     p.set_defaults(run=run_find)
@@ -193,7 +205,7 @@ def run_echo(args) -> int:
 def run_find(args) -> int:
     import json
 
-    from viewer.core.inspect import to_json_model
+    from viewer.core.dicom.inspect import to_json_model
     from viewer.core.net.scu import find, parse_query_key, with_return_keys
 
     node, local = _node_and_local(args)
@@ -203,10 +215,13 @@ def run_find(args) -> int:
     if args.json:
         print(json.dumps([to_json_model(m) for m in matches], ensure_ascii=False, indent=1))
     else:
-        from viewer.core.model import text
+        from viewer.core.media.model import text
 
-        keys = ("PatientName", "PatientID", "StudyDate", "ModalitiesInStudy", "StudyDescription", "StudyInstanceUID") if args.level == "study" else (
-            "SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances", "SeriesInstanceUID")
+        keys = (
+            ("PatientName", "PatientID", "StudyDate", "ModalitiesInStudy", "StudyDescription", "StudyInstanceUID")
+            if args.level == "study"
+            else ("SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances", "SeriesInstanceUID")
+        )
         keys += tuple(k for k in filters if k not in keys)  # what the user asked for, after the usual columns
         for match in matches:
             print(" | ".join(text(match, k) for k in keys))
@@ -216,8 +231,8 @@ def run_find(args) -> int:
 
 
 def run_get(args) -> int:
+    from viewer.core.media.cache import default_cache_dir
     from viewer.core.net.scu import retrieve
-    from viewer.core.net.storage import default_cache_dir
 
     node, local = _node_and_local(args)
     output = Path(args.output) if args.output else default_cache_dir()
@@ -247,19 +262,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-from viewer.app import COMMANDS  # noqa: E402,F401 - one list of commands
-
-
 def run_export(args: argparse.Namespace) -> int:
-    from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
-    from viewer.core.model import ImageRef, Instance
-    from viewer.core.processes import shutdown_pool
-    from viewer.core.io import read_header
-    from viewer.core.pixels.auto_window import percentile_window
-    from viewer.core.pixels.decoders import number_of_frames
-    from viewer.core.pixels.pipeline import Window, frame_context
-    from viewer.core.pixels.presets import preset_for
-    from viewer.core.png import write_png
+    from viewer.core.dicom.io import read_header
+    from viewer.core.display.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
+    from viewer.core.display.pixels.auto_window import percentile_window
+    from viewer.core.display.pixels.decoders import number_of_frames
+    from viewer.core.display.pixels.pipeline import Window, frame_context
+    from viewer.core.display.pixels.presets import preset_for
+    from viewer.core.display.png import write_png
+    from viewer.core.media.model import ImageRef, Instance
+    from viewer.core.runtime.processes import shutdown_pool
 
     path = Path(args.input)
     header = read_header(path)

@@ -131,8 +131,9 @@ def _run_updates(commands: list[list[str]], env: Mapping[str, str]) -> tuple[lis
             missing.append(label)
             continue
         try:
-            result = subprocess.run([program, *command[1:]], env=dict(env), capture_output=True, text=True,
-                                    timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
+            result = subprocess.run(
+                [program, *command[1:]], env=dict(env), capture_output=True, text=True, timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             failed.append(f"{label} ({exc})")
             continue
@@ -168,8 +169,7 @@ def install(env: Mapping[str, str] | None = None, command: list[str] | None = No
         _write(data / "applications" / DESKTOP_ID, desktop_entry(command).encode("utf-8"))
     except OSError as exc:
         raise DesktopError(f"cannot install in {data}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-    ran, missing, failed = _run_updates(
-        [*_update_commands(data), ["xdg-mime", "default", DESKTOP_ID, MIME_TYPE]], env)
+    ran, missing, failed = _run_updates([*_update_commands(data), ["xdg-mime", "default", DESKTOP_ID, MIME_TYPE]], env)
     if failed:
         raise DesktopError(f"installed in {data}, but {'; '.join(failed)} failed")
     report = f"installed {DESKTOP_ID}, the {MIME_TYPE} type and icons in {data}; Exec={' '.join(command)}"
@@ -244,8 +244,10 @@ def _remove_default(mimeapps: Path) -> bool:
 def main(action: str) -> int:
     """``--install-desktop`` or ``--uninstall-desktop``: one line, exit 0 or 2."""
     if sys.platform in ("win32", "darwin"):
-        print(f"dicom-viewer: --{action}-desktop is for Linux desktops; on Windows and macOS the "
-              "installer registers the .dcm type", file=sys.stderr)
+        print(
+            f"dicom-viewer: --{action}-desktop is for Linux desktops; on Windows and macOS the installer registers the .dcm type",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     try:
         report = install() if action == "install" else uninstall()

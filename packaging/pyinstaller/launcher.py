@@ -1,7 +1,7 @@
 """Entry script of the PyInstaller bundle: the same as ``dicom-viewer``.
 
 freeze_support() comes first: the folder scan's worker processes
-(viewer/core/processes.py, 'forkserver' or 'spawn') start this executable
+(viewer/core/runtime/processes.py, 'forkserver' or 'spawn') start this executable
 again, and in a frozen app that call is what turns them into workers.
 """
 

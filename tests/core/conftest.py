@@ -19,9 +19,9 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from viewer.core.io import read_image_dataset
-from viewer.core.pixels.decoders import decode_frame
-from viewer.core.pixels.pipeline import FrameDisplay, frame_context
+from viewer.core.dicom.io import read_image_dataset
+from viewer.core.display.pixels.decoders import decode_frame
+from viewer.core.display.pixels.pipeline import FrameDisplay, frame_context
 
 #: dcmtk's renderer with its JPEG, RLE and deflate support (plain dcm2pnm lacks them).
 DCMJ2PNM = shutil.which("dcmj2pnm")
@@ -109,7 +109,7 @@ def write_instance(path: Path, source: str = "CT_small.dcm", **attributes) -> Pa
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sample_dataset(name: str):
     return pydicom.dcmread(sample_path(name))
 

@@ -14,15 +14,15 @@ import pytest
 from pydicom.dataelem import DataElement
 from pydicom.pixels.processing import apply_modality_lut
 
-from viewer.core.annotations import pipeline_stages
-from viewer.core.frames import FrameStore, series_window
-from viewer.core.header import read_index_header
-from viewer.core.io import ViewerError
-from viewer.core.model import ImageRef, Instance
-from viewer.core.pixels import presets
-from viewer.core.pixels.auto_window import percentile_window, weighted_percentile
-from viewer.core.pixels.pipeline import SOFT_TISSUE_WINDOW, Window, describe_voi, is_hounsfield, modality_unit
-from viewer.core.pixels.presets import find_preset, preset_for, presets_for
+from viewer.core.dicom.header import read_index_header
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.annotations import pipeline_stages
+from viewer.core.display.frames import FrameStore, series_window
+from viewer.core.display.pixels import presets
+from viewer.core.display.pixels.auto_window import percentile_window, weighted_percentile
+from viewer.core.display.pixels.pipeline import SOFT_TISSUE_WINDOW, Window, describe_voi, is_hounsfield, modality_unit
+from viewer.core.display.pixels.presets import find_preset, preset_for, presets_for
+from viewer.core.media.model import ImageRef, Instance
 
 
 def series_of(*paths) -> list[ImageRef]:
@@ -85,11 +85,19 @@ def test_a_series_of_slices_without_a_window_keeps_one_window(tmp_path, make_ins
     for i in range(5):
         stored = (base * (i + 1) // 2).astype(np.int16)
         pixels.append(stored)
-        paths.append(make_instance(
-            tmp_path / f"s{i}.dcm", "MR_small.dcm", PixelData=stored.tobytes(), InstanceNumber=i + 1,
-            ImagePositionPatient=[0, 0, float(i)], WindowCenter=None, WindowWidth=None,
-            SmallestImagePixelValue=None, LargestImagePixelValue=None,
-        ))
+        paths.append(
+            make_instance(
+                tmp_path / f"s{i}.dcm",
+                "MR_small.dcm",
+                PixelData=stored.tobytes(),
+                InstanceNumber=i + 1,
+                ImagePositionPatient=[0, 0, float(i)],
+                WindowCenter=None,
+                WindowWidth=None,
+                SmallestImagePixelValue=None,
+                LargestImagePixelValue=None,
+            )
+        )
     store = FrameStore()
     images = series_of(*paths)
     window = series_window(store, images)
@@ -106,9 +114,16 @@ def test_window_from_smallest_and_largest_image_pixel_value(tmp_path, make_insta
     declared = [(-20, 300, 1.0, 0.0), (5, 900, 2.0, -10.0), (0, 400, 0.5, 100.0)]  # smallest, largest, slope, intercept
     paths = [
         make_instance(
-            tmp_path / f"r{i}.dcm", "MR_small.dcm", InstanceNumber=i + 1, ImagePositionPatient=[0, 0, float(i)],
-            WindowCenter=None, WindowWidth=None, SmallestImagePixelValue=lo, LargestImagePixelValue=hi,
-            RescaleSlope=slope, RescaleIntercept=intercept,
+            tmp_path / f"r{i}.dcm",
+            "MR_small.dcm",
+            InstanceNumber=i + 1,
+            ImagePositionPatient=[0, 0, float(i)],
+            WindowCenter=None,
+            WindowWidth=None,
+            SmallestImagePixelValue=lo,
+            LargestImagePixelValue=hi,
+            RescaleSlope=slope,
+            RescaleIntercept=intercept,
         )
         for i, (lo, hi, slope, intercept) in enumerate(declared)
     ]
@@ -119,8 +134,16 @@ def test_window_from_smallest_and_largest_image_pixel_value(tmp_path, make_insta
     assert window.explanation == "for the series, from Smallest/Largest Image Pixel Value"
 
     # One instance without them: the files do not say, so the percentiles decide.
-    make_instance(tmp_path / "r9.dcm", "MR_small.dcm", InstanceNumber=9, ImagePositionPatient=[0, 0, 9.0],
-                  WindowCenter=None, WindowWidth=None, SmallestImagePixelValue=None, LargestImagePixelValue=None)
+    make_instance(
+        tmp_path / "r9.dcm",
+        "MR_small.dcm",
+        InstanceNumber=9,
+        ImagePositionPatient=[0, 0, 9.0],
+        WindowCenter=None,
+        WindowWidth=None,
+        SmallestImagePixelValue=None,
+        LargestImagePixelValue=None,
+    )
     window = series_window(FrameStore(), series_of(*paths, tmp_path / "r9.dcm"))
     assert "percentile" in window.explanation
 
@@ -128,8 +151,18 @@ def test_window_from_smallest_and_largest_image_pixel_value(tmp_path, make_insta
 def test_series_level_range_wins(tmp_path, make_instance):
     """(0028,0108)/(0028,0109) Smallest/Largest Pixel Value in Series describe the whole series."""
     paths = [
-        with_signed(make_instance(tmp_path / f"q{i}.dcm", "MR_small.dcm", InstanceNumber=i + 1, ImagePositionPatient=[0, 0, float(i)],
-                                  WindowCenter=None, WindowWidth=None), SmallestPixelValueInSeries=10, LargestPixelValueInSeries=3010)
+        with_signed(
+            make_instance(
+                tmp_path / f"q{i}.dcm",
+                "MR_small.dcm",
+                InstanceNumber=i + 1,
+                ImagePositionPatient=[0, 0, float(i)],
+                WindowCenter=None,
+                WindowWidth=None,
+            ),
+            SmallestPixelValueInSeries=10,
+            LargestPixelValueInSeries=3010,
+        )
         for i in range(3)
     ]
     window = series_window(FrameStore(), series_of(*paths), no_decoding)
@@ -155,16 +188,35 @@ def test_pixel_padding_is_left_out(tmp_path, make_instance):
     """(0028,0120) Pixel Padding Value: not image, so not in the percentiles (PS3.3 C.7.5.1.1.2)."""
     stored = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm")).pixel_array.copy()
     stored[:, :20] = -5  # a padded band, a third of the image
-    path = with_signed(make_instance(tmp_path / "pad.dcm", "MR_small.dcm", PixelData=stored.tobytes(), WindowCenter=None,
-                                     WindowWidth=None, SmallestImagePixelValue=None, LargestImagePixelValue=None), PixelPaddingValue=-5)
+    path = with_signed(
+        make_instance(
+            tmp_path / "pad.dcm",
+            "MR_small.dcm",
+            PixelData=stored.tobytes(),
+            WindowCenter=None,
+            WindowWidth=None,
+            SmallestImagePixelValue=None,
+            LargestImagePixelValue=None,
+        ),
+        PixelPaddingValue=-5,
+    )
     window = series_window(FrameStore(), series_of(path))
     center, width = percentile_by_numpy(stored[stored != -5])
     assert (window.center, window.width) == pytest.approx((center, width))
 
     # A declared range that takes in the padding spans the padding: not used.
-    path = with_signed(make_instance(tmp_path / "pad2.dcm", "MR_small.dcm", PixelData=stored.tobytes(), WindowCenter=None,
-                                     WindowWidth=None, SmallestImagePixelValue=-5, LargestImagePixelValue=int(stored.max())),
-                       PixelPaddingValue=-5)
+    path = with_signed(
+        make_instance(
+            tmp_path / "pad2.dcm",
+            "MR_small.dcm",
+            PixelData=stored.tobytes(),
+            WindowCenter=None,
+            WindowWidth=None,
+            SmallestImagePixelValue=-5,
+            LargestImagePixelValue=int(stored.max()),
+        ),
+        PixelPaddingValue=-5,
+    )
     window = series_window(FrameStore(), series_of(path))
     assert (window.center, window.width) == pytest.approx((center, width)) and "percentile" in window.explanation
 
@@ -173,9 +225,19 @@ def test_pixel_padding_range_limit_is_left_out(tmp_path, make_instance):
     """(0028,0121) Pixel Padding Range Limit: every value between it and the padding value is padding."""
     stored = pydicom.dcmread(pydicom.data.get_testdata_file("MR_small.dcm")).pixel_array.copy()
     stored[:10, :] = np.arange(64, dtype=np.int16) % 7 - 10  # values -10..-4
-    path = with_signed(make_instance(tmp_path / "range.dcm", "MR_small.dcm", PixelData=stored.tobytes(), WindowCenter=None,
-                                     WindowWidth=None, SmallestImagePixelValue=None, LargestImagePixelValue=None),
-                       PixelPaddingValue=-10, PixelPaddingRangeLimit=-4)
+    path = with_signed(
+        make_instance(
+            tmp_path / "range.dcm",
+            "MR_small.dcm",
+            PixelData=stored.tobytes(),
+            WindowCenter=None,
+            WindowWidth=None,
+            SmallestImagePixelValue=None,
+            LargestImagePixelValue=None,
+        ),
+        PixelPaddingValue=-10,
+        PixelPaddingRangeLimit=-4,
+    )
     window = series_window(FrameStore(), series_of(path))
     center, width = percentile_by_numpy(stored[(stored < -10) | (stored > -4)])
     assert (window.center, window.width) == pytest.approx((center, width))

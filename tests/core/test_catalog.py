@@ -16,20 +16,30 @@ import random
 import pytest
 from pydicom.uid import generate_uid
 
-from viewer.core.model import Catalog, slice_position, sort_instances
-from viewer.core.sources import open_paths
+from viewer.core.media.model import Catalog, slice_position, sort_instances
+from viewer.core.media.sources import open_paths
 
 
 def test_patients_sharing_an_id_stay_apart(tmp_path, make_instance):
     """Two hospitals gave the same Patient ID to two different people."""
     make_instance(
-        tmp_path / "a" / "im1.dcm", PatientID="12345", PatientName="DOE^JOHN", IssuerOfPatientID="HOSP_A",
-        InstitutionName="Hospital A", PatientBirthDate="19500101", StudyInstanceUID="1.2.826.0.1.3680043.9.7.1",
+        tmp_path / "a" / "im1.dcm",
+        PatientID="12345",
+        PatientName="DOE^JOHN",
+        IssuerOfPatientID="HOSP_A",
+        InstitutionName="Hospital A",
+        PatientBirthDate="19500101",
+        StudyInstanceUID="1.2.826.0.1.3680043.9.7.1",
         SeriesInstanceUID="1.2.826.0.1.3680043.9.7.1.1",
     )
     make_instance(
-        tmp_path / "b" / "im1.dcm", PatientID="12345", PatientName="SMITH^ANNA", IssuerOfPatientID="HOSP_B",
-        InstitutionName="Hospital B", PatientBirthDate="19800505", StudyInstanceUID="1.2.826.0.1.3680043.9.7.2",
+        tmp_path / "b" / "im1.dcm",
+        PatientID="12345",
+        PatientName="SMITH^ANNA",
+        IssuerOfPatientID="HOSP_B",
+        InstitutionName="Hospital B",
+        PatientBirthDate="19800505",
+        StudyInstanceUID="1.2.826.0.1.3680043.9.7.2",
         SeriesInstanceUID="1.2.826.0.1.3680043.9.7.2.1",
     )
     catalog = open_paths([tmp_path]).catalog
@@ -96,8 +106,12 @@ def _oblique_series(folder, make_instance, shuffle_seed: int):
         position = [depth * n + slide * c for n, c in zip(normal, column)]
         name = f"slice{number}.dcm"
         make_instance(
-            folder / name, "MR_small.dcm", SeriesInstanceUID=series_uid, InstanceNumber=number,
-            ImageOrientationPatient=[*row, *column], ImagePositionPatient=[round(v, 4) for v in position],
+            folder / name,
+            "MR_small.dcm",
+            SeriesInstanceUID=series_uid,
+            InstanceNumber=number,
+            ImageOrientationPatient=[*row, *column],
+            ImagePositionPatient=[round(v, 4) for v in position],
             SliceLocation=None,
         )
         by_name[name] = depth
@@ -124,7 +138,10 @@ def test_falls_back_to_instance_number_without_positions(tmp_path, make_instance
     series_uid = generate_uid()
     for number in (3, 1, 4, 2):
         make_instance(
-            tmp_path / f"file{5 - number}.dcm", "MR_small.dcm", SeriesInstanceUID=series_uid, InstanceNumber=number,
+            tmp_path / f"file{5 - number}.dcm",
+            "MR_small.dcm",
+            SeriesInstanceUID=series_uid,
+            InstanceNumber=number,
             ImagePositionPatient=None,
         )
     series = open_paths([tmp_path]).catalog.series[series_uid]
@@ -136,8 +153,12 @@ def test_one_missing_position_falls_back_to_instance_number(tmp_path, make_insta
     series_uid = generate_uid()
     for number in (1, 2, 3, 4):
         make_instance(
-            tmp_path / f"im{number}.dcm", "MR_small.dcm", SeriesInstanceUID=series_uid, InstanceNumber=number,
-            ImageOrientationPatient=[1, 0, 0, 0, 1, 0], ImagePositionPatient=None if number == 2 else [0, 0, -10.0 * number],
+            tmp_path / f"im{number}.dcm",
+            "MR_small.dcm",
+            SeriesInstanceUID=series_uid,
+            InstanceNumber=number,
+            ImageOrientationPatient=[1, 0, 0, 0, 1, 0],
+            ImagePositionPatient=None if number == 2 else [0, 0, -10.0 * number],
         )
     instances = open_paths([tmp_path]).catalog.series[series_uid].instances
     assert [inst.instance_number for inst in sort_instances(list(reversed(instances)))] == [1, 2, 3, 4]

@@ -17,8 +17,8 @@ from pydicom.data import get_charset_files
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from viewer.core.charset import CHOICES, CharsetOverrides, declared_charsets, decode_text, element_text, guess_charset
-from viewer.core.inspect import dataset_rows, dump_text, iter_rows, to_json_model
+from viewer.core.dicom.charset import CHOICES, CharsetOverrides, declared_charsets, decode_text, element_text, guess_charset
+from viewer.core.dicom.inspect import dataset_rows, dump_text, iter_rows, to_json_model
 
 #: pydicom's tests/test_charset.py FILE_PATIENT_NAMES: (0010,0010), every component group.
 FILE_PATIENT_NAMES = {
@@ -294,7 +294,7 @@ def test_non_utf8_bytes_declared_utf8_are_suspect(tmp_path, name, codec, code):
 
 
 def test_ascii_and_well_declared_text_is_not_suspect():
-    assert decode_text(b"Doe^John", "PN", [""]) .suspect is False
+    assert decode_text(b"Doe^John", "PN", [""]).suspect is False
     assert decode_text("Jérôme".encode("latin-1"), "PN", ["ISO_IR 100"]).suspect is False
     assert guess_charset(b"Doe^John") is None
 
@@ -352,7 +352,12 @@ def test_override_order_file_series_station_institution_declared():
 @pytest.mark.parametrize("scope, key", [("stations", "CT01"), ("institutions", "Hospital"), ("series", "SERIES")])
 def test_station_and_institution_overrides_decode_a_file(tmp_path, scope, key):
     series_uid = generate_uid()
-    path = write_name(tmp_path / "a.dcm", "王小明".encode("gb18030"), None, {"SeriesInstanceUID": series_uid, "StationName": "CT01", "InstitutionName": "Hospital"})
+    path = write_name(
+        tmp_path / "a.dcm",
+        "王小明".encode("gb18030"),
+        None,
+        {"SeriesInstanceUID": series_uid, "StationName": "CT01", "InstitutionName": "Hospital"},
+    )
     key = series_uid if key == "SERIES" else key
     # A wrong choice at a wider scope loses against the right one at a narrower scope.
     overrides = CharsetOverrides(institutions={"Hospital": "euc_kr"} if scope != "institutions" else {})

@@ -19,8 +19,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from viewer.app import main
-from viewer.core.charset import CharsetOverrides, element_text, normalise_charset, sendable_charset
-from viewer.core.io import ViewerError
+from viewer.core.dicom.charset import CharsetOverrides, element_text, normalise_charset, sendable_charset
+from viewer.core.dicom.io import ViewerError
 from viewer.core.net.nodes import Node
 
 PATIENT_NAME = 0x00100010

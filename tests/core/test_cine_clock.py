@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
-from viewer.core.cine import DEFAULT_FRAME_RATE, CineClock, recorded_frame_rate
+from viewer.core.display.cine import DEFAULT_FRAME_RATE, CineClock, recorded_frame_rate
 
 
 def due(clock: CineClock, start: float, periods: list[float]) -> list[int | None]:

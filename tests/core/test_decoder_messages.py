@@ -11,9 +11,8 @@ import pytest
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import JPEGExtended12Bit
 
-from viewer.core.io import ViewerError
-from viewer.core.pixels.decoders import decode_file_frame, decode_frame
-
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame
 
 
 @pytest.fixture
@@ -53,7 +52,7 @@ def test_a_decoder_error_is_quoted_in_whole_words(sample):
         decode_frame(pydicom.dcmread(path), 0, path)
     message = str(caught.value)
     assert message.startswith("JPEG-lossy.dcm: the pixel data cannot be decoded (") and message.endswith(")")
-    quoted = message[message.index("(") + 1:-1]
+    quoted = message[message.index("(") + 1 : -1]
     with pytest.raises(RuntimeError) as reference:
         pixel_array(str(path))  # pydicom's own message: every plugin's reason
     reasons = " ".join(str(reference.value).split("plugins:", 1)[1].split())

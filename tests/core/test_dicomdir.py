@@ -24,8 +24,8 @@ from pydicom.data import get_testdata_file
 from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
 
-from viewer.core.dicomdir import Record, find_dicomdir, read_dicomdir
-from viewer.core.sources import open_paths
+from viewer.core.media.dicomdir import Record, find_dicomdir, read_dicomdir
+from viewer.core.media.sources import open_paths
 
 DCMMKDIR = shutil.which("dcmmkdir")
 PYDICOM_MEDIA = Path(get_testdata_file("DICOMDIR")).parent
@@ -77,17 +77,14 @@ def pydicom_images(dicomdir: Path) -> tuple[Counter, set[tuple]]:
                     counts[node.record_type] += 1
             # FileInstance attributes are looked up in the instance's record and its ancestors.
             images.add(
-                (instance.PatientID, str(instance.PatientName), instance.StudyInstanceUID,
-                 instance.SeriesInstanceUID, Path(instance.path))
+                (instance.PatientID, str(instance.PatientName), instance.StudyInstanceUID, instance.SeriesInstanceUID, Path(instance.path))
             )
         return counts, images
     # DICOMDIR-nopatient's root offset points at an image record (it was reordered without
     # updating it): the top-level entities are taken as the records no other record points at.
     records = ds.DirectoryRecordSequence
     by_offset = {record.seq_item_tell: record for record in records}
-    pointed_at = {r.OffsetOfTheNextDirectoryRecord for r in records} | {
-        r.OffsetOfReferencedLowerLevelDirectoryEntity for r in records
-    }
+    pointed_at = {r.OffsetOfTheNextDirectoryRecord for r in records} | {r.OffsetOfReferencedLowerLevelDirectoryEntity for r in records}
     tops = [top for r in records if r.seq_item_tell not in pointed_at for top in _record_chain(by_offset, r.seq_item_tell)]
     for top in tops:
         counts[top.DirectoryRecordType] += 1
@@ -98,8 +95,13 @@ def pydicom_images(dicomdir: Path) -> tuple[Counter, set[tuple]]:
                 for image in _record_chain(by_offset, series.OffsetOfReferencedLowerLevelDirectoryEntity):
                     counts[image.DirectoryRecordType] += 1
                     images.add(
-                        (top.PatientID, str(top.PatientName), study.StudyInstanceUID, series.SeriesInstanceUID,
-                         dicomdir.parent.joinpath(*image.ReferencedFileID))
+                        (
+                            top.PatientID,
+                            str(top.PatientName),
+                            study.StudyInstanceUID,
+                            series.SeriesInstanceUID,
+                            dicomdir.parent.joinpath(*image.ReferencedFileID),
+                        )
                     )
     return counts, images
 
@@ -116,8 +118,13 @@ def our_images(dicomdir: Path) -> tuple[Counter, set[tuple]]:
         counts[record.type] += 1
         stack.extend(record.children)
     images = {
-        (str(image.header.PatientID), str(image.header.PatientName), image.header.StudyInstanceUID,
-         image.header.SeriesInstanceUID, image.path)
+        (
+            str(image.header.PatientID),
+            str(image.header.PatientName),
+            image.header.StudyInstanceUID,
+            image.header.SeriesInstanceUID,
+            image.path,
+        )
         for image in media.images
     }
     assert len(images) == len(media.images), "an image is listed twice"
@@ -181,9 +188,15 @@ def dcmtk_media(tmp_path, make_instance):
                     # dcmmkdir wants names of at most 8 upper-case characters (ISO 9660 level 1).
                     path = root.joinpath("DICOM", f"PAT{p}", f"STU{st}", f"SER{se}", f"IM{im}")
                     make_instance(
-                        path, "CT_small.dcm",
-                        PatientName=f"TEST^PATIENT{p}", PatientID=f"PID{p}", StudyInstanceUID=study_uid,
-                        StudyID=str(st), SeriesInstanceUID=series_uid, SeriesNumber=se + 1, InstanceNumber=im + 1,
+                        path,
+                        "CT_small.dcm",
+                        PatientName=f"TEST^PATIENT{p}",
+                        PatientID=f"PID{p}",
+                        StudyInstanceUID=study_uid,
+                        StudyID=str(st),
+                        SeriesInstanceUID=series_uid,
+                        SeriesNumber=se + 1,
+                        InstanceNumber=im + 1,
                     )
                     expected.add((f"PID{p}", f"TEST^PATIENT{p}", study_uid, series_uid, path))
     command = [DCMMKDIR, "+r", "+id", str(root), "-Pgp", "+D", str(root / "DICOMDIR"), "DICOM"]
@@ -198,9 +211,15 @@ def test_dcmtk_media_tree(dcmtk_media):
     reference_counts, reference_images = pydicom_images(root / "DICOMDIR")
     assert reference_images == expected  # dcmmkdir recorded what was written; pydicom reads it so
     counts, images = our_images(root / "DICOMDIR")
-    assert counts == reference_counts == Counter(
-        PATIENT=PATIENTS, STUDY=PATIENTS * STUDIES, SERIES=PATIENTS * STUDIES * SERIES,
-        IMAGE=PATIENTS * STUDIES * SERIES * IMAGES,
+    assert (
+        counts
+        == reference_counts
+        == Counter(
+            PATIENT=PATIENTS,
+            STUDY=PATIENTS * STUDIES,
+            SERIES=PATIENTS * STUDIES * SERIES,
+            IMAGE=PATIENTS * STUDIES * SERIES * IMAGES,
+        )
     )
     assert images == reference_images
 
@@ -260,8 +279,10 @@ def _rewrite_records_quietly(dicomdir: Path, edit) -> None:
         rewritten = pydicom.dcmread(dicomdir)
         new_position = dict(zip(old_positions, (r.seq_item_tell for r in rewritten.DirectoryRecordSequence)))
         new_position[0] = 0
-        for keyword in ("OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity",
-                        "OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity"):
+        for keyword in (
+            "OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity",
+            "OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity",
+        ):
             setattr(rewritten, keyword, new_position[getattr(rewritten, keyword)])
         for record in rewritten.DirectoryRecordSequence:
             for keyword in ("OffsetOfTheNextDirectoryRecord", "OffsetOfReferencedLowerLevelDirectoryEntity"):

@@ -21,10 +21,10 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
-import viewer.core.header as header_module
-from viewer.core.header import INDEX_KEYWORDS, read_index_header, read_raw_header
-from viewer.core.io import ViewerError
-from viewer.core.model import Instance
+import viewer.core.dicom.header as header_module
+from viewer.core.dicom.header import INDEX_KEYWORDS, read_index_header, read_raw_header
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.model import Instance
 
 SAMPLES = sorted(set(get_testdata_files()) | set(get_charset_files()))
 

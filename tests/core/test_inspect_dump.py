@@ -22,8 +22,8 @@ from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import ExplicitVRLittleEndian
 
 from viewer.app import main
-from viewer.core.charset import CharsetOverrides
-from viewer.core.inspect import ELIDE_AT, dataset_rows, dump_text, iter_rows, to_json_model
+from viewer.core.dicom.charset import CharsetOverrides
+from viewer.core.dicom.inspect import ELIDE_AT, dataset_rows, dump_text, iter_rows, to_json_model
 
 ROOT = Path(__file__).resolve().parents[2]
 CT = get_testdata_file("CT_small.dcm", download=False)
@@ -169,7 +169,10 @@ def test_dump_json_of_a_charset_file(capsys):
     path = get_charset_files("chrH31.dcm")[0]
     assert main(["dump", "--json", path]) == 0
     model = json.loads(capsys.readouterr().out)
-    assert model["00100010"] == {"vr": "PN", "Value": [{"Alphabetic": "Yamada^Tarou", "Ideographic": "山田^太郎", "Phonetic": "やまだ^たろう"}]}
+    assert model["00100010"] == {
+        "vr": "PN",
+        "Value": [{"Alphabetic": "Yamada^Tarou", "Ideographic": "山田^太郎", "Phonetic": "やまだ^たろう"}],
+    }
     assert model["7FE00010"] == {"vr": "OB"} or model["7FE00010"] == {"vr": "OW"}
 
 
@@ -205,7 +208,9 @@ def test_dump_errors_exit_2_with_one_line(tmp_path, capsys):
 
 def test_dump_command_line_process(tmp_path):
     """The real command: exit status and stderr as a shell sees them."""
-    bad = subprocess.run([sys.executable, "-m", "viewer", "dump", CT, "--charset", "KLINGON"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "viewer", "dump", CT, "--charset", "KLINGON"], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "KLINGON" in bad.stderr
     good = subprocess.run([sys.executable, "-m", "viewer", "dump", "--json", CT], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert good.returncode == 0

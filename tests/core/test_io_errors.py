@@ -16,11 +16,11 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.pixels import get_decoder
-from pydicom.uid import JPEGExtended12Bit, MPEG4HP41
+from pydicom.uid import MPEG4HP41, JPEGExtended12Bit
 
-from viewer.core.io import ViewerError, read_header, read_image_dataset
-from viewer.core.pixels.decoders import decode_frame
-from viewer.core.pixels.pipeline import FrameDisplay, Window, frame_context
+from viewer.core.dicom.io import ViewerError, read_header, read_image_dataset
+from viewer.core.display.pixels.decoders import decode_frame
+from viewer.core.display.pixels.pipeline import FrameDisplay, Window, frame_context
 
 
 def open_and_decode(path: Path, index: int = 0) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from viewer.core.header import read_index_header
-from viewer.core.pixels.native import load_volume, read_native_frame
+from viewer.core.dicom.header import read_index_header
+from viewer.core.display.pixels.native import load_volume, read_native_frame
 
 DATA = [os.path.dirname(get_testdata_file("CT_small.dcm")), os.path.dirname(get_testdata_file("693_UNCI.dcm", download=False))]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.media_watch import MediaOffer, Volume, newly_mounted_media
+from viewer.core.media.media_watch import MediaOffer, Volume, newly_mounted_media
 
 MEDIA = Path(get_testdata_file("DICOMDIR", download=False)).parent
 

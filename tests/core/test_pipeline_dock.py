@@ -31,14 +31,14 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian, generate_uid
 
-from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.charset import CharsetOverrides, element_text, header_text
-from viewer.core.frames import FrameStore
-from viewer.core.header import read_index_header
-from viewer.core.io import read_header, read_image_dataset
-from viewer.core.model import ImageRef, Instance
-from viewer.core.pixels.decoders import decode_frame, number_of_frames
-from viewer.core.pixels.pipeline import VOILut, Window
+from viewer.core.dicom.charset import CharsetOverrides, element_text, header_text
+from viewer.core.dicom.header import read_index_header
+from viewer.core.dicom.io import read_header, read_image_dataset
+from viewer.core.display.annotations import ViewFacts, corner_annotations, pipeline_stages
+from viewer.core.display.frames import FrameStore
+from viewer.core.display.pixels.decoders import decode_frame, number_of_frames
+from viewer.core.display.pixels.pipeline import VOILut, Window
+from viewer.core.media.model import ImageRef, Instance
 
 #: One file per case the dock must get right (all pydicom's or pydicom-data's).
 DOCK_FILES = [
@@ -315,7 +315,7 @@ def every_vr_dataset() -> Dataset:
     ds.ModalityLUTSequence[0].LUTDescriptor = [16, -8, 16]  # 'US or SS': the first mapped value is signed here
     ds.ModalityLUTSequence[0].LUTExplanation = "Hounsfield"
     ds.ModalityLUTSequence[0].ModalityLUTType = "HU"
-    ds.ModalityLUTSequence[0].add_new(0x00283006, "US", list(range(16)))  # LUT Data, 'US or OW' 
+    ds.ModalityLUTSequence[0].add_new(0x00283006, "US", list(range(16)))  # LUT Data, 'US or OW'
     return ds
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viewer.core.pixels.pipeline import FrameDisplay, FullRange, Window, file_voi_luts, file_windows
+from viewer.core.display.pixels.pipeline import FrameDisplay, FullRange, Window, file_voi_luts, file_windows
 
 pytestmark = pytest.mark.dcmtk
 

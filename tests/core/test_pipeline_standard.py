@@ -15,9 +15,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from viewer.core.io import read_image_dataset
-from viewer.core.pixels.decoders import decode_frame
-from viewer.core.pixels.pipeline import (
+from viewer.core.dicom.io import read_image_dataset
+from viewer.core.display.pixels.decoders import decode_frame
+from viewer.core.display.pixels.pipeline import (
     FrameDisplay,
     FullRange,
     Window,

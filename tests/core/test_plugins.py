@@ -19,7 +19,6 @@ import numpy as np
 import pydicom
 import pytest
 from PIL import Image
-
 from transfer_syntax_files import sample_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +43,7 @@ for name in sys.argv[2:]:
     sys.modules[name] = None  # as if not installed: import fails, find_spec gives None
 import viewer.core
 from pathlib import Path
-from viewer.core.pixels import plugins
+from viewer.core.display.pixels import plugins
 
 def decoders():
     tops = {name.split(".")[0] for name in plugins.imported_modules()}
@@ -55,7 +54,11 @@ def decoders():
 def _run(code: str, *hidden: str, args: tuple[str, ...] = ()) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", PROLOGUE + code, json.dumps(sorted(DECODER_PACKAGES)), *hidden],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -68,9 +71,9 @@ def _plugin_labels(modules: list[str]) -> set[str]:
 def test_an_uncompressed_image_loads_no_decoder():
     report = _run("""
 from pydicom.data import get_testdata_file
-from viewer.core.frames import FrameStore
-from viewer.core.header import read_index_header
-from viewer.core.model import ImageRef, Instance
+from viewer.core.display.frames import FrameStore
+from viewer.core.dicom.header import read_index_header
+from viewer.core.media.model import ImageRef, Instance
 path = Path(get_testdata_file("693_UNCI.dcm", download=False))
 frame = FrameStore().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
 print(json.dumps({"shape": list(frame.stored.shape), "pydicom": "pydicom.dataset" in sys.modules, **decoders()}))
@@ -85,9 +88,9 @@ def test_a_compressed_frame_loads_the_plugins_of_its_syntax_and_decodes(name, tm
     out = tmp_path / "stored.npy"
     report = _run(f"""
 import numpy as np
-from viewer.core.frames import FrameStore
-from viewer.core.header import read_index_header
-from viewer.core.model import ImageRef, Instance
+from viewer.core.display.frames import FrameStore
+from viewer.core.dicom.header import read_index_header
+from viewer.core.media.model import ImageRef, Instance
 path = Path({str(path)!r})
 header = read_index_header(path)
 before = decoders()
@@ -105,9 +108,9 @@ def test_once_loaded_the_plugins_are_registered_as_pydicom_registers_them():
     """Same plugins, same order (pydicom's default choice), same missing dependencies, for every syntax."""
     from pydicom.pixels.decoders.base import _PIXEL_DATA_DECODERS
 
-    assert "viewer.core.pixels.decoders" in sys.modules  # this process's registration has the gdcm guard too
+    assert "viewer.core.display.pixels.decoders" in sys.modules  # this process's registration has the gdcm guard too
     report = _run("""
-import viewer.core.pixels.decoders
+import viewer.core.display.pixels.decoders
 from pydicom.pixels.decoders.base import _PIXEL_DATA_DECODERS
 for uid in _PIXEL_DATA_DECODERS:
     plugins.load_for(uid)
@@ -151,11 +154,12 @@ print(json.dumps({{"sum": int(arr.astype("int64").sum()), "shape": list(arr.shap
 def test_a_missing_decoder_is_still_named_in_one_line():
     """With no JPEG-LS decoder installed, the message names the packages, as before."""
     path = sample_file("JPEGLSNearLossless_16.dcm")
-    report = _run(f"""
-from viewer.core.frames import FrameStore
-from viewer.core.header import read_index_header
-from viewer.core.io import ViewerError
-from viewer.core.model import ImageRef, Instance
+    report = _run(
+        f"""
+from viewer.core.display.frames import FrameStore
+from viewer.core.dicom.header import read_index_header
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.model import ImageRef, Instance
 path = Path({str(path)!r})
 try:
     FrameStore().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
@@ -163,7 +167,12 @@ try:
 except ViewerError as exc:
     message = str(exc)
 print(json.dumps({{"message": message}}))
-""", "jpeg_ls", "gdcm", "pylibjpeg", "libjpeg")
+""",
+        "jpeg_ls",
+        "gdcm",
+        "pylibjpeg",
+        "libjpeg",
+    )
     message = report["message"]
     assert message and "\n" not in message and message.startswith("JPEGLSNearLossless_16.dcm: ")
     assert "no decoder for JPEG-LS" in message and "is installed: install" in message, message
@@ -172,8 +181,14 @@ print(json.dumps({{"message": message}}))
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "viewer", "export", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "viewer", "export", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def _linear_window(values: np.ndarray, center: float, width: float) -> np.ndarray:
@@ -209,8 +224,14 @@ def test_export_names_the_missing_decoder_on_one_line(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text("import sys\nfor n in ('jpeg_ls', 'gdcm', 'pylibjpeg', 'libjpeg'):\n    sys.modules[n] = None\n")
-    result = subprocess.run([sys.executable, "-m", "viewer", "export", str(path), "-o", str(tmp_path / "x.png")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "export", str(path), "-o", str(tmp_path / "x.png")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"},
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and all(p in lines[0] for p in ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm")), result.stderr

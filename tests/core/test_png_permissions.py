@@ -21,7 +21,10 @@ def test_export_honours_the_umask(tmp_path, umask, mode):
     for attempt in ("new file", "overwrite"):
         result = subprocess.run(
             [sys.executable, "-m", "viewer", "export", CT, "-o", str(out)],
-            capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(umask),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: os.umask(umask),
         )
         assert result.returncode == 0, (attempt, result.stderr)
         assert stat.S_IMODE(out.stat().st_mode) == mode, attempt

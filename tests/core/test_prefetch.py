@@ -9,11 +9,11 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.frames import FrameStore, ahead_first, follow_play_head, nearest_first, prefetch, prefetch_in_processes
-from viewer.core.header import read_index_header
-from viewer.core.model import ImageRef, Instance
-from viewer.core.processes import process_pool, shutdown_pool
-from viewer.core.tasks import CancelToken
+from viewer.core.dicom.header import read_index_header
+from viewer.core.display.frames import FrameStore, ahead_first, follow_play_head, nearest_first, prefetch, prefetch_in_processes
+from viewer.core.media.model import ImageRef, Instance
+from viewer.core.runtime.processes import process_pool, shutdown_pool
+from viewer.core.runtime.tasks import CancelToken
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,8 +86,8 @@ def test_follow_play_head_keeps_ahead_and_skips_unreadable(tmp_path):
 
 
 def test_decode_time_limit_stops_the_worker_and_the_next_decode_works():
-    from viewer.core.frames import frame_with_time_limit
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
+    from viewer.core.display.frames import frame_with_time_limit
 
     images = refs_of("MR2_J2KR.dcm")  # 1024x1024 JPEG 2000: far more than a millisecond
     store = FrameStore()
@@ -118,7 +118,7 @@ def _wait_cached(store, images, indexes, seconds=60):
 
 
 def test_follow_play_head_in_processes_keeps_ahead_with_the_right_pixels():
-    from viewer.core.frames import follow_play_head_in_processes
+    from viewer.core.display.frames import follow_play_head_in_processes
 
     images = refs_of("emri_small_jpeg_2k_lossless.dcm")
     reference = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False)).pixel_array
@@ -138,7 +138,7 @@ def test_follow_play_head_in_processes_keeps_ahead_with_the_right_pixels():
 
 def test_follow_play_head_in_processes_skips_a_frame_that_cannot_decode():
     """A damaged code stream among good ones: that frame is skipped (the pane says why), the rest play."""
-    from viewer.core.frames import follow_play_head_in_processes
+    from viewer.core.display.frames import follow_play_head_in_processes
 
     crash = Path(__file__).parent.parent / "robustness" / "crashes" / "j2k_photometric_mismatch.dcm"
     bad = ImageRef(Instance(crash, read_index_header(crash), 1), 0)

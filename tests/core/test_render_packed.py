@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.io import read_image_dataset
-from viewer.core.pixels.decoders import decode_frame
-from viewer.core.pixels.pipeline import FrameDisplay, FullRange, Window, frame_context, pack_rgb32
+from viewer.core.dicom.io import read_image_dataset
+from viewer.core.display.pixels.decoders import decode_frame
+from viewer.core.display.pixels.pipeline import FrameDisplay, FullRange, Window, frame_context, pack_rgb32
 
 FILES = {
     "CT, signed, rescaled": "CT_small.dcm",
@@ -34,8 +34,11 @@ def test_packed_pixels_are_the_rendered_pixels(name):
     ds = read_image_dataset(path)
     frame = FrameDisplay(decode_frame(ds, 0, path), frame_context(ds, 0))
     rows, cols = frame.shape
-    cases = [(frame.default_voi(), False, None, 1), (FullRange(), True, None, 1),
-             (frame.default_voi(), False, (rows // 4, rows, 1, cols - 1), 3)]
+    cases = [
+        (frame.default_voi(), False, None, 1),
+        (FullRange(), True, None, 1),
+        (frame.default_voi(), False, (rows // 4, rows, 1, cols - 1), 3),
+    ]
     if not frame.is_color:
         cases.append((Window(frame.auto_window().center, 10.0), False, None, 2))
     for voi, invert, region, stride in cases:

@@ -20,9 +20,9 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from viewer.core.scan import ScanBatch, ScanProgress, iter_regular_files, scan, shutdown_pool
-from viewer.core.sources import open_paths
-from viewer.core.tasks import CancelToken
+from viewer.core.media.scan import ScanBatch, ScanProgress, iter_regular_files, scan, shutdown_pool
+from viewer.core.media.sources import open_paths
+from viewer.core.runtime.tasks import CancelToken
 
 TIME_LIMIT = 15.0
 
@@ -149,8 +149,7 @@ def test_worker_processes_give_identical_results(mixed_folder):
     for processes in (False, True):
         _, calls = within_time_limit(lambda: collect_scan([root], processes), fifo)
         headers[processes] = {
-            path: {element.keyword: str(element.value) for element in header}
-            for batch, _ in calls for path, header in batch.images
+            path: {element.keyword: str(element.value) for element in header} for batch, _ in calls for path, header in batch.images
         }
     assert headers[True] == headers[False]  # every indexed attribute survives the trip between processes
 

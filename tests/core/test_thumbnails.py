@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.header import read_index_header
-from viewer.core.model import Catalog, Instance
-from viewer.core.pixels.decoders import number_of_frames
-from viewer.core.processes import shutdown_pool
-from viewer.core.thumbnails import series_thumbnail
+from viewer.core.dicom.header import read_index_header
+from viewer.core.display.pixels.decoders import number_of_frames
+from viewer.core.display.thumbnails import series_thumbnail
+from viewer.core.media.model import Catalog, Instance
+from viewer.core.runtime.processes import shutdown_pool
 
 CRASHES = Path(__file__).parent.parent / "robustness" / "crashes"
 
@@ -29,7 +29,10 @@ def _series(path):
     return series
 
 
-@pytest.mark.parametrize("name, colour", [("CT_small.dcm", False), ("JPEG2000.dcm", False), ("SC_rgb_jpeg_dcmtk.dcm", True), ("emri_small_jpeg_2k_lossless.dcm", False)])
+@pytest.mark.parametrize(
+    "name, colour",
+    [("CT_small.dcm", False), ("JPEG2000.dcm", False), ("SC_rgb_jpeg_dcmtk.dcm", True), ("emri_small_jpeg_2k_lossless.dcm", False)],
+)
 def test_thumbnail_of_a_series(name, colour):
     thumbnail = series_thumbnail(_series(get_testdata_file(name, download=False)))
     assert thumbnail is not None and thumbnail.dtype == np.uint8

@@ -15,15 +15,14 @@ says so in one line, which is tested here; playing video is out of scope.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pydicom
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian, UID
-
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from transfer_syntax_files import (
     TOOLS,
     all_frames,
@@ -35,14 +34,15 @@ from transfer_syntax_files import (
     read_pnm,
     require,
     run,
-    store_frames,
     sample_file,
+    store_frames,
 )
-from viewer.core.frames import FrameStore
-from viewer.core.io import ViewerError
-from viewer.core.model import ImageRef, Instance
-from viewer.core.pixels import decoders
-from viewer.core.pixels.decoders import DECODER_PACKAGES, decode_file_frame, decode_frame
+
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.frames import FrameStore
+from viewer.core.display.pixels import decoders
+from viewer.core.display.pixels.decoders import DECODER_PACKAGES, decode_file_frame, decode_frame
+from viewer.core.media.model import ImageRef, Instance
 
 # Tolerances for lossy syntaxes, in stored-value units, against an independent decoder of the same bytes:
 #: JPEG DCT (ISO/IEC 10918-1): the inverse DCT, chroma upsampling and YCbCr->RGB are
@@ -94,7 +94,7 @@ def _emri() -> np.ndarray:
     return native_frames(sample_file("emri_small.dcm"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _eight_bit(workdir: Path) -> Path:
     return eight_bit_original(workdir / "emri8.dcm")
 
@@ -155,8 +155,11 @@ def _(workdir):
 
 @case("deflated (MR_small by gdcmconv -d)")
 def _(workdir):
-    return Case(_tool_made(workdir, "MR_small_gdcm_deflated", "gdcmconv", ["-d"], sample_file("MR_small.dcm")),
-                "1.2.840.10008.1.2.1.99", native_frames(sample_file("MR_small.dcm")))
+    return Case(
+        _tool_made(workdir, "MR_small_gdcm_deflated", "gdcmconv", ["-d"], sample_file("MR_small.dcm")),
+        "1.2.840.10008.1.2.1.99",
+        native_frames(sample_file("MR_small.dcm")),
+    )
 
 
 # RLE -------------------------------------------------------------------------------------------
@@ -177,8 +180,11 @@ def _(workdir):
 
 @case("RLE (US1_UNCR by dcmcrle, RGB)")
 def _(workdir):
-    return Case(_tool_made(workdir, "US1_rle", "dcmcrle", [], sample_file("US1_UNCR.dcm")), "1.2.840.10008.1.2.5",
-                native_frames(sample_file("US1_UNCR.dcm")))
+    return Case(
+        _tool_made(workdir, "US1_rle", "dcmcrle", [], sample_file("US1_UNCR.dcm")),
+        "1.2.840.10008.1.2.5",
+        native_frames(sample_file("US1_UNCR.dcm")),
+    )
 
 
 # JPEG baseline and extended (lossy) ------------------------------------------------------------
@@ -190,8 +196,9 @@ def _jpeg_lossy(workdir, name, uid, compressed: Path, original: np.ndarray | Non
 
 @case("JPEG baseline (SC_rgb_dcmtk_+eb+cy+np, YBR_FULL_422)")
 def _(workdir):
-    return _jpeg_lossy(workdir, "SC_rgb_eb", "1.2.840.10008.1.2.4.50", sample_file("SC_rgb_dcmtk_+eb+cy+np.dcm"),
-                       native_frames(sample_file("SC_rgb.dcm")))
+    return _jpeg_lossy(
+        workdir, "SC_rgb_eb", "1.2.840.10008.1.2.4.50", sample_file("SC_rgb_dcmtk_+eb+cy+np.dcm"), native_frames(sample_file("SC_rgb.dcm"))
+    )
 
 
 @case("JPEG baseline (US1_UNCR by dcmcjpeg +eb, YBR_FULL_422)")
@@ -235,8 +242,11 @@ def _(workdir):
 
 @case("JPEG lossless process 14 (US1_UNCR by dcmcjpeg +el +sv 3, RGB)")
 def _(workdir):
-    return Case(_tool_made(workdir, "US1_el", "dcmcjpeg", ["+el", "+sv", "3"], sample_file("US1_UNCR.dcm")),
-                "1.2.840.10008.1.2.4.57", native_frames(sample_file("US1_UNCR.dcm")))
+    return Case(
+        _tool_made(workdir, "US1_el", "dcmcjpeg", ["+el", "+sv", "3"], sample_file("US1_UNCR.dcm")),
+        "1.2.840.10008.1.2.4.57",
+        native_frames(sample_file("US1_UNCR.dcm")),
+    )
 
 
 @case("JPEG lossless SV1 (emri by dcmcjpeg +e1, 10 frames)")
@@ -268,8 +278,11 @@ def _(workdir):
 
 @case("JPEG-LS lossless (US1_UNCR by dcmcjpls, RGB)")
 def _(workdir):
-    return Case(_tool_made(workdir, "US1_jls", "dcmcjpls", [], sample_file("US1_UNCR.dcm")), "1.2.840.10008.1.2.4.80",
-                native_frames(sample_file("US1_UNCR.dcm")))
+    return Case(
+        _tool_made(workdir, "US1_jls", "dcmcjpls", [], sample_file("US1_UNCR.dcm")),
+        "1.2.840.10008.1.2.4.80",
+        native_frames(sample_file("US1_UNCR.dcm")),
+    )
 
 
 @case("JPEG-LS near-lossless NEAR=2 (emri by dcmcjpls +en, 10 frames)")
@@ -310,12 +323,16 @@ def _(workdir):
 @case("JPEG 2000 lossy (US1_J2KI, YBR_ICT)")
 def _(workdir):
     # US1_UNCI is the WG4 reference decompression of US1_J2KI.
-    return Case(sample_file("US1_J2KI.dcm"), "1.2.840.10008.1.2.4.91", native_frames(sample_file("US1_UNCI.dcm")), J2K_IRREVERSIBLE_TOLERANCE)
+    return Case(
+        sample_file("US1_J2KI.dcm"), "1.2.840.10008.1.2.4.91", native_frames(sample_file("US1_UNCI.dcm")), J2K_IRREVERSIBLE_TOLERANCE
+    )
 
 
 @case("JPEG 2000 lossy (693_J2KI, 14-bit)")
 def _(workdir):
-    return Case(sample_file("693_J2KI.dcm"), "1.2.840.10008.1.2.4.91", native_frames(sample_file("693_UNCI.dcm")), J2K_IRREVERSIBLE_TOLERANCE)
+    return Case(
+        sample_file("693_J2KI.dcm"), "1.2.840.10008.1.2.4.91", native_frames(sample_file("693_UNCI.dcm")), J2K_IRREVERSIBLE_TOLERANCE
+    )
 
 
 @case("JPEG 2000 lossy (emri by gdcmconv -K -Y, 10 frames)")
@@ -344,32 +361,53 @@ def _htj2k(workdir, name, uid, original: Path, options, photometric=None, lossy=
 
 @case("HTJ2K lossless .201 (emri, LRCP, 10 frames)")
 def _(workdir):
-    return _htj2k(workdir, "emri_ht201", "1.2.840.10008.1.2.4.201", sample_file("emri_small.dcm"),
-                  ["-reversible", "true", "-prog_order", "LRCP"])
+    return _htj2k(
+        workdir, "emri_ht201", "1.2.840.10008.1.2.4.201", sample_file("emri_small.dcm"), ["-reversible", "true", "-prog_order", "LRCP"]
+    )
 
 
 @case("HTJ2K lossless RPCL .202 (emri, 10 frames)")
 def _(workdir):
-    return _htj2k(workdir, "emri_ht202", "1.2.840.10008.1.2.4.202", sample_file("emri_small.dcm"),
-                  ["-reversible", "true", "-prog_order", "RPCL"])
+    return _htj2k(
+        workdir, "emri_ht202", "1.2.840.10008.1.2.4.202", sample_file("emri_small.dcm"), ["-reversible", "true", "-prog_order", "RPCL"]
+    )
 
 
 @case("HTJ2K .203 lossy (emri, 10 frames)")
 def _(workdir):
-    return _htj2k(workdir, "emri_ht203", "1.2.840.10008.1.2.4.203", sample_file("emri_small.dcm"),
-                  ["-reversible", "false", "-qstep", "0.002"], lossy=True)
+    return _htj2k(
+        workdir,
+        "emri_ht203",
+        "1.2.840.10008.1.2.4.203",
+        sample_file("emri_small.dcm"),
+        ["-reversible", "false", "-qstep", "0.002"],
+        lossy=True,
+    )
 
 
 @case("HTJ2K lossless .201 (US1_UNCR, YBR_RCT)")
 def _(workdir):
-    return _htj2k(workdir, "US1_ht201", "1.2.840.10008.1.2.4.201", sample_file("US1_UNCR.dcm"),
-                  ["-reversible", "true", "-colour_trans", "true"], "YBR_RCT")
+    return _htj2k(
+        workdir,
+        "US1_ht201",
+        "1.2.840.10008.1.2.4.201",
+        sample_file("US1_UNCR.dcm"),
+        ["-reversible", "true", "-colour_trans", "true"],
+        "YBR_RCT",
+    )
 
 
 @case("HTJ2K .203 lossy (US1_UNCR, YBR_ICT)")
 def _(workdir):
-    return _htj2k(workdir, "US1_ht203", "1.2.840.10008.1.2.4.203", sample_file("US1_UNCR.dcm"),
-                  ["-reversible", "false", "-colour_trans", "true", "-qstep", "0.004"], "YBR_ICT", lossy=True)
+    return _htj2k(
+        workdir,
+        "US1_ht203",
+        "1.2.840.10008.1.2.4.203",
+        sample_file("US1_UNCR.dcm"),
+        ["-reversible", "false", "-colour_trans", "true", "-qstep", "0.004"],
+        "YBR_ICT",
+        lossy=True,
+    )
 
 
 # --------------------------------------------------------------------------- the tests
@@ -480,8 +518,10 @@ def test_encapsulated_video_is_refused_in_one_line(uid, source, tmp_path):
     path = _with_syntax(sample_file(source), tmp_path / "video.dcm", uid)
     header = pydicom.dcmread(path, stop_before_pixels=True)
     frames = decoders.number_of_frames(header)
-    for attempt in (lambda: decode_frame(pydicom.dcmread(path), 0, path),
-                    lambda: FrameStore().frame(ImageRef(Instance(path, header, frames), frames - 1))):
+    for attempt in (
+        lambda: decode_frame(pydicom.dcmread(path), 0, path),
+        lambda: FrameStore().frame(ImageRef(Instance(path, header, frames), frames - 1)),
+    ):
         with pytest.raises(ViewerError) as caught:
             attempt()
         message = str(caught.value)

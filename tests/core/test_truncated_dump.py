@@ -22,9 +22,9 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from viewer.app import main
-from viewer.core.inspect import dataset_rows, iter_rows
-from viewer.core.io import ViewerError, read_for_inspection
-from viewer.core.truncation import find_truncation
+from viewer.core.dicom.inspect import dataset_rows, iter_rows
+from viewer.core.dicom.io import ViewerError, read_for_inspection
+from viewer.core.dicom.truncation import find_truncation
 
 DCMDUMP = shutil.which("dcmdump")
 _LINE = re.compile(r"^( *)\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)")

@@ -23,9 +23,10 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, generate_fragmented_frames
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
-from viewer.core.frames import FrameStore
-from viewer.core.model import ImageRef, Instance
-from viewer.core.pixels.decoders import decode_frame, number_of_frames
+from viewer.core.display.frames import FrameStore
+from viewer.core.display.pixels.decoders import decode_frame, number_of_frames
+from viewer.core.media.model import ImageRef, Instance
+
 
 def _system_path() -> str:
     """PATH without this environment's own bin folder.
@@ -38,10 +39,22 @@ def _system_path() -> str:
     return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) != own)
 
 
-TOOLS = {name: shutil.which(name, path=_system_path()) for name in ("dcmconv", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "dcmcrle", "gdcmconv", "ojph_compress", "ojph_expand")}
+TOOLS = {
+    name: shutil.which(name, path=_system_path())
+    for name in ("dcmconv", "dcmcjpeg", "dcmdjpeg", "dcmcjpls", "dcmdjpls", "dcmcrle", "gdcmconv", "ojph_compress", "ojph_expand")
+}
 #: Debian package that provides each tool (also listed in scripts/setup-env for the test extra).
-PACKAGE = {"dcmconv": "dcmtk", "dcmcjpeg": "dcmtk", "dcmdjpeg": "dcmtk", "dcmcjpls": "dcmtk", "dcmdjpls": "dcmtk", "dcmcrle": "dcmtk",
-           "gdcmconv": "libgdcm-tools", "ojph_compress": "openjph-tools", "ojph_expand": "openjph-tools"}
+PACKAGE = {
+    "dcmconv": "dcmtk",
+    "dcmcjpeg": "dcmtk",
+    "dcmdjpeg": "dcmtk",
+    "dcmcjpls": "dcmtk",
+    "dcmdjpls": "dcmtk",
+    "dcmcrle": "dcmtk",
+    "gdcmconv": "libgdcm-tools",
+    "ojph_compress": "openjph-tools",
+    "ojph_expand": "openjph-tools",
+}
 
 
 def require(*tools: str) -> None:
@@ -190,7 +203,7 @@ def corrupt_third_frame(dst: Path) -> Path:
     frames = [b"".join(f) for f in generate_fragmented_frames(ds.PixelData, number_of_frames=number_of_frames(ds))]
     third = frames[2]
     body = bytes([0x81, 0x05]) * ((len(third) - 64) // 2)  # -127: repeat the next byte 128 times
-    frames[2] = third[:64] + body + third[64 + len(body):]
+    frames[2] = third[:64] + body + third[64 + len(body) :]
     assert len(frames[2]) == len(third)
     ds.PixelData = encapsulate(frames, has_bot=True)
     ds.save_as(dst, enforce_file_format=True)

@@ -73,8 +73,12 @@ def free_port() -> int:
 
 
 def echoscu_answers(ae_title: str, port: int, tls: TlsFiles | None = None) -> bool:
-    done = subprocess.run([dcmtk("echoscu"), "-to", "2", *_dcmtk_tls(tls), "-aec", ae_title, "127.0.0.1", str(port)],
-                          env=DCMTK_ENV, capture_output=True, timeout=10)
+    done = subprocess.run(
+        [dcmtk("echoscu"), "-to", "2", *_dcmtk_tls(tls), "-aec", ae_title, "127.0.0.1", str(port)],
+        env=DCMTK_ENV,
+        capture_output=True,
+        timeout=10,
+    )
     return done.returncode == 0
 
 
@@ -82,7 +86,10 @@ def store_folder(ae_title: str, port: int, folder: Path, tls: TlsFiles | None = 
     """Send every file under `folder` with dcmtk's storescu (over TLS, with the client certificate, when `tls`)."""
     done = subprocess.run(
         [dcmtk("storescu"), "-nh", "+sd", "+r", *_dcmtk_tls(tls), "-aet", "LOADER", "-aec", ae_title, "127.0.0.1", str(port), str(folder)],
-        env=DCMTK_ENV, capture_output=True, text=True, timeout=120,
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if done.returncode != 0:
         raise RuntimeError(f"storescu to {ae_title}:{port} failed: {done.stderr[-2000:]}")
@@ -119,8 +126,9 @@ class TlsFiles:
 
 
 def _openssl(folder: Path, *args: str) -> None:
-    done = subprocess.run([server_binary("openssl", ("/usr/bin", "/usr/local/bin")), *args], cwd=folder,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [server_binary("openssl", ("/usr/bin", "/usr/local/bin")), *args], cwd=folder, capture_output=True, text=True, timeout=60
+    )
     if done.returncode != 0:
         raise RuntimeError(f"openssl {' '.join(args)} failed: {done.stderr[-2000:]}")
 
@@ -129,18 +137,55 @@ def _signed_certificate(folder: Path, name: str, subject: str, extensions: str, 
     """A new RSA key and its certificate, signed by the CA `ca` ({ca}.crt and {ca}.key in `folder`)."""
     (folder / f"{name}.ext").write_text(extensions)
     _openssl(folder, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
-    _openssl(folder, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key", "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
-             "-days", "2", "-sha256", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+    _openssl(
+        folder,
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        f"{ca}.crt",
+        "-CAkey",
+        f"{ca}.key",
+        "-set_serial",
+        str(int.from_bytes(os.urandom(8), "big")),
+        "-days",
+        "2",
+        "-sha256",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.crt",
+    )
     return folder / f"{name}.crt", folder / f"{name}.key"
 
 
 def make_ca(folder: Path, name: str = "ca", common_name: str = "Viewer Test CA") -> Path:
     """A self-signed CA certificate ({name}.crt) and its key ({name}.key) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    _openssl(folder, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.crt", "-days", "2", "-sha256",
-             "-subj", f"/CN={common_name}",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             "-addext", "subjectKeyIdentifier=hash")
+    _openssl(
+        folder,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.crt",
+        "-days",
+        "2",
+        "-sha256",
+        "-subj",
+        f"/CN={common_name}",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-addext",
+        "subjectKeyIdentifier=hash",
+    )
     return folder / f"{name}.crt"
 
 
@@ -151,11 +196,20 @@ def make_tls_files(folder: Path, ca_name: str = "ca", client_name: str = VIEWER_
     key identifiers, key usage); keys unencrypted, valid for two days.
     """
     ca = make_ca(folder, ca_name, f"Viewer Test CA {ca_name}")
-    common = ("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-              "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n")
+    common = (
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
     server_cert, server_key = _signed_certificate(
-        folder, f"{ca_name}-server", "/CN=localhost", common + "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n", ca_name)
-    client_cert, client_key = _signed_certificate(folder, f"{ca_name}-client", f"/CN={client_name}", common + "extendedKeyUsage=clientAuth\n", ca_name)
+        folder,
+        f"{ca_name}-server",
+        "/CN=localhost",
+        common + "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        ca_name,
+    )
+    client_cert, client_key = _signed_certificate(
+        folder, f"{ca_name}-client", f"/CN={client_name}", common + "extendedKeyUsage=clientAuth\n", ca_name
+    )
     return TlsFiles(ca, server_cert, server_key, client_cert, client_key)
 
 
@@ -230,8 +284,17 @@ def _write_copies(folder: Path, source: str, study: Study, series: Series, count
         series.sop_uids.append(sop_uid)
 
 
-def make_study(folder: Path, patient_name: str, patient_id: str, accession: str, date: str, description: str, referring: str,
-               series: list[tuple[str, str, int]], charset: str = "ISO_IR 100") -> Study:
+def make_study(
+    folder: Path,
+    patient_name: str,
+    patient_id: str,
+    accession: str,
+    date: str,
+    description: str,
+    referring: str,
+    series: list[tuple[str, str, int]],
+    charset: str = "ISO_IR 100",
+) -> Study:
     """Copies of pydicom's test files as one study; `series` is [(source file, modality, count)]."""
     folder.mkdir(parents=True, exist_ok=True)
     study = Study(generate_uid(), patient_name, patient_id, accession, date, description, referring, charset)
@@ -298,8 +361,9 @@ def _wait_until_answering(server: Server, timeout: float = 30) -> None:
     raise RuntimeError(f"{server.kind} did not answer C-ECHO within {timeout} s:\n{server.log()}")
 
 
-def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, tls: TlsFiles | None = None,
-                  require_client_cert: bool = False) -> Server:
+def start_orthanc(
+    workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, tls: TlsFiles | None = None, require_client_cert: bool = False
+) -> Server:
     """Orthanc on free ports; with `tls`, its DICOM port speaks TLS only (server certificate
     tls.server_cert, trusting tls.ca for client certificates, which it demands only when
     `require_client_cert`; Orthanc >= 1.9.0, DicomTlsRemoteCertificateRequired >= 1.9.3)."""
@@ -329,19 +393,22 @@ def start_orthanc(workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, t
         "StorageCompression": False,
     }
     if tls is not None:
-        config.update({
-            "DicomTlsEnabled": True,
-            "DicomTlsCertificate": str(tls.server_cert),
-            "DicomTlsPrivateKey": str(tls.server_key),
-            "DicomTlsTrustedCertificates": str(tls.ca),
-            "DicomTlsRemoteCertificateRequired": require_client_cert,
-        })
+        config.update(
+            {
+                "DicomTlsEnabled": True,
+                "DicomTlsCertificate": str(tls.server_cert),
+                "DicomTlsPrivateKey": str(tls.server_key),
+                "DicomTlsTrustedCertificates": str(tls.ca),
+                "DicomTlsRemoteCertificateRequired": require_client_cert,
+            }
+        )
     (workdir / "config.json").write_text(json.dumps(config, indent=1))
     log = open(workdir / "server.log", "wb")
     # Orthanc's DICOM side is dcmtk: without TCP_NODELAY each C-STORE response waits
     # for a delayed ACK (loading 1000 small instances: 44 s instead of 2 s).
-    process = subprocess.Popen([binary, "config.json"], cwd=workdir, env=DCMTK_ENV, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [binary, "config.json"], cwd=workdir, env=DCMTK_ENV, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     log.close()
     server = Server("orthanc", ae_title, port, process, workdir, http_port, tls)
     _wait_until_answering(server)
@@ -360,7 +427,9 @@ def orthanc_instance_count(server: Server) -> int:
         return int(json.load(answer)["CountInstances"])
 
 
-def start_dcmqrscp(workdir: Path, local: LocalAE, ae_title: str = "QRSCP", storage: Path | None = None, extra: tuple[str, ...] = ()) -> Server:
+def start_dcmqrscp(
+    workdir: Path, local: LocalAE, ae_title: str = "QRSCP", storage: Path | None = None, extra: tuple[str, ...] = ()
+) -> Server:
     binary = dcmtk("dcmqrscp")
     workdir.mkdir(parents=True, exist_ok=True)
     storage = storage or workdir / "storage"
@@ -374,8 +443,14 @@ def start_dcmqrscp(workdir: Path, local: LocalAE, ae_title: str = "QRSCP", stora
         f"AETable BEGIN\n{ae_title} {storage} RW (200, 1024mb) ANY\nAETable END\n"
     )
     log = open(workdir / "server.log", "wb")
-    process = subprocess.Popen([binary, "-c", str(workdir / "dcmqrscp.cfg"), *extra], cwd=workdir, env=DCMTK_ENV,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [binary, "-c", str(workdir / "dcmqrscp.cfg"), *extra],
+        cwd=workdir,
+        env=DCMTK_ENV,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     server = Server("dcmqrscp", ae_title, port, process, workdir)
     _wait_until_answering(server)

@@ -12,8 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dicom_servers import (
+    VIEWER_AET,
+    Study,
+    free_port,
+    make_study,
+    orthanc_instance_count,
+    start_dcmqrscp,
+    start_orthanc,
+    store_folder,
+)
 
-from dicom_servers import VIEWER_AET, Server, Study, free_port, make_study, orthanc_instance_count, start_dcmqrscp, start_orthanc, store_folder
 from viewer.core.net.nodes import LocalAE
 
 
@@ -23,16 +32,52 @@ def dataset_dir(tmp_path_factory) -> tuple[Path, list[Study]]:
     root = tmp_path_factory.mktemp("net-data")
     studies = [
         # 10 CT slices in one series plus a second series of 3: retrieve, cancel, cache.
-        make_study(root / "ct", "Doe^John", "PID001", "ACC001", "20240105", "CT CHEST", "House^Gregory",
-                   [("CT_small.dcm", "CT", 10), ("CT_small.dcm", "CT", 3)]),
-        make_study(root / "mr", "Doe^Jane", "PID002", "ACC002", "20240220", "MR HEAD", "Wilson^James",
-                   [("MR_small.dcm", "MR", 1)], charset=""),
-        make_study(root / "utf8-latin", "Müller^Jürgen", "PID003", "ACC003", "20230611", "CT ABDOMEN", "Cuddy^Lisa",
-                   [("CT_small.dcm", "CT", 1)], charset="ISO_IR 192"),
-        make_study(root / "utf8-han", "王^小明", "PID004", "ACC004", "20230612", "CT HEAD", "Chase^Robert",
-                   [("CT_small.dcm", "CT", 1)], charset="ISO_IR 192"),
-        make_study(root / "cyrillic", "Иванов^Иван", "PID005", "ACC005", "20221231", "CT NECK", "Foreman^Eric",
-                   [("CT_small.dcm", "CT", 1)], charset="ISO_IR 144"),
+        make_study(
+            root / "ct",
+            "Doe^John",
+            "PID001",
+            "ACC001",
+            "20240105",
+            "CT CHEST",
+            "House^Gregory",
+            [("CT_small.dcm", "CT", 10), ("CT_small.dcm", "CT", 3)],
+        ),
+        make_study(
+            root / "mr", "Doe^Jane", "PID002", "ACC002", "20240220", "MR HEAD", "Wilson^James", [("MR_small.dcm", "MR", 1)], charset=""
+        ),
+        make_study(
+            root / "utf8-latin",
+            "Müller^Jürgen",
+            "PID003",
+            "ACC003",
+            "20230611",
+            "CT ABDOMEN",
+            "Cuddy^Lisa",
+            [("CT_small.dcm", "CT", 1)],
+            charset="ISO_IR 192",
+        ),
+        make_study(
+            root / "utf8-han",
+            "王^小明",
+            "PID004",
+            "ACC004",
+            "20230612",
+            "CT HEAD",
+            "Chase^Robert",
+            [("CT_small.dcm", "CT", 1)],
+            charset="ISO_IR 192",
+        ),
+        make_study(
+            root / "cyrillic",
+            "Иванов^Иван",
+            "PID005",
+            "ACC005",
+            "20221231",
+            "CT NECK",
+            "Foreman^Eric",
+            [("CT_small.dcm", "CT", 1)],
+            charset="ISO_IR 144",
+        ),
     ]
     return root, studies
 
@@ -78,8 +123,13 @@ def dcmqrscp(tmp_path_factory, local_ae, dataset_dir):
 @pytest.fixture(scope="session")
 def dcmqrscp_without_get(tmp_path_factory, local_ae, dcmqrscp):
     """A second dcmqrscp over the same storage that refuses C-GET (--disable-get)."""
-    server = start_dcmqrscp(tmp_path_factory.mktemp("dcmqrscp-noget"), local_ae, dcmqrscp.ae_title,
-                            storage=dcmqrscp.workdir / "storage", extra=("--disable-get",))
+    server = start_dcmqrscp(
+        tmp_path_factory.mktemp("dcmqrscp-noget"),
+        local_ae,
+        dcmqrscp.ae_title,
+        storage=dcmqrscp.workdir / "storage",
+        extra=("--disable-get",),
+    )
     try:
         yield server
     finally:

@@ -90,39 +90,55 @@ def test_text_output_has_a_column_per_extra_key(orthanc, config_dir, capsys, ct_
     assert columns[-2:] == [ct_study.accession, ""]
 
 
-@pytest.mark.parametrize("key, fragment", [
-    ("NoSuchKeyword", "'NoSuchKeyword' is neither a DICOM keyword"),
-    ("NoSuchKeyword=X", "'NoSuchKeyword' is neither a DICOM keyword"),
-    ("0009,0010", "(0009,0010) is not in the DICOM data dictionary"),
-    ("patientname=X", "'patientname' is neither"),
-    ("Rows=abc", "Rows holds numbers"),
-    ("ReferencedStudySequence=X", "without a value"),
-])
+@pytest.mark.parametrize(
+    "key, fragment",
+    [
+        ("NoSuchKeyword", "'NoSuchKeyword' is neither a DICOM keyword"),
+        ("NoSuchKeyword=X", "'NoSuchKeyword' is neither a DICOM keyword"),
+        ("0009,0010", "(0009,0010) is not in the DICOM data dictionary"),
+        ("patientname=X", "'patientname' is neither"),
+        ("Rows=abc", "Rows holds numbers"),
+        ("ReferencedStudySequence=X", "without a value"),
+    ],
+)
 def test_a_bad_key_exits_2_with_one_line(orthanc, config_dir, key, fragment):
-    result = subprocess.run([sys.executable, "-m", "viewer", "find", orthanc.address, "-k", key],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "viewer", "find", orthanc.address, "-k", key], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("dicom-viewer: ") and fragment in lines[0], result.stderr
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("PatientName", ("PatientName", "")),
-    ("PatientName=", ("PatientName", "")),
-    ("PatientName=Doe^J*", ("PatientName", "Doe^J*")),
-    ("0010,0020", ("PatientID", "")),
-    ("0010,0020=A=B", ("PatientID", "A=B")),
-    ("(0008,0020)=20240101-", ("StudyDate", "20240101-")),
-    ("0008,103e=CHEST", ("SeriesDescription", "CHEST")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("PatientName", ("PatientName", "")),
+        ("PatientName=", ("PatientName", "")),
+        ("PatientName=Doe^J*", ("PatientName", "Doe^J*")),
+        ("0010,0020", ("PatientID", "")),
+        ("0010,0020=A=B", ("PatientID", "A=B")),
+        ("(0008,0020)=20240101-", ("StudyDate", "20240101-")),
+        ("0008,103e=CHEST", ("SeriesDescription", "CHEST")),
+    ],
+)
 def test_keys_parse_as_findscu_reads_them(text, expected):
     assert parse_query_key(text) == expected
 
 
-@pytest.mark.parametrize("typed, meant", [
-    ("2020*", "20200101-20201231"), ("202402*", "20240201-20240229"), ("202302*", "20230201-20230228"),
-    ("20240105*", "20240105"), ("2020", None), ("20*", None), ("202013*", None), ("20200101-20201231", None),
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("2020*", "20200101-20201231"),
+        ("202402*", "20240201-20240229"),
+        ("202302*", "20230201-20230228"),
+        ("20240105*", "20240105"),
+        ("2020", None),
+        ("20*", None),
+        ("202013*", None),
+        ("20200101-20201231", None),
+    ],
+)
 def test_a_date_prefix_is_the_range_it_means(typed, meant):
     """PS3.4 C.2.2.2.4: no wildcards in dates; the calendar gives the last days of the months."""
     assert date_prefix_range(typed) == meant

@@ -15,15 +15,15 @@ import threading
 
 import pydicom
 import pytest
+from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from pydicom.data import get_testdata_file
 
-from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from viewer import __version__
-from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.scu import echo, find, retrieve
 from viewer.core.net.storage import InstanceWriter
 from viewer.core.net.storage_scp import StorageSCP
+from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 pytestmark = pytest.mark.net
 
@@ -61,8 +61,23 @@ def test_storage_scp_answer_and_files_name_this_program(tmp_path):
     writer = InstanceWriter(tmp_path / "cache")
     server = StorageSCP(LocalAE("VIEWERSCP", free_port()), writer).start()
     try:
-        sent = subprocess.run([dcmtk("storescu"), "-d", "-aet", "SENDER", "-aec", "VIEWERSCP", "127.0.0.1", str(server.local.move_port),
-                               get_testdata_file("CT_small.dcm")], env=DCMTK_ENV, capture_output=True, text=True, timeout=60)
+        sent = subprocess.run(
+            [
+                dcmtk("storescu"),
+                "-d",
+                "-aet",
+                "SENDER",
+                "-aec",
+                "VIEWERSCP",
+                "127.0.0.1",
+                str(server.local.move_port),
+                get_testdata_file("CT_small.dcm"),
+            ],
+            env=DCMTK_ENV,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         server.shutdown()
     assert sent.returncode == 0, sent.stderr
@@ -92,8 +107,7 @@ def listening_peer():
     ae.add_supported_context(Verification)
     ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
     port = free_port()
-    server = ae.start_server(("127.0.0.1", port), block=False,
-                             evt_handlers=[(evt.EVT_REQUESTED, requested), (evt.EVT_C_FIND, no_matches)])
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_REQUESTED, requested), (evt.EVT_C_FIND, no_matches)])
     try:
         yield Node("peer", "PEER", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=10, dimse=20)), seen
     finally:

@@ -13,15 +13,15 @@ import time
 import numpy as np
 import pydicom
 import pytest
+from dicom_servers import assert_same_instances, free_port, make_study, orthanc_instance_count, orthanc_upload, start_orthanc, store_folder
 from pydicom.data import get_testdata_file
 
-from dicom_servers import assert_same_instances, free_port, make_study, orthanc_instance_count, orthanc_upload, start_orthanc, store_folder
-from viewer.core.charset import element_text
-from viewer.core.io import ViewerError
+from viewer.core.dicom.charset import element_text
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.cache import COMPLETE_MARKER
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
 from viewer.core.net.scu import AssociationLog, echo, find, retrieve
-from viewer.core.net.storage import COMPLETE_MARKER
-from viewer.core.tasks import CancelToken
+from viewer.core.runtime.tasks import CancelToken
 
 pytestmark = pytest.mark.net
 
@@ -78,9 +78,7 @@ def stalling_peer():
     import threading
 
     from pynetdicom import AE, evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
-
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelGet
 
     release = threading.Event()
     asked = threading.Event()
@@ -100,8 +98,7 @@ def stalling_peer():
     ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
     ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
     port = free_port()
-    server = ae.start_server(("127.0.0.1", port), block=False,
-                             evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)])
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)])
     node = Node("stalling", "STALLING", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=60))
     node.asked = asked
     yield node
@@ -214,8 +211,9 @@ def test_patient_root_retrieve(server, local_ae, ct_study, tmp_path, method, pat
     series = ct_study.series[1]
     node = server.node(query_model="patient", retrieve=method)
     log = AssociationLog()
-    result = retrieve(node, local_ae, tmp_path, ct_study.uid, series.uid, method=method, log=log,
-                      patient_id=ct_study.patient_id if patient_id else None)
+    result = retrieve(
+        node, local_ae, tmp_path, ct_study.uid, series.uid, method=method, log=log, patient_id=ct_study.patient_id if patient_id else None
+    )
     assert result.method == method, log.text()
     assert_same_instances(result.files, series.files)
 
@@ -422,8 +420,16 @@ def private_class_pacs(tmp_path_factory, local_ae):
     Its own Orthanc, so the session servers' study counts stay as the other tests expect.
     """
     data = tmp_path_factory.mktemp("private-class-data")
-    study = make_study(data, "Vendor^Private", "PID800", "ACC800", "20240401", "CT WITH CSA", "Nobody^Doctor",
-                       [("CT_small.dcm", "CT", 3), ("CT_small.dcm", "OT", 1)])
+    study = make_study(
+        data,
+        "Vendor^Private",
+        "PID800",
+        "ACC800",
+        "20240401",
+        "CT WITH CSA",
+        "Nobody^Doctor",
+        [("CT_small.dcm", "CT", 3), ("CT_small.dcm", "OT", 1)],
+    )
     private = study.series[1].files[0]
     ds = pydicom.dcmread(private)
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = PRIVATE_SOP_CLASS
@@ -536,8 +542,16 @@ def compressed_pacs(tmp_path_factory, local_ae):
     """An Orthanc holding one study whose series are each stored in another transfer syntax
     (loaded through its REST API: storescu proposes uncompressed syntaxes only)."""
     data = tmp_path_factory.mktemp("compressed-data")
-    study = make_study(data, "Packed^Pixels", "PID700", "ACC700", "20240501", "MIXED SYNTAXES", "Nobody^Doctor",
-                       [(name, "OT", 1) for name in STORED_SYNTAXES])
+    study = make_study(
+        data,
+        "Packed^Pixels",
+        "PID700",
+        "ACC700",
+        "20240501",
+        "MIXED SYNTAXES",
+        "Nobody^Doctor",
+        [(name, "OT", 1) for name in STORED_SYNTAXES],
+    )
     for series, syntax in zip(study.series, STORED_SYNTAXES.values()):
         assert pydicom.dcmread(series.files[0]).file_meta.TransferSyntaxUID == syntax
     server = start_orthanc(tmp_path_factory.mktemp("orthanc-compressed"), local_ae)

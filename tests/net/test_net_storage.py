@@ -94,12 +94,18 @@ def test_never_writes_outside_the_cache(tmp_path, ct, field, value):
 @pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.1.99"])
 def test_file_meta_is_what_pynetdicom_writes(syntax):
     """The hand-encoded File Meta Information equals pynetdicom's (pydicom's writer) byte for byte, naming this program."""
-    from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+    from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
     sop_class, sop_instance = "1.2.840.10008.5.1.4.1.1.2", generate_uid()
-    expected = encode_file_meta(create_file_meta(
-        sop_class_uid=UID(sop_class), sop_instance_uid=UID(sop_instance), transfer_syntax=UID(syntax),
-        implementation_uid=UID(IMPLEMENTATION_CLASS_UID), implementation_version=IMPLEMENTATION_VERSION_NAME))
+    expected = encode_file_meta(
+        create_file_meta(
+            sop_class_uid=UID(sop_class),
+            sop_instance_uid=UID(sop_instance),
+            transfer_syntax=UID(syntax),
+            implementation_uid=UID(IMPLEMENTATION_CLASS_UID),
+            implementation_version=IMPLEMENTATION_VERSION_NAME,
+        )
+    )
     assert file_meta_bytes(sop_class, sop_instance, syntax) == expected
 
 

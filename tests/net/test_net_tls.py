@@ -16,12 +16,23 @@ from __future__ import annotations
 
 import pydicom
 import pytest
+from dicom_servers import (
+    Server,
+    Study,
+    TlsFiles,
+    assert_same_instances,
+    echoscu_answers,
+    make_study,
+    make_tls_files,
+    orthanc_instance_count,
+    start_orthanc,
+    store_folder,
+)
 
-from dicom_servers import assert_same_instances, Server, Study, TlsFiles, echoscu_answers, make_study, make_tls_files, orthanc_instance_count, start_orthanc, store_folder
-from viewer.core.io import ViewerError
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.cache import COMPLETE_MARKER
 from viewer.core.net.nodes import Node
 from viewer.core.net.scu import AssociationLog, echo, find, retrieve
-from viewer.core.net.storage import COMPLETE_MARKER
 
 pytestmark = pytest.mark.net
 
@@ -43,8 +54,16 @@ def other_pki(tmp_path_factory) -> TlsFiles:
 
 @pytest.fixture(scope="module")
 def tls_study(tmp_path_factory) -> Study:
-    return make_study(tmp_path_factory.mktemp("tls-data"), "Secure^Sam", "PIDTLS01", "ACCTLS01", "20240410", "CT TLS",
-                      "Crypto^Carl", [("CT_small.dcm", "CT", 4), ("CT_small.dcm", "CT", 2)])
+    return make_study(
+        tmp_path_factory.mktemp("tls-data"),
+        "Secure^Sam",
+        "PIDTLS01",
+        "ACCTLS01",
+        "20240410",
+        "CT TLS",
+        "Crypto^Carl",
+        [("CT_small.dcm", "CT", 4), ("CT_small.dcm", "CT", 2)],
+    )
 
 
 def _loaded_tls_orthanc(workdir, local_ae, pki: TlsFiles, study: Study, require_client_cert: bool):
@@ -171,7 +190,9 @@ def test_client_certificate_accepted_when_required(tls_orthanc_cert_required, pk
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("client", ["no certificate", "certificate of another CA"])
-def test_client_without_trusted_certificate_refused(tls_orthanc_cert_required, pki, other_pki, local_ae, tls_study, tmp_path, operation, client):
+def test_client_without_trusted_certificate_refused(
+    tls_orthanc_cert_required, pki, other_pki, local_ae, tls_study, tmp_path, operation, client
+):
     """Orthanc ends the TLS handshake; the user reads one line, not a traceback, and nothing is written."""
     node = _tls_node(tls_orthanc_cert_required, pki, client_cert=None if client == "no certificate" else other_pki)
     with pytest.raises(ViewerError) as info:

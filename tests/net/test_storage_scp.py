@@ -15,10 +15,10 @@ import time
 
 import pydicom
 import pytest
+from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from viewer.core.net.nodes import LocalAE, Timeouts
 from viewer.core.net.storage import CANNOT_UNDERSTAND, InstanceWriter
 from viewer.core.net.storage_scp import StorageSCP
@@ -29,8 +29,17 @@ pytestmark = pytest.mark.net
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 PRIVATE_SOP_CLASS = "1.3.12.2.1107.5.9.1"  # Siemens CSA Non-Image Storage
 #: pydicom's test files, one per transfer syntax.
-SENT = ("CT_small.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm", "JPEG-LL.dcm", "MR_small_jpeg_ls_lossless.dcm",
-        "SC_rgb_small_odd_jpeg.dcm", "image_dfl.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm")
+SENT = (
+    "CT_small.dcm",
+    "JPEG2000.dcm",
+    "MR_small_RLE.dcm",
+    "JPEG-LL.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+    "SC_rgb_small_odd_jpeg.dcm",
+    "image_dfl.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+)
 
 
 @pytest.fixture
@@ -78,8 +87,13 @@ def wait_for(condition, seconds: float = 60) -> bool:
 
 
 def storescu(port: int, *paths, extra=()) -> subprocess.CompletedProcess:
-    return subprocess.run([dcmtk("storescu"), *extra, "-aet", "SENDER", "-aec", "VIEWERSCP", "127.0.0.1", str(port), *map(str, paths)],
-                          env=DCMTK_ENV, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [dcmtk("storescu"), *extra, "-aet", "SENDER", "-aec", "VIEWERSCP", "127.0.0.1", str(port), *map(str, paths)],
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_every_transfer_syntax_arrives_as_sent(scp, study_files):
@@ -110,8 +124,13 @@ def test_every_transfer_syntax_arrives_as_sent(scp, study_files):
 
 def test_echoscu_is_answered(scp):
     server, _ = scp()
-    done = subprocess.run([dcmtk("echoscu"), "-aec", "VIEWERSCP", "127.0.0.1", str(server.local.move_port)],
-                          env=DCMTK_ENV, capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [dcmtk("echoscu"), "-aec", "VIEWERSCP", "127.0.0.1", str(server.local.move_port)],
+        env=DCMTK_ENV,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -184,8 +203,14 @@ def test_a_sender_broken_off_mid_instance_leaves_no_file(scp, tmp_path):
     dataset = encode(ds, False, True)
     peer = Association("VIEWERSCP@127.0.0.1", "VIEWERSCP", "SENDER")
     peer.request("127.0.0.1", server.local.move_port, Proposal([(CT_IMAGE_STORAGE, ["1.2.840.10008.1.2.1"])]), 5, 5)
-    command = encode_command(AffectedSOPClassUID=CT_IMAGE_STORAGE, CommandField=C_STORE_RQ, MessageID=1, Priority=0,
-                             CommandDataSetType=0x0000, AffectedSOPInstanceUID=ds.SOPInstanceUID)
+    command = encode_command(
+        AffectedSOPClassUID=CT_IMAGE_STORAGE,
+        CommandField=C_STORE_RQ,
+        MessageID=1,
+        Priority=0,
+        CommandDataSetType=0x0000,
+        AffectedSOPInstanceUID=ds.SOPInstanceUID,
+    )
     peer.send(1, command)
     # Half the dataset in one PDV that is not the last fragment (control 0x00).
     import struct
@@ -226,7 +251,7 @@ def test_a_silent_association_is_ended_after_the_inactivity_timeout_and_shutdown
 
 
 def test_the_port_in_use_is_a_plain_message(scp):
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     server, _ = scp()
     with pytest.raises(ViewerError, match=f"cannot listen on port {server.local.move_port} for C-MOVE"):

@@ -23,7 +23,6 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom.dsutils import encode
 
-from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from viewer.core.net import scu
 from viewer.core.net.storage import SUCCESS, InstanceWriter
 from viewer.core.net.upper_layer import (
@@ -38,6 +37,7 @@ from viewer.core.net.upper_layer import (
     decode_command,
     encode_command,
 )
+from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 pytestmark = pytest.mark.net
 
@@ -60,8 +60,9 @@ def test_associate_rq_is_what_pynetdicom_encodes():
 
     contexts = scu._storage_contexts(["1.2.840.10008.5.1.4.1.1.4"])
     storage = list(dict.fromkeys(uid for uid, _ in contexts))
-    proposal = Proposal([(str(StudyRootQueryRetrieveInformationModelGet), [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]
-                        + contexts, storage, 262144)
+    proposal = Proposal(
+        [(str(StudyRootQueryRetrieveInformationModelGet), [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + contexts, storage, 262144
+    )
     assert len(proposal.contexts) == 128
 
     primitive = A_ASSOCIATE()
@@ -101,7 +102,7 @@ def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
         contexts = scu._storage_contexts(own)
         assert len(contexts) <= 127 and len(set(map(str, contexts))) == len(contexts)
         classes = [uid for uid, _ in contexts]
-        assert classes[:len(set(own))][:1] == own[:1]  # the study's own come first
+        assert classes[: len(set(own))][:1] == own[:1]  # the study's own come first
         if len(own) <= 8:
             for uid in own:
                 syntaxes = [tuple(ts) for c, ts in contexts if c == uid]
@@ -126,8 +127,13 @@ def command_dataset(**values) -> Dataset:
 def test_command_sets_match_pydicom():
     """Ours decoded by pydicom, and pydicom's decoded by ours: group length, UIDs padded, US values."""
     values = dict(
-        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.1.2", CommandField=C_STORE_RQ, MessageID=7, Priority=0,
-        CommandDataSetType=0x0000, AffectedSOPInstanceUID="1.2.3.45", MoveOriginatorApplicationEntityTitle="MOVER",
+        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.1.2",
+        CommandField=C_STORE_RQ,
+        MessageID=7,
+        Priority=0,
+        CommandDataSetType=0x0000,
+        AffectedSOPInstanceUID="1.2.3.45",
+        MoveOriginatorApplicationEntityTitle="MOVER",
     )
     ours = encode_command(**values)
     decoded = read_dataset(io.BytesIO(ours), True, True)
@@ -136,9 +142,17 @@ def test_command_sets_match_pydicom():
         assert decoded[keyword].value == value, keyword
 
     response = command_dataset(
-        CommandGroupLength=0, AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3", CommandField=C_GET_RSP, MessageIDBeingRespondedTo=1,
-        CommandDataSetType=NO_DATASET, Status=0xFF00, NumberOfRemainingSuboperations=499, NumberOfCompletedSuboperations=1,
-        NumberOfFailedSuboperations=0, NumberOfWarningSuboperations=0, ErrorComment="odd",
+        CommandGroupLength=0,
+        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3",
+        CommandField=C_GET_RSP,
+        MessageIDBeingRespondedTo=1,
+        CommandDataSetType=NO_DATASET,
+        Status=0xFF00,
+        NumberOfRemainingSuboperations=499,
+        NumberOfCompletedSuboperations=1,
+        NumberOfFailedSuboperations=0,
+        NumberOfWarningSuboperations=0,
+        ErrorComment="odd",
     )
     theirs = decode_command(encode(response, True, True))
     for element in response:
@@ -159,9 +173,15 @@ def test_a_failed_sop_instance_list_after_the_command_group_is_read():
     pydicom reads it as one dataset; so must we, and keep the list."""
     failed = "1.2.826.0.1.3680043.8.498.8747622239773515942694695906837206827"
     command = encode_command(
-        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3", CommandField=C_GET_RSP, MessageIDBeingRespondedTo=1,
-        CommandDataSetType=NO_DATASET, Status=0xC000, NumberOfRemainingSuboperations=0, NumberOfCompletedSuboperations=0,
-        NumberOfFailedSuboperations=1, NumberOfWarningSuboperations=0,
+        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.2.2.3",
+        CommandField=C_GET_RSP,
+        MessageIDBeingRespondedTo=1,
+        CommandDataSetType=NO_DATASET,
+        Status=0xC000,
+        NumberOfRemainingSuboperations=0,
+        NumberOfCompletedSuboperations=0,
+        NumberOfFailedSuboperations=1,
+        NumberOfWarningSuboperations=0,
     )
     value = failed.encode() + b"\x00"
     trailing = struct.pack("<HHII", 0x0008, 0x0000, 4, 8 + len(value)) + struct.pack("<HHI", 0x0008, 0x0058, len(value)) + value
@@ -201,8 +221,14 @@ def connected():
 
 
 def store_rq(message_id: int = 5) -> bytes:
-    return encode_command(AffectedSOPClassUID="1.2.840.10008.5.1.4.1.1.2", CommandField=C_STORE_RQ, MessageID=message_id,
-                          Priority=0, CommandDataSetType=0x0000, AffectedSOPInstanceUID="1.2.3.4")
+    return encode_command(
+        AffectedSOPClassUID="1.2.840.10008.5.1.4.1.1.2",
+        CommandField=C_STORE_RQ,
+        MessageID=message_id,
+        Priority=0,
+        CommandDataSetType=0x0000,
+        AffectedSOPInstanceUID="1.2.3.4",
+    )
 
 
 def get_rsp(status: int = 0xFF00) -> bytes:
@@ -213,10 +239,7 @@ def test_two_messages_in_one_pdu_and_a_dataset_over_two(connected):
     """PDVs of consecutive messages may share a PDU; the first message's dataset stays intact after the second is read."""
     assoc, peer = connected
     data = bytes(range(256)) * 40
-    peer.sendall(
-        pdu(4, pdv(1, 0x03, store_rq()) + pdv(1, 0x00, data[:5000]))
-        + pdu(4, pdv(1, 0x02, data[5000:]) + pdv(1, 0x03, get_rsp()))
-    )
+    peer.sendall(pdu(4, pdv(1, 0x03, store_rq()) + pdv(1, 0x00, data[:5000])) + pdu(4, pdv(1, 0x02, data[5000:]) + pdv(1, 0x03, get_rsp())))
     store = assoc.receive()
     assert store.command["CommandField"] == C_STORE_RQ and store.command["AffectedSOPInstanceUID"] == "1.2.3.4"
     response = assoc.receive()
@@ -264,12 +287,15 @@ def test_the_peer_disconnecting_is_peer_gone(connected):
         assoc.receive()
 
 
-@pytest.mark.parametrize("stream, what", [
-    (pdu(4, struct.pack(">IBB", 500, 1, 0x03) + b"x" * 10), "length runs past"),
-    (struct.pack(">BxI", 4, LARGEST_PDU + 1), "bytes"),
-    (pdu(9, b"\x00" * 4), "type 9"),
-    (pdu(4, pdv(1, 0x03, b"\x08\x00\x16\x00\x02\x00\x00\x0012")), "command set"),
-])
+@pytest.mark.parametrize(
+    "stream, what",
+    [
+        (pdu(4, struct.pack(">IBB", 500, 1, 0x03) + b"x" * 10), "length runs past"),
+        (struct.pack(">BxI", 4, LARGEST_PDU + 1), "bytes"),
+        (pdu(9, b"\x00" * 4), "type 9"),
+        (pdu(4, pdv(1, 0x03, b"\x08\x00\x16\x00\x02\x00\x00\x0012")), "command set"),
+    ],
+)
 def test_a_protocol_error_aborts_with_one_line(connected, stream, what):
     """A broken stream ends the association with A-ABORT and a one-line message; nothing is allocated from a claimed length."""
     assoc, peer = connected
@@ -314,7 +340,7 @@ def test_sending_fragments_to_the_peers_maximum_pdu(connected):
         assert pdu_type == 4 and length <= 16384  # the maximum counts the PDU's variable field (PS3.8 D.1)
         item_length, context_id, control = struct.unpack_from(">IBB", received, pos + 6)
         assert context_id == 1 and item_length == length - 4
-        parts[control & 1] += received[pos + 12:pos + 6 + length]
+        parts[control & 1] += received[pos + 12 : pos + 6 + length]
         lasts.append(control)
         pos += 6 + length
     assert parts[1] == command and parts[0] == dataset
@@ -332,7 +358,7 @@ def test_uids_after_a_large_element_are_found_in_the_file(tmp_path):
     ds.add_new(0x00091000, "OB", bytes(200_000))  # a private element before group 0020
     encoded = encode(ds, False, True)
     writer = InstanceWriter(tmp_path, {(ds.StudyInstanceUID, ds.SeriesInstanceUID)})
-    pieces = [encoded[i:i + 16378] for i in range(0, len(encoded), 16378)]
+    pieces = [encoded[i : i + 16378] for i in range(0, len(encoded), 16378)]
     assert writer.store(str(ds.SOPClassUID), ds.SOPInstanceUID, "1.2.840.10008.1.2.1", pieces) == SUCCESS, writer.refused
     written = pydicom.dcmread(writer.written[0])
     assert written.SeriesInstanceUID == ds.SeriesInstanceUID
@@ -355,7 +381,7 @@ def test_random_streams_end_in_peer_gone_only(connected):
 
     rng = random.Random(20261122)
     valid = pdu(4, pdv(1, 0x03, store_rq()) + pdv(1, 0x02, b"\x08\x00\x18\x00UI\x04\x001.2\x00"))
-    for case in range(300):
+    for _case in range(300):
         ours, peer = socket.socketpair()
         ours.setblocking(False)
         assoc = Association("PEER@fuzz", "PEER", "VIEWER", poll=0.01)
@@ -365,7 +391,7 @@ def test_random_streams_end_in_peer_gone_only(connected):
         for _ in range(rng.randint(1, 6)):  # damage a few bytes, or cut the stream short
             stream[rng.randrange(len(stream))] = rng.randrange(256)
         if rng.random() < 0.3:
-            del stream[rng.randrange(len(stream)):]
+            del stream[rng.randrange(len(stream)) :]
         peer.sendall(bytes(stream))
         peer.shutdown(socket.SHUT_WR)  # then the peer's end closes: a short stream cannot wait for ever
         try:

@@ -11,7 +11,7 @@ plain byte flips.
 Every case goes through :func:`exercise` in a worker process whose address
 space is capped (``RLIMIT_AS``) and that is killed when a case overruns its
 deadline. The only allowed outcomes of every call are success and
-:class:`~viewer.core.io.ViewerError`; anything else -- another exception, a
+:class:`~viewer.core.dicom.io.ViewerError`; anything else -- another exception, a
 ``BaseException`` such as pyo3's ``PanicException``, a ``MemoryError``, a
 hang or a dead worker -- is a failure.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import multiprocessing
-import os
 import random
 import shutil
 import struct
@@ -226,37 +225,129 @@ def walk(data: bytes, limit: int = 5000) -> Layout:
 
 # ----------------------------------------------------------------------------- mutations
 
-_ALL_VRS = [v.encode() for v in (
-    "AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV"
-).split()] + [b"\x00\x00", b"ZZ", b"ob", b"  ", b"\xff\xff"]
+_ALL_VRS = [
+    v.encode() for v in ("AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV").split()
+] + [b"\x00\x00", b"ZZ", b"ob", b"  ", b"\xff\xff"]
 
 #: Tags whose values size buffers or steer decoding (group 0028 and friends).
 _IMAGE_TAGS = {
-    0x00280002: "US", 0x00280006: "US", 0x00280008: "IS", 0x00280010: "US", 0x00280011: "US",
-    0x00280100: "US", 0x00280101: "US", 0x00280102: "US", 0x00280103: "US", 0x00280004: "CS",
-    0x00281050: "DS", 0x00281051: "DS", 0x00281052: "DS", 0x00281053: "DS", 0x00281056: "CS",
-    0x00280120: "US", 0x00283002: "US", 0x00281101: "US", 0x00281102: "US", 0x00281103: "US",
-    0x00283006: "OW", 0x00281201: "OW", 0x20500020: "CS", 0x00080005: "CS", 0x00280009: "AT",
+    0x00280002: "US",
+    0x00280006: "US",
+    0x00280008: "IS",
+    0x00280010: "US",
+    0x00280011: "US",
+    0x00280100: "US",
+    0x00280101: "US",
+    0x00280102: "US",
+    0x00280103: "US",
+    0x00280004: "CS",
+    0x00281050: "DS",
+    0x00281051: "DS",
+    0x00281052: "DS",
+    0x00281053: "DS",
+    0x00281056: "CS",
+    0x00280120: "US",
+    0x00283002: "US",
+    0x00281101: "US",
+    0x00281102: "US",
+    0x00281103: "US",
+    0x00283006: "OW",
+    0x00281201: "OW",
+    0x20500020: "CS",
+    0x00080005: "CS",
+    0x00280009: "AT",
 }
 _INTERESTING_TAGS = [
-    _PIXEL_DATA, _ITEM, _ITEM_END, _SEQ_END, 0x00280010, 0x00280011, 0x00280008, 0x00280100,
-    0x00280002, 0x00280004, _TRANSFER_SYNTAX, _META_GROUP_LENGTH, 0x00020002, 0x00041220,
-    0x00080005, 0x52009229, 0x52009230, 0x00283010, 0x00283000, 0x7FE00008, 0x7FE00009,
-    0xFFFCFFFC, 0xFFFFFFFF, 0x00000000, 0x00090010, 0x00091001, 0x00081115,
+    _PIXEL_DATA,
+    _ITEM,
+    _ITEM_END,
+    _SEQ_END,
+    0x00280010,
+    0x00280011,
+    0x00280008,
+    0x00280100,
+    0x00280002,
+    0x00280004,
+    _TRANSFER_SYNTAX,
+    _META_GROUP_LENGTH,
+    0x00020002,
+    0x00041220,
+    0x00080005,
+    0x52009229,
+    0x52009230,
+    0x00283010,
+    0x00283000,
+    0x7FE00008,
+    0x7FE00009,
+    0xFFFCFFFC,
+    0xFFFFFFFF,
+    0x00000000,
+    0x00090010,
+    0x00091001,
+    0x00081115,
 ]
 _US_VALUES = [0, 1, 2, 3, 4, 7, 8, 12, 15, 16, 17, 24, 31, 32, 33, 63, 64, 255, 256, 4096, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF]
 _TEXT_VALUES = [
-    b"0", b"-1", b"1", b"2", b"3", b"10", b"1000", b"65535", b"2147483648", b"1e308", b"-1e308", b"nan", b"inf",
-    b"", b"abc", b"1\\2\\3", b"0.0", b"1.5", b"MONOCHROME1", b"MONOCHROME2", b"PALETTE COLOR", b"RGB",
-    b"YBR_FULL", b"YBR_FULL_422", b"YBR_RCT", b"YBR_ICT", b"ARGB", b"INVERSE", b"IDENTITY", b"SIGMOID",
-    b"LINEAR_EXACT", b"ISO_IR 100", b"ISO 2022 IR 87", b"ISO_IR 192", b"GB18030", b"\xff\xfe",
+    b"0",
+    b"-1",
+    b"1",
+    b"2",
+    b"3",
+    b"10",
+    b"1000",
+    b"65535",
+    b"2147483648",
+    b"1e308",
+    b"-1e308",
+    b"nan",
+    b"inf",
+    b"",
+    b"abc",
+    b"1\\2\\3",
+    b"0.0",
+    b"1.5",
+    b"MONOCHROME1",
+    b"MONOCHROME2",
+    b"PALETTE COLOR",
+    b"RGB",
+    b"YBR_FULL",
+    b"YBR_FULL_422",
+    b"YBR_RCT",
+    b"YBR_ICT",
+    b"ARGB",
+    b"INVERSE",
+    b"IDENTITY",
+    b"SIGMOID",
+    b"LINEAR_EXACT",
+    b"ISO_IR 100",
+    b"ISO 2022 IR 87",
+    b"ISO_IR 192",
+    b"GB18030",
+    b"\xff\xfe",
 ]
 _SYNTAXES = [
-    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", _DEFLATED,
-    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.100",
-    "1.2.840.10008.1.2.4.110", "1.2.840.10008.1.2.1.98", "1.2.3.4", "", "garbage!", "1.2.840.10008.1.2.4",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    _DEFLATED,
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.4.110",
+    "1.2.840.10008.1.2.1.98",
+    "1.2.3.4",
+    "",
+    "garbage!",
+    "1.2.840.10008.1.2.4",
 ]
 
 
@@ -328,7 +419,9 @@ def m_vr(data: bytearray, layout: Layout, rng: random.Random) -> str:
 
 
 def _set_length(data: bytearray, layout: Layout, el: Element, value: int) -> None:
-    data[el.length_offset : el.length_offset + el.length_size] = _u(value & ((1 << (8 * el.length_size)) - 1), el.length_size, _little(layout, el))
+    data[el.length_offset : el.length_offset + el.length_size] = _u(
+        value & ((1 << (8 * el.length_size)) - 1), el.length_size, _little(layout, el)
+    )
 
 
 def m_length(data: bytearray, layout: Layout, rng: random.Random) -> str:
@@ -338,10 +431,25 @@ def m_length(data: bytearray, layout: Layout, rng: random.Random) -> str:
     if el.length_size == 2:
         value = rng.choice([0, 1, 3, 0xFFFF, 0xFFFE, el.length + 1, el.length - 1, el.length + 2, rng.getrandbits(16)])
     else:
-        value = rng.choice([
-            0, 1, 3, 4, el.length + 1, el.length - 1, el.length + 2, el.length * 2, _UNDEFINED, 0xFFFFFFFE,
-            0x7FFFFFFF, 0x80000000, len(data), len(data) - el.value_offset + 2, rng.getrandbits(32),
-        ])
+        value = rng.choice(
+            [
+                0,
+                1,
+                3,
+                4,
+                el.length + 1,
+                el.length - 1,
+                el.length + 2,
+                el.length * 2,
+                _UNDEFINED,
+                0xFFFFFFFE,
+                0x7FFFFFFF,
+                0x80000000,
+                len(data),
+                len(data) - el.value_offset + 2,
+                rng.getrandbits(32),
+            ]
+        )
     _set_length(data, layout, el, value)
     return f"length of {el.tag:08X} {el.length} -> {value & ((1 << (8 * el.length_size)) - 1)}"
 
@@ -394,7 +502,12 @@ def m_fragment(data: bytearray, layout: Layout, rng: random.Random) -> str:
         count = rng.choice([1, 2, 3, 5, 16])
         offsets = b"".join(_u(rng.choice([0, 1, 7, 0xFFFFFFFF, 0x7FFFFFFF, rng.getrandbits(16)]), 4, little) for _ in range(count))
         data[bot.value_offset : bot.end] = offsets + (b"\x00\x00" if rng.random() < 0.3 else b"")
-        _set_length(data, layout, bot, len(data[bot.value_offset : bot.value_offset + len(offsets)]) + (2 if len(data) and rng.random() < 0.3 else 0))
+        _set_length(
+            data,
+            layout,
+            bot,
+            len(data[bot.value_offset : bot.value_offset + len(offsets)]) + (2 if len(data) and rng.random() < 0.3 else 0),
+        )
         return f"Basic Offset Table -> {count} odd entries"
     el = rng.choice(fragments)
     if choice == 1 and el.length:
@@ -495,8 +608,18 @@ def m_value(data: bytearray, layout: Layout, rng: random.Random) -> str:
 
 
 MUTATIONS = (
-    (m_preamble, 1), (m_tag, 3), (m_vr, 3), (m_length, 5), (m_delimiter, 3), (m_syntax, 3),
-    (m_fragment, 4), (m_truncate, 2), (m_bytes, 4), (m_splice, 1), (m_duplicate, 1), (m_value, 6),
+    (m_preamble, 1),
+    (m_tag, 3),
+    (m_vr, 3),
+    (m_length, 5),
+    (m_delimiter, 3),
+    (m_syntax, 3),
+    (m_fragment, 4),
+    (m_truncate, 2),
+    (m_bytes, 4),
+    (m_splice, 1),
+    (m_duplicate, 1),
+    (m_value, 6),
 )
 
 
@@ -523,16 +646,16 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
     A call fails if it raises anything but ViewerError. Calls that need an
     earlier result (render needs a frame) are skipped when it is missing.
     """
-    from viewer.core.dicomdir import read_dicomdir
-    from viewer.core.frames import FrameStore
-    from viewer.core.header import first_oversized_element, pixel_data_position, read_index_header
-    from viewer.core.inspect import dataset_rows, dump_text, preamble_row, to_json_model
-    from viewer.core.io import ViewerError, executable_preamble, read_header
-    from viewer.core.model import ImageRef, Instance
-    from viewer.core.pixels.decoders import number_of_frames
-    from viewer.core.pixels.pipeline import FullRange
-    from viewer.core.scan import scan
-    from viewer.core.sources import open_paths
+    from viewer.core.dicom.header import first_oversized_element, pixel_data_position, read_index_header
+    from viewer.core.dicom.inspect import dataset_rows, dump_text, preamble_row, to_json_model
+    from viewer.core.dicom.io import ViewerError, executable_preamble, read_header
+    from viewer.core.display.frames import FrameStore
+    from viewer.core.display.pixels.decoders import number_of_frames
+    from viewer.core.display.pixels.pipeline import FullRange
+    from viewer.core.media.dicomdir import read_dicomdir
+    from viewer.core.media.model import ImageRef, Instance
+    from viewer.core.media.scan import scan
+    from viewer.core.media.sources import open_paths
 
     failures: list[tuple[str, str]] = []
 
@@ -541,7 +664,7 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
             return function()
         except ViewerError:
             return None
-        except BaseException:  # noqa: BLE001 - that is what is being looked for
+        except BaseException:  # that is what is being looked for
             failures.append((call, traceback.format_exc(limit=-12)))
             return None
 
@@ -597,10 +720,10 @@ def _worker(conn, workdir: str, memory_limit: int) -> None:
 
     warnings.simplefilter("ignore")  # pydicom warns about every malformed value
     logging.disable(logging.CRITICAL)
-    import viewer.core.dicomdir  # noqa: F401 - import everything before the cap
-    import viewer.core.frames  # noqa: F401
-    import viewer.core.inspect  # noqa: F401
-    import viewer.core.sources  # noqa: F401
+    import viewer.core.dicom.inspect
+    import viewer.core.display.frames
+    import viewer.core.media.dicomdir
+    import viewer.core.media.sources  # noqa: F401
 
     folder = Path(workdir) / "case"
     # Warm up the lazy imports (decoder plugins) before the cap.
@@ -710,7 +833,9 @@ class Failure:
 
     def describe(self) -> str:
         steps = "; ".join(self.steps)
-        return f"seed {self.seed} [{steps}]\n  " + "\n  ".join(f"{call}: {text.strip().splitlines()[-1] if text.strip() else ''}" for call, text in self.failures)
+        return f"seed {self.seed} [{steps}]\n  " + "\n  ".join(
+            f"{call}: {text.strip().splitlines()[-1] if text.strip() else ''}" for call, text in self.failures
+        )
 
 
 @dataclass
@@ -727,8 +852,16 @@ class Report:
         return out
 
 
-def campaign(seed: int, *, cases: int | None = None, seconds: float | None = None, deadline: float = 5.0,
-             memory_limit: int = 2 << 30, seeds: list[Seed] | None = None, log=None) -> Report:
+def campaign(
+    seed: int,
+    *,
+    cases: int | None = None,
+    seconds: float | None = None,
+    deadline: float = 5.0,
+    memory_limit: int = 2 << 30,
+    seeds: list[Seed] | None = None,
+    log=None,
+) -> Report:
     """Run mutated cases until `cases` have run or `seconds` have passed (the first to come)."""
     rng = random.Random(seed)
     seeds = seeds if seeds is not None else load_seeds()
@@ -782,11 +915,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.minutes is None and args.cases is None:
         args.minutes = 1.0
     report = campaign(
-        args.seed, cases=args.cases, seconds=None if args.minutes is None else args.minutes * 60,
-        deadline=args.deadline, memory_limit=args.memory << 20, log=lambda line: print(line, flush=True),
+        args.seed,
+        cases=args.cases,
+        seconds=None if args.minutes is None else args.minutes * 60,
+        deadline=args.deadline,
+        memory_limit=args.memory << 20,
+        log=lambda line: print(line, flush=True),
     )
-    print(f"{report.cases} cases in {report.seconds:.0f} s (slowest {report.slowest:.2f} s), "
-          f"{len(report.failures)} failure(s), {len(report.distinct())} distinct")
+    print(
+        f"{report.cases} cases in {report.seconds:.0f} s (slowest {report.slowest:.2f} s), "
+        f"{len(report.failures)} failure(s), {len(report.distinct())} distinct"
+    )
     if report.failures:
         out = args.out or Path(tempfile.mkdtemp(prefix=f"dicom-fuzz-failures-{args.seed}-"))
         out.mkdir(parents=True, exist_ok=True)
@@ -794,7 +933,9 @@ def main(argv: list[str] | None = None) -> int:
             name = hashlib.sha1(signature.encode()).hexdigest()[:10]
             suffix = "DICOMDIR" if failure.seed.startswith("DICOMDIR") else "dcm"
             (out / f"{name}.{suffix}").write_bytes(failure.data)
-            (out / f"{name}.txt").write_text(f"{signature}\n{failure.describe()}\n\n" + "\n".join(f"--- {c}\n{t}" for c, t in failure.failures))
+            (out / f"{name}.txt").write_text(
+                f"{signature}\n{failure.describe()}\n\n" + "\n".join(f"--- {c}\n{t}" for c, t in failure.failures)
+            )
             print(f"\n{signature}\n  {failure.describe()}\n  input: {out / f'{name}.{suffix}'}")
     return 1 if report.failures else 0
 

@@ -25,14 +25,14 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from viewer.core.frames import FrameStore
-from viewer.core.header import read_index_header
-from viewer.core.inspect import dataset_rows, dump_text, preamble_row
-from viewer.core.io import ViewerError, executable_preamble, read_header, read_image_dataset
-from viewer.core.model import ImageRef, Instance
-from viewer.core.pixels.decoders import MAX_FRAME_BYTES, decode_frame
-from viewer.core.scan import scan
-from viewer.core.sources import open_paths
+from viewer.core.dicom.header import read_index_header
+from viewer.core.dicom.inspect import dataset_rows, dump_text, preamble_row
+from viewer.core.dicom.io import ViewerError, executable_preamble, read_header, read_image_dataset
+from viewer.core.display.frames import FrameStore
+from viewer.core.display.pixels.decoders import MAX_FRAME_BYTES, decode_frame
+from viewer.core.media.model import ImageRef, Instance
+from viewer.core.media.scan import scan
+from viewer.core.media.sources import open_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,7 @@ def _copy(name: str, folder: Path, as_name: str | None = None) -> Path:
 
 def _frame(path: Path):
     header = read_index_header(path)
-    from viewer.core.pixels.decoders import number_of_frames
+    from viewer.core.display.pixels.decoders import number_of_frames
 
     return FrameStore(max_datasets=1).frame(ImageRef(Instance(path, header, number_of_frames(header)), 0))
 
@@ -96,7 +96,11 @@ def test_pe_preamble_is_flagged_everywhere(pe_file):
 
 def test_dump_command_prints_the_warning(pe_file):
     result = subprocess.run(
-        [sys.executable, "-m", "viewer.app", "dump", str(pe_file)], capture_output=True, text=True, cwd=ROOT, timeout=60,
+        [sys.executable, "-m", "viewer.app", "dump", str(pe_file)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert result.returncode == 0, result.stderr
@@ -201,7 +205,7 @@ def test_absurd_rows_columns_frames_refused_before_allocation(tmp_path, frames):
 
 def test_deflate_bomb_is_refused(tmp_path, monkeypatch):
     """A deflated dataset (PS3.5 A.5) whose stream inflates past MAX_INFLATED_BYTES."""
-    import viewer.core.io as viewer_io
+    import viewer.core.dicom.io as viewer_io
 
     monkeypatch.setattr(viewer_io, "MAX_INFLATED_BYTES", 1 << 20)  # 1 MB keeps the test fast
     from pydicom.filebase import DicomBytesIO
@@ -262,7 +266,20 @@ class _WriteRecorder:
         monkeypatch.setattr(builtins, "open", recording_open)
         monkeypatch.setattr(io, "open", recording_open)
         monkeypatch.setattr(os, "open", recording_os_open)
-        for name in ("remove", "unlink", "rename", "replace", "mkdir", "makedirs", "rmdir", "chmod", "utime", "truncate", "symlink", "link"):
+        for name in (
+            "remove",
+            "unlink",
+            "rename",
+            "replace",
+            "mkdir",
+            "makedirs",
+            "rmdir",
+            "chmod",
+            "utime",
+            "truncate",
+            "symlink",
+            "link",
+        ):
             real = getattr(os, name)
 
             def recording(*args, _name=name, _real=real, **kwargs):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fuzz import Runner, campaign, load_seeds, walk
 from make_crashes import CRASHES
 

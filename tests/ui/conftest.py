@@ -54,7 +54,9 @@ def open_in(qtbot):
                 window.open_paths(paths)
         else:
             window.open_paths(paths)
-            qtbot.waitUntil(lambda: window.pane.message_label.isVisible() and "Reading" not in window.statusBar().currentMessage(), timeout=30000)
+            qtbot.waitUntil(
+                lambda: window.pane.message_label.isVisible() and "Reading" not in window.statusBar().currentMessage(), timeout=30000
+            )
         return window
 
     return _open
@@ -76,6 +78,6 @@ def isolated_settings(tmp_path_factory):
 @pytest.fixture(autouse=True, scope="session")
 def stop_scan_processes():
     yield
-    from viewer.core.scan import shutdown_pool
+    from viewer.core.media.scan import shutdown_pool
 
     shutdown_pool()

@@ -10,8 +10,6 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from PySide6.QtCore import Qt
 
-from viewer.ui.browser import SERIES_ROLE
-
 MEDIA = Path(get_testdata_file("CT_small.dcm")).parent / "dicomdirtests"
 
 
@@ -176,10 +174,14 @@ def test_drag_and_drop_a_folder(main_window, qtbot, tmp_path):
     counts = make_study(tmp_path, patients=1, series_per_patient=2, slices=2)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
-    enter = QDragEnterEvent(main_window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        main_window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.instance().sendEvent(main_window, enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(main_window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(main_window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(main_window.series_opened, timeout=20000):
         QApplication.instance().sendEvent(main_window, drop)
     assert set(series_rows(main_window)) == set(counts)

@@ -9,7 +9,7 @@ import pytest
 
 # The file is made by the core tests' helper (emri_small as RLE, frame 3's segments overwritten).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from transfer_syntax_files import corrupt_third_frame  # noqa: E402
+from transfer_syntax_files import corrupt_third_frame
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydicom.data import get_testdata_file
 
-from viewer.core.pixels import presets
+from viewer.core.display.pixels import presets
 from viewer.ui.dialogs import AboutDialog, SettingsDialog
 from viewer.ui.main_window import MainWindow
 
@@ -65,9 +65,20 @@ def test_node_dialog_keeps_each_timeout_and_everything_else_when_a_node_is_edite
     from viewer.core.net.nodes import LocalAE, Node, Timeouts
     from viewer.ui.query_panel import NodeDialog
 
-    node = Node("PACS", "PACS_1", "pacs.example", 11112, retrieve="move", query_model="patient", charset="ISO_IR 100",
-                assume_charset="ISO_IR 144", tls_ca_file="/ca.pem", tls_cert_file="/me.pem", tls_key_file="/me.key",
-                timeouts=Timeouts(connect=4, acse=12, dimse=None))
+    node = Node(
+        "PACS",
+        "PACS_1",
+        "pacs.example",
+        11112,
+        retrieve="move",
+        query_model="patient",
+        charset="ISO_IR 100",
+        assume_charset="ISO_IR 144",
+        tls_ca_file="/ca.pem",
+        tls_cert_file="/me.pem",
+        tls_key_file="/me.key",
+        timeouts=Timeouts(connect=4, acse=12, dimse=None),
+    )
     dialog = NodeDialog(node, LocalAE("VIEWER", 11113))
     qtbot.addWidget(dialog)
     assert dialog.timeout.text() == "never (wait for ever)"

@@ -46,11 +46,36 @@ def shown_whole_image(window) -> np.ndarray:
 def drag(widget, start: QPoint, end: QPoint, button=Qt.MouseButton.LeftButton, steps: int = 5) -> None:
     """A real press-move-release with the button held (QTest cannot hold buttons on move)."""
     app = QApplication.instance()
-    app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseButtonPress, QPointF(start), QPointF(widget.mapToGlobal(start)), button, button, Qt.KeyboardModifier.NoModifier))
+    app.sendEvent(
+        widget,
+        QMouseEvent(
+            QEvent.Type.MouseButtonPress, QPointF(start), QPointF(widget.mapToGlobal(start)), button, button, Qt.KeyboardModifier.NoModifier
+        ),
+    )
     for i in range(1, steps + 1):
         p = start + (end - start) * (i / steps)
-        app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseMove, QPointF(p), QPointF(widget.mapToGlobal(p)), Qt.MouseButton.NoButton, button, Qt.KeyboardModifier.NoModifier))
-    app.sendEvent(widget, QMouseEvent(QEvent.Type.MouseButtonRelease, QPointF(end), QPointF(widget.mapToGlobal(end)), button, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier))
+        app.sendEvent(
+            widget,
+            QMouseEvent(
+                QEvent.Type.MouseMove,
+                QPointF(p),
+                QPointF(widget.mapToGlobal(p)),
+                Qt.MouseButton.NoButton,
+                button,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
+    app.sendEvent(
+        widget,
+        QMouseEvent(
+            QEvent.Type.MouseButtonRelease,
+            QPointF(end),
+            QPointF(widget.mapToGlobal(end)),
+            button,
+            Qt.MouseButton.NoButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
 
 
 def test_ct_opens_with_the_files_window(main_window, open_in):
@@ -126,7 +151,16 @@ def test_scrolling_a_multiframe_image(main_window, open_in, qtbot):
     first = main_window.display.state.index
     viewport = main_window.pane.view.viewport()
     pos = QPointF(viewport.rect().center())
-    wheel = QWheelEvent(pos, QPointF(viewport.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, -120), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    wheel = QWheelEvent(
+        pos,
+        QPointF(viewport.mapToGlobal(pos.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.instance().sendEvent(viewport, wheel)
     assert main_window.display.state.index == first + 1
     qtbot.keyClick(main_window, Qt.Key.Key_End)

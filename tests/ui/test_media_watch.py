@@ -14,7 +14,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.core.media_watch import Volume
+from viewer.core.media.media_watch import Volume
 
 MEDIA = Path(get_testdata_file("DICOMDIR", download=False)).parent
 WAIT_MS = 30000

@@ -20,12 +20,12 @@ from datetime import date, timedelta
 import numpy as np
 import pydicom
 import pytest
+from dicom_servers import free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QDialog, QDialogButtonBox, QPlainTextEdit, QPushButton
 
-from dicom_servers import free_port, make_study, orthanc_instance_count, start_orthanc, store_folder
-from viewer.core.net.storage import COMPLETE_MARKER
+from viewer.core.media.cache import COMPLETE_MARKER
 
 pytestmark = pytest.mark.net
 
@@ -61,9 +61,13 @@ def panel_orthanc(tmp_path_factory, local_ae, dated_studies):
     """A second Orthanc for what would change the session one's answers to tests/net:
     studies dated relative to today, and a study large enough to cancel."""
     data = tmp_path_factory.mktemp("panel-data")
-    studies = [make_study(data / pid, f"Recent^{pid}", pid, f"ACC{pid[-4:]}", day, "CT RECENT", "Nobody^Doctor", [("CT_small.dcm", "CT", 1)])
-               for pid, day in dated_studies.items()]
-    big = make_study(data / "big", "Big^Study", "PID100", "ACC100", "20240301", "CT MANY", "Nobody^Doctor", [("CT_small.dcm", "CT", BIG_STUDY_SIZE)])
+    studies = [
+        make_study(data / pid, f"Recent^{pid}", pid, f"ACC{pid[-4:]}", day, "CT RECENT", "Nobody^Doctor", [("CT_small.dcm", "CT", 1)])
+        for pid, day in dated_studies.items()
+    ]
+    big = make_study(
+        data / "big", "Big^Study", "PID100", "ACC100", "20240301", "CT MANY", "Nobody^Doctor", [("CT_small.dcm", "CT", BIG_STUDY_SIZE)]
+    )
     server = start_orthanc(tmp_path_factory.mktemp("panel-orthanc"), local_ae)
     try:
         store_folder(server.ae_title, server.port, data)
@@ -101,8 +105,17 @@ def type_into(qtbot, field, text: str) -> None:
     assert text in field.text(), (text, field.text())
 
 
-def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127.0.0.1", timeout_s: int | None = None, opener: str = "Add...",
-             query_model: str | None = None) -> None:
+def add_node(
+    qtbot,
+    panel,
+    name: str,
+    ae_title: str,
+    port: int,
+    host: str = "127.0.0.1",
+    timeout_s: int | None = None,
+    opener: str = "Add...",
+    query_model: str | None = None,
+) -> None:
     """Add... (or Edit...), fill the node dialog by typing, OK."""
     from viewer.ui.query_panel import NodeDialog
 
@@ -129,7 +142,7 @@ def add_node(qtbot, panel, name: str, ae_title: str, port: int, host: str = "127
                     qtbot.keyClick(dialog.model, Qt.Key.Key_Down)
                 assert dialog.model.currentData() == query_model
             click(qtbot, dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok))
-        except BaseException as exc:  # noqa: BLE001 - reported after exec() returns
+        except BaseException as exc:  # reported after exec() returns
             outcome["error"] = exc
         if dialog.isVisible():  # refused: say why, and never leave a modal loop running
             outcome["refused"] = dialog.warning.text()
@@ -204,7 +217,9 @@ def test_add_node_and_test_it(window, orthanc, qtbot, tmp_path):
     panel = window.query_panel
     add_server(qtbot, panel, orthanc)
     saved = json.loads((tmp_path / "config" / "network.json").read_text(encoding="utf-8"))
-    assert [(n["name"], n["ae_title"], n["host"], n["port"]) for n in saved["nodes"]] == [("Test PACS", orthanc.ae_title, "127.0.0.1", orthanc.port)]
+    assert [(n["name"], n["ae_title"], n["host"], n["port"]) for n in saved["nodes"]] == [
+        ("Test PACS", orthanc.ae_title, "127.0.0.1", orthanc.port)
+    ]
 
     click(qtbot, panel.test_button)
     assert panel.status.text() == f"Testing {orthanc.address}..."

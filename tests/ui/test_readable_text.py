@@ -11,7 +11,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from PySide6.QtWidgets import QStyleOptionViewItem
 
-from viewer.core.wording import count
+from viewer.core.runtime.wording import count
 
 CT = get_testdata_file("CT_small.dcm", download=False)
 SHORT_LABEL = "CT 3: Head 1.0 (120 images)"  # the example: readable whole at the default width
@@ -94,8 +94,9 @@ def _open_labelled(window, qtbot, folder) -> dict[str, object]:
         window.open_paths([folder])
     browser = window.browser
     cells = _label_cells(window)
-    qtbot.waitUntil(lambda: all(not browser.model.itemFromIndex(browser.proxy.mapToSource(i)).icon().isNull() for i in cells.values()),
-                    timeout=30000)
+    qtbot.waitUntil(
+        lambda: all(not browser.model.itemFromIndex(browser.proxy.mapToSource(i)).icon().isNull() for i in cells.values()), timeout=30000
+    )
     return cells
 
 

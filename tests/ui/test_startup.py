@@ -4,7 +4,7 @@ The window's frame is shown before anything that needs pydicom is imported;
 its contents follow (MainWindow(deferred=True) and build_contents). pydicom
 would import every installed pixel decoder plugin as it loads (gdcm,
 pylibjpeg and its plugins, Pillow, pyjpegls); the viewer puts them off until
-a frame needs one (viewer.core.pixels.plugins), so an uncompressed image is
+a frame needs one (viewer.core.display.pixels.plugins), so an uncompressed image is
 shown without any. The first image is painted before pyqtgraph is imported
 (the pane's view takes over right after). The timing figures are the
 start-up benchmark's (benchmarks/bench_startup.py), not asserted here.
@@ -29,11 +29,15 @@ DECODERS = {"gdcm", "_gdcm", "pylibjpeg", "openjpeg", "_openjpeg", "libjpeg", "_
 
 def _run_viewer(tmp_path: Path, *args: str) -> dict[str, list[str] | float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
-    env.update(QT_QPA_PLATFORM="offscreen", DICOM_VIEWER_STARTUP_REPORT="1", HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        DICOM_VIEWER_STARTUP_REPORT="1",
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
     (tmp_path / "runtime").mkdir(mode=0o700, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", "viewer", "--new-window", *args], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "viewer", "--new-window", *args], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     report: dict[str, list[str] | float] = {}
     for line in result.stdout.splitlines():
@@ -66,9 +70,14 @@ def test_an_uncompressed_image_is_painted_before_any_decoder_and_pyqtgraph_load(
     assert not _top_level(at_image) & DECODERS, sorted(_top_level(at_image) & DECODERS)
     plugin_packages = ("pydicom.pixels.decoders.", "pydicom.pixels.encoders.", "pydicom.pixel_data_handlers.")
     plugins = [m for m in at_image if m.startswith(plugin_packages)]
-    assert set(plugins) <= {"pydicom.pixels.decoders.base", "pydicom.pixels.decoders.rle", "pydicom.pixels.encoders.base",
-                            "pydicom.pixels.encoders.native", "pydicom.pixel_data_handlers.numpy_handler",
-                            "pydicom.pixel_data_handlers.rle_handler"}, plugins
+    assert set(plugins) <= {
+        "pydicom.pixels.decoders.base",
+        "pydicom.pixels.decoders.rle",
+        "pydicom.pixels.encoders.base",
+        "pydicom.pixels.encoders.native",
+        "pydicom.pixel_data_handlers.numpy_handler",
+        "pydicom.pixel_data_handlers.rle_handler",
+    }, plugins
     assert not {"pyqtgraph", "pynetdicom"} & _top_level(at_image)
     assert "viewer.ui.query_panel" not in at_image  # built when its dock is first shown
 

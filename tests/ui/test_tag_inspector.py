@@ -20,7 +20,7 @@ from pydicom.uid import generate_uid
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
-from viewer.core import charset
+from viewer.core.dicom import charset
 
 CT = get_testdata_file("CT_small.dcm", download=False)
 ENHANCED_CT = get_testdata_file("eCT_Supplemental.dcm", download=False)
@@ -45,7 +45,7 @@ def no_overrides():
     reset()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ct():
     return pydicom.dcmread(CT)
 
@@ -115,7 +115,9 @@ def test_charset_files_in_browser_annotations_and_inspector(main_window, open_in
 
 
 def gb18030_image(folder: Path) -> Path:
-    return write_image(folder / "gb.dcm", {0x00100010: ("PN", "王^小明".encode("gb18030"))}, None, StationName="CT01", InstitutionName="Hospital")
+    return write_image(
+        folder / "gb.dcm", {0x00100010: ("PN", "王^小明".encode("gb18030"))}, None, StationName="CT01", InstitutionName="Hospital"
+    )
 
 
 def test_guess_override_and_restart(main_window, open_in, qtbot, tmp_path):
@@ -160,9 +162,15 @@ def test_guess_override_and_restart(main_window, open_in, qtbot, tmp_path):
 
 @pytest.mark.parametrize("scope, label", [("stations", "CT01"), ("institutions", "Hospital")])
 def test_station_and_institution_scopes(main_window, open_in, qtbot, tmp_path, scope, label):
-    path = write_image(tmp_path / "kr.dcm", {0x00100010: ("PN", "김^민준".encode("euc_kr") + b" ")}, "ISO_IR 100", StationName="CT01", InstitutionName="Hospital")
+    path = write_image(
+        tmp_path / "kr.dcm",
+        {0x00100010: ("PN", "김^민준".encode("euc_kr") + b" ")},
+        "ISO_IR 100",
+        StationName="CT01",
+        InstitutionName="Hospital",
+    )
     open_in(main_window, [path])
-    inspector = fill_inspector(main_window, qtbot)
+    fill_inspector(main_window, qtbot)
     assert inspector_row(main_window, "(0010,0010)").suspect
     choose_and_wait(main_window, qtbot, "euc_kr", scope, "김^민준")
     assert getattr(charset.OVERRIDES, scope) == {label: "euc_kr"}
@@ -233,8 +241,12 @@ def test_filter_copy_and_sequences(main_window, open_in, qtbot):
 
 def test_inspector_follows_the_image(main_window, qtbot, tmp_path):
     series_uid = generate_uid()
-    write_image(tmp_path / "a.dcm", SeriesInstanceUID=series_uid, InstanceNumber=1, ImagePositionPatient=[0, 0, 0], ImageComments="image 01")
-    write_image(tmp_path / "b.dcm", SeriesInstanceUID=series_uid, InstanceNumber=2, ImagePositionPatient=[0, 0, 5], ImageComments="image 02")
+    write_image(
+        tmp_path / "a.dcm", SeriesInstanceUID=series_uid, InstanceNumber=1, ImagePositionPatient=[0, 0, 0], ImageComments="image 01"
+    )
+    write_image(
+        tmp_path / "b.dcm", SeriesInstanceUID=series_uid, InstanceNumber=2, ImagePositionPatient=[0, 0, 5], ImageComments="image 02"
+    )
     with qtbot.waitSignal(main_window.series_opened, timeout=20000):
         main_window.open_paths([tmp_path])
     qtbot.waitUntil(lambda: len(main_window.images) == 2, timeout=10000)
@@ -257,7 +269,7 @@ def test_a_truncated_file_shows_what_could_be_read_under_a_warning(main_window, 
     import shutil
     import subprocess
 
-    from viewer.core.inspect import iter_rows
+    from viewer.core.dicom.inspect import iter_rows
 
     path = tmp_path / "cut.dcm"
     path.write_bytes(Path(CT).read_bytes()[:keep])

@@ -19,7 +19,7 @@ from pydicom.tag import Tag
 from pydicom.uid import generate_uid
 from PySide6.QtCore import Qt
 
-from viewer.core import charset
+from viewer.core.dicom import charset
 from viewer.core.net.nodes import LocalAE, Node
 
 CT = get_testdata_file("CT_small.dcm", download=False)
@@ -105,10 +105,23 @@ def test_the_override_box_says_what_it_does_not_know(main_window, open_in, qtbot
     assert charset.OVERRIDES.files == {}
 
 
-SENDABLE = [("UTF-8", "ISO_IR 192"), ("utf8", "ISO_IR 192"), ("gb18030", "GB18030"), ("latin1", "ISO_IR 100"),
-            ("Latin-1", "ISO_IR 100"), ("iso-ir-100", "ISO_IR 100"), ("ISO_IR 100", "ISO_IR 100")]
-ASSUMED = SENDABLE + [("Shift_JIS", "shift_jis"), ("SJIS", "shift_jis"), ("EUC-KR", "euc_kr"), ("eucjp", "euc_jp"),
-                      ("cp1252", "cp1252"), ("ISO 2022 IR 87", "\\ISO 2022 IR 87")]
+SENDABLE = [
+    ("UTF-8", "ISO_IR 192"),
+    ("utf8", "ISO_IR 192"),
+    ("gb18030", "GB18030"),
+    ("latin1", "ISO_IR 100"),
+    ("Latin-1", "ISO_IR 100"),
+    ("iso-ir-100", "ISO_IR 100"),
+    ("ISO_IR 100", "ISO_IR 100"),
+]
+ASSUMED = SENDABLE + [
+    ("Shift_JIS", "shift_jis"),
+    ("SJIS", "shift_jis"),
+    ("EUC-KR", "euc_kr"),
+    ("eucjp", "euc_jp"),
+    ("cp1252", "cp1252"),
+    ("ISO 2022 IR 87", "\\ISO 2022 IR 87"),
+]
 
 
 def node_dialog(qtbot, node: Node | None = None):

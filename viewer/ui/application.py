@@ -5,7 +5,7 @@ Set DICOM_VIEWER_STARTUP_REPORT=1 to print, on stdout, the wall-clock times
 quit: the start-up benchmark reads them. Each time line is followed by
 ``modules-at-window-paint`` / ``modules-at-image-paint`` and a JSON list of
 sys.modules at that moment (without the stand-ins that hold the places of
-pydicom's decoder plugins: viewer.core.pixels.plugins), so the benchmark can
+pydicom's decoder plugins: viewer.core.display.pixels.plugins), so the benchmark can
 check what start-up imported.
 """
 
@@ -23,7 +23,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from viewer import __version__
-from viewer.core.tasks import rare_garbage_collection
+from viewer.core.runtime.tasks import rare_garbage_collection
 from viewer.ui.main_window import FirstPaintProbe, MainWindow
 
 _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
@@ -31,7 +31,16 @@ _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.pat
 
 def app_icon() -> QIcon:
     """The app's icon: package data (works from a wheel and the bundle), else the source tree's."""
-    packaged = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources", "linux", "icons", "hicolor", "scalable", "apps", "dicom-viewer.svg")
+    packaged = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "resources",
+        "linux",
+        "icons",
+        "hicolor",
+        "scalable",
+        "apps",
+        "dicom-viewer.svg",
+    )
     for path in (packaged, os.path.join(_RESOURCES, "dicom-viewer.svg")):
         if os.path.exists(path):
             return QIcon(path)
@@ -69,7 +78,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
 
     # The frame paints first; its contents (numpy, pydicom) follow, then the
     # first image, then pyqtgraph (the pane's view). No decoder is imported
-    # until a frame needs one (viewer.core.pixels.plugins).
+    # until a frame needs one (viewer.core.display.pixels.plugins).
     window = MainWindow(deferred=True)
 
     def after_first_paint() -> None:
@@ -97,7 +106,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
     try:
         code = app.exec()
     finally:
-        from viewer.core.processes import close_pool
+        from viewer.core.runtime.processes import close_pool
 
         starting.close()
         signals.restore()
@@ -144,7 +153,7 @@ class TerminationSignals:
                 self._previous[number] = signal.signal(number, self._note)
 
     def _note(self, number: int, _frame) -> None:
-        from viewer.core.processes import close_pool
+        from viewer.core.runtime.processes import close_pool
 
         if self._closing:  # a second signal while closing: the user insists
             close_pool()
@@ -158,7 +167,7 @@ class TerminationSignals:
         except (BlockingIOError, InterruptedError):
             pass
         if self.received and not self._closing:
-            from viewer.core.processes import close_pool
+            from viewer.core.runtime.processes import close_pool
 
             self._closing = True
             close_pool()  # first: a task waiting on a decode ends now, so closing does not wait for it
@@ -190,7 +199,7 @@ def _bring_forward(window: MainWindow, paths: list[str]) -> None:
 
 
 def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> None:
-    from viewer.core.pixels.plugins import imported_modules
+    from viewer.core.display.pixels.plugins import imported_modules
 
     def window_painted() -> None:
         print(f"window-painted {time.time():.6f}", flush=True)

@@ -1,6 +1,6 @@
 """The study browser: Patient > Study > Series, filled as a scan finds them.
 
-A tree over the core's :class:`~viewer.core.model.Catalog`, with a filter
+A tree over the core's :class:`~viewer.core.media.model.Catalog`, with a filter
 box, sortable columns, a thumbnail per series and the scan's progress with
 a Cancel button. It holds no DICOM knowledge: names and values come from the
 catalog's headers (decoded by pydicom with each file's character set).
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.annotations import format_date, format_person_name, format_time
-from viewer.core.model import Catalog, Patient, Series, Study, text
-from viewer.core.scan import ScanProgress
-from viewer.core.wording import count
+from viewer.core.display.annotations import format_date, format_person_name, format_time
+from viewer.core.media.model import Catalog, Patient, Series, Study, text
+from viewer.core.media.scan import ScanProgress
+from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
@@ -209,14 +209,18 @@ class StudyBrowser(QWidget):
             h = study.header
             date, time = text(h, "StudyDate"), text(h, "StudyTime")
             label = " ".join(p for p in (format_date(date), text(h, "StudyDescription")) if p) or "Study"
-            row = [_labelled(label, date + time)] + [_item("") for _ in COLUMNS[1:4]] + [
-                _item(" ".join(p for p in (format_date(date), format_time(time)) if p), date + time),
-                _item(text(h, "AccessionNumber")),
-                _item(text(h, "StudyDescription")),
-                _item(""),
-                _item(""),
-                _item("", 0),
-            ]
+            row = (
+                [_labelled(label, date + time)]
+                + [_item("") for _ in COLUMNS[1:4]]
+                + [
+                    _item(" ".join(p for p in (format_date(date), format_time(time)) if p), date + time),
+                    _item(text(h, "AccessionNumber")),
+                    _item(text(h, "StudyDescription")),
+                    _item(""),
+                    _item(""),
+                    _item("", 0),
+                ]
+            )
             parent.appendRow(row)
             self._studies[study.uid] = row
         return row[0]
@@ -230,12 +234,16 @@ class StudyBrowser(QWidget):
             description = series.description or (series.instances[0].path.name if series.instances[0].path else "")
             prefix = " ".join(p for p in (series.modality, series.number) if p)
             label = f"{prefix}: {description}" if prefix and description else (prefix or description or "Series")
-            row = [_labelled(label, _number(series.number))] + [_item("") for _ in COLUMNS[1:6]] + [
-                _item(series.description),
-                _item(series.modality),
-                _item(series.number, _number(series.number)),
-                _item(count_text, count),
-            ]
+            row = (
+                [_labelled(label, _number(series.number))]
+                + [_item("") for _ in COLUMNS[1:6]]
+                + [
+                    _item(series.description),
+                    _item(series.modality),
+                    _item(series.number, _number(series.number)),
+                    _item(count_text, count),
+                ]
+            )
             row[0].setData(series, SERIES_ROLE)
             if series.warnings:
                 row[0].setText("⚠ " + row[0].text())
@@ -330,4 +338,3 @@ class StudyBrowser(QWidget):
         self.proxy.setFilterFixedString(value.strip())
         if value.strip():
             self.tree.expandAll()
-

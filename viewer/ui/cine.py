@@ -18,11 +18,11 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
-from viewer.core.cine import CineClock, recorded_frame_rate
-from viewer.core.frames import follow_play_head, follow_play_head_in_processes, is_compressed
-from viewer.core.processes import process_pool
-from viewer.core.io import ViewerError
-from viewer.core.tasks import CancelToken
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.cine import CineClock, recorded_frame_rate
+from viewer.core.display.frames import follow_play_head, follow_play_head_in_processes, is_compressed
+from viewer.core.runtime.processes import process_pool
+from viewer.core.runtime.tasks import CancelToken
 
 MODE_LABELS = {"loop": "Loop", "bounce": "Back and forth", "once": "Once"}
 

@@ -32,11 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import __version__
-from viewer.core import charset
-from viewer.core.about import component_versions
-from viewer.core.io import ViewerError
+from viewer.core.dicom import charset
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels import presets
 from viewer.core.net.nodes import LocalAE, check_ae_title
-from viewer.core.pixels import presets
+from viewer.core.runtime.about import component_versions
 
 
 class AboutDialog(QDialog):
@@ -44,7 +44,8 @@ class AboutDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("About DICOM Viewer")
         rows = "".join(
-            f"<tr><td>{name}</td><td>{version}</td><td>{role}</td><td>{licence}</td></tr>" for name, version, role, licence in component_versions()
+            f"<tr><td>{name}</td><td>{version}</td><td>{role}</td><td>{licence}</td></tr>"
+            for name, version, role, licence in component_versions()
         )
         text = (
             f"<h3>DICOM Viewer {__version__}</h3>"

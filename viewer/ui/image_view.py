@@ -22,8 +22,7 @@ from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
 
-from viewer.core.pixels.pipeline import VOI, FrameDisplay
-
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay
 
 #: Corners and their text alignment.
 _CORNERS = {
@@ -86,7 +85,7 @@ def _view_classes():
             self.setDefaultPadding(0.0)
             self._pane = pane
 
-        def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        def mouseDragEvent(self, ev, axis=None):
             ev.accept()
             delta = ev.pos() - ev.lastPos()
             button = ev.button()
@@ -101,7 +100,7 @@ def _view_classes():
                 factor = 1.01 ** float(delta.y())
                 self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
 
-        def wheelEvent(self, ev, axis=None):  # noqa: N802 - Qt naming
+        def wheelEvent(self, ev, axis=None):
             ev.accept()
             steps = ev.delta() / 120.0
             if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
@@ -138,7 +137,7 @@ def _view_classes():
 
         opaque_item = None
 
-        def drawBackground(self, painter, rect):  # noqa: N802 - Qt naming
+        def drawBackground(self, painter, rect):
             item = self.opaque_item
             covered = None
             if item is not None and item.isVisible() and item.image is not None and item.image.size:
@@ -192,7 +191,7 @@ class _Poster(QWidget):
         rows, cols = frame.shape
         return min(self.width() / cols, self.height() / rows)
 
-    def paintEvent(self, event):  # noqa: N802 - Qt naming
+    def paintEvent(self, event):
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.GlobalColor.black)
         frame, voi, invert = self._pane.frame, self._pane._voi, self._pane._invert
@@ -202,8 +201,12 @@ class _Poster(QWidget):
             region, stride = visible_region((0, 0, cols, rows), frame.shape, 1.0 / scale)
             pixels = np.ascontiguousarray(frame.render_packed(voi, invert, region, stride))
             image = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_RGB32)
-            target = QRectF((self.width() - cols * scale) / 2, (self.height() - rows * scale) / 2,
-                            pixels.shape[1] * stride * scale, pixels.shape[0] * stride * scale)
+            target = QRectF(
+                (self.width() - cols * scale) / 2,
+                (self.height() - rows * scale) / 2,
+                pixels.shape[1] * stride * scale,
+                pixels.shape[0] * stride * scale,
+            )
             painter.drawImage(target, image)
             self._pane.last_render = (region, stride)
             QTimer.singleShot(0, self._pane._build_view)  # the image is on screen: now the view
@@ -288,7 +291,6 @@ class ImagePane(QWidget):
     def _build_view(self) -> None:
         if self._view is not None:
             return
-        import pyqtgraph as pg
 
         box_class, item_class, view_class = _view_classes()
         view = view_class(background="k")
@@ -334,7 +336,7 @@ class ImagePane(QWidget):
         self._build_view()
         return self._image_item
 
-    def paintEvent(self, event):  # noqa: N802 - Qt naming
+    def paintEvent(self, event):
         super().paintEvent(event)
         if self._view is None and (self._frame is not None or not self._view_waits_for_image):
             QTimer.singleShot(0, self._build_view)  # right after the window (or the first image) is on screen
@@ -428,9 +430,7 @@ class ImagePane(QWidget):
             return
         rect = self.view_box.viewRect()
         px_w, px_h = self.view_box.viewPixelSize()
-        region, stride = visible_region(
-            (rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, min(px_w, px_h)
-        )
+        region, stride = visible_region((rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, min(px_w, px_h))
         r0, r1, c0, c1 = region
         if r1 <= r0 or c1 <= c0:
             self.image_item.clear()
@@ -459,7 +459,7 @@ class ImagePane(QWidget):
         else:
             self.cursor_moved.emit(-1, -1)
 
-    def resizeEvent(self, event):  # noqa: N802 - Qt naming
+    def resizeEvent(self, event):
         super().resizeEvent(event)
         self._place_overlays()
         if self.fitted:

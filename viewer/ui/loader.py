@@ -1,8 +1,8 @@
 """Opening locations in the background and feeding the catalog on the GUI thread.
 
-:class:`OpenController` runs the core's :func:`~viewer.core.sources.open_sources`
+:class:`OpenController` runs the core's :func:`~viewer.core.media.sources.open_sources`
 on a worker thread; its batches come back on the GUI thread, where they are
-added to the :class:`~viewer.core.model.Catalog` and announced by signals.
+added to the :class:`~viewer.core.media.model.Catalog` and announced by signals.
 One open at a time: a new one (or Cancel) stops the previous scan.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from viewer.core.model import Catalog, Instance
-from viewer.core.scan import ScanProgress
-from viewer.core.sources import open_sources
-from viewer.core.tasks import CancelToken, rare_garbage_collection
+from viewer.core.media.model import Catalog, Instance
+from viewer.core.media.scan import ScanProgress
+from viewer.core.media.sources import open_sources
+from viewer.core.runtime.tasks import CancelToken, rare_garbage_collection
 from viewer.ui.workers import BackgroundRunner
 
 

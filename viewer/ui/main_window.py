@@ -2,7 +2,7 @@
 
 Later issues add the study browser, the tag inspector and the query panel
 as docks. The window holds the series being shown and a
-:class:`~viewer.core.view_state.DisplayModel`; the pane and the controls
+:class:`~viewer.core.display.view_state.DisplayModel`; the pane and the controls
 follow that model.
 """
 
@@ -28,14 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.tasks import CancelToken
+from viewer.core.runtime.tasks import CancelToken
 from viewer.ui.workers import BackgroundRunner
 
 if TYPE_CHECKING:
-    from viewer.core.model import ImageRef, Series
-    from viewer.core.pixels.pipeline import VOI, FrameDisplay, Window
-    from viewer.core.scan import ScanProgress
-    from viewer.core.view_state import DisplayState
+    from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, Window
+    from viewer.core.display.view_state import DisplayState
+    from viewer.core.media.model import ImageRef, Series
+    from viewer.core.media.scan import ScanProgress
     from viewer.ui.query_panel import QueryPanel
     from viewer.ui.tag_inspector import TagInspector
 
@@ -44,7 +44,7 @@ def _import_contents() -> None:
     """Import what the window's contents are made of, binding the names here.
 
     They pull in numpy and pydicom (pydicom's decoder plugins wait until a
-    frame needs one: viewer.core.pixels.plugins): about 0.2 s. The app
+    frame needs one: viewer.core.display.pixels.plugins): about 0.2 s. The app
     imports them after the window's first paint (:meth:`MainWindow.build_contents`),
     so the window shows at once; benchmarks/bench_startup.py fails if a
     decoder is loaded before the window, or before an uncompressed first image.
@@ -57,9 +57,10 @@ def _import_contents() -> None:
     global VOI, FrameDisplay, FullRange, Window, describe_voi, file_voi_luts, file_windows, full_modality_range, modality_unit
     global is_hounsfield, percentile_window, presets_for, DisplayModel, DisplayState, charset
     global StudyBrowser, CineBar, CineController, ImagePane, OpenController
-    from viewer.core import charset
-    from viewer.core.annotations import ViewFacts, corner_annotations, pipeline_stages
-    from viewer.core.frames import (
+    from viewer.core.dicom import charset
+    from viewer.core.dicom.io import ViewerError
+    from viewer.core.display.annotations import ViewFacts, corner_annotations, pipeline_stages
+    from viewer.core.display.frames import (
         DEFAULT_CACHE_BYTES,
         FrameStore,
         frame_with_time_limit,
@@ -68,10 +69,8 @@ def _import_contents() -> None:
         prefetch_in_processes,
         series_window,
     )
-    from viewer.core.io import ViewerError
-    from viewer.core.model import ImageRef, Series
-    from viewer.core.model import text as model_text
-    from viewer.core.pixels.pipeline import (
+    from viewer.core.display.pixels.auto_window import percentile_window
+    from viewer.core.display.pixels.pipeline import (
         VOI,
         FrameDisplay,
         FullRange,
@@ -83,12 +82,13 @@ def _import_contents() -> None:
         is_hounsfield,
         modality_unit,
     )
-    from viewer.core.pixels.auto_window import percentile_window
-    from viewer.core.pixels.presets import presets_for
-    from viewer.core.processes import process_pool
-    from viewer.core.scan import ScanProgress
-    from viewer.core.thumbnails import series_thumbnail
-    from viewer.core.view_state import DisplayModel, DisplayState
+    from viewer.core.display.pixels.presets import presets_for
+    from viewer.core.display.thumbnails import series_thumbnail
+    from viewer.core.display.view_state import DisplayModel, DisplayState
+    from viewer.core.media.model import ImageRef, Series
+    from viewer.core.media.model import text as model_text
+    from viewer.core.media.scan import ScanProgress
+    from viewer.core.runtime.processes import process_pool
     from viewer.ui.browser import StudyBrowser
     from viewer.ui.cine import CineBar, CineController
     from viewer.ui.image_view import ImagePane
@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
         self.current_series: Series | None = None
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
-        # The series' automatic window (viewer.core.pixels.auto_window): asked
+        # The series' automatic window (viewer.core.display.pixels.auto_window): asked
         # for once per series shown, computed in the background, kept.
         self.automatic_window: Window | None = None
         self._automatic_for: Series | None = None
@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
 
         self.media_watcher = MediaWatcher(self)
         self._central_column.insertWidget(0, self.media_watcher.bar)  # the offer: a bar above the image
+
     @property
     def query_panel(self) -> QueryPanel:
         """The Remote (PACS) panel; built, with the network code, on first use."""
@@ -491,9 +492,7 @@ class MainWindow(QMainWindow):
 
     def choose_cache_size(self) -> None:
         current = self.store.max_bytes // (1024 * 1024)
-        value, ok = QInputDialog.getInt(
-            self, "Memory for images", "Decoded images kept in memory (MB):", current, 64, 65536, 64
-        )
+        value, ok = QInputDialog.getInt(self, "Memory for images", "Decoded images kept in memory (MB):", current, 64, 65536, 64)
         if ok:
             self.store.max_bytes = value * 1024 * 1024
             settings().setValue("cache_mb", value)
@@ -719,6 +718,7 @@ class MainWindow(QMainWindow):
                     return prefetch(store, images, index, cancel)
                 return prefetch_in_processes(store, images, index, cancel, pool)
         else:
+
             def task():
                 return prefetch(store, images, index, cancel)
 
@@ -901,12 +901,11 @@ class MainWindow(QMainWindow):
         if path == self._inspected_path and not force:
             return  # same file (another frame): the same attributes
         self._inspected_path = path
-        store = self.store
         overrides = charset.OVERRIDES
 
         def build():
-            from viewer.core.inspect import dataset_rows, preamble_row
-            from viewer.core.io import read_for_inspection
+            from viewer.core.dicom.inspect import dataset_rows, preamble_row
+            from viewer.core.dicom.io import read_for_inspection
 
             header, problem = read_for_inspection(path)  # a truncated file: what could be read, and why it stops
             rows = dataset_rows(header, str(path), overrides)
@@ -947,11 +946,11 @@ class MainWindow(QMainWindow):
         self._refresh_inspector(force=True)
 
     # ------------------------------------------------------------------ drag and drop, closing
-    def dragEnterEvent(self, event):  # noqa: N802 - Qt naming
+    def dragEnterEvent(self, event):
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event):  # noqa: N802 - Qt naming
+    def dropEvent(self, event):
         paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if paths:
             self.open_paths(paths)
@@ -995,7 +994,7 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
-    def closeEvent(self, event):  # noqa: N802 - Qt naming
+    def closeEvent(self, event):
         self._inspector_timer.stop()
         if self.contents_built:  # empty docks would be saved with no size
             store = settings()
@@ -1013,7 +1012,7 @@ class MainWindow(QMainWindow):
 
 
 def _use_presets(table: dict[str, tuple[float, float]]) -> None:
-    from viewer.core.pixels import presets
+    from viewer.core.display.pixels import presets
 
     presets.CT_PRESETS.clear()
     presets.CT_PRESETS.update(table)
@@ -1080,7 +1079,7 @@ class FirstPaintProbe(QObject):
         self._widget = widget
         widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+    def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
             self._widget.removeEventFilter(self)
             QTimer.singleShot(0, self._callback)
@@ -1088,6 +1087,6 @@ class FirstPaintProbe(QObject):
 
 
 def _count(n: int, noun: str) -> str:
-    from viewer.core.wording import count
+    from viewer.core.runtime.wording import count
 
     return count(n, noun)

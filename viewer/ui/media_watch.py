@@ -2,7 +2,7 @@
 
 :class:`MediaWatcher` lists the mounted volumes (``QStorageInfo.mountedVolumes()``,
 no OS-specific daemon) every :data:`POLL_MS` on a QTimer. The listing and the
-look at each new volume's root (:func:`viewer.core.media_watch.newly_mounted_media`)
+look at each new volume's root (:func:`viewer.core.media.media_watch.newly_mounted_media`)
 run on the window's BackgroundRunner: a disc spinning up, or a network mount
 that hangs, never stalls the window.
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QEvent, QObject, QStorageInfo, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
-from viewer.core.media_watch import MediaOffer, Volume, newly_mounted_media
+from viewer.core.media.media_watch import MediaOffer, Volume, newly_mounted_media
 
 #: How often the mounted volumes are listed (ms): a disc is offered 0-2.5 s after it is mounted.
 POLL_MS = 2500
@@ -56,7 +56,7 @@ def offer_enabled() -> bool:
 
 
 class MediaOfferBar(QFrame):
-    """"A disc 'NAME' with DICOM images was inserted.  [Open] [Not now]"."""
+    """ "A disc 'NAME' with DICOM images was inserted.  [Open] [Not now]"."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -167,7 +167,7 @@ class MediaWatcher(QObject):
             self.bar.hide()
 
     def open_offer(self) -> None:
-        """"Open": read the media, as File > Open folder or media would."""
+        """ "Open": read the media, as File > Open folder or media would."""
         if not self.offers:
             return
         offer = self.offers.pop(0)
@@ -175,7 +175,7 @@ class MediaWatcher(QObject):
         self.window.open_paths([offer.volume.root])
 
     def decline_offer(self) -> None:
-        """"Not now": that media is not offered again until it is removed and inserted again."""
+        """ "Not now": that media is not offered again until it is removed and inserted again."""
         if self.offers:
             self.offers.pop(0)
         self._show_first()

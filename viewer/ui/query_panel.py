@@ -36,15 +36,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.annotations import format_date, format_person_name, format_time
-from viewer.core.charset import CHOICES
-from viewer.core.io import ViewerError
-from viewer.core.model import text
+from viewer.core.dicom.charset import CHOICES
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.annotations import format_date, format_person_name, format_time
+from viewer.core.media.cache import default_cache_dir, series_folder
+from viewer.core.media.model import text
 from viewer.core.net.nodes import LocalAE, Node, Timeouts, check_ae_title, load_network_settings, save_network_settings
 from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve, uid_values
-from viewer.core.net.storage import default_cache_dir, series_folder
-from viewer.core.tasks import CancelToken
-from viewer.core.wording import count
+from viewer.core.runtime.tasks import CancelToken
+from viewer.core.runtime.wording import count
 
 
 @dataclass(frozen=True)
@@ -287,8 +287,14 @@ class QueryPanel(QWidget):
             button.clicked.connect(lambda _=False, d=days: self.set_date_range(d))
             shortcuts.addWidget(button)
         form = QGridLayout()
-        fields = (("Patient name", self.patient_name), ("Patient ID", self.patient_id), ("Accession", self.accession),
-                  ("Modalities", self.modalities), ("Description", self.description), ("Referring", self.referring))
+        fields = (
+            ("Patient name", self.patient_name),
+            ("Patient ID", self.patient_id),
+            ("Accession", self.accession),
+            ("Modalities", self.modalities),
+            ("Description", self.description),
+            ("Referring", self.referring),
+        )
         for i, (label, widget) in enumerate(fields):
             form.addWidget(QLabel(label), i // 2, (i % 2) * 2)
             form.addWidget(widget, i // 2, (i % 2) * 2 + 1)
@@ -427,8 +433,14 @@ class QueryPanel(QWidget):
     def filters(self) -> dict[str, str]:
         """The C-FIND matching keys from the form (DICOM wildcard and range syntax)."""
         out = {}
-        for keyword, edit in (("PatientName", self.patient_name), ("PatientID", self.patient_id), ("AccessionNumber", self.accession),
-                              ("ModalitiesInStudy", self.modalities), ("StudyDescription", self.description), ("ReferringPhysicianName", self.referring)):
+        for keyword, edit in (
+            ("PatientName", self.patient_name),
+            ("PatientID", self.patient_id),
+            ("AccessionNumber", self.accession),
+            ("ModalitiesInStudy", self.modalities),
+            ("StudyDescription", self.description),
+            ("ReferringPhysicianName", self.referring),
+        ):
             value = edit.text().strip()
             if value:
                 out[keyword] = value
@@ -478,7 +490,9 @@ class QueryPanel(QWidget):
                 _cell(text(match, "NumberOfStudyRelatedSeries")),
                 _cell(text(match, "NumberOfStudyRelatedInstances")),
             ]
-            study = RemoteStudy(node.name, text(match, "StudyInstanceUID"), uid_values(match.get("SOPClassesInStudy")), text(match, "PatientID"))
+            study = RemoteStudy(
+                node.name, text(match, "StudyInstanceUID"), uid_values(match.get("SOPClassesInStudy")), text(match, "PatientID")
+            )
             row[0].setData(study, STUDY_ROLE)
             row[0].appendRow([_cell("(searching series...)")] + [_cell("") for _ in COLUMNS[1:]])
             self.model.appendRow(row)
@@ -519,12 +533,16 @@ class QueryPanel(QWidget):
         for match in result.matches:
             series_uid = text(match, "SeriesInstanceUID")
             cached = self._cached(study.study_uid, series_uid)
-            row = [_cell(text(match, "SeriesDescription") or "(no description)")] + [_cell("") for _ in COLUMNS[1:6]] + [
-                _cell(text(match, "SeriesDescription")),
-                _cell(text(match, "Modality")),
-                _cell(text(match, "SeriesNumber")),
-                _cell(text(match, "NumberOfSeriesRelatedInstances") + (" (cached)" if cached else "")),
-            ]
+            row = (
+                [_cell(text(match, "SeriesDescription") or "(no description)")]
+                + [_cell("") for _ in COLUMNS[1:6]]
+                + [
+                    _cell(text(match, "SeriesDescription")),
+                    _cell(text(match, "Modality")),
+                    _cell(text(match, "SeriesNumber")),
+                    _cell(text(match, "NumberOfSeriesRelatedInstances") + (" (cached)" if cached else "")),
+                ]
+            )
             row[0].setData(RemoteSeries(study, series_uid), SERIES_ROLE)
             item.appendRow(row)
         if not result.matches:
@@ -574,8 +592,19 @@ class QueryPanel(QWidget):
 
         self.runner.submit(
             "net-retrieve",
-            lambda: retrieve(node, local, cache, study_uid, series_uid, progress, cancel, log, force=force,
-                             sop_classes=study.sop_classes, patient_id=study.patient_id or None),
+            lambda: retrieve(
+                node,
+                local,
+                cache,
+                study_uid,
+                series_uid,
+                progress,
+                cancel,
+                log,
+                force=force,
+                sop_classes=study.sop_classes,
+                patient_id=study.patient_id or None,
+            ),
             lambda result: self._retrieved(result, cancel, study_uid),
             lambda error: self._retrieve_failed(error),
         )

@@ -1,6 +1,6 @@
 """The tag inspector: every attribute of the image shown, with character-set choices.
 
-A thin model over the core's :class:`~viewer.core.inspect.TagRow` tree
+A thin model over the core's :class:`~viewer.core.dicom.inspect.TagRow` tree
 (rows are built on a worker thread, newest request wins), a filter box,
 copy of a value, a row or the whole dump, and a bar that appears when text
 looks mis-encoded: it shows the best guess and lets the user pick the
@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.core.charset import CHOICES, LABELS, normalise_charset
-from viewer.core.inspect import TagRow, dump_text
-from viewer.core.io import ViewerError
+from viewer.core.dicom.charset import CHOICES, LABELS, normalise_charset
+from viewer.core.dicom.inspect import TagRow, dump_text
+from viewer.core.dicom.io import ViewerError
 
 COLUMNS = ("Tag", "Name", "VR", "VM", "Length", "Value")
 VALUE_COLUMN = 5
@@ -86,13 +86,13 @@ class TagTreeModel(QAbstractItemModel):
     def _node(self, index: QModelIndex) -> _Node:
         return index.internalPointer() if index.isValid() else self._root
 
-    def index(self, row, column, parent=QModelIndex()):  # noqa: B008 - Qt's signature
+    def index(self, row, column, parent=QModelIndex()):
         node = self._node(parent)
         if 0 <= row < len(node.children):
             return self.createIndex(row, column, node.children[row])
         return QModelIndex()
 
-    def parent(self, index=QModelIndex()):  # noqa: B008
+    def parent(self, index=QModelIndex()):
         if not index.isValid():
             return QModelIndex()
         node = index.internalPointer().parent
@@ -100,15 +100,15 @@ class TagTreeModel(QAbstractItemModel):
             return QModelIndex()
         return self.createIndex(node.number, 0, node)
 
-    def rowCount(self, parent=QModelIndex()):  # noqa: N802, B008
+    def rowCount(self, parent=QModelIndex()):
         if parent.isValid() and parent.column() > 0:
             return 0
         return len(self._node(parent).children)
 
-    def columnCount(self, parent=QModelIndex()):  # noqa: N802, B008
+    def columnCount(self, parent=QModelIndex()):
         return len(COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
@@ -157,13 +157,15 @@ class _RowFilter(QSortFilterProxyModel):
 
     needle = ""  # the filter text itself: setFilterFixedString escapes it ("0010\\,0010")
 
-    def filterAcceptsRow(self, source_row, source_parent):  # noqa: N802
+    def filterAcceptsRow(self, source_row, source_parent):
         needle = self.needle
         if not needle:
             return True
         index = self.sourceModel().index(source_row, 0, source_parent)
         row: TagRow = index.internalPointer().row
-        haystack = f"{row.tag} {row.tag.replace('(', '').replace(')', '').replace(',', '')} {row.keyword} {row.name} {row.full_value}".lower()
+        haystack = (
+            f"{row.tag} {row.tag.replace('(', '').replace(')', '').replace(',', '')} {row.keyword} {row.name} {row.full_value}".lower()
+        )
         return needle in haystack
 
 

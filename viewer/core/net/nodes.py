@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
-from viewer.core.charset import normalise_charset, sendable_charset
-from viewer.core.io import ViewerError
+from viewer.core.dicom.charset import normalise_charset, sendable_charset
+from viewer.core.dicom.io import ViewerError
 
 _AE_RECOMMENDED = re.compile(r"^[A-Z0-9_\-]+$")
 
@@ -31,7 +32,11 @@ def check_ae_title(title: str) -> tuple[str, str]:
         raise ViewerError(f"AE title '{stripped}' is longer than 16 characters")
     if any(ord(ch) < 0x20 or ord(ch) > 0x7E or ch == "\\" for ch in stripped):
         raise ViewerError(f"AE title '{stripped}' has characters DICOM does not allow")
-    warning = "" if _AE_RECOMMENDED.match(stripped) else f"AE title '{stripped}' has characters other than A-Z, 0-9, '-' and '_': some PACS refuse them"
+    warning = (
+        ""
+        if _AE_RECOMMENDED.match(stripped)
+        else f"AE title '{stripped}' has characters other than A-Z, 0-9, '-' and '_': some PACS refuse them"
+    )
     return stripped, warning
 
 
@@ -77,7 +82,7 @@ class Node:
             raise ViewerError(f"query model must be 'study' or 'patient', not '{self.query_model}'")
         if isinstance(self.timeouts, dict):
             self.timeouts = Timeouts(**self.timeouts)
-        # Spelt as the user likes ('utf8', 'Latin-1'): one canonical name (viewer.core.charset).
+        # Spelt as the user likes ('utf8', 'Latin-1'): one canonical name (viewer.core.dicom.charset).
         self.charset = sendable_charset(self.charset)
         self.assume_charset = normalise_charset(self.assume_charset)
 
@@ -124,13 +129,12 @@ def parse_node(text: str, saved: list[Node] | None = None) -> Node:
 # ----------------------------------------------------------------------------- saved nodes
 
 
-def config_dir() -> "Path":
+def config_dir() -> Path:
     """Where the app keeps its own files (nodes): per user, Qt-free so the CLI shares it.
 
     DICOM_VIEWER_CONFIG overrides it (tests, portable installs).
     """
     import os
-    from pathlib import Path
 
     if os.environ.get("DICOM_VIEWER_CONFIG"):
         return Path(os.environ["DICOM_VIEWER_CONFIG"])

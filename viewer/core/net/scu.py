@@ -8,7 +8,7 @@ Storage SCP (:mod:`~viewer.core.net.storage_scp`) on the same upper layer,
 because their rate is set by the cost of each message (pynetdicom hands
 every one between threads that poll). Every socket gets
 TCP_NODELAY (on loopback, without it each message waits for a delayed ACK).
-Failures end in a :class:`~viewer.core.io.ViewerError` with a plain
+Failures end in a :class:`~viewer.core.dicom.io.ViewerError` with a plain
 sentence: refused and why, no answer, a failure status and what it means.
 """
 
@@ -24,24 +24,42 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from viewer.core.io import ViewerError
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.cache import COMPLETE_MARKER, series_folder, valid_uid
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
-from viewer.core.net.storage import COMPLETE_MARKER, TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter, series_folder, valid_uid
+from viewer.core.net.storage import TRANSFER_SYNTAXES, UNCOMPRESSED_SYNTAXES, InstanceWriter
 from viewer.core.net.upper_layer import Unreachable, uid_list
-from viewer.core.tasks import CancelToken
-from viewer.core.wording import count
+from viewer.core.runtime.tasks import CancelToken
+from viewer.core.runtime.wording import count
 
 MAX_PDU = 256 * 1024
 
 #: Return keys asked for at each level (empty values = "send me this").
 STUDY_KEYS = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-    "AccessionNumber", "StudyDescription", "ModalitiesInStudy", "ReferringPhysicianName",
-    "StudyInstanceUID", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances", "SOPClassesInStudy",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "StudyDescription",
+    "ModalitiesInStudy",
+    "ReferringPhysicianName",
+    "StudyInstanceUID",
+    "NumberOfStudyRelatedSeries",
+    "NumberOfStudyRelatedInstances",
+    "SOPClassesInStudy",
 )
 SERIES_KEYS = (
-    "Modality", "SeriesNumber", "SeriesDescription", "SeriesInstanceUID", "StudyInstanceUID",
-    "NumberOfSeriesRelatedInstances", "SeriesDate", "SeriesTime",
+    "Modality",
+    "SeriesNumber",
+    "SeriesDescription",
+    "SeriesInstanceUID",
+    "StudyInstanceUID",
+    "NumberOfSeriesRelatedInstances",
+    "SeriesDate",
+    "SeriesTime",
 )
 PATIENT_KEYS = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex")
 
@@ -90,8 +108,14 @@ def _log_handlers(log: AssociationLog | None):
         primitive = event.primitive
         name = type(primitive).__name__
         if name == "A_ASSOCIATE" and primitive.result is None:
-            contexts = ", ".join(sorted({str(getattr(c.abstract_syntax, "name", c.abstract_syntax)) for c in primitive.presentation_context_definition_list})[:8])
-            log.add(f"-> A-ASSOCIATE-RQ to {primitive.called_ae_title} ({len(primitive.presentation_context_definition_list)} contexts: {contexts}...)")
+            contexts = ", ".join(
+                sorted(
+                    {str(getattr(c.abstract_syntax, "name", c.abstract_syntax)) for c in primitive.presentation_context_definition_list}
+                )[:8]
+            )
+            log.add(
+                f"-> A-ASSOCIATE-RQ to {primitive.called_ae_title} ({len(primitive.presentation_context_definition_list)} contexts: {contexts}...)"
+            )
         else:
             log.add(f"-> {name.replace('_', '-')}")
 
@@ -139,7 +163,7 @@ def _application_entity(local: LocalAE, timeouts: Timeouts):
     _config.LOG_HANDLER_LEVEL = "none"
     _config.LOG_RESPONSE_IDENTIFIERS = False
     _config.LOG_REQUEST_IDENTIFIERS = False
-    from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+    from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
     ae = AE(ae_title=local.ae_title)
     ae.implementation_class_uid = IMPLEMENTATION_CLASS_UID  # the peer sees this program, not pynetdicom (PS3.7 D.3.3.2)
@@ -211,7 +235,12 @@ def _associate(ae, node: Node, log: AssociationLog | None, handlers=(), ext_neg=
     tls = _tls(node)
     try:
         assoc = ae.associate(
-            node.host, node.port, ae_title=node.ae_title, evt_handlers=all_handlers, ext_neg=ext_neg, max_pdu=MAX_PDU,
+            node.host,
+            node.port,
+            ae_title=node.ae_title,
+            evt_handlers=all_handlers,
+            ext_neg=ext_neg,
+            max_pdu=MAX_PDU,
             **({"tls_args": tls} if tls else {}),
         )
     except (OSError, ValueError) as exc:
@@ -273,7 +302,7 @@ def _release(assoc) -> None:
     try:
         if assoc.is_established:
             assoc.release()
-    except Exception:  # noqa: BLE001 - the peer may be gone already
+    except Exception:  # the peer may be gone already
         assoc.abort()
 
 
@@ -298,7 +327,9 @@ def query_dataset(level: str, filters: dict[str, str], charset: str) -> Dataset:
     ds.QueryRetrieveLevel = level.upper()
     if charset:
         ds.SpecificCharacterSet = charset  # else servers answer in ASCII with '?' (PS3.4 C.4.1.1.3.2)
-    keys = {"STUDY": STUDY_KEYS, "SERIES": SERIES_KEYS, "PATIENT": PATIENT_KEYS, "IMAGE": ("SOPInstanceUID", "InstanceNumber")}[level.upper()]
+    keys = {"STUDY": STUDY_KEYS, "SERIES": SERIES_KEYS, "PATIENT": PATIENT_KEYS, "IMAGE": ("SOPInstanceUID", "InstanceNumber")}[
+        level.upper()
+    ]
     for keyword in keys:
         setattr(ds, keyword, "")
     for keyword, value in filters.items():
@@ -427,7 +458,12 @@ def find(
 
     model = StudyRootQueryRetrieveInformationModelFind if node.query_model == "study" else PatientRootQueryRetrieveInformationModelFind
     filters = dict(filters or {})
-    if node.query_model == "patient" and level.lower() in ("series", "image") and not filters.get("PatientID") and filters.get("StudyInstanceUID"):
+    if (
+        node.query_model == "patient"
+        and level.lower() in ("series", "image")
+        and not filters.get("PatientID")
+        and filters.get("StudyInstanceUID")
+    ):
         # Below STUDY, Patient Root needs the unique keys above (PS3.4 C.4.1.2.2.1): a strict PACS answers 0xC000 without.
         study = lookup_study(node, local, filters["StudyInstanceUID"], log, cancel)
         if study is not None and study.get("PatientID"):
@@ -509,17 +545,30 @@ class _FindExchange(_Exchange):
 
         node = self.node
         assoc = self.assoc = Association(node.address, node.ae_title, self.local.ae_title, self.log.add if self.log is not None else None)
-        assoc.request(node.host, node.port, Proposal([(self.model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])], max_pdu=MAX_PDU),
-                      node.timeouts.connect, node.timeouts.acse, _tls(node))
+        assoc.request(
+            node.host,
+            node.port,
+            Proposal([(self.model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])], max_pdu=MAX_PDU),
+            node.timeouts.connect,
+            node.timeouts.acse,
+            _tls(node),
+        )
         result = FindResult([])
         try:
             context_id = self.context_id = assoc.context_for(self.model)
             if context_id is None:
-                raise ViewerError(f"{node.address} does not answer C-FIND in the {'Study' if node.query_model == 'study' else 'Patient'} Root model")
+                raise ViewerError(
+                    f"{node.address} does not answer C-FIND in the {'Study' if node.query_model == 'study' else 'Patient'} Root model"
+                )
             implicit = assoc.accepted[context_id][1] == ImplicitVRLittleEndian
             assoc.on_idle = self._check
-            command = encode_command(AffectedSOPClassUID=self.model, CommandField=C_FIND_RQ, MessageID=self.MESSAGE_ID,
-                                     Priority=MEDIUM, CommandDataSetType=0x0000)
+            command = encode_command(
+                AffectedSOPClassUID=self.model,
+                CommandField=C_FIND_RQ,
+                MessageID=self.MESSAGE_ID,
+                Priority=MEDIUM,
+                CommandDataSetType=0x0000,
+            )
             assoc.send(context_id, command, encode(identifier, implicit, True), name=f"C-FIND-RQ (message {self.MESSAGE_ID})")
             while True:
                 message = assoc.receive()
@@ -580,12 +629,24 @@ class RetrieveResult:
 
 #: SOP classes proposed for C-GET storage when the study does not list its own.
 _COMMON_STORAGE = (
-    "1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1", "1.2.840.10008.5.1.4.1.1.4",
-    "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1",
-    "1.2.840.10008.5.1.4.1.1.1.2", "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1",
-    "1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.12.1", "1.2.840.10008.5.1.4.1.1.20",
-    "1.2.840.10008.5.1.4.1.1.128", "1.2.840.10008.5.1.4.1.1.481.1", "1.2.840.10008.5.1.4.1.1.88.11",
-    "1.2.840.10008.5.1.4.1.1.88.22", "1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.5.1.4.1.1.66.4",
+    "1.2.840.10008.5.1.4.1.1.2",
+    "1.2.840.10008.5.1.4.1.1.2.1",
+    "1.2.840.10008.5.1.4.1.1.4",
+    "1.2.840.10008.5.1.4.1.1.4.1",
+    "1.2.840.10008.5.1.4.1.1.1",
+    "1.2.840.10008.5.1.4.1.1.1.1",
+    "1.2.840.10008.5.1.4.1.1.1.2",
+    "1.2.840.10008.5.1.4.1.1.6.1",
+    "1.2.840.10008.5.1.4.1.1.3.1",
+    "1.2.840.10008.5.1.4.1.1.7",
+    "1.2.840.10008.5.1.4.1.1.12.1",
+    "1.2.840.10008.5.1.4.1.1.20",
+    "1.2.840.10008.5.1.4.1.1.128",
+    "1.2.840.10008.5.1.4.1.1.481.1",
+    "1.2.840.10008.5.1.4.1.1.88.11",
+    "1.2.840.10008.5.1.4.1.1.88.22",
+    "1.2.840.10008.5.1.4.1.1.11.1",
+    "1.2.840.10008.5.1.4.1.1.66.4",
 )
 
 
@@ -656,7 +717,9 @@ def retrieve(
         folder = series_folder(cache, study_uid, series_uid)
         if (folder / COMPLETE_MARKER).exists():
             files = sorted(folder.glob("*.dcm"))
-            return RetrieveResult(files, RetrieveProgress(completed=len(files), received=len(files), done=True), cached=True, message="already in the cache")
+            return RetrieveResult(
+                files, RetrieveProgress(completed=len(files), received=len(files), done=True), cached=True, message="already in the cache"
+            )
     if sop_classes is None or (node.query_model == "patient" and not patient_id):
         study = lookup_study(node, local, study_uid, log, cancel)
         if cancel is not None and cancel.cancelled:
@@ -698,8 +761,9 @@ def retrieve(
     raise ViewerError(f"{node.address} refused to send: " + "; ".join(errors))
 
 
-def lookup_study(node: Node, local: LocalAE, study_uid: str, log: AssociationLog | None = None,
-                 cancel: CancelToken | None = None) -> Dataset | None:
+def lookup_study(
+    node: Node, local: LocalAE, study_uid: str, log: AssociationLog | None = None, cancel: CancelToken | None = None
+) -> Dataset | None:
     """The node's STUDY level C-FIND answer for one study (its Patient ID, SOP Classes in Study...), or None.
 
     C-GET can only receive SOP classes it proposed, within 128 contexts, and a
@@ -709,7 +773,9 @@ def lookup_study(node: Node, local: LocalAE, study_uid: str, log: AssociationLog
     reported at once; one that refuses the C-FIND gives None.
     """
     try:
-        answer = find(node, local, "study", {"StudyInstanceUID": study_uid, "PatientID": "", "SOPClassesInStudy": ""}, cap=10, cancel=cancel, log=log)
+        answer = find(
+            node, local, "study", {"StudyInstanceUID": study_uid, "PatientID": "", "SOPClassesInStudy": ""}, cap=10, cancel=cancel, log=log
+        )
     except Unreachable:
         raise  # the retrieve would wait for it once more
     except ViewerError as exc:
@@ -797,8 +863,12 @@ def _watch_association(assoc, state: dict, cancel: CancelToken, timeout: float |
     return thread
 
 
-_COUNTS = (("remaining", "NumberOfRemainingSuboperations"), ("completed", "NumberOfCompletedSuboperations"),
-           ("failed", "NumberOfFailedSuboperations"), ("warning", "NumberOfWarningSuboperations"))
+_COUNTS = (
+    ("remaining", "NumberOfRemainingSuboperations"),
+    ("completed", "NumberOfCompletedSuboperations"),
+    ("failed", "NumberOfFailedSuboperations"),
+    ("warning", "NumberOfWarningSuboperations"),
+)
 
 
 def _run_retrieve(responses, send_cancel: Callable[[], None], writer, progress_cb, cancel, node) -> tuple[RetrieveProgress, list[str]]:
@@ -889,7 +959,9 @@ def _get(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log)
 
     model = str(StudyRootQueryRetrieveInformationModelGet if node.query_model == "study" else PatientRootQueryRetrieveInformationModelGet)
     storage = _storage_contexts(request.sop_classes)
-    proposal = Proposal([(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + storage, list(dict.fromkeys(uid for uid, _ in storage)), MAX_PDU)
+    proposal = Proposal(
+        [(model, [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + storage, list(dict.fromkeys(uid for uid, _ in storage)), MAX_PDU
+    )
     assoc = Association(node.address, node.ae_title, local.ae_title, log.add if log is not None else None)
     assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, _tls(node))
     writer = InstanceWriter(cache, {(request.study_uid, request.series_uid)})
@@ -898,7 +970,9 @@ def _get(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log)
         if context_id is None:
             raise _Refused("C-GET is not supported")
         exchange = _GetExchange(assoc, context_id, model, writer, cancel, node)
-        report, failed_uids = _run_retrieve(exchange.responses(request.identifier()), exchange.send_cancel, writer, progress_cb, cancel, node)
+        report, failed_uids = _run_retrieve(
+            exchange.responses(request.identifier()), exchange.send_cancel, writer, progress_cb, cancel, node
+        )
         assoc.release()
     except _Refused:
         assoc.release()
@@ -931,7 +1005,9 @@ class _GetExchange(_Exchange):
         from viewer.core.net.upper_layer import C_GET_RQ, C_GET_RSP, C_STORE_RQ, MEDIUM, encode_command
 
         implicit = self.assoc.accepted[self.context_id][1] == ImplicitVRLittleEndian
-        command = encode_command(AffectedSOPClassUID=self.model, CommandField=C_GET_RQ, MessageID=self.MESSAGE_ID, Priority=MEDIUM, CommandDataSetType=0x0000)
+        command = encode_command(
+            AffectedSOPClassUID=self.model, CommandField=C_GET_RQ, MessageID=self.MESSAGE_ID, Priority=MEDIUM, CommandDataSetType=0x0000
+        )
         self.assoc.send(self.context_id, command, encode(identifier, implicit, True), name=f"C-GET-RQ (message {self.MESSAGE_ID})")
         try:
             while True:
@@ -956,7 +1032,7 @@ class _GetExchange(_Exchange):
                 identifier = self._identifier(message)
                 if "FailedSOPInstanceUIDList" in identifier:
                     command = {**command, "FailedSOPInstanceUIDList": identifier.FailedSOPInstanceUIDList}
-            except Exception:  # noqa: BLE001 - the list only names failures the counts already give
+            except Exception:  # the list only names failures the counts already give
                 pass
         self.assoc.recycle(message.buffers)
         return command
@@ -966,8 +1042,13 @@ class _CancelIgnored(Exception):
     """The peer went on after our C-CANCEL for longer than CANCEL_GRACE."""
 
 
-def start_storage_scp(local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None, sop_classes: list[str] | None = None,
-                      log: AssociationLog | None = None):
+def start_storage_scp(
+    local: LocalAE,
+    writer: InstanceWriter,
+    timeouts: Timeouts | None = None,
+    sop_classes: list[str] | None = None,
+    log: AssociationLog | None = None,
+):
     """The Storage SCP that receives a C-MOVE (:class:`~viewer.core.net.storage_scp.StorageSCP`): listens
     on ``local.move_port`` until ``.shutdown()``; the study's own `sop_classes` are accepted besides every
     standard storage class. Raises ViewerError when the port cannot be opened."""
@@ -994,8 +1075,14 @@ def _move(node, local, cache, request: RetrieveRequest, progress_cb, cancel, log
         watchdog = _watch_association(assoc, state, cancel, node.timeouts.dimse, lambda: writer.last_activity)
         try:
             responses = assoc.send_c_move(request.identifier(), local.ae_title, model, msg_id=1)
-            report, failed_uids = _run_retrieve(_pynetdicom_responses(responses, state, node), lambda: assoc.send_c_cancel(1, query_model=model),
-                                                writer, progress_cb, cancel, node)
+            report, failed_uids = _run_retrieve(
+                _pynetdicom_responses(responses, state, node),
+                lambda: assoc.send_c_cancel(1, query_model=model),
+                writer,
+                progress_cb,
+                cancel,
+                node,
+            )
         finally:
             state["finished"].set()
             _release(assoc)

@@ -11,7 +11,6 @@ written as received (no decode and re-encode).
 from __future__ import annotations
 
 import os
-import re
 import struct
 import tempfile
 import threading
@@ -19,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+from viewer.core.media.cache import STAGING, series_folder, valid_uid
 
 #: C-STORE statuses (PS3.4 B.2.3)
 SUCCESS = 0x0000
@@ -31,42 +30,23 @@ NOT_AUTHORISED = 0x0124  # "Refused: Not Authorized" (PS3.7 C.5.22)
 #: Transfer syntaxes the viewer reads (README: "Decoders and licences"), received as they are: uncompressed first.
 UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 TRANSFER_SYNTAXES = UNCOMPRESSED_SYNTAXES + (
-    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202",
+    "1.2.840.10008.1.2.4.203",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
 )
 
 
-def valid_uid(uid) -> str | None:
-    """The UID if it is one (digits and dots, <= 64 characters), else None."""
-    text = str(uid or "").strip().rstrip("\x00")
-    return text if len(text) <= 64 and _UID.match(text) else None
-
-
-def default_cache_dir() -> Path:
-    """The platform's per-user cache location for retrieved studies."""
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif os.uname().sysname == "Darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "dicom-viewer" / "retrieved"
-
-
-def series_folder(root: Path, study_uid: str, series_uid: str) -> Path:
-    study, series = valid_uid(study_uid), valid_uid(series_uid)
-    if not study or not series:
-        raise ValueError("not a UID")
-    return root / study / series
-
-
-COMPLETE_MARKER = ".complete"
-
-
-#: Where instances are written while they arrive: inside the cache root, so a rename moves them into place.
-STAGING = ".incoming"
 #: Bytes of the start of a dataset kept in memory to read its Study and Series UIDs from.
 _HEAD = 64 * 1024
 
@@ -93,7 +73,7 @@ class IncomingInstance:
 
     def write(self, fragment) -> None:
         if self.head_size < _HEAD:
-            kept = bytes(fragment[:_HEAD - self.head_size])
+            kept = bytes(fragment[: _HEAD - self.head_size])
             self.head.append(kept)
             self.head_size += len(kept)
         if self.fd is None:
@@ -227,7 +207,7 @@ class InstanceWriter:
                 with open(incoming.path, "rb") as f:  # UIDs beyond the head kept in memory: read the file
                     f.seek(incoming.header_size)
                     study_uid, series_uid = study_and_series([f.read()], incoming.transfer_syntax)
-        except Exception:  # noqa: BLE001 - a dataset we cannot parse is refused, not a crash
+        except Exception:  # a dataset we cannot parse is refused, not a crash
             self.refuse("an instance whose dataset cannot be read")
             return CANNOT_UNDERSTAND
         if not (sop_uid and study_uid and series_uid):
@@ -301,7 +281,7 @@ def _write_fully(fd: int, data) -> None:
     """Write all of the bytes-like `data` (os.write may write less than it was given)."""
     view = memoryview(data).cast("B")
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 #: Transfer syntaxes whose dataset is deflated: Deflated Explicit VR Little Endian and JPIP
@@ -327,7 +307,7 @@ def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, s
     if dataset:
         try:
             found = _uids_in(dataset[0], transfer_syntax)
-        except Exception:  # noqa: BLE001 - the first piece may end inside an element
+        except Exception:  # the first piece may end inside an element
             found = {}
     if len(found) < 2 and len(dataset) > 1:
         found = _uids_in(b"".join(dataset), transfer_syntax)
@@ -335,7 +315,7 @@ def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, s
 
 
 def _uids_in(data, transfer_syntax: str) -> dict:
-    from viewer.core.header import top_level_values
+    from viewer.core.dicom.header import top_level_values
 
     values = top_level_values(data, transfer_syntax, {_STUDY_UID, _SERIES_UID})
     return {tag: value.decode("ascii", "replace") for tag, value in values.items()}
@@ -364,16 +344,18 @@ def file_meta_bytes(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_u
     Class UID* and *Implementation Version Name* (it writes the file). Encoded by hand: pydicom's writer takes longer than
     writing the 0.5 MB that follows it.
     """
-    from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+    from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
     version = IMPLEMENTATION_VERSION_NAME.encode("ascii")
     version += b" " * (len(version) % 2)  # SH pads with a space
-    body = b"".join((
-        _element(0x00020001, b"OB", b"\x00\x01"),
-        _element(0x00020002, b"UI", _uid(sop_class_uid)),
-        _element(0x00020003, b"UI", _uid(sop_instance_uid)),
-        _element(0x00020010, b"UI", _uid(transfer_syntax_uid)),
-        _element(0x00020012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
-        _element(0x00020013, b"SH", version),
-    ))
+    body = b"".join(
+        (
+            _element(0x00020001, b"OB", b"\x00\x01"),
+            _element(0x00020002, b"UI", _uid(sop_class_uid)),
+            _element(0x00020003, b"UI", _uid(sop_instance_uid)),
+            _element(0x00020010, b"UI", _uid(transfer_syntax_uid)),
+            _element(0x00020012, b"UI", _uid(IMPLEMENTATION_CLASS_UID)),
+            _element(0x00020013, b"SH", version),
+        )
+    )
     return _element(0x00020000, b"UL", struct.pack("<L", len(body))) + body

@@ -22,9 +22,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from viewer.core.io import ViewerError
+from viewer.core.dicom.io import ViewerError
+from viewer.core.media.cache import valid_uid
 from viewer.core.net.nodes import LocalAE, Timeouts
-from viewer.core.net.storage import CANNOT_UNDERSTAND, TRANSFER_SYNTAXES, InstanceWriter, valid_uid
+from viewer.core.net.storage import CANNOT_UNDERSTAND, TRANSFER_SYNTAXES, InstanceWriter
 from viewer.core.net.upper_layer import (
     C_ECHO_RQ,
     C_ECHO_RSP,
@@ -62,8 +63,11 @@ def answer_store(assoc: Association, message: Message, writer: InstanceWriter) -
         status = CANNOT_UNDERSTAND
     assoc.recycle(message.buffers)
     response = encode_command(
-        AffectedSOPClassUID=request.get("AffectedSOPClassUID", ""), CommandField=C_STORE_RSP,
-        MessageIDBeingRespondedTo=request.get("MessageID", 0), CommandDataSetType=NO_DATASET, Status=status,
+        AffectedSOPClassUID=request.get("AffectedSOPClassUID", ""),
+        CommandField=C_STORE_RSP,
+        MessageIDBeingRespondedTo=request.get("MessageID", 0),
+        CommandDataSetType=NO_DATASET,
+        Status=status,
         AffectedSOPInstanceUID=request.get("AffectedSOPInstanceUID", ""),
     )
     assoc.send(message.context_id, response, name=f"C-STORE-RSP status 0x{status:04X}")
@@ -80,8 +84,15 @@ class StorageSCP:
 
     MAX_PDU = 256 * 1024
 
-    def __init__(self, local: LocalAE, writer: InstanceWriter, timeouts: Timeouts | None = None,
-                 sop_classes: list[str] | None = None, log: Callable[[str], None] | None = None, max_associations: int = 4):
+    def __init__(
+        self,
+        local: LocalAE,
+        writer: InstanceWriter,
+        timeouts: Timeouts | None = None,
+        sop_classes: list[str] | None = None,
+        log: Callable[[str], None] | None = None,
+        max_associations: int = 4,
+    ):
         from pynetdicom import AllStoragePresentationContexts
 
         self.local, self.writer, self.timeouts = local, writer, timeouts or Timeouts()
@@ -172,9 +183,13 @@ class StorageSCP:
                 if kind == C_STORE_RQ:
                     answer_store(assoc, message, self.writer)
                 elif kind == C_ECHO_RQ:
-                    response = encode_command(AffectedSOPClassUID=VERIFICATION, CommandField=C_ECHO_RSP,
-                                              MessageIDBeingRespondedTo=message.command.get("MessageID", 0),
-                                              CommandDataSetType=NO_DATASET, Status=0x0000)
+                    response = encode_command(
+                        AffectedSOPClassUID=VERIFICATION,
+                        CommandField=C_ECHO_RSP,
+                        MessageIDBeingRespondedTo=message.command.get("MessageID", 0),
+                        CommandDataSetType=NO_DATASET,
+                        Status=0x0000,
+                    )
                     assoc.send(message.context_id, response, name="C-ECHO-RSP status 0x0000")
                 else:  # only storage and verification contexts were accepted: nothing else may come
                     raise assoc._protocol_error(f"a {message.command.get('CommandField')} request on a storage association")

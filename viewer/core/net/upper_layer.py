@@ -26,8 +26,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from viewer.core.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from viewer.core.io import ViewerError
+from viewer.core.dicom.io import ViewerError
+from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
 #: DIMSE Command Field values (PS3.7 E.1)
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
@@ -37,9 +37,17 @@ C_FIND_RQ, C_FIND_RSP = 0x0020, 0x8020
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 C_CANCEL_RQ = 0x0FFF
 _COMMAND_NAMES = {
-    C_STORE_RQ: "C-STORE-RQ", C_STORE_RSP: "C-STORE-RSP", C_GET_RQ: "C-GET-RQ", C_GET_RSP: "C-GET-RSP",
-    C_MOVE_RQ: "C-MOVE-RQ", C_MOVE_RSP: "C-MOVE-RSP", C_FIND_RQ: "C-FIND-RQ", C_FIND_RSP: "C-FIND-RSP",
-    C_ECHO_RQ: "C-ECHO-RQ", C_ECHO_RSP: "C-ECHO-RSP", C_CANCEL_RQ: "C-CANCEL-RQ",
+    C_STORE_RQ: "C-STORE-RQ",
+    C_STORE_RSP: "C-STORE-RSP",
+    C_GET_RQ: "C-GET-RQ",
+    C_GET_RSP: "C-GET-RSP",
+    C_MOVE_RQ: "C-MOVE-RQ",
+    C_MOVE_RSP: "C-MOVE-RSP",
+    C_FIND_RQ: "C-FIND-RQ",
+    C_FIND_RSP: "C-FIND-RSP",
+    C_ECHO_RQ: "C-ECHO-RQ",
+    C_ECHO_RSP: "C-ECHO-RSP",
+    C_CANCEL_RQ: "C-CANCEL-RQ",
 }
 
 #: (0000,0800) *Command Data Set Type* meaning "no dataset follows"
@@ -132,7 +140,7 @@ def decode_command(data: bytes) -> dict[str, object]:
         pos += 8
         if (group != 0x0000 and not values) or pos + length > end:
             raise ValueError(f"element ({group:04X},{element:04X}) does not belong in a command set")
-        value = bytes(data[pos:pos + length])
+        value = bytes(data[pos : pos + length])
         pos += length
         if group != 0x0000:
             if (group, element) == FAILED_SOP_INSTANCE_UID_LIST:
@@ -232,7 +240,9 @@ class Association:
 
     # -- opening
 
-    def request(self, host: str, port: int, proposal: Proposal, connect_timeout: float | None, acse_timeout: float | None, tls=None) -> None:
+    def request(
+        self, host: str, port: int, proposal: Proposal, connect_timeout: float | None, acse_timeout: float | None, tls=None
+    ) -> None:
         """Connect, propose, and wait for the answer; raises ViewerError when refused or unanswered."""
         try:
             raw = socket.create_connection((host, port), timeout=connect_timeout)
@@ -253,8 +263,10 @@ class Association:
         self.sock.setblocking(False)  # reads and writes wait in _wait(), which lets on_idle run
         self._buffer_size = max(proposal.max_pdu, 16384)
         rq = _associate_rq(self.calling_ae, self.called_ae, proposal)
-        self.log(f"-> A-ASSOCIATE-RQ to {self.called_ae} ({len(proposal.contexts)} contexts: "
-                 f"{', '.join(sorted({_uid_name(a) for a, _ in proposal.contexts})[:8])}...)")
+        self.log(
+            f"-> A-ASSOCIATE-RQ to {self.called_ae} ({len(proposal.contexts)} contexts: "
+            f"{', '.join(sorted({_uid_name(a) for a, _ in proposal.contexts})[:8])}...)"
+        )
         deadline = None if acse_timeout is None else time.monotonic() + acse_timeout
 
         def acse_wait():
@@ -303,8 +315,14 @@ class Association:
             raise ViewerError(f"{self.address} aborted the association")
         raise ViewerError(f"{self.address} answered the association request with PDU type {pdu_type}")
 
-    def answer(self, sock: socket.socket, choose: Callable[[str, list[str]], str | None], max_pdu: int,
-               acse_timeout: float | None, busy: bool = False) -> bool:
+    def answer(
+        self,
+        sock: socket.socket,
+        choose: Callable[[str, list[str]], str | None],
+        max_pdu: int,
+        acse_timeout: float | None,
+        busy: bool = False,
+    ) -> bool:
         """Be the acceptor on `sock`: read the A-ASSOCIATE-RQ, answer AC (or RJ when `busy`); True when established.
 
         ``choose(abstract_syntax, transfer_syntaxes)`` gives the transfer
@@ -346,7 +364,7 @@ class Association:
         try:
             request.decode(_PDU_HEADER.pack(pdu_type, length) + bytes(buffer[:length]))
             asked = request.to_primitive()
-        except Exception as exc:  # noqa: BLE001 - whatever pynetdicom cannot read is the peer's protocol error
+        except Exception as exc:  # whatever pynetdicom cannot read is the peer's protocol error
             raise self._protocol_error(f"an association request that cannot be read ({exc})") from None
         self.calling_ae = str(asked.calling_ae_title).strip()
         self.address = f"{self.calling_ae}@{self.address}"
@@ -416,7 +434,7 @@ class Association:
             if data is None:
                 continue
             room = (self.peer_max_pdu - 6) if self.peer_max_pdu else len(data) or 1  # a PDV item's header is 6 bytes
-            pieces = [data[i:i + room] for i in range(0, len(data), room)] or [b""]
+            pieces = [data[i : i + room] for i in range(0, len(data), room)] or [b""]
             for index, piece in enumerate(pieces):
                 last = 0x02 if index == len(pieces) - 1 else 0x00
                 pdv = _PDV_HEADER.pack(len(piece) + 2, context_id, control | last) + piece
@@ -454,7 +472,7 @@ class Association:
                 length, context_id, control = _PDV_HEADER.unpack_from(view, pos)
                 if length < 2 or pos + 4 + length > end:
                     raise self._protocol_error("a PDV item's length runs past its PDU")
-                fragment = view[pos + 6:pos + 4 + length]
+                fragment = view[pos + 6 : pos + 4 + length]
                 pos += 4 + length
                 if control & 0x01:  # a command fragment (PS3.8 E.2)
                     command += fragment
@@ -699,6 +717,11 @@ def _associate_rq(calling_ae: str, called_ae: str, proposal: Proposal) -> bytes:
         data = uid.encode("ascii")
         user.append(_item(0x54, struct.pack(">H", len(data)) + data + b"\x00\x01"))
     items.append(_item(0x50, b"".join(user)))
-    body = (struct.pack(">H2x", 1) + called_ae.encode("ascii").ljust(16)[:16] + calling_ae.encode("ascii").ljust(16)[:16]
-            + b"\x00" * 32 + b"".join(items))
+    body = (
+        struct.pack(">H2x", 1)
+        + called_ae.encode("ascii").ljust(16)[:16]
+        + calling_ae.encode("ascii").ljust(16)[:16]
+        + b"\x00" * 32
+        + b"".join(items)
+    )
     return struct.pack(">BxI", A_ASSOCIATE_RQ, len(body)) + body

@@ -2,7 +2,7 @@
 
 Rows carry the tag, keyword and name (private tags with their private
 creator and, where pydicom's private dictionary knows it, a name), VR, VM,
-length and the value as shown: text through :mod:`viewer.core.charset`,
+length and the value as shown: text through :mod:`viewer.core.dicom.charset`,
 numbers and dates through pydicom, bulk data summarised, never dumped.
 Values pydicom finds invalid (a DS that is not a number, a date that is
 not a date, an odd length) are shown raw with a warning; nothing here
@@ -22,9 +22,9 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from viewer.core.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text, value_text
-from viewer.core.truncation import DAMAGED
-from viewer.core.wording import count
+from viewer.core.dicom.charset import TEXT_VRS, CharsetOverrides, declared_charsets, element_text, value_text
+from viewer.core.dicom.truncation import DAMAGED
+from viewer.core.runtime.wording import count
 
 BULK_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 PIXEL_KEYWORDS = {"PixelData", "FloatPixelData", "DoubleFloatPixelData"}
@@ -51,7 +51,7 @@ class TagRow:
 
     def line(self) -> str:
         """One row as text, for copying."""
-        flags = " [guess: %s]" % self.guess if self.guess else (" [suspect]" if self.suspect else "")
+        flags = f" [guess: {self.guess}]" if self.guess else (" [suspect]" if self.suspect else "")
         if self.warning:
             flags += f" [{self.warning}]" if self.warning.startswith("truncated") else f" [invalid: {self.warning}]"
         length = "" if self.length is None else f" #{self.length}"
@@ -101,7 +101,7 @@ def _convert(ds: Dataset, tag: int) -> tuple[DataElement | None, str]:
         warnings.simplefilter("always")
         try:
             elem = ds[tag]
-        except Exception as exc:  # noqa: BLE001 - a malformed value is shown raw
+        except Exception as exc:  # a malformed value is shown raw
             return None, " ".join(str(exc).split())[:200]
     reasons = [" ".join(str(w.message).split())[:200] for w in caught]
     return elem, "; ".join(reasons)
@@ -145,7 +145,7 @@ def _plain(ds: Dataset, keyword: str, default):
     """
     try:
         return ds.get(keyword, default)
-    except Exception:  # noqa: BLE001 - see above
+    except Exception:  # see above
         return default
 
 
@@ -189,8 +189,16 @@ def dataset_rows(
             text = decoded.text if decoded is not None else ""
             rows.append(
                 TagRow(
-                    _tag_text(tag), keyword, name, vr, _vm(text, vr), length, _elide(text), text,
-                    decoded.suspect if decoded else False, decoded.guess if decoded else None,
+                    _tag_text(tag),
+                    keyword,
+                    name,
+                    vr,
+                    _vm(text, vr),
+                    length,
+                    _elide(text),
+                    text,
+                    decoded.suspect if decoded else False,
+                    decoded.guess if decoded else None,
                     warning=f"odd value length {length}" if length is not None and length % 2 == 1 else "",
                     tag_value=tag,
                 )
@@ -213,7 +221,7 @@ def dataset_rows(
     damaged = getattr(ds, DAMAGED, None) or {}
     for row in rows[first:]:
         if row.tag_value in damaged:
-            row.warning = damaged[row.tag_value]  # the file ends inside it (viewer.core.truncation)
+            row.warning = damaged[row.tag_value]  # the file ends inside it (viewer.core.dicom.truncation)
     return rows
 
 
@@ -294,7 +302,7 @@ def _elide(text: str) -> str:
 
 def preamble_row(path) -> TagRow | None:
     """A warning row when the file's preamble is a program (PS3.10 7.1, CVE-2019-11687)."""
-    from viewer.core.io import executable_preamble
+    from viewer.core.dicom.io import executable_preamble
 
     warning = executable_preamble(path)
     if not warning:
@@ -320,7 +328,9 @@ _NUMBER_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "IS", "DS"}
 _BINARY_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "SV", "UV", "AT"}
 
 
-def to_json_model(ds: Dataset, path: str | None = None, overrides: CharsetOverrides | None = None, declared: list[str] | None = None) -> dict:
+def to_json_model(
+    ds: Dataset, path: str | None = None, overrides: CharsetOverrides | None = None, declared: list[str] | None = None
+) -> dict:
     """The DICOM JSON model of `ds` (PS3.18 F.2), values decoded as the inspector shows them.
 
     Keys are 'ggggeeee'; Person Names are {'Alphabetic', 'Ideographic',
@@ -397,4 +407,3 @@ def _pn_json(value: str) -> dict:
         if group:
             out[label] = group
     return out
-

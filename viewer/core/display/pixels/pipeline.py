@@ -483,7 +483,7 @@ class FrameDisplay:
         (0028,0120) *Pixel Padding Value* (and (0028,0121) *Pixel Padding
         Range Limit*) mark pixels outside the body (PS3.3 C.7.5.1.1.2);
         including them would squash the image's contrast. The window a
-        series opens with is :func:`viewer.core.pixels.auto_window.percentile_window`
+        series opens with is :func:`viewer.core.display.pixels.auto_window.percentile_window`
         or one from the file's pixel value range, not this.
         """
         padding = pixel_padding_range(self.ctx)
@@ -541,7 +541,7 @@ class FrameDisplay:
         Width*). With neither: a CT in Hounsfield units opens with
         :data:`SOFT_TISSUE_WINDOW` (its full range, some 4000 HU, would show
         soft tissue as one grey); anything else with `automatic`, the
-        series' automatic window (:mod:`viewer.core.pixels.auto_window`), so
+        series' automatic window (:mod:`viewer.core.display.pixels.auto_window`), so
         brightness does not change from slice to slice, or without one this
         frame's min-max. Colour: shown as stored.
         """

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 
-from viewer.core.pixels.pipeline import (
+from viewer.core.display.pixels.pipeline import (
     VOI,
     FrameDisplay,
     FullRange,
@@ -67,7 +67,7 @@ def format_time(value) -> str:
 
 
 def _get(ds: Dataset, keyword: str) -> str:
-    from viewer.core.model import text
+    from viewer.core.media.model import text
 
     return text(ds, keyword)  # never raises: a malformed value must not break the overlay
 
@@ -81,7 +81,7 @@ def _integer(ds: Dataset, keyword: str) -> int | None:
             warnings.simplefilter("ignore")  # a malformed value: the row says it is not given
             value = ds.get(keyword)
         return None if value is None or value == "" else int(value)
-    except Exception:  # noqa: BLE001 - never breaks the dock
+    except Exception:  # never breaks the dock
         return None
 
 
@@ -129,7 +129,7 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
     where = frame_ctx if frame_ctx is not None else ds
     location = _get(where, "SliceLocation") or _get(ds, "SliceLocation")
     if not location and frame_ctx is not None and frame_ctx is not ds:
-        from viewer.core.model import slice_position
+        from viewer.core.media.model import slice_position
 
         position = slice_position(frame_ctx)
         location = f"{position:.2f}" if position is not None else ""
@@ -144,7 +144,7 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
             series.append(f"Thk {float(thickness):g} mm")
         except ValueError:
             series.append(f"Thk {thickness}")
-    from viewer.core.pixels.pipeline import IDENTITY_WINDOW
+    from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW
 
     # Colour shown as stored needs no window line; a user window on it does.
     display = [describe_voi(facts.voi)] if facts.voi != IDENTITY_WINDOW else []
@@ -192,7 +192,13 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
         explanation = _get(item, "LUTExplanation")
         stages.append(("Modality LUT", f"Modality LUT Sequence, descriptor {descriptor}" + (f" ({explanation})" if explanation else "")))
     elif "RescaleSlope" in ctx or "RescaleIntercept" in ctx:
-        stages.append(("Modality LUT", f"rescale slope {_get(ctx, 'RescaleSlope') or '1'}, intercept {_get(ctx, 'RescaleIntercept') or '0'}" + (f" -> {unit}" if unit else "")))
+        stages.append(
+            (
+                "Modality LUT",
+                f"rescale slope {_get(ctx, 'RescaleSlope') or '1'}, intercept {_get(ctx, 'RescaleIntercept') or '0'}"
+                + (f" -> {unit}" if unit else ""),
+            )
+        )
     else:
         stages.append(("Modality LUT", "identity (no rescale in the file)"))
     if isinstance(voi, Window):
@@ -200,7 +206,13 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
         stages.append(("VOI LUT Function", voi.function))
     elif isinstance(voi, VOILut):
         item = ctx.VOILUTSequence[voi.index]
-        stages.append(("VOI", f"VOI LUT Sequence item {voi.index + 1}, descriptor {list(item.LUTDescriptor)}" + (f" ({voi.explanation})" if voi.explanation else "")))
+        stages.append(
+            (
+                "VOI",
+                f"VOI LUT Sequence item {voi.index + 1}, descriptor {list(item.LUTDescriptor)}"
+                + (f" ({voi.explanation})" if voi.explanation else ""),
+            )
+        )
     elif isinstance(voi, FullRange):
         stages.append(("VOI", "none: the full modality range is shown"))
     windows, luts = file_windows(ctx), file_voi_luts(ctx)
@@ -230,7 +242,7 @@ def _window_origin(voi: Window) -> str:
 
     An automatic window says how it was computed ("for the series, from
     Smallest/Largest Image Pixel Value", "... from the 0.5-99.5 percentile of
-    image 6"; :mod:`viewer.core.pixels.auto_window`); the viewer's default for
+    image 6"; :mod:`viewer.core.display.pixels.auto_window`); the viewer's default for
     a CT with no window of its own says that it is one.
     """
     values = f"center {voi.center:g}, width {voi.width:g}"

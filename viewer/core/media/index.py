@@ -1,12 +1,12 @@
 """What ``dicom-viewer index PATH`` prints: the window's catalog as a tree.
 
-:func:`index_tree` turns what :func:`viewer.core.sources.open_paths` found
+:func:`index_tree` turns what :func:`viewer.core.media.sources.open_paths` found
 (the window's own scan: folders, media roots, DICOMDIRs) into plain data,
 Patient > Study > Series > Instance, with the problem files; :func:`tree_text`
 writes that data as an indented listing. Attributes are keyed by their DICOM
 keyword (PS3.6) and hold the text the browser shows: values decoded with the
 file's character set, the user's overrides and guesses applied
-(:func:`viewer.core.model.text`), '' when absent. Lower-case keys are the
+(:func:`viewer.core.media.model.text`), '' when absent. Lower-case keys are the
 index's own: ``studies``, ``series``, ``instances``, ``images`` (frames of
 the instances that can be opened), ``path``, ``problem``.
 """
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from viewer.core.io import Problem
-from viewer.core.model import Catalog, Instance, Patient, Series, Study, text
+from viewer.core.dicom.io import Problem
+from viewer.core.media.model import Catalog, Instance, Patient, Series, Study, text
 
 #: Attributes listed per level; all are among the indexing attributes
-#: (viewer.core.header.INDEX_KEYWORDS) that every instance keeps.
+#: (viewer.core.dicom.header.INDEX_KEYWORDS) that every instance keeps.
 PATIENT_KEYWORDS = ("PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex")
 STUDY_KEYWORDS = ("StudyInstanceUID", "StudyDate", "StudyTime", "StudyDescription", "AccessionNumber", "StudyID", "ReferringPhysicianName")
 SERIES_KEYWORDS = ("SeriesInstanceUID", "Modality", "SeriesNumber", "SeriesDescription", "SeriesDate", "SeriesTime", "BodyPartExamined")
@@ -96,12 +96,26 @@ def tree_text(tree: dict, where: str = "", files_seen: int | None = None) -> lis
     their series with counts, then the problem files, then :func:`summary`."""
     lines = []
     for patient in tree["patients"]:
-        lines.append(_line(patient["PatientName"] or "(no name)", ("ID", patient["PatientID"]), ("issuer", patient["IssuerOfPatientID"]),
-                           ("born", _date(patient["PatientBirthDate"])), ("sex", patient["PatientSex"])))
+        lines.append(
+            _line(
+                patient["PatientName"] or "(no name)",
+                ("ID", patient["PatientID"]),
+                ("issuer", patient["IssuerOfPatientID"]),
+                ("born", _date(patient["PatientBirthDate"])),
+                ("sex", patient["PatientSex"]),
+            )
+        )
         for study in patient["studies"]:
             when = " ".join(part for part in (_date(study["StudyDate"]), _time(study["StudyTime"])) if part)
-            lines.append("  " + _line(f"Study {when or '(no date)'}", ("", study["StudyDescription"]),
-                                      ("accession", study["AccessionNumber"]), ("ID", study["StudyID"])))
+            lines.append(
+                "  "
+                + _line(
+                    f"Study {when or '(no date)'}",
+                    ("", study["StudyDescription"]),
+                    ("accession", study["AccessionNumber"]),
+                    ("ID", study["StudyID"]),
+                )
+            )
             for series in study["series"]:
                 lines.append("    " + _series_line(series))
     problems = tree["problems"]
@@ -136,8 +150,10 @@ def summary(tree: dict, where: str = "", files_seen: int | None = None) -> str:
     if not series:
         looked = f" ({_count(files_seen, 'file')} looked at)" if files_seen is not None else ""
         return f"no DICOM images found{' in ' + where if where else ''}{looked}; {problems}"
-    return (f"{_count(len(patients), 'patient')}, {_count(len(studies), 'study', 'studies')}, {_count(len(series), 'series', 'series')}, "
-            f"{_count(instances, 'instance')} ({_count(images, 'image')}); {problems}")
+    return (
+        f"{_count(len(patients), 'patient')}, {_count(len(studies), 'study', 'studies')}, {_count(len(series), 'series', 'series')}, "
+        f"{_count(instances, 'instance')} ({_count(images, 'image')}); {problems}"
+    )
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 _POOL: ProcessPoolExecutor | None = None
 _LOCK = threading.Lock()
 _CLOSED = threading.Event()  # set by close_pool: the app is quitting, no new pool
-PRELOAD = ["viewer.core.scan", "viewer.core.frames"]
+PRELOAD = ["viewer.core.media.scan", "viewer.core.display.frames"]
 
 
 def process_pool() -> ProcessPoolExecutor | None:
@@ -54,8 +54,12 @@ def process_pool() -> ProcessPoolExecutor | None:
                 context.set_forkserver_preload(PRELOAD)
             except ValueError:  # no forkserver on this platform (Windows)
                 context = multiprocessing.get_context("spawn")
-            _POOL = ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context, initializer=_worker_started,
-                                        initargs=(os.getpid(), context.get_start_method()))
+            _POOL = ProcessPoolExecutor(
+                max_workers=min(cores, 4),
+                mp_context=context,
+                initializer=_worker_started,
+                initargs=(os.getpid(), context.get_start_method()),
+            )
         return _POOL
 
 

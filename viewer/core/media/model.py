@@ -6,7 +6,7 @@ two patients who happen to share a Patient ID (different hospitals) never
 end up in one study. A :class:`Series` is what the rendering pane scrolls
 through: its instances sorted along the slice normal, each contributing one
 image per frame. Only headers are held here; pixel data is read by
-:mod:`viewer.core.frames`.
+:mod:`viewer.core.display.frames`.
 """
 
 from __future__ import annotations
@@ -20,17 +20,17 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from viewer.core.compact import CompactHeader
-from viewer.core.header import RawHeader
+from viewer.core.dicom.compact import CompactHeader
+from viewer.core.dicom.header import RawHeader
 
 
 def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
     """An attribute as display text ('' when absent or unreadable).
 
-    Text VRs go through :mod:`viewer.core.charset` (declared set, guesses
+    Text VRs go through :mod:`viewer.core.dicom.charset` (declared set, guesses
     for suspect bytes, the user's overrides); others through pydicom.
     """
-    from viewer.core.charset import header_text
+    from viewer.core.dicom.charset import header_text
 
     try:
         return header_text(ds, keyword, str(path) if path else None)
@@ -43,17 +43,27 @@ class Instance:
 
     What sorting, grouping and listing need (UIDs, instance number,
     position and orientation) is read once here, from the raw values; the
-    indexing attributes are kept packed (:mod:`viewer.core.compact`) and
+    indexing attributes are kept packed (:mod:`viewer.core.dicom.compact`) and
     :attr:`header` rebuilds them on demand, so a catalog of 100,000 files
     stays around 100 MB, not 2 GB. ``header`` may be a pydicom dataset or
-    the scan's :class:`~viewer.core.header.RawHeader`.
+    the scan's :class:`~viewer.core.dicom.header.RawHeader`.
     ``problem`` is set (and ``path`` may be None) for media records whose
     file is missing or refused; ``warning`` for an executable preamble.
     """
 
     __slots__ = (
-        "path", "frames", "problem", "warning", "series_uid", "study_uid", "sop_instance_uid", "sop_class_uid",
-        "instance_number", "position", "orientation", "_compact",
+        "path",
+        "frames",
+        "problem",
+        "warning",
+        "series_uid",
+        "study_uid",
+        "sop_instance_uid",
+        "sop_class_uid",
+        "instance_number",
+        "position",
+        "orientation",
+        "_compact",
     )
 
     def __init__(self, path: Path | None, header: Dataset | RawHeader, frames: int = 1, problem: str = "", warning: str = ""):

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydicom.charset import convert_encodings, decode_bytes, python_encoding
 from pydicom.datadict import dictionary_VR
-from pydicom.filewriter import correct_ambiguous_vr_element
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
+from pydicom.filewriter import correct_ambiguous_vr_element
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
@@ -149,7 +149,7 @@ def _lenient(raw: bytes, charsets: list[str], vr: str) -> str:
 
     try:
         return decode_with(raw, charsets, vr)
-    except Exception:  # noqa: BLE001 - fall back to a replacing decode
+    except Exception:  # fall back to a replacing decode
         pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -160,7 +160,7 @@ def _lenient(raw: bytes, charsets: list[str], vr: str) -> str:
             if vr == "PN":
                 return str(PersonName(raw, encodings=encodings).decode())
             return decode_bytes(raw, encodings, set())
-        except Exception:  # noqa: BLE001
+        except Exception:  # whatever the bytes: show them as Latin-1 rather than nothing
             return raw.decode("latin-1")
 
 
@@ -272,7 +272,7 @@ def guess_charset(raw: bytes, vr: str = "LO") -> tuple[str, str] | None:
             continue
         try:
             text = decode_with(raw, _codec_list(charset), vr)
-        except Exception:  # noqa: BLE001 - does not decode: not a candidate
+        except Exception:  # does not decode: not a candidate
             continue
         if charset == "ISO_IR 192":
             return charset, text
@@ -380,7 +380,7 @@ def decode_text(
         text = decode_with(raw, terms, vr)
         if not (non_ascii and weak and not _looks_latin1(text, terms)):
             return DecodedText(text, False, None, "\\".join(terms))
-    except Exception:  # noqa: BLE001 - does not decode as declared: suspect
+    except Exception:  # does not decode as declared: suspect
         text = None
     guessed = guess_charset(raw, vr)
     if guessed is not None:
@@ -465,7 +465,7 @@ def _binary_text(ds: Dataset, tag: int, elem: DataElement | RawDataElement) -> D
                     # Implicit VR 'US or SS' (PS3.5 A.1): pydicom decides by the
                     # (0028,0103) Pixel Representation in force, as on any read.
                     converted = correct_ambiguous_vr_element(converted, ds, elem.is_little_endian)
-        except Exception:  # noqa: BLE001 - see above
+        except Exception:  # see above
             raw = bytes(elem.value or b"")
             return DecodedText("\\".join(f"{b:02x}" for b in raw), True)
         elem = converted
@@ -533,8 +533,21 @@ _EXTENSIONS_ONLY = {"ISO 2022 IR 87", "ISO 2022 IR 159", "ISO 2022 IR 149", "ISO
 #: The DICOM term a Python codec stands for, where one says exactly that codec (PS3.3 Table C.12-2, C.12-5).
 _TERM_OF_CODEC = {
     codecs.lookup(python_encoding[term]).name: term
-    for term in ("ISO_IR 192", "ISO_IR 100", "ISO_IR 101", "ISO_IR 109", "ISO_IR 110", "ISO_IR 126", "ISO_IR 127",
-                 "ISO_IR 138", "ISO_IR 144", "ISO_IR 148", "ISO_IR 166", "GB18030", "GBK")
+    for term in (
+        "ISO_IR 192",
+        "ISO_IR 100",
+        "ISO_IR 101",
+        "ISO_IR 109",
+        "ISO_IR 110",
+        "ISO_IR 126",
+        "ISO_IR 127",
+        "ISO_IR 138",
+        "ISO_IR 144",
+        "ISO_IR 148",
+        "ISO_IR 166",
+        "GB18030",
+        "GBK",
+    )
 }
 _TERM_OF_CODEC["ascii"] = "ISO_IR 6"
 
@@ -566,7 +579,7 @@ def normalise_charset(spelling: str) -> str:
     name of the codec ('eucjp' -> 'euc_jp'). Raises ViewerError (one line,
     with examples) for anything else.
     """
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     text = " ".join(str(spelling or "").split())
     if not text:
@@ -597,7 +610,7 @@ def sendable_charset(spelling: str) -> str:
     Raises ViewerError for a Python codec with no DICOM term ('Shift_JIS'),
     or an ISO 2022 code extension, which a request cannot declare alone.
     """
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     code = normalise_charset(spelling)
     if not code:
@@ -611,7 +624,7 @@ def sendable_charset(spelling: str) -> str:
 
 def is_valid_codec(charset: str) -> bool:
     """Whether a user's spelling of a character set is understood (see :func:`normalise_charset`)."""
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     try:
         normalise_charset(charset)

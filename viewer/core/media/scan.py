@@ -2,12 +2,12 @@
 
 The walk lists regular files only (fifos and devices are never opened),
 survives symbolic-link loops and unreadable folders, and reads each file's
-indexing attributes with :func:`viewer.core.header.read_raw_header` (no
+indexing attributes with :func:`viewer.core.dicom.header.read_raw_header` (no
 pixel data, no pydicom object per file). Large scans use worker processes, since header parsing is
 Python work that threads cannot spread over cores (the GIL).
 
 Results arrive in batches through a callback, with progress at most about
-ten times a second; the caller's :class:`~viewer.core.tasks.CancelToken`
+ten times a second; the caller's :class:`~viewer.core.runtime.tasks.CancelToken`
 stops the scan between files.
 """
 
@@ -22,10 +22,10 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from viewer.core.header import RawHeader, number_of_frames, read_raw_header
-from viewer.core.io import Problem, ViewerError, sop_class_name
-from viewer.core.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
-from viewer.core.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
+from viewer.core.dicom.header import RawHeader, number_of_frames, read_raw_header
+from viewer.core.dicom.io import Problem, ViewerError, sop_class_name
+from viewer.core.runtime.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
+from viewer.core.runtime.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
 
 #: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
 MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -51,7 +51,7 @@ class ScanProgress:
 class ScanBatch:
     """Found since the last batch: image files with their headers as read,
     problem lines, and the files passed over with the reason (not DICOM,
-    no image, a DICOMDIR) as :class:`~viewer.core.io.Problem` lines too."""
+    no image, a DICOMDIR) as :class:`~viewer.core.dicom.io.Problem` lines too."""
 
     headers: list[tuple[Path, RawHeader]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -72,7 +72,7 @@ def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable
     series' completion marker, the folder of transfers in progress) is not
     the user's and is passed over.
     """
-    from viewer.core.net.storage import COMPLETE_MARKER, STAGING
+    from viewer.core.media.cache import COMPLETE_MARKER, STAGING
 
     seen: set[tuple[int, int]] = set()
 
@@ -166,7 +166,7 @@ def is_image_storage(header: Dataset | RawHeader) -> bool:
     else:
         try:
             uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
-        except Exception:  # noqa: BLE001 - a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
+        except Exception:  # a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
             return False
     return "Image Storage" in _uid_name(uid)
 
@@ -297,6 +297,8 @@ def _scan_files(files, use_processes, record, throttle, progress, cancel, report
 
 def headers_to_instances(images: list[tuple[Path, Dataset | RawHeader]]):
     """Instances for the model from scanned (path, header) pairs."""
-    from viewer.core.model import Instance
+    from viewer.core.media.model import Instance
 
-    return [Instance(path, header, number_of_frames(header), warning=getattr(header, "preamble_warning", "") or "") for path, header in images]
+    return [
+        Instance(path, header, number_of_frames(header), warning=getattr(header, "preamble_warning", "") or "") for path, header in images
+    ]

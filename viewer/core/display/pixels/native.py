@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from viewer.core.pixels.decoders import number_of_frames
+from viewer.core.display.pixels.decoders import number_of_frames
 
 _NATIVE_LITTLE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
@@ -88,7 +88,7 @@ def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np
         if not _check_element_header(f.read(header_len), layout):
             # Something follows the pixel data (Data Set Trailing Padding, a
             # signature): find the element by walking the header instead.
-            from viewer.core.header import pixel_data_position
+            from viewer.core.dicom.header import pixel_data_position
 
             position = pixel_data_position(path)
             if position is None or position[1] < layout.nbytes:
@@ -137,9 +137,17 @@ def _layout_key(header: Dataset) -> tuple:
     """The raw bytes that decide a layout: slices of one series share them."""
     meta = getattr(header, "file_meta", None)
     values = []
-    for ds, tag in ((meta, 0x00020010), (header, 0x00280002), (header, 0x00280004), (header, 0x00280008),
-                    (header, 0x00280010), (header, 0x00280011), (header, 0x00280100), (header, 0x00280101),
-                    (header, 0x00280103)):
+    for ds, tag in (
+        (meta, 0x00020010),
+        (header, 0x00280002),
+        (header, 0x00280004),
+        (header, 0x00280008),
+        (header, 0x00280010),
+        (header, 0x00280011),
+        (header, 0x00280100),
+        (header, 0x00280101),
+        (header, 0x00280103),
+    ):
         if ds is None or tag not in ds:
             values.append(None)
             continue
@@ -158,8 +166,8 @@ def load_volume(paths: list[Path], headers: list[Dataset], cancel=lambda: False,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from viewer.core.io import ViewerError, read_image_dataset
-    from viewer.core.pixels.decoders import decode_frame
+    from viewer.core.dicom.io import ViewerError, read_image_dataset
+    from viewer.core.display.pixels.decoders import decode_frame
 
     layouts: dict[tuple, NativeLayout | None] = {}
 
@@ -182,7 +190,12 @@ def load_volume(paths: list[Path], headers: list[Dataset], cancel=lambda: False,
         i, path, layout = item
         if cancel():
             return
-        if layout is not None and (layout.rows, layout.columns) == shape and layout.dtype == dtype and read_native_into(path, layout, volume[i]):
+        if (
+            layout is not None
+            and (layout.rows, layout.columns) == shape
+            and layout.dtype == dtype
+            and read_native_into(path, layout, volume[i])
+        ):
             return
         arr = decode_frame(read_image_dataset(path), 0, path)
         if arr.shape != shape:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
-from viewer.core.pixels.pipeline import VOI
+from viewer.core.display.pixels.pipeline import VOI
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ pydicom picks among the plugins that are installed (pylibjpeg, Pillow, gdcm,
 ...); when none can decode a transfer syntax, the message names the packages
 that would add one, as pydicom's own decoders do, instead of a traceback.
 The plugins of a syntax are imported when a frame of it is first decoded
-(:mod:`viewer.core.pixels.plugins`), so a native image loads none.
+(:mod:`viewer.core.display.pixels.plugins`), so a native image loads none.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
-from viewer.core.header import number_of_frames
-from viewer.core.io import ViewerError
-from viewer.core.pixels import gdcm_guard, plugins
+from viewer.core.dicom.header import number_of_frames
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels import gdcm_guard, plugins
 
 # gdcm kills the process on some damaged frames: see gdcm_guard. Its plugin is
 # imported when a frame first needs it (see plugins), and guarded from then on.
@@ -126,7 +126,8 @@ def check_frame_size(ds: Dataset, path=None) -> int:
     size = rows * columns * samples * max(1, allocated // 8)
     if size > MAX_FRAME_BYTES:
         raise ViewerError(
-            f"one frame of {columns} x {rows} x {samples} would need {size / 2**30:.1f} GB; refused (limit {MAX_FRAME_BYTES / 2**30:.0f} GB)", path
+            f"one frame of {columns} x {rows} x {samples} would need {size / 2**30:.1f} GB; refused (limit {MAX_FRAME_BYTES / 2**30:.0f} GB)",
+            path,
         )
     return size
 
@@ -160,7 +161,7 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
         arr = decode_with_preference(ds, index, uid)
     except ViewerError:
         raise
-    except BaseException as exc:  # noqa: BLE001 - see below
+    except BaseException as exc:  # see below
         # Some decoders signal corrupt frames with a Rust panic, which derives
         # from BaseException; never swallow a real interrupt though.
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -194,8 +195,7 @@ def missing_packages(uid: UID, packages: tuple[str, ...] | None = None) -> list[
         available = set(get_decoder(uid).available_plugins)
     except NotImplementedError:
         available = set()
-    return [p for p in (DECODER_PACKAGES.get(str(uid), ()) if packages is None else packages)
-            if _PLUGIN_LABELS.get(p, p) not in available]
+    return [p for p in (DECODER_PACKAGES.get(str(uid), ()) if packages is None else packages) if _PLUGIN_LABELS.get(p, p) not in available]
 
 
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -215,8 +215,13 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 #: decodes compressed frames in a worker process anyway.
 UNSAFE_FALLBACKS: dict[str, frozenset[str]] = {
     uid: frozenset({"gdcm"})
-    for uid in ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
-                "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
+    for uid in (
+        "1.2.840.10008.1.2.4.50",
+        "1.2.840.10008.1.2.4.80",
+        "1.2.840.10008.1.2.4.81",
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+    )
 }
 
 
@@ -232,7 +237,7 @@ def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
         if plugin in (safe or available):
             try:
                 return pixel_array(src, index=index, decoding_plugin=plugin)
-            except Exception:  # noqa: BLE001 - try the next plugin; the last error is reported
+            except Exception:  # try the next plugin; the last error is reported
                 continue
     if not (available & unsafe) or not safe:
         return pixel_array(src, index=index)
@@ -240,7 +245,7 @@ def decode_with_preference(src, index: int, uid: UID) -> np.ndarray:
     for plugin in sorted(safe):  # pydicom's own fallback would try the unsafe plugin too
         try:
             return pixel_array(src, index=index, decoding_plugin=plugin)
-        except Exception as exc:  # noqa: BLE001 - the last error is reported
+        except Exception as exc:  # the last error is reported
             error = exc
     raise error
 
@@ -261,7 +266,7 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
         return decode_with_preference(str(path), index, uid)
     except ViewerError:
         raise
-    except BaseException as exc:  # noqa: BLE001 - decoder panics derive from BaseException
+    except BaseException as exc:  # decoder panics derive from BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise ViewerError(f"frame {index + 1}: {_decode_failure_reason(exc, uid)}", path) from None

@@ -12,7 +12,7 @@ that pass go to pydicom's own gdcm plugin unchanged.
 It takes the place of the plugin labelled 'gdcm', under the same label and
 at the same place in pydicom's plugin order (so pydicom's default choice of
 plugin, and our preferences, are unchanged). pydicom's gdcm plugin (and gdcm)
-is imported only when a frame first needs it (viewer.core.pixels.plugins),
+is imported only when a frame first needs it (viewer.core.display.pixels.plugins),
 which then calls :func:`install`.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 
-from viewer.core.pixels import plugins
+from viewer.core.display.pixels import plugins
 
 PLUGIN = "pydicom.pixels.decoders.gdcm"
 
@@ -30,8 +30,14 @@ def _gdcm():
     return plugins.load(PLUGIN)
 
 
-_JPEG_FAMILY = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
-                "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81")
+_JPEG_FAMILY = (
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.51",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.81",
+)
 _J2K = ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 
@@ -60,8 +66,10 @@ def _decode_frame(src: bytes, runner) -> bytes:
             raise ValueError("the frame is not a JPEG 2000 code stream; not given to gdcm")
         components = _j2k_components(bytes(src))
         if components is not None and components != _samples_of(str(runner.photometric_interpretation)):
-            raise ValueError(f"the JPEG 2000 code stream has {components} components but the "
-                             f"photometric interpretation is {runner.photometric_interpretation}")
+            raise ValueError(
+                f"the JPEG 2000 code stream has {components} components but the "
+                f"photometric interpretation is {runner.photometric_interpretation}"
+            )
     return _gdcm()._decode_frame(src, runner)
 
 

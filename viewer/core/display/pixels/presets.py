@@ -4,7 +4,7 @@ Values are the usual ones of radiology teaching (e.g. Radiopaedia's
 "Windowing (CT)"): width and level as a radiologist would type them.
 A preset in Hounsfield units means nothing on a radiograph, an MR or a CT
 whose Modality LUT gives something else: it is offered, and applied, only
-where the Modality LUT's output is HU (:func:`~viewer.core.pixels.pipeline.modality_unit`).
+where the Modality LUT's output is HU (:func:`~viewer.core.display.pixels.pipeline.modality_unit`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import os
 
 from pydicom.dataset import Dataset
 
-from viewer.core.io import ViewerError
-from viewer.core.pixels.pipeline import Window, modality_unit
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels.pipeline import Window, modality_unit
 
 #: name -> (center, width), in Hounsfield units. Edited in place by the
 #: Settings dialog (the user's own presets replace these).
@@ -47,7 +47,7 @@ def presets_for(ctx: Dataset) -> dict[str, Window]:
     """The named presets offered for an image: those in the unit of its modality values.
 
     `ctx` is the image's (frame's) attributes; the unit is the Modality
-    LUT's output (:func:`~viewer.core.pixels.pipeline.modality_unit`): HU
+    LUT's output (:func:`~viewer.core.display.pixels.pipeline.modality_unit`): HU
     presets for a CT in HU, none for CR, DX, MR, US or a CT whose (0028,1054)
     *Rescale Type* or (0028,3004) *Modality LUT Type* is something else.
     """

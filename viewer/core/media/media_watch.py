@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from viewer.core.dicomdir import find_dicomdir
+from viewer.core.media.dicomdir import find_dicomdir
 
 #: File systems of optical discs (ISO 9660 and UDF, PS3.12 annexes for CD-R and DVD media).
 DISC_FILE_SYSTEMS = {"iso9660", "udf", "cd9660", "cdfs", "hsfs"}
@@ -88,7 +88,7 @@ def newly_mounted_media(
     """The volumes of `current` not mounted in `previous` that hold a DICOMDIR at their root.
 
     Reads the root folder of each new volume (call it off the GUI thread);
-    `find` is that look-up, by default :func:`~viewer.core.dicomdir.find_dicomdir`
+    `find` is that look-up, by default :func:`~viewer.core.media.dicomdir.find_dicomdir`
     on the root.
     """
     before = {volume.mount for volume in previous}

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from viewer.core.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
-from viewer.core.model import Series
+from viewer.core.display.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
+from viewer.core.media.model import Series
 
 
 def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = None) -> np.ndarray | None:
@@ -17,7 +17,7 @@ def series_thumbnail(series: Series, size: int = 48, store: FrameStore | None = 
     window or VOI LUT, else the series' automatic window or soft tissue for
     CT; MONOCHROME1 inverted), decimated to the thumbnail size.
     """
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     images = series.images
     if not images:

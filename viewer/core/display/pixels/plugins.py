@@ -19,7 +19,7 @@ function that imports the real module on its first call. :func:`load_for`
 imports the real modules of every plugin registered for a transfer syntax
 and registers them as pydicom would have (the same order, the real
 ``is_available``, the real missing dependencies); the viewer calls it before
-it decides how to decode a frame of that syntax (viewer.core.pixels.decoders),
+it decides how to decode a frame of that syntax (viewer.core.display.pixels.decoders),
 so its choice of plugin and its missing-decoder messages are those of the
 real plugins. Code that calls pydicom directly still decodes: the stand-in's
 function loads the real plugin, then calls it.
@@ -196,7 +196,7 @@ class _StandIn(types.ModuleType):
     """Holds a module's place in ``sys.modules``; the real module is imported when anything of it is read."""
 
     def __init__(self, name: str, package: str):
-        super().__init__(name, f"Stand-in for {name} until it is needed (viewer.core.pixels.plugins).")
+        super().__init__(name, f"Stand-in for {name} until it is needed (viewer.core.display.pixels.plugins).")
         self._package = package
 
     def __getattr__(self, name: str):
@@ -270,7 +270,7 @@ class _PillowLater(importlib.abc.MetaPathFinder):
 
     def find_spec(self, name, path=None, target=None):
         if getattr(self._hiding, "active", False) and name.split(".")[0] == "PIL":
-            raise ModuleNotFoundError(f"Pillow is imported on first use (viewer.core.pixels.plugins): {name}", name=name)
+            raise ModuleNotFoundError(f"Pillow is imported on first use (viewer.core.display.pixels.plugins): {name}", name=name)
         if name != self.TARGET:
             return None
         # Whoever would find it (the path finder, a bundle's importer), then wrapped.

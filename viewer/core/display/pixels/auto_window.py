@@ -21,7 +21,7 @@ image of a stack is the one most likely to hold anatomy rather than the
 edge of the field.
 
 Multi-frame instances are a series of frames: the same rules apply to
-their frames (:func:`viewer.core.frames.series_window` applies them to a
+their frames (:func:`viewer.core.display.frames.series_window` applies them to a
 list of images).
 """
 
@@ -34,7 +34,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
 
-from viewer.core.pixels.pipeline import IDENTITY_WINDOW, FrameDisplay, Window, pixel_padding_range, stored_value_attribute
+from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW, FrameDisplay, Window, pixel_padding_range, stored_value_attribute
 
 #: The percentiles of the middle image that span the automatic window.
 PERCENTILES = (0.5, 99.5)
@@ -52,7 +52,7 @@ def declared_stored_range(ctx: Dataset, keywords: tuple[str, str]) -> tuple[int,
     """The stored-value range a pair of 'Smallest/Largest' attributes declares, if it can be trusted.
 
     Values are read as (0028,0103) *Pixel Representation* says
-    (:func:`~viewer.core.pixels.pipeline.stored_value_attribute`). Refused
+    (:func:`~viewer.core.display.pixels.pipeline.stored_value_attribute`). Refused
     (None): either missing, smallest not below largest (some CR files carry
     0 and 0), or a range that takes in the (0028,0120) *Pixel Padding
     Value* (then it spans the padding, not the image).

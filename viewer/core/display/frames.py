@@ -1,7 +1,7 @@
 """Reading and decoding the images of a series, with bounded caches.
 
-:class:`FrameStore` turns an :class:`~viewer.core.model.ImageRef` into a
-:class:`~viewer.core.pixels.pipeline.FrameDisplay`. Datasets and prepared
+:class:`FrameStore` turns an :class:`~viewer.core.media.model.ImageRef` into a
+:class:`~viewer.core.display.pixels.pipeline.FrameDisplay`. Datasets and prepared
 frames are kept in least-recently-used caches bounded by count and bytes, so
 scrolling back is instant and a long series does not fill memory.
 Thread-safe: a background prefetch may call :meth:`FrameStore.frame` too.
@@ -18,13 +18,13 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from viewer.core.header import read_index_header
-from viewer.core.io import ViewerError, read_header, read_image_dataset
-from viewer.core.model import ImageRef
-from viewer.core.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, number_of_frames, transfer_syntax
-from viewer.core.pixels.native import read_native_frame
-from viewer.core.pixels.auto_window import percentile_window, pixel_value_range_window
-from viewer.core.pixels.pipeline import FrameDisplay, Window, frame_context
+from viewer.core.dicom.header import read_index_header
+from viewer.core.dicom.io import ViewerError, read_header, read_image_dataset
+from viewer.core.display.pixels.auto_window import percentile_window, pixel_value_range_window
+from viewer.core.display.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, number_of_frames, transfer_syntax
+from viewer.core.display.pixels.native import read_native_frame
+from viewer.core.display.pixels.pipeline import FrameDisplay, Window, frame_context
+from viewer.core.media.model import ImageRef
 
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -160,13 +160,13 @@ def _prepared(build, path) -> FrameDisplay:
         return display
     except (ViewerError, MemoryError):
         raise
-    except Exception as exc:  # noqa: BLE001 - see above
+    except Exception as exc:  # see above
         text = " ".join(str(exc).split())[:160]
         raise ViewerError(f"its image attributes are malformed ({exc.__class__.__name__}: {text})", path) from None
 
 
 def series_window(store: FrameStore, images: Sequence[ImageRef], decode: Callable[[ImageRef], FrameDisplay] | None = None) -> Window:
-    """The automatic window of the series `images` (:mod:`viewer.core.pixels.auto_window`).
+    """The automatic window of the series `images` (:mod:`viewer.core.display.pixels.auto_window`).
 
     From the pixel value ranges the headers declare when every instance has
     one (no decoding); otherwise from the percentiles of the middle image,
@@ -235,7 +235,7 @@ def prefetch(store: FrameStore, images: list[ImageRef], start: int, cancel, fill
     the images next to the one shown. Unreadable images are skipped (the
     pane reports them when shown). Returns how many images were decoded.
     """
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     done = 0
     for i in order(start, len(images)):
@@ -263,7 +263,7 @@ def follow_play_head(store: FrameStore, images: list[ImageRef], head, cancel, ah
     """
     import time
 
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     count = len(images)
     ahead = max(1, min(ahead, count))
@@ -316,7 +316,7 @@ def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int,
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from viewer.core.io import ViewerError
+    from viewer.core.dicom.io import ViewerError
 
     order = [i for i in nearest_first(start, len(images))]
     pending: dict = {}
@@ -344,7 +344,7 @@ def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int,
             except ViewerError:
                 continue  # the pane reports it when the image is shown
             except BrokenProcessPool:
-                from viewer.core.processes import discard_pool
+                from viewer.core.runtime.processes import discard_pool
 
                 discard_pool()
                 return done + prefetch(store, images, start, cancel, fill)
@@ -353,9 +353,7 @@ def prefetch_in_processes(store: FrameStore, images: list[ImageRef], start: int,
     return done
 
 
-def follow_play_head_in_processes(
-    store: FrameStore, images: list[ImageRef], head, cancel, ahead: int, pool, idle: float = 0.005
-) -> int:
+def follow_play_head_in_processes(store: FrameStore, images: list[ImageRef], head, cancel, ahead: int, pool, idle: float = 0.005) -> int:
     """:func:`follow_play_head` for compressed images, decoded by worker processes.
 
     The decoders hold the GIL, and a damaged code stream may take a decoder's
@@ -368,8 +366,8 @@ def follow_play_head_in_processes(
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from viewer.core.io import ViewerError
-    from viewer.core.processes import discard_pool, kill_pool, process_pool
+    from viewer.core.dicom.io import ViewerError
+    from viewer.core.runtime.processes import discard_pool, kill_pool, process_pool
 
     count = len(images)
     ahead = max(1, min(ahead, count))
@@ -436,8 +434,8 @@ def frame_with_time_limit(store: FrameStore, ref: ImageRef, limit: float = DECOD
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
-    from viewer.core.io import ViewerError
-    from viewer.core.processes import discard_pool, kill_pool, process_pool
+    from viewer.core.dicom.io import ViewerError
+    from viewer.core.runtime.processes import discard_pool, kill_pool, process_pool
 
     if store.cached(ref):
         return store.frame(ref)

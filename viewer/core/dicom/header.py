@@ -22,32 +22,80 @@ import os
 import struct
 from collections.abc import Iterator
 
-from pydicom.dataelem import RawDataElement
 from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag, Tag
 
-from viewer.core.io import _EXECUTABLE_MAGIC, ViewerError, executable_preamble, read_header
+from viewer.core.dicom.io import _EXECUTABLE_MAGIC, ViewerError, executable_preamble, read_header
 
 #: Attributes kept for the study browser, slice ordering and annotations.
 INDEX_KEYWORDS = (
-    "SpecificCharacterSet", "ImageType", "InstanceCreationDate", "SOPClassUID", "SOPInstanceUID",
-    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "StudyTime", "SeriesTime", "ContentTime",
-    "AccessionNumber", "Modality", "Manufacturer", "InstitutionName", "ReferringPhysicianName",
-    "StationName", "StudyDescription", "SeriesDescription", "InstitutionalDepartmentName",
+    "SpecificCharacterSet",
+    "ImageType",
+    "InstanceCreationDate",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyDate",
+    "SeriesDate",
+    "AcquisitionDate",
+    "ContentDate",
+    "StudyTime",
+    "SeriesTime",
+    "ContentTime",
+    "AccessionNumber",
+    "Modality",
+    "Manufacturer",
+    "InstitutionName",
+    "ReferringPhysicianName",
+    "StationName",
+    "StudyDescription",
+    "SeriesDescription",
+    "InstitutionalDepartmentName",
     "ManufacturerModelName",
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex", "PatientAge",
-    "BodyPartExamined", "SliceThickness", "ProtocolName",
-    "StudyInstanceUID", "SeriesInstanceUID", "StudyID", "SeriesNumber", "AcquisitionNumber",
-    "InstanceNumber", "ImagePositionPatient", "ImageOrientationPatient", "FrameOfReferenceUID",
-    "SliceLocation", "NumberOfFrames",
-    "SamplesPerPixel", "PhotometricInterpretation", "Rows", "Columns", "PixelSpacing",
-    "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation", "PlanarConfiguration",
-    "WindowCenter", "WindowWidth", "RescaleIntercept", "RescaleSlope", "RescaleType",
+    "PatientName",
+    "PatientID",
+    "IssuerOfPatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "BodyPartExamined",
+    "SliceThickness",
+    "ProtocolName",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "StudyID",
+    "SeriesNumber",
+    "AcquisitionNumber",
+    "InstanceNumber",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "FrameOfReferenceUID",
+    "SliceLocation",
+    "NumberOfFrames",
+    "SamplesPerPixel",
+    "PhotometricInterpretation",
+    "Rows",
+    "Columns",
+    "PixelSpacing",
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "PixelRepresentation",
+    "PlanarConfiguration",
+    "WindowCenter",
+    "WindowWidth",
+    "RescaleIntercept",
+    "RescaleSlope",
+    "RescaleType",
     # The declared pixel value ranges and padding: a series' automatic window
-    # is read from every instance's header (viewer.core.pixels.auto_window).
-    "SmallestImagePixelValue", "LargestImagePixelValue", "SmallestPixelValueInSeries", "LargestPixelValueInSeries",
-    "PixelPaddingValue", "PixelPaddingRangeLimit",
+    # is read from every instance's header (viewer.core.display.pixels.auto_window).
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "SmallestPixelValueInSeries",
+    "LargestPixelValueInSeries",
+    "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
 )
 INDEX_TAGS = frozenset(int(Tag(k)) for k in INDEX_KEYWORDS)
 _PIXEL_GROUP = 0x0028
@@ -244,7 +292,6 @@ def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> i
         if tag > _LAST_TAG:
             return pos
         if implicit or group == 0xFFFE:
-            vr = None
             length = u32.unpack_from(data, pos + 4)[0]
             value_pos = pos + 8
         else:
@@ -257,7 +304,6 @@ def _walk(buf: _Buffer, pos: int, little: bool, implicit: bool, keep: dict) -> i
                 value_pos = pos + 8
             else:
                 raise _Unsupported("not explicit VR")
-            vr = data[pos + 4 : pos + 6]
         wanted = tag in index_tags or group == _PIXEL_GROUP or tag == _PRESENTATION_LUT_SHAPE
         if length == _UNDEFINED:
             if wanted:
@@ -336,7 +382,7 @@ class RawHeader:
     map a tag number to the element's bytes exactly as in the file: tag,
     VR (explicit VR only), length and value (PS3.5 7.1), in the file's byte
     order (``little``) and character set. One bytes object per element:
-    cheap to make, to keep packed (:mod:`viewer.core.compact`) and to send
+    cheap to make, to keep packed (:mod:`viewer.core.dicom.compact`) and to send
     between processes, and nothing the garbage collector has to walk.
     :meth:`dataset` makes the pydicom dataset of it, whose values pydicom
     decodes lazily, as it would the file's.
@@ -484,7 +530,21 @@ def _encoded_elements(ds: Dataset, implicit: bool, little: bool) -> dict[int, by
         if isinstance(element, RawDataElement):
             vr = element.VR.encode("ascii") if element.VR and len(element.VR) == 2 else None
             value = element.value if isinstance(element.value, bytes) else b""
-            if element.is_little_endian != little and element.VR in ("US", "SS", "UL", "SL", "FL", "FD", "AT", "OW", "OF", "OD", "OL", "SV", "UV"):
+            if element.is_little_endian != little and element.VR in (
+                "US",
+                "SS",
+                "UL",
+                "SL",
+                "FL",
+                "FD",
+                "AT",
+                "OW",
+                "OF",
+                "OD",
+                "OL",
+                "SV",
+                "UV",
+            ):
                 continue  # binary in the other byte order (never in one file): left out rather than misread
             encoded = encode_element(int(tag), vr, value, implicit, little)
         elif element.VR != "SQ":
@@ -673,7 +733,7 @@ def top_level_values(data, transfer_syntax: str, tags: set[int]) -> dict[int, by
                 continue
             if tag in tags:
                 buf.need(value_pos + length)
-                found[tag] = bytes(data[value_pos:value_pos + length])
+                found[tag] = bytes(data[value_pos : value_pos + length])
             pos = value_pos + length
     except (_Unsupported, struct.error) as exc:
         raise ValueError(f"dataset cannot be walked: {exc}") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from viewer.core.io import ViewerError
+from viewer.core.dicom.io import ViewerError
 
 #: Chosen to show each stage of the pipeline: a signed CT with rescale and a
 #: file window, a multi-frame MR to scroll, a MONOCHROME1 radiograph,

@@ -177,7 +177,7 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
 
 def _check_claimed_lengths(path: Path) -> None:
     """Refuse a file with a top-level element claiming more bytes than the file holds."""
-    from viewer.core.header import first_oversized_element
+    from viewer.core.dicom.header import first_oversized_element
 
     oversized = first_oversized_element(path)
     if oversized is not None:
@@ -185,7 +185,8 @@ def _check_claimed_lengths(path: Path) -> None:
         if tag == 0x7FE00010:
             raise ViewerError("the pixel data is shorter than its size says (truncated or corrupt)", path)
         raise ViewerError(
-            f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims {length:,} bytes but only {left:,} follow (damaged or truncated file)", path
+            f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims {length:,} bytes but only {left:,} follow (damaged or truncated file)",
+            path,
         )
 
 
@@ -242,11 +243,11 @@ def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, View
     For the tag inspector and ``dump``: pydicom defers values over 1 kB, so
     they are listed and summarised, never loaded. A truncated file gives
     every element before the cut, the element it ends in marked damaged
-    (:mod:`viewer.core.truncation`), and a :class:`ViewerError` saying
+    (:mod:`viewer.core.dicom.truncation`), and a :class:`ViewerError` saying
     where it ends, to show after them. Raises ViewerError for input
     ``read_header`` refuses for any other reason.
     """
-    from viewer.core.truncation import find_truncation, read_readable
+    from viewer.core.dicom.truncation import find_truncation, read_readable
 
     path = Path(path)
     _check_path(path)
@@ -256,7 +257,7 @@ def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, View
         problem = ViewerError(truncation.reason(), path)
         try:
             partial = read_readable(path, truncation)
-        except Exception:  # noqa: BLE001 - nothing readable: the reason alone
+        except Exception:  # nothing readable: the reason alone
             raise problem from None
         partial.read_warnings = []  # type: ignore[attr-defined]
         _unknown_vrs_as_un(partial)
@@ -269,7 +270,7 @@ def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, View
             full = pydicom.dcmread(path, defer_size=1024, force=True)
         full.read_warnings = getattr(header, "read_warnings", [])  # type: ignore[attr-defined]
         return full, None
-    except Exception:  # noqa: BLE001 - show what read_header could read
+    except Exception:  # show what read_header could read
         return header, None
 
 
@@ -277,7 +278,7 @@ def sop_class_name(ds: Dataset) -> str:
     """A readable name for the SOP Class, e.g. 'an RT Plan Storage object'."""
     try:
         uid = ds.get("SOPClassUID") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None)
-    except Exception:  # noqa: BLE001 - a damaged UID or (0008,0005) value (tests/robustness): said as unknown
+    except Exception:  # a damaged UID or (0008,0005) value (tests/robustness): said as unknown
         uid = None
     if uid is None:
         return "a DICOM object of unknown class"

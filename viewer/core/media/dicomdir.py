@@ -22,35 +22,33 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.dataset import Dataset
-from pydicom.tag import Tag
-
 from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
-from viewer.core.header import (
+from viewer.core.dicom.header import (
     _EXPLICIT_BE,
     _EXPLICIT_LONG,
+    _IMPLICIT_LE,
+    _ITEM,
+    _ITEM_END,
+    _SEQ_END,
     _TAG_BE,
     _TAG_LE,
     _U16_BE,
     _U16_LE,
     _U32_BE,
     _U32_LE,
-    _implicit_vr,
-    _IMPLICIT_LE,
-    _ITEM,
-    _ITEM_END,
-    _SEQ_END,
     _UNDEFINED,
     _Buffer,
     _element_header,
+    _implicit_vr,
     _read_meta,
     _Unsupported,
     raw_element,
     skip_undefined_sequence,
 )
-from viewer.core.io import Problem, ViewerError
+from viewer.core.dicom.io import Problem, ViewerError
 
 _RECORD_SEQUENCE = 0x00041220
 _ROOT_OFFSET = 0x00041200
@@ -70,7 +68,35 @@ def _tag(value: int) -> BaseTag:
 _CHARSET_TAG = _tag(0x00080005)
 
 #: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
-IMAGE_RECORD_TYPES = {"IMAGE", "RT DOSE", "PRESENTATION", "WAVEFORM", "SR DOCUMENT", "KEY OBJECT DOC", "SPECTROSCOPY", "RAW DATA", "REGISTRATION", "FIDUCIAL", "HANGING PROTOCOL", "ENCAP DOC", "VALUE MAP", "STEREOMETRIC", "PALETTE", "IMPLANT", "MEASUREMENT", "SURFACE", "TRACT", "ASSESSMENT", "RADIOTHERAPY", "ANNOTATION", "SURFACE SCAN", "PLAN", "RT STRUCTURE SET", "RT PLAN", "RT TREAT RECORD"}
+IMAGE_RECORD_TYPES = {
+    "IMAGE",
+    "RT DOSE",
+    "PRESENTATION",
+    "WAVEFORM",
+    "SR DOCUMENT",
+    "KEY OBJECT DOC",
+    "SPECTROSCOPY",
+    "RAW DATA",
+    "REGISTRATION",
+    "FIDUCIAL",
+    "HANGING PROTOCOL",
+    "ENCAP DOC",
+    "VALUE MAP",
+    "STEREOMETRIC",
+    "PALETTE",
+    "IMPLANT",
+    "MEASUREMENT",
+    "SURFACE",
+    "TRACT",
+    "ASSESSMENT",
+    "RADIOTHERAPY",
+    "ANNOTATION",
+    "SURFACE SCAN",
+    "PLAN",
+    "RT STRUCTURE SET",
+    "RT PLAN",
+    "RT TREAT RECORD",
+}
 _LEVEL = {"PATIENT": 0, "STUDY": 1, "SERIES": 2}
 
 
@@ -452,9 +478,7 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     return MediaDirectory(dicomdir, dicomdir.parent, images, problems, roots)
 
 
-_RECORD_TAGS = [
-    _tag(t) for t in (0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500, 0x00041510, 0x00041511, 0x00041512)
-]
+_RECORD_TAGS = [_tag(t) for t in (0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500, 0x00041510, 0x00041511, 0x00041512)]
 _SOP_INSTANCE, _SOP_CLASS = _tag(0x00080018), _tag(0x00080016)
 _REF_SOP_INSTANCE, _REF_SOP_CLASS = _tag(0x00041511), _tag(0x00041510)
 

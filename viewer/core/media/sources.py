@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from viewer.core.dicomdir import find_dicomdir, read_dicomdir
-from viewer.core.header import number_of_frames, read_raw_header
-from viewer.core.io import Problem, ViewerError, sop_class_name
-from viewer.core.model import Catalog, Instance, Series
-from viewer.core.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
-from viewer.core.tasks import CancelToken, rare_garbage_collection
+from viewer.core.dicom.header import number_of_frames, read_raw_header
+from viewer.core.dicom.io import Problem, ViewerError, sop_class_name
+from viewer.core.media.dicomdir import find_dicomdir, read_dicomdir
+from viewer.core.media.model import Catalog, Instance, Series
+from viewer.core.media.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
+from viewer.core.runtime.tasks import CancelToken, rare_garbage_collection
 
 #: on_batch(instances, problems, progress); problems are one-line strings
-#: (:class:`~viewer.core.io.Problem`, which also carry path and reason).
+#: (:class:`~viewer.core.dicom.io.Problem`, which also carry path and reason).
 BatchListener = Callable[[list[Instance], list[Problem], ScanProgress], None]
 #: on_skipped(files): files of a folder passed over (not DICOM, no image, a
 #: DICOMDIR), each with the reason.
@@ -87,10 +87,7 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
                 if path.is_dir():
                     folders.append(path)  # unreadable DICOMDIR: scan the folder instead
                 continue
-            instances = [
-                Instance(image.path, image.header, number_of_frames(image.header), image.problem)
-                for image in media.images
-            ]
+            instances = [Instance(image.path, image.header, number_of_frames(image.header), image.problem) for image in media.images]
             total.files_seen += len(instances)
             total.images_found += sum(1 for i in instances if i.available)
             total.problems += len(media.problems)

@@ -1,0 +1,1 @@
+"""Below everything: cancellation and progress, worker processes, versions, wording. No DICOM here."""
