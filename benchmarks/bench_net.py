@@ -7,19 +7,19 @@ untimed warm-up round of each; the figure is the median round):
 1. ``C-GET``: a 500-instance series of 512x512 16-bit CT (copies of
    pydicom-data's 693_UNCI.dcm, uncompressed, about 0.5 MB each, see
    ``_net_data.py``) from a local Orthanc, through the viewer's
-   ``viewer.core.net.scu.retrieve(..., method="get", force=True)`` into an
+   ``viewer.core.net.retrieve.retrieve(..., method="get", force=True)`` into an
    empty cache folder; baseline: dcmtk's ``getscu -S -pdu 131072 +B`` (its
    largest PDU, writing as received) into an empty folder. Time = call
    start to return / process start to exit; every instance checked on disk.
 2. ``Storage SCP``: dcmtk's ``storescu`` sending the same 500 files to the
-   viewer's C-MOVE Storage SCP (``viewer.core.net.scu.start_storage_scp``
+   viewer's C-MOVE Storage SCP (``viewer.core.net.storage_scp.start_storage_scp``
    with an ``InstanceWriter`` into an empty folder) started in this process;
    baseline: dcmtk's ``storescp -pdu 131072 +B`` receiving the same files.
    Time = storescu's process start to exit (it exits after the last
    C-STORE response, which each SCP sends once the file is written).
 3. ``C-FIND``: a STUDY-level query matching all 1000 studies of one tiny
    instance each held by the same Orthanc, through
-   ``viewer.core.net.scu.find(node, local, "study", {}, cap=1_000_000)``
+   ``viewer.core.net.find.find(node, local, "study", {}, cap=1_000_000)``
    (the cap raised from find's default of 500); baseline: dcmtk's
    ``findscu -S`` with the same identifier (the same return keys and
    Specific Character Set), its matches counted from ``-v`` output.
@@ -145,7 +145,7 @@ def _alternate(comparison: Comparison, ours: Callable[[], float], baseline: Call
 
 
 def run_get(server, local, series: data.Series, work: Path, repeats: int, log) -> Comparison:
-    from viewer.core.net.scu import retrieve
+    from viewer.core.net.retrieve import retrieve
 
     node = server.node()
 
@@ -195,8 +195,8 @@ def run_get(server, local, series: data.Series, work: Path, repeats: int, log) -
 
 def run_store(series: data.Series, work: Path, repeats: int, log) -> Comparison:
     from viewer.core.net.nodes import LocalAE
-    from viewer.core.net.scu import start_storage_scp
     from viewer.core.net.storage import InstanceWriter
+    from viewer.core.net.storage_scp import start_storage_scp
 
     servers = _servers()
 
@@ -247,7 +247,8 @@ def run_store(series: data.Series, work: Path, repeats: int, log) -> Comparison:
 
 
 def run_find(server, local, expected: int, repeats: int, log) -> Comparison:
-    from viewer.core.net.scu import find, query_dataset
+    from viewer.core.net.find import find
+    from viewer.core.net.query import query_dataset
 
     node = server.node()
     identifier = query_dataset("study", {}, node.charset)
@@ -340,11 +341,11 @@ def markdown(results: Results) -> str:
 NOTES = """\
 Networking (``bench_net.py``):
 
-* **C-GET**: ``viewer.core.net.scu.retrieve(method="get", force=True)`` of one 500-instance 512x512 CT series
+* **C-GET**: ``viewer.core.net.retrieve.retrieve(method="get", force=True)`` of one 500-instance 512x512 CT series
   (copies of pydicom-data's 693_UNCI.dcm, Explicit VR Little Endian, 0.5 MB each) from Orthanc on loopback
   into an empty folder, against ``getscu -S -pdu 131072 +B`` (dcmtk's largest PDU, writing as received)
   from the same Orthanc. getscu's time includes its process start (about 10 ms).
-* **Storage SCP**: ``storescu +sd`` sending the same 500 files to ``viewer.core.net.scu.start_storage_scp``
+* **Storage SCP**: ``storescu +sd`` sending the same 500 files to ``viewer.core.net.storage_scp.start_storage_scp``
   (what C-MOVE receives with) against ``storescp -pdu 131072 +B``; the time is storescu's, start to exit.
 * **C-FIND**: STUDY level, no filter, 1000 matching studies (one 8x8 instance each) with ``find``'s
   14 study return keys, ``find(..., cap=1_000_000)`` against ``findscu -S -v`` with the same identifier.
@@ -354,7 +355,7 @@ Networking (``bench_net.py``):
   C-STORE response), so the rate is set by the time from an instance's last byte to our response plus
   Orthanc's time to the next one (about 0.45 ms). Through pynetdicom that first part took about 2.7 ms of
   CPU (its threads hand every message on and decode and encode each command set through pydicom): 0.29 of
-  getscu's rate. C-GET now runs on ``viewer/core/net/upper_layer.py``: one thread, command sets parsed with
+  getscu's rate. C-GET now runs on ``viewer/core/net/association.py``: one thread, command sets parsed with
   ``struct``, receive buffers reused, and each instance written to its file as its PDUs arrive, into a
   temporary file made while Orthanc was still sending (creating a file took 0.15 to 0.3 ms here, more
   than writing 0.5 MB), then renamed into place before the response. getscu's fixed cost (process start,

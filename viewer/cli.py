@@ -194,7 +194,7 @@ def _node_and_local(args):
 
 
 def run_echo(args) -> int:
-    from viewer.core.net.scu import echo
+    from viewer.core.net.echo import echo
 
     node, local = _node_and_local(args)
     seconds = echo(node, local)
@@ -206,7 +206,8 @@ def run_find(args) -> int:
     import json
 
     from viewer.core.dicom.inspect import to_json_model
-    from viewer.core.net.scu import find, parse_query_key, with_return_keys
+    from viewer.core.net.find import find
+    from viewer.core.net.query import parse_query_key, with_return_keys
 
     node, local = _node_and_local(args)
     filters = dict(parse_query_key(item) for item in args.key)  # ViewerError (exit 2) before any association
@@ -232,7 +233,7 @@ def run_find(args) -> int:
 
 def run_get(args) -> int:
     from viewer.core.media.cache import default_cache_dir
-    from viewer.core.net.scu import retrieve
+    from viewer.core.net.retrieve import retrieve
 
     node, local = _node_and_local(args)
     output = Path(args.output) if args.output else default_cache_dir()

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from viewer.app import main
-from viewer.core.net.scu import date_prefix_range, parse_query_key
+from viewer.core.net.query import date_prefix_range, parse_query_key
 
 pytestmark = pytest.mark.net
 

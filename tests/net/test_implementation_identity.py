@@ -19,8 +19,10 @@ from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from pydicom.data import get_testdata_file
 
 from viewer import __version__
+from viewer.core.net.echo import echo
+from viewer.core.net.find import find
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
-from viewer.core.net.scu import echo, find, retrieve
+from viewer.core.net.retrieve import retrieve
 from viewer.core.net.storage import InstanceWriter
 from viewer.core.net.storage_scp import StorageSCP
 from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
@@ -115,7 +117,7 @@ def listening_peer():
 
 
 def test_association_requests_name_this_program(listening_peer):
-    """C-ECHO (and C-MOVE) go through pynetdicom's AE, C-FIND (and C-GET) through the viewer's own upper layer."""
+    """C-ECHO and C-FIND (and C-GET, C-MOVE): all on the viewer's own association."""
     node, seen = listening_peer
     local = LocalAE("VIEWERTEST", free_port())
     echo(node, local)

@@ -19,8 +19,11 @@ from pydicom.data import get_testdata_file
 from viewer.core.dicom.charset import element_text
 from viewer.core.dicom.io import ViewerError
 from viewer.core.media.cache import COMPLETE_MARKER
+from viewer.core.net.association import AssociationLog
+from viewer.core.net.echo import echo
+from viewer.core.net.find import find
 from viewer.core.net.nodes import LocalAE, Node, Timeouts
-from viewer.core.net.scu import AssociationLog, echo, find, retrieve
+from viewer.core.net.retrieve import retrieve
 from viewer.core.runtime.tasks import CancelToken
 
 pytestmark = pytest.mark.net
@@ -60,28 +63,40 @@ def test_echo_without_listener_fails_fast(local_ae):
     start = time.monotonic()
     with pytest.raises(ViewerError) as info:
         echo(node, local_ae)
-    # Not a speed check: the message is the same either way (pynetdicom's echo), so only the time
-    # tells a refusal at once from the 60 s connect timeout waited out; half of it leaves any load room.
+    # Not a speed check: only the time tells a refusal at once from the 60 s connect timeout waited out;
+    # half of it leaves any load room (test_one_stack.py checks the message says the connection was refused).
     assert time.monotonic() - start < 30
     assert "NOBODY@127.0.0.1" in str(info.value)
     assert "Traceback" not in str(info.value)
 
 
 @pytest.fixture
-def stalling_peer():
-    """A DICOM peer that accepts a C-FIND and then says nothing (a PACS stuck on a slow query).
+def stalling_peer(local_ae):
+    """A DICOM peer that accepts a C-ECHO, C-FIND, C-GET or C-MOVE and then says nothing (a PACS stuck on a slow query).
 
     The one place a test peer is ours rather than Orthanc or dcmtk: neither can
     be told to stall. Released when the test ends. ``node.asked`` (a
-    threading.Event) is set once a request has reached it.
+    threading.Event) is set once a request has reached it. Its C-MOVE
+    associates with the viewer's Storage SCP (``local_ae``), then sends nothing.
     """
     import threading
 
     from pynetdicom import AE, evt
-    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelGet
+    from pynetdicom.sop_class import (
+        CTImageStorage,
+        StudyRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelGet,
+        StudyRootQueryRetrieveInformationModelMove,
+        Verification,
+    )
 
     release = threading.Event()
     asked = threading.Event()
+
+    def on_echo(event):
+        asked.set()
+        release.wait(60)
+        return 0x0000
 
     def on_find(event):
         asked.set()
@@ -94,11 +109,24 @@ def stalling_peer():
         release.wait(60)  # ...that never does
         yield 0x0000, None
 
+    def on_move(event):
+        asked.set()
+        yield "127.0.0.1", local_ae.move_port
+        yield 1  # one sub-operation to come...
+        release.wait(60)  # ...that never does
+
     ae = AE(ae_title="STALLING")
-    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
-    ae.add_supported_context(StudyRootQueryRetrieveInformationModelGet)
+    for model in (
+        Verification,
+        StudyRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelGet,
+        StudyRootQueryRetrieveInformationModelMove,
+    ):
+        ae.add_supported_context(model)
+    ae.add_requested_context(CTImageStorage)  # for the C-MOVE's association with the move destination
     port = free_port()
-    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=[(evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get)])
+    handlers = [(evt.EVT_C_ECHO, on_echo), (evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get), (evt.EVT_C_MOVE, on_move)]
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers)
     node = Node("stalling", "STALLING", "127.0.0.1", port, timeouts=Timeouts(connect=5, acse=5, dimse=60))
     node.asked = asked
     yield node
@@ -146,6 +174,38 @@ def test_get_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer
     assert stalling_peer.asked.is_set() and cancel.cancelled
     assert result.files == []
     assert time.monotonic() - start < stalling_peer.timeouts.dimse / 2
+
+
+def test_echo_to_a_peer_that_never_answers_ends_after_the_inactivity_timeout(stalling_peer, local_ae):
+    """C-ECHO waits as every service does: nothing for the node's inactivity time, and the association is aborted."""
+    stalling_peer.timeouts = Timeouts(connect=5, acse=5, dimse=1.0)
+    log = AssociationLog()
+    with pytest.raises(ViewerError, match=r"STALLING@127\.0\.0\.1:\d+ did not answer the C-ECHO \(nothing for 1 s\)"):
+        echo(stalling_peer, local_ae, log)
+    assert stalling_peer.asked.is_set()
+    assert any(line.endswith("-> A-ABORT") for line in log.lines), log.text()
+
+
+def test_move_from_a_peer_that_stops_sending_ends_after_the_inactivity_timeout(stalling_peer, local_ae, tmp_path):
+    """As C-GET: a C-MOVE whose responses stop, and whose Storage SCP receives nothing, is abandoned after the inactivity time."""
+    stalling_peer.timeouts = Timeouts(connect=5, acse=5, dimse=1.0)
+    with pytest.raises(ViewerError, match="stopped sending for 1 s"):
+        retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, method="move", sop_classes=[])
+    assert stalling_peer.asked.is_set()
+    assert not any(tmp_path.rglob("*.part"))
+
+
+def test_move_cancelled_while_the_peer_stalls_ends_within_the_grace(stalling_peer, local_ae, tmp_path):
+    """As C-GET and C-FIND: the cancel sends C-CANCEL, and the grace, not the 60 s inactivity time, ends it."""
+    cancel = cancel_once_asked(stalling_peer)
+    log = AssociationLog()
+    start = time.monotonic()
+    result = retrieve(stalling_peer, local_ae, tmp_path, "1.2.3.4", None, None, cancel, log, method="move", sop_classes=[])
+    assert stalling_peer.asked.is_set() and cancel.cancelled
+    assert result.files == [] and result.method == "move"
+    assert time.monotonic() - start < stalling_peer.timeouts.dimse / 2
+    lines = [line.split(" ", 1)[1] for line in log.lines]
+    assert "-> C-CANCEL-RQ (for message 1)" in lines and "-> A-ABORT" in lines, lines
 
 
 # ----------------------------------------------------------------------------- C-FIND
@@ -357,6 +417,32 @@ def test_move_series(server, local_ae, ct_study, tmp_path):
     assert_same_instances(result.files, series.files)
     assert result.progress.completed == len(series.files) and result.progress.failed == 0
     _no_partials(tmp_path)
+
+
+def test_move_cancelled_after_first_file(server, local_ae, ct_study, tmp_path):
+    """A cancel during a C-MOVE sends C-CANCEL on the same association as the request (PS3.4 C.4.2.2.2);
+    both servers stop, answer 0xFE00, and what arrived is kept, whole, the series not marked complete."""
+    series = ct_study.series[0]
+    cancel = CancelToken()
+    log = AssociationLog()
+
+    def progress(p):
+        if p.received >= 1:
+            cancel.cancel()
+
+    result = retrieve(server.node(retrieve="move"), local_ae, tmp_path, ct_study.uid, series.uid, progress, cancel, log, method="move")
+    lines = [line.split(" ", 1)[1] for line in log.lines]
+    assert cancel.cancelled and result.method == "move"
+    assert "-> C-CANCEL-RQ (for message 1)" in lines and "<- C-MOVE-RSP status 0xFE00" in lines, lines
+    _no_partials(tmp_path)
+    files = sorted((tmp_path / ct_study.uid / series.uid).glob("*"))
+    assert files == sorted(result.files)
+    assert 1 <= len(files) < len(series.files)
+    originals = {pydicom.dcmread(f).SOPInstanceUID: f for f in series.files}
+    for path in files:  # every file there is whole
+        ds = pydicom.dcmread(path)
+        np.testing.assert_array_equal(ds.pixel_array, pydicom.dcmread(originals[ds.SOPInstanceUID]).pixel_array)
+    assert not (tmp_path / ct_study.uid / series.uid / COMPLETE_MARKER).exists()
 
 
 def test_move_study(orthanc, local_ae, ct_study, tmp_path):

@@ -7,9 +7,9 @@ only: one accepts clients without a certificate, one demands one
 (DicomTlsRemoteCertificateRequired). Each is loaded over TLS by dcmtk's
 storescu, and the expected UIDs come from the files loaded.
 
-C-ECHO and C-FIND go through pynetdicom (scu._associate with tls_args);
-C-GET through the app's own association (upper_layer.Association.request
-with tls=(context, hostname)): both paths are tried for every failure case.
+C-ECHO, C-FIND and C-GET all go through the app's own association
+(association.open_association, tls.client_context): each operation is tried
+for every failure case.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ from dicom_servers import (
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.media.cache import COMPLETE_MARKER
+from viewer.core.net.association import AssociationLog
+from viewer.core.net.echo import echo
+from viewer.core.net.find import find
 from viewer.core.net.nodes import Node
-from viewer.core.net.scu import AssociationLog, echo, find, retrieve
+from viewer.core.net.retrieve import retrieve
 
 pytestmark = pytest.mark.net
 
@@ -105,7 +108,7 @@ def _tls_node(server: Server, pki: TlsFiles, host: str = "localhost", client_cer
 
 
 def _operation(name: str, node: Node, local_ae, study: Study, cache):
-    """One DICOM operation: 'echo' and 'find' through pynetdicom, 'get' through the app's own association."""
+    """One DICOM operation: 'echo', 'find' or 'get' (all on the app's own association)."""
     if name == "echo":
         return echo(node, local_ae)
     if name == "find":

@@ -2,7 +2,7 @@
 
 Senders: dcmtk's storescu and echoscu, pynetdicom's AE as an SCU, and, for
 what neither will do (break off in the middle of an instance), the viewer's
-own requestor (upper_layer.Association). Whole C-MOVEs from Orthanc and
+own requestor (association.Association). Whole C-MOVEs from Orthanc and
 dcmqrscp are in test_net_scu.py. Expected files come from the files sent.
 """
 
@@ -19,10 +19,12 @@ from dicom_servers import DCMTK_ENV, dcmtk, free_port
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
+from viewer.core.net.association import Association
+from viewer.core.net.dimse import C_STORE_RQ, encode_command
 from viewer.core.net.nodes import LocalAE, Timeouts
+from viewer.core.net.pdu import Proposal
 from viewer.core.net.storage import CANNOT_UNDERSTAND, InstanceWriter
 from viewer.core.net.storage_scp import StorageSCP
-from viewer.core.net.upper_layer import C_STORE_RQ, Association, Proposal, encode_command
 
 pytestmark = pytest.mark.net
 
@@ -216,7 +218,7 @@ def test_a_sender_broken_off_mid_instance_leaves_no_file(scp, tmp_path):
     import struct
 
     half = dataset[: len(dataset) // 2]
-    peer._send(struct.pack(">BxI", 4, len(half) + 6) + struct.pack(">IBB", len(half) + 2, 1, 0x00) + half)
+    peer.send_raw(struct.pack(">BxI", 4, len(half) + 6) + struct.pack(">IBB", len(half) + 2, 1, 0x00) + half)
     # Broken off once the half has been written (not after a fixed pause: on a busy machine it may not be yet).
     assert wait_for(lambda: any(p.stat().st_size >= len(half) for p in (tmp_path / "cache").rglob("*.part")))
     peer.sock.close()

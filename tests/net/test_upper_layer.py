@@ -1,4 +1,4 @@
-"""The C-GET association's own upper layer (viewer/core/net/upper_layer.py) against exact bytes.
+"""The association's own upper layer (viewer/core/net/association.py, connection.py, pdu.py, dimse.py) against exact bytes.
 
 What it encodes is checked against pynetdicom's and pydicom's encoders; what
 it receives is crafted PDU by PDU (PS3.8 9.3) and written into one end of a
@@ -23,21 +23,14 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from pynetdicom.dsutils import encode
 
-from viewer.core.net import scu
-from viewer.core.net.storage import SUCCESS, InstanceWriter
-from viewer.core.net.upper_layer import (
-    C_GET_RSP,
-    C_STORE_RQ,
-    LARGEST_PDU,
-    NO_DATASET,
-    Association,
-    PeerGone,
-    Proposal,
-    _associate_rq,
-    decode_command,
-    encode_command,
-)
+from viewer.core.net import association
+from viewer.core.net.association import Association, CancelIgnored, PeerGone, Silent, Stopped
+from viewer.core.net.dimse import C_CANCEL_RQ, C_FIND_RQ, C_FIND_RSP, C_GET_RSP, C_STORE_RQ, NO_DATASET, decode_command, encode_command
+from viewer.core.net.pdu import LARGEST_PDU, Proposal, associate_rq
+from viewer.core.net.retrieve import storage_contexts
+from viewer.core.net.storage import SUCCESS, TRANSFER_SYNTAXES, InstanceWriter
 from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from viewer.core.runtime.tasks import CancelToken
 
 pytestmark = pytest.mark.net
 
@@ -58,7 +51,7 @@ def test_associate_rq_is_what_pynetdicom_encodes():
     from pynetdicom.presentation import PresentationContext
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet
 
-    contexts = scu._storage_contexts(["1.2.840.10008.5.1.4.1.1.4"])
+    contexts = storage_contexts(["1.2.840.10008.5.1.4.1.1.4"])
     storage = list(dict.fromkeys(uid for uid, _ in contexts))
     proposal = Proposal(
         [(str(StudyRootQueryRetrieveInformationModelGet), [ExplicitVRLittleEndian, ImplicitVRLittleEndian])] + contexts, storage, 262144
@@ -91,7 +84,7 @@ def test_associate_rq_is_what_pynetdicom_encodes():
     pdu = A_ASSOCIATE_RQ()
     pdu.from_primitive(primitive)
 
-    assert _associate_rq("VIEWER", "PACS-1", proposal) == pdu.encode()
+    assert associate_rq("VIEWER", "PACS-1", proposal) == pdu.encode()
 
 
 def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
@@ -99,7 +92,7 @@ def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
     the uncompressed pair and each other syntax alone, so a JPEG 2000 instance can come as it is stored."""
     mr, private = "1.2.840.10008.5.1.4.1.1.4", "1.3.12.2.1107.5.9.1"
     for own in ([], [mr], [mr, private], [f"1.2.3.{i}" for i in range(9)], [f"1.2.3.{i}" for i in range(200)]):
-        contexts = scu._storage_contexts(own)
+        contexts = storage_contexts(own)
         assert len(contexts) <= 127 and len(set(map(str, contexts))) == len(contexts)
         classes = [uid for uid, _ in contexts]
         assert classes[: len(set(own))][:1] == own[:1]  # the study's own come first
@@ -107,14 +100,14 @@ def test_the_studys_classes_get_a_context_per_transfer_syntax_within_128():
             for uid in own:
                 syntaxes = [tuple(ts) for c, ts in contexts if c == uid]
                 assert syntaxes[0] == ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")  # Explicit, then Implicit VR Little Endian
-                assert {s for ts in syntaxes[1:] for s in ts} == set(scu.TRANSFER_SYNTAXES) - set(syntaxes[0])
+                assert {s for ts in syntaxes[1:] for s in ts} == set(TRANSFER_SYNTAXES) - set(syntaxes[0])
                 assert all(len(ts) == 1 for ts in syntaxes[1:])
         assert set(own[:127]) <= set(classes)
 
 
 def test_more_than_128_contexts_are_refused():
     with pytest.raises(ValueError, match="128"):
-        _associate_rq("A", "B", Proposal([(f"1.2.3.{i}", ["1.2.840.10008.1.2"]) for i in range(129)]))
+        associate_rq("A", "B", Proposal([(f"1.2.3.{i}", ["1.2.840.10008.1.2"]) for i in range(129)]))
 
 
 def command_dataset(**values) -> Dataset:
@@ -345,6 +338,96 @@ def test_sending_fragments_to_the_peers_maximum_pdu(connected):
         pos += 6 + length
     assert parts[1] == command and parts[0] == dataset
     assert lasts[0] == 0x03 and lasts[-1] == 0x02 and all(c == 0x00 for c in lasts[1:-1])
+
+
+# ----------------------------------------------------------------------------- one cancel model
+
+
+def read_pdus(peer) -> list[tuple[int, bytes]]:
+    """Whatever PDUs the association sent, as (type, body), until it has been quiet for a moment."""
+    data = b""
+    peer.settimeout(0.2)
+    try:
+        while chunk := peer.recv(65536):
+            data += chunk
+    except (TimeoutError, ConnectionResetError):  # reset: closed by us with a PDU of the peer's unread
+        pass
+    pdus, pos = [], 0
+    while pos < len(data):
+        pdu_type, length = struct.unpack_from(">BxI", data, pos)
+        pdus.append((pdu_type, data[pos + 6 : pos + 6 + length]))
+        pos += 6 + length
+    return pdus
+
+
+def find_rq() -> dict:
+    return {
+        "AffectedSOPClassUID": "1.2.840.10008.5.1.4.1.2.2.1",
+        "CommandField": C_FIND_RQ,
+        "MessageID": 1,
+        "Priority": 0,
+        "CommandDataSetType": NO_DATASET,
+    }
+
+
+def find_rsp(status: int) -> bytes:
+    return encode_command(CommandField=C_FIND_RSP, MessageIDBeingRespondedTo=1, CommandDataSetType=NO_DATASET, Status=status)
+
+
+def test_a_cancel_sends_c_cancel_for_the_outstanding_request_then_aborts_after_the_grace(connected, monkeypatch):
+    """PS3.7 9.3.2.3: a C-CANCEL names the request it ends; a peer that goes on past the grace is aborted,
+    the same for C-FIND, C-GET and C-MOVE (the grace is set to nothing here rather than waited out)."""
+    assoc, peer = connected
+    assoc.cancel = CancelToken()
+    assoc.send_message(1, find_rq())
+    assert decode_command(read_pdus(peer)[0][1][6:])["CommandField"] == C_FIND_RQ
+    assoc.cancel.cancel()
+    peer.sendall(pdu(4, pdv(1, 0x03, find_rsp(0xFF00))))
+    assert assoc.receive().command["Status"] == 0xFF00  # the answer on its way is still read...
+    (sent,) = read_pdus(peer)  # ...after the C-CANCEL went out, once
+    cancel = decode_command(sent[1][6:])
+    assert sent[0] == 4 and cancel["CommandField"] == C_CANCEL_RQ and cancel["MessageIDBeingRespondedTo"] == 1
+    monkeypatch.setattr(association, "CANCEL_GRACE", -1.0)
+    with pytest.raises(CancelIgnored):
+        assoc.receive()
+    assert read_pdus(peer) == [(7, b"\x00" * 4)]  # A-ABORT, no second C-CANCEL
+    assert not assoc.established
+
+
+def test_the_final_response_ends_the_cancel_grace(connected, monkeypatch):
+    """Cancelled, and the peer answers 0xFE00 in time: the operation is over, the association is released, not aborted."""
+    assoc, peer = connected
+    assoc.cancel = CancelToken()
+    assoc.send_message(1, find_rq())
+    assoc.cancel.cancel()
+    peer.sendall(pdu(4, pdv(1, 0x03, find_rsp(0xFE00))) + pdu(6, b"\x00" * 4))  # the final response, then A-RELEASE-RP
+    assert assoc.receive().command["Status"] == 0xFE00
+    assert assoc.cancel_sent_at is None
+    monkeypatch.setattr(association, "CANCEL_GRACE", -1.0)
+    assoc.release()
+    sent = read_pdus(peer)
+    assert [pdu_type for pdu_type, _ in sent] == [4, 4, 5]  # C-FIND-RQ, C-CANCEL-RQ, A-RELEASE-RQ
+    assert decode_command(sent[1][1][6:])["CommandField"] == C_CANCEL_RQ
+
+
+def test_a_cancel_with_nothing_to_c_cancel_aborts_at_once(connected):
+    """A C-ECHO, or a Storage SCP's association at shutdown: no C-CANCEL exists for them (PS3.7 9.1.5)."""
+    assoc, peer = connected
+    assoc.cancel = CancelToken()
+    assoc.cancel.cancel()
+    with pytest.raises(Stopped):
+        assoc.receive()
+    assert read_pdus(peer) == [(7, b"\x00" * 4)]
+
+
+def test_nothing_for_the_inactivity_time_aborts_in_the_services_words(connected):
+    """The inactivity clock is the association's own last activity (here set back rather than waited for)."""
+    assoc, peer = connected
+    assoc.inactivity, assoc.silence = 30, "{address} went quiet for {timeout} s"
+    assoc.last_activity -= 31
+    with pytest.raises(Silent, match="PEER@test went quiet for 30 s"):
+        assoc.receive()
+    assert read_pdus(peer) == [(7, b"\x00" * 4)]
 
 
 # ----------------------------------------------------------------------------- writing as it arrives

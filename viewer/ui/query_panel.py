@@ -41,8 +41,11 @@ from viewer.core.dicom.io import ViewerError
 from viewer.core.display.annotations import format_date, format_person_name, format_time
 from viewer.core.media.cache import default_cache_dir, series_folder
 from viewer.core.media.model import text
+from viewer.core.net.association import AssociationLog
+from viewer.core.net.echo import echo
+from viewer.core.net.find import find
 from viewer.core.net.nodes import LocalAE, Node, Timeouts, check_ae_title, load_network_settings, save_network_settings
-from viewer.core.net.scu import AssociationLog, RetrieveProgress, echo, find, retrieve, uid_values
+from viewer.core.net.retrieve import RetrieveProgress, retrieve, uid_values
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 

@@ -42,11 +42,17 @@ def check_ae_title(title: str) -> tuple[str, str]:
 
 @dataclass
 class Timeouts:
-    """Seconds of *inactivity* before giving up (None: wait for ever)."""
+    """Seconds before giving up, the same for every service (None or 0: wait for ever).
+
+    `connect`: for the TCP connection (and TLS handshake); `acse`: for the
+    answer to our association request (or, as Storage SCP, for the peer's
+    request); `dimse`: *inactivity*, nothing received or sent for that long
+    during an operation, not a limit on a whole transfer.
+    """
 
     connect: float | None = 10.0
     acse: float | None = 30.0
-    dimse: float | None = 60.0  # between two messages, not for a whole transfer
+    dimse: float | None = 60.0
 
 
 @dataclass

@@ -18,32 +18,34 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from viewer.core.media.cache import STAGING, series_folder, valid_uid
+from pydicom import uid
 
-#: C-STORE statuses (PS3.4 B.2.3)
-SUCCESS = 0x0000
+from viewer.core.media.cache import STAGING, series_folder, valid_uid
+from viewer.core.net.dimse import SUCCESS
+
+#: C-STORE statuses (PS3.4 B.2.3), besides success (dimse.SUCCESS)
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
 NOT_AUTHORISED = 0x0124  # "Refused: Not Authorized" (PS3.7 C.5.22)
 
 
 #: Transfer syntaxes the viewer reads (README: "Decoders and licences"), received as they are: uncompressed first.
-UNCOMPRESSED_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+UNCOMPRESSED_SYNTAXES = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
 TRANSFER_SYNTAXES = UNCOMPRESSED_SYNTAXES + (
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80",
-    "1.2.840.10008.1.2.4.81",
-    "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.5",
-    "1.2.840.10008.1.2.4.201",
-    "1.2.840.10008.1.2.4.202",
-    "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
+    uid.JPEGBaseline8Bit,
+    uid.JPEGExtended12Bit,
+    uid.JPEGLossless,
+    uid.JPEGLosslessSV1,
+    uid.JPEGLSLossless,
+    uid.JPEGLSNearLossless,
+    uid.JPEG2000Lossless,
+    uid.JPEG2000,
+    uid.RLELossless,
+    uid.HTJ2KLossless,
+    uid.HTJ2KLosslessRPCL,
+    uid.HTJ2K,
+    uid.DeflatedExplicitVRLittleEndian,
+    uid.ExplicitVRBigEndian,
 )
 
 
@@ -284,9 +286,11 @@ def _write_fully(fd: int, data) -> None:
         view = view[os.write(fd, view) :]
 
 
-#: Transfer syntaxes whose dataset is deflated: Deflated Explicit VR Little Endian and JPIP
-#: Referenced Deflate (PS3.5 A.5, A.6; pydicom's UID.is_deflated leaves out the JPIP one).
-_DEFLATED = {"1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.95"}
+def _deflated(transfer_syntax: str) -> bool:
+    """Whether the dataset is deflated: Deflated Explicit VR Little Endian and JPIP Referenced Deflate
+    (PS3.5 A.5, A.6). pydicom's ``UID.is_deflated`` leaves out the JPIP one, which it names but has no constant for."""
+    syntax = uid.UID(transfer_syntax)
+    return syntax.is_deflated or syntax.keyword == "JPIPReferencedDeflate"
 
 
 def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, str | None]:
@@ -298,7 +302,7 @@ def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, s
     deflated dataset is inflated first.
     """
     transfer_syntax = str(transfer_syntax)
-    if transfer_syntax in _DEFLATED:
+    if _deflated(transfer_syntax):
         import zlib
 
         inflate = zlib.decompressobj(-zlib.MAX_WBITS)

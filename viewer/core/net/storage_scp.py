@@ -4,7 +4,7 @@ Why not pynetdicom's server: its acceptor passes every message between a
 DUL thread and an association thread that each poll (a fixed 1 ms sleep per
 turn), and decodes and encodes each command set through pydicom: about
 2.5 ms of CPU per instance, 300 512x512 CT images/s where dcmtk's storescp
-takes 1000 to 1800. Here, as in C-GET (:mod:`~viewer.core.net.upper_layer`),
+takes 1000 to 1800. Here, as in C-GET (:mod:`~viewer.core.net.association`),
 one thread per association reads each PDU into a reused buffer, writes the
 instance's fragments to its file as they arrive (:class:`InstanceWriter`)
 and answers with a command set of about a hundred bytes.
@@ -19,27 +19,18 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
+
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.media.cache import valid_uid
+from viewer.core.net.association import Association, AssociationLog, GaveUp, PeerGone
+from viewer.core.net.dimse import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP, NO_DATASET, Message
+from viewer.core.net.echo import VERIFICATION, answer_echo
 from viewer.core.net.nodes import LocalAE, Timeouts
 from viewer.core.net.storage import CANNOT_UNDERSTAND, TRANSFER_SYNTAXES, InstanceWriter
-from viewer.core.net.upper_layer import (
-    C_ECHO_RQ,
-    C_ECHO_RSP,
-    C_STORE_RQ,
-    C_STORE_RSP,
-    NO_DATASET,
-    Association,
-    Message,
-    PeerGone,
-    encode_command,
-)
-
-VERIFICATION = "1.2.840.10008.1.1"
-_IMPLICIT, _EXPLICIT = "1.2.840.10008.1.2", "1.2.840.10008.1.2.1"
+from viewer.core.runtime.tasks import CancelToken
 
 
 def store_sink(assoc: Association, message: Message, writer: InstanceWriter):
@@ -62,15 +53,15 @@ def answer_store(assoc: Association, message: Message, writer: InstanceWriter) -
         writer.refuse(f"{request.get('AffectedSOPInstanceUID', '')!s:.70}: sent without a dataset or on a context that was not accepted")
         status = CANNOT_UNDERSTAND
     assoc.recycle(message.buffers)
-    response = encode_command(
-        AffectedSOPClassUID=request.get("AffectedSOPClassUID", ""),
-        CommandField=C_STORE_RSP,
-        MessageIDBeingRespondedTo=request.get("MessageID", 0),
-        CommandDataSetType=NO_DATASET,
-        Status=status,
-        AffectedSOPInstanceUID=request.get("AffectedSOPInstanceUID", ""),
-    )
-    assoc.send(message.context_id, response, name=f"C-STORE-RSP status 0x{status:04X}")
+    response = {
+        "AffectedSOPClassUID": request.get("AffectedSOPClassUID", ""),
+        "CommandField": C_STORE_RSP,
+        "MessageIDBeingRespondedTo": request.get("MessageID", 0),
+        "CommandDataSetType": NO_DATASET,
+        "Status": status,
+        "AffectedSOPInstanceUID": request.get("AffectedSOPInstanceUID", ""),
+    }
+    assoc.send_message(message.context_id, response)
     return status
 
 
@@ -79,7 +70,8 @@ class StorageSCP:
 
     At most `max_associations` at once (more are rejected as transient,
     local limit exceeded); each waits `timeouts.acse` s for the request and
-    is aborted after `timeouts.dimse` s without a message (inactivity).
+    is aborted after `timeouts.dimse` s without a message (inactivity), or
+    at :meth:`shutdown` (the cancel of every association it holds).
     """
 
     MAX_PDU = 256 * 1024
@@ -102,7 +94,7 @@ class StorageSCP:
         self.abstract_syntaxes.update(uid for uid in sop_classes or [] if valid_uid(uid))
         self.transfer_syntaxes = TRANSFER_SYNTAXES
         self._listener: socket.socket | None = None
-        self._stopping = threading.Event()
+        self._stopping = CancelToken()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._associations: set[Association] = set()
@@ -122,7 +114,7 @@ class StorageSCP:
 
     def shutdown(self) -> None:
         """Stop listening, abort associations still open, and wait for their threads."""
-        self._stopping.set()
+        self._stopping.cancel()
         # The accept loop first: once it has ended, no association thread can be added behind this list's back.
         if self._threads:
             self._threads[0].join(5)
@@ -137,7 +129,7 @@ class StorageSCP:
     def choose(self, abstract_syntax: str, transfer_syntaxes: list[str]) -> str | None:
         """The transfer syntax to accept a proposed context with: the requestor's first that the viewer reads."""
         if abstract_syntax == VERIFICATION:
-            return next((uid for uid in transfer_syntaxes if uid in (_EXPLICIT, _IMPLICIT)), None)
+            return next((uid for uid in transfer_syntaxes if uid in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)), None)
         if abstract_syntax not in self.abstract_syntaxes:
             return None
         return next((uid for uid in transfer_syntaxes if uid in self.transfer_syntaxes), None)
@@ -147,7 +139,7 @@ class StorageSCP:
     def _accept_loop(self) -> None:
         # Associations still open at shutdown end themselves within a poll (their on_idle sees the stop flag).
         listener = self._listener
-        while not self._stopping.is_set():
+        while not self._stopping.cancelled:
             try:
                 connection, peer = listener.accept()
             except TimeoutError:
@@ -160,41 +152,32 @@ class StorageSCP:
             thread.start()
 
     def _serve(self, connection: socket.socket, peer: tuple) -> None:
-        assoc = Association(f"{peer[0]}:{peer[1]}", self.local.ae_title, "", self.log)
+        assoc = Association(
+            f"{peer[0]}:{peer[1]}",
+            self.local.ae_title,
+            "",
+            self.log,
+            cancel=self._stopping,
+            inactivity=self.timeouts.dimse,
+            silence="{address} sent nothing for {timeout} s",
+        )
         with self._lock:
             busy = len(self._associations) >= self.max_associations
             self._associations.add(assoc)
         try:
             if not assoc.answer(connection, self.choose, self.MAX_PDU, self.timeouts.acse, busy=busy):
                 return
-            last_message = time.monotonic()
-
-            def idle() -> None:
-                if self._stopping.is_set():
-                    raise PeerGone(f"{assoc.address}: the C-MOVE is over")
-                if self.timeouts.dimse and time.monotonic() - last_message > self.timeouts.dimse:
-                    raise PeerGone(f"{assoc.address} sent nothing for {self.timeouts.dimse:g} s")
-
-            assoc.on_idle = idle
             while True:
                 message = assoc.receive(lambda message: store_sink(assoc, message, self.writer))
-                last_message = time.monotonic()
                 kind = message.command.get("CommandField")
                 if kind == C_STORE_RQ:
                     answer_store(assoc, message, self.writer)
                 elif kind == C_ECHO_RQ:
-                    response = encode_command(
-                        AffectedSOPClassUID=VERIFICATION,
-                        CommandField=C_ECHO_RSP,
-                        MessageIDBeingRespondedTo=message.command.get("MessageID", 0),
-                        CommandDataSetType=NO_DATASET,
-                        Status=0x0000,
-                    )
-                    assoc.send(message.context_id, response, name="C-ECHO-RSP status 0x0000")
+                    answer_echo(assoc, message)
                 else:  # only storage and verification contexts were accepted: nothing else may come
-                    raise assoc._protocol_error(f"a {message.command.get('CommandField')} request on a storage association")
+                    raise assoc.protocol_error(f"a {message.command.get('CommandField')} request on a storage association")
         except PeerGone as exc:
-            if not exc.released:
+            if not exc.released and not isinstance(exc, GaveUp):  # GaveUp: the association logged why already
                 self.log(str(exc))
         except OSError as exc:
             self.log(f"{assoc.address}: {exc}")
@@ -204,3 +187,16 @@ class StorageSCP:
             assoc.close()
             with self._lock:
                 self._associations.discard(assoc)
+
+
+def start_storage_scp(
+    local: LocalAE,
+    writer: InstanceWriter,
+    timeouts: Timeouts | None = None,
+    sop_classes: list[str] | None = None,
+    log: AssociationLog | None = None,
+) -> StorageSCP:
+    """The Storage SCP that receives a C-MOVE: listens on ``local.move_port`` until ``.shutdown()``; the
+    study's own `sop_classes` are accepted besides every standard storage class. Raises ViewerError when
+    the port cannot be opened."""
+    return StorageSCP(local, writer, timeouts, sop_classes, log.add if log is not None else None).start()
