@@ -291,6 +291,28 @@ def _shifted(values: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, int, in
     return values, starts[0], starts[1]
 
 
+#: What decides how a native frame is stored (PS3.5 8.1.1): (0002,0010) Transfer Syntax UID (in the file meta),
+#: (0028,0002) Samples per Pixel, (0028,0004) Photometric Interpretation, (0028,0008) Number of Frames,
+#: (0028,0010) Rows, (0028,0011) Columns, (0028,0100) Bits Allocated, (0028,0101) Bits Stored, (0028,0103) Pixel Representation.
+_LAYOUT_TAGS = (0x00280002, 0x00280004, 0x00280008, 0x00280010, 0x00280011, 0x00280100, 0x00280101, 0x00280103)
+
+
+def _native_layouts(images: Sequence[VolumeImage]) -> list:
+    """Each single-frame image's native layout (None: not readable straight from its file), worked out once per distinct encoding."""
+    known: dict[tuple, object] = {}
+    layouts = []
+    for image in images:
+        if image.path is None or image.context is not None:
+            layouts.append(None)
+            continue
+        meta = getattr(image.header, "file_meta", None)
+        key = (raw_value(meta, 0x00020010) if meta is not None else None, *(raw_value(image.header, tag) for tag in _LAYOUT_TAGS))
+        if key not in known:
+            known[key] = native_layout(image.header)
+        layouts.append(known[key])
+    return layouts
+
+
 def _acquisition_view(voxels: np.ndarray, axes: PatientAxes) -> np.ndarray:
     """The patient-ordered array seen in the acquisition's (slice, row, column) order: a view, no copy."""
     flipped = voxels[tuple(slice(None, None, -1) if flip else slice(None) for flip in axes.flip)]
@@ -337,6 +359,7 @@ def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, loa
     voxels = _allocate(tuple(shape[a] for a in axes.order), dtype)
     acquisition = _acquisition_view(voxels, axes)
     sheared = geometry.tilt_degrees > 0
+    layouts = _native_layouts(ordered) if load is None and not sheared else [None] * len(ordered)
     minima = [math.inf] * len(ordered)
     placed: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(ordered)
 
@@ -345,12 +368,11 @@ def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, loa
             return
         image, rule, dest = ordered[k], rules[k], acquisition[k]
         ctx = image.attributes
-        if load is None and not sheared and dest.flags.c_contiguous and image.frame == 0 and image.context is None:
-            layout = native_layout(image.header)
-            if layout is not None and layout.dtype == dest.dtype and (layout.rows, layout.columns) == dest.shape:
-                if read_native_into(image.path, layout, dest):
-                    _into(dest, dest, ctx, rule)
-                    return
+        layout = layouts[k]
+        if layout is not None and dest.flags.c_contiguous and layout.dtype == dest.dtype and (layout.rows, layout.columns) == dest.shape:
+            if read_native_into(image.path, layout, dest):  # straight into the volume: no copy
+                _into(dest, dest, ctx, rule)
+                return
         stored = (load or stored_values)(image)
         if stored.shape != (geometry.rows, geometry.columns):
             raise ViewerError(
