@@ -2,7 +2,7 @@
 
 A folder names the one series it holds (subfolders included, as the window
 scans it); a file names its own series: the files of the folder it is in
-with the same (0020,000E) *Series Instance UID*. A folder holding several
+(subfolders included) with the same (0020,000E) *Series Instance UID*. A folder holding several
 series is refused with their names, so the user can point at a file of the
 one they mean; the volume itself is then checked by
 :func:`~viewer.core.display.volume.build_volume`.
