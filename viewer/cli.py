@@ -25,16 +25,95 @@ def _export_parser(sub) -> None:
         description="Write one frame of a DICOM image to an 8-bit grey or RGB PNG, "
         "through the same display pipeline as the viewer (no annotations).",
     )
-    p.add_argument("input", metavar="INPUT", help="a DICOM file")
+    p.add_argument("input", metavar="INPUT", help="a DICOM file; with --plane, a folder holding one series, or any file of the series")
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
-    p.add_argument("--frame", type=int, default=1, metavar="N", help="frame number, from 1 (default 1)")
+    p.add_argument("--frame", type=int, metavar="N", help="frame number, from 1 (default 1)")
+    mpr = p.add_argument_group(
+        "reformats (MPR)",
+        "With --plane, INPUT's series is built into a volume and one plane of it is written on the volume's own grid "
+        "(1 pixel per voxel), seen as a radiologist reads it: axial from the feet, coronal from the front (the patient's "
+        "right on the left), sagittal from the patient's left (anterior on the left), the head up. Slices are counted "
+        "from 1: axial from the feet up, coronal from the front back, sagittal from the patient's right to left.",
+    )
+    mpr.add_argument("--plane", metavar="PLANE", help="axial, coronal or sagittal")
+    mpr.add_argument("--slice", type=int, metavar="N", help="the slice of the plane, from 1")
+    mpr.add_argument("--slab", type=float, metavar="MM", help="a slab this thick (mm) centred on the slice")
+    mpr.add_argument("--mode", metavar="MODE", help="how the slab's slices combine: mip (default), minip or avg")
     voi = p.add_mutually_exclusive_group()
     voi.add_argument(
         "--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"), help="window center and width in modality units (e.g. HU)"
     )
     voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain (CT presets: only for values in HU)")
     p.add_argument("--invert", action="store_true", help="invert grey levels (on top of MONOCHROME1)")
-    p.set_defaults(run=run_export)
+    p.set_defaults(run=run_export_command)
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    """``export``: one image (:func:`run_export`) or, with --plane, a reformat of a series (:func:`run_export_reformat`)."""
+    if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
+        return run_export_reformat(args)
+    if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
+        args.frame = 1
+    return run_export(args)
+
+
+def run_export_reformat(args: argparse.Namespace) -> int:
+    """``export --plane``: one reformatted plane (or slab) of a series, through the export's display pipeline."""
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.display.mpr import MODES, PLANES, automatic_window, reformat, reformat_display, slice_count
+    from viewer.core.display.pixels.pipeline import Window
+    from viewer.core.display.pixels.presets import preset_for
+    from viewer.core.display.png import write_png
+    from viewer.core.display.series_volume import series_at, series_files
+    from viewer.core.display.volume import NotAVolume, volume_from_files
+
+    plane, mode = (args.plane or "").lower(), (args.mode or "mip").lower()
+    if not args.plane:
+        raise ViewerError("--slice, --slab and --mode reformat a series: give --plane axial, coronal or sagittal")
+    if plane not in PLANES:
+        raise ViewerError(f"unknown plane '{args.plane}': choose axial, coronal or sagittal")
+    if args.slice is None:
+        raise ViewerError("--plane needs --slice N (from 1)")
+    if args.frame is not None:
+        raise ViewerError("--frame is for one image; a reformat's slice is --slice N")
+    if mode not in MODES:
+        raise ViewerError(f"unknown slab mode '{args.mode}': choose mip, minip or avg")
+    if args.mode is not None and args.slab is None:
+        raise ViewerError("--mode combines the slices of a slab: give --slab MM too")
+    if args.slab is not None and not args.slab > 0:
+        raise ViewerError("--slab MM must be greater than 0")
+    voi = None
+    if args.window:
+        center, width = args.window
+        if width <= 0:
+            raise ViewerError("--window WIDTH must be greater than 0")
+        voi = Window(center, width, "LINEAR", "", "user")
+    path, out = Path(args.input), Path(args.output)
+    files = series_files(series_at(path))
+    if args.preset:  # before reading pixels: a preset in HU on an MR is refused, not written black
+        preset_for(args.preset, read_index_header(files[len(files) // 2]), path)
+    try:
+        volume = volume_from_files(files)
+    except NotAVolume as exc:  # said of the series the user named
+        raise NotAVolume(exc.reason, exc.path or path) from None
+    slices = slice_count(volume, plane)
+    if not 1 <= args.slice <= slices:
+        raise ViewerError(f"--slice {args.slice} is out of range: the {plane} plane has {count(slices, 'slice')}", path)
+    image, _ = reformat(volume, plane, args.slice - 1, args.slab or 0.0, mode)
+    frame = reformat_display(volume, image)
+    if args.preset:
+        voi = preset_for(args.preset, frame.ctx, path)
+    if voi is None:
+        voi = frame.default_voi(automatic_window(volume) if frame.uses_automatic_window() else None)
+    if not out.parent.exists():
+        raise ViewerError(f"cannot write {out}: the folder {out.parent} does not exist")
+    try:
+        write_png(out, frame.render(voi, args.invert))
+    except OSError as exc:
+        raise ViewerError(f"cannot write {out}: {exc.strerror or exc}") from None
+    for note in volume.notes:
+        print(f"dicom-viewer: note: {note}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _dump_parser(sub) -> None:
