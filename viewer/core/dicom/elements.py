@@ -271,7 +271,23 @@ def skip_item(source: Source, pos: int, little: bool, implicit: bool) -> int:
     return _skip_delimited(source, pos, little, implicit, _IN_ITEM)
 
 
-class ElementWalk:
+class _Walk:
+    """What both walks hold: the data, where the walk stands, its encoding, where it
+    ends, and the value of undefined length it steps over next unless resumed."""
+
+    __slots__ = ("source", "pos", "little", "implicit", "end", "_skip_from")
+
+    def __init__(self, source: Source, pos: int, little: bool, implicit: bool, end: int | None):
+        self.source, self.pos, self.little, self.implicit = source, pos, little, implicit
+        self.end = source.size if end is None else min(end, source.size)
+        self._skip_from: int | None = None
+
+    def resume(self, pos: int) -> None:
+        """Go on at `pos`: after a value the caller walked itself (a sequence or an item it descended into)."""
+        self.pos, self._skip_from = pos, None
+
+
+class ElementWalk(_Walk):
     """The elements of one dataset, in order: iterate for each one's :class:`ElementHeader`.
 
     From `pos` while an element header (8 bytes) fits before `end` (the
@@ -293,7 +309,7 @@ class ElementWalk:
     walked strictly).
     """
 
-    __slots__ = ("source", "pos", "little", "implicit", "end", "tolerant", "_group", "_skip_from")
+    __slots__ = ("tolerant", "_group")
 
     def __init__(
         self,
@@ -306,17 +322,16 @@ class ElementWalk:
         group: int | None = None,
         tolerant: bool = False,
     ):
-        self.source, self.pos, self.little, self.implicit, self.tolerant = source, pos, little, implicit, tolerant
-        self.end = source.size if end is None else min(end, source.size)
+        super().__init__(source, pos, little, implicit, end)
+        self.tolerant = tolerant
         self._group = None if group is None else (_U16_LE if little else _U16_BE).pack(group)
-        self._skip_from: int | None = None
 
     def __iter__(self) -> Iterator[ElementHeader]:
         # A generator, its state in locals, reading explicit VR headers inline where the
         # data holds them: the inner loop of reading media (DICOMDIR records).
         source, little, implicit, tolerant, end, group = self.source, self.little, self.implicit, self.tolerant, self.end, self._group
         explicit_head, u32 = (_LITTLE if little else _BIG)[1:]
-        header_size, new, header_type = _HEADER_SIZE.get, _new_header, ElementHeader
+        header_size, new, header_type, item_group, undefined = _HEADER_SIZE.get, _new_header, ElementHeader, _ITEM_GROUP, UNDEFINED_LENGTH
         while True:
             if self._skip_from is not None:
                 self.pos = skip_sequence(source, self._skip_from, little, implicit)
@@ -328,7 +343,7 @@ class ElementWalk:
             size = None
             if not implicit and pos + 12 <= len(data):
                 tag_group, elem, vr, length = explicit_head(data, pos)
-                if tag_group != _ITEM_GROUP:
+                if tag_group != item_group:
                     size = header_size(vr)
             if size is None:  # implicit VR, an item, an unknown VR code, the end of what was read
                 element = element_header(source, pos, little, implicit, tolerant)
@@ -338,18 +353,14 @@ class ElementWalk:
                     length = u32(data, pos + 8)[0]
                 value_pos = pos + size
                 element = new(header_type, ((tag_group << 16) | elem, vr, length, pos, value_pos))
-            if length == UNDEFINED_LENGTH:
+            if length == undefined:
                 self.pos = self._skip_from = value_pos
             else:
                 self.pos = value_pos + length
             yield element
 
-    def resume(self, pos: int) -> None:
-        """Go on at `pos`: after a value the caller walked itself (a sequence it descended into)."""
-        self.pos, self._skip_from = pos, None
 
-
-class ItemWalk:
+class ItemWalk(_Walk):
     """The items of a sequence (PS3.5 7.5) or the fragments of encapsulated pixel data
     (PS3.5 A.4), in order: iterate for each one's :class:`ElementHeader`.
 
@@ -363,37 +374,28 @@ class ItemWalk:
     holding anything but items is damaged.
     """
 
-    __slots__ = ("source", "pos", "little", "implicit", "end", "delimited", "_skip_from")
+    __slots__ = ("delimited",)
 
     def __init__(self, source: Source, pos: int, little: bool, implicit: bool, end: int | None = None):
-        self.source, self.pos, self.little, self.implicit = source, pos, little, implicit
-        self.end = source.size if end is None else min(end, source.size)
+        super().__init__(source, pos, little, implicit, end)
         self.delimited = False
-        self._skip_from: int | None = None
 
-    def __iter__(self) -> ItemWalk:
-        return self
-
-    def __next__(self) -> ElementHeader:
-        if self._skip_from is not None:
-            self.pos = skip_item(self.source, self._skip_from, self.little, self.implicit)
-            self._skip_from = None
-        if self.delimited or self.pos + 8 > self.end:
-            raise StopIteration
-        item = element_header(self.source, self.pos, self.little, True)  # item headers: no VR (PS3.5 7.5)
-        if item.tag == SEQUENCE_DELIMITER:
-            self.delimited, self.pos = True, item.value_offset
-            raise StopIteration
-        if item.length == UNDEFINED_LENGTH:
-            self.pos = item.value_offset
-            self._skip_from = item.value_offset
-        else:
-            self.pos = item.value_offset + item.length
-        return item
-
-    def resume(self, pos: int) -> None:
-        """Go on at `pos`: after an item the caller walked itself."""
-        self.pos, self._skip_from = pos, None
+    def __iter__(self) -> Iterator[ElementHeader]:
+        source, little, implicit, end = self.source, self.little, self.implicit, self.end
+        while not self.delimited:
+            if self._skip_from is not None:
+                self.pos = skip_item(source, self._skip_from, little, implicit)
+                self._skip_from = None
+            if self.pos + 8 > end:
+                return
+            item = element_header(source, self.pos, little, True)  # item headers: no VR (PS3.5 7.5)
+            tag, _, length, _, value_pos = item
+            if tag == SEQUENCE_DELIMITER:
+                self.delimited, self.pos = True, value_pos
+                return
+            self.pos = value_pos if length == UNDEFINED_LENGTH else value_pos + length
+            self._skip_from = value_pos if length == UNDEFINED_LENGTH else None
+            yield item
 
 
 def read_file_meta(source: Source) -> FileMeta:

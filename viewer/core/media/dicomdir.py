@@ -51,6 +51,8 @@ _LOWER_OFFSET = 0x00041420
 _RECORD_TYPE = 0x00041430
 _IN_USE = 0x00041410
 _FILE_ID = 0x00041500
+#: The record's own attributes, decoded while walking (PS3.3 F.3.2.2).
+_BOOKKEEPING = frozenset({_RECORD_TYPE, _NEXT_OFFSET, _LOWER_OFFSET, _IN_USE, _FILE_ID})
 _TAGS: dict[int, BaseTag] = {}
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 _VR_TEXT = {code: code.decode("ascii") for code in KNOWN_VRS}
@@ -246,25 +248,27 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
     # Tolerant: an unknown VR code in one record (a damaged byte) leaves the other records readable.
     elements = ElementWalk(source, item.value_offset, little, implicit, item_end, tolerant=True)
     for etag, evr, elength, eoffset, evalue in elements:
-        if etag == ITEM_DELIMITER:
-            elements.resume(evalue)
-            break
-        if etag == ITEM:
-            elements.resume(eoffset)  # a stale item length (elements were removed): the next record starts here
-            break
+        if etag >> 16 == 0xFFFE:
+            if etag == ITEM_DELIMITER:
+                elements.resume(evalue)
+                break
+            if etag == ITEM:
+                elements.resume(eoffset)  # a stale item length (elements were removed): the next record starts here
+                break
         if elength == UNDEFINED_LENGTH:
             continue  # the walk steps over the sequence
         value = data[evalue : evalue + elength]
-        if etag == _RECORD_TYPE:
-            record_type = value.decode("ascii", "replace").strip(" \x00").upper()
-        elif etag == _NEXT_OFFSET and elength == 4:
-            next_offset = u32.unpack(value)[0]
-        elif etag == _LOWER_OFFSET and elength == 4:
-            lower_offset = u32.unpack(value)[0]
-        elif etag == _IN_USE and elength == 2:
-            in_use = value != b"\x00\x00"  # 0000H: inactive (PS3.3 F.3.2.2)
-        elif etag == _FILE_ID:
-            file_id = value.decode("ascii", "replace").strip(" \x00")
+        if etag in _BOOKKEEPING:
+            if etag == _RECORD_TYPE:
+                record_type = value.decode("ascii", "replace").strip(" \x00").upper()
+            elif etag == _NEXT_OFFSET and elength == 4:
+                next_offset = u32.unpack(value)[0]
+            elif etag == _LOWER_OFFSET and elength == 4:
+                lower_offset = u32.unpack(value)[0]
+            elif etag == _IN_USE and elength == 2:
+                in_use = value != b"\x00\x00"  # 0000H: inactive (PS3.3 F.3.2.2)
+            elif etag == _FILE_ID:
+                file_id = value.decode("ascii", "replace").strip(" \x00")
         if evr != b"SQ":
             # One tag object per tag number: merging records then
             # finds keys by identity instead of BaseTag.__eq__ in Python.
