@@ -7,8 +7,11 @@ Generated copies of them (new UIDs, names, positions) go to ``tmp_path``.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import functools
+import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -118,3 +121,36 @@ def _sample_dataset(name: str):
 def make_instance():
     """``make_instance(path, source='CT_small.dcm', **attributes)``: see :func:`write_instance`."""
     return write_instance
+
+
+@pytest.fixture
+def opened_paths(monkeypatch):
+    """Every path opened (files and folder listings) while the test runs, as real paths."""
+    opened: list[str] = []
+    real_open, real_io_open, real_os_open, real_scandir = builtins.open, io.open, os.open, os.scandir
+
+    def note(path):
+        if isinstance(path, (str, bytes, os.PathLike)):
+            opened.append(os.path.realpath(os.fsdecode(path)))
+
+    def recording_open(file, *args, **kwargs):
+        note(file)
+        return real_open(file, *args, **kwargs)
+
+    def recording_io_open(file, *args, **kwargs):
+        note(file)
+        return real_io_open(file, *args, **kwargs)
+
+    def recording_os_open(path, *args, **kwargs):
+        note(path)
+        return real_os_open(path, *args, **kwargs)
+
+    def recording_scandir(path="."):
+        note(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(builtins, "open", recording_open)
+    monkeypatch.setattr(io, "open", recording_io_open)
+    monkeypatch.setattr(os, "open", recording_os_open)
+    monkeypatch.setattr(os, "scandir", recording_scandir)
+    return opened

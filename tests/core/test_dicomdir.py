@@ -8,8 +8,6 @@ pydicom's DICOMDIR test set and media written by dcmtk's ``dcmmkdir``.
 
 from __future__ import annotations
 
-import builtins
-import io
 import os
 import shutil
 import subprocess
@@ -293,39 +291,6 @@ def _rewrite_records_quietly(dicomdir: Path, edit) -> None:
     check = pydicom.dcmread(dicomdir)
     positions = {r.seq_item_tell for r in check.DirectoryRecordSequence}
     assert check.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity in positions
-
-
-@pytest.fixture
-def opened_paths(monkeypatch):
-    """Every path opened (files and folder listings) while the test runs, as real paths."""
-    opened: list[str] = []
-    real_open, real_io_open, real_os_open, real_scandir = builtins.open, io.open, os.open, os.scandir
-
-    def note(path):
-        if isinstance(path, (str, bytes, os.PathLike)):
-            opened.append(os.path.realpath(os.fsdecode(path)))
-
-    def recording_open(file, *args, **kwargs):
-        note(file)
-        return real_open(file, *args, **kwargs)
-
-    def recording_io_open(file, *args, **kwargs):
-        note(file)
-        return real_io_open(file, *args, **kwargs)
-
-    def recording_os_open(path, *args, **kwargs):
-        note(path)
-        return real_os_open(path, *args, **kwargs)
-
-    def recording_scandir(path="."):
-        note(path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(builtins, "open", recording_open)
-    monkeypatch.setattr(io, "open", recording_io_open)
-    monkeypatch.setattr(os, "open", recording_os_open)
-    monkeypatch.setattr(os, "scandir", recording_scandir)
-    return opened
 
 
 def _outside(path: str, outside: Path) -> bool:

@@ -646,9 +646,10 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
     A call fails if it raises anything but ViewerError. Calls that need an
     earlier result (render needs a frame) are skipped when it is missing.
     """
-    from viewer.core.dicom.header import first_oversized_element, pixel_data_position, read_index_header
+    from viewer.core.dicom.header import read_index_header
     from viewer.core.dicom.inspect import dataset_rows, dump_text, preamble_row, to_json_model
     from viewer.core.dicom.io import ViewerError, executable_preamble, read_header
+    from viewer.core.dicom.structure import first_oversized_element, pixel_data_position
     from viewer.core.display.frames import FrameStore
     from viewer.core.display.pixels.decoders import number_of_frames
     from viewer.core.display.pixels.pipeline import FullRange

@@ -17,7 +17,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.tag import BaseTag
 
-from viewer.core.dicom.header import INDEX_TAGS, RawHeader, elements_in
+from viewer.core.dicom.elements import elements_in
+from viewer.core.dicom.header import INDEX_TAGS, RawHeader
 
 _META_KEEP = (0x00020002, 0x00020003, 0x00020010)  # SOP class, instance, transfer syntax
 

@@ -10,12 +10,18 @@ Files are only ever opened for reading.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import pydicom
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from viewer.core.dicom.elements import Source
+from viewer.core.dicom.structure import first_oversized_element
 
 #: Elements that carry image pixels (PS3.3 C.7.6.3, C.7.6.24).
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -87,19 +93,19 @@ _EXECUTABLE_MAGIC = (
 )
 
 
-def executable_preamble(path: str | os.PathLike[str]) -> str | None:
-    """What program the 128-byte preamble is, if it is one (CVE-2019-11687).
+#: First bytes of the programs a preamble may be: nearly every preamble is zeros.
+_MAGIC_FIRST_BYTES = frozenset(magic[0] for magic, _ in _EXECUTABLE_MAGIC)
+
+
+def preamble_warning(head: bytes) -> str | None:
+    """What program the 128-byte preamble at the start of `head` (a file's first
+    bytes) is, if it is one (CVE-2019-11687); None otherwise.
 
     A DICOM file's preamble (PS3.10 7.1) may hold anything, so a file can be
     both a valid image and a program that runs when double-clicked under
     another name. The viewer never runs it; it says so.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(132)
-    except OSError:
-        return None
-    if len(head) < 132 or head[128:132] != b"DICM":
+    if len(head) < 132 or head[0] not in _MAGIC_FIRST_BYTES or head[128:132] != b"DICM":
         return None
     for magic, what in _EXECUTABLE_MAGIC:
         if head.startswith(magic):
@@ -107,56 +113,78 @@ def executable_preamble(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
-def _check_inflated_size(path: Path) -> None:
-    """Refuse a deflated dataset (PS3.5 A.5) that would inflate beyond MAX_INFLATED_BYTES."""
-    import zlib
+def executable_preamble(path: str | os.PathLike[str]) -> str | None:
+    """:func:`preamble_warning` for the file at `path` (None if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return preamble_warning(f.read(132))
+    except OSError:
+        return None
 
-    with open(path, "rb") as f:
-        head = f.read(1 << 16)
-        if head[128:132] != b"DICM" or b"1.2.840.10008.1.2.1.99" not in head[132:2048]:
-            return
-        # The meta group is never deflated: find where it ends (group length, PS3.10 7.1).
-        import struct
 
-        if head[132:136] != b"\x02\x00\x00\x00" or len(head) < 144:
-            return
-        group_length = struct.unpack_from("<L", head, 140)[0]
-        f.seek(144 + group_length)
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        total = 0
-        try:
-            while chunk := f.read(1 << 16):
-                out = inflater.decompress(chunk, MAX_INFLATED_BYTES - total + 1)
+#: The start of a file read for the checks before pydicom reads it.
+_HEAD = 1 << 16
+
+
+def _check_inflated_size(f, head: bytes, path: Path) -> None:
+    """Refuse a deflated dataset (PS3.5 A.5) that would inflate beyond MAX_INFLATED_BYTES.
+
+    `f` is the file open, `head` its first bytes; the stream is inflated
+    from `f` in chunks, counting, never kept.
+    """
+    # A plain search, not the meta walker: a meta group it refuses must not let a bomb through.
+    if head[128:132] != b"DICM" or DeflatedExplicitVRLittleEndian.encode("ascii") not in head[132:2048]:
+        return
+    # The meta group is never deflated: find where it ends (group length, PS3.10 7.1).
+    if head[132:136] != b"\x02\x00\x00\x00" or len(head) < 144:
+        return
+    group_length = struct.unpack_from("<L", head, 140)[0]
+    f.seek(144 + group_length)
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    try:
+        while chunk := f.read(1 << 16):
+            out = inflater.decompress(chunk, MAX_INFLATED_BYTES - total + 1)
+            total += len(out)
+            while inflater.unconsumed_tail and total <= MAX_INFLATED_BYTES:
+                out = inflater.decompress(inflater.unconsumed_tail, MAX_INFLATED_BYTES - total + 1)
                 total += len(out)
-                while inflater.unconsumed_tail and total <= MAX_INFLATED_BYTES:
-                    out = inflater.decompress(inflater.unconsumed_tail, MAX_INFLATED_BYTES - total + 1)
-                    total += len(out)
-                if total > MAX_INFLATED_BYTES:
-                    raise ViewerError(f"its deflated data would expand beyond {MAX_INFLATED_BYTES >> 20} MB; refused", path)
-        except zlib.error as exc:
-            # A damaged deflate stream raised zlib.error out of every reader
-            # (tests/robustness/crashes/deflate_corrupt_stream.dcm).
-            raise ViewerError(f"its deflated data is damaged ({exc})", path) from None
+            if total > MAX_INFLATED_BYTES:
+                raise ViewerError(f"its deflated data would expand beyond {MAX_INFLATED_BYTES >> 20} MB; refused", path)
+    except zlib.error as exc:
+        # A damaged deflate stream raised zlib.error out of every reader
+        # (tests/robustness/crashes/deflate_corrupt_stream.dcm).
+        raise ViewerError(f"its deflated data is damaged ({exc})", path) from None
 
 
 def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
-    """dcmread with pydicom's warnings captured, so truncation can be told apart."""
+    """dcmread with pydicom's warnings captured, so truncation can be told apart.
+
+    The file is opened once: its first bytes serve the checks made before
+    pydicom reads (a deflate bomb, a length claiming more than the file
+    holds), then pydicom reads the same open file from its start.
+    """
     _check_path(path)
-    _check_inflated_size(path)
-    # Before pydicom reads: it would ask f.read() for the claimed length, and
-    # a 1 kB file claiming 2 GB then allocates 2 GB (tests/robustness/test_cases.py).
-    _check_claimed_lengths(path)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with open(path, "rb") as f, warnings.catch_warnings(record=True) as caught:
+            source = Source.from_file(f, _HEAD)
+            _check_inflated_size(f, source.data, path)
+            # Before pydicom reads: it would ask f.read() for the claimed length, and
+            # a 1 kB file claiming 2 GB then allocates 2 GB (tests/robustness/test_cases.py).
+            _check_claimed_lengths(source, path)
             warnings.simplefilter("always")
+            f.seek(0)
             try:
-                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+                ds = pydicom.dcmread(f, stop_before_pixels=stop_before_pixels)
             except InvalidDicomError:
                 # Old files (ACR-NEMA style, or written without the PS3.10
                 # preamble) start straight with a group 0008 element.
-                if not _starts_like_bare_dataset(path):
+                if not _starts_like_bare_dataset(source.data):
                     raise
-                ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, force=True)
+                f.seek(0)
+                ds = pydicom.dcmread(f, stop_before_pixels=stop_before_pixels, force=True)
+    except ViewerError:
+        raise
     except InvalidDicomError:
         raise ViewerError("not a DICOM file", path) from None
     except PermissionError:
@@ -175,11 +203,9 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     return ds
 
 
-def _check_claimed_lengths(path: Path) -> None:
+def _check_claimed_lengths(source: Source, path: Path) -> None:
     """Refuse a file with a top-level element claiming more bytes than the file holds."""
-    from viewer.core.dicom.header import first_oversized_element
-
-    oversized = first_oversized_element(path)
+    oversized = first_oversized_element(source)
     if oversized is not None:
         tag, length, left = oversized
         if tag == 0x7FE00010:
@@ -209,11 +235,9 @@ def _unknown_vrs_as_un(ds: Dataset | None) -> None:
             ds._dict[tag] = elem._replace(VR="UN")
 
 
-def _starts_like_bare_dataset(path: Path) -> bool:
+def _starts_like_bare_dataset(head: bytes) -> bool:
     """A dataset with no preamble starts with a (0008,xxxx) tag, either byte order."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-    return len(head) == 8 and head[:2] in (b"\x08\x00", b"\x00\x08")
+    return len(head) >= 8 and head[:2] in (b"\x08\x00", b"\x00\x08")
 
 
 def read_header(path: str | os.PathLike[str]) -> FileDataset:
@@ -251,7 +275,13 @@ def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, View
 
     path = Path(path)
     _check_path(path)
-    _check_inflated_size(path)
+    try:
+        with open(path, "rb") as f:
+            _check_inflated_size(f, f.read(_HEAD), path)
+    except PermissionError:
+        raise ViewerError("permission denied", path) from None
+    except OSError as exc:
+        raise ViewerError(f"cannot be read ({exc.__class__.__name__}: {exc})", path) from None
     truncation = find_truncation(path)
     if truncation is not None:
         problem = ViewerError(truncation.reason(), path)

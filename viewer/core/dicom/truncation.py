@@ -8,8 +8,8 @@ file ends in is not, and must be said to be damaged rather than shown with a
 partial value.
 
 :func:`find_truncation` walks element headers only (a few bytes each, never
-a value), so a length field claiming 4 GB in a 1 kB file costs nothing; it
-says where the file ends, level by level. :func:`read_readable` then has
+a value; :mod:`viewer.core.dicom.elements`), so a length field claiming 4 GB
+in a 1 kB file costs nothing; it says where the file ends, level by level. :func:`read_readable` then has
 pydicom read the file through a view that never hands out more bytes than
 the file holds, and marks the elements the cut damaged.
 """
@@ -26,14 +26,22 @@ from pydicom.datadict import dictionary_description, dictionary_VR
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
-#: Explicit VRs with a 4-byte length after 2 reserved bytes (PS3.5 Table 7.1-1).
-_LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"}
-_KNOWN_VRS = _LONG_VRS | set("AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split())
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_PIXEL_DATA = 0x7FE00010
-_IMPLICIT_LE, _EXPLICIT_BE, _DEFLATED = "1.2.840.10008.1.2", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99"
+from viewer.core.dicom.elements import (
+    ITEM,
+    ITEM_DELIMITER,
+    KNOWN_VRS,
+    PIXEL_DATA,
+    UNDEFINED_LENGTH,
+    ElementWalk,
+    EndOfData,
+    ItemWalk,
+    Source,
+    Unwalkable,
+    encoding_of,
+)
+
 #: Nesting deeper than this is not a real file (a hostile one): no verdict.
 _MAX_DEPTH = 64
 
@@ -83,7 +91,7 @@ class Truncation:
             if cut.item is not None:
                 # Item 0 of encapsulated pixel data is the Basic Offset Table (PS3.5 A.4).
                 fragment = f", fragment {cut.item}" if cut.item else ", its offset table"
-                text += f", item {cut.item + 1}" if cut.tag != _PIXEL_DATA else fragment
+                text += f", item {cut.item + 1}" if cut.tag != PIXEL_DATA else fragment
             elif cut.declared is not None and not cut.sequence:
                 text += f" ({cut.present:,} of {cut.declared:,} bytes)"
             parts.append(text)
@@ -120,30 +128,10 @@ class _Ends:
 
 
 class _Walker:
-    """Element headers of an open file, read a few bytes at a time (never a value)."""
+    """Where a file ends, level by level, from its element headers (never a value)."""
 
-    def __init__(self, f, size: int):
-        self.f, self.size = f, size
-
-    def header(self, pos: int, little: bool, implicit: bool):
-        """(tag, VR or '', length, value position) at `pos`, or None if the file ends inside it."""
-        if pos + 8 > self.size:
-            return None
-        self.f.seek(pos)
-        head = self.f.read(min(12, self.size - pos))
-        group, element = struct.unpack_from("<HH" if little else ">HH", head)
-        tag = (group << 16) | element
-        u32 = "<L" if little else ">L"
-        if implicit or group == 0xFFFE:  # items and delimiters have no VR (PS3.5 7.5)
-            return tag, "", struct.unpack_from(u32, head, 4)[0], pos + 8
-        vr = head[4:6].decode("latin-1")
-        if vr not in _KNOWN_VRS:
-            raise _NoVerdict
-        if vr in _LONG_VRS:
-            if len(head) < 12:
-                return None
-            return tag, vr, struct.unpack_from(u32, head, 8)[0], pos + 12
-        return tag, vr, struct.unpack_from("<H" if little else ">H", head, 6)[0], pos + 8
+    def __init__(self, source: Source):
+        self.source, self.size = source, source.size
 
     def dataset(self, pos: int, end: int | None, little: bool, implicit: bool, depth: int, delimited: bool = False):
         """Walk a dataset's elements from `pos` to `end` (or to its item delimiter).
@@ -153,45 +141,44 @@ class _Walker:
         if depth > _MAX_DEPTH:
             raise _NoVerdict
         last = None
-        while True:
-            if end is not None and pos >= end:
-                return pos
-            if end is None and not delimited and pos >= self.size:
-                return pos  # the top level ends cleanly with the file
-            head = self.header(pos, little, implicit)
-            if head is None:
-                return _Ends((), last, pos)
-            tag, vr, length, value_pos = head
-            if delimited and tag == _ITEM_END:
-                return value_pos
-            if tag >> 16 == 0xFFFE:
-                raise _NoVerdict  # a stray item or delimiter: not a cut
-            vr = vr or _dictionary_vr(tag)
-            undefined = length == _UNDEFINED
-            sequence = vr == "SQ" or (undefined and vr in ("", "UN"))
-            fragments = tag == _PIXEL_DATA and undefined
-            if undefined and not (sequence or fragments):
-                raise _NoVerdict
-            length_at = value_pos - 4
-            if sequence or fragments:
-                # An undefined-length UN is a sequence in implicit VR little endian (PS3.5 6.2.2).
-                inner_little, inner_implicit = (True, True) if vr == "UN" else (little, implicit)
-                limit = None if undefined else value_pos + length
-                found = self.items(value_pos, limit, inner_little, inner_implicit, depth, fragments)
-                if isinstance(found, tuple):
-                    item, item_at, below = found
-                    present = max(0, self.size - value_pos)
-                    if fragments:  # no dataset inside: read up to the element, not into it
-                        cut = Cut(tag, vr, None if undefined else length, present, item, pos, length_at, None, little)
-                        return _Ends((cut,), None, pos)
-                    cut = Cut(tag, vr, None if undefined else length, present, item, pos, length_at, item_at, inner_little, True)
-                    return _Ends((cut, *below.cuts), below.after, below.resume)
-                pos = found
-            elif value_pos + length > self.size:
-                return _Ends((Cut(tag, vr, length, max(0, self.size - value_pos), None, pos, None, None, little),), None, pos)
-            else:
-                pos = value_pos + length
-            last = tag
+        walk = ElementWalk(self.source, pos, little, implicit, end)
+        try:
+            for tag, code, length, start, value_pos in walk:
+                if delimited and tag == ITEM_DELIMITER:
+                    return value_pos
+                if tag >> 16 == 0xFFFE:
+                    raise _NoVerdict  # a stray item or delimiter: not a cut
+                vr = code.decode("ascii") if code else _dictionary_vr(tag)
+                undefined = length == UNDEFINED_LENGTH
+                sequence = vr == "SQ" or (undefined and vr in ("", "UN"))
+                fragments = tag == PIXEL_DATA and undefined
+                if undefined and not (sequence or fragments):
+                    raise _NoVerdict
+                length_at = value_pos - 4
+                if sequence or fragments:
+                    # An undefined-length UN is a sequence in implicit VR little endian (PS3.5 6.2.2).
+                    inner_little, inner_implicit = (True, True) if vr == "UN" else (little, implicit)
+                    limit = None if undefined else value_pos + length
+                    found = self.items(value_pos, limit, inner_little, inner_implicit, depth, fragments)
+                    if isinstance(found, tuple):
+                        item, item_at, below = found
+                        present = max(0, self.size - value_pos)
+                        declared = None if undefined else length
+                        if fragments:  # no dataset inside: read up to the element, not into it
+                            return _Ends((Cut(tag, vr, declared, present, item, start, length_at, None, little),), None, start)
+                        cut = Cut(tag, vr, declared, present, item, start, length_at, item_at, inner_little, True)
+                        return _Ends((cut, *below.cuts), below.after, below.resume)
+                    walk.resume(found)
+                elif value_pos + length > self.size:
+                    return _Ends((Cut(tag, vr, length, max(0, self.size - value_pos), None, start, None, None, little),), None, start)
+                last = tag
+        except EndOfData:
+            return _Ends((), last, walk.pos)  # inside an element's header
+        except Unwalkable:
+            raise _NoVerdict from None
+        if walk.end < self.size or (end is None and not delimited and walk.pos >= self.size):
+            return walk.pos  # at its end (or the top level's, with the file)
+        return _Ends((), last, walk.pos)  # inside an element's header, or before the item's delimiter
 
     def items(self, pos: int, end: int | None, little: bool, implicit: bool, depth: int, fragments: bool):
         """Walk the items of a sequence (or the fragments of encapsulated pixel data).
@@ -199,32 +186,32 @@ class _Walker:
         Returns the position after it when whole, or (item index or None, item header position, _Ends).
         """
         index = 0
-        while True:
-            if end is not None and pos >= end:
-                return pos
-            head = self.header(pos, little, True)
-            if head is None:
-                return None, None, _Ends((), None, pos)  # between items, or inside an item's header
-            tag, _, length, value_pos = head
-            if tag == _SEQUENCE_END:
-                return value_pos
-            if tag != _ITEM:
-                raise _NoVerdict
-            if fragments:
-                if length == _UNDEFINED:
+        walk = ItemWalk(self.source, pos, little, implicit, end)
+        try:
+            for tag, _, length, start, value_pos in walk:
+                if tag != ITEM:
                     raise _NoVerdict
-                if value_pos + length > self.size:
-                    return index, pos, _Ends((), None, pos)
-                pos = value_pos + length
-            elif length == _UNDEFINED or value_pos + length > self.size:
-                limit = None if length == _UNDEFINED else value_pos + length
-                found = self.dataset(value_pos, limit, little, implicit, depth + 1, delimited=length == _UNDEFINED)
-                if isinstance(found, _Ends):
-                    return index, pos, found
-                pos = found
-            else:
-                pos = value_pos + length
-            index += 1
+                if fragments:
+                    if length == UNDEFINED_LENGTH:
+                        raise _NoVerdict
+                    if value_pos + length > self.size:
+                        return index, start, _Ends((), None, start)
+                elif length == UNDEFINED_LENGTH or value_pos + length > self.size:
+                    limit = None if length == UNDEFINED_LENGTH else value_pos + length
+                    found = self.dataset(value_pos, limit, little, implicit, depth + 1, delimited=length == UNDEFINED_LENGTH)
+                    if isinstance(found, _Ends):
+                        return index, start, found
+                    walk.resume(found)
+                index += 1
+        except EndOfData:
+            return None, None, _Ends((), None, walk.pos)  # inside an item's header
+        except Unwalkable:
+            raise _NoVerdict from None
+        if walk.delimited or (end is not None and walk.pos >= end):
+            return walk.pos
+        if walk.end < self.size:
+            raise _NoVerdict  # stray bytes before the sequence's end: damaged, not cut
+        return None, None, _Ends((), None, walk.pos)  # between items
 
 
 def _dictionary_vr(tag: int) -> str:
@@ -234,40 +221,39 @@ def _dictionary_vr(tag: int) -> str:
         return ""
 
 
-def _syntax(walker: _Walker) -> tuple[int, bool, bool, _Ends | None]:
+def _syntax(source: Source) -> tuple[int, bool, bool, _Ends | None]:
     """Where the dataset starts and its encoding, after the meta group (PS3.10 7.1);
     an :class:`_Ends` when the file ends inside the meta group."""
-    f = walker.f
-    f.seek(0)
-    head = f.read(132)
+    head = source.at(0, 132)
     if len(head) >= 132 and head[128:132] == b"DICM":
-        pos, syntax, last = 132, None, None
-        while True:
-            f.seek(pos)
-            group = f.read(2)
-            if len(group) == 2 and group != b"\x02\x00":
-                break  # the dataset starts, in its own encoding
-            found = walker.header(pos, True, False)
-            if found is None:
-                if pos >= walker.size:
-                    break  # a meta group alone (the dataset walk finds nothing more)
-                return pos, True, False, _Ends((), last, pos)
-            tag, vr, length, value_pos = found
-            if value_pos + length > walker.size:
-                return pos, True, False, _Ends((Cut(tag, vr, length, walker.size - value_pos, None, pos),), None, pos)
-            if tag == 0x00020010:
-                f.seek(value_pos)
-                syntax = f.read(min(length, 64)).decode("ascii", "replace").strip("\x00 ")
-            pos, last = value_pos + length, tag
-        if syntax is None or syntax == _DEFLATED:
+        syntax, last = None, None
+        walk = ElementWalk(source, 132, True, False, group=0x0002)  # the meta group: explicit VR little endian
+        try:
+            for tag, code, length, start, value_pos in walk:
+                if value_pos + length > source.size:
+                    return (
+                        start,
+                        True,
+                        False,
+                        _Ends((Cut(tag, code.decode("ascii"), length, source.size - value_pos, None, start),), None, start),
+                    )
+                if tag == 0x00020010:
+                    syntax = bytes(source.at(value_pos, min(length, 64))).decode("ascii", "replace").strip("\x00 ")
+                last = tag
+        except EndOfData:
+            return walk.pos, True, False, _Ends((), last, walk.pos)
+        pos = walk.pos
+        if walk.pos < source.size and (len(source.at(pos, 2)) < 2 or source.at(pos, 2) == b"\x02\x00"):
+            return pos, True, False, _Ends((), last, pos)  # inside the header of a meta element
+        if syntax is None or syntax == DeflatedExplicitVRLittleEndian:
             raise _NoVerdict  # no syntax, or a deflated stream: pydicom decides
-        # Every other syntax (the encapsulated ones included) is explicit VR little endian (PS3.5 A.4).
-        return pos, syntax != _EXPLICIT_BE, syntax == _IMPLICIT_LE, None
+        implicit, little = encoding_of(syntax)  # the encapsulated syntaxes are explicit VR little endian (PS3.5 A.4)
+        return pos, little, implicit, None
     # No preamble (ACR-NEMA style): a group 0008 element first, whose bytes say the encoding.
     if len(head) < 8 or head[:2] not in (b"\x08\x00", b"\x00\x08"):
         raise _NoVerdict
     little = head[:2] != b"\x00\x08"
-    implicit = head[4:6].decode("latin-1") not in _KNOWN_VRS
+    implicit = bytes(head[4:6]) not in KNOWN_VRS
     return 0, little, implicit, None
 
 
@@ -278,12 +264,11 @@ def find_truncation(path: str | os.PathLike[str]) -> Truncation | None:
     length field, so a hostile length costs nothing.
     """
     try:
-        size = os.path.getsize(path)
         with open(path, "rb") as f:
-            walker = _Walker(f, size)
-            pos, little, implicit, ends = _syntax(walker)
+            source = Source.from_file(f, 1 << 16)
+            pos, little, implicit, ends = _syntax(source)
             if ends is None:
-                ends = walker.dataset(pos, None, little, implicit, 0)
+                ends = _Walker(source).dataset(pos, None, little, implicit, 0)
     except (_NoVerdict, OSError, struct.error, UnicodeDecodeError, ValueError, RecursionError):
         return None
     if not isinstance(ends, _Ends):
@@ -383,7 +368,7 @@ def read_readable(path: Path, truncation: Truncation):
 def _damage(cut: Cut) -> str:
     if cut.declared is not None and not cut.sequence and cut.item is None:
         return f"truncated: the file holds {cut.present:,} of its {cut.declared:,} bytes"
-    if cut.tag == _PIXEL_DATA:
+    if cut.tag == PIXEL_DATA:
         return "truncated: the file ends inside the encapsulated pixel data"
     return "truncated: the file ends inside this sequence"
 
@@ -405,6 +390,6 @@ def _mark(ds: Dataset, truncation: Truncation) -> None:
             break
         if tag not in level:
             # Its partial value is not the attribute's value: a row, without the bytes.
-            length = cut.declared if cut.declared is not None else _UNDEFINED
+            length = cut.declared if cut.declared is not None else UNDEFINED_LENGTH
             level._dict[tag] = RawDataElement(tag, cut.vr or "UN", length, b"", 0, False, cut.little)
         break

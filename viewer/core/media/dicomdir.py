@@ -26,29 +26,23 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
-from viewer.core.dicom.header import (
-    _EXPLICIT_BE,
-    _EXPLICIT_LONG,
-    _IMPLICIT_LE,
-    _ITEM,
-    _ITEM_END,
-    _SEQ_END,
-    _TAG_BE,
-    _TAG_LE,
-    _U16_BE,
-    _U16_LE,
-    _U32_BE,
-    _U32_LE,
-    _UNDEFINED,
-    _Buffer,
-    _element_header,
-    _implicit_vr,
-    _read_meta,
-    _Unsupported,
+from viewer.core.dicom.elements import (
+    ITEM,
+    ITEM_DELIMITER,
+    KNOWN_VRS,
+    UNDEFINED_LENGTH,
+    ElementHeader,
+    ElementWalk,
+    ItemWalk,
+    Source,
+    Unwalkable,
+    encoding_of,
+    implicit_vr,
     raw_element,
-    skip_undefined_sequence,
+    read_file_meta,
 )
 from viewer.core.dicom.io import Problem, ViewerError
+from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
 
 _RECORD_SEQUENCE = 0x00041220
 _ROOT_OFFSET = 0x00041200
@@ -57,7 +51,11 @@ _LOWER_OFFSET = 0x00041420
 _RECORD_TYPE = 0x00041430
 _IN_USE = 0x00041410
 _FILE_ID = 0x00041500
+#: The record's own attributes, decoded while walking (PS3.3 F.3.2.2).
+_BOOKKEEPING = frozenset({_RECORD_TYPE, _NEXT_OFFSET, _LOWER_OFFSET, _IN_USE, _FILE_ID})
 _TAGS: dict[int, BaseTag] = {}
+_U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
+_VR_TEXT = {code: code.decode("ascii") for code in KNOWN_VRS}
 
 
 def _tag(value: int) -> BaseTag:
@@ -163,7 +161,7 @@ def _is_media_directory(path: Path) -> bool:
     return at >= 0 and head[at + len(_MEDIA_DIRECTORY_UID) : at + len(_MEDIA_DIRECTORY_UID) + 1] not in b"0123456789."
 
 
-_MEDIA_DIRECTORY_UID = b"1.2.840.10008.1.3.10"
+_MEDIA_DIRECTORY_UID = MEDIA_DIRECTORY_SOP_CLASS.encode("ascii")
 
 
 def find_dicomdir(path: str | os.PathLike[str]) -> Path | None:
@@ -205,107 +203,92 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
     pydicom when (and if) it is shown.
     """
     with open(data_file, "rb") as f:
-        buf = _Buffer(f, first=1 << 22)
-        file_meta, pos, syntax = _read_meta(buf)
-        implicit = syntax == _IMPLICIT_LE
-        little = syntax != _EXPLICIT_BE
-        encoding = (implicit, little)
+        source = Source.from_file(f, 1 << 22)
+        meta = read_file_meta(source)
+        implicit, little = encoding_of(meta.transfer_syntax)
         charset = None
         root_offset = 0
-        while True:
-            tag, vr, length, value_pos = _element_header(buf, pos, little, implicit)
-            if tag == _RECORD_SEQUENCE:
+        for element in ElementWalk(source, meta.end, little, implicit):
+            if element.tag == _RECORD_SEQUENCE:
                 break
-            if tag == _ROOT_OFFSET:
-                root_offset = _ulong(raw_element(buf, tag, vr, length, value_pos, little, implicit), little)
-            elif tag == 0x00080005:
-                charset = raw_element(buf, tag, vr, length, value_pos, little, implicit)
-            pos = skip_undefined_sequence(buf, value_pos, little, implicit) if length == _UNDEFINED else value_pos + length
-        file_size = os.fstat(f.fileno()).st_size
-        buf.need(file_size)  # a DICOMDIR is small: all of it, once
-        data = buf.data
-        end = file_size if length == _UNDEFINED else min(value_pos + length, file_size)
-        cut = length != _UNDEFINED and value_pos + length > file_size  # or, undefined, no delimiter: below
-        pos = value_pos
-        records: list[Record] = []
-        tag_s, u16, u32 = (_TAG_LE, _U16_LE, _U32_LE) if little else (_TAG_BE, _U16_BE, _U32_BE)
-        # The hot loop of reading media: element headers unpacked inline; the
-        # record's own bookkeeping (type, offsets, file ID, in-use flag) is
-        # decoded here, every other element kept raw for pydicom.
-        while pos + 8 <= end:
-            group, elem = tag_s.unpack_from(data, pos)
-            tag = (group << 16) | elem
-            item_length = u32.unpack_from(data, pos + 4)[0]
-            if tag == _SEQ_END:
-                break
-            if tag != _ITEM:
-                raise _Unsupported("record sequence holds something other than items")
-            item_offset = pos
-            raw: dict = {}
-            if charset is not None:
-                raw[_CHARSET_TAG] = charset
-            item_end = file_size if item_length == _UNDEFINED else min(pos + 8 + item_length, file_size)
-            pos += 8
-            record_type, next_offset, lower_offset, file_id, in_use = "", 0, 0, "", True
-            while pos + 8 <= item_end:
-                group, elem = tag_s.unpack_from(data, pos)
-                etag = (group << 16) | elem
-                if implicit or group == 0xFFFE:
-                    evr = None
-                    elength = u32.unpack_from(data, pos + 4)[0]
-                    evalue = pos + 8
-                else:
-                    evr = data[pos + 4 : pos + 6]
-                    if evr in _EXPLICIT_LONG:
-                        elength = u32.unpack_from(data, pos + 8)[0]
-                        evalue = pos + 12
-                    else:
-                        elength = u16.unpack_from(data, pos + 6)[0]
-                        evalue = pos + 8
-                if etag == _ITEM_END:
-                    pos = evalue
-                    break
-                if etag == _ITEM:
-                    break  # a stale item length (elements were removed): the next record starts here
-                if elength == _UNDEFINED:
-                    pos = skip_undefined_sequence(buf, evalue, little, implicit)
-                    continue
-                value = data[evalue : evalue + elength]
-                if etag == _RECORD_TYPE:
-                    record_type = value.decode("ascii", "replace").strip(" \x00").upper()
-                elif etag == _NEXT_OFFSET and elength == 4:
-                    next_offset = u32.unpack(value)[0]
-                elif etag == _LOWER_OFFSET and elength == 4:
-                    lower_offset = u32.unpack(value)[0]
-                elif etag == _IN_USE and elength == 2:
-                    in_use = value != b"\x00\x00"  # 0000H: inactive (PS3.3 F.3.2.2)
-                elif etag == _FILE_ID:
-                    file_id = value.decode("ascii", "replace").strip(" \x00")
-                if evr != b"SQ":
-                    # One tag object per tag number: merging records then
-                    # finds keys by identity instead of BaseTag.__eq__ in Python.
-                    btag = _TAGS.get(etag) or _TAGS.setdefault(etag, BaseTag(etag))
-                    vr_text = evr.decode("ascii") if evr is not None else _implicit_vr(etag)
-                    raw[btag] = RawDataElement(btag, vr_text, elength, value, evalue, implicit, little)
-                pos = evalue + elength
-            else:
-                pos = max(pos, item_end)
-            if not in_use:
-                continue
-            records.append(
-                Record(
-                    offset=item_offset,
-                    type=record_type,
-                    raw=raw,
-                    next_offset=next_offset,
-                    lower_offset=lower_offset,
-                    file_id=tuple(part.strip() for part in file_id.split("\\")) if file_id else (),
-                    encoding=encoding,
-                )
-            )
+            if element.tag == _ROOT_OFFSET:
+                root_offset = _ulong(raw_element(source, element, little, implicit), little)
+            elif element.tag == 0x00080005:
+                charset = raw_element(source, element, little, implicit)
         else:
-            cut = cut or length == _UNDEFINED  # no Sequence Delimitation Item before the end
-    return {r.offset: r for r in records}, records, root_offset, cut
+            raise Unwalkable("truncated")  # no Directory Record Sequence
+        source.need(source.size)  # a DICOMDIR is small: all of it, once
+    length, value_pos = element.length, element.value_offset
+    undefined = length == UNDEFINED_LENGTH
+    cut = not undefined and value_pos + length > source.size  # or, undefined, no delimiter: below
+    items = ItemWalk(source, value_pos, little, implicit, None if undefined else value_pos + length)
+    records = [_record(source, item, items, charset, (implicit, little)) for item in items]
+    if not items.delimited:
+        cut = cut or undefined  # no Sequence Delimitation Item before the end
+    in_use = [record for record in records if record is not None]
+    return {r.offset: r for r in in_use}, in_use, root_offset, cut
+
+
+def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encoding: tuple[bool, bool]) -> Record | None:
+    """The directory record of `item` (None when it is not in use); `items` then goes on after it.
+
+    The hot loop of reading media: the record's own bookkeeping (type,
+    offsets, file ID, in-use flag) is decoded here, every other element kept
+    raw for pydicom.
+    """
+    if item.tag != ITEM:
+        raise Unwalkable("record sequence holds something other than items")
+    implicit, little = encoding
+    data, u32 = source.data, _U32_LE if little else _U32_BE
+    raw: dict = {}
+    if charset is not None:
+        raw[_CHARSET_TAG] = charset
+    item_end = None if item.length == UNDEFINED_LENGTH else item.value_offset + item.length
+    record_type, next_offset, lower_offset, file_id, in_use = "", 0, 0, "", True
+    # Tolerant: an unknown VR code in one record (a damaged byte) leaves the other records readable.
+    elements = ElementWalk(source, item.value_offset, little, implicit, item_end, tolerant=True)
+    for etag, evr, elength, eoffset, evalue in elements:
+        if etag >> 16 == 0xFFFE:
+            if etag == ITEM_DELIMITER:
+                elements.resume(evalue)
+                break
+            if etag == ITEM:
+                elements.resume(eoffset)  # a stale item length (elements were removed): the next record starts here
+                break
+        if elength == UNDEFINED_LENGTH:
+            continue  # the walk steps over the sequence
+        value = data[evalue : evalue + elength]
+        if etag in _BOOKKEEPING:
+            if etag == _RECORD_TYPE:
+                record_type = value.decode("ascii", "replace").strip(" \x00").upper()
+            elif etag == _NEXT_OFFSET and elength == 4:
+                next_offset = u32.unpack(value)[0]
+            elif etag == _LOWER_OFFSET and elength == 4:
+                lower_offset = u32.unpack(value)[0]
+            elif etag == _IN_USE and elength == 2:
+                in_use = value != b"\x00\x00"  # 0000H: inactive (PS3.3 F.3.2.2)
+            elif etag == _FILE_ID:
+                file_id = value.decode("ascii", "replace").strip(" \x00")
+        if evr != b"SQ":
+            # One tag object per tag number: merging records then
+            # finds keys by identity instead of BaseTag.__eq__ in Python.
+            btag = _TAGS.get(etag) or _TAGS.setdefault(etag, BaseTag(etag))
+            vr_text = _VR_TEXT.get(evr) or evr.decode("ascii") if evr is not None else implicit_vr(etag)
+            raw[btag] = RawDataElement(btag, vr_text, elength, value, evalue, implicit, little)
+    else:
+        elements.resume(max(elements.pos, elements.end))  # the item's end, or the file's
+    items.resume(elements.pos)
+    if not in_use:
+        return None
+    return Record(
+        offset=item.offset,
+        type=record_type,
+        raw=raw,
+        next_offset=next_offset,
+        lower_offset=lower_offset,
+        file_id=tuple(part.strip() for part in file_id.split("\\")) if file_id else (),
+        encoding=encoding,
+    )
 
 
 def _link_by_offsets(by_offset: dict[int, Record], records: list[Record], root_offset: int) -> list[Record] | None:
@@ -453,7 +436,7 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     dicomdir = Path(path)
     try:
         by_offset, records, root_offset, cut = _parse_records(dicomdir)
-    except (_Unsupported, ValueError, KeyError, OSError, struct.error) as exc:
+    except (Unwalkable, ValueError, KeyError, OSError, struct.error) as exc:
         # struct.error: an offset element cut short by the end of the file (tests/robustness)
         raise ViewerError(f"is not a readable DICOMDIR ({exc})", dicomdir) from None
     roots = _link_by_offsets(by_offset, records, root_offset) or _link_by_order(records)

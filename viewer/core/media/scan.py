@@ -23,12 +23,10 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.header import RawHeader, number_of_frames, read_raw_header
-from viewer.core.dicom.io import Problem, ViewerError, sop_class_name
+from viewer.core.dicom.io import Problem, ViewerError
+from viewer.core.dicom.sop_classes import IMAGE, PASSED_OVER, classify
 from viewer.core.runtime.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
 from viewer.core.runtime.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
-
-#: Media Storage Directory Storage: a DICOMDIR, never an image (PS3.10 8.6).
-MEDIA_DIRECTORY_SOP_CLASS = "1.2.840.10008.1.3.10"
 
 #: Below this many files a scan stays in one thread (starting processes costs more).
 PROCESS_THRESHOLD = 400
@@ -129,13 +127,12 @@ def _classify(path: Path, fd: int | None = None) -> tuple[str, object]:
         if exc.reason == "not a DICOM file":
             return "skip", exc.reason
         return "problem", Problem.from_error(exc)
-    if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
-        return "skip", "a DICOMDIR (open it, or its folder, to read the media it lists)"
-    if 0x00280010 not in header.elements or 0x00280011 not in header.elements:
-        if is_image_storage(header):
-            return "problem", Problem("the file ends before its image attributes (truncated?)", path)
-        return "skip", f"has no image to show (it is {sop_class_name(header.dataset(path))})"
-    return "image", header
+    verdict = classify(header, path)
+    if verdict.kind == IMAGE:
+        return "image", header
+    if verdict.kind in PASSED_OVER:
+        return "skip", verdict.reason
+    return "problem", Problem(verdict.reason, path)
 
 
 #: Files asked of the OS ahead of the one being read: their first pages load
@@ -157,24 +154,6 @@ def _will_need(path: Path) -> int | None:
     except OSError:
         pass
     return fd
-
-
-def is_image_storage(header: Dataset | RawHeader) -> bool:
-    """Whether the SOP Class is an image storage class (so Rows and Columns are due)."""
-    if isinstance(header, RawHeader):
-        uid = header.uid(0x00080016) or header.media_storage_sop_class()
-    else:
-        try:
-            uid = header.get("SOPClassUID") or getattr(getattr(header, "file_meta", None), "MediaStorageSOPClassUID", None)
-        except Exception:  # a damaged (0008,0005) or UID value (tests/robustness): not known to be an image
-            return False
-    return "Image Storage" in _uid_name(uid)
-
-
-def _uid_name(uid) -> str:
-    from pydicom.uid import UID
-
-    return UID(str(uid)).name if uid else ""
 
 
 def _classify_chunk(paths: list[str]) -> list[tuple[str, str, object]]:

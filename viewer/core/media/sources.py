@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from viewer.core.dicom.header import number_of_frames, read_raw_header
-from viewer.core.dicom.io import Problem, ViewerError, sop_class_name
+from viewer.core.dicom.io import Problem, ViewerError
+from viewer.core.dicom.sop_classes import IMAGE, MEDIA_DIRECTORY, classify
 from viewer.core.media.dicomdir import find_dicomdir, read_dicomdir
 from viewer.core.media.model import Catalog, Instance, Series
-from viewer.core.media.scan import MEDIA_DIRECTORY_SOP_CLASS, ScanBatch, ScanProgress, is_image_storage, scan
+from viewer.core.media.scan import ScanBatch, ScanProgress, scan
 from viewer.core.runtime.tasks import CancelToken, rare_garbage_collection
 
 #: on_batch(instances, problems, progress); problems are one-line strings
@@ -43,14 +44,12 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[Problem]]:
         header = read_raw_header(path)
     except ViewerError as exc:
         return [], [Problem.from_error(exc)]
-    # From the raw bytes, as the folder scan does: a damaged (0002,0002) VR made
-    # pydicom's conversion raise NotImplementedError here (tests/robustness).
-    if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
+    # The folder scan's rule; named explicitly, a file without an image is a problem, not passed over.
+    verdict = classify(header, path)
+    if verdict.kind == MEDIA_DIRECTORY:
         return [], [Problem("is a DICOMDIR but could not be read as one", path)]
-    if 0x00280010 not in header.elements or 0x00280011 not in header.elements:
-        if is_image_storage(header):
-            return [], [Problem("the file ends before its image attributes (truncated?)", path)]
-        return [], [Problem(f"has no image to show (it is {sop_class_name(header.dataset(path))})", path)]
+    if verdict.kind != IMAGE:
+        return [], [Problem(verdict.reason, path)]
     return [Instance(path, header, number_of_frames(header), warning=header.preamble_warning)], []
 
 

@@ -319,7 +319,7 @@ def study_and_series(dataset: list, transfer_syntax: str) -> tuple[str | None, s
 
 
 def _uids_in(data, transfer_syntax: str) -> dict:
-    from viewer.core.dicom.header import top_level_values
+    from viewer.core.dicom.structure import top_level_values
 
     values = top_level_values(data, transfer_syntax, {_STUDY_UID, _SERIES_UID})
     return {tag: value.decode("ascii", "replace") for tag, value in values.items()}

@@ -88,7 +88,7 @@ def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np
         if not _check_element_header(f.read(header_len), layout):
             # Something follows the pixel data (Data Set Trailing Padding, a
             # signature): find the element by walking the header instead.
-            from viewer.core.dicom.header import pixel_data_position
+            from viewer.core.dicom.structure import pixel_data_position
 
             position = pixel_data_position(path)
             if position is None or position[1] < layout.nbytes:
