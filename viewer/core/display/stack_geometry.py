@@ -100,11 +100,11 @@ class StackGeometry:
         return len(self.order), self.rows + self.margins[0], self.columns + self.margins[1]
 
 
-def _numbers(ctx: Dataset, keyword: str, length: int) -> np.ndarray | None:
-    """A DS attribute of `length` finite values as float64, or None when absent or malformed."""
+def decimals(ctx: Dataset, keyword: str, length: int) -> np.ndarray | None:
+    """A numeric attribute (DS, FD, US...) of `length` finite values as float64, or None when absent or malformed."""
     try:
         value = ctx.get(keyword)
-        values = [float(v) for v in value] if value is not None and not isinstance(value, (str, bytes)) else [float(value)]
+        values = [float(value)] if value is None or isinstance(value, (int, float, str, bytes)) else [float(v) for v in value]
     except (TypeError, ValueError, AttributeError, KeyError):
         return None
     if len(values) != length or not all(math.isfinite(v) for v in values):
@@ -112,7 +112,8 @@ def _numbers(ctx: Dataset, keyword: str, length: int) -> np.ndarray | None:
     return np.asarray(values, dtype=np.float64)
 
 
-def _integer(ctx: Dataset, keyword: str) -> int | None:
+def integer(ctx: Dataset, keyword: str) -> int | None:
+    """An IS or US attribute as an int, or None when absent or malformed."""
     try:
         return int(ctx.get(keyword))
     except (TypeError, ValueError, AttributeError, KeyError):
@@ -125,15 +126,27 @@ def plane_name(normal: np.ndarray) -> str:
 
 
 def _orientation(ctx: Dataset, number: int) -> tuple[np.ndarray, np.ndarray]:
-    cosines = _numbers(ctx, "ImageOrientationPatient", 6)
+    cosines = decimals(ctx, "ImageOrientationPatient", 6)
     if cosines is None:
         raise NotAVolume(f"image {number} has no usable (0020,0037) Image Orientation (Patient)")
+    directions = unit_cosines(cosines)
+    if directions is None:
+        raise NotAVolume(f"image {number} has an invalid (0020,0037) Image Orientation (Patient): not two perpendicular unit vectors")
+    return directions
+
+
+def unit_cosines(cosines: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The row and column directions of six (0020,0037) *Image Orientation (Patient)* values, made exactly unit length.
+
+    None unless they are two perpendicular unit vectors (PS3.3 C.7.6.2.1.1),
+    within ten times :data:`ORIENTATION_TOLERANCE`: values written to a few
+    decimals are not exactly either.
+    """
     row, column = cosines[:3], cosines[3:]
     tol = ORIENTATION_TOLERANCE * 10
     if abs(np.linalg.norm(row) - 1) > tol or abs(np.linalg.norm(column) - 1) > tol or abs(float(row @ column)) > tol:
-        raise NotAVolume(f"image {number} has an invalid (0020,0037) Image Orientation (Patient): not two perpendicular unit vectors")
-    row, column = row / np.linalg.norm(row), column / np.linalg.norm(column)
-    return row, column
+        return None
+    return row / np.linalg.norm(row), column / np.linalg.norm(column)
 
 
 def raw_value(ctx: Dataset, tag: int) -> object:
@@ -167,7 +180,7 @@ def _check_images(contexts: Sequence[Dataset]) -> tuple[int, int, np.ndarray, np
     numbered = distinct(contexts, _SHARED_TAGS)
     contexts = [ctx for _, ctx in numbered]
     for _, ctx in numbered:
-        samples = _integer(ctx, "SamplesPerPixel") or 1
+        samples = integer(ctx, "SamplesPerPixel") or 1
         photometric = str(ctx.get("PhotometricInterpretation", "MONOCHROME2") or "MONOCHROME2").strip().upper()
         if samples != 1 or photometric not in ("MONOCHROME1", "MONOCHROME2"):
             raise NotAVolume(f"colour images ({photometric}) have no grey values to reformat")
@@ -181,18 +194,18 @@ def _check_images(contexts: Sequence[Dataset]) -> tuple[int, int, np.ndarray, np
         planes.add(plane_name(np.cross(row, column)))
         kinds = ", ".join(sorted(planes)) if len(planes) > 1 else f"all {planes.pop()} but tilted differently"
         raise NotAVolume(f"the images have different orientations ({kinds}): a localizer or several stacks, not one volume")
-    sizes = {(_integer(ctx, "Rows"), _integer(ctx, "Columns")) for ctx in contexts}
+    sizes = {(integer(ctx, "Rows"), integer(ctx, "Columns")) for ctx in contexts}
     if len(sizes) > 1:
         listed = " and ".join(f"{c}x{r}" for r, c in sorted(sizes, key=str)[:2])
         raise NotAVolume(f"the images differ in size ({listed}): not one volume")
     rows, columns = sizes.pop()
     if not rows or not columns or rows < 1 or columns < 1:
         raise NotAVolume("the images have no (0028,0010) Rows or (0028,0011) Columns")
-    spacing = _numbers(contexts[0], "PixelSpacing", 2)
+    spacing = decimals(contexts[0], "PixelSpacing", 2)
     if spacing is None or (spacing <= 0).any():
         raise NotAVolume("the images have no usable (0028,0030) Pixel Spacing: their size in mm is unknown")
     for ctx in contexts[1:]:
-        other = _numbers(ctx, "PixelSpacing", 2)
+        other = decimals(ctx, "PixelSpacing", 2)
         if other is None or (np.abs(other - spacing) > 1e-3 * spacing).any():
             shown = "missing" if other is None else f"{other[0]:g} x {other[1]:g} mm"
             raise NotAVolume(f"the images differ in pixel spacing ({spacing[0]:g} x {spacing[1]:g} mm and {shown})")
