@@ -116,9 +116,9 @@ def warm_up(paths: list[Path]) -> None:
 
 def shutdown_pool() -> None:
     """Stop the viewer's worker processes (the next scan starts them anew)."""
-    from viewer.core.media import scan
+    from viewer.core.runtime import processes
 
-    scan.shutdown_pool()
+    processes.shutdown_pool()
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -511,7 +511,7 @@ def _wait(condition: Callable[[], bool], timeout: float) -> bool:
 
 def _quiesce(window, seconds: float = 0.3) -> None:
     """Let background prefetch and thumbnails stop (benchmark only: cancels the prefetch token)."""
-    window._prefetch_cancel.cancel()
+    window.viewport.stop_prefetch()
     end = time.monotonic() + seconds
     _wait(lambda: time.monotonic() > end, seconds + 1)
 
@@ -520,7 +520,7 @@ class PaintTimes:
     """Perf-counter times of a widget's next paint: its start (event) and end (zero timer)."""
 
     def __init__(self, widget):
-        from viewer.ui.main_window import FirstPaintProbe
+        from viewer.ui.paint_probe import FirstPaintProbe
 
         self.started: float | None = None
         self.finished: float | None = None
@@ -573,7 +573,7 @@ class FirstImageResult:
 def run_first_image(repeats: int) -> FirstImageResult:
     import pydicom
 
-    from viewer.core.display.frames import FrameStore
+    from viewer.core.display.frames import FrameSource
     from viewer.ui.main_window import MainWindow
 
     folder = data.ct_tree()
@@ -598,7 +598,7 @@ def run_first_image(repeats: int) -> FirstImageResult:
 
     def once(cold: bool) -> tuple[float, float, float]:
         _quiesce(window)
-        window.store.clear()
+        window.frame_source.clear()
         gc.collect()
         if cold:
             data.evict(files)
@@ -620,7 +620,7 @@ def run_first_image(repeats: int) -> FirstImageResult:
     baseline = []
     for _ in range(repeats):
         ref = window.images[window.display.state.index]
-        store_frame.append(timed(lambda: FrameStore().frame(ref)))
+        store_frame.append(timed(lambda: FrameSource().frame(ref)))
         baseline.append(timed(lambda: pydicom.dcmread(shown).pixel_array))
     window.close()
     window.deleteLater()
@@ -645,7 +645,7 @@ def markdown_first_image(result: FirstImageResult) -> str:
         row(f"{label}: series_activated -> show_series returned", [r[0] for r in runs])
         row(f"{label}: series_activated -> viewport paint event", [r[1] for r in runs])
         row(f"{label}: series_activated -> **first image painted** (paint finished)", [r[2] for r in runs], bold=True)
-    row("breakdown: FrameStore().frame(middle slice) alone, warm", result.store_frame_s)
+    row("breakdown: FrameSource().frame(middle slice) alone, warm", result.store_frame_s)
     row("baseline: pydicom.dcmread(middle slice).pixel_array, warm", result.baseline_s)
     lines.append(
         f"| context: open_paths([folder of {result.slices} slices]) -> series_opened, warm files | {result.open_s * 1e3:.0f} | - | - | - |"

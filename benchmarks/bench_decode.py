@@ -12,15 +12,15 @@ Four measurements (inputs made by dcmtk, gdcm and OpenJPH, see ``_decode_data.py
    pixels; lossy ones are given as the largest difference. Baseline:
    ``stored.copy()`` of the decoded array.
 2. ``decode-processes``: a series of 40 JPEG 2000 lossless frames (40 files,
-   and one 40-frame file) decoded into a fresh FrameStore with
-   ``prefetch_in_processes`` through a ``ProcessPoolExecutor`` of 1 and of 2
+   and one 40-frame file) decoded into a fresh FrameSource with
+   ``prefetch`` on ``InWorkerProcesses`` through a ``ProcessPoolExecutor`` of 1 and of 2
    workers (forkserver context with the viewer's preload, as
    viewer/core/runtime/processes.py makes it; the workers started and warm before
    timing), and with the in-thread ``prefetch``.
 3. ``cine``: an offscreen MainWindow (1400x900) opened on pydicom-data's
    color3d_jpeg_baseline.dcm (120 frames, 640x480, JPEG Baseline
    YBR_FULL_422), played in loop mode through ``window.cine`` (the real
-   CineController: precise QTimer, CineClock, follow_play_head prefetch) at
+   CineController: precise QTimer, CineClock, play-head prefetch) at
    30 and 60 fps for 10 s each, the frame cache cleared before each run;
    then a 200-frame uncompressed 512x512 CT at 60 fps for 1000 frames, and
    a soak of ``--soak-frames`` frames (default 100,000) at the highest rate
@@ -30,7 +30,7 @@ Four measurements (inputs made by dcmtk, gdcm and OpenJPH, see ``_decode_data.py
    the CineClock at each ``image_shown``.
 4. ``firstframe``: time to the first frame of an uncompressed 512x512 CT
    multi-frame file of 10 and of 1000 frames (5 MB and 524 MB):
-   ``FrameStore().frame(ImageRef(instance, 0))`` in a fresh store, warm and
+   ``FrameSource().frame(ImageRef(instance, 0))`` in a fresh store, warm and
    with the file evicted from the page cache; and ``MainWindow.open_paths``
    until the first ``image_shown``.
 
@@ -307,7 +307,8 @@ def _pool(workers: int):
 
 def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> list[ProcessRow]:
     from viewer.core.dicom.header import read_index_header
-    from viewer.core.display.frames import FrameStore, decode_stored, prefetch, prefetch_in_processes
+    from viewer.core.display.frames import FrameSource, decode_stored
+    from viewer.core.display.prefetch import InThisThread, InWorkerProcesses, nearest_first, prefetch
     from viewer.core.media.model import ImageRef, Instance
 
     files, multi = data.j2k_series(count)
@@ -322,9 +323,9 @@ def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> l
         frame_bytes = decode_stored(str(images[0].instance.path), images[0].frame).nbytes
 
         def in_thread():
-            store = FrameStore()
+            store = FrameSource()
             t0 = time.perf_counter()
-            done = prefetch(store, images, 0, never)
+            done = prefetch(store, images, 0, nearest_first, InThisThread(), never)
             return time.perf_counter() - t0, done
 
         timings = [in_thread() for _ in range(repeats)]
@@ -336,9 +337,9 @@ def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> l
                 list(pool.map(decode_stored, [str(images[0].instance.path)] * (2 * workers), [images[0].frame] * (2 * workers)))
 
                 def in_processes():
-                    store = FrameStore()
+                    store = FrameSource()
                     t0 = time.perf_counter()
-                    done = prefetch_in_processes(store, images, 0, never, pool)
+                    done = prefetch(store, images, 0, nearest_first, InWorkerProcesses(pool, workers), never)
                     return time.perf_counter() - t0, done
 
                 timings = [in_processes() for _ in range(repeats)]
@@ -347,7 +348,7 @@ def run_processes(count: int = 40, repeats: int = 3, log=lambda text: None) -> l
             rows.append(
                 ProcessRow(
                     layout,
-                    f"prefetch_in_processes, {workers} worker{'s' if workers > 1 else ''}",
+                    f"prefetch in processes, {workers} worker{'s' if workers > 1 else ''}",
                     [t for t, _ in timings],
                     timings[0][1],
                     frame_bytes,
@@ -509,11 +510,11 @@ def _play(
     """Play the window's series in loop mode at `fps` for `seconds` or until `frames` frames were shown."""
     cine = window.cine
     cine.stop()
-    window._prefetch_cancel.cancel()
+    window.viewport.stop_prefetch()
     _wait(lambda: False, 0.2)
     window.go_to(0)
     if clear:
-        window.store.clear()
+        window.frame_source.clear()
         gc.collect()
     cine.set_mode("loop")
     cine.set_rate(fps)
@@ -621,7 +622,7 @@ def _soak(window, frames: int, log) -> Soak:
     rss_after = rss_mb()
     if run is not None:
         log(f"  soak: {run.shown} frames in {run.seconds:.0f} s, RSS {rss_before:.0f} -> {rss_after:.0f} MB")
-    return Soak(frames, run, rss_start, rss_before, rss_after, samples, error, window.store.cached_bytes / 1e6)
+    return Soak(frames, run, rss_start, rss_before, rss_after, samples, error, window.frame_source.cached_bytes / 1e6)
 
 
 def markdown_cine(results: CineResults) -> str:
@@ -674,7 +675,7 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
     import pydicom
 
     from viewer.core.dicom.header import read_index_header
-    from viewer.core.display.frames import FrameStore
+    from viewer.core.display.frames import FrameSource
     from viewer.core.media.model import ImageRef, Instance
     from viewer.core.runtime.processes import shutdown_pool
     from viewer.ui.main_window import MainWindow
@@ -693,7 +694,7 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
             def store_first() -> float:
                 ref = ImageRef(Instance(path, header, n), 0)
                 t0 = time.perf_counter()
-                FrameStore().frame(ref)
+                FrameSource().frame(ref)
                 return (time.perf_counter() - t0) * 1000
 
             store_first()  # warm the page cache
@@ -716,7 +717,7 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
                 if not _wait(lambda: bool(shown_at), 30):
                     raise RuntimeError(f"{path} not shown within 30 s")
                 opened.append((shown_at[0] - t0) * 1000)
-                window._prefetch_cancel.cancel()
+                window.viewport.stop_prefetch()
             window.image_shown.disconnect()
             t0 = time.perf_counter()
             pydicom.dcmread(path).pixel_array[0]
@@ -735,7 +736,7 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
 def markdown_firstframe(rows: list[FirstFrameRow]) -> str:
     ten = rows[0]
     lines = [
-        "| frames in file | file MB | FrameStore().frame(frame 0) warm, median (min-max) ms | / 10-frame | the same, file evicted (cold), median ms | / 10-frame "
+        "| frames in file | file MB | FrameSource().frame(frame 0) warm, median (min-max) ms | / 10-frame | the same, file evicted (cold), median ms | / 10-frame "
         "| open_paths -> first image_shown, median (min-max) ms | / 10-frame | baseline: pydicom.dcmread(f).pixel_array[0] ms |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -869,9 +870,9 @@ NOTES = """\
   output array), which is a fixed cost of roughly 0.1-0.2 ms a frame: at 400 MB/s a 512 KB frame has only
   1.3 ms in all. "viewer decode_frame" = `viewer.core.display.pixels.decoders.decode_frame(ds, 0)`, the viewer's
   plugin order. US rows decode to RGB (pydicom's YBR->RGB conversion included).
-* **Processes**: the viewer's `prefetch_in_processes` with pools made as `viewer/core/runtime/processes.py` makes
+* **Processes**: the viewer's `prefetch` (`InWorkerProcesses`) with pools made as `viewer/core/runtime/processes.py` makes
   them (forkserver, same preload), 1 or 2 workers, started before timing. Display preparation of each
-  returned frame (`FrameStore.insert`) runs in this process, which competes for the same 2 cores.
+  returned frame (`FrameSource.insert`) runs in this process, which competes for the same 2 cores.
 * **Cine**: `window.cine.set_rate(fps)` then `play()`; the event loop runs as the app's does. The
   CineClock's private `_t0`, `_start_step`, `_last_step` are read (not changed) at each `image_shown`
   to get each frame's due time. Dropped = `clock.dropped` (due steps never shown); dropped / 100 due =

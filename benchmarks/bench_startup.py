@@ -131,10 +131,10 @@ import numpy
 step("numpy")
 import pydicom
 step("pydicom (its decoder plugins put off)")
-viewer.ui.main_window._import_contents()
+import viewer.ui.contents
 step("the window's contents: the viewer's own modules")
 starting.close()
-import pyqtgraph
+import viewer.ui.graphics_view
 step("pyqtgraph (the pane's view, built after the first image)")
 from viewer.core.display.pixels import plugins
 for name in plugins.DEFERRED:

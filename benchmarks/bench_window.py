@@ -14,7 +14,7 @@ machine of another speed.
 Images:
 
 * CT: pydicom's 693_UNCI.dcm, a real 512x512 CT (14 bits stored), read and
-  decoded through the viewer's own FrameStore.
+  decoded through the viewer's own FrameSource.
 * Mammogram: no real 4096x5120 file is available here, so a stand-in is built
   in memory from a real radiograph (pydicom's RG1_UNCI.dcm, 1955x1841 CR,
   15 bits, MONOCHROME1): nearest-neighbour resampled to 5120 rows x 4096
@@ -51,7 +51,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid  # noqa: E402
 from PySide6.QtCore import QEvent, QObject  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from viewer.core.display.frames import FrameStore  # noqa: E402
+from viewer.core.display.frames import FrameSource  # noqa: E402
 from viewer.core.display.pixels.decoders import decode_frame  # noqa: E402
 from viewer.core.display.pixels.pipeline import FrameDisplay, Window, frame_context  # noqa: E402
 from viewer.core.media.model import ImageRef, Instance  # noqa: E402
@@ -66,10 +66,10 @@ DIGITAL_MAMMOGRAPHY_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
 
 
 def ct_frame() -> FrameDisplay:
-    """693_UNCI.dcm through the viewer's FrameStore, as the app would load it."""
+    """693_UNCI.dcm through the viewer's FrameSource, as the app would load it."""
     path = Path(get_testdata_file("693_UNCI.dcm", download=False))
     header = pydicom.dcmread(path, stop_before_pixels=True)
-    return FrameStore().frame(ImageRef(Instance(path, header)))
+    return FrameSource().frame(ImageRef(Instance(path, header)))
 
 
 def mammogram_dataset() -> Dataset:
@@ -250,7 +250,7 @@ def timed_with_grey8(pane: ImagePane, step, n: int) -> list[int]:
 def measure_main_window(app: QApplication, n: int) -> Case:
     """The app's own path: a drag event on the CT in the MainWindow, then the event loop paints.
 
-    ``window_dragged`` goes through MainWindow._window_dragged (new window,
+    ``window_dragged`` goes through Viewport._window_dragged (new window,
     display model, pane, pipeline text, corner annotations); processEvents()
     then paints every widget marked dirty, as the event loop would.
     """

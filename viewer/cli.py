@@ -146,7 +146,7 @@ def run_dump(args: argparse.Namespace) -> int:
     # Pixel Data listed, never loaded; ViewerError for bad input. A truncated
     # file: what could be read is printed, then its reason (exit 2), as dcmdump +E.
     header, problem = read_for_inspection(path)
-    overrides = charset.CharsetOverrides(files={str(path): code}) if code else charset.OVERRIDES
+    overrides = charset.CharsetOverrides(files={str(path): code} if code else {})  # --charset: this file's
     if args.json:
         print(json.dumps(to_json_model(header, str(path), overrides), ensure_ascii=False, indent=1))
     else:
@@ -344,11 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace) -> int:
     from viewer.core.dicom.io import read_header
-    from viewer.core.display.frames import FrameStore, frame_with_time_limit, is_compressed, series_window
+    from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed, series_window
     from viewer.core.display.pixels.auto_window import percentile_window
     from viewer.core.display.pixels.decoders import number_of_frames
     from viewer.core.display.pixels.pipeline import Window, frame_context
-    from viewer.core.display.pixels.presets import preset_for
+    from viewer.core.display.pixels.presets import BUILT_IN_PRESETS, preset_for
     from viewer.core.display.png import write_png
     from viewer.core.media.model import ImageRef, Instance
     from viewer.core.runtime.processes import shutdown_pool
@@ -366,9 +366,9 @@ def run_export(args: argparse.Namespace) -> int:
         voi = Window(center, width, "LINEAR", "", "user")
     elif args.preset:
         # Before decoding: a preset in HU on a radiograph is refused, not written black.
-        voi = preset_for(args.preset, frame_context(header, args.frame - 1), path)
+        voi = preset_for(args.preset, frame_context(header, args.frame - 1), path, BUILT_IN_PRESETS)
     instance = Instance(path, header, frames)
-    store, ref = FrameStore(max_datasets=1), ImageRef(instance, args.frame - 1)
+    store, ref = FrameSource(max_datasets=1), ImageRef(instance, args.frame - 1)
     # As in the window: a damaged code stream can take a decoder's whole
     # process down (gdcm aborts) or spin for minutes, so it is decoded in a
     # worker process with a time limit, and the command still ends in one line.

@@ -17,7 +17,7 @@ from pydicom.pixels.processing import apply_modality_lut
 from viewer.core.dicom.header import read_index_header
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.annotations import pipeline_stages
-from viewer.core.display.frames import FrameStore, series_window
+from viewer.core.display.frames import FrameSource, series_window
 from viewer.core.display.pixels import presets
 from viewer.core.display.pixels.auto_window import percentile_window, weighted_percentile
 from viewer.core.display.pixels.pipeline import SOFT_TISSUE_WINDOW, Window, describe_voi, is_hounsfield, modality_unit
@@ -66,7 +66,7 @@ def test_one_window_for_every_frame_of_emri_small(sample):
     path = sample("emri_small.dcm")
     ds = pydicom.dcmread(path)
     assert "WindowCenter" not in ds and "SmallestImagePixelValue" not in ds
-    store = FrameStore()
+    store = FrameSource()
     images = series_of(path)
     assert len(images) == 10
     window = series_window(store, images)
@@ -98,7 +98,7 @@ def test_a_series_of_slices_without_a_window_keeps_one_window(tmp_path, make_ins
                 LargestImagePixelValue=None,
             )
         )
-    store = FrameStore()
+    store = FrameSource()
     images = series_of(*paths)
     window = series_window(store, images)
     center, width = percentile_by_numpy(pixels[2])
@@ -127,7 +127,7 @@ def test_window_from_smallest_and_largest_image_pixel_value(tmp_path, make_insta
         )
         for i, (lo, hi, slope, intercept) in enumerate(declared)
     ]
-    window = series_window(FrameStore(), series_of(*paths), no_decoding)
+    window = series_window(FrameSource(), series_of(*paths), no_decoding)
     lo = min(s * slope + b for s, _, slope, b in declared)  # -20
     hi = max(s * slope + b for _, s, slope, b in declared)  # 900 * 2 - 10 = 1790
     assert (window.center, window.width) == ((lo + hi) / 2, hi - lo)
@@ -144,7 +144,7 @@ def test_window_from_smallest_and_largest_image_pixel_value(tmp_path, make_insta
         SmallestImagePixelValue=None,
         LargestImagePixelValue=None,
     )
-    window = series_window(FrameStore(), series_of(*paths, tmp_path / "r9.dcm"))
+    window = series_window(FrameSource(), series_of(*paths, tmp_path / "r9.dcm"))
     assert "percentile" in window.explanation
 
 
@@ -165,7 +165,7 @@ def test_series_level_range_wins(tmp_path, make_instance):
         )
         for i in range(3)
     ]
-    window = series_window(FrameStore(), series_of(*paths), no_decoding)
+    window = series_window(FrameSource(), series_of(*paths), no_decoding)
     assert (window.center, window.width) == (1510.0, 3000.0)
     assert window.explanation == "for the series, from Smallest/Largest Pixel Value in Series"
 
@@ -178,7 +178,7 @@ def test_signed_range_written_as_us_is_read_as_signed(tmp_path, make_instance):
     ds.add(DataElement(0x00280106, "US", (-50) & 0xFFFF))  # 65486 on disk
     ds.add(DataElement(0x00280107, "US", 2000))
     ds.save_as(path)
-    window = series_window(FrameStore(), series_of(path), no_decoding)
+    window = series_window(FrameSource(), series_of(path), no_decoding)
     slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
     lo, hi = -50 * slope + intercept, 2000 * slope + intercept
     assert (window.center, window.width) == ((lo + hi) / 2, hi - lo)
@@ -200,7 +200,7 @@ def test_pixel_padding_is_left_out(tmp_path, make_instance):
         ),
         PixelPaddingValue=-5,
     )
-    window = series_window(FrameStore(), series_of(path))
+    window = series_window(FrameSource(), series_of(path))
     center, width = percentile_by_numpy(stored[stored != -5])
     assert (window.center, window.width) == pytest.approx((center, width))
 
@@ -217,7 +217,7 @@ def test_pixel_padding_is_left_out(tmp_path, make_instance):
         ),
         PixelPaddingValue=-5,
     )
-    window = series_window(FrameStore(), series_of(path))
+    window = series_window(FrameSource(), series_of(path))
     assert (window.center, window.width) == pytest.approx((center, width)) and "percentile" in window.explanation
 
 
@@ -238,7 +238,7 @@ def test_pixel_padding_range_limit_is_left_out(tmp_path, make_instance):
         PixelPaddingValue=-10,
         PixelPaddingRangeLimit=-4,
     )
-    window = series_window(FrameStore(), series_of(path))
+    window = series_window(FrameSource(), series_of(path))
     center, width = percentile_by_numpy(stored[(stored < -10) | (stored > -4)])
     assert (window.center, window.width) == pytest.approx((center, width))
 
@@ -248,7 +248,7 @@ def test_a_cr_declaring_0_to_0_falls_back_to_percentiles(sample):
     path = sample("dicomdirtests/77654033/CR1/6154")
     ds = pydicom.dcmread(path)
     assert (ds.SmallestImagePixelValue, ds.LargestImagePixelValue) == (0, 0)
-    window = series_window(FrameStore(), series_of(path))
+    window = series_window(FrameSource(), series_of(path))
     modality = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)  # OD, PS3.3 C.11.1.2
     assert (window.center, window.width) == pytest.approx(percentile_by_numpy(modality))
 
@@ -330,15 +330,9 @@ def test_preset_for_refuses_hu_on_other_values(sample, display):
 
 
 def test_presets_edited_in_settings_are_the_ones_looked_up(sample, display):
-    """The Settings dialog replaces CT_PRESETS in place; lookups see the user's table."""
-    original = dict(presets.CT_PRESETS)
-    try:
-        presets.CT_PRESETS.clear()
-        presets.CT_PRESETS.update({"Sinus": (400.0, 3000.0)})
-        ct = display(sample("693_UNCI.dcm")).ctx
-        assert list(presets_for(ct)) == ["Sinus"]
-        assert find_preset("sinus").width == 3000.0 and preset_for("SINUS", ct).center == 400.0
-        assert find_preset("lung") is None
-    finally:
-        presets.CT_PRESETS.clear()
-        presets.CT_PRESETS.update(original)
+    """The Settings dialog makes a new table of the user's presets; lookups in it see only those."""
+    table = presets.BUILT_IN_PRESETS.with_unit("HU", {"Sinus": (400.0, 3000.0)})
+    ct = display(sample("693_UNCI.dcm")).ctx
+    assert list(presets_for(ct, table)) == ["Sinus"]
+    assert find_preset("sinus", table).width == 3000.0 and preset_for("SINUS", ct, table=table).center == 400.0
+    assert find_preset("lung", table) is None

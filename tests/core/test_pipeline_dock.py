@@ -8,7 +8,7 @@ Modality and VOI LUT Sequences, palette colour, YBR, MONOCHROME1 and an
 enhanced multi-frame image. The dock's context is built the ways the viewer
 builds it: from the frame store (a compact index header for single-frame
 native files, the raw header for multi-frame ones) and from a frame decoded
-by a worker process (``FrameStore.insert``, the raw header: where a signed
+by a worker process (``FrameSource.insert``, the raw header: where a signed
 JPEG 2000 CT read '▯ bits stored, unsigned').
 
 Header text (``element_text``) is checked the same way for every element of
@@ -35,7 +35,7 @@ from viewer.core.dicom.charset import CharsetOverrides, element_text, header_tex
 from viewer.core.dicom.header import read_index_header
 from viewer.core.dicom.io import read_header, read_image_dataset
 from viewer.core.display.annotations import ViewFacts, corner_annotations, pipeline_stages
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.display.pixels.decoders import decode_frame, number_of_frames
 from viewer.core.display.pixels.pipeline import VOILut, Window
 from viewer.core.media.model import ImageRef, Instance
@@ -122,9 +122,9 @@ def dock_displays(path: Path):
     header = read_index_header(path)
     instance = Instance(path, header, number_of_frames(header))
     ref = ImageRef(instance, 0)
-    yield "frame store", FrameStore().frame(ref)
+    yield "frame store", FrameSource().frame(ref)
     ds = read_image_dataset(path)
-    yield "worker", FrameStore().insert(ref, decode_frame(ds, 0, path))
+    yield "worker", FrameSource().insert(ref, decode_frame(ds, 0, path))
 
 
 def numbers_in(text: str) -> list[float]:
@@ -203,7 +203,7 @@ def test_the_reported_file_reads_signed_16_bits_after_a_worker_decodes_it():
     path = sample("693_J2KR.dcm")
     ds = read_image_dataset(path)
     header = read_index_header(path)
-    frame = FrameStore().insert(ImageRef(Instance(path, header), 0), decode_frame(ds, 0, path))
+    frame = FrameSource().insert(ImageRef(Instance(path, header), 0), decode_frame(ds, 0, path))
     assert dict(pipeline_stages(frame, frame.default_voi(), False))["Stored values"] == "MONOCHROME2, 16 bits stored, signed"
 
 

@@ -71,11 +71,11 @@ def _plugin_labels(modules: list[str]) -> set[str]:
 def test_an_uncompressed_image_loads_no_decoder():
     report = _run("""
 from pydicom.data import get_testdata_file
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.dicom.header import read_index_header
 from viewer.core.media.model import ImageRef, Instance
 path = Path(get_testdata_file("693_UNCI.dcm", download=False))
-frame = FrameStore().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
+frame = FrameSource().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
 print(json.dumps({"shape": list(frame.stored.shape), "pydicom": "pydicom.dataset" in sys.modules, **decoders()}))
 """)
     assert report["shape"] == [512, 512] and report["pydicom"]
@@ -88,13 +88,13 @@ def test_a_compressed_frame_loads_the_plugins_of_its_syntax_and_decodes(name, tm
     out = tmp_path / "stored.npy"
     report = _run(f"""
 import numpy as np
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.dicom.header import read_index_header
 from viewer.core.media.model import ImageRef, Instance
 path = Path({str(path)!r})
 header = read_index_header(path)
 before = decoders()
-frame = FrameStore().frame(ImageRef(Instance(path, header, 1), 0))
+frame = FrameSource().frame(ImageRef(Instance(path, header, 1), 0))
 np.save({str(out)!r}, frame.stored)
 print(json.dumps({{"before": before, "after": decoders()}}))
 """)
@@ -156,13 +156,13 @@ def test_a_missing_decoder_is_still_named_in_one_line():
     path = sample_file("JPEGLSNearLossless_16.dcm")
     report = _run(
         f"""
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.dicom.header import read_index_header
 from viewer.core.dicom.io import ViewerError
 from viewer.core.media.model import ImageRef, Instance
 path = Path({str(path)!r})
 try:
-    FrameStore().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
+    FrameSource().frame(ImageRef(Instance(path, read_index_header(path), 1), 0))
     message = None
 except ViewerError as exc:
     message = str(exc)

@@ -10,7 +10,8 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from viewer.core.dicom.header import read_index_header
-from viewer.core.display.frames import FrameStore, ahead_first, follow_play_head, nearest_first, prefetch, prefetch_in_processes
+from viewer.core.display.frames import FrameSource
+from viewer.core.display.prefetch import InThisThread, InWorkerProcesses, PlayHead, ahead_first, nearest_first, prefetch
 from viewer.core.media.model import ImageRef, Instance
 from viewer.core.runtime.processes import process_pool, shutdown_pool
 from viewer.core.runtime.tasks import CancelToken
@@ -38,8 +39,8 @@ def test_orders():
 
 def test_prefetch_stops_at_the_cache_budget():
     images = refs_of("emri_small.dcm")  # 10 frames of 64x64 uint16
-    store = FrameStore(max_bytes=6 * 64 * 64 * 2 * 2)  # room for about six prepared frames
-    decoded = prefetch(store, images, 5, lambda: False, fill=0.5)
+    store = FrameSource(max_bytes=6 * 64 * 64 * 2 * 2)  # room for about six prepared frames
+    decoded = prefetch(store, images, 5, nearest_first, InThisThread(), lambda: False, fill=0.5)
     assert 0 < decoded < 10
     cached = [i for i, ref in enumerate(images) if store.cached(ref)]
     assert cached == sorted(nearest_first(5, 10))[: len(cached)] or set(cached) <= {3, 4, 5, 6, 7}
@@ -48,10 +49,10 @@ def test_prefetch_stops_at_the_cache_budget():
 def test_prefetch_in_processes_gives_the_same_pixels_as_pydicom():
     images = refs_of("emri_small_jpeg_2k_lossless.dcm")
     reference = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False)).pixel_array
-    store = FrameStore()
+    store = FrameSource()
     pool = process_pool()
     assert pool is not None
-    decoded = prefetch_in_processes(store, images, 4, lambda: False, pool)
+    decoded = prefetch(store, images, 4, nearest_first, InWorkerProcesses(pool), lambda: False)
     assert decoded == 10
     for i, ref in enumerate(images):
         assert store.cached(ref)
@@ -60,20 +61,21 @@ def test_prefetch_in_processes_gives_the_same_pixels_as_pydicom():
 
 def test_cancel_stops_prefetch_in_processes():
     images = refs_of("emri_small_jpeg_2k_lossless.dcm")
-    store = FrameStore()
+    store = FrameSource()
     token = CancelToken()
     token.cancel()
-    assert prefetch_in_processes(store, images, 0, token, process_pool()) == 0
+    assert prefetch(store, images, 0, nearest_first, InWorkerProcesses(process_pool()), token) == 0
 
 
 def test_follow_play_head_keeps_ahead_and_skips_unreadable(tmp_path):
     images = refs_of("emri_small_RLE.dcm")
-    store = FrameStore()
+    store = FrameSource()
     head = {"index": 2}
     token = CancelToken()
     import threading
 
-    worker = threading.Thread(target=follow_play_head, args=(store, images, lambda: head["index"], token, 4))
+    order = PlayHead(lambda: head["index"], 4)
+    worker = threading.Thread(target=prefetch, args=(store, images, 2, order, InThisThread(), token, None))
     worker.start()
     try:
         assert _wait_cached(store, images, (2, 3, 4, 5))
@@ -90,7 +92,7 @@ def test_decode_time_limit_stops_the_worker_and_the_next_decode_works():
     from viewer.core.display.frames import frame_with_time_limit
 
     images = refs_of("MR2_J2KR.dcm")  # 1024x1024 JPEG 2000: far more than a millisecond
-    store = FrameStore()
+    store = FrameSource()
     with pytest.raises(ViewerError, match="took more than"):
         frame_with_time_limit(store, images[0], limit=0.001)
     assert not store.cached(images[0])
@@ -99,10 +101,12 @@ def test_decode_time_limit_stops_the_worker_and_the_next_decode_works():
     assert np.array_equal(frame.stored, reference)
 
 
-def _play(follow, store, images, head, token, *args):
+def _play(store, images, head, token, ahead):
+    """The prefetcher following a play head in worker processes, as a playing cine runs it."""
     import threading
 
-    worker = threading.Thread(target=follow, args=(store, images, lambda: head["index"], token, *args))
+    order = PlayHead(lambda: head["index"], ahead)
+    worker = threading.Thread(target=prefetch, args=(store, images, head["index"], order, InWorkerProcesses(), token, None))
     worker.start()
     return worker
 
@@ -118,12 +122,10 @@ def _wait_cached(store, images, indexes, seconds=60):
 
 
 def test_follow_play_head_in_processes_keeps_ahead_with_the_right_pixels():
-    from viewer.core.display.frames import follow_play_head_in_processes
-
     images = refs_of("emri_small_jpeg_2k_lossless.dcm")
     reference = pydicom.dcmread(get_testdata_file("emri_small.dcm", download=False)).pixel_array
-    store, head, token = FrameStore(), {"index": 2}, CancelToken()
-    worker = _play(follow_play_head_in_processes, store, images, head, token, 4, process_pool())
+    store, head, token = FrameSource(), {"index": 2}, CancelToken()
+    worker = _play(store, images, head, token, 4)
     try:
         assert _wait_cached(store, images, (2, 3, 4, 5))
         head["index"] = 8  # the play head moves on: 8, 9, 0, 1 are due
@@ -138,14 +140,12 @@ def test_follow_play_head_in_processes_keeps_ahead_with_the_right_pixels():
 
 def test_follow_play_head_in_processes_skips_a_frame_that_cannot_decode():
     """A damaged code stream among good ones: that frame is skipped (the pane says why), the rest play."""
-    from viewer.core.display.frames import follow_play_head_in_processes
-
     crash = Path(__file__).parent.parent / "robustness" / "crashes" / "j2k_photometric_mismatch.dcm"
     bad = ImageRef(Instance(crash, read_index_header(crash), 1), 0)
     good = refs_of("emri_small_jpeg_2k_lossless.dcm")[:4]
     images = [good[0], good[1], bad, good[2], good[3]]
-    store, head, token = FrameStore(), {"index": 0}, CancelToken()
-    worker = _play(follow_play_head_in_processes, store, images, head, token, 5, process_pool())
+    store, head, token = FrameSource(), {"index": 0}, CancelToken()
+    worker = _play(store, images, head, token, 5)
     try:
         assert _wait_cached(store, images, (0, 1, 3, 4))
     finally:

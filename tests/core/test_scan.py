@@ -20,8 +20,9 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from viewer.core.media.scan import ScanBatch, ScanProgress, iter_regular_files, scan, shutdown_pool
+from viewer.core.media.scan import ScanBatch, ScanProgress, iter_regular_files, scan
 from viewer.core.media.sources import open_paths
+from viewer.core.runtime.processes import shutdown_pool
 from viewer.core.runtime.tasks import CancelToken
 
 TIME_LIMIT = 15.0

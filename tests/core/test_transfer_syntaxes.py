@@ -3,7 +3,7 @@
 Each case is a real file (pydicom's test files, pydicom-data) or one made
 here from an uncompressed original with dcmtk, gdcm or OpenJPH. Lossless
 syntaxes must give the original's stored values exactly, through
-``decode_frame`` and through ``FrameStore.frame(...).stored`` (one frame at a
+``decode_frame`` and through ``FrameSource.frame(...).stored`` (one frame at a
 time, as the viewer reads multi-frame files). Lossy syntaxes are held to an
 independent decoder of the same bytes (see the tolerances below) and must
 be no further from the original than that decoder is.
@@ -39,7 +39,7 @@ from transfer_syntax_files import (
 )
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.display.pixels import decoders
 from viewer.core.display.pixels.decoders import DECODER_PACKAGES, decode_file_frame, decode_frame
 from viewer.core.media.model import ImageRef, Instance
@@ -422,7 +422,7 @@ def _largest_difference(a: np.ndarray, b: np.ndarray) -> int:
 def test_transfer_syntax_decodes_to_the_original(name, workdir):
     made = CASES[name](workdir)
     assert str(pydicom.dcmread(made.path, stop_before_pixels=True).file_meta.TransferSyntaxUID) == made.uid
-    for how, decoded in (("decode_frame", decoded_frames(made.path)), ("FrameStore", store_frames(made.path))):
+    for how, decoded in (("decode_frame", decoded_frames(made.path)), ("FrameSource", store_frames(made.path))):
         difference = _largest_difference(decoded, made.expected)
         assert difference <= made.tolerance, f"{how}: largest difference {difference} > {made.tolerance}"
     if made.original is not None:
@@ -520,7 +520,7 @@ def test_encapsulated_video_is_refused_in_one_line(uid, source, tmp_path):
     frames = decoders.number_of_frames(header)
     for attempt in (
         lambda: decode_frame(pydicom.dcmread(path), 0, path),
-        lambda: FrameStore().frame(ImageRef(Instance(path, header, frames), frames - 1)),
+        lambda: FrameSource().frame(ImageRef(Instance(path, header, frames), frames - 1)),
     ):
         with pytest.raises(ViewerError) as caught:
             attempt()
@@ -535,7 +535,7 @@ def test_jpeg_xl_is_not_called_video_and_fails_in_one_line(uid, tmp_path):
     path = _with_syntax(sample_file("emri_small_RLE.dcm"), tmp_path / "jxl.dcm", uid)
     header = pydicom.dcmread(path, stop_before_pixels=True)
     with pytest.raises(ViewerError) as caught:
-        FrameStore().frame(ImageRef(Instance(path, header, 10), 1))
+        FrameSource().frame(ImageRef(Instance(path, header, 10), 1))
     assert "video" not in str(caught.value) and uid in str(caught.value)
     with pytest.raises(ViewerError):
         decode_frame(pydicom.dcmread(path), 0, path)
@@ -577,7 +577,7 @@ def test_corrupt_third_frame_fails_alone_in_one_line(corrupt_file):
     original = _emri()
     header = pydicom.dcmread(corrupt_file, stop_before_pixels=True)
     instance = Instance(corrupt_file, header, 10)
-    store = FrameStore()
+    store = FrameSource()
     for index in range(10):
         ref = ImageRef(instance, index)
         if index == 2:
@@ -627,7 +627,7 @@ def test_corrupt_jpeg_ls_frame_fails_alone(workdir, tmp_path):
     ds.save_as(path, enforce_file_format=True)
     decoded = [None] * 10
     header = pydicom.dcmread(path, stop_before_pixels=True)
-    store = FrameStore()
+    store = FrameSource()
     for index in range(10):
         try:
             decoded[index] = store.frame(ImageRef(Instance(path, header, 10), index)).stored

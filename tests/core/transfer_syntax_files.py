@@ -23,7 +23,7 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, generate_fragmented_frames
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless
 
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.display.pixels.decoders import decode_frame, number_of_frames
 from viewer.core.media.model import ImageRef, Instance
 
@@ -97,11 +97,11 @@ def decoded_frames(path: Path) -> np.ndarray:
 
 
 def store_frames(path: Path, indices=None) -> np.ndarray:
-    """The code under test as the viewer uses it: FrameStore.frame(...).stored, one frame at a time."""
+    """The code under test as the viewer uses it: FrameSource.frame(...).stored, one frame at a time."""
     header = pydicom.dcmread(path, stop_before_pixels=True)
     count = number_of_frames(header)
     instance = Instance(path, header, count)
-    store = FrameStore()
+    store = FrameSource()
     return np.stack([store.frame(ImageRef(instance, i)).stored for i in (range(count) if indices is None else indices)])
 
 

@@ -650,7 +650,7 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
     from viewer.core.dicom.inspect import dataset_rows, dump_text, preamble_row, to_json_model
     from viewer.core.dicom.io import ViewerError, executable_preamble, read_header
     from viewer.core.dicom.structure import first_oversized_element, pixel_data_position
-    from viewer.core.display.frames import FrameStore
+    from viewer.core.display.frames import FrameSource
     from viewer.core.display.pixels.decoders import number_of_frames
     from viewer.core.display.pixels.pipeline import FullRange
     from viewer.core.media.dicomdir import read_dicomdir
@@ -682,7 +682,7 @@ def exercise(path: Path, dicomdir: bool = False) -> list[tuple[str, str]]:
         attempt("dump (index header)", lambda: dump_text(dataset_rows(index_header, str(path))))
         frames = attempt("number_of_frames", lambda: number_of_frames(index_header)) or 1
         instance = attempt("Instance", lambda: Instance(path, index_header, frames))
-        store = FrameStore(max_datasets=1)
+        store = FrameSource(max_datasets=1)
         for index in sorted({0, frames - 1}) if instance is not None else ():
             display = attempt(f"frame {index}", lambda: store.frame(ImageRef(instance, index)))
             if display is not None:

@@ -28,7 +28,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from viewer.core.dicom.header import read_index_header
 from viewer.core.dicom.inspect import dataset_rows, dump_text, preamble_row
 from viewer.core.dicom.io import ViewerError, executable_preamble, read_header, read_image_dataset
-from viewer.core.display.frames import FrameStore
+from viewer.core.display.frames import FrameSource
 from viewer.core.display.pixels.decoders import MAX_FRAME_BYTES, decode_frame
 from viewer.core.media.model import ImageRef, Instance
 from viewer.core.media.scan import scan
@@ -47,7 +47,7 @@ def _frame(path: Path):
     header = read_index_header(path)
     from viewer.core.display.pixels.decoders import number_of_frames
 
-    return FrameStore(max_datasets=1).frame(ImageRef(Instance(path, header, number_of_frames(header)), 0))
+    return FrameSource(max_datasets=1).frame(ImageRef(Instance(path, header, number_of_frames(header)), 0))
 
 
 def _meta(syntax: str = ExplicitVRLittleEndian) -> FileMetaDataset:
@@ -313,7 +313,7 @@ def test_read_only_folder_is_never_written(tmp_path, monkeypatch):
         rendered = 0
         for series in result.series:
             for instance in series.instances:
-                frame = FrameStore().frame(ImageRef(instance, 0))
+                frame = FrameSource().frame(ImageRef(instance, 0))
                 frame.render(frame.default_voi())
                 rendered += 1
         for path in before:

@@ -32,7 +32,8 @@ def no_threads_left_behind():
 
 @pytest.fixture
 def main_window(qtbot):
-    from viewer.ui.main_window import MainWindow, settings
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings_store import settings
 
     settings().remove("window")  # each test starts from the default layout
     window = MainWindow()
@@ -78,6 +79,6 @@ def isolated_settings(tmp_path_factory):
 @pytest.fixture(autouse=True, scope="session")
 def stop_scan_processes():
     yield
-    from viewer.core.media.scan import shutdown_pool
+    from viewer.core.runtime.processes import shutdown_pool
 
     shutdown_pool()

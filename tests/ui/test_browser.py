@@ -133,8 +133,8 @@ def test_series_loads_in_the_background_nearest_first(main_window, qtbot, tmp_pa
         main_window.open_paths([tmp_path])
     qtbot.waitUntil(lambda: main_window.frame is not None, timeout=30000)
     # Every image of the series ends up decoded without the user scrolling.
-    qtbot.waitUntil(lambda: all(main_window.store.cached(ref) for ref in main_window.images), timeout=30000)
-    first = main_window.store.frame(main_window.images[0])
+    qtbot.waitUntil(lambda: all(main_window.frame_source.cached(ref) for ref in main_window.images), timeout=30000)
+    first = main_window.frame_source.frame(main_window.images[0])
     expected = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array
     assert np.array_equal(first.stored, expected)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydicom.data import get_testdata_file
 
-from viewer.core.display.pixels import presets
 from viewer.ui.dialogs import AboutDialog, SettingsDialog
 from viewer.ui.main_window import MainWindow
 
@@ -20,7 +19,6 @@ def test_about_lists_versions_and_licences(main_window, qtbot):
 
 
 def test_settings_change_presets_memory_and_ae_and_survive_a_restart(main_window, open_in, qtbot):
-    original = dict(presets.CT_PRESETS)
     try:
         open_in(main_window, [CT])
         dialog = SettingsDialog(main_window)
@@ -29,22 +27,18 @@ def test_settings_change_presets_memory_and_ae_and_survive_a_restart(main_window
         dialog._add_preset_row("Sinus", 400, 3000)
         dialog.local_aet.setText("MYVIEWER")
         dialog.apply()
-        assert main_window.store.max_bytes == 256 * 1024 * 1024
+        assert main_window.frame_source.max_bytes == 256 * 1024 * 1024
         main_window.choose_preset("Sinus")
         assert main_window.effective_voi().center == 400 and main_window.effective_voi().width == 3000
         main_window.close()
-        presets.CT_PRESETS.clear()
-        presets.CT_PRESETS.update(original)
         again = MainWindow()  # a restart: everything comes back from the settings
         qtbot.addWidget(again)
-        assert again.store.max_bytes == 256 * 1024 * 1024
-        assert "Sinus" in presets.CT_PRESETS
+        assert again.frame_source.max_bytes == 256 * 1024 * 1024
+        assert "Sinus" in again.settings.presets.ct
         assert again.query_panel.local.ae_title == "MYVIEWER"
         again.close()
     finally:
-        presets.CT_PRESETS.clear()
-        presets.CT_PRESETS.update(original)
-        from viewer.ui.main_window import settings
+        from viewer.ui.settings_store import settings
 
         settings().remove("presets")
         settings().remove("cache_mb")

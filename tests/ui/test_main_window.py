@@ -321,7 +321,7 @@ def test_the_automatic_window_stays_the_same_across_every_frame(main_window, ope
     # The Window box offers it by name; choosing it keeps the same window.
     main_window.choose_preset("Automatic for the series")
     assert (main_window.effective_voi().center, main_window.effective_voi().width) == seen.pop()
-    assert not any(label.startswith("Lung") for label, _ in main_window._choices)  # MR: no HU presets
+    assert not any(label.startswith("Lung") for label, _ in main_window.window_presets.choices)  # MR: no HU presets
 
 
 def test_a_compressed_series_waits_for_its_window_instead_of_jumping(main_window, open_in, qtbot):
@@ -367,7 +367,9 @@ def test_ct_without_a_window_opens_with_soft_tissue_and_says_so(main_window, ope
         main_window.go_to(index)
         assert "W 400 L 40" in main_window.pane.corner_labels["bottom_right"].text()
     # The series' automatic window is in the Window box too, as are the HU presets.
-    qtbot.waitUntil(lambda: any(label.startswith("Automatic for the series") for label, _ in main_window._choices), timeout=10000)
+    qtbot.waitUntil(
+        lambda: any(label.startswith("Automatic for the series") for label, _ in main_window.window_presets.choices), timeout=10000
+    )
     main_window.choose_preset("Automatic for the series")
     assert main_window.effective_voi().source == "auto"
     main_window.choose_preset("Lung")
@@ -376,9 +378,9 @@ def test_ct_without_a_window_opens_with_soft_tissue_and_says_so(main_window, ope
 
 def test_hu_presets_are_not_offered_for_a_radiograph(main_window, open_in):
     open_in(main_window, [CR_MONOCHROME1])
-    labels = [label for label, _ in main_window._choices]
+    labels = [label for label, _ in main_window.window_presets.choices]
     assert not any(label.startswith(("Lung", "Bone", "Abdomen")) for label in labels), labels
     with pytest.raises(KeyError):
         main_window.choose_preset("Lung")
     open_in(main_window, [CT])
-    assert any(label.startswith("Lung") for label, _ in main_window._choices)
+    assert any(label.startswith("Lung") for label, _ in main_window.window_presets.choices)

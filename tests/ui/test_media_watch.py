@@ -57,7 +57,8 @@ def mounts(monkeypatch) -> Mounts:
 @pytest.fixture
 def watched_window(qtbot, mounts, tmp_path):
     """A window started with volumes A (no DICOM) and B (a DICOMDIR, present at start-up) mounted."""
-    from viewer.ui.main_window import MainWindow, settings
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings_store import settings
 
     settings().remove("window")
     settings().remove("media")

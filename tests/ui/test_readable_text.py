@@ -21,7 +21,8 @@ LONG_DESCRIPTION = "Thorax routine 1.0 mm B31f soft tissue kernel, arterial phas
 @pytest.fixture
 def default_window(qtbot, request):
     """A window at its default size (1440x900), or at the size a test's parameter gives, with the default layout."""
-    from viewer.ui.main_window import MainWindow, settings
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings_store import settings
 
     settings().remove("window")
     window = MainWindow()

@@ -93,7 +93,8 @@ def test_a_compressed_image_is_painted_at_start_up(tmp_path, name):
 @pytest.fixture
 def deferred_window(qtbot):
     """A window as the app first shows it: the frame, not yet its contents."""
-    from viewer.ui.main_window import MainWindow, settings
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings_store import settings
 
     settings().remove("window")
     window = MainWindow(deferred=True)

@@ -20,8 +20,6 @@ from pydicom.uid import generate_uid
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QGuiApplication
 
-from viewer.core.dicom import charset
-
 CT = get_testdata_file("CT_small.dcm", download=False)
 ENHANCED_CT = get_testdata_file("eCT_Supplemental.dcm", download=False)
 REFERENCE_NAMES = {
@@ -32,12 +30,10 @@ REFERENCE_NAMES = {
 
 @pytest.fixture(autouse=True)
 def no_overrides():
-    """Each test starts and ends with no character-set choices, in memory or in settings."""
-    from viewer.ui.main_window import settings
+    """Each test starts and ends with no character-set choices in the settings (a window reads them from there)."""
+    from viewer.ui.settings_store import settings
 
     def reset():
-        for scope in charset.CharsetOverrides.SCOPES:
-            setattr(charset.OVERRIDES, scope, {})
         settings().remove("charset_overrides")
 
     reset()
@@ -142,8 +138,6 @@ def test_guess_override_and_restart(main_window, open_in, qtbot, tmp_path):
 
     # A restart: a new window reads the choice back from the (temporary) settings.
     main_window.close()
-    for scope in charset.CharsetOverrides.SCOPES:
-        setattr(charset.OVERRIDES, scope, {})
     window = MainWindow()
     qtbot.addWidget(window)
     window.resize(1200, 900)
@@ -173,7 +167,7 @@ def test_station_and_institution_scopes(main_window, open_in, qtbot, tmp_path, s
     fill_inspector(main_window, qtbot)
     assert inspector_row(main_window, "(0010,0010)").suspect
     choose_and_wait(main_window, qtbot, "euc_kr", scope, "김^민준")
-    assert getattr(charset.OVERRIDES, scope) == {label: "euc_kr"}
+    assert getattr(main_window.settings.charset_overrides, scope) == {label: "euc_kr"}
     row = inspector_row(main_window, "(0010,0010)")
     assert row.full_value == "김^민준" and not row.suspect
     assert "김" in shown_texts(main_window)[1]

@@ -19,7 +19,6 @@ from pydicom.tag import Tag
 from pydicom.uid import generate_uid
 from PySide6.QtCore import Qt
 
-from viewer.core.dicom import charset
 from viewer.core.net.nodes import LocalAE, Node
 
 CT = get_testdata_file("CT_small.dcm", download=False)
@@ -39,12 +38,10 @@ TYPED = [
 
 @pytest.fixture(autouse=True)
 def no_overrides():
-    """Each test starts and ends with no character-set choices, in memory or in settings."""
-    from viewer.ui.main_window import settings
+    """Each test starts and ends with no character-set choices in the settings (a window reads them from there)."""
+    from viewer.ui.settings_store import settings
 
     def reset():
-        for scope in charset.CharsetOverrides.SCOPES:
-            setattr(charset.OVERRIDES, scope, {})
         settings().remove("charset_overrides")
 
     reset()
@@ -88,7 +85,7 @@ def test_the_override_box_takes_a_typed_spelling(main_window, open_in, qtbot, tm
     inspector.scope_combo.setCurrentIndex(0)  # this file
     with qtbot.waitSignal(main_window.inspector_filled, timeout=10000):
         qtbot.mouseClick(inspector.apply_button, Qt.MouseButton.LeftButton)
-    assert charset.OVERRIDES.files == {str(path): canonical}
+    assert main_window.settings.charset_overrides.files == {str(path): canonical}
     row = name_row(inspector)
     assert row.full_value == text and not row.suspect and row.guess is None
 
@@ -102,7 +99,7 @@ def test_the_override_box_says_what_it_does_not_know(main_window, open_in, qtbot
     qtbot.keyClicks(box.lineEdit(), "KLINGON")
     qtbot.mouseClick(inspector.apply_button, Qt.MouseButton.LeftButton)
     assert "unknown character set 'KLINGON'" in inspector.charset_label.text() and "ISO_IR 192" in inspector.charset_label.text()
-    assert charset.OVERRIDES.files == {}
+    assert main_window.settings.charset_overrides.files == {}
 
 
 SENDABLE = [

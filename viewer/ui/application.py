@@ -24,7 +24,8 @@ from PySide6.QtWidgets import QApplication
 
 from viewer import __version__
 from viewer.core.runtime.tasks import rare_garbage_collection
-from viewer.ui.main_window import FirstPaintProbe, MainWindow
+from viewer.ui.main_window import MainWindow
+from viewer.ui.paint_probe import FirstPaintProbe
 
 _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
 

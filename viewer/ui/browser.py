@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.display.annotations import format_date, format_person_name, format_time
 from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.media.scan import ScanProgress
@@ -65,13 +66,15 @@ def _number(value: str):
 
 
 class StudyBrowser(QWidget):
-    """Tree of what was opened. Emits ``series_activated(Series)`` on double-click or Enter."""
+    """Tree of what was opened, its text read with the user's character-set `overrides`.
+    Emits ``series_activated(Series)`` on double-click or Enter."""
 
     series_activated = Signal(object)
     cancel_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, overrides: CharsetOverrides | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.overrides = overrides
         self.catalog: Catalog | None = None
         self._patients: dict[tuple, QStandardItem] = {}
         self._studies: dict[str, list[QStandardItem]] = {}
@@ -190,13 +193,13 @@ class StudyBrowser(QWidget):
         item = self._patients.get(patient.key)
         if item is None:
             h = patient.header
-            name = format_person_name(text(h, "PatientName")) or "(no name)"
-            birth = text(h, "PatientBirthDate")
+            name = format_person_name(self._text(h, "PatientName")) or "(no name)"
+            birth = self._text(h, "PatientBirthDate")
             row = [
                 _labelled(name),
-                _item(text(h, "PatientID")),
+                _item(self._text(h, "PatientID")),
                 _item(format_date(birth), birth),
-                _item(text(h, "PatientSex")),
+                _item(self._text(h, "PatientSex")),
             ] + [_item("") for _ in COLUMNS[4:]]
             self.model.appendRow(row)
             item = self._patients[patient.key] = row[0]
@@ -207,15 +210,15 @@ class StudyBrowser(QWidget):
         if row is None:
             parent = self._patient_row(patient)
             h = study.header
-            date, time = text(h, "StudyDate"), text(h, "StudyTime")
-            label = " ".join(p for p in (format_date(date), text(h, "StudyDescription")) if p) or "Study"
+            date, time = self._text(h, "StudyDate"), self._text(h, "StudyTime")
+            label = " ".join(p for p in (format_date(date), self._text(h, "StudyDescription")) if p) or "Study"
             row = (
                 [_labelled(label, date + time)]
                 + [_item("") for _ in COLUMNS[1:4]]
                 + [
                     _item(" ".join(p for p in (format_date(date), format_time(time)) if p), date + time),
-                    _item(text(h, "AccessionNumber")),
-                    _item(text(h, "StudyDescription")),
+                    _item(self._text(h, "AccessionNumber")),
+                    _item(self._text(h, "StudyDescription")),
                     _item(""),
                     _item(""),
                     _item("", 0),
@@ -231,14 +234,15 @@ class StudyBrowser(QWidget):
         missing = series.missing_count
         count_text = f"{count}" + (f" ({missing} missing)" if missing else "")
         if row is None:
-            description = series.description or (series.instances[0].path.name if series.instances[0].path else "")
+            series_description = self._text(series.header, "SeriesDescription")
+            description = series_description or (series.instances[0].path.name if series.instances[0].path else "")
             prefix = " ".join(p for p in (series.modality, series.number) if p)
             label = f"{prefix}: {description}" if prefix and description else (prefix or description or "Series")
             row = (
                 [_labelled(label, _number(series.number))]
                 + [_item("") for _ in COLUMNS[1:6]]
                 + [
-                    _item(series.description),
+                    _item(series_description),
                     _item(series.modality),
                     _item(series.number, _number(series.number)),
                     _item(count_text, count),
@@ -257,6 +261,9 @@ class StudyBrowser(QWidget):
         else:
             row[9].setText(count_text)
             row[9].setData(count, SORT_ROLE)
+
+    def _text(self, header, keyword: str) -> str:
+        return text(header, keyword, None, self.overrides)
 
     def _refresh_study(self, study: Study) -> None:
         row = self._studies[study.uid]

@@ -1,9 +1,10 @@
 """Cine controls: play/pause, loop mode, speed, driven by the core's CineClock.
 
 A precise Qt timer wakes several times per frame; each time the clock says
-which image is due (or none). Decoding stays ahead of the play head on a
-worker thread; a frame that is not ready when due is decoded on the spot and
-the time it costs shows as dropped frames, never as a slower loop.
+which image is due (or none). Decoding stays ahead of the play head in the
+background (:class:`~viewer.core.display.prefetch.PlayHead`; compressed
+frames in worker processes); a frame that is not ready when due is decoded on
+the spot and the time it costs shows as dropped frames, never as a slower loop.
 
 The time comes from an injectable function (``now``, seconds, monotonic by
 default): tests set their own clock and call :meth:`CineController.tick`, so
@@ -14,21 +15,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.cine import CineClock, recorded_frame_rate
-from viewer.core.display.frames import follow_play_head, follow_play_head_in_processes, is_compressed
-from viewer.core.runtime.processes import process_pool
+from viewer.core.display.prefetch import PlayHead
 from viewer.core.runtime.tasks import CancelToken
+
+if TYPE_CHECKING:
+    from viewer.ui.viewport import Viewport
 
 MODE_LABELS = {"loop": "Loop", "bounce": "Back and forth", "once": "Once"}
 
 
 class CineController(QObject):
-    """Plays the window's current series. Signals: playing_changed(bool), rate_changed(float).
+    """Plays the series of `viewport` (a Viewport). Signals: playing_changed(bool), rate_changed(float).
 
     `now` returns the time in seconds (a monotonic clock); the timer only
     decides how often the clock is read, never how far the loop moves.
@@ -37,9 +41,9 @@ class CineController(QObject):
     playing_changed = Signal(bool)
     rate_changed = Signal(float)
 
-    def __init__(self, window, now: Callable[[], float] = time.monotonic):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, viewport: Viewport, now: Callable[[], float] = time.monotonic):
+        super().__init__(viewport)
+        self.viewport = viewport
         self.now = now
         self.clock: CineClock | None = None
         self.fps = 15.0
@@ -62,10 +66,10 @@ class CineController(QObject):
     def series_changed(self) -> None:
         """A new series is shown: stop, and take its recorded rate."""
         self.stop()
-        images = self.window.images
+        images = self.viewport.images
         if images:
             try:
-                header = self.window.store.header(images[0].instance.path)
+                header = self.viewport.source.header(images[0].instance.path)
             except ViewerError:  # unreadable: the pane says so; keep the default rate
                 header = images[0].instance.header
             self.fps, self.rate_source = recorded_frame_rate(header)
@@ -74,7 +78,7 @@ class CineController(QObject):
     def set_rate(self, fps: float) -> None:
         self.fps = max(0.1, float(fps))
         if self.clock is not None:
-            self.clock.set_rate(self.fps, self.now(), self.window.display.state.index)
+            self.clock.set_rate(self.fps, self.now(), self.viewport.display.state.index)
         self.rate_source = "user"
         if self.playing:
             self._timer.setInterval(self._interval())
@@ -88,17 +92,17 @@ class CineController(QObject):
         self.stop() if self.playing else self.play()
 
     def play(self) -> None:
-        images = self.window.images
+        images = self.viewport.images
         if len(images) < 2 or self.playing:
             return
-        index = self.window.display.state.index
+        index = self.viewport.display.state.index
         if self.mode == "once" and index >= len(images) - 1:
             index = 0
-            self.window.go_to(0)
+            self.viewport.go_to(0)
         self.clock = CineClock(len(images), self.fps, self.mode)
         self.clock.start(self.now(), index)
         self._head = index
-        self._start_prefetch(images)
+        self._start_prefetch(index)
         self._timer.start(self._interval())
         self.playing_changed.emit(True)
 
@@ -113,21 +117,17 @@ class CineController(QObject):
         # quarter period late because of the timer.
         return max(1, int(1000.0 / self.fps / 4))
 
-    def _start_prefetch(self, images) -> None:
+    def _start_prefetch(self, start: int) -> None:
+        """Keep the images after the play head decoded while the cine plays (half the cache's budget ahead)."""
         self._prefetch_cancel.cancel()
-        cancel = self._prefetch_cancel = CancelToken()
-        store = self.window.store
-        frame_bytes = self.window.frame.nbytes if self.window.frame is not None else 1
-        ahead = max(2, int(store.max_bytes * 0.5 // max(frame_bytes, 1)))
-        head = lambda: self._head  # noqa: E731 - read from the prefetch thread
+        self._prefetch_cancel = CancelToken()
+        frame_bytes = self.viewport.frame.nbytes if self.viewport.frame is not None else 1
+        ahead = max(2, int(self.viewport.source.max_bytes * 0.5 // max(frame_bytes, 1)))
+        # The play head is read from the prefetching thread: a plain int.
+        self.viewport.decode_ahead("cine-prefetch", start, PlayHead(self._play_head, ahead), self._prefetch_cancel, fill=None)
 
-        def follow() -> int:
-            pool = process_pool() if images and is_compressed(images[0].instance.header) else None
-            if pool is not None:  # decoders hold the GIL, and one may crash: worker processes
-                return follow_play_head_in_processes(store, images, head, cancel, ahead, pool)
-            return follow_play_head(store, images, head, cancel, ahead)
-
-        self.window.runner.submit("cine-prefetch", follow, lambda _n: None, lambda _e: None)
+    def _play_head(self) -> int:
+        return self._head
 
     def tick(self) -> None:
         """Show the image due now, if it is not the one shown (the timer calls this)."""
@@ -136,7 +136,7 @@ class CineController(QObject):
         index = self.clock.index_at(self.now())
         if index is not None:
             self._head = index
-            self.window.go_to(index)
+            self.viewport.go_to(index)
         if not self.clock.running:
             self.stop()
 

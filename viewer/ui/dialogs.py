@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 from viewer import __version__
 from viewer.core.dicom import charset
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.pixels import presets
 from viewer.core.net.nodes import LocalAE, check_ae_title
 from viewer.core.runtime.about import component_versions
 
@@ -78,9 +77,9 @@ class SettingsDialog(QDialog):
         self.cache_mb.setRange(64, 65536)
         self.cache_mb.setSingleStep(64)
         self.cache_mb.setSuffix(" MB")
-        self.cache_mb.setValue(window.store.max_bytes // (1024 * 1024))
+        self.cache_mb.setValue(window.frame_source.max_bytes // (1024 * 1024))
         clear_recent = QPushButton("Forget recent locations")
-        clear_recent.clicked.connect(lambda: window.settings_store().remove("recent"))
+        clear_recent.clicked.connect(window.settings_store.forget_recent)
         self.offer_media = QCheckBox("Offer to open a CD, DVD or USB drive with DICOM images when it is inserted")
         self.offer_media.setChecked(window.media_watcher.enabled)
         form = QFormLayout(general)
@@ -92,7 +91,7 @@ class SettingsDialog(QDialog):
         # Window presets (CT, in HU).
         self.presets = QTableWidget(0, 3)
         self.presets.setHorizontalHeaderLabels(["Name", "Level (center)", "Width"])
-        for name, (center, width) in presets.CT_PRESETS.items():
+        for name, (center, width) in window.settings.presets.ct.items():
             self._add_preset_row(name, center, width)
         add_row = QPushButton("Add")
         add_row.clicked.connect(lambda: self._add_preset_row("New preset", 40, 400))
@@ -157,7 +156,7 @@ class SettingsDialog(QDialog):
         self._override_keys = []
         labels = {"files": "file", "series": "series", "stations": "station", "institutions": "institution"}
         for scope in charset.CharsetOverrides.SCOPES:
-            for key, code in getattr(charset.OVERRIDES, scope).items():
+            for key, code in getattr(self.window.settings.charset_overrides, scope).items():
                 self.overrides.addItem(f"{labels[scope]} {key}: {charset.LABELS.get(code, code)}")
                 self._override_keys.append((scope, key))
 
@@ -165,7 +164,7 @@ class SettingsDialog(QDialog):
         row = self.overrides.currentRow()
         if 0 <= row < len(self._override_keys):
             scope, key = self._override_keys[row]
-            self.window.set_charset_override(scope, key, "")
+            self.window.settings_controller.set_charset_override(scope, key, "")
             self._fill_overrides()
 
     def preset_table(self) -> dict[str, tuple[float, float]]:
@@ -194,5 +193,5 @@ class SettingsDialog(QDialog):
             self.network_warning.setText(exc.reason)
             return
         self.window.media_watcher.set_enabled(self.offer_media.isChecked())
-        self.window.apply_settings(self.cache_mb.value(), table, local)
+        self.window.settings_controller.apply(self.cache_mb.value(), table, local)
         self.accept()

@@ -56,104 +56,6 @@ def visible_region(
     return (r0, r1, c0, c1), stride
 
 
-_VIEW_CLASSES = None
-
-
-def _view_classes():
-    """The pane's view box and image item classes, defined on first use.
-
-    pyqtgraph takes a few hundred milliseconds to import; the window paints
-    first and the image view is built right after (start-up benchmark).
-    """
-    global _VIEW_CLASSES
-    if _VIEW_CLASSES is not None:
-        return _VIEW_CLASSES
-    import pyqtgraph as pg
-
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
-
-    class _ImageViewBox(pg.ViewBox):
-        """A view box whose mouse does what radiology viewers do.
-
-        Left drag: window (horizontal = width, vertical = level). Middle drag:
-        pan. Right drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
-        """
-
-        def __init__(self, pane: ImagePane):
-            super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-            self.setMouseEnabled(False, False)
-            self.setDefaultPadding(0.0)
-            self._pane = pane
-
-        def mouseDragEvent(self, ev, axis=None):
-            ev.accept()
-            delta = ev.pos() - ev.lastPos()
-            button = ev.button()
-            if button == Qt.MouseButton.LeftButton:
-                self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
-            elif button == Qt.MouseButton.MiddleButton:
-                self._pane.fitted = False
-                moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
-                self.translateBy(x=-moved.x(), y=-moved.y())
-            elif button == Qt.MouseButton.RightButton:
-                self._pane.fitted = False
-                factor = 1.01 ** float(delta.y())
-                self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
-
-        def wheelEvent(self, ev, axis=None):
-            ev.accept()
-            steps = ev.delta() / 120.0
-            if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-                self._pane.fitted = False
-                factor = 0.85**steps
-                self.scaleBy((factor, factor), center=self.mapToView(ev.pos()))
-            elif steps:
-                self._pane.step_requested.emit(-1 if steps > 0 else 1)
-
-    class _PackedImageItem(pg.ImageItem):
-        """An image item for final display pixels packed as uint32 0xFFRRGGBB.
-
-        Wrapped as an RGB32 QImage without a copy: Qt's fastest image format
-        to scale onto the screen (about 0.4 ms for 512x512 at 2x here, against
-        1.5 ms for 8-bit grey). Anything else goes through pyqtgraph as usual.
-        """
-
-        def render(self):
-            image = self.image
-            if image is None or image.size == 0 or image.dtype != np.uint32 or image.ndim != 2:
-                return super().render()
-            self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), QImage.Format.Format_RGB32)
-            self._renderRequired = False
-            self._unrenderable = False
-
-    class _ImageGraphicsView(pg.GraphicsView):
-        """A view that paints black only where the image is not.
-
-        The image is opaque (RGB32); filling the whole view under it on every
-        window step cost about a third of the step (benchmarks/bench_window.py).
-        ``opaque_item`` is the image item; the view paints no cached background
-        and tells Qt it paints every pixel itself.
-        """
-
-        opaque_item = None
-
-        def drawBackground(self, painter, rect):
-            item = self.opaque_item
-            covered = None
-            if item is not None and item.isVisible() and item.image is not None and item.image.size:
-                # One pixel inside the image's edges: a fractional edge is filled under, never left unpainted.
-                covered = item.sceneBoundingRect().adjusted(1, 1, -1, -1)
-            black = Qt.GlobalColor.black
-            if covered is None or covered.isEmpty() or not covered.intersects(rect):
-                painter.fillRect(rect, black)
-                return
-            for band in outside(rect, covered):
-                painter.fillRect(band, black)
-
-    _VIEW_CLASSES = (_ImageViewBox, _PackedImageItem, _ImageGraphicsView)
-    return _VIEW_CLASSES
-
-
 def outside(rect: QRectF, covered: QRectF) -> list[QRectF]:
     """The parts of `rect` not in `covered` (which intersects it): at most four bands."""
     bands = []
@@ -292,11 +194,12 @@ class ImagePane(QWidget):
         if self._view is not None:
             return
 
-        box_class, item_class, view_class = _view_classes()
-        view = view_class(background="k")
-        view_box = box_class(self)
+        from viewer.ui import graphics_view  # pyqtgraph: after the first image (see the module's docstring)
+
+        view = graphics_view.ImageGraphicsView(background="k")
+        view_box = graphics_view.ImageViewBox(self)
         view.setCentralItem(view_box)
-        image_item = item_class(axisOrder="row-major")
+        image_item = graphics_view.PackedImageItem(axisOrder="row-major")
         image_item.setAutoDownsample(False)
         view_box.addItem(image_item)
         # The view paints its background itself, around the opaque image only.

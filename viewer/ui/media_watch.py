@@ -18,16 +18,20 @@ the other.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QStorageInfo, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
 from viewer.core.media.media_watch import MediaOffer, Volume, newly_mounted_media
 
+if TYPE_CHECKING:
+    from viewer.core.settings import Settings
+    from viewer.ui.settings_store import SettingsStore
+
 #: How often the mounted volumes are listed (ms): a disc is offered 0-2.5 s after it is mounted.
 POLL_MS = 2500
 #: The setting (bool) that turns the offer on or off (Edit > Settings > General).
-OFFER_SETTING = "media/offer_inserted"
 
 
 def mounted_volumes() -> list[Volume]:
@@ -46,13 +50,6 @@ def mounted_volumes() -> list[Volume]:
             )
         )
     return volumes
-
-
-def offer_enabled() -> bool:
-    """Whether the user wants inserted media offered (on unless turned off)."""
-    from viewer.ui.main_window import settings
-
-    return settings().value(OFFER_SETTING, True, type=bool)
 
 
 class MediaOfferBar(QFrame):
@@ -82,6 +79,9 @@ class MediaOfferBar(QFrame):
 class MediaWatcher(QObject):
     """Polls the mounted volumes for `window` (a MainWindow) and offers new DICOM media in :attr:`bar`.
 
+    The offer is on or off as `settings` say (:attr:`Settings.offer_media
+    <viewer.core.settings.Settings.offer_media>`); a change is saved in `store`.
+
     `volumes` returns the mounted volumes (default :func:`mounted_volumes`;
     tests give their own list). Signals: ``offered(MediaOffer)`` when an
     offer is made, ``polled()`` when a poll (listing and looks) has finished.
@@ -90,9 +90,17 @@ class MediaWatcher(QObject):
     offered = Signal(object)
     polled = Signal()
 
-    def __init__(self, window, volumes: Callable[[], list[Volume]] | None = None, interval_ms: int = POLL_MS):
+    def __init__(
+        self,
+        window,
+        settings: Settings,
+        store: SettingsStore,
+        volumes: Callable[[], list[Volume]] | None = None,
+        interval_ms: int = POLL_MS,
+    ):
         super().__init__(window)
         self.window = window
+        self.settings, self.store = settings, store
         self.volumes = volumes or mounted_volumes
         self.bar = MediaOfferBar()
         self.bar.open_button.clicked.connect(self.open_offer)
@@ -106,14 +114,13 @@ class MediaWatcher(QObject):
         self._mounted: list[Volume] | None = None  # None: not listed yet (the first listing is the baseline)
         self._generation = 0  # turned off and on again: a poll from before is not to be believed
         window.installEventFilter(self)  # stop polling when the window closes
-        self.set_enabled(offer_enabled(), remember=False)
+        self.set_enabled(settings.offer_media, remember=False)
 
     def set_enabled(self, enabled: bool, remember: bool = True) -> None:
         """Turn the offer on (media mounted now are not offered) or off (no polling at all)."""
         if remember:
-            from viewer.ui.main_window import settings
-
-            settings().setValue(OFFER_SETTING, bool(enabled))
+            self.settings.offer_media = bool(enabled)
+            self.store.save_offer_media(bool(enabled))
         if enabled == self.enabled:
             return
         self.enabled = bool(enabled)

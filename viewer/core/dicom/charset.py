@@ -10,7 +10,9 @@ extensions included; this module adds what real files need:
 - **a best guess** among UTF-8, GB18030, Shift_JIS, ISO 2022 JP, EUC-KR and
   Windows-1251, by how plausible each decoding's characters are;
 - **overrides** chosen by the user for a file, a series, a Station Name or an
-  Institution Name, applied before the file's own declaration.
+  Institution Name, applied before the file's own declaration: a
+  :class:`CharsetOverrides` passed to each call (the window's settings own
+  one; the command line makes its own from --charset; None: no choices).
 
 Everything that shows text (browser, annotations, tag inspector, dump,
 query results) goes through :func:`decode_text` / :func:`header_text`.
@@ -335,10 +337,6 @@ class CharsetOverrides:
         return cls(**{scope: {str(k): str(v) for k, v in (data.get(scope) or {}).items()} for scope in cls.SCOPES})
 
 
-#: The overrides in force for this process (the UI replaces it from settings).
-OVERRIDES = CharsetOverrides()
-
-
 def _raw_bytes(ds: Dataset, tag: int) -> tuple[bytes, str] | None:
     """The undecoded bytes and VR of an element, or None if absent/already decoded."""
     if tag not in ds:
@@ -479,7 +477,7 @@ def element_text(
     overrides: CharsetOverrides | None = None,
     declared: list[str] | None = None,
 ) -> DecodedText | None:
-    """The decoded text of element `tag` of `ds` (None when absent), overrides applied.
+    """The decoded text of element `tag` of `ds` (None when absent), the user's `overrides` applied.
 
     Text VRs are decoded in the character set in force; `declared` is the
     one in force when `ds` is a sequence item without its own (0008,0005):
@@ -513,14 +511,14 @@ def element_text(
     vr = vr or "LO"  # a private tag of an implicit VR file: most are text
     if vr not in TEXT_VRS:
         return DecodedText(data.decode("ascii", "replace").strip(" \x00"), any(b >= 0x80 for b in data))
-    rule = (overrides or OVERRIDES).lookup(ds, path)
+    rule = overrides.lookup(ds, path) if overrides is not None else None
     own = declared_charsets(ds) if 0x00080005 in ds or declared is None else declared
     return decode_text(data, vr, own, rule[0] if rule else None)
 
 
-def header_text(ds: Dataset, keyword: str, path: str | None = None) -> str:
-    """Display text of an attribute by keyword ('' when absent)."""
-    decoded = element_text(ds, int(Tag(keyword)), path)
+def header_text(ds: Dataset, keyword: str, path: str | None = None, overrides: CharsetOverrides | None = None) -> str:
+    """Display text of an attribute by keyword ('' when absent), the user's `overrides` applied."""
+    decoded = element_text(ds, int(Tag(keyword)), path, overrides)
     return "" if decoded is None else decoded.text.strip()
 
 

@@ -8,9 +8,16 @@ blob of the elements exactly as the file encodes them (PS3.5 7.1; about
 browser's first row of a series, the annotations of the image shown).
 Values keep their original bytes, so character sets and byte order are
 decoded exactly as before.
+
+From a header the walker read whole (:attr:`RawHeader.complete`) it also
+keeps the rest of what displaying a single frame reads (group 0028 beyond
+the index, (2050,0020)), a few dozen bytes for most files, so that showing
+the image does not read its header again (:meth:`CompactHeader.display_dataset`).
 """
 
 from __future__ import annotations
+
+import os
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
@@ -21,6 +28,9 @@ from viewer.core.dicom.elements import elements_in
 from viewer.core.dicom.header import INDEX_TAGS, RawHeader
 
 _META_KEEP = (0x00020002, 0x00020003, 0x00020010)  # SOP class, instance, transfer syntax
+#: The display attributes beyond the index are kept up to this many bytes a
+#: file: a 16-bit palette's tables (384 kB) stay in the file, read when shown.
+DISPLAY_BYTES_KEPT = 4096
 
 
 def _unpack(blob: bytes, implicit: bool, little: bool) -> dict:
@@ -54,7 +64,7 @@ _ENCODINGS = {(implicit, little): (implicit, little) for implicit in (False, Tru
 class CompactHeader:
     """The indexing attributes of one file, packed; :meth:`dataset` rebuilds them."""
 
-    __slots__ = ("blob", "meta", "encoding", "preamble_warning")
+    __slots__ = ("blob", "meta", "encoding", "preamble_warning", "display")
 
     def __init__(self, header: Dataset | RawHeader):
         raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
@@ -63,10 +73,24 @@ class CompactHeader:
         meta = raw.meta
         self.meta = b"".join([meta[tag] for tag in _META_KEEP if tag in meta]) if meta is not None else None
         self.preamble_warning = raw.preamble_warning
+        self.display = _display_rest(raw)
 
     def dataset(self) -> Dataset:
+        """The indexing attributes."""
+        return self._dataset(self.blob)
+
+    def display_dataset(self, path: str | os.PathLike[str]) -> Dataset | None:
+        """Every attribute the walker read from `path` (what ``read_index_header(path)`` gives, for
+        the display of a single frame); None when they were not kept."""
+        if self.display is None:
+            return None
+        ds = self._dataset(self.blob + self.display)
+        ds.filename = str(path)
+        return ds
+
+    def _dataset(self, blob: bytes) -> Dataset:
         implicit, little = self.encoding
-        ds = Dataset(_unpack(self.blob, implicit, little))
+        ds = Dataset(_unpack(blob, implicit, little))
         if self.meta is not None:
             meta = FileMetaDataset()
             meta._dict.update(_unpack(self.meta, False, True))
@@ -77,4 +101,12 @@ class CompactHeader:
 
     @property
     def nbytes(self) -> int:
-        return len(self.blob) + len(self.meta or b"")
+        return len(self.blob) + len(self.meta or b"") + len(self.display or b"")
+
+
+def _display_rest(raw: RawHeader) -> bytes | None:
+    """The walked elements beyond the index, packed; None when not kept (not walked, or too large)."""
+    if not raw.complete:
+        return None
+    rest = b"".join([element for tag, element in raw.elements.items() if tag not in INDEX_TAGS])
+    return rest if len(rest) <= DISPLAY_BYTES_KEPT else None

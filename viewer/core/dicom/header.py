@@ -126,17 +126,29 @@ class RawHeader:
     cheap to make, to keep packed (:mod:`viewer.core.dicom.compact`) and to send
     between processes, and nothing the garbage collector has to walk.
     :meth:`dataset` makes the pydicom dataset of it, whose values pydicom
-    decodes lazily, as it would the file's.
+    decodes lazily, as it would the file's. ``complete`` is True for one
+    made by the walker, which holds every attribute it keeps (enough to
+    display a single frame); False for one made from a pydicom dataset
+    (:meth:`from_dataset`: sequences are left out).
     """
 
-    __slots__ = ("elements", "meta", "implicit", "little", "preamble_warning")
+    __slots__ = ("elements", "meta", "implicit", "little", "preamble_warning", "complete")
 
-    def __init__(self, elements: dict[int, bytes], meta: dict[int, bytes] | None, implicit: bool, little: bool, preamble_warning: str = ""):
+    def __init__(
+        self,
+        elements: dict[int, bytes],
+        meta: dict[int, bytes] | None,
+        implicit: bool,
+        little: bool,
+        preamble_warning: str = "",
+        complete: bool = False,
+    ):
         self.elements = elements
         self.meta = meta
         self.implicit = implicit
         self.little = little
         self.preamble_warning = preamble_warning
+        self.complete = complete
 
     def value(self, tag: int) -> bytes | None:
         """The value bytes of element `tag`; None when absent."""
@@ -318,7 +330,7 @@ def _fast_raw_header(path: str | os.PathLike[str], opened: int | None = None) ->
     finally:
         if opened is None:
             os.close(fd)
-    return RawHeader(keep, meta.elements, implicit, little, preamble_warning(source.data) or "")
+    return RawHeader(keep, meta.elements, implicit, little, preamble_warning(source.data) or "", complete=True)
 
 
 def read_raw_header(path: str | os.PathLike[str], fd: int | None = None) -> RawHeader:

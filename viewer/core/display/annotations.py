@@ -7,6 +7,7 @@ so the pane, the tests and any export agree on what is shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
@@ -22,6 +23,9 @@ from viewer.core.display.pixels.pipeline import (
     modality_unit,
     presentation_inverts,
 )
+
+if TYPE_CHECKING:
+    from viewer.core.dicom.charset import CharsetOverrides
 
 
 def _group(components: str) -> str:
@@ -66,10 +70,10 @@ def format_time(value) -> str:
     return text
 
 
-def _get(ds: Dataset, keyword: str) -> str:
+def _get(ds: Dataset, keyword: str, overrides: CharsetOverrides | None = None) -> str:
     from viewer.core.media.model import text
 
-    return text(ds, keyword)  # never raises: a malformed value must not break the overlay
+    return text(ds, keyword, None, overrides)  # never raises: a malformed value must not break the overlay
 
 
 def _integer(ds: Dataset, keyword: str) -> int | None:
@@ -101,23 +105,33 @@ class ViewFacts:
     dropped: int = 0
 
 
-def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None) -> dict[str, list[str]]:
+def corner_annotations(
+    ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None, overrides: CharsetOverrides | None = None
+) -> dict[str, list[str]]:
     """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'.
 
     `frame_ctx` is the shown frame's context (its per-frame position and
-    thickness for enhanced multi-frame images).
+    thickness for enhanced multi-frame images); `overrides` the user's
+    character-set choices.
     """
-    patient = [format_person_name(_get(ds, "PatientName")), _get(ds, "PatientID")]
-    birth = format_date(_get(ds, "PatientBirthDate"))
-    sex = _get(ds, "PatientSex")
+    patient = [format_person_name(_get(ds, "PatientName", overrides)), _get(ds, "PatientID", overrides)]
+    birth = format_date(_get(ds, "PatientBirthDate", overrides))
+    sex = _get(ds, "PatientSex", overrides)
     if birth or sex:
         patient.append(" ".join(p for p in (birth, sex) if p))
     study = [
-        _get(ds, "InstitutionName"),
-        " ".join(p for p in (format_date(_get(ds, "StudyDate")), format_time(_get(ds, "StudyTime"))) if p),
-        _get(ds, "StudyDescription"),
+        _get(ds, "InstitutionName", overrides),
+        " ".join(p for p in (format_date(_get(ds, "StudyDate", overrides)), format_time(_get(ds, "StudyTime", overrides))) if p),
+        _get(ds, "StudyDescription", overrides),
     ]
-    series_line = " ".join(p for p in (_get(ds, "Modality"), f"Se {_get(ds, 'SeriesNumber')}" if _get(ds, "SeriesNumber") else "") if p)
+    series_line = " ".join(
+        p
+        for p in (
+            _get(ds, "Modality", overrides),
+            f"Se {_get(ds, 'SeriesNumber', overrides)}" if _get(ds, "SeriesNumber", overrides) else "",
+        )
+        if p
+    )
     image_line = f"Im {facts.image_number}/{facts.image_count}"
     if facts.frame_count > 1:
         image_line += f"  Fr {facts.frame_number}/{facts.frame_count}"
@@ -125,15 +139,15 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
         image_line += f"  {facts.frame_rate:.3g} fps"
         if facts.playing and facts.dropped:
             image_line += f" ({facts.dropped} dropped)"
-    series = [series_line, _get(ds, "SeriesDescription"), image_line]
+    series = [series_line, _get(ds, "SeriesDescription", overrides), image_line]
     where = frame_ctx if frame_ctx is not None else ds
-    location = _get(where, "SliceLocation") or _get(ds, "SliceLocation")
+    location = _get(where, "SliceLocation", overrides) or _get(ds, "SliceLocation", overrides)
     if not location and frame_ctx is not None and frame_ctx is not ds:
         from viewer.core.media.model import slice_position
 
         position = slice_position(frame_ctx)
         location = f"{position:.2f}" if position is not None else ""
-    thickness = _get(where, "SliceThickness") or _get(ds, "SliceThickness")
+    thickness = _get(where, "SliceThickness", overrides) or _get(ds, "SliceThickness", overrides)
     if location:
         try:
             series.append(f"Loc {float(location):.2f} mm")
@@ -159,11 +173,11 @@ def corner_annotations(ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None 
     }
 
 
-def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[str, str]]:
+def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool, overrides: CharsetOverrides | None = None) -> list[tuple[str, str]]:
     """(stage, what it does now) for the image shown, in pipeline order.
 
     A wrong stage is the commonest display fault, so this says exactly which
-    attributes drive each one (PS3.3 C.11).
+    attributes drive each one (PS3.3 C.11). `overrides`: the user's character-set choices.
     """
     ctx = frame.ctx
     stages: list[tuple[str, str]] = []
@@ -189,13 +203,13 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
     if ctx.get("ModalityLUTSequence"):
         item = ctx.ModalityLUTSequence[0]
         descriptor = list(item.LUTDescriptor)
-        explanation = _get(item, "LUTExplanation")
+        explanation = _get(item, "LUTExplanation", overrides)
         stages.append(("Modality LUT", f"Modality LUT Sequence, descriptor {descriptor}" + (f" ({explanation})" if explanation else "")))
     elif "RescaleSlope" in ctx or "RescaleIntercept" in ctx:
         stages.append(
             (
                 "Modality LUT",
-                f"rescale slope {_get(ctx, 'RescaleSlope') or '1'}, intercept {_get(ctx, 'RescaleIntercept') or '0'}"
+                f"rescale slope {_get(ctx, 'RescaleSlope', overrides) or '1'}, intercept {_get(ctx, 'RescaleIntercept', overrides) or '0'}"
                 + (f" -> {unit}" if unit else ""),
             )
         )
@@ -223,7 +237,7 @@ def pipeline_stages(frame: FrameDisplay, voi: VOI, invert: bool) -> list[tuple[s
         offered.append(f"{len(luts)} VOI LUT{'s' if len(luts) > 1 else ''}")
     stages.append(("File offers", ", ".join(offered) or "no VOI"))
     by_file = presentation_inverts(ctx)
-    shape = _get(ctx, "PresentationLUTShape")
+    shape = _get(ctx, "PresentationLUTShape", overrides)
     reason = f"Presentation LUT Shape {shape}" if shape else photometric
     if by_file and invert:
         text = f"{reason} inverts, and the user inverted back"

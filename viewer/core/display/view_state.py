@@ -40,10 +40,17 @@ class DisplayModel:
         self._listeners.append(listener)
 
     def update(self, **changes) -> None:
+        """Change some fields; listeners hear which changed (nothing when none did)."""
         new = replace(self.state, **changes)
         changed = {f.name for f in fields(DisplayState) if getattr(new, f.name) != getattr(self.state, f.name)}
-        if not changed:
-            return
-        self.state = new
+        if changed:
+            self._tell(new, changed)
+
+    def reset(self, state: DisplayState) -> None:
+        """Start again from `state` (another series shown): listeners hear every field as changed."""
+        self._tell(state, {f.name for f in fields(DisplayState)})
+
+    def _tell(self, state: DisplayState, changed: set[str]) -> None:
+        self.state = state
         for listener in list(self._listeners):
-            listener(new, changed)
+            listener(state, changed)

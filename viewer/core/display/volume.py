@@ -47,11 +47,12 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels.processing import apply_modality_lut
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.dicom.header import number_of_frames, read_index_header
 from viewer.core.dicom.io import ViewerError, read_header, read_image_dataset
 from viewer.core.display.pixels.auto_window import pixel_value_range_window
-from viewer.core.display.pixels.decoders import DEFLATED, decode_file_frame, decode_frame, transfer_syntax
+from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame, transfer_syntax
 from viewer.core.display.pixels.native import native_layout, read_native_frame, read_native_into
 from viewer.core.display.pixels.pipeline import Window, frame_context
 from viewer.core.display.stack_geometry import (
@@ -163,7 +164,7 @@ def stored_values(image: VolumeImage) -> np.ndarray:
     if number_of_frames(image.header) == 1:
         values = read_native_frame(image.path, image.header)
         return values if values is not None else decode_frame(read_image_dataset(image.path), 0, image.path)
-    if str(transfer_syntax(image.header)) == DEFLATED:  # cannot be read frame by frame
+    if str(transfer_syntax(image.header)) == DeflatedExplicitVRLittleEndian:  # cannot be read frame by frame
         return decode_frame(read_image_dataset(image.path), image.frame, image.path)
     return decode_file_frame(image.path, image.header, image.frame)
 

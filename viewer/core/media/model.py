@@ -17,23 +17,27 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.compact import CompactHeader
 from viewer.core.dicom.header import RawHeader
 
+if TYPE_CHECKING:
+    from viewer.core.dicom.charset import CharsetOverrides
 
-def text(ds: Dataset, keyword: str, path: Path | None = None) -> str:
+
+def text(ds: Dataset, keyword: str, path: Path | None = None, overrides: CharsetOverrides | None = None) -> str:
     """An attribute as display text ('' when absent or unreadable).
 
     Text VRs go through :mod:`viewer.core.dicom.charset` (declared set, guesses
-    for suspect bytes, the user's overrides); others through pydicom.
+    for suspect bytes, the user's character-set `overrides`); others through pydicom.
     """
     from viewer.core.dicom.charset import header_text
 
     try:
-        return header_text(ds, keyword, str(path) if path else None)
+        return header_text(ds, keyword, str(path) if path else None, overrides)
     except Exception:  # a malformed value must not break a listing
         return ""
 
@@ -92,6 +96,11 @@ class Instance:
         """The indexing attributes as a dataset of raw elements (rebuilt on each call)."""
         return self._compact.dataset()
 
+    def display_header(self) -> Dataset | None:
+        """What showing this file's single frame reads, kept from the scan's walk of the file (see
+        :meth:`CompactHeader.display_dataset`); None when not kept: the file's header is read then."""
+        return self._compact.display_dataset(self.path) if self.path is not None else None
+
     @property
     def available(self) -> bool:
         return self.path is not None and not self.problem
@@ -135,6 +144,14 @@ class Series:
     def add(self, instance: Instance) -> None:
         self.instances.append(instance)
         self._sorted = False
+
+    def frames_found(self, instance: Instance, frames: int) -> bool:
+        """The file of `instance` holds `frames` frames, whatever its record said (a media
+        record need not say): True when the images of the series changed."""
+        if instance.frames == frames or instance not in self.instances:
+            return False
+        instance.frames = frames
+        return instance.available
 
     def sort(self) -> None:
         if not self._sorted:
@@ -216,7 +233,7 @@ class Catalog:
     def add(self, instances: Iterable[Instance]) -> list[Series]:
         changed: dict[str, Series] = {}
         for inst in instances:
-            series_uid = inst.series_uid or f"no-series:{inst.path}"
+            series_uid = _series_key(inst)
             # The same file met twice (a folder opened again, media and a scan
             # of it) is one instance; two files with the same SOP Instance UID
             # are both kept: one may be broken and the other good.
@@ -255,6 +272,10 @@ class Catalog:
     def all_series(self) -> list[Series]:
         return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
 
+    def series_of(self, instance: Instance) -> Series | None:
+        """The series `instance` was added to."""
+        return self.series.get(_series_key(instance))
+
     def study_of(self, series: Series) -> Study | None:
         return self._study_of_series.get(series.uid)
 
@@ -263,6 +284,10 @@ class Catalog:
 
     def clear(self) -> None:
         self.__init__()
+
+
+def _series_key(instance: Instance) -> str:
+    return instance.series_uid or f"no-series:{instance.path}"
 
 
 def raw_numbers(ds: Dataset, tag: int) -> list[float] | None:

@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset
 from viewer.core.dicom.header import RawHeader, number_of_frames, read_raw_header
 from viewer.core.dicom.io import Problem, ViewerError
 from viewer.core.dicom.sop_classes import IMAGE, PASSED_OVER, classify
-from viewer.core.runtime.processes import discard_pool, process_pool, shutdown_pool  # noqa: F401 - shutdown_pool re-exported
+from viewer.core.runtime.processes import discard_pool, process_pool
 from viewer.core.runtime.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
 
 #: Below this many files a scan stays in one thread (starting processes costs more).

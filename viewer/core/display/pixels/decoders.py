@@ -14,7 +14,24 @@ import re
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pixel_array
-from pydicom.uid import UID
+from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
 
 from viewer.core.dicom.header import number_of_frames
 from viewer.core.dicom.io import ViewerError
@@ -27,18 +44,18 @@ plugins.when_loaded(gdcm_guard.PLUGIN, gdcm_guard.install)
 #: Packages that add a decoder for each compressed transfer syntax, preferred first.
 #: pydicom's plugin names map to these installable distributions.
 DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
-    "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Baseline
-    "1.2.840.10008.1.2.4.51": ("pylibjpeg-libjpeg", "pillow"),  # JPEG Extended (12-bit: libjpeg only)
-    "1.2.840.10008.1.2.4.57": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless
-    "1.2.840.10008.1.2.4.70": ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless SV1
-    "1.2.840.10008.1.2.4.80": ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Lossless
-    "1.2.840.10008.1.2.4.81": ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Near-Lossless
-    "1.2.840.10008.1.2.4.90": ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000 Lossless
-    "1.2.840.10008.1.2.4.91": ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000
-    "1.2.840.10008.1.2.4.201": ("pylibjpeg-openjpeg",),  # HTJ2K Lossless
-    "1.2.840.10008.1.2.4.202": ("pylibjpeg-openjpeg",),  # HTJ2K Lossless RPCL
-    "1.2.840.10008.1.2.4.203": ("pylibjpeg-openjpeg",),  # HTJ2K
-    "1.2.840.10008.1.2.5": ("pylibjpeg-rle",),  # RLE Lossless (pydicom also has its own)
+    JPEGBaseline8Bit: ("pillow", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Baseline
+    JPEGExtended12Bit: ("pylibjpeg-libjpeg", "pillow"),  # JPEG Extended (12-bit: libjpeg only)
+    JPEGLossless: ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless
+    JPEGLosslessSV1: ("pylibjpeg-libjpeg", "python-gdcm"),  # JPEG Lossless SV1
+    JPEGLSLossless: ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Lossless
+    JPEGLSNearLossless: ("pyjpegls", "pylibjpeg-libjpeg", "python-gdcm"),  # JPEG-LS Near-Lossless
+    JPEG2000Lossless: ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000 Lossless
+    JPEG2000: ("pylibjpeg-openjpeg", "python-gdcm", "pillow"),  # JPEG 2000
+    HTJ2KLossless: ("pylibjpeg-openjpeg",),  # HTJ2K Lossless
+    HTJ2KLosslessRPCL: ("pylibjpeg-openjpeg",),  # HTJ2K Lossless RPCL
+    HTJ2K: ("pylibjpeg-openjpeg",),  # HTJ2K
+    RLELossless: ("pylibjpeg-rle",),  # RLE Lossless (pydicom also has its own)
 }
 
 #: pydicom plugin names to try first, fastest first (benchmarks/bench_decode.py;
@@ -46,18 +63,18 @@ DECODER_PACKAGES: dict[str, tuple[str, ...]] = {
 #: handles sign mismatches, so OpenJPEG stays first);
 #: pydicom's other installed plugins remain the fallback.
 PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
-    "1.2.840.10008.1.2.4.50": ("pillow", "pylibjpeg", "gdcm"),
-    "1.2.840.10008.1.2.4.51": ("pylibjpeg", "pillow"),  # 12-bit needs pylibjpeg-libjpeg
-    "1.2.840.10008.1.2.4.57": ("gdcm", "pylibjpeg"),
-    "1.2.840.10008.1.2.4.70": ("gdcm", "pylibjpeg"),
-    "1.2.840.10008.1.2.4.80": ("pyjpegls", "gdcm", "pylibjpeg"),
-    "1.2.840.10008.1.2.4.81": ("pyjpegls", "gdcm", "pylibjpeg"),
-    "1.2.840.10008.1.2.4.90": ("pylibjpeg", "gdcm", "pillow"),
-    "1.2.840.10008.1.2.4.91": ("pylibjpeg", "gdcm", "pillow"),
-    "1.2.840.10008.1.2.4.201": ("pylibjpeg",),
-    "1.2.840.10008.1.2.4.202": ("pylibjpeg",),
-    "1.2.840.10008.1.2.4.203": ("pylibjpeg",),
-    "1.2.840.10008.1.2.5": ("pylibjpeg", "pydicom"),
+    JPEGBaseline8Bit: ("pillow", "pylibjpeg", "gdcm"),
+    JPEGExtended12Bit: ("pylibjpeg", "pillow"),  # 12-bit needs pylibjpeg-libjpeg
+    JPEGLossless: ("gdcm", "pylibjpeg"),
+    JPEGLosslessSV1: ("gdcm", "pylibjpeg"),
+    JPEGLSLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
+    JPEGLSNearLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
+    JPEG2000Lossless: ("pylibjpeg", "gdcm", "pillow"),
+    JPEG2000: ("pylibjpeg", "gdcm", "pillow"),
+    HTJ2KLossless: ("pylibjpeg",),
+    HTJ2KLosslessRPCL: ("pylibjpeg",),
+    HTJ2K: ("pylibjpeg",),
+    RLELossless: ("pylibjpeg", "pydicom"),
 }
 
 #: Video transfer syntaxes (PS3.5 8.2.5-8.2.8: MPEG-2, MPEG-4 AVC, HEVC, all
@@ -74,8 +91,8 @@ def transfer_syntax(ds: Dataset) -> UID:
         # No meta header: pydicom noted how it actually read the dataset.
         implicit, little = getattr(ds, "original_encoding", (True, True))
         if implicit:
-            return UID("1.2.840.10008.1.2")
-        return UID("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
+            return ImplicitVRLittleEndian
+        return ExplicitVRLittleEndian if little else ExplicitVRBigEndian
     return UID(uid)
 
 
@@ -198,9 +215,6 @@ def missing_packages(uid: UID, packages: tuple[str, ...] | None = None) -> list[
     return [p for p in (DECODER_PACKAGES.get(str(uid), ()) if packages is None else packages) if _PLUGIN_LABELS.get(p, p) not in available]
 
 
-DEFLATED = "1.2.840.10008.1.2.1.99"
-
-
 #: Plugins never tried for a syntax while another plugin for it is installed.
 #: gdcm aborts the whole process (an uncaught C++ exception: SIGABRT, no
 #: Python exception to catch) on some damaged or inconsistent frames: a JPEG
@@ -216,11 +230,11 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 UNSAFE_FALLBACKS: dict[str, frozenset[str]] = {
     uid: frozenset({"gdcm"})
     for uid in (
-        "1.2.840.10008.1.2.4.50",
-        "1.2.840.10008.1.2.4.80",
-        "1.2.840.10008.1.2.4.81",
-        "1.2.840.10008.1.2.4.90",
-        "1.2.840.10008.1.2.4.91",
+        JPEGBaseline8Bit,
+        JPEGLSLossless,
+        JPEGLSNearLossless,
+        JPEG2000Lossless,
+        JPEG2000,
     )
 }
 
@@ -292,7 +306,7 @@ def _decode_failure_reason(exc: BaseException, uid: UID) -> str:
         return text.split(":")[0]
     if refused := _REFUSED_PRECISION.search(text):
         variant = f"{refused['bits']}-bit {refused['syntax']}"
-        twelve_bit_jpeg = str(uid) == "1.2.840.10008.1.2.4.51" and int(refused["bits"]) > 8
+        twelve_bit_jpeg = str(uid) == JPEGExtended12Bit and int(refused["bits"]) > 8
         if others := missing_packages(uid, TWELVE_BIT_JPEG_PACKAGES if twelve_bit_jpeg else None):
             # An installed plugin refused this variant (Pillow and gdcm: 12-bit JPEG) and one that reads it is missing.
             packages = " or ".join(others)

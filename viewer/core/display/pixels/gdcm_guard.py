@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import struct
 
+import pydicom.uid
+
 from viewer.core.display.pixels import plugins
 
 PLUGIN = "pydicom.pixels.decoders.gdcm"
@@ -30,15 +32,11 @@ def _gdcm():
     return plugins.load(PLUGIN)
 
 
-_JPEG_FAMILY = (
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70",
-    "1.2.840.10008.1.2.4.80",
-    "1.2.840.10008.1.2.4.81",
+_JPEG_FAMILY = tuple(
+    getattr(pydicom.uid, name)
+    for name in ("JPEGBaseline8Bit", "JPEGExtended12Bit", "JPEGLossless", "JPEGLosslessSV1", "JPEGLSLossless", "JPEGLSNearLossless")
 )
-_J2K = ("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91")
+_J2K = (pydicom.uid.JPEG2000Lossless, pydicom.uid.JPEG2000)
 _JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from viewer.core.display.pixels.decoders import number_of_frames
 
-_NATIVE_LITTLE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+_NATIVE_LITTLE = {ImplicitVRLittleEndian, ExplicitVRLittleEndian}
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 
 
@@ -61,7 +62,7 @@ def native_layout(header: Dataset) -> NativeLayout | None:
         if int(header.Rows) <= 0 or int(header.Columns) <= 0:
             return None  # an empty frame: the decoder path says why (tests/robustness)
         dtype = np.dtype(f"<{'i' if signed else 'u'}{allocated // 8}")
-        return NativeLayout(int(header.Rows), int(header.Columns), dtype, stored, syntax == "1.2.840.10008.1.2")
+        return NativeLayout(int(header.Rows), int(header.Columns), dtype, stored, syntax == ImplicitVRLittleEndian)
     except (AttributeError, TypeError, ValueError, KeyError):
         return None
 
