@@ -179,29 +179,17 @@ def _index_parser(sub) -> None:
 
 
 def run_index(args: argparse.Namespace) -> int:
-    import os
-    import stat
-
+    from viewer.core.dicom.io import path_is_folder
     from viewer.core.media.index import index_tree, summary, tree_text
     from viewer.core.media.sources import open_paths
     from viewer.core.runtime.tasks import rare_garbage_collection
 
     path = Path(args.path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise ViewerError("no such file or folder", path) from None
-    except OSError as exc:
-        raise ViewerError(f"cannot be read ({exc.strerror or exc})", path) from None
-    if stat.S_ISDIR(mode):
-        try:
-            os.scandir(path).close()
-        except OSError as exc:
-            raise ViewerError(f"the folder cannot be read ({exc.strerror or exc})", path) from None
+    folder = path_is_folder(path)  # ViewerError (one line) when missing or unreadable
     with rare_garbage_collection():  # tens of thousands of objects made, all kept to the end
         result = open_paths([path])
         problems = result.problems + result.skipped
-        if not stat.S_ISDIR(mode) and not result.series and problems:
+        if not folder and not result.series and problems:
             raise ViewerError(problems[0].reason, problems[0].path)  # one file, nothing in it to index: unusable
         tree = index_tree(result.catalog, problems)
     if args.json:

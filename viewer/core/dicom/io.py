@@ -10,6 +10,7 @@ Files are only ever opened for reading.
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -95,6 +96,24 @@ _EXECUTABLE_MAGIC = (
 
 #: First bytes of the programs a preamble may be: nearly every preamble is zeros.
 _MAGIC_FIRST_BYTES = frozenset(magic[0] for magic, _ in _EXECUTABLE_MAGIC)
+
+
+def path_is_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a folder (True) or a file (False) the user may open; ViewerError (one line) when it
+    does not exist or cannot be read (a folder that cannot be listed included)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ViewerError("no such file or folder", path) from None
+    except OSError as exc:
+        raise ViewerError(f"cannot be read ({exc.strerror or exc})", path) from None
+    if not stat.S_ISDIR(mode):
+        return False
+    try:
+        os.scandir(path).close()
+    except OSError as exc:
+        raise ViewerError(f"the folder cannot be read ({exc.strerror or exc})", path) from None
+    return True
 
 
 def preamble_warning(head: bytes) -> str | None:

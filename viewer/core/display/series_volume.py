@@ -11,11 +11,10 @@ one they mean; the volume itself is then checked by
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from viewer.core.dicom.header import read_raw_header
-from viewer.core.dicom.io import ViewerError
+from viewer.core.dicom.io import ViewerError, path_is_folder
 from viewer.core.media.model import Series
 from viewer.core.media.sources import open_paths
 from viewer.core.runtime.wording import count
@@ -29,13 +28,7 @@ def _scan(folder: Path) -> list[Series]:
 def series_at(path: str | os.PathLike[str]) -> Series:
     """The series `path` names (see the module's description); ViewerError (one line) otherwise."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise ViewerError("no such file or folder", path) from None
-    except OSError as exc:
-        raise ViewerError(f"cannot be read ({exc.strerror or exc})", path) from None
-    if stat.S_ISDIR(mode):
+    if path_is_folder(path):  # ViewerError (one line) when missing or unreadable
         found = _scan(path)
         if not found:
             raise ViewerError("the folder holds no DICOM images", path)
