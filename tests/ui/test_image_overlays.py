@@ -77,6 +77,22 @@ def test_axial_ct_markers_and_they_stay_through_zoom_and_pan(main_window, open_i
     assert abs(top.center().x() - pane.width() / 2) <= 2 and top.top() < 20
 
 
+def test_markers_follow_the_display_transform(main_window, open_in):
+    """The pane turns no image yet; what it will turn by is the viewport's spatial transform, which the markers follow."""
+    from viewer.core.display.spatial_transform import SpatialTransform
+
+    open_in(main_window, [CT_SMALL])
+    viewport = main_window.viewport
+    # Turned a quarter clockwise, the image's top edge (A) comes to the right, its left (R) to the top.
+    viewport.spatial_transform = SpatialTransform(rotation=1)
+    viewport.update_annotations()
+    assert markers(main_window.pane) == {"right": "A", "bottom": "L", "left": "P", "top": "R"}
+    # Mirrored left to right (not turned): R and L change sides, A and P stay.
+    viewport.spatial_transform = SpatialTransform(flip_horizontal=True)
+    viewport.update_annotations()
+    assert markers(main_window.pane) == {"right": "R", "left": "L", "top": "A", "bottom": "P"}
+
+
 def test_oblique_mr_markers_combine_letters(main_window, open_in):
     # MR2_UNCI: rows along (0.569, 0.822, 0): mostly posterior (+y), partly left (+x) -> "PL", the
     # opposite "AR"; columns along (0, 0, -1): towards the feet -> "F", the opposite "H".
@@ -231,6 +247,19 @@ def test_loading_shows_calmly_after_a_moment_then_the_image(main_window, open_in
         pass
     assert not pane.loading and not viewport.loading_timer.isActive()
     assert pane.displayed_pixels() is not None
+
+
+def test_loading_while_the_series_window_is_computed(main_window, open_in, qtbot):
+    """emri_small has no window: its first image waits for the series' automatic window; meanwhile 'Loading...'."""
+    open_in(main_window, [MR_MULTIFRAME])
+    viewport, pane = main_window.viewport, main_window.pane
+    viewport.show_series(main_window.current_series)  # the frame is cached; the window is computed again
+    assert viewport.frame is None and viewport.loading_timer.isActive() and not pane.loading
+    viewport.loading_timer.timeout.emit()
+    assert pane.loading and not pane.message_label.isVisible()
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        pass
+    assert not pane.loading and pane.displayed_pixels() is not None
 
 
 def test_an_image_that_fails_while_loading_keeps_the_error_look(main_window, open_in, qtbot, tmp_path):

@@ -84,7 +84,7 @@ class Viewport(QWidget):
         # How the image is turned and mirrored on the screen: the markers and the scale bar follow it.
         # The pane shows images as stored for now (no turn or flip yet), so it stays the identity.
         self.spatial_transform = SpatialTransform()
-        self._overlay_facts: tuple[ImageRef, OrientationMarkers | None, Calibration] | None = None
+        self._overlay_facts: tuple[tuple[ImageRef, SpatialTransform], OrientationMarkers | None, Calibration] | None = None
         # "Loading..." once an image has been waited for a moment (decoded in a worker, or waiting for its window).
         self._loading = False
         self.loading_timer = QTimer(self)
@@ -440,7 +440,8 @@ class Viewport(QWidget):
 
     def _image_overlays(self, ref: ImageRef, frame: FrameDisplay) -> tuple[OrientationMarkers | None, Calibration]:
         """The orientation markers and the scale bar's calibration of the image shown (kept while it stays)."""
-        if self._overlay_facts is None or self._overlay_facts[0] != ref:
+        key = (ref, self.spatial_transform)
+        if self._overlay_facts is None or self._overlay_facts[0] != key:
             ctx = frame.ctx
             if not overlay_context_is_complete(ctx):
                 # The catalog keeps no Patient Orientation, Imager Pixel Spacing or ultrasound regions:
@@ -449,7 +450,7 @@ class Viewport(QWidget):
                     ctx = frame_context(self.source.header(ref.instance.path), ref.frame)
                 except ViewerError:
                     pass  # the header cannot be read again: what the catalog kept
-            self._overlay_facts = (ref, orientation_markers(ctx, self.spatial_transform), pixel_spacing_basis(ctx))
+            self._overlay_facts = (key, orientation_markers(ctx, self.spatial_transform), pixel_spacing_basis(ctx))
         _, markers, calibration = self._overlay_facts
         return markers, calibration
 
