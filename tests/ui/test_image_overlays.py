@@ -17,6 +17,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPointF
+from PySide6.QtGui import QImage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 from transfer_syntax_files import corrupt_third_frame
@@ -195,7 +196,7 @@ def test_fractional_window_is_shown_as_integers(main_window, open_in):
 
 def horizontal_repeats(pane) -> float:
     """Fraction of horizontally adjacent screen pixels inside the image that are equal."""
-    image = pane.view.viewport().grab().toImage().convertToFormat(pane.view.viewport().grab().toImage().Format.Format_RGB32)
+    image = pane.view.viewport().grab().toImage().convertToFormat(QImage.Format.Format_RGB32)
     pixels = np.frombuffer(image.constBits(), np.uint32).reshape(image.height(), image.bytesPerLine() // 4)[:, : image.width()]
     h, w = pixels.shape
     middle = pixels[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4]
@@ -207,17 +208,28 @@ def test_smooth_when_zoomed_in_nearest_at_one_to_one_and_when_off(main_window, o
     pane, viewport = main_window.pane, main_window.viewport
     assert viewport.smooth_zoom and main_window.smooth_action.isChecked()
     pane.set_zoom(1.0)
-    assert not pane.smoothing()
+    pane.smooth_timer.timeout.emit()  # settled (the timer is driven here, not waited for)
+    assert not pane.smoothing() and not pane.smoothed()
     pane.set_zoom(6.0)
-    assert pane.smoothing()
+    assert pane.smoothing() and not pane.smoothed() and pane.smooth_timer.isActive()  # square pixels while it changes
+    nearest_while_zooming = horizontal_repeats(pane)
+    pane.smooth_timer.timeout.emit()
+    assert pane.smoothed()
     smooth = horizontal_repeats(pane)
-    main_window.smooth_action.trigger()  # off: square pixels (nearest neighbour)
-    assert not viewport.smooth_zoom and not pane.smoothing()
+    # A window step: square pixels again until the image settles.
+    viewport.set_window(40, 300)
+    assert not pane.smoothed() and pane.smooth_timer.isActive()
+    pane.smooth_timer.timeout.emit()
+    assert pane.smoothed()
+    main_window.smooth_action.trigger()  # off: square pixels (nearest neighbour) at once, and after settling
+    assert not viewport.smooth_zoom and not pane.smoothing() and not pane.smoothed()
+    pane.smooth_timer.timeout.emit()
+    assert not pane.smoothed()
     nearest = horizontal_repeats(pane)
     # At 6x nearest, 5 of 6 neighbours repeat the same image pixel; smoothed, they blend.
-    assert nearest > 0.75 and smooth < 0.5
+    assert nearest > 0.75 and nearest_while_zooming > 0.75 and smooth < 0.5
     main_window.smooth_action.trigger()
-    assert viewport.smooth_zoom and pane.smoothing()
+    assert viewport.smooth_zoom and pane.smoothed()
 
 
 def test_smoothing_key_is_free_and_in_the_view_menu(main_window):

@@ -43,6 +43,9 @@ OVERLAY_COLOUR = "#f0f0a0"
 SCALE_BAR_SHARE = 0.3
 #: Zoom above which images are drawn smoothed (when smoothing is on): a little over 1:1, so that 1:1 stays exact.
 SMOOTH_ABOVE_ZOOM = 1.0 + 1e-3
+#: Milliseconds an image must stay unchanged (no window step, scroll, zoom or pan) before it is smoothed:
+#: smoothing a 1024x1024 view costs several ms a paint, which window drags and cine must not pay.
+SMOOTH_AFTER_MS = 150
 
 
 def visible_region(
@@ -219,6 +222,10 @@ class ImagePane(QWidget):
         self.last_render: tuple[tuple[int, int, int, int], int] | None = None
         self.fitted = True  # until the user zooms or pans, resizing keeps the image fitted
         self.smooth_zoom = True  # smooth when zoomed in (the user's toggle); nearest at 1:1 and below
+        self.smooth_timer = QTimer(self)  # smooths the image once it has settled (SMOOTH_AFTER_MS)
+        self.smooth_timer.setSingleShot(True)
+        self.smooth_timer.setInterval(SMOOTH_AFTER_MS)
+        self.smooth_timer.timeout.connect(self._apply_smoothing)
         self._calibration: Calibration | None = None
         self._transform = SpatialTransform()
         self.scale_bar: ScaleBar | None = None  # the bar shown, if any
@@ -449,16 +456,32 @@ class ImagePane(QWidget):
         self._apply_smoothing()
 
     def smoothing(self) -> bool:
-        """Whether the image is drawn smoothed now: when the toggle is on and it is zoomed in beyond 1:1."""
+        """Whether the image is to be smoothed at this zoom: the toggle is on and it is zoomed in beyond 1:1.
+
+        While the image changes (window drag, scroll, cine, zoom, pan) it is drawn with square
+        pixels, and smoothed once it has stayed :data:`SMOOTH_AFTER_MS` (:attr:`smooth_timer`).
+        """
         return self.smooth_zoom and self._frame is not None and self.zoom() > SMOOTH_ABOVE_ZOOM
 
+    def smoothed(self) -> bool:
+        """Whether the image is drawn smoothed now."""
+        return self._view is not None and bool(self._view.renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
+
     def _apply_smoothing(self) -> None:
+        self.smooth_timer.stop()
         if self._view is None:
             return  # the poster draws without smoothing, fitted (never above 1:1 for images larger than the pane)
         smooth = self.smoothing()
-        hint = QPainter.RenderHint.SmoothPixmapTransform
-        if bool(self._view.renderHints() & hint) != smooth:
-            self._view.setRenderHint(hint, smooth)
+        if self.smoothed() != smooth:
+            self._view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            self._view.viewport().update()
+
+    def _image_changing(self) -> None:
+        """A new image, window, zoom or pan: square pixels now, smoothed once it settles."""
+        if self.smoothed():
+            self._view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        if self.smooth_zoom and self._view is not None:
+            self.smooth_timer.start()  # restarted on each change
 
     def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
         changed = False
@@ -517,6 +540,7 @@ class ImagePane(QWidget):
             self.image_item.clear()
             self.last_render = (region, stride)
             return
+        self._image_changing()
         pixels = self._frame.render_packed(self._voi, self._invert, region, stride)
         # Final display values, shown as they are (an RGB32 QImage, no copy).
         self.image_item.setImage(pixels, autoLevels=False, levels=None)
@@ -525,7 +549,6 @@ class ImagePane(QWidget):
         self.rendered.emit()
 
     def _view_changed(self, *_args) -> None:
-        self._apply_smoothing()
         self.render()
         self._update_scale_bar()
         self.view_changed.emit()
