@@ -6,6 +6,7 @@ C.11.2.1.2.1) computed here from the stored values, not from the viewer.
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -102,7 +103,8 @@ def test_dragging_changes_the_window_as_the_standard_says(main_window, open_in, 
     expected = linear_window(ct_hu(), after.center, after.width)
     assert np.abs(shown - expected).max() <= 1
     assert main_window.preset_combo.currentText() == "Custom"
-    assert f"W {after.width:g} L {after.center:g}" in main_window.pane.corner_labels["bottom_right"].text()
+    # Whole numbers in the corner (#14); the exact window is the one applied above.
+    assert f"W {math.floor(after.width + 0.5)} L {math.floor(after.center + 0.5)}" in main_window.pane.corner_labels["bottom_right"].text()
 
 
 def test_presets_and_reset(main_window, open_in):
@@ -304,7 +306,7 @@ def test_the_automatic_window_stays_the_same_across_every_frame(main_window, ope
     open_in(main_window, [MR_MULTIFRAME])
     frames = pydicom.dcmread(MR_MULTIFRAME).pixel_array.astype(float)
     lo, hi = np.percentile(frames[5], [0.5, 99.5])  # the middle frame, 6 of 10
-    label = f"W {hi - lo:g} L {(lo + hi) / 2:g}"
+    label = f"W {math.floor(hi - lo + 0.5)} L {math.floor((lo + hi) / 2 + 0.5)}"  # whole numbers in the corner (#14)
     seen = set()
     for index in range(10):
         main_window.go_to(index)

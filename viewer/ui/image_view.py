@@ -18,11 +18,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
 
+from viewer.core.display.calibration import Calibration
+from viewer.core.display.orientation import OrientationMarkers
 from viewer.core.display.pixels.pipeline import VOI, FrameDisplay
+from viewer.core.display.scale_bar import ScaleBar, scale_bar
+from viewer.core.display.spatial_transform import SpatialTransform
 
 #: Corners and their text alignment.
 _CORNERS = {
@@ -31,6 +35,17 @@ _CORNERS = {
     "bottom_left": Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
     "bottom_right": Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
 }
+#: The edges that carry an orientation marker.
+EDGES = ("left", "right", "top", "bottom")
+#: The colour of the overlay text (corner text, markers, scale bar): pale yellow, with a black shadow.
+OVERLAY_COLOUR = "#f0f0a0"
+#: The scale bar takes at most this fraction of the pane's height.
+SCALE_BAR_SHARE = 0.3
+#: Zoom above which images are drawn smoothed (when smoothing is on): a little over 1:1, so that 1:1 stays exact.
+SMOOTH_ABOVE_ZOOM = 1.0 + 1e-3
+#: Milliseconds an image must stay unchanged (no window step, scroll, zoom or pan) before it is smoothed:
+#: smoothing a 1024x1024 view costs several ms a paint, which window drags and cine must not pay.
+SMOOTH_AFTER_MS = 150
 
 
 def visible_region(
@@ -115,6 +130,77 @@ class _Poster(QWidget):
         painter.end()
 
 
+def _overlay_label(parent: QWidget, point_size: int, bold: bool = False) -> QLabel:
+    """A text overlay: pale yellow on a one-pixel black shadow, transparent to the mouse."""
+    label = QLabel(parent)
+    font = QFont()
+    font.setPointSize(point_size)
+    font.setBold(bold)
+    label.setFont(font)
+    label.setStyleSheet(f"color: {OVERLAY_COLOUR}; background: transparent;")
+    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    shadow = QGraphicsDropShadowEffect(label)
+    shadow.setBlurRadius(0)
+    shadow.setOffset(1, 1)
+    shadow.setColor(QColor("black"))
+    label.setGraphicsEffect(shadow)
+    return label
+
+
+class ScaleBarOverlay(QWidget):
+    """A vertical scale bar with end ticks and its length ('50 mm', '10 mm (at detector)') to its left.
+
+    Only as large as what it draws, so that changing it repaints little of the image under it.
+    """
+
+    #: Room right of the bar (its pen and shadow), and the ticks' length.
+    PAD, TICK = 3, 6
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.bar: ScaleBar | None = None
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        font = QFont()
+        font.setPointSize(9)
+        self.setFont(font)
+        self.hide()
+
+    def set_bar(self, bar: ScaleBar | None) -> None:
+        self.bar = bar
+        if bar is None:
+            self.hide()
+            return
+        metrics = QFontMetrics(self.font())
+        length = round(bar.length_pixels)
+        self.resize(metrics.horizontalAdvance(bar.text) + self.TICK + 2 * self.PAD + 4, max(length + 2 * self.PAD, metrics.height()))
+        self.show()
+        self.update()
+
+    def bar_line(self) -> QLineF:
+        """The bar as drawn, in this widget's coordinates: from (x, top) to (x, top + length - 1) (both ends drawn)."""
+        assert self.bar is not None
+        length = round(self.bar.length_pixels)
+        top = (self.height() - length) // 2
+        x = self.width() - self.PAD - 1
+        return QLineF(x, top, x, top + length - 1)
+
+    def paintEvent(self, event):
+        if self.bar is None:
+            return
+        painter = QPainter(self)
+        line = self.bar_line()
+        x, top, bottom = line.x1(), line.y1(), line.y2()
+        for colour, offset in ((QColor("black"), 1), (QColor(OVERLAY_COLOUR), 0)):
+            painter.setPen(QPen(colour, 1))
+            shift = QPointF(offset, offset)
+            painter.drawLine(line.translated(shift))
+            for y in (top, bottom):
+                painter.drawLine(QLineF(x - self.TICK, y, x, y).translated(shift))
+            text_rect = QRectF(0, 0, x - self.TICK - 3, self.height()).translated(shift)
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.bar.text)
+        painter.end()
+
+
 class ImagePane(QWidget):
     """Shows one :class:`FrameDisplay`; emits what the mouse asks for.
 
@@ -135,6 +221,14 @@ class ImagePane(QWidget):
         self._invert = False
         self.last_render: tuple[tuple[int, int, int, int], int] | None = None
         self.fitted = True  # until the user zooms or pans, resizing keeps the image fitted
+        self.smooth_zoom = True  # smooth when zoomed in (the user's toggle); nearest at 1:1 and below
+        self.smooth_timer = QTimer(self)  # smooths the image once it has settled (SMOOTH_AFTER_MS)
+        self.smooth_timer.setSingleShot(True)
+        self.smooth_timer.setInterval(SMOOTH_AFTER_MS)
+        self.smooth_timer.timeout.connect(self._apply_smoothing)
+        self._calibration: Calibration | None = None
+        self._transform = SpatialTransform()
+        self.scale_bar: ScaleBar | None = None  # the bar shown, if any
 
         self._view = None
         self.setAutoFillBackground(True)
@@ -150,20 +244,21 @@ class ImagePane(QWidget):
         self._view_waits_for_image = False
 
         self.corner_labels: dict[str, QLabel] = {}
-        font = QFont()
-        font.setPointSize(10)
         for corner, alignment in _CORNERS.items():
-            label = QLabel(self)
+            label = _overlay_label(self, 10)
             label.setAlignment(alignment)
-            label.setFont(font)
-            label.setStyleSheet("color: #f0f0a0; background: transparent;")
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-            shadow = QGraphicsDropShadowEffect(label)
-            shadow.setBlurRadius(0)
-            shadow.setOffset(1, 1)
-            shadow.setColor(QColor("black"))
-            label.setGraphicsEffect(shadow)
             self.corner_labels[corner] = label
+        # Orientation markers at the middle of each edge (set_orientation) and the scale bar (set_calibration).
+        self.marker_labels: dict[str, QLabel] = {edge: _overlay_label(self, 12, bold=True) for edge in EDGES}
+        for label in self.marker_labels.values():
+            label.hide()
+        self.scale_bar_overlay = ScaleBarOverlay(self)
+        # While an image is being decoded or waits for its window: calm grey text, not the problem's red.
+        self.loading_label = QLabel("Loading\u2026", self)
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading_label.setStyleSheet("color: #9a9a9a; background: transparent; font-size: 12px;")
+        self.loading_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.loading_label.hide()
         self.message_label = QLabel(self)
         self.message_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message_label.setWordWrap(True)
@@ -212,8 +307,9 @@ class ImagePane(QWidget):
         view_box.sigRangeChanged.connect(self._view_changed)
         view.scene().sigMouseMoved.connect(self._mouse_moved)
         self._layout.addWidget(view)
-        for label in (*self.corner_labels.values(), self.message_label):
+        for label in self._overlays():
             label.raise_()  # the overlays stay above the view
+        self._apply_smoothing()
         if self._poster is not None:
             self._layout.removeWidget(self._poster)
             self._poster.deleteLater()
@@ -254,6 +350,7 @@ class ImagePane(QWidget):
         new_shape = self._frame is None or self._frame.shape != frame.shape
         self._frame, self._voi, self._invert = frame, voi, invert
         self.message_label.hide()
+        self.loading_label.hide()
         if self._on_poster:
             self.fitted = True
             self._poster.update()
@@ -278,9 +375,113 @@ class ImagePane(QWidget):
         elif self._poster is not None:
             self._poster.hide()  # no image is coming: the pane's next paint builds the view
         self._view_waits_for_image = False
+        self.loading_label.hide()
+        self.set_orientation(None)
+        self.set_calibration(None)
         self.message_label.setText(text)
         self.message_label.show()
         self._place_overlays()
+
+    def show_loading(self, clear: bool) -> None:
+        """Say calmly that an image is on its way; `clear` removes the image shown (another series')."""
+        if clear:
+            self._frame = None
+            if self._view is not None:
+                self._image_item.clear()
+            self.set_annotations(None)
+            self.set_orientation(None)
+            self.set_calibration(None)
+        self.message_label.hide()
+        self.loading_label.show()
+        self._place_overlays()
+
+    def hide_loading(self) -> None:
+        self.loading_label.hide()
+
+    @property
+    def loading(self) -> bool:
+        """Whether the pane says an image is loading."""
+        return not self.loading_label.isHidden()
+
+    # -- orientation markers, scale bar, smoothing -----------------------------------------
+    def set_orientation(self, markers: OrientationMarkers | None) -> None:
+        """The patient directions at the middle of each edge (None: no markers)."""
+        changed = False
+        for edge, label in self.marker_labels.items():
+            text = getattr(markers, edge) if markers is not None else ""
+            if label.text() != text or label.isHidden() == bool(text):
+                label.setText(text)
+                label.setVisible(bool(text))
+                changed = True
+        if changed:
+            self._place_overlays()
+
+    def set_calibration(self, calibration: Calibration | None, transform: SpatialTransform | None = None) -> None:
+        """The spacing the scale bar is drawn from, and how the image is turned on the screen (None: no bar)."""
+        self._calibration = calibration
+        self._transform = transform or SpatialTransform()
+        self._update_scale_bar()
+
+    def _update_scale_bar(self) -> None:
+        calibration = self._calibration
+        bar = None
+        if calibration is not None and calibration.spacing is not None and self._frame is not None:
+            top, bottom = self._scale_bar_room()
+            bar = scale_bar(calibration.spacing, self.zoom(), bottom - top, self._transform, calibration.basis, vertical=True)
+        if bar != self.scale_bar:
+            self.scale_bar = bar
+            self.scale_bar_overlay.set_bar(bar)
+            self._place_scale_bar()
+
+    def _scale_bar_room(self) -> tuple[int, int]:
+        """Where the bar may go along the right edge: below the right marker, above the bottom-right text."""
+        height, margin = self.height(), 6
+        right = self.marker_labels["right"]
+        top = height // 2 + max(right.sizeHint().height(), 16) // 2 + margin
+        corner = self.corner_labels["bottom_right"]
+        bottom = height - margin - (corner.height() + margin if corner.isVisible() else 0)
+        bottom = min(bottom, top + int(height * SCALE_BAR_SHARE))
+        return top, max(top, bottom)
+
+    def _place_scale_bar(self) -> None:
+        if self.scale_bar is None:
+            return
+        top, bottom = self._scale_bar_room()
+        overlay = self.scale_bar_overlay
+        overlay.move(self.width() - overlay.width() - 4, top + max(0, (bottom - top - overlay.height()) // 2))
+
+    def set_smooth_zoom(self, smooth: bool) -> None:
+        """Smooth the image when zoomed in beyond 1:1 (True, the default) or always show its pixels as squares."""
+        self.smooth_zoom = smooth
+        self._apply_smoothing()
+
+    def smoothing(self) -> bool:
+        """Whether the image is to be smoothed at this zoom: the toggle is on and it is zoomed in beyond 1:1.
+
+        While the image changes (window drag, scroll, cine, zoom, pan) it is drawn with square
+        pixels, and smoothed once it has stayed :data:`SMOOTH_AFTER_MS` (:attr:`smooth_timer`).
+        """
+        return self.smooth_zoom and self._frame is not None and self.zoom() > SMOOTH_ABOVE_ZOOM
+
+    def smoothed(self) -> bool:
+        """Whether the image is drawn smoothed now."""
+        return self._view is not None and bool(self._view.renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
+
+    def _apply_smoothing(self) -> None:
+        self.smooth_timer.stop()
+        if self._view is None:
+            return  # the poster draws without smoothing, fitted (never above 1:1 for images larger than the pane)
+        smooth = self.smoothing()
+        if self.smoothed() != smooth:
+            self._view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+            self._view.viewport().update()
+
+    def _image_changing(self) -> None:
+        """A new image, window, zoom or pan: square pixels now, smoothed once it settles."""
+        if self.smoothed():
+            self._view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        if self.smooth_zoom and self._view is not None:
+            self.smooth_timer.start()  # restarted on each change
 
     def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
         changed = False
@@ -339,6 +540,7 @@ class ImagePane(QWidget):
             self.image_item.clear()
             self.last_render = (region, stride)
             return
+        self._image_changing()
         pixels = self._frame.render_packed(self._voi, self._invert, region, stride)
         # Final display values, shown as they are (an RGB32 QImage, no copy).
         self.image_item.setImage(pixels, autoLevels=False, levels=None)
@@ -348,6 +550,7 @@ class ImagePane(QWidget):
 
     def _view_changed(self, *_args) -> None:
         self.render()
+        self._update_scale_bar()
         self.view_changed.emit()
 
     # -- mouse and layout ------------------------------------------------------------------
@@ -367,6 +570,10 @@ class ImagePane(QWidget):
         self._place_overlays()
         if self.fitted:
             self.fit()
+        self._update_scale_bar()
+
+    def _overlays(self) -> list[QWidget]:
+        return [*self.corner_labels.values(), *self.marker_labels.values(), self.scale_bar_overlay, self.message_label, self.loading_label]
 
     def _place_overlays(self) -> None:
         width, height = self.width(), self.height()
@@ -376,7 +583,14 @@ class ImagePane(QWidget):
             x = margin if corner.endswith("left") else width - label.width() - margin
             y = margin if corner.startswith("top") else height - label.height() - margin
             label.move(max(0, x), max(0, y))
+        for edge, label in self.marker_labels.items():
+            label.adjustSize()
+            x = {"left": margin, "right": width - label.width() - margin}.get(edge, (width - label.width()) // 2)
+            y = {"top": margin, "bottom": height - label.height() - margin}.get(edge, (height - label.height()) // 2)
+            label.move(max(0, x), max(0, y))
         self.message_label.setGeometry(20, 0, max(10, width - 40), height)
+        self.loading_label.setGeometry(20, 0, max(10, width - 40), height)
+        self._place_scale_bar()
 
     def displayed_pixels(self) -> np.ndarray | None:
         """The display pixels currently shown, as uint8: grey ``(h, w)`` or RGB ``(h, w, 3)``."""

@@ -24,6 +24,7 @@ from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.query_dock import QueryDock
 from viewer.ui.settings_controller import SettingsController
 from viewer.ui.settings_store import SettingsStore
+from viewer.ui.view_actions import smoothing_action
 from viewer.ui.workers import BackgroundRunner
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         self.annotations_action.setChecked(True)
         image_actions = (self.invert_action, self.reset_action, self.fit_action, self.one_to_one_action, self.annotations_action)
         view_menu.addActions([self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action])
+        smoothing_action(self, view_menu)  # viewer.ui.view_actions: "Smooth when zoomed" (N)
         view_menu.addSeparator()
         for dock in (self.browser_dock, self.query_dock, self.pipeline_dock, self.inspector_dock, self.problems_dock):
             view_menu.addAction(dock.toggleViewAction())

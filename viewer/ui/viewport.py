@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.annotations import ViewFacts, corner_annotations, pipeline_stages
+from viewer.core.display.annotations import ViewFacts, corner_annotations, overlay_context_is_complete, pipeline_stages
+from viewer.core.display.calibration import Calibration, pixel_spacing_basis
 from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed, series_window
+from viewer.core.display.orientation import OrientationMarkers, orientation_markers
 from viewer.core.display.pixels.auto_window import percentile_window
-from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, full_modality_range, modality_unit
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, frame_context, full_modality_range, modality_unit
 from viewer.core.display.prefetch import Executor, PlayHead, executor_for, nearest_first, prefetch
+from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.display.view_state import DisplayModel, DisplayState
 from viewer.core.media.model import ImageRef, Series
 from viewer.core.runtime.tasks import CancelToken
@@ -40,6 +43,9 @@ from viewer.ui.workers import BackgroundRunner
 DRAG_SENSITIVITY = 1.0 / 1024
 #: Series shown from their middle image (stacks of slices).
 STACK_MODALITIES = ("CT", "MR", "PT")
+#: Milliseconds an image may take to arrive before the viewport says it is loading (a quick
+#: decode shows no flash of text).
+LOADING_DELAY_MS = 150
 
 
 class Viewport(QWidget):
@@ -75,6 +81,16 @@ class Viewport(QWidget):
         self._prefetch_cancel = CancelToken()
         self.display = DisplayModel()
         self.display.subscribe(self._state_changed)
+        # How the image is turned and mirrored on the screen: the markers and the scale bar follow it.
+        # The pane shows images as stored for now (no turn or flip yet), so it stays the identity.
+        self.spatial_transform = SpatialTransform()
+        self._overlay_facts: tuple[tuple[ImageRef, SpatialTransform], OrientationMarkers | None, Calibration] | None = None
+        # "Loading..." once an image has been waited for a moment (decoded in a worker, or waiting for its window).
+        self._loading = False
+        self.loading_timer = QTimer(self)
+        self.loading_timer.setSingleShot(True)
+        self.loading_timer.setInterval(LOADING_DELAY_MS)
+        self.loading_timer.timeout.connect(self._show_loading)
 
         self.pane = ImagePane()
         self.pane.window_dragged.connect(self._window_dragged)
@@ -119,6 +135,7 @@ class Viewport(QWidget):
         self.frame = None
         self._forget_automatic_window()
         if not self.images:
+            self._stop_loading()
             self.pane.show_message(f"No image of this series can be opened ({series.missing_count} missing).")
             return
         if start is not None and start in self.images:
@@ -152,6 +169,7 @@ class Viewport(QWidget):
         self.frame = None
         self._ref = None
         self._forget_automatic_window()
+        self._stop_loading()
         self.pane.set_annotations(None)
         self.pane.show_message(START_HINT)
 
@@ -194,6 +212,7 @@ class Viewport(QWidget):
         )
         if not answered:
             self.status.emit(f"Decoding image {state.index + 1}...")
+            self._start_loading()
 
     def _arrived(self, ref: ImageRef, frame: FrameDisplay) -> None:
         if ref != self.current:
@@ -203,6 +222,7 @@ class Viewport(QWidget):
         self.frame = frame
         fit, self._fit_next = self._fit_next, False
         # One repaint for the new image and its corner text, not one each.
+        self._stop_loading()
         self.pane.setUpdatesEnabled(False)
         try:
             self.pane.show_frame(frame, self.effective_voi(), self.display.state.invert, fit=fit)
@@ -218,6 +238,7 @@ class Viewport(QWidget):
             return
         message = str(error) if isinstance(error, ViewerError) else f"cannot decode: {error}"
         self.frame = None
+        self._stop_loading()
         self.pane.show_message(message)
         self.pane.set_annotations(None)
         self.image_failed.emit(message)
@@ -266,6 +287,7 @@ class Viewport(QWidget):
         if self._automatic_pending and self.display.state.voi is None and frame.uses_automatic_window():
             self._waiting_for_automatic = True
             self.status.emit("Computing the series' automatic window...")
+            self._start_loading()
             return True
         return False
 
@@ -304,6 +326,33 @@ class Viewport(QWidget):
                 self.automatic_window_found.emit()
 
         self.runner.submit("series-window", lambda: series_window(source, images, decode), done, failed)
+
+    # ------------------------------------------------------------------ loading
+    def _start_loading(self) -> None:
+        """An image is being waited for: say so after :data:`LOADING_DELAY_MS` if it has not come by then."""
+        self._loading = True
+        if not self.loading_timer.isActive():
+            self.loading_timer.start()
+
+    def _stop_loading(self) -> None:
+        self._loading = False
+        self.loading_timer.stop()
+        self.pane.hide_loading()
+
+    def _show_loading(self) -> None:
+        if self._loading:
+            # Another series' image (or none) must not stand in for the one coming: cleared then.
+            self.pane.show_loading(clear=self.frame is None)
+
+    # ------------------------------------------------------------------ interpolation
+    @property
+    def smooth_zoom(self) -> bool:
+        """Whether the image is smoothed when zoomed in beyond 1:1 (nearest neighbour at 1:1 and below, always)."""
+        return self.pane.smooth_zoom
+
+    def set_smooth_zoom(self, smooth: bool) -> None:
+        """Smooth when zoomed in (the default), or square pixels at every zoom (pixel peeping)."""
+        self.pane.set_smooth_zoom(smooth)
 
     # ------------------------------------------------------------------ display state
     def effective_voi(self) -> VOI:
@@ -369,6 +418,8 @@ class Viewport(QWidget):
         state = self.display.state
         if not state.annotations:
             self.pane.set_annotations(None)
+            self.pane.set_orientation(None)
+            self.pane.set_calibration(None)
             return
         facts = ViewFacts(
             image_number=state.index + 1,
@@ -383,6 +434,25 @@ class Viewport(QWidget):
             dropped=self.cine.dropped,
         )
         self.pane.set_annotations(corner_annotations(ref.instance.header, facts, self.frame.ctx, self.overrides))
+        markers, calibration = self._image_overlays(ref, self.frame)
+        self.pane.set_orientation(markers)
+        self.pane.set_calibration(calibration, self.spatial_transform)
+
+    def _image_overlays(self, ref: ImageRef, frame: FrameDisplay) -> tuple[OrientationMarkers | None, Calibration]:
+        """The orientation markers and the scale bar's calibration of the image shown (kept while it stays)."""
+        key = (ref, self.spatial_transform)
+        if self._overlay_facts is None or self._overlay_facts[0] != key:
+            ctx = frame.ctx
+            if not overlay_context_is_complete(ctx):
+                # The catalog keeps no Patient Orientation, Imager Pixel Spacing or ultrasound regions:
+                # the file's whole header (kept by the source) has them.
+                try:
+                    ctx = frame_context(self.source.header(ref.instance.path), ref.frame)
+                except ViewerError:
+                    pass  # the header cannot be read again: what the catalog kept
+            self._overlay_facts = (key, orientation_markers(ctx, self.spatial_transform), pixel_spacing_basis(ctx))
+        _, markers, calibration = self._overlay_facts
+        return markers, calibration
 
     def pipeline_stages(self) -> list[tuple[str, str]]:
         """What each stage of the display pipeline does to the image shown (none when nothing is)."""

@@ -6,6 +6,7 @@ so the pane, the tests and any export agree on what is shown.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -105,6 +106,31 @@ class ViewFacts:
     dropped: int = 0
 
 
+#: Windows narrower than this (PET SUV, parametric maps) keep decimals in the corner: as integers they would read "W 3 L 2".
+NARROW_WINDOW = 10.0
+
+
+def _whole(value: float) -> str:
+    """A value rounded half away from zero, as the integer text a reader expects ('-600', '178')."""
+    return str(int(math.copysign(math.floor(abs(value) + 0.5), value)) if math.isfinite(value) else value)
+
+
+def window_text(voi: VOI) -> str:
+    """The window for the corner text: 'W 350 L 178' (whole numbers; the Display pipeline dock keeps the exact ones).
+
+    (0028,1050) *Window Center* and (0028,1051) *Window Width* (PS3.3
+    C.11.2.1.2) are often fractional after an automatic window or a drag;
+    radiologists read and set them as whole numbers. A window narrower than
+    :data:`NARROW_WINDOW` keeps up to three significant digits. VOI LUTs and
+    the full range read as :func:`describe_voi` says.
+    """
+    if not isinstance(voi, Window):
+        return describe_voi(voi)
+    if abs(voi.width) < NARROW_WINDOW:
+        return f"W {voi.width:.3g} L {voi.center:.3g}"
+    return f"W {_whole(voi.width)} L {_whole(voi.center)}"
+
+
 def corner_annotations(
     ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None, overrides: CharsetOverrides | None = None
 ) -> dict[str, list[str]]:
@@ -161,7 +187,7 @@ def corner_annotations(
     from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW
 
     # Colour shown as stored needs no window line; a user window on it does.
-    display = [describe_voi(facts.voi)] if facts.voi != IDENTITY_WINDOW else []
+    display = [window_text(facts.voi)] if facts.voi != IDENTITY_WINDOW else []
     display.append(f"Zoom {facts.zoom * 100:.0f}%")
     if facts.invert:
         display.append("Inverted")
@@ -269,3 +295,35 @@ def _window_origin(voi: Window) -> str:
     origin = {"file": "from the file", "preset": "preset", "user": "set by the user"}.get(voi.source, voi.source)
     label = f" '{voi.explanation}'" if voi.explanation and voi.source in ("file", "preset") else ""
     return f"window{label} {origin}: {values}"
+
+
+#: What the orientation markers and the scale bar read that the catalog's compact header
+#: (:data:`viewer.core.dicom.header.INDEX_KEYWORDS`, group 0028) does not keep.
+OVERLAY_KEYWORDS = (
+    "PatientOrientation",
+    "ImagerPixelSpacing",
+    "EstimatedRadiographicMagnificationFactor",
+    "SequenceOfUltrasoundRegions",
+    "AnatomicalOrientationType",
+)
+
+
+def overlay_context_is_complete(ctx: Dataset) -> bool:
+    """Whether `ctx` gives the orientation markers and the scale bar all they read.
+
+    A cross-sectional image with (0020,0037) *Image Orientation (Patient)*
+    and (0028,0030) *Pixel Spacing* needs nothing more (the catalog keeps
+    both). Otherwise the markers may come from (0020,0020) *Patient
+    Orientation*, and projection radiographs (PS3.3 10.7.1.3) and ultrasound
+    (PS3.3 C.8.5.5) take their spacing from attributes the catalog does not
+    keep (:data:`OVERLAY_KEYWORDS`): then the whole header is needed, unless
+    `ctx` holds one of them already (it is the whole header).
+    """
+    from viewer.core.display.calibration import is_projection
+
+    if any(keyword in ctx for keyword in OVERLAY_KEYWORDS):
+        return True
+    modality = str(ctx.get("Modality", "") or "").strip().upper()
+    if is_projection(ctx) or modality in ("US", "IVUS"):
+        return False
+    return "ImageOrientationPatient" in ctx and "PixelSpacing" in ctx
