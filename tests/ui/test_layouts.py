@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from viewer.core.display.hanging import GridShape, HangingProtocol
 from viewer.core.display.pixels.pipeline import Window
+from viewer.ui.browser import SERIES_ROLE
 from viewer.ui.viewport_layout import ACTIVE_BORDER, SERIES_MIME
 
 CT = get_testdata_file("693_UNCI.dcm", download=False)
@@ -136,6 +137,8 @@ def test_a_click_makes_a_viewport_active_its_border_shows_it_and_the_window_foll
     right.show_series(mr)
     wait_shown(qtbot, left, right)
     grid.set_active(left)
+    window.pipeline_dock.refresh()
+    ct_pipeline = window.pipeline_label.text()
     hu_offers = [window.preset_combo.itemText(i) for i in range(window.preset_combo.count())]
     assert any("Brain" in t or "Lung" in t for t in hu_offers)  # the CT's HU presets
 
@@ -146,8 +149,10 @@ def test_a_click_makes_a_viewport_active_its_border_shows_it_and_the_window_foll
     # The Window box offers the MR's windows (no HU presets), the pipeline dock shows the MR.
     mr_offers = [window.preset_combo.itemText(i) for i in range(window.preset_combo.count())]
     assert mr_offers != hu_offers and not any("Lung" in t for t in mr_offers)
-    assert "MR" in window.pipeline_label.text() or window.pipeline_label.text() != ""
-    assert window.browser.tree.currentIndex().isValid()
+    assert window.pipeline_label.text() not in ("", ct_pipeline)
+    assert window.pipeline_label.text() == window.pipeline_dock.label.text()
+    selected = window.browser.tree.currentIndex()
+    assert window.browser.proxy.mapToSource(selected.siblingAtColumn(0)).data(SERIES_ROLE) is mr
     # Keys act on the active viewport only.
     before, right_before = left.display.state.index, right.display.state.index
     window.step(1)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget, QWidgetAction
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QMenu, QToolButton, QWidget, QWidgetAction
 
 from viewer.core.display.hanging import MAX_COLUMNS, MAX_ROWS, PRESET_SHAPES, GridShape
 
@@ -21,16 +21,18 @@ from viewer.core.display.hanging import MAX_COLUMNS, MAX_ROWS, PRESET_SHAPES, Gr
 SQUARE, GAP = 22, 3
 
 
-def shape_icon(shape: GridShape, size: int = 20, color: str = "#d0d0d0") -> QIcon:
-    """An icon of `shape`: its cells as outlined squares."""
+def shape_icon(shape: GridShape, size: int = 20, color: QColor | None = None) -> QIcon:
+    """An icon of `shape`: its cells as outlined squares, in the text colour (light or dark theme alike)."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
-    painter.setPen(QColor(color))
+    pen = QPen(color or QApplication.palette().color(QPalette.ColorRole.WindowText))
+    pen.setWidth(2)
+    painter.setPen(pen)
     width, height = (size - 2) / shape.columns, (size - 2) / shape.rows
     for row in range(shape.rows):
         for column in range(shape.columns):
-            painter.drawRect(QRect(round(1 + column * width), round(1 + row * height), round(width) - 1, round(height) - 1))
+            painter.drawRect(QRect(round(1 + column * width), round(1 + row * height), round(width) - 2, round(height) - 2))
     painter.end()
     return QIcon(pixmap)
 
@@ -112,6 +114,7 @@ class LayoutChooser(QToolButton):
         self.setText("Layout")
         self.setToolTip("Layout: viewports in rows and columns (View > Layout)")
         self.setIcon(shape_icon(GridShape(2, 2)))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu_ = QMenu(self)
         self.picker = GridPicker(self.menu_)
