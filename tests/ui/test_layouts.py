@@ -106,6 +106,11 @@ def test_each_named_layout_and_a_custom_one_give_that_many_viewports_and_keep_th
     rows = {v.parentWidget().geometry().top() for v in grid.viewports}
     columns = {v.parentWidget().geometry().left() for v in grid.viewports}
     assert len(rows) == 3 and len(columns) == 4
+    # The largest, 4x4, from the keyboard: arrows in the grid of squares, Return.
+    for key in (Qt.Key.Key_Down, Qt.Key.Key_Right, Qt.Key.Key_Down):
+        QTest.keyClick(picker, key)
+    QTest.keyClick(picker, Qt.Key.Key_Return)
+    assert grid.shape == GridShape(4, 4) and len(grid.viewports) == 16 and grid.viewports[0] is first
 
 
 def test_a_viewport_that_no_longer_fits_is_emptied_and_a_larger_grid_reuses_it(qtbot, window):
@@ -218,6 +223,12 @@ def test_double_click_maximises_a_viewport_and_again_brings_the_grid_back(qtbot,
     QTest.mouseDClick(target.pane.image_surface(), Qt.MouseButton.LeftButton, pos=QPoint(10, 10))
     assert grid.maximised is None and all(v.isVisible() for v in grid.viewports)
     qtbot.waitUntil(lambda: target.width() < grid.width() * 0.6)
+    # From the keyboard (View > Layout > Maximise viewport), and going to a hidden viewport brings the grid back.
+    window.layouts.maximise_action.trigger()
+    assert grid.maximised is target and window.layouts.maximise_action.isChecked()
+    window.layouts.next_action.trigger()
+    assert grid.maximised is None and window.viewport is grid.viewports[3]
+    assert not window.layouts.maximise_action.isChecked()
 
 
 # ------------------------------------------------------------------ bullet 6: per modality in the settings

@@ -85,7 +85,9 @@ class Opening(QObject):
             if wanted is not None:
                 first = next(s for s in changed if wanted.instance in s.instances)
             self._hang_from = (first, wanted)
-            self.viewports.active.show_series(first, wanted)
+            top_left = self.viewports.viewports[0]  # where the study is hung when the open ends
+            self.viewports.set_active(top_left)
+            top_left.show_series(first, wanted)
             return
         for viewport in self.viewports:
             if viewport.current_series is not None and viewport.current_series in changed:

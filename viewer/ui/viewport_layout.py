@@ -152,6 +152,8 @@ class ViewportLayout(QWidget):
 
     def set_active(self, viewport: Viewport) -> None:
         """Make `viewport` (one of the grid's) the one the window acts on."""
+        if self.maximised is not None and viewport is not self.maximised:
+            self._restore()  # the viewport is hidden behind the maximised one: the grid again
         if viewport is self.active or viewport not in self.viewports:
             return
         self.cell_of(self.active).set_active(False)
