@@ -373,3 +373,20 @@ def test_two_viewports_background_work_of_one_kind_does_not_supersede_each_other
     qtbot.waitUntil(lambda: 4 in results)
     assert 3 not in results
     runner.shutdown()
+
+
+def test_what_a_viewport_that_is_not_active_does_leaves_the_window_showing_the_active_one(qtbot, window):
+    window.layouts.choose(GridShape(1, 2))
+    open_and_wait(qtbot, window, [MR_MULTIFRAME])
+    left, right = window.viewports.viewports
+    right.show_series(window.series[0])
+    wait_shown(qtbot, left, right)
+    window.viewports.set_active(right)
+    right.toggle_invert()
+    assert window.invert_action.isChecked()
+    window.viewports.set_active(left)
+    assert not window.invert_action.isChecked()  # the actions show the active viewport
+    right.step(1)  # as its cine would, while the left one is active
+    right.set_window(300, 100)
+    assert not window.invert_action.isChecked() and window.viewport is left
+    assert window.preset_combo.currentText() != "Custom"
