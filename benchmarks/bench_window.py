@@ -24,6 +24,10 @@ Images:
   decoded by the viewer's decoder, so the pipeline sees what a real 12-bit
   mammogram gives it. No file is written.
 
+Layouts (#14): the same drag in a 2x2 layout of four CT viewports (the CT in
+each), the window as large as for the 1x1 case, so each viewport is about a
+quarter of it; the goal is a step p95 at most 2x the 1x1 figure of the same run.
+
 Run: ``.venv/bin/python benchmarks/bench_window.py [--steps N]``.
 """
 
@@ -306,6 +310,89 @@ def measure_main_window(app: QApplication, n: int) -> Case:
     return case
 
 
+#: The name of the 1x1 case the 2x2 one is compared with.
+MAIN_WINDOW_1X1 = "CT in the MainWindow"
+MAIN_WINDOW_2X2 = "CT in a 2x2 layout of four CT viewports"
+
+
+def measure_main_window_2x2(app: QApplication, n: int) -> Case:
+    """The drag of :func:`measure_main_window` in a 2x2 layout, four viewports each showing the CT.
+
+    The window has the size the 1x1 case ends with (its viewport 1024x1024),
+    so each of the four viewports gets about a quarter of it; the drag goes
+    to the active (top left) one and the event loop paints what is dirty.
+    """
+    from viewer.core.display.hanging import GridShape
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.settings.hanging = {}  # the layout is set here, not by a kept protocol
+    window.resize(1400, 1200)
+    window.show()
+    window.viewports.set_shape(GridShape(2, 2))
+    window.open_paths([get_testdata_file("693_UNCI.dcm", download=False)])
+    deadline = time.monotonic() + 30
+    while window.frame is None and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    series = window.series[0]
+    for viewport in window.viewports:
+        if viewport.current_series is not series:
+            viewport.show_series(series)
+    while any(v.frame is None for v in window.viewports) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    if any(v.frame is None for v in window.viewports):
+        raise RuntimeError("the 2x2 layout did not show 693_UNCI.dcm in four viewports")
+    active = window.viewports.viewports[0]
+    window.viewports.set_active(active)
+    for _ in range(5):  # the same central area as the 1x1 case: each viewport about a quarter of it
+        grid = window.viewports
+        window.resize(window.width() + VIEW_SIZE - grid.width(), window.height() + VIEW_SIZE - grid.height())
+        app.processEvents()
+    for viewport in window.viewports:
+        viewport.pane.fit()
+    app.processEvents()
+    surface = active.pane.view.viewport()
+
+    def step(k: int) -> None:
+        active.pane.window_dragged.emit(float((1 + k % 10) * (1 if k % 2 else -1)), 0.0)
+        app.processEvents()
+
+    counter = PaintCounter(surface)
+    step_ns = timed(step, n)
+    if counter.count < n + 5:
+        raise RuntimeError(f"2x2 layout: {counter.count} viewport paints for {n + 5} steps")
+    region, stride = active.pane.last_render
+    frame = active.frame
+    windows = window_steps(active.effective_voi(), n + 10)
+    case = Case(
+        f"{MAIN_WINDOW_2X2}, drag event + processEvents (active viewport {surface.width()}x{surface.height()}, fit)",
+        "CT 693_UNCI",
+        frame.shape,
+        f"fit ({active.pane.zoom():.3g} screen px per image px)",
+        region,
+        stride,
+        Summary.of_ns(step_ns),
+        None,
+        Summary.of_ns(timed(lambda k: frame.render_packed(windows[k], False, region, stride), n)),
+        None,
+        Summary.of_ns(timed(lambda k: frame.stored.copy(), n)),
+        None,
+    )
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    return case
+
+
+def layout_ratio(cases: list[Case]) -> float | None:
+    """Step p95 in the 2x2 layout over the 1x1 main window's, of the same run (goal: at most 2)."""
+    one = next((c for c in cases if c.name.startswith(MAIN_WINDOW_1X1)), None)
+    four = next((c for c in cases if c.name.startswith(MAIN_WINDOW_2X2)), None)
+    return four.step.p95 / one.step.p95 if one and four else None
+
+
 def measure_full_resolution(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int) -> list[Case]:
     """What the visible-region lever saves: the whole mammogram at full resolution."""
     voi = frame.default_voi()
@@ -375,6 +462,7 @@ def run(steps: int = 200, full_steps: int = 20) -> list[Case]:
     pane.deleteLater()
     app.processEvents()
     cases.append(measure_main_window(app, steps))
+    cases.append(measure_main_window_2x2(app, steps))
     return cases
 
 
@@ -393,6 +481,9 @@ def markdown(cases: list[Case]) -> str:
             f"| {_ms(c.step_grab)} | {c.core.p95:.2f} | {_ms(c.paint_only)} | {c.copy.p95:.3f} "
             f"| {_ms(c.step_grey8)} |"
         )
+    ratio = layout_ratio(cases)
+    if ratio is not None:
+        lines += ["", f"2x2 layout / 1x1 main window, window step p95: **{ratio:.2f}x** (goal: at most 2x)"]
     return "\n".join(lines)
 
 

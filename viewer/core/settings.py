@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.display.frames import DEFAULT_CACHE_BYTES
+from viewer.core.display.hanging import HangingProtocol
 from viewer.core.display.pixels.presets import BUILT_IN_PRESETS, PresetTable
 
 MEGABYTE = 1024 * 1024
@@ -29,6 +30,7 @@ class Settings:
     presets: PresetTable = BUILT_IN_PRESETS  # replaced, never edited, when the user changes them
     charset_overrides: CharsetOverrides = field(default_factory=CharsetOverrides)
     offer_media: bool = True  # offer DICOM media when inserted
+    hanging: dict[str, HangingProtocol] = field(default_factory=dict)  # per modality: the layout and series last used
 
     @property
     def cache_bytes(self) -> int:

@@ -111,14 +111,20 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
+        from viewer.ui import layouts  # the layout chooser, hanging, compare with prior
+
+        layouts.install(self)
 
     def _connect(self, viewport: Viewport) -> Viewport:
-        viewport.image_shown.connect(self._image_shown)
+        def if_active(slot):  # the docks, the Window box and the actions follow the active viewport only
+            return lambda *args: slot(*args) if viewport is self.viewport else None
+
+        viewport.image_shown.connect(if_active(self._image_shown))
         viewport.image_shown.connect(self.image_shown)
         viewport.image_failed.connect(lambda message: (self.problems_dock.add([message]), self.pipeline_dock.clear()))
-        viewport.display.subscribe(self._display_changed)  # after the viewport's own listener
-        viewport.automatic_window_found.connect(lambda: (self.window_presets.refresh(), self.pipeline_dock.refresh()))
-        viewport.series_shown.connect(self.browser.select_series)
+        viewport.display.subscribe(if_active(self._display_changed))  # after the viewport's own listener
+        viewport.automatic_window_found.connect(if_active(lambda: (self.window_presets.refresh(), self.pipeline_dock.refresh())))
+        viewport.series_shown.connect(if_active(self.browser.select_series))
         viewport.status.connect(lambda text: self.statusBar().showMessage(text) if text else self.statusBar().clearMessage())
         viewport.readout.connect(self.readout.setText)
         return viewport

@@ -8,6 +8,7 @@ the user picks a series first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -37,6 +38,11 @@ class Opening(QObject):
         self._requested_files: set[str] = set()
         self._thumbnails_requested: set[str] = set()
         self._thumbnails_waiting: dict[str, Series] = {}
+        # The series shown at once and the image asked for, until the open ends: then the rest of its
+        # study is hung in the other viewports by `hang_study` (viewer.ui.layouts), unless the user picked another.
+        self._hang_from: tuple[Series, ImageRef | None] | None = None
+        self.hang_study: Callable[[Series, ImageRef | None], None] | None = None
+        viewports.viewport_added.connect(lambda viewport: viewport.series_shown.connect(self._picked))
         opener.series_changed.connect(self._series_changed)
         opener.finished.connect(self._finished)
         for viewport in viewports:
@@ -52,6 +58,7 @@ class Opening(QObject):
         self._show_first_found = True
         # A file named explicitly is the image the user wants to see first.
         self._requested_files = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
+        self._hang_from = None
         self.opener.open(paths)
 
     def close_all(self) -> None:
@@ -61,8 +68,10 @@ class Opening(QObject):
         for viewport in self.viewports:
             viewport.clear()
 
-    def _picked(self, _series: Series) -> None:
+    def _picked(self, series: Series) -> None:
         """A series is shown (the user's pick, or the first found): no other replaces it."""
+        if self._hang_from is not None and series is not self._hang_from[0]:
+            self._hang_from = None  # the user's pick: nothing is hung around it
         self._show_first_found = False
         self._requested_files = set()
 
@@ -75,7 +84,10 @@ class Opening(QObject):
             wanted = self._requested_image(changed)
             if wanted is not None:
                 first = next(s for s in changed if wanted.instance in s.instances)
-            self.viewports.active.show_series(first, wanted)
+            self._hang_from = (first, wanted)
+            top_left = self.viewports.viewports[0]  # where the study is hung when the open ends
+            self.viewports.set_active(top_left)
+            top_left.show_series(first, wanted)
             return
         for viewport in self.viewports:
             if viewport.current_series is not None and viewport.current_series in changed:
@@ -123,6 +135,9 @@ class Opening(QObject):
         waiting, self._thumbnails_waiting = self._thumbnails_waiting, {}
         for series in waiting.values():
             self._request_thumbnail(series)
+        hang_from, self._hang_from = self._hang_from, None
+        if hang_from is not None and self.hang_study is not None and not progress.cancelled:
+            self.hang_study(*hang_from)
         self.opened.emit()
 
     def _request_thumbnail(self, series: Series) -> None:

@@ -16,11 +16,13 @@ from PySide6.QtCore import QByteArray, QSettings
 
 if TYPE_CHECKING:
     from viewer.core.dicom.charset import CharsetOverrides
+    from viewer.core.display.hanging import HangingProtocol
     from viewer.core.display.pixels.presets import PresetTable
     from viewer.core.settings import Settings
 
 MAX_RECENT = 10
 OFFER_MEDIA = "media/offer_inserted"
+HANGING = "layouts/hanging"
 
 
 def settings() -> QSettings:
@@ -35,6 +37,7 @@ class SettingsStore:
         """The settings saved, or the defaults for what was never saved (or cannot be read)."""
         # Here, not at the top: they import pydicom and numpy, which wait for the window's first paint.
         from viewer.core.dicom.charset import CharsetOverrides
+        from viewer.core.display.hanging import protocols_from_json
         from viewer.core.display.pixels.presets import BUILT_IN_PRESETS
         from viewer.core.settings import MIN_CACHE_MB, Settings
 
@@ -46,6 +49,7 @@ class SettingsStore:
             loaded.presets = BUILT_IN_PRESETS.with_unit("HU", table)
         loaded.charset_overrides = CharsetOverrides.from_dict(_json(store.value("charset_overrides", "")))
         loaded.offer_media = store.value(OFFER_MEDIA, True, type=bool)
+        loaded.hanging = protocols_from_json(str(store.value(HANGING, "") or ""))
         return loaded
 
     def save_cache_size(self, megabytes: int) -> None:
@@ -59,6 +63,12 @@ class SettingsStore:
 
     def save_offer_media(self, offer: bool) -> None:
         settings().setValue(OFFER_MEDIA, bool(offer))
+
+    def save_hanging(self, protocols: dict[str, HangingProtocol]) -> None:
+        """The layout and hanging per modality (:mod:`viewer.core.display.hanging`)."""
+        from viewer.core.display.hanging import protocols_to_json
+
+        settings().setValue(HANGING, protocols_to_json(protocols))
 
     # ------------------------------------------------------------------ the window's own
 

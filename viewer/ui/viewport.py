@@ -37,7 +37,7 @@ from viewer.core.runtime.tasks import CancelToken
 from viewer.ui.central import START_HINT
 from viewer.ui.cine import CineBar, CineController
 from viewer.ui.image_view import ImagePane
-from viewer.ui.workers import BackgroundRunner
+from viewer.ui.workers import BackgroundRunner, ScopedRunner
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
 DRAG_SENSITIVITY = 1.0 / 1024
@@ -66,7 +66,8 @@ class Viewport(QWidget):
 
     def __init__(self, source: FrameSource, runner: BackgroundRunner, overrides: CharsetOverrides, parent: QWidget | None = None):
         super().__init__(parent)
-        self.source, self.runner, self.overrides = source, runner, overrides
+        # Its own kinds of background work: another viewport's requests do not supersede this one's.
+        self.source, self.runner, self.overrides = source, ScopedRunner(runner, f"viewport-{id(self)}"), overrides
         self.current_series: Series | None = None
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None

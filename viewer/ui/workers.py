@@ -79,3 +79,21 @@ class BackgroundRunner(QObject):
         """Stop accepting work and wait for running tasks (call before closing)."""
         self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ScopedRunner:
+    """A :class:`BackgroundRunner` as one owner sees it: its kinds apart from every other owner's.
+
+    "The newest request of a kind wins" holds per owner: two viewports each
+    decoding their current image, or each computing their series' automatic
+    window, do not supersede one another.
+    """
+
+    def __init__(self, runner: BackgroundRunner, scope: str):
+        self.runner, self.scope = runner, scope
+
+    def submit(self, kind: str, task, on_done, on_error=None) -> Future:
+        return self.runner.submit(f"{self.scope}:{kind}", task, on_done, on_error)
+
+    def post(self, callback: Callable[[object], None], payload: object) -> None:
+        self.runner.post(callback, payload)
