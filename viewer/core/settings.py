@@ -29,6 +29,7 @@ class Settings:
     presets: PresetTable = BUILT_IN_PRESETS  # replaced, never edited, when the user changes them
     charset_overrides: CharsetOverrides = field(default_factory=CharsetOverrides)
     offer_media: bool = True  # offer DICOM media when inserted
+    theme: str = "dark"  # the window's colours: "dark" (a reading room's) or "light"
 
     @property
     def cache_bytes(self) -> int:

@@ -350,6 +350,27 @@ class ImagePane(QWidget):
         self.render()
         self.view_changed.emit()
 
+    # -- the mouse tools (the toolbar's: what a left drag does) ---------------------------
+    #: What a left drag does: "window" (width and level), "pan", "zoom" or "scroll" (through the images).
+    left_drag_tool = "window"
+    #: Screen pixels of vertical drag per image with the scroll tool.
+    SCROLL_DRAG_PIXELS = 8
+    _scroll_drag = 0.0  # pixels dragged towards the next image
+
+    def drag_action(self, button: Qt.MouseButton) -> str:
+        """What a drag with `button` does: the left button's tool; the middle one pans, the right one zooms."""
+        if button == Qt.MouseButton.LeftButton:
+            return self.left_drag_tool
+        return {Qt.MouseButton.MiddleButton: "pan", Qt.MouseButton.RightButton: "zoom"}.get(button, "")
+
+    def scroll_dragged(self, dy: float, start: bool = False) -> None:
+        """A scroll-tool drag moved `dy` screen pixels down: one image on per :data:`SCROLL_DRAG_PIXELS`."""
+        self._scroll_drag = (0.0 if start else self._scroll_drag) + dy
+        steps = int(self._scroll_drag / self.SCROLL_DRAG_PIXELS)
+        if steps:
+            self._scroll_drag -= steps * self.SCROLL_DRAG_PIXELS
+            self.step_requested.emit(steps)
+
     # -- mouse and layout ------------------------------------------------------------------
     def _mouse_moved(self, scene_pos) -> None:
         if self._frame is None:
