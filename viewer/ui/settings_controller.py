@@ -68,6 +68,7 @@ class SettingsController(QObject):
         window = self.window
         window.settings.theme = apply(name)
         window.settings_store.save_theme(window.settings.theme)
+        window.image_toolbar.refresh_icons()  # drawn in the palette's text colour
 
     def set_charset_override(self, scope: str, key: str, code: str) -> None:
         """The user chose a character set for a file, series, station or institution ('' forgets the choice)."""
