@@ -82,6 +82,9 @@ class SeriesModel(QStandardItemModel):
     def mimeTypes(self) -> list[str]:
         return [SERIES_MIME]
 
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction  # the series stays in the tree (a view removes rows a drop moved away)
+
     def mimeData(self, indexes) -> QMimeData | None:
         found = (self.itemFromIndex(index.siblingAtColumn(0)).data(SERIES_ROLE) for index in indexes if index.isValid())
         return series_mime_data(dict.fromkeys(series.uid for series in found if series is not None))
@@ -252,7 +255,7 @@ class StudyBrowser(QWidget):
         if len(self._patients) <= 3:
             self.tree.expandToDepth(1)
         self._fit_timer.start()
-        self.strip.rebuild(catalog)
+        self.strip.update_series(catalog, changed)
 
     def _patient_row(self, patient: Patient) -> QStandardItem:
         item = self._patients.get(patient.key)

@@ -34,6 +34,8 @@ SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 #: "patient" or "study" for a heading row (None for a series).
 LEVEL_ROLE = Qt.ItemDataRole.UserRole + 4
+#: A series row's patient and study labels (for the filter).
+CONTEXT_ROLE = Qt.ItemDataRole.UserRole + 5
 
 
 def series_mime_data(uids: Iterable[str]) -> QMimeData | None:
@@ -127,22 +129,36 @@ class SeriesStrip(QListWidget):
         self.addItem(item)
 
     def _series_item(self, series: Series, context: str) -> None:
+        item = QListWidgetItem()
+        item.setData(SERIES_ROLE, series)
+        item.setData(CONTEXT_ROLE, context)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        icon = self._icons.get(series.uid)
+        if icon is not None:
+            item.setIcon(icon)
+        self._label(item, series)
+        self.addItem(item)
+        self._items[series.uid] = item
+
+    def _label(self, item: QListWidgetItem, series: Series) -> None:
+        """The series' row: modality and number, description, images (and how many are missing)."""
         description = self._text(series.header, "SeriesDescription") or (series.instances[0].path.name if series.instances[0].path else "")
         heading = " ".join(p for p in (series.modality, series.number and f"#{series.number}") if p) or "Series"
         images = series.image_count
         missing = series.missing_count
         count_text = f"{images} image{'s' if images != 1 else ''}" + (f" ({missing} missing)" if missing else "")
         label = "\n".join(p for p in (heading, description, count_text) if p)
-        item = QListWidgetItem(("⚠ " if series.warnings else "") + label)
-        item.setData(SERIES_ROLE, series)
+        item.setText(("⚠ " if series.warnings else "") + label)
         item.setToolTip("\n".join([" ".join(label.splitlines())] + series.warnings))
-        item.setData(FILTER_ROLE, f"{context} {label} {series.modality}".lower())
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-        icon = self._icons.get(series.uid)
-        if icon is not None:
-            item.setIcon(icon)
-        self.addItem(item)
-        self._items[series.uid] = item
+        item.setData(FILTER_ROLE, f"{item.data(CONTEXT_ROLE)} {label} {series.modality}".lower())
+
+    def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
+        """`changed` series gained images: their rows are relabelled; a new series builds the rows again (in order)."""
+        if any(series.uid not in self._items for series in changed):
+            self.rebuild(catalog)
+            return
+        for series in changed:  # a long scan of one series: its count grows batch after batch
+            self._label(self._items[series.uid], series)
 
     def _text(self, header, keyword: str) -> str:
         return text(header, keyword, None, self.overrides)
@@ -192,6 +208,10 @@ class SeriesStrip(QListWidget):
             self.series_activated.emit(series)
 
     # ------------------------------------------------------------------ dragging
+    def startDrag(self, _supported_actions) -> None:
+        # A copy, never a move: a view removes the rows a drop moved away, and the series stays in the strip.
+        super().startDrag(Qt.DropAction.CopyAction)
+
     def mimeTypes(self) -> list[str]:
         return [SERIES_MIME]
 
