@@ -9,7 +9,7 @@ bindings, which are not actions, are listed in :data:`MOUSE_BINDINGS`.
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QMainWindow, QTableWidget, QTableWidgetItem, QVBoxLayout
 
 #: What the mouse does: (the gesture, what it does).
 MOUSE_BINDINGS = (
@@ -25,20 +25,30 @@ MOUSE_BINDINGS = (
 )
 
 
-def key_bindings(window: QWidget) -> list[tuple[str, str]]:
-    """(what, keys) for every action of `window` (and its children) that has a shortcut, in the order they were made."""
+def key_bindings(window: QMainWindow) -> list[tuple[str, str]]:
+    """(what, keys) for every action of `window` and its children that has a shortcut: the menus' first, in menu
+    order, then the window's keys with no menu, then those of its docks and other parts."""
     rows: dict[tuple[str, str], None] = {}
-    for action in window.findChildren(QAction):
+    for action in [*_menu_actions(window.menuBar().actions()), *window.actions(), *window.findChildren(QAction)]:
         keys = ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in action.shortcuts() if not key.isEmpty())
         if keys and action.text():
             rows[(action.text().replace("&", "").rstrip("."), keys)] = None
     return list(rows)
 
 
+def _menu_actions(actions: list[QAction]) -> list[QAction]:
+    found = []
+    for action in actions:
+        found.append(action)
+        if action.menu() is not None:
+            found += _menu_actions(action.menu().actions())
+    return found
+
+
 class KeysDialog(QDialog):
     """A table of the keyboard bindings of `window`, then the mouse's."""
 
-    def __init__(self, window: QWidget):
+    def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.setWindowTitle("Keyboard and mouse")
         rows = [(what, keys, "Keyboard") for what, keys in key_bindings(window)]
