@@ -93,6 +93,7 @@ class SeriesStrip(QListWidget):
     def rebuild(self, catalog: Catalog) -> None:
         """Every row again, in the catalog's order: patients, their studies newest first, series by number."""
         current = self.currentItem().data(SERIES_ROLE) if self.currentItem() is not None else None
+        scrolled = self.verticalScrollBar().value()  # series found while the user reads the list: it stays where it was
         self.clear()
         for patient in catalog.patients.values():
             name = format_person_name(self._text(patient.header, "PatientName")) or "(no name)"
@@ -106,8 +107,9 @@ class SeriesStrip(QListWidget):
                 for series in sorted(study.series.values(), key=lambda s: _number(s.number)):
                     self._series_item(series, f"{patient_label} {study_label}")
         self.set_filter(self._filter)
-        if current is not None:
-            self.select_series(current)
+        if current is not None and current.uid in self._items:
+            self.setCurrentItem(self._items[current.uid])
+        self.verticalScrollBar().setValue(scrolled)
 
     def clear(self) -> None:
         super().clear()
