@@ -227,6 +227,21 @@ def test_mouse_tools_are_exclusive_named_with_their_keys_and_do_what_they_say(re
         assert action in toolbar.actions() and not action.icon().isNull()
         assert f"({action.shortcut().toString()})" in action.toolTip()
     assert toolbar.tool_actions["window"].isChecked()
+    assert toolbar.mouse_tools_menu.actions() == toolbar.mouse_tools.actions()  # View > Mouse tool: the same actions
+    # The next issue's measurement tools join the group in their place, before the image buttons.
+    length = toolbar.add_mouse_tool("length", "&Length", "L", "left drag measures a distance")
+    buttons = toolbar.actions()
+    assert buttons.index(toolbar.tool_actions["scroll"]) < buttons.index(length) < buttons.index(window.invert_action)
+    assert length in toolbar.mouse_tools_menu.actions() and length.actionGroup() is toolbar.mouse_tools
+    # The layout chooser's place: after the image buttons, before the Window box.
+    from PySide6.QtWidgets import QToolButton
+
+    chooser = QToolButton()
+    toolbar.add_layout_chooser(chooser)
+    buttons = toolbar.actions()
+    chooser_action = next(a for a in buttons if toolbar.widgetForAction(a) is chooser)
+    combo_action = next(a for a in buttons if toolbar.widgetForAction(a) is window.preset_combo)
+    assert buttons.index(window.annotations_action) < buttons.index(chooser_action) < buttons.index(combo_action)
 
     make_study(tmp_path, patients=1, series_per_patient=1, slices=3)
     opened(window, qtbot, [tmp_path])

@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
             self, dict(zip(("invert", "reset", "fit", "one_to_one", "annotations"), image_actions)), self.preset_combo
         )
         self.addToolBar(self.image_toolbar)
+        view_menu.insertMenu(view_menu.actions()[0], self.image_toolbar.tools_menu())
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QComboBox, QLabel, QToolBar, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMenu, QToolBar, QWidget
 
 from viewer.ui import icons
 
@@ -59,6 +59,8 @@ class ImageToolbar(QToolBar):
         self.mouse_tools.setExclusive(True)
         self.tool_actions: dict[str, QAction] = {}
         self._icon_names: dict[QAction, str] = {}
+        self._measurement_tools_end: QAction | None = None
+        self.mouse_tools_menu: QMenu | None = None
         for name, text, key, what in MOUSE_TOOLS:
             self.add_mouse_tool(name, text, key, what, icon_name=name)
         self.tool_actions[DEFAULT_TOOL].setChecked(True)
@@ -84,10 +86,12 @@ class ImageToolbar(QToolBar):
         action.setData(name)
         self.mouse_tools.addAction(action)
         self.tool_actions[name] = action
+        if self.mouse_tools_menu is not None:
+            self.mouse_tools_menu.addAction(action)
         if icon_name is not None:
             self._iconify(action, icon_name)
         action.setToolTip(tooltip(action, what))
-        if hasattr(self, "_measurement_tools_end"):
+        if self._measurement_tools_end is not None:
             self.insertAction(self._measurement_tools_end, action)
         else:
             self.addAction(action)
@@ -99,6 +103,13 @@ class ImageToolbar(QToolBar):
             self.insertAction(self._layout_chooser_end, chooser)
         else:
             self.insertWidget(self._layout_chooser_end, chooser)
+
+    def tools_menu(self) -> QMenu:
+        """A menu of the mouse tools (the View menu's "Mouse tool"): the same actions, so one is checked in both."""
+        menu = QMenu("&Mouse tool", self)
+        menu.addActions(self.mouse_tools.actions())
+        self.mouse_tools_menu = menu
+        return menu
 
     # ------------------------------------------------------------------ the mouse tool
     def choose(self, name: str) -> None:
