@@ -56,6 +56,50 @@ def test_patients_sharing_an_id_stay_apart(tmp_path, make_instance):
     assert set(catalog.studies) == {"1.2.826.0.1.3680043.9.7.1", "1.2.826.0.1.3680043.9.7.2"}
 
 
+def test_priors_are_grouped_by_patient_id_and_issuer_newest_first(tmp_path, make_instance):
+    """A patient's prior studies join the current one by (0010,0020) Patient ID and (0010,0021) Issuer of Patient ID
+    (PS3.3 C.7.1.1), even with the name spelled another way; the same ID from another issuer is another patient."""
+    studies = {  # folder: (issuer, name, study date, Study Instance UID)
+        "current": ("HOSP_A", "DOE^JOHN", "20240312", "1.2.826.0.1.3680043.9.7.10"),
+        "prior": ("HOSP_A", "Doe^John^^^", "20210105", "1.2.826.0.1.3680043.9.7.11"),
+        "older": ("HOSP_A", "DOE^JOHN", "20190720", "1.2.826.0.1.3680043.9.7.12"),
+        "elsewhere": ("HOSP_B", "DOE^JOHN", "20230101", "1.2.826.0.1.3680043.9.7.13"),
+    }
+    for folder, (issuer, name, date, study_uid) in studies.items():
+        make_instance(
+            tmp_path / folder / "im1.dcm",
+            PatientID="12345",
+            IssuerOfPatientID=issuer,
+            PatientName=name,
+            StudyDate=date,
+            StudyInstanceUID=study_uid,
+            SeriesInstanceUID=study_uid + ".1",
+        )
+    # The prior study is opened first: the order of the files does not decide the order shown.
+    catalog = open_paths([tmp_path / "older", tmp_path / "prior", tmp_path / "elsewhere", tmp_path / "current"]).catalog
+    assert len(catalog.patients) == 2
+    by_issuer = {str(p.header.IssuerOfPatientID): p for p in catalog.patients.values()}
+    assert [s.uid for s in by_issuer["HOSP_A"].studies_newest_first()] == [
+        "1.2.826.0.1.3680043.9.7.10",
+        "1.2.826.0.1.3680043.9.7.11",
+        "1.2.826.0.1.3680043.9.7.12",
+    ]
+    assert [s.uid for s in by_issuer["HOSP_B"].studies_newest_first()] == ["1.2.826.0.1.3680043.9.7.13"]
+
+
+def test_without_an_issuer_the_same_id_with_another_name_is_another_patient(tmp_path, make_instance):
+    """No issuer: Patient ID is not unique across hospitals, so name and birth date keep two people apart."""
+    for folder, name in (("a", "DOE^JOHN"), ("b", "SMITH^ANNA")):
+        make_instance(
+            tmp_path / folder / "im1.dcm",
+            PatientID="12345",
+            PatientName=name,
+            StudyInstanceUID=generate_uid(),
+            SeriesInstanceUID=generate_uid(),
+        )
+    assert len(open_paths([tmp_path]).catalog.patients) == 2
+
+
 def test_same_files_twice_are_not_duplicated(tmp_path, make_instance):
     """A folder opened twice, again later, and through a link to it: each file counts once."""
     series_uid = generate_uid()

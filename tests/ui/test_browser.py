@@ -54,7 +54,8 @@ def test_open_folder_tree_and_double_click(main_window, qtbot, tmp_path):
     for uid, row in series_rows(main_window).items():
         assert row[9].text() == str(counts[uid])
     assert ", 1 other file skipped" in browser.summary_label.text()  # readme.txt
-    # Double-click the last series: its image shows at once.
+    # Double-click the last series in the full tree (the series strip is the default view since #14): its image shows at once.
+    browser.show_tree(True)
     uid, row = list(series_rows(main_window).items())[-1]
     index = browser.proxy.mapFromSource(row[0].index())
     browser.tree.scrollTo(index)

@@ -21,7 +21,8 @@ from PySide6.QtWidgets import QApplication
 from viewer.core.display.hanging import GridShape, HangingProtocol
 from viewer.core.display.pixels.pipeline import Window
 from viewer.ui.browser import SERIES_ROLE
-from viewer.ui.viewport_layout import ACTIVE_BORDER, SERIES_MIME
+from viewer.ui.series_strip import SERIES_MIME
+from viewer.ui.viewport_layout import ACTIVE_BORDER
 
 CT = get_testdata_file("693_UNCI.dcm", download=False)
 MR_MULTIFRAME = get_testdata_file("emri_small.dcm", download=False)

@@ -137,8 +137,11 @@ def test_invert_and_monochrome1(main_window, open_in, qtbot):
     assert "MONOCHROME1" in main_window.pipeline_label.text()
 
 
-def test_large_image_is_rendered_at_screen_resolution(main_window, open_in):
+def test_large_image_is_rendered_at_screen_resolution(main_window, open_in, qtbot):
     open_in(main_window, [CR_MONOCHROME1])  # 1760 x 1760 in a smaller view
+    # The view is about 800 px tall since #14 gave the image the width (the docks at the right open on demand): a first
+    # render may come before the new view's layout is done; the one after it is at screen resolution.
+    qtbot.waitUntil(lambda: main_window.pane.last_render[1] >= 2, timeout=5000)
     region, stride = main_window.pane.last_render
     assert stride >= 2
     shown = main_window.pane.displayed_pixels()

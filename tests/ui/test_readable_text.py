@@ -138,6 +138,7 @@ def test_a_narrow_name_column_ends_labels_after_a_whole_word(default_window, qtb
 
 # ----------------------------------------------------------------------------- the Tags dock
 def _inspector_at_default_size(main_window, open_in, qtbot):
+    main_window.inspector_dock.show()  # on demand since #14 (hidden at first start)
     main_window.inspector_dock.raise_()
     with qtbot.waitSignal(main_window.inspector_filled, timeout=30000):
         open_in(main_window, [CT])

@@ -31,6 +31,7 @@ class Settings:
     charset_overrides: CharsetOverrides = field(default_factory=CharsetOverrides)
     offer_media: bool = True  # offer DICOM media when inserted
     hanging: dict[str, HangingProtocol] = field(default_factory=dict)  # per modality: the layout and series last used
+    theme: str = "dark"  # the window's colours: "dark" (a reading room's) or "light"
 
     @property
     def cache_bytes(self) -> int:

@@ -26,6 +26,8 @@ from viewer import __version__
 from viewer.core.runtime.tasks import rare_garbage_collection
 from viewer.ui.main_window import MainWindow
 from viewer.ui.paint_probe import FirstPaintProbe
+from viewer.ui.settings_store import SettingsStore
+from viewer.ui.theme import apply as apply_theme
 
 _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
 
@@ -63,6 +65,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("dicom-viewer")
     app.setWindowIcon(app_icon())
+    apply_theme(SettingsStore().theme(), app)  # before the first paint: the window never flashes light
     # Start-up imports make a few hundred thousand objects that all stay: the
     # garbage collector would walk them again and again, with nothing to free
     # (about 40 ms before the first image here). It runs rarely until the

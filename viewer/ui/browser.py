@@ -1,6 +1,12 @@
-"""The study browser: Patient > Study > Series, filled as a scan finds them.
+"""The study browser: the series strip by default, the full Patient > Study > Series tree on request.
 
-A tree over the core's :class:`~viewer.core.media.model.Catalog`, with a filter
+The strip (:class:`~viewer.ui.series_strip.SeriesStrip`) is narrow, one row
+per series with its thumbnail; the "Tree" button (or View > Show the full
+study tree) puts the tree in its place. Both show the same catalog, follow
+the same filter box, show a series on a click and let it be dragged
+(:data:`~viewer.ui.series_strip.SERIES_MIME`).
+
+The tree is a tree over the core's :class:`~viewer.core.media.model.Catalog`, with a filter
 box, sortable columns, a thumbnail per series and the scan's progress with
 a Cancel button. It holds no DICOM knowledge: names and values come from the
 catalog's headers (decoded by pydicom with each file's character set).
@@ -13,8 +19,8 @@ its tooltip is the whole label.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -23,6 +29,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
+    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -34,6 +42,7 @@ from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
+from viewer.ui.series_strip import SERIES_MIME, SeriesStrip, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -42,6 +51,8 @@ THUMBNAIL_SIZE = 48
 #: The Name column's width: at least this, and at most this share of the view when fitted to its labels.
 MIN_NAME_WIDTH = 200
 NAME_SHARE = 0.8
+#: A series with warnings: a red that reads on the dark theme and on the light one.
+WARNING_COLOUR = QColor("#d9534f")
 
 
 def _item(value: str, sort_value=None) -> QStandardItem:
@@ -65,12 +76,30 @@ def _number(value: str):
         return float("inf")
 
 
+class SeriesModel(QStandardItemModel):
+    """The tree's rows; a series row drags as :data:`~viewer.ui.series_strip.SERIES_MIME`."""
+
+    def mimeTypes(self) -> list[str]:
+        return [SERIES_MIME]
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction  # the series stays in the tree (a view removes rows a drop moved away)
+
+    def mimeData(self, indexes) -> QMimeData | None:
+        found = (self.itemFromIndex(index.siblingAtColumn(0)).data(SERIES_ROLE) for index in indexes if index.isValid())
+        return series_mime_data(dict.fromkeys(series.uid for series in found if series is not None))
+
+
 class StudyBrowser(QWidget):
-    """Tree of what was opened, its text read with the user's character-set `overrides`.
-    Emits ``series_activated(Series)`` on double-click or Enter."""
+    """The series strip or the tree of what was opened, its text read with the user's character-set `overrides`.
+
+    Signals: ``series_activated(Series)`` on a click, a double-click or Enter;
+    ``tree_shown_changed(bool)`` when the full tree replaces the strip, or back.
+    """
 
     series_activated = Signal(object)
     cancel_requested = Signal()
+    tree_shown_changed = Signal(bool)
 
     def __init__(self, overrides: CharsetOverrides | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -85,7 +114,7 @@ class StudyBrowser(QWidget):
         self.filter_edit.setPlaceholderText("Filter: name, ID, date, description, modality...")
         self.filter_edit.setClearButtonEnabled(True)
 
-        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model = SeriesModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -121,7 +150,21 @@ class StudyBrowser(QWidget):
         self.tree.expanded.connect(self._fit_timer.start)
         self.tree.collapsed.connect(self._fit_timer.start)
         self.tree.activated.connect(self._activated)
+        self.tree.clicked.connect(self._activated)
         self.tree.doubleClicked.connect(self._activated)
+        self.tree.setDragEnabled(True)
+        self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+
+        self.strip = SeriesStrip(overrides)
+        self.strip.series_activated.connect(self.series_activated)
+        self.views = QStackedWidget()
+        self.views.addWidget(self.strip)
+        self.views.addWidget(self.tree)
+        self.tree_button = QToolButton()
+        self.tree_button.setText("Tree")
+        self.tree_button.setCheckable(True)
+        self.tree_button.setToolTip("Show the full study tree (patients, studies, series, with every column), or the series strip")
+        self.tree_button.toggled.connect(self.show_tree)
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 0)  # busy: the total is not known while walking
@@ -143,8 +186,12 @@ class StudyBrowser(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.filter_edit)
-        layout.addWidget(self.tree, 1)
+        filter_row = QHBoxLayout()
+        filter_row.setContentsMargins(0, 0, 0, 0)
+        filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.tree_button)
+        layout.addLayout(filter_row)
+        layout.addWidget(self.views, 1)
         layout.addWidget(self.progress_widget)
         layout.addWidget(self.summary_label)
 
@@ -160,8 +207,26 @@ class StudyBrowser(QWidget):
         for uid, icon in icons.items():
             if uid in self._series:
                 self._series[uid][0].setIcon(icon)
+            self.strip.set_thumbnail(uid, icon)
         if selected_series is not None:
             self.select_series(selected_series)
+
+    # ------------------------------------------------------------------ the strip or the tree
+    @property
+    def tree_shown(self) -> bool:
+        """Whether the full tree is shown (rather than the series strip)."""
+        return self.views.currentWidget() is self.tree
+
+    def show_tree(self, shown: bool) -> None:
+        """The full study tree (`shown`), or the series strip."""
+        shown = bool(shown)
+        if shown == self.tree_shown:
+            return
+        self.views.setCurrentWidget(self.tree if shown else self.strip)
+        self.tree_button.setChecked(shown)
+        if shown:
+            self._fit_timer.start()
+        self.tree_shown_changed.emit(shown)
 
     def clear(self) -> None:
         self.model.removeRows(0, self.model.rowCount())
@@ -170,6 +235,8 @@ class StudyBrowser(QWidget):
         self._series.clear()
         self._icons = {}
         self.catalog = None
+        self.strip.clear()
+        self.strip.forget_thumbnails()
 
     def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
         """Add or refresh the rows of `changed` series (and their study and patient)."""
@@ -188,6 +255,7 @@ class StudyBrowser(QWidget):
         if len(self._patients) <= 3:
             self.tree.expandToDepth(1)
         self._fit_timer.start()
+        self.strip.update_series(catalog, changed)
 
     def _patient_row(self, patient: Patient) -> QStandardItem:
         item = self._patients.get(patient.key)
@@ -252,7 +320,7 @@ class StudyBrowser(QWidget):
             if series.warnings:
                 row[0].setText("⚠ " + row[0].text())
                 row[0].setToolTip("\n".join([label] + series.warnings))
-                row[0].setForeground(Qt.GlobalColor.darkRed)
+                row[0].setForeground(WARNING_COLOUR)
             if missing and not count:
                 for cell in row:
                     cell.setForeground(Qt.GlobalColor.gray)
@@ -309,6 +377,7 @@ class StudyBrowser(QWidget):
         icon = QIcon(QPixmap.fromImage(image))
         self._icons[series.uid] = icon
         row[0].setIcon(icon)
+        self.strip.set_thumbnail(series.uid, icon)
         self._fit_timer.start()  # the label moved right by the thumbnail's width
 
     # ------------------------------------------------------------------ progress
@@ -330,6 +399,7 @@ class StudyBrowser(QWidget):
         return self._series
 
     def select_series(self, series: Series) -> None:
+        self.strip.select_series(series)
         row = self._series.get(series.uid)
         if row is not None:
             index = self.proxy.mapFromSource(row[0].index())
@@ -343,5 +413,6 @@ class StudyBrowser(QWidget):
 
     def _filter_changed(self, value: str) -> None:
         self.proxy.setFilterFixedString(value.strip())
+        self.strip.set_filter(value)
         if value.strip():
             self.tree.expandAll()

@@ -15,6 +15,7 @@ import platform
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -36,6 +37,7 @@ from viewer.core.dicom import charset
 from viewer.core.dicom.io import ViewerError
 from viewer.core.net.nodes import LocalAE, check_ae_title
 from viewer.core.runtime.about import component_versions
+from viewer.ui import theme
 
 
 class AboutDialog(QDialog):
@@ -82,7 +84,12 @@ class SettingsDialog(QDialog):
         clear_recent.clicked.connect(window.settings_store.forget_recent)
         self.offer_media = QCheckBox("Offer to open a CD, DVD or USB drive with DICOM images when it is inserted")
         self.offer_media.setChecked(window.media_watcher.enabled)
+        self.theme = QComboBox()
+        for name, label in theme.THEMES:
+            self.theme.addItem(label, name)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(window.settings.theme)))
         form = QFormLayout(general)
+        form.addRow("Colours", self.theme)
         form.addRow("Decoded images kept in memory", self.cache_mb)
         form.addRow("", clear_recent)
         form.addRow("", self.offer_media)
@@ -193,5 +200,6 @@ class SettingsDialog(QDialog):
             self.network_warning.setText(exc.reason)
             return
         self.window.media_watcher.set_enabled(self.offer_media.isChecked())
+        self.window.settings_controller.set_theme(self.theme.currentData())
         self.window.settings_controller.apply(self.cache_mb.value(), table, local)
         self.accept()

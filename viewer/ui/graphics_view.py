@@ -27,8 +27,9 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 class ImageViewBox(pg.ViewBox):
     """A view box whose mouse does what radiology viewers do.
 
-    Left drag: window (horizontal = width, vertical = level). Middle drag:
-    pan. Right drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
+    Left drag: the toolbar's mouse tool (window by default: horizontal =
+    width, vertical = level; or pan, zoom, scroll). Middle drag: pan. Right
+    drag: zoom. Wheel: next/previous image; Ctrl+wheel: zoom.
     """
 
     def __init__(self, pane: ImagePane):
@@ -40,14 +41,16 @@ class ImageViewBox(pg.ViewBox):
     def mouseDragEvent(self, ev, axis=None):
         ev.accept()
         delta = ev.pos() - ev.lastPos()
-        button = ev.button()
-        if button == Qt.MouseButton.LeftButton:
+        action = self._pane.drag_action(ev.button())  # the left button does what the toolbar's mouse tool says
+        if action == "window":
             self._pane.window_dragged.emit(float(delta.x()), float(delta.y()))
-        elif button == Qt.MouseButton.MiddleButton:
+        elif action == "scroll":
+            self._pane.scroll_dragged(float(delta.y()), start=ev.isStart())
+        elif action == "pan":
             self._pane.fitted = False
             moved = self.mapToView(ev.pos()) - self.mapToView(ev.lastPos())
             self.translateBy(x=-moved.x(), y=-moved.y())
-        elif button == Qt.MouseButton.RightButton:
+        elif action == "zoom":
             self._pane.fitted = False
             factor = 1.01 ** float(delta.y())
             self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))

@@ -307,6 +307,9 @@ class ImagePane(QWidget):
         view_box.sigRangeChanged.connect(self._view_changed)
         view.scene().sigMouseMoved.connect(self._mouse_moved)
         self._layout.addWidget(view)
+        # Laid out now, not at the next event loop turn: fitting below, and the zoom and scale bar, need its real size.
+        view.show()
+        self._layout.activate()
         for label in self._overlays():
             label.raise_()  # the overlays stay above the view
         self._apply_smoothing()
@@ -523,9 +526,15 @@ class ImagePane(QWidget):
         """Screen pixels per image pixel now."""
         if self._on_poster:
             return self._poster.fitted_scale()
-        px_w, px_h = self.view_box.viewPixelSize()
-        size = max(px_w, px_h)
-        return 1.0 / size if size > 0 else 1.0
+        return self._view_scale()
+
+    def _view_scale(self) -> float:
+        """Screen pixels per image pixel in the view, from its size and range: not pyqtgraph's viewPixelSize,
+        which is cached from the transform of the last paint and stale right after a resize or a new range."""
+        rect, shown = self.view_box.rect(), self.view_box.viewRect()
+        if rect.width() <= 0 or rect.height() <= 0 or shown.width() <= 0 or shown.height() <= 0:
+            return 1.0
+        return min(rect.width() / shown.width(), rect.height() / shown.height())
 
     # -- rendering -------------------------------------------------------------------------
     def render(self) -> None:
@@ -533,8 +542,7 @@ class ImagePane(QWidget):
         if self._frame is None or self._voi is None:
             return
         rect = self.view_box.viewRect()
-        px_w, px_h = self.view_box.viewPixelSize()
-        region, stride = visible_region((rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, min(px_w, px_h))
+        region, stride = visible_region((rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, 1.0 / self._view_scale())
         r0, r1, c0, c1 = region
         if r1 <= r0 or c1 <= c0:
             self.image_item.clear()
@@ -552,6 +560,27 @@ class ImagePane(QWidget):
         self.render()
         self._update_scale_bar()
         self.view_changed.emit()
+
+    # -- the mouse tools (the toolbar's: what a left drag does) ---------------------------
+    #: What a left drag does: "window" (width and level), "pan", "zoom" or "scroll" (through the images).
+    left_drag_tool = "window"
+    #: Screen pixels of vertical drag per image with the scroll tool.
+    SCROLL_DRAG_PIXELS = 8
+    _scroll_drag = 0.0  # pixels dragged towards the next image
+
+    def drag_action(self, button: Qt.MouseButton) -> str:
+        """What a drag with `button` does: the left button's tool; the middle one pans, the right one zooms."""
+        if button == Qt.MouseButton.LeftButton:
+            return self.left_drag_tool
+        return {Qt.MouseButton.MiddleButton: "pan", Qt.MouseButton.RightButton: "zoom"}.get(button, "")
+
+    def scroll_dragged(self, dy: float, start: bool = False) -> None:
+        """A scroll-tool drag moved `dy` screen pixels down: one image on per :data:`SCROLL_DRAG_PIXELS`."""
+        self._scroll_drag = (0.0 if start else self._scroll_drag) + dy
+        steps = int(self._scroll_drag / self.SCROLL_DRAG_PIXELS)
+        if steps:
+            self._scroll_drag -= steps * self.SCROLL_DRAG_PIXELS
+            self.step_requested.emit(steps)
 
     # -- mouse and layout ------------------------------------------------------------------
     def _mouse_moved(self, scene_pos) -> None:

@@ -1,7 +1,7 @@
 """The Tags dock: every attribute of the file shown, in the tag inspector.
 
-The inspector is built when the dock is first shown (it sits behind the
-Display pipeline dock at first). Its rows are built on a worker thread, the
+The inspector is built when the dock is first shown (it is hidden at first
+start, and opens from the View menu or its key). Its rows are built on a worker thread, the
 newest request winning, and only when the file changes: scrolling through
 the frames of one file, or through a series faster than
 :data:`PAUSE_MS`, builds nothing.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QInputDialog, QMenu, QToolBar
+from PySide6.QtWidgets import QInputDialog, QMenu
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.hanging import (
@@ -97,10 +97,7 @@ class Layouts(QObject):
         grid.maximised_changed.connect(lambda viewport: self.maximise_action.setChecked(viewport is not None))
         self.chooser.add_actions([self.compare_action])
 
-        toolbar = window.findChild(QToolBar, "image_toolbar") or window.findChild(QToolBar)
-        if toolbar is not None:
-            toolbar.addSeparator()
-            toolbar.addWidget(self.chooser)
+        window.image_toolbar.add_layout_chooser(self.chooser)
         self.menu = QMenu("&Layout", window)
         self.shape_actions = shape_actions(self.menu, self.choose)
         self.menu.addActions(self.shape_actions)

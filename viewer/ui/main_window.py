@@ -24,8 +24,13 @@ from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.query_dock import QueryDock
 from viewer.ui.settings_controller import SettingsController
 from viewer.ui.settings_store import SettingsStore
+from viewer.ui.tools import ImageToolbar
 from viewer.ui.view_actions import smoothing_action
 from viewer.ui.workers import BackgroundRunner
+
+#: The Studies dock's width with the series strip (its default view), and with the full study tree.
+STRIP_WIDTH = 250
+TREE_WIDTH = 480
 
 if TYPE_CHECKING:
     from viewer.core.display.view_state import DisplayState
@@ -99,9 +104,13 @@ class MainWindow(QMainWindow):
         self.browser.cancel_requested.connect(self.opener.cancel)
         self.opener.progress.connect(self.browser.show_progress)
         self.browser_dock.setWidget(self.browser)
+        self.browser.show_tree(self.settings_store.study_tree())  # the strip, unless the user widened it into the tree
+        self.study_tree_action.setChecked(self.browser.tree_shown)
+        self.browser.tree_shown_changed.connect(self._study_tree_shown)
         self.window_presets = contents.WindowPresets(self.preset_combo, lambda: self.settings.presets, lambda: self.viewport)
         self.viewports = contents.ViewportLayout(lambda: self._connect(contents.Viewport(self.frame_source, self.runner, overrides)))
-        self.browser.series_activated.connect(lambda series: self.viewport.show_series(series))
+        # A click, then the double-click's second click: the series shown stays as it is.
+        self.browser.series_activated.connect(lambda series: series is not self.current_series and self.viewport.show_series(series))
         self.opening = contents.Opening(self.opener, self.browser, self.viewports, self.statusBar(), self.problems_dock)
         self.opening.opened.connect(self.series_opened)
         self.frames_found.connect(self.opening.frames_found)  # at once when found here, queued from a worker thread
@@ -116,6 +125,8 @@ class MainWindow(QMainWindow):
         layouts.install(self)
 
     def _connect(self, viewport: Viewport) -> Viewport:
+        self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says
+
         def if_active(slot):  # the docks, the Window box and the actions follow the active viewport only
             return lambda *args: slot(*args) if viewport is self.viewport else None
 
@@ -156,14 +167,14 @@ class MainWindow(QMainWindow):
         self.browser_dock = QDockWidget("Studies", self)
         self.browser_dock.setObjectName("browser_dock")
         self.addDockWidget(left, self.browser_dock)
-        self.resizeDocks([self.browser_dock], [420], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock], [STRIP_WIDTH], Qt.Orientation.Horizontal)
         self.query_dock = QueryDock(self.runner, self)
         self.query_dock.retrieved.connect(lambda folders: self.open_paths(folders))
         self.query_dock.problems.connect(lambda problems: self.problems_dock.add(problems))
         self.addDockWidget(left, self.query_dock)
         self.tabifyDockWidget(self.browser_dock, self.query_dock)
         self.browser_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.query_dock], [400, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock, self.query_dock], [STRIP_WIDTH, STRIP_WIDTH], Qt.Orientation.Horizontal)
         self.pipeline_dock = PipelineDock(self)
         self.pipeline_label = self.pipeline_dock.label
         self.addDockWidget(right, self.pipeline_dock)
@@ -178,6 +189,9 @@ class MainWindow(QMainWindow):
         self.problems = self.problems_dock.problems  # every problem so far, in order
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
         self.problems_dock.hide()
+        # On demand (View menu or their keys), not at first start: the image gets the width. A saved layout may show them.
+        self.pipeline_dock.hide()
+        self.inspector_dock.hide()
 
     def _action(self, text: str, slot, shortcut=None, checkable=False) -> QAction:
         action = QAction(text, self)
@@ -217,9 +231,19 @@ class MainWindow(QMainWindow):
         view_menu.addActions([self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action])
         smoothing_action(self, view_menu)  # viewer.ui.view_actions: "Smooth when zoomed" (N)
         view_menu.addSeparator()
-        for dock in (self.browser_dock, self.query_dock, self.pipeline_dock, self.inspector_dock, self.problems_dock):
+        self.study_tree_action = self._action(
+            "Show the full study &tree", lambda: self.browser.show_tree(self.study_tree_action.isChecked()), "Ctrl+T", checkable=True
+        )
+        view_menu.addAction(self.study_tree_action)
+        view_menu.addSeparator()
+        dock_keys = ("Ctrl+Shift+B", "Ctrl+Shift+R", "Ctrl+Shift+D", "Ctrl+Shift+T", "Ctrl+Shift+E")
+        for dock, key in zip((self.browser_dock, self.query_dock, self.pipeline_dock, self.inspector_dock, self.problems_dock), dock_keys):
+            dock.toggleViewAction().setShortcut(QKeySequence(key))
+            self.addAction(dock.toggleViewAction())  # its key works with the menu closed
             view_menu.addAction(dock.toggleViewAction())
-        self.menuBar().addMenu("&Help").addAction(self._action("&About DICOM Viewer", self.show_about))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard and mouse", self.show_keys, QKeySequence.StandardKey.HelpContents))
+        help_menu.addAction(self._action("&About DICOM Viewer", self.show_about))
 
         keys = Qt.Key
         self._action("Next image", lambda: self.step(1), [QKeySequence(keys.Key_Down), QKeySequence(keys.Key_Right)])
@@ -230,14 +254,13 @@ class MainWindow(QMainWindow):
         self.play_action = self._action("Play / pause cine", lambda: self.cine.toggle(), QKeySequence(keys.Key_Space))
         self._action("Last image", lambda: self.go_to(len(self.images) - 1), QKeySequence(keys.Key_End))
 
-        toolbar = self.addToolBar("Image")
-        toolbar.setObjectName("image_toolbar")
-        toolbar.addWidget(QLabel(" Window "))
         self.preset_combo = QComboBox()
         self.preset_combo.setMinimumWidth(220)
-        toolbar.addWidget(self.preset_combo)
-        toolbar.addSeparator()
-        toolbar.addActions(list(image_actions))
+        self.image_toolbar = ImageToolbar(
+            self, dict(zip(("invert", "reset", "fit", "one_to_one", "annotations"), image_actions)), self.preset_combo
+        )
+        self.addToolBar(self.image_toolbar)
+        view_menu.insertMenu(view_menu.actions()[0], self.image_toolbar.tools_menu())
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:
@@ -277,6 +300,18 @@ class MainWindow(QMainWindow):
         self.window_presets.choose(name)
 
     # ------------------------------------------------------------------ about, drag and drop, closing
+    def show_keys(self) -> None:
+        """Help > Keyboard and mouse: every binding, read from the window's actions."""
+        from viewer.ui.keys_dialog import KeysDialog
+
+        KeysDialog(self).exec()
+
+    def _study_tree_shown(self, shown: bool) -> None:
+        """The Studies dock shows the full tree (wide) or the series strip (narrow); kept for the next start."""
+        self.study_tree_action.setChecked(shown)
+        self.settings_store.save_study_tree(shown)
+        self.resizeDocks([self.browser_dock], [TREE_WIDTH if shown else STRIP_WIDTH], Qt.Orientation.Horizontal)
+
     def show_about(self) -> None:
         from viewer.ui.dialogs import AboutDialog
 

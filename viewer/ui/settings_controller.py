@@ -61,6 +61,15 @@ class SettingsController(QObject):
         save_network_settings(window.query_panel.nodes, local)
         window.window_presets.forget()  # the Window box offers the new presets
 
+    def set_theme(self, name: str) -> None:
+        """The user chose the window's colours: applied at once and kept."""
+        from viewer.ui.theme import apply
+
+        window = self.window
+        window.settings.theme = apply(name)
+        window.settings_store.save_theme(window.settings.theme)
+        window.image_toolbar.refresh_icons()  # drawn in the palette's text colour
+
     def set_charset_override(self, scope: str, key: str, code: str) -> None:
         """The user chose a character set for a file, series, station or institution ('' forgets the choice)."""
         window = self.window

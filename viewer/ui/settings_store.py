@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 MAX_RECENT = 10
 OFFER_MEDIA = "media/offer_inserted"
 HANGING = "layouts/hanging"
+THEME = "appearance/theme"
+#: Whether the Studies dock shows the full study tree rather than the series strip (the window's layout: reset with it).
+STUDY_TREE = "window/study_tree"
 
 
 def settings() -> QSettings:
@@ -50,7 +53,17 @@ class SettingsStore:
         loaded.charset_overrides = CharsetOverrides.from_dict(_json(store.value("charset_overrides", "")))
         loaded.offer_media = store.value(OFFER_MEDIA, True, type=bool)
         loaded.hanging = protocols_from_json(str(store.value(HANGING, "") or ""))
+        loaded.theme = self.theme()
         return loaded
+
+    def theme(self) -> str:
+        """The theme chosen ("dark" when none was): read before the window's first paint, so Qt only."""
+        from viewer.ui.theme import known
+
+        return known(settings().value(THEME, ""))
+
+    def save_theme(self, name: str) -> None:
+        settings().setValue(THEME, name)
 
     def save_cache_size(self, megabytes: int) -> None:
         settings().setValue("cache_mb", megabytes)
@@ -84,6 +97,13 @@ class SettingsStore:
 
     def forget_recent(self) -> None:
         settings().remove("recent")
+
+    def study_tree(self) -> bool:
+        """Whether the Studies dock showed the full study tree (rather than the series strip) when last left."""
+        return settings().value(STUDY_TREE, False, type=bool)
+
+    def save_study_tree(self, shown: bool) -> None:
+        settings().setValue(STUDY_TREE, bool(shown))
 
     def window_layout(self) -> tuple[QByteArray | None, QByteArray | None]:
         """The window's geometry and dock layout as last closed (None: never saved)."""

@@ -23,13 +23,13 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from viewer.core.display.hanging import MAX_COLUMNS, MAX_ROWS, GridShape
+from viewer.ui.series_strip import series_uids
 from viewer.ui.viewport import Viewport
 
 if TYPE_CHECKING:
     from viewer.core.media.model import Series
 
 #: What the browser drags: a series, as its Series Instance UID in UTF-8.
-SERIES_MIME = "application/x-dicom-viewer-series"
 #: The active viewport's border, and the others'.
 ACTIVE_BORDER = QColor("#3d9df3")
 INACTIVE_BORDER = QColor("#303030")
@@ -205,10 +205,8 @@ class ViewportLayout(QWidget):
 
 def dropped_series_uid(mime) -> str | None:
     """The Series Instance UID a drag carries (:data:`SERIES_MIME`), or None."""
-    if mime is None or not mime.hasFormat(SERIES_MIME):
-        return None
-    uid = bytes(mime.data(SERIES_MIME)).decode("utf-8", "replace").strip("\x00 ")
-    return uid or None
+    uids = series_uids(mime) if mime is not None else []
+    return uids[0].strip("\x00 ") or None if uids else None
 
 
 class _ViewportEvents(QObject):

@@ -197,21 +197,37 @@ class Study:
 
 @dataclass(eq=False)
 class Patient:
-    """Studies of one patient: same ID, name, birth date and issuer."""
+    """Studies of one patient (see :func:`patient_key`): the current study and its priors."""
 
     key: tuple[str, ...]
     header: Dataset
     studies: dict[str, Study] = field(default_factory=dict)
 
+    def studies_newest_first(self) -> list[Study]:
+        """The patient's studies, the newest first, by (0008,0020) *Study Date* and (0008,0030) *Study Time*
+        (studies with neither come last, in the order they were found)."""
+
+        def when(study: Study) -> str:
+            return text(study.header, "StudyDate") + text(study.header, "StudyTime")
+
+        dated = sorted((s for s in self.studies.values() if when(s)), key=when, reverse=True)
+        return dated + [s for s in self.studies.values() if not when(s)]
+
 
 def patient_key(header: Dataset) -> tuple[str, ...]:
-    """Patient ID alone is not unique across hospitals; name, birth date and issuer join it."""
-    return (
-        text(header, "PatientID"),
-        text(header, "PatientName").upper(),
-        text(header, "PatientBirthDate"),
-        text(header, "IssuerOfPatientID"),
-    )
+    """Which patient a header's study belongs to: the studies of one key are one patient's, priors included.
+
+    (0010,0020) *Patient ID* is unique only within the namespace of its
+    (0010,0021) *Issuer of Patient ID* (PS3.3 C.7.1.1): with an issuer, ID
+    and issuer name the patient (a name spelled another way in a prior
+    study is still the same patient). Without one, Patient ID alone is not
+    unique across hospitals, so (0010,0010) *Patient's Name* and
+    (0010,0030) *Patient's Birth Date* join it.
+    """
+    patient_id, issuer = text(header, "PatientID"), text(header, "IssuerOfPatientID")
+    if patient_id and issuer:
+        return (patient_id, "", "", issuer)
+    return (patient_id, text(header, "PatientName").upper(), text(header, "PatientBirthDate"), issuer)
 
 
 class Catalog:

@@ -1,0 +1,221 @@
+"""The series strip: the Studies dock's narrow default view, one row per series with its thumbnail.
+
+A vertical list, fed by the same :class:`~viewer.core.media.model.Catalog`
+as the study tree (:class:`~viewer.ui.browser.StudyBrowser` holds both):
+each patient's name, then their studies, the newest first (the current
+study, then its priors: :meth:`~viewer.core.media.model.Patient.studies_newest_first`),
+each study's series under it with a thumbnail, the modality, the series
+number and description and the number of images. A click shows the series
+in the active viewport; dragging it carries :data:`SERIES_MIME`.
+
+The drag's data (also the study tree's): MIME type :data:`SERIES_MIME`,
+the series' key in the catalog (its (0020,000E) *Series Instance UID*),
+UTF-8, one per line. :func:`series_uids` reads it back for a drop target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QIcon
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+
+from viewer.core.dicom.charset import CharsetOverrides
+from viewer.core.display.annotations import format_date, format_person_name
+from viewer.core.media.model import Catalog, Series, text
+
+#: The drag-and-drop MIME type of a series: its Series Instance UID, UTF-8, one per line.
+SERIES_MIME = "application/x-dicom-viewer-series"
+#: The strip's thumbnails, in pixels.
+STRIP_THUMBNAIL = 56
+SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
+#: What the filter box matches a row against (its patient, its study and itself).
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
+#: "patient" or "study" for a heading row (None for a series).
+LEVEL_ROLE = Qt.ItemDataRole.UserRole + 4
+#: A series row's patient and study labels (for the filter).
+CONTEXT_ROLE = Qt.ItemDataRole.UserRole + 5
+
+
+def series_mime_data(uids: Iterable[str]) -> QMimeData | None:
+    """The drag's data for series `uids` (None for none)."""
+    uids = [uid for uid in uids if uid]
+    if not uids:
+        return None
+    data = QMimeData()
+    data.setData(SERIES_MIME, "\n".join(uids).encode("utf-8"))
+    return data
+
+
+def series_uids(data: QMimeData) -> list[str]:
+    """The Series Instance UIDs a drag carries ([] when it carries no series)."""
+    if not data.hasFormat(SERIES_MIME):
+        return []
+    return [line for line in bytes(data.data(SERIES_MIME)).decode("utf-8", "replace").splitlines() if line.strip()]
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+class SeriesStrip(QListWidget):
+    """The series of a catalog, one row each, grouped by patient and study.
+
+    Signals: ``series_activated(Series)`` on a click, a double-click or Enter.
+    """
+
+    series_activated = Signal(object)
+
+    def __init__(self, overrides: CharsetOverrides | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.overrides = overrides
+        self._items: dict[str, QListWidgetItem] = {}
+        self._icons: dict[str, QIcon] = {}
+        self._filter = ""
+        self.setIconSize(QSize(STRIP_THUMBNAIL, STRIP_THUMBNAIL))
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setSpacing(1)
+        self.itemClicked.connect(self._activated)
+        self.itemActivated.connect(self._activated)  # Enter, and a double-click on platforms that activate on it
+
+    # ------------------------------------------------------------------ filling
+    def rebuild(self, catalog: Catalog) -> None:
+        """Every row again, in the catalog's order: patients, their studies newest first, series by number."""
+        current = self.currentItem().data(SERIES_ROLE) if self.currentItem() is not None else None
+        scrolled = self.verticalScrollBar().value()  # series found while the user reads the list: it stays where it was
+        self.clear()
+        for patient in catalog.patients.values():
+            name = format_person_name(self._text(patient.header, "PatientName")) or "(no name)"
+            patient_id = self._text(patient.header, "PatientID")
+            patient_label = name + (f"  ({patient_id})" if patient_id else "")
+            self._heading(patient_label, "patient")
+            for study in patient.studies_newest_first():
+                date = format_date(self._text(study.header, "StudyDate"))
+                study_label = " ".join(p for p in (date, self._text(study.header, "StudyDescription")) if p) or "Study"
+                self._heading(study_label, "study")
+                for series in sorted(study.series.values(), key=lambda s: _number(s.number)):
+                    self._series_item(series, f"{patient_label} {study_label}")
+        self.set_filter(self._filter)
+        if current is not None and current.uid in self._items:
+            self.setCurrentItem(self._items[current.uid])
+        self.verticalScrollBar().setValue(scrolled)
+
+    def clear(self) -> None:
+        super().clear()
+        self._items = {}
+
+    def forget_thumbnails(self) -> None:
+        self._icons = {}
+
+    def _heading(self, label: str, level: str) -> None:
+        """A patient's or a study's row: a heading, neither selected nor dragged."""
+        item = QListWidgetItem(label)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        item.setToolTip(label)
+        item.setData(LEVEL_ROLE, level)
+        font = QFont(self.font())
+        font.setBold(level == "patient")
+        font.setItalic(level == "study")
+        item.setFont(font)
+        self.addItem(item)
+
+    def _series_item(self, series: Series, context: str) -> None:
+        item = QListWidgetItem()
+        item.setData(SERIES_ROLE, series)
+        item.setData(CONTEXT_ROLE, context)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+        icon = self._icons.get(series.uid)
+        if icon is not None:
+            item.setIcon(icon)
+        self._label(item, series)
+        self.addItem(item)
+        self._items[series.uid] = item
+
+    def _label(self, item: QListWidgetItem, series: Series) -> None:
+        """The series' row: modality and number, description, images (and how many are missing)."""
+        description = self._text(series.header, "SeriesDescription") or (series.instances[0].path.name if series.instances[0].path else "")
+        heading = " ".join(p for p in (series.modality, series.number and f"#{series.number}") if p) or "Series"
+        images = series.image_count
+        missing = series.missing_count
+        count_text = f"{images} image{'s' if images != 1 else ''}" + (f" ({missing} missing)" if missing else "")
+        label = "\n".join(p for p in (heading, description, count_text) if p)
+        item.setText(("⚠ " if series.warnings else "") + label)
+        item.setToolTip("\n".join([" ".join(label.splitlines())] + series.warnings))
+        item.setData(FILTER_ROLE, f"{item.data(CONTEXT_ROLE)} {label} {series.modality}".lower())
+
+    def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
+        """`changed` series gained images: their rows are relabelled; a new series builds the rows again (in order)."""
+        if any(series.uid not in self._items for series in changed):
+            self.rebuild(catalog)
+            return
+        for series in changed:  # a long scan of one series: its count grows batch after batch
+            self._label(self._items[series.uid], series)
+
+    def _text(self, header, keyword: str) -> str:
+        return text(header, keyword, None, self.overrides)
+
+    def set_thumbnail(self, uid: str, icon: QIcon) -> None:
+        """`icon` for the series of key `uid` (kept for when the rows are built again)."""
+        self._icons[uid] = icon
+        item = self._items.get(uid)
+        if item is not None:
+            item.setIcon(icon)
+
+    def series_items(self) -> dict[str, QListWidgetItem]:
+        """The row of each series, by its key in the catalog."""
+        return self._items
+
+    # ------------------------------------------------------------------ filter and selection
+    def set_filter(self, value: str) -> None:
+        """Show only the series whose patient, study or own label contains `value` (any case), with their headings."""
+        self._filter = value.strip().lower()
+        patient = study = None
+        shown: set[int] = set()  # rows of headings with a series shown under them
+        for row in range(self.count()):
+            item = self.item(row)
+            level = item.data(LEVEL_ROLE)
+            if level == "patient":
+                patient = row
+            elif level == "study":
+                study = row
+            else:
+                hidden = bool(self._filter) and self._filter not in item.data(FILTER_ROLE)
+                item.setHidden(hidden)
+                if not hidden:
+                    shown.update(r for r in (patient, study) if r is not None)
+        for row in range(self.count()):
+            if self.item(row).data(LEVEL_ROLE) is not None:
+                self.item(row).setHidden(row not in shown)
+
+    def select_series(self, series: Series) -> None:
+        item = self._items.get(series.uid)
+        if item is not None:
+            self.setCurrentItem(item)
+            self.scrollToItem(item)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        series = item.data(SERIES_ROLE)
+        if series is not None:
+            self.series_activated.emit(series)
+
+    # ------------------------------------------------------------------ dragging
+    def startDrag(self, _supported_actions) -> None:
+        # A copy, never a move: a view removes the rows a drop moved away, and the series stays in the strip.
+        super().startDrag(Qt.DropAction.CopyAction)
+
+    def mimeTypes(self) -> list[str]:
+        return [SERIES_MIME]
+
+    def mimeData(self, items) -> QMimeData | None:
+        return series_mime_data(item.data(SERIES_ROLE).uid for item in items if item.data(SERIES_ROLE) is not None)
