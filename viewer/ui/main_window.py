@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QMenu
 from viewer.ui.central import ActiveViewport, CentralArea
 from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder, fill_recent_menu
 from viewer.ui.inspector_dock import InspectorDock
+from viewer.ui.link_actions import link_actions
 from viewer.ui.pipeline_dock import PipelineDock
 from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.query_dock import QueryDock
@@ -230,6 +231,7 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.preset_combo)
         toolbar.addSeparator()
         toolbar.addActions(list(image_actions))
+        toolbar.addActions(link_actions(self, view_menu.addMenu("&Linking")))
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:
