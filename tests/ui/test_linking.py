@@ -12,6 +12,8 @@ from those numbers; the slice a viewport shows is read back from its file's
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -419,3 +421,43 @@ def test_the_window_offers_the_switches_on_free_keys(main_window, open_in, serie
     links.offset.trigger()  # one viewport: nothing to link, said in the status bar; scrolling linked again
     assert controller.scroll_linked and links.scroll.isChecked()
     assert "no two series" in main_window.statusBar().currentMessage()
+
+
+def test_scout_lines_of_a_real_ct_on_its_localizer(qtbot, grid, tmp_path):
+    """pydicom's dicomdirtests CT: five axial slices (CT5N) and a coronal scout (CT2N/6924), one frame of reference.
+
+    The files were cut down to 16 x 16 pixels; copies here get back a 512 x 512 matrix (zero pixels), the
+    positions, orientations and spacings of the acquisition left as written.
+    """
+    from pydicom.data import get_testdata_file
+
+    tests = Path(get_testdata_file("DICOMDIR", download=False)).parent / "98892001"
+    for name in ("CT2N/6924", "CT2N/6293", *(f"CT5N/{n}" for n in ("2062", "2392", "2693", "3023", "3353"))):
+        ds = pydicom.dcmread(tests / name)
+        ds.Rows = ds.Columns = 512
+        ds.PixelData = np.zeros((512, 512), dtype="<i2").tobytes()
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        ds.save_as(tmp_path / name)
+    found = {s.description or s.uid: s for s in open_paths([tmp_path]).catalog.all_series()}
+    axial_series = next(s for s in found.values() if len(s.images) == 5)
+    scout_series = next(s for s in found.values() if len(s.images) == 2)
+    axial, scout = grid[0], grid[1]
+    show(qtbot, axial, axial_series)
+    coronal_ref = next(ref for ref in scout_series.images if ref.instance.path.name == "6924")
+    scout.show_series(scout_series, coronal_ref)
+    qtbot.waitUntil(lambda: scout.frame is not None)
+    controller = LinkController(grid, Active(axial))
+    controller.set_first_last_lines(True)
+    # The scout: first pixel (-265, 0, 50), rows to the left 0.596847 mm apart, columns to the feet 0.545455 mm
+    # apart. An axial slice covers x from -72.2 - 0.244 (its first pixel's outer edge) to beyond the scout's edge.
+    left, right = (-72.199997 - 0.5 * 0.488281 + 265) / 0.596847, 511.5
+    for index in range(5):
+        axial.go_to(index)
+        qtbot.waitUntil(lambda index=index: axial.display.state.index == index and axial.current == axial.images[index])
+        row = (50 - z_of(axial)) / 0.545455
+        assert same_segment(controller.overlays[scout].drawn_segment("active"), ((left, row), (right, row)))
+    # First and last slices at z = 8.7625 and -1.2375 mm: rows 75.6 and 93.9 (in slice order, feet first).
+    overlay = controller.overlays[scout]
+    rows = sorted(overlay.drawn_segment(name)[0][1] for name in ("first", "last"))
+    assert rows == pytest.approx(sorted([(50 - 8.7625) / 0.545455, (50 + 1.2375) / 0.545455]), abs=1.0)
+    assert controller.linked_image(axial, scout) == (False, None)  # a localizer series is not a stack: not scrolled

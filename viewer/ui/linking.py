@@ -41,7 +41,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer
 
 from viewer.core.display.image_plane import ImagePlane, series_planes
 from viewer.core.display.linking import LINK_COSINE, SliceStack, link_offset, linked_index, slice_stack
-from viewer.core.display.reference_lines import cursor_target, first_and_last_lines, reference_line
+from viewer.core.display.reference_lines import ReferenceLine, cursor_target, first_and_last_lines, reference_line
 from viewer.core.display.view_state import DisplayState
 from viewer.core.media.model import Series
 from viewer.ui.reference_overlay import ReferenceOverlay
@@ -49,6 +49,8 @@ from viewer.ui.viewport import Viewport
 
 #: How long the cross-reference cursor's mark stays.
 MARK_SECONDS = 1.5
+#: Reference lines kept for pairs of images met again (a few series scrolled through).
+LINES_KEPT = 20_000
 
 
 @dataclass
@@ -85,6 +87,7 @@ class LinkController(QObject):
         self.offsets: dict[tuple[Series, Series], float] = {}
         self.overlays: dict[Viewport, ReferenceOverlay] = {}
         self._geometry: dict[Viewport, _Geometry] = {}
+        self._lines: dict[tuple[ImagePlane, ImagePlane], ReferenceLine | None] = {}
         self._busy = False  # the controller is moving viewports itself: nothing is passed on
         self._last_active: Viewport | None = None
         self._clicks_heard: set[Viewport] = set()
@@ -334,12 +337,21 @@ class LinkController(QObject):
         if target is None or source is None:
             self.overlays[viewport].show_lines(None)
             return
-        line = reference_line(source, target) if self.reference_lines else None
+        line = self._line(source, target) if self.reference_lines else None
         first = last = None
         if self.first_last_lines:
             geometry = self.geometry(active)
             first, last = first_and_last_lines(geometry.planes, target) if geometry is not None else (None, None)
         self.overlays[viewport].show_lines(line, first, last)
+
+    def _line(self, source: ImagePlane, target: ImagePlane):
+        """:func:`reference_line`, kept per pair of planes: scrolling back and forth meets the same pairs again."""
+        key = (source, target)  # planes compare by identity, and are kept as long as their series is shown
+        if key not in self._lines:
+            if len(self._lines) >= LINES_KEPT:
+                self._lines.clear()
+            self._lines[key] = reference_line(source, target)
+        return self._lines[key]
 
     # ------------------------------------------------------------------ cross-reference cursor
     def cross_reference(self, clicked: Viewport, column: float, row: float) -> dict[Viewport, int]:
