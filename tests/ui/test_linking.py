@@ -461,3 +461,14 @@ def test_scout_lines_of_a_real_ct_on_its_localizer(qtbot, grid, tmp_path):
     rows = sorted(overlay.drawn_segment(name)[0][1] for name in ("first", "last"))
     assert rows == pytest.approx(sorted([(50 - 8.7625) / 0.545455, (50 + 1.2375) / 0.545455]), abs=1.0)
     assert controller.linked_image(axial, scout) == (False, None)  # a localizer series is not a stack: not scrolled
+
+
+def test_a_series_shown_beside_joins_the_active_position(qtbot, grid, series):
+    active_viewport, other = grid[0], grid[1]
+    show(qtbot, active_viewport, series["axial"])
+    LinkController(grid, Active(active_viewport))
+    active_viewport.go_to(index_at_z(active_viewport, 12.0))
+    qtbot.waitUntil(lambda: z_of(active_viewport) == 12.0)
+    show(qtbot, other, series["axial3"])  # its middle image would be z = 22
+    qtbot.waitUntil(lambda: z_of(other) == 13.0)
+    assert z_of(active_viewport) == 12.0  # the active one stays

@@ -13,7 +13,8 @@ as they come, so layouts may add and remove them.
   as they are for series of one Frame of Reference, by the offset recorded
   with :meth:`LinkController.link_with_offset` for series of different ones.
   Where that series has no image within half its spacing, the viewport keeps
-  its image and says "No linked slice here".
+  its image and says "No linked slice here". A series newly shown in another
+  viewport starts at the active viewport's position.
 * **Linked window/level** gives the window set in one viewport to every
   other showing the same modality (a CT window means nothing on an MR);
   **linked zoom/pan** gives the others the same magnification (screen
@@ -221,7 +222,15 @@ class LinkController(QObject):
         if self._busy or viewport not in self.viewports():
             return
         if len(changed) == len(DisplayState.__dataclass_fields__):
-            return  # another series shown (a reset): it does not move the others
+            # Another series shown (a reset): it does not move the others, but joins the active one's position.
+            active = self.active
+            if self.scroll_linked and active is not None and active is not viewport:
+                self._busy = True
+                try:
+                    self._move(active, viewport)
+                finally:
+                    self._busy = False
+            return
         if "index" in changed and self.scroll_linked:
             self.follow(viewport)
         if "voi" in changed and self.window_linked:
@@ -264,15 +273,17 @@ class LinkController(QObject):
         self._busy = True
         try:
             for other in self.viewports():
-                if other is moved:
-                    continue
-                linked, index = self.linked_image(moved, other)
-                self.overlays[other].set_unlinked(linked and index is None)
-                if index is not None:
-                    other.go_to(index)
+                if other is not moved:
+                    self._move(moved, other)
             self.overlays[moved].set_unlinked(False)
         finally:
             self._busy = False
+
+    def _move(self, moved: Viewport, other: Viewport) -> None:
+        linked, index = self.linked_image(moved, other)
+        self.overlays[other].set_unlinked(linked and index is None)
+        if index is not None:
+            other.go_to(index)
 
     # ------------------------------------------------------------------ window and zoom
     def _share_window(self, moved: Viewport) -> None:
