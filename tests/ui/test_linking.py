@@ -107,6 +107,11 @@ class Active:
         return self.viewport
 
 
+def link(grid, active) -> LinkController:
+    """A controller of the grid's viewports that goes with them (its timer cannot outlive the test)."""
+    return LinkController(grid, active, parent=grid[0].parentWidget())
+
+
 def show(qtbot, viewport, series):
     viewport.show_series(series)
     qtbot.waitUntil(lambda: viewport.frame is not None, timeout=10000)
@@ -140,7 +145,7 @@ def test_axial_line_on_sagittal_and_coronal_matches_the_plane_intersection(qtbot
     show(qtbot, axial, series["axial"])
     show(qtbot, sagittal, series["sagittal"])
     show(qtbot, scout, series["scout"])
-    controller = LinkController(grid, Active(axial))
+    controller = link(grid, Active(axial))
     axial.go_to(index_at_z(axial, 12.0))
     qtbot.waitUntil(lambda: z_of(axial) == 12.0)
     # The axial image covers x and y from -32.5 to 31.5 (64 pixels of 1 mm, centres -32..31), at z = 12.
@@ -157,7 +162,7 @@ def test_sagittal_line_on_axial_follows_the_active_viewport(qtbot, grid, series)
     show(qtbot, axial, series["axial"])
     show(qtbot, sagittal, series["sagittal"])
     active = Active(axial)
-    controller = LinkController(grid, active)
+    controller = link(grid, active)
     active.viewport = sagittal
     controller.refresh_lines()
     sagittal.go_to(index_at_z(sagittal, 10.0, axis=0))
@@ -173,7 +178,7 @@ def test_the_line_is_painted_where_the_planes_cross(qtbot, grid, series):
     axial, sagittal = grid[0], grid[1]
     show(qtbot, axial, series["axial"])
     show(qtbot, sagittal, series["sagittal"])
-    LinkController(grid, Active(axial))
+    link(grid, Active(axial))
     axial.go_to(index_at_z(axial, 20.0))
     qtbot.waitUntil(lambda: z_of(axial) == 20.0)
     view, view_box = sagittal.pane.view, sagittal.pane.view_box
@@ -194,7 +199,7 @@ def test_first_and_last_slice_lines_on_the_localizer(qtbot, grid, series):
     axial, scout = grid[0], grid[2]
     show(qtbot, axial, series["axial"])
     show(qtbot, scout, series["scout"])
-    controller = LinkController(grid, Active(axial))
+    controller = link(grid, Active(axial))
     controller.set_first_last_lines(True)
     # The axial stack runs from z = 0 to 38: rows 60 and 22 of the scout (row r at z = 60 - r).
     overlay = controller.overlays[scout]
@@ -210,7 +215,7 @@ def test_no_line_across_frames_of_reference(qtbot, grid, series):
     sagittal, prior = grid[0], grid[1]
     show(qtbot, sagittal, series["sagittal"])
     show(qtbot, prior, series["prior"])
-    controller = LinkController(grid, Active(sagittal))
+    controller = link(grid, Active(sagittal))
     assert controller.overlays[prior].drawn_segment("active") is None
 
 
@@ -222,7 +227,7 @@ def test_linked_scrolling_picks_the_slice_at_the_same_position(qtbot, grid, seri
     show(qtbot, two, series["axial"])
     show(qtbot, three, series["axial3"])
     show(qtbot, sagittal, series["sagittal"])
-    controller = LinkController(grid, Active(two))
+    controller = link(grid, Active(two))
     sagittal_x = x_of(sagittal)
     # axial3 has z = 1, 4, 7, ..., 43; half its spacing is 1.5 mm.
     # z = 12: 13 (1 mm; 10 is 2 mm off); z = 14: 13 (1 mm); z = 16: 16; z = 6: 7 (1 mm); z = 0: 1 (1 mm).
@@ -251,7 +256,7 @@ def test_linked_scrolling_off(qtbot, grid, series):
     two, three = grid[0], grid[1]
     show(qtbot, two, series["axial"])
     show(qtbot, three, series["axial3"])
-    controller = LinkController(grid, Active(two))
+    controller = link(grid, Active(two))
     controller.set_scroll_linked(False)
     before = z_of(three)
     two.go_to(0)
@@ -265,7 +270,7 @@ def test_offset_linking_for_another_frame_of_reference(qtbot, grid, series):
     current, prior = grid[0], grid[1]
     show(qtbot, current, series["axial"])
     show(qtbot, prior, series["prior"])
-    controller = LinkController(grid, Active(current))
+    controller = link(grid, Active(current))
     assert z_of(prior) == 120.0  # its middle image
     current.go_to(index_at_z(current, 12.0))
     qtbot.waitUntil(lambda: z_of(current) == 12.0)
@@ -300,7 +305,7 @@ def test_linked_window_level_reaches_the_same_modality(qtbot, grid, series):
     first, second = grid[0], grid[1]
     show(qtbot, first, series["axial"])
     show(qtbot, second, series["axial3"])
-    controller = LinkController(grid, Active(first))
+    controller = link(grid, Active(first))
     first.set_window(300, 1500)
     assert second.display.state.voi is None  # off by default
     controller.set_window_linked(True)
@@ -313,7 +318,7 @@ def test_linked_zoom_and_pan(qtbot, grid, series):
     first, second = grid[0], grid[1]
     show(qtbot, first, series["axial"])
     show(qtbot, second, series["sagittal"])
-    controller = LinkController(grid, Active(first))
+    controller = link(grid, Active(first))
     controller.set_zoom_linked(True)
     first.pane.set_zoom(4.0)
     # Both have 1 mm pixels: the same screen pixels per image pixel, the same centre (the middle of the image).
@@ -332,7 +337,7 @@ def test_shift_click_takes_the_other_viewports_to_the_point(qtbot, grid, series)
     show(qtbot, axial, series["axial"])
     show(qtbot, sagittal, series["sagittal"])
     show(qtbot, scout, series["scout"])
-    controller = LinkController(grid, Active(axial))
+    controller = link(grid, Active(axial))
     controller.set_scroll_linked(False)
     sagittal.go_to(index_at_z(sagittal, 10.0, axis=0))
     qtbot.waitUntil(lambda: x_of(sagittal) == 10.0)
@@ -358,7 +363,7 @@ def test_a_plain_click_is_not_the_cursor(qtbot, grid, series):
     axial, sagittal = grid[0], grid[1]
     show(qtbot, axial, series["axial"])
     show(qtbot, sagittal, series["sagittal"])
-    controller = LinkController(grid, Active(axial))
+    controller = link(grid, Active(axial))
     before = z_of(axial)
     view = sagittal.pane.view
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, view.viewport().rect().center())
@@ -369,7 +374,7 @@ def test_cursor_across_frames_uses_the_offset(qtbot, grid, series):
     current, prior = grid[0], grid[1]
     show(qtbot, current, series["axial"])
     show(qtbot, prior, series["prior"])
-    controller = LinkController(grid, Active(current))
+    controller = link(grid, Active(current))
     assert controller.cross_reference(current, 10, 10) == {}  # no common frame of reference, no offset
     current.go_to(index_at_z(current, 12.0))
     prior.go_to(index_at_z(prior, 116.0))
@@ -446,7 +451,7 @@ def test_scout_lines_of_a_real_ct_on_its_localizer(qtbot, grid, tmp_path):
     coronal_ref = next(ref for ref in scout_series.images if ref.instance.path.name == "6924")
     scout.show_series(scout_series, coronal_ref)
     qtbot.waitUntil(lambda: scout.frame is not None)
-    controller = LinkController(grid, Active(axial))
+    controller = link(grid, Active(axial))
     controller.set_first_last_lines(True)
     # The scout: first pixel (-265, 0, 50), rows to the left 0.596847 mm apart, columns to the feet 0.545455 mm
     # apart. An axial slice covers x from -72.2 - 0.244 (its first pixel's outer edge) to beyond the scout's edge.
@@ -466,9 +471,25 @@ def test_scout_lines_of_a_real_ct_on_its_localizer(qtbot, grid, tmp_path):
 def test_a_series_shown_beside_joins_the_active_position(qtbot, grid, series):
     active_viewport, other = grid[0], grid[1]
     show(qtbot, active_viewport, series["axial"])
-    LinkController(grid, Active(active_viewport))
+    link(grid, Active(active_viewport))
     active_viewport.go_to(index_at_z(active_viewport, 12.0))
     qtbot.waitUntil(lambda: z_of(active_viewport) == 12.0)
     show(qtbot, other, series["axial3"])  # its middle image would be z = 22
     qtbot.waitUntil(lambda: z_of(other) == 13.0)
     assert z_of(active_viewport) == 12.0  # the active one stays
+
+
+def test_lines_follow_when_a_press_makes_another_viewport_active(qtbot, grid, series):
+    axial, sagittal = grid[0], grid[1]
+    show(qtbot, axial, series["axial"])
+    show(qtbot, sagittal, series["sagittal"])
+    active = Active(axial)
+    controller = link(grid, active)
+    assert controller.overlays[sagittal].drawn_segment("active") is not None
+    assert controller.overlays[axial].drawn_segment("active") is None
+    active.viewport = sagittal  # what a layout does on a press in a viewport; the controller looks after the press
+    surface = sagittal.pane.view.viewport()
+    qtbot.mousePress(surface, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, surface.rect().center())
+    qtbot.mouseRelease(surface, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, surface.rect().center())
+    qtbot.waitUntil(lambda: controller.overlays[axial].drawn_segment("active") is not None)
+    assert controller.overlays[sagittal].drawn_segment("active") is None

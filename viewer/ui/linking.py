@@ -74,7 +74,8 @@ class LinkController(QObject):
     """
 
     def __init__(self, viewports: Iterable[Viewport], active: Callable[[], Viewport] | None = None, parent: QObject | None = None):
-        super().__init__(parent)
+        # With the layout as parent by default: the controller, its timer and its marks go with the viewports.
+        super().__init__(parent if parent is not None or not isinstance(viewports, QObject) else viewports)
         self._source = viewports
         if active is None:
             active = (lambda: viewports.active) if hasattr(viewports, "active") else (lambda: next(iter(self._source), None))
@@ -173,7 +174,7 @@ class LinkController(QObject):
         if on and self.active is not None:
             self.follow(self.active)
         elif not on:
-            for overlay in self.overlays.values():
+            for overlay in (self.overlays[viewport] for viewport in self.viewports()):
                 overlay.set_unlinked(False)
 
     def set_window_linked(self, on: bool) -> None:
@@ -405,7 +406,7 @@ class LinkController(QObject):
 
     def clear_marks(self) -> None:
         """The cross-reference marks go (the timer's end)."""
-        for overlay in self.overlays.values():
+        for overlay in (self.overlays[viewport] for viewport in self.viewports()):
             overlay.set_mark(None)
 
 
