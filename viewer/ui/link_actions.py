@@ -32,18 +32,27 @@ class WindowLinks(QObject):
         super().__init__(window)
         self.window = window
         self._controller: LinkController | None = None
-        self.scroll = self._action("Linked &scrolling", "Ctrl+L", True, "Scroll every parallel series with the active one")
+        self.scroll = self._action("Linked &scrolling", "Link scroll", "Ctrl+L", True, "Scroll every parallel series with the active one")
         self.offset = self._action(
             "Link with &offset",
+            "Offset",
             "Ctrl+Shift+L",
             None,
             "Link series of other Frames of Reference as shown now (put the same anatomy side by side first)",
         )
-        self.window_level = self._action("Linked &window/level", "Ctrl+Shift+W", False, "Give the window set in one viewport to the others")
-        self.zoom = self._action("Linked &zoom and pan", "Ctrl+Shift+P", False, "Zoom and pan every viewport together")
-        self.lines = self._action("&Reference lines", "Ctrl+Shift+R", True, "Show where the active image crosses the other images")
+        self.window_level = self._action(
+            "Linked &window/level", "Link W/L", "Ctrl+Shift+W", False, "Give the window set in one viewport to the others"
+        )
+        self.zoom = self._action("Linked &zoom and pan", "Link zoom", "Ctrl+Shift+P", False, "Zoom and pan every viewport together")
+        self.lines = self._action(
+            "&Reference lines", "Ref. lines", "Ctrl+Shift+R", True, "Show where the active image crosses the other images"
+        )
         self.ends = self._action(
-            "&First and last slice lines", "Ctrl+Shift+E", False, "Show the active series' first and last slices on the other images"
+            "&First and last slice lines",
+            "First/last",
+            "Ctrl+Shift+E",
+            False,
+            "Show the active series' first and last slices on the other images",
         )
         self.scroll.toggled.connect(lambda on: self._switch("set_scroll_linked", on))
         self.offset.triggered.connect(self.link_with_offset)
@@ -59,8 +68,9 @@ class WindowLinks(QObject):
     def actions(self) -> list[QAction]:
         return [self.scroll, self.offset, self.window_level, self.zoom, self.lines, self.ends]
 
-    def _action(self, text: str, key: str, checked: bool | None, tip: str) -> QAction:
+    def _action(self, text: str, short: str, key: str, checked: bool | None, tip: str) -> QAction:
         action = QAction(text, self.window)
+        action.setIconText(short)  # on the toolbar
         action.setShortcut(QKeySequence(key))
         action.setToolTip(f"{text.replace('&', '')} ({key}): {tip}")
         action.setStatusTip(tip)
