@@ -493,3 +493,13 @@ def test_lines_follow_when_a_press_makes_another_viewport_active(qtbot, grid, se
     qtbot.mouseRelease(surface, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, surface.rect().center())
     qtbot.waitUntil(lambda: controller.overlays[axial].drawn_segment("active") is not None)
     assert controller.overlays[sagittal].drawn_segment("active") is None
+
+
+def test_a_series_shown_beside_takes_the_linked_window(qtbot, grid, series):
+    first, second = grid[0], grid[1]
+    show(qtbot, first, series["axial"])
+    controller = link(grid, Active(first))
+    controller.set_window_linked(True)
+    first.set_window(500, 2000)
+    show(qtbot, second, series["axial3"])
+    assert (second.effective_voi().center, second.effective_voi().width) == (500, 2000)

@@ -17,8 +17,8 @@ as they come, so layouts may add and remove them.
   viewport starts at the active viewport's position.
 * **Linked window/level** gives the window set in one viewport to every
   other showing the same modality (a CT window means nothing on an MR);
-  **linked zoom/pan** gives the others the same magnification (screen
-  pixels per millimetre where the pixel spacing is known) and the same
+  **linked zoom/pan** gives the others the active viewport's magnification
+  (screen pixels per millimetre where the pixel spacing is known) and
   centre, as a fraction of the image.
 * **Reference lines**: the active viewport's image plane drawn on every other
   viewport's image it crosses (:func:`~viewer.core.display.reference_lines.reference_line`),
@@ -223,12 +223,15 @@ class LinkController(QObject):
         if self._busy or viewport not in self.viewports():
             return
         if len(changed) == len(DisplayState.__dataclass_fields__):
-            # Another series shown (a reset): it does not move the others, but joins the active one's position.
+            # Another series shown (a reset): it does not move the others, but joins the active one's position and window.
             active = self.active
-            if self.scroll_linked and active is not None and active is not viewport:
+            if active is not None and active is not viewport:
                 self._busy = True
                 try:
-                    self._move(active, viewport)
+                    if self.scroll_linked:
+                        self._move(active, viewport)
+                    if self.window_linked and _same_modality(active, viewport):
+                        viewport.display.update(voi=active.display.state.voi)
                 finally:
                     self._busy = False
             return
@@ -244,7 +247,8 @@ class LinkController(QObject):
             self._draw_lines(viewport, self.active)
 
     def _view_changed(self, viewport: Viewport) -> None:
-        if not self._busy and self.zoom_linked and viewport in self.viewports():
+        # From the active viewport only: another one's view also changes when a new series in it is fitted.
+        if not self._busy and self.zoom_linked and viewport is self.active:
             self._share_view(viewport)
 
     def _clicked(self, viewport: Viewport, event) -> None:
@@ -288,13 +292,11 @@ class LinkController(QObject):
 
     # ------------------------------------------------------------------ window and zoom
     def _share_window(self, moved: Viewport) -> None:
-        if moved.current_series is None:
-            return
-        modality, voi = moved.current_series.modality, moved.display.state.voi
+        voi = moved.display.state.voi
         self._busy = True
         try:
             for other in self.viewports():
-                if other is not moved and other.current_series is not None and other.current_series.modality == modality:
+                if other is not moved and _same_modality(moved, other):
                     other.display.update(voi=voi)
         finally:
             self._busy = False
@@ -408,6 +410,15 @@ class LinkController(QObject):
         """The cross-reference marks go (the timer's end)."""
         for overlay in (self.overlays[viewport] for viewport in self.viewports()):
             overlay.set_mark(None)
+
+
+def _same_modality(first: Viewport, second: Viewport) -> bool:
+    """Whether both show a series of one (0008,0060) *Modality*: a window in HU means nothing on an MR."""
+    return (
+        first.current_series is not None
+        and second.current_series is not None
+        and first.current_series.modality == second.current_series.modality
+    )
 
 
 def _same_frame(first: str, second: str) -> bool:
