@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -26,7 +26,7 @@ from benchmarks._common import REPO, ensure_offscreen, machine_description
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr")
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking")
 
 NOTES = """\
 How to read this:
@@ -84,6 +84,11 @@ def report(
         ).stdout
     net = bench_net.run(log=log) if "net" in only else None
     mpr = bench_mpr.run(log=log) if "mpr" in only else None
+    linking = None
+    if "linking" in only:
+        from benchmarks import bench_linking  # Qt widgets: imported only when run
+
+        linking = bench_linking.run(steps, log=log)
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -123,6 +128,8 @@ def report(
         volume = browser.volume if browser is not None else None
         loaded = next((rate for rate in volume.rates if "together" in rate.name), None) if volume is not None else None
         lines += [bench_mpr.markdown(mpr, loaded.rate(cold=False) if loaded is not None else None)]
+    if linking is not None:
+        lines += [bench_linking.markdown(linking)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]

@@ -328,6 +328,10 @@ class ImagePane(QWidget):
         self._build_view()
         return self._view
 
+    def built_view_box(self):
+        """The view box if the pyqtgraph view exists, else None (never builds it: overlays wait for :attr:`rendered`)."""
+        return self._view_box if self._view is not None else None
+
     @property
     def view_box(self):
         self._build_view()

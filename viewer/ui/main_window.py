@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QMenu
 from viewer.ui.central import ActiveViewport, CentralArea
 from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder, fill_recent_menu
 from viewer.ui.inspector_dock import InspectorDock
+from viewer.ui.link_actions import link_actions
 from viewer.ui.pipeline_dock import PipelineDock
 from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.query_dock import QueryDock
@@ -261,6 +262,8 @@ class MainWindow(QMainWindow):
         )
         self.addToolBar(self.image_toolbar)
         view_menu.insertMenu(view_menu.actions()[0], self.image_toolbar.tools_menu())
+        self.image_toolbar.addSeparator()
+        self.image_toolbar.addActions(link_actions(self, view_menu.addMenu("&Linking")))
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:
