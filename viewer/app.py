@@ -13,7 +13,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "echo", "find", "get")
+COMMANDS = ("export", "dump", "index", "measure", "echo", "find", "get")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -25,6 +25,9 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   index PATH [--json]
         list the patients, studies and series (with counts) and the problem files of a
         folder, a media root or a DICOMDIR, as the browser would show them
+  measure FILE [--frame N] (--line X1 Y1 X2 Y2 | --angle X1 Y1 X2 Y2 X3 Y3 | --ellipse CX CY RX RY
+        | --rect X0 Y0 X1 Y1 | --polygon X Y X Y ...) [--json]
+        a length, angle or ROI statistics in real units, with the calibration they rest on
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
   find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
         KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)

@@ -320,12 +320,145 @@ def run_get(args) -> int:
     return EXIT_OK
 
 
+def _measure_parser(sub) -> None:
+    p = sub.add_parser(
+        "measure",
+        help="measure a length, an angle, a pixel value or an ROI's statistics on one image",
+        description="Measure on one frame of a DICOM image, with the viewer's own code. Coordinates are image pixels: "
+        "column and row, pixel centres at whole numbers, (0 0) the centre of the top left pixel; fractions allowed. "
+        "Lengths are in mm when the image says how far apart its pixels are, and every result names what its unit "
+        "rests on (the calibration basis); otherwise pixels, labelled 'uncalibrated'. ROI statistics are in "
+        "modality units (after the Modality LUT, before any window: HU on a CT); SD is the population standard "
+        "deviation; a pixel counts when its centre is inside the shape.",
+    )
+    p.add_argument("input", metavar="FILE", help="a DICOM image")
+    p.add_argument("--frame", type=int, default=1, metavar="N", help="frame number, from 1 (default 1)")
+    shape = p.add_mutually_exclusive_group(required=True)
+    shape.add_argument("--line", nargs=4, type=float, metavar=("X1", "Y1", "X2", "Y2"), help="a length")
+    shape.add_argument("--angle", nargs=6, type=float, metavar=("X1", "Y1", "X2", "Y2", "X3", "Y3"), help="the angle at X2 Y2")
+    shape.add_argument(
+        "--cobb", nargs=8, type=float, metavar=("X1", "Y1", "X2", "Y2", "X3", "Y3", "X4", "Y4"), help="the Cobb angle between two lines"
+    )
+    shape.add_argument("--point", nargs=2, type=float, metavar=("X", "Y"), help="the modality value of the pixel at X Y")
+    shape.add_argument("--ellipse", nargs=4, type=float, metavar=("CX", "CY", "RX", "RY"), help="ROI: centre and semi-axes")
+    shape.add_argument("--rect", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="ROI: two opposite corners")
+    shape.add_argument("--polygon", nargs="+", type=float, metavar="X Y", help="ROI: three or more vertices, X Y X Y ...")
+    p.add_argument(
+        "--calibrate", nargs=5, type=float, metavar=("X1", "Y1", "X2", "Y2", "MM"), help="user calibration: this line is MM long"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"value","unit","basis"}, or for an ROI {"mean","sd","min","max","count","area","unit","area_unit","basis"}',
+    )
+    p.add_argument("--save", action="store_true", help="keep the measurement with the image's others (the app's data folder)")
+    p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
+    p.set_defaults(run=run_measure)
+
+
+def _measure_shape(args: argparse.Namespace):
+    from viewer.core.measure.geometry import Shape
+
+    def pairs(values):
+        return tuple(zip(values[0::2], values[1::2]))
+
+    try:
+        if args.line:
+            return Shape("line", pairs(args.line))
+        if args.angle:
+            return Shape("angle", pairs(args.angle))
+        if args.cobb:
+            return Shape("cobb", pairs(args.cobb))
+        if args.point:
+            return Shape("point", pairs(args.point))
+        if args.ellipse:
+            cx, cy, rx, ry = args.ellipse
+            if not (rx > 0 and ry > 0):
+                raise ValueError("--ellipse RX and RY must be greater than 0")
+            return Shape.ellipse(cx, cy, rx, ry)
+        if args.rect:
+            return Shape("rectangle", pairs(args.rect))
+        if len(args.polygon) % 2 or len(args.polygon) < 6:
+            raise ValueError("--polygon needs three or more X Y pairs")
+        return Shape("polygon", pairs(args.polygon))
+    except ValueError as exc:
+        raise ViewerError(str(exc)) from None
+
+
+def _measured_frame(path: Path, header, frame_number: int):
+    """The frame's stored values and context, decoded as export decodes (a worker process for compressed data)."""
+    from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed
+    from viewer.core.display.pixels.decoders import number_of_frames
+    from viewer.core.media.model import ImageRef, Instance
+    from viewer.core.runtime.processes import shutdown_pool
+
+    store = FrameSource(max_datasets=1)
+    ref = ImageRef(Instance(path, header, number_of_frames(header)), frame_number - 1)
+    if not is_compressed(header):
+        return store.frame(ref)
+    try:
+        return frame_with_time_limit(store, ref)
+    finally:
+        shutdown_pool()
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    """``measure``: one measurement (:func:`viewer.core.measure.measure.measure`), printed or as JSON; with --save, kept."""
+    import json
+    import math
+
+    from viewer.core.dicom.io import read_header
+    from viewer.core.display.calibration import user_calibration
+    from viewer.core.display.pixels.decoders import number_of_frames
+    from viewer.core.display.pixels.pipeline import frame_context
+    from viewer.core.measure.geometry import POINT, ROI_TOOLS
+    from viewer.core.measure.measure import measure
+
+    path = Path(args.input)
+    shape = _measure_shape(args)
+    header = read_header(path)
+    frames = number_of_frames(header)
+    if not 1 <= args.frame <= frames:
+        raise ViewerError(f"--frame {args.frame} is out of range: the image has {count(frames, 'frame')}", path)
+    if shape.tool in ROI_TOOLS or shape.tool == POINT:
+        frame = _measured_frame(path, header, args.frame)
+        stored, ctx = frame.stored, frame.ctx
+    else:
+        stored, ctx = None, frame_context(header, args.frame - 1)
+    user = None
+    if args.calibrate:
+        x1, y1, x2, y2, mm = args.calibrate
+        try:
+            user = user_calibration(ctx, (x1, y1), (x2, y2), mm)
+        except ValueError as exc:
+            raise ViewerError(f"--calibrate: {exc}") from None
+    result = measure(shape, ctx, stored, user)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        for reading in result.readings:
+            value = "-" if reading.value is None or math.isnan(reading.value) else f"{reading.value:.6g}"
+            name = "SD (population)" if reading.quantity == "sd" else reading.quantity
+            print(f"{name}: {value} {reading.unit}".rstrip())
+        print(f"basis: {result.basis}")
+    if args.save:
+        from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
+
+        store = MeasurementStore(Path(args.data_dir) if args.data_dir else default_data_dir())
+        identity = ImageIdentity.of(header)
+        kept = store.load(identity.sop_instance_uid, args.frame)
+        saved = store.save(identity, args.frame, [*kept, result])
+        print(f"dicom-viewer: kept in {saved}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dicom-viewer", description="Headless dicom-viewer commands.")
     sub = parser.add_subparsers(dest="command", required=True)
     _export_parser(sub)
     _dump_parser(sub)
     _index_parser(sub)
+    _measure_parser(sub)
     _network_parsers(sub)
     return parser
 

@@ -1,0 +1,212 @@
+"""Which pixels an ROI holds, and their statistics in modality units.
+
+**The rule.** A pixel counts when its centre is inside the shape, the
+boundary included. Pixel (row r, column c) has its centre at image point
+(c, r). For the shapes:
+
+- rectangle with corners (x0, y0), (x1, y1): ``min(x0, x1) <= c <= max(x0, x1)``
+  and the same for rows;
+- ellipse of centre (cx, cy), semi-axes rx, ry:
+  ``((c - cx) / rx) ** 2 + ((r - cy) / ry) ** 2 <= 1``, evaluated in float64
+  exactly as written (a test can compute the same mask independently);
+- polygon and freehand (closed): the even-odd rule along each row of centres,
+  an edge crossing row r when r lies in [its lower end, its upper end), and a
+  centre counted when it lies between two crossings, the crossings included.
+
+**The rasteriser** works row by row: each row of centres meets a convex
+shape in one run of columns and a polygon in a few, so the mask is a list of
+runs ``(row, first column, column after the last)``, computed with numpy for
+all rows at once and clipped to the image. The runs of an ellipse come from
+its equation solved for the column, then checked against the inequality at
+each end, so rounding never moves a pixel in or out.
+
+**The statistics** (:func:`roi_statistics`) are taken after the Modality LUT
+(PS3.3 C.11.1: (0028,1052) *Rescale Intercept*, (0028,1053) *Rescale
+Slope*, or (0028,3000) *Modality LUT Sequence*), before any VOI: HU on a CT.
+From the histogram of the stored values inside the ROI, each distinct stored
+value passed once through pydicom's ``apply_modality_lut``, so a non-linear
+LUT is exact and a 16-bit image costs one pass over its pixels. The standard
+deviation is the **population** one (divided by the pixel count, numpy's
+``std(ddof=0)``). Colour images are refused with a message: their pixels
+have no modality values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels.processing import apply_modality_lut
+
+from viewer.core.dicom.io import ViewerError
+from viewer.core.measure.geometry import ELLIPSE, RECTANGLE, ROI_TOOLS, Shape
+
+#: Values per bincount call: the int64 copy bincount makes stays in cache.
+_CHUNK = 1 << 18
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The pixels of a mask as runs: ``rows[i]``, columns ``starts[i]`` to ``ends[i] - 1``."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return int((self.ends - self.starts).sum())
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        """A boolean image of `shape` (rows, columns), True inside."""
+        out = np.zeros(shape, dtype=bool)
+        for row, start, end in zip(self.rows.tolist(), self.starts.tolist(), self.ends.tolist()):
+            out[row, start:end] = True
+        return out
+
+    def values(self, image: np.ndarray) -> np.ndarray:
+        """The pixels of `image` (rows, columns) inside, row by row, left to right (one flat copy)."""
+        out = np.empty(self.count, dtype=image.dtype)
+        at = 0
+        for row, start, end in zip(self.rows.tolist(), self.starts.tolist(), self.ends.tolist()):
+            out[at : at + end - start] = image[row, start:end]
+            at += end - start
+        return out
+
+
+def _runs(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, columns: int) -> Runs:
+    starts, ends = np.clip(starts, 0, columns), np.clip(ends, 0, columns)
+    keep = ends > starts
+    return Runs(rows[keep].astype(np.intp), starts[keep].astype(np.intp), ends[keep].astype(np.intp))
+
+
+def _row_range(low: float, high: float, rows: int) -> np.ndarray:
+    return np.arange(max(math.ceil(low), 0), min(math.floor(high), rows - 1) + 1, dtype=np.intp)
+
+
+def _ellipse_runs(shape: Shape, rows: int, columns: int) -> Runs:
+    x0, y0, x1, y1 = shape.box()
+    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    if rx <= 0 or ry <= 0:
+        return _runs(np.empty(0, np.intp), np.empty(0, np.intp), np.empty(0, np.intp), columns)
+    r = _row_range(cy - ry, cy + ry, rows)
+    row_term = ((r - cy) / ry) ** 2
+
+    def inside(c: np.ndarray) -> np.ndarray:
+        return ((c - cx) / rx) ** 2 + row_term <= 1.0
+
+    half = rx * np.sqrt(np.clip(1.0 - row_term, 0.0, None))
+    first = np.ceil(cx - half)
+    last = np.floor(cx + half)
+    # The solved ends may be one column off by rounding: the inequality decides.
+    first = np.where(inside(first - 1), first - 1, np.where(inside(first), first, first + 1))
+    last = np.where(inside(last + 1), last + 1, np.where(inside(last), last, last - 1))
+    keep = inside(first) & (last >= first)
+    return _runs(r[keep], first[keep].astype(np.intp), last[keep].astype(np.intp) + 1, columns)
+
+
+def _rectangle_runs(shape: Shape, rows: int, columns: int) -> Runs:
+    x0, y0, x1, y1 = shape.box()
+    r = _row_range(y0, y1, rows)
+    first, end = math.ceil(x0), math.floor(x1) + 1
+    return _runs(r, np.full(r.shape, first, np.intp), np.full(r.shape, end, np.intp), columns)
+
+
+def _polygon_runs(shape: Shape, rows: int, columns: int) -> Runs:
+    vertices = np.asarray(shape.points, dtype=np.float64)
+    x0, y0 = vertices[:, 0], vertices[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    r = _row_range(y0.min(), y0.max(), rows).astype(np.float64)[:, None]  # rows x edges below
+    low, high = np.minimum(y0, y1), np.maximum(y0, y1)
+    crosses = (low <= r) & (r < high)  # half-open: a vertex on a row counts once, horizontal edges never
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(crosses, x0 + (r - y0) * (x1 - x0) / (y1 - y0), np.inf)
+    x.sort(axis=1)
+    counts = crosses.sum(axis=1)
+    pairs = counts.max(initial=0) // 2
+    out_rows, out_starts, out_ends = [], [], []
+    for k in range(pairs):
+        enter, leave = x[:, 2 * k], x[:, 2 * k + 1]
+        has = 2 * k + 1 < counts
+        out_rows.append(r[has, 0].astype(np.intp))
+        out_starts.append(np.ceil(enter[has]).astype(np.intp))
+        out_ends.append(np.floor(leave[has]).astype(np.intp) + 1)
+    if not out_rows:
+        empty = np.empty(0, np.intp)
+        return _runs(empty, empty, empty, columns)
+    rows_, starts, ends = np.concatenate(out_rows), np.concatenate(out_starts), np.concatenate(out_ends)
+    order = np.lexsort((starts, rows_))
+    return _runs(rows_[order], starts[order], ends[order], columns)
+
+
+def roi_runs(shape: Shape, image_shape: tuple[int, int]) -> Runs:
+    """The pixels of an image of `image_shape` (rows, columns) whose centres are inside `shape` (the module's rule)."""
+    rows, columns = int(image_shape[0]), int(image_shape[1])
+    if shape.tool == ELLIPSE:
+        return _ellipse_runs(shape, rows, columns)
+    if shape.tool == RECTANGLE:
+        return _rectangle_runs(shape, rows, columns)
+    if shape.tool in ROI_TOOLS:
+        return _polygon_runs(shape, rows, columns)
+    raise ValueError(f"a {shape.tool} holds no pixels")
+
+
+def roi_mask(shape: Shape, image_shape: tuple[int, int]) -> np.ndarray:
+    """:func:`roi_runs` as a boolean image."""
+    return roi_runs(shape, image_shape).mask(image_shape)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Modality values inside an ROI: mean, population SD, min, max (None when no pixel counts) and the pixel count."""
+
+    mean: float | None
+    sd: float | None
+    min: float | None
+    max: float | None
+    count: int
+
+
+def refuse_colour(stored: np.ndarray, ctx: Dataset) -> None:
+    """ViewerError for a colour frame: its pixels have no modality values to measure."""
+    photometric = str(ctx.get("PhotometricInterpretation", "") or "").strip().upper()
+    if stored.ndim != 2 or photometric not in ("", "MONOCHROME1", "MONOCHROME2"):
+        raise ViewerError(f"pixel values are measured on greyscale images only; this one is {photometric or 'colour'}")
+
+
+def value_statistics(values: np.ndarray, ctx: Dataset) -> Statistics:
+    """Statistics of stored `values` (one flat array) after the Modality LUT of `ctx`; population SD.
+
+    Integer values spanning at most 2^16 go through a histogram (each
+    distinct value looked up once); others are converted one by one.
+    """
+    if values.size == 0:
+        return Statistics(None, None, None, None, 0)
+    if values.dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 1 << 16:
+            shifted = values if lo == 0 and values.dtype.kind == "u" else np.subtract(values, lo, dtype=np.int64)
+            counts = np.zeros(hi - lo + 1, dtype=np.int64)
+            for at in range(0, shifted.size, _CHUNK):
+                counts += np.bincount(shifted[at : at + _CHUNK], minlength=hi - lo + 1)
+            present = np.flatnonzero(counts)
+            modality = np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64)
+            weights = counts[present].astype(np.float64)
+            total = float(weights.sum())
+            mean = float((weights * modality).sum() / total)
+            variance = float((weights * (modality - mean) ** 2).sum() / total)
+            return Statistics(mean, math.sqrt(variance), float(modality.min()), float(modality.max()), int(total))
+    modality = np.asarray(apply_modality_lut(values, ctx), dtype=np.float64)
+    return Statistics(float(modality.mean()), float(modality.std()), float(modality.min()), float(modality.max()), int(modality.size))
+
+
+def roi_statistics(stored: np.ndarray, ctx: Dataset, shape: Shape) -> Statistics:
+    """Statistics of the modality values of the pixels of `stored` (one frame) inside `shape` (the module's rule).
+
+    `ctx` is the frame's context (:func:`~viewer.core.display.pixels.pipeline.frame_context`).
+    ViewerError for a colour frame.
+    """
+    refuse_colour(stored, ctx)
+    return value_statistics(roi_runs(shape, stored.shape).values(stored), ctx)
