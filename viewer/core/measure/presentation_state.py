@@ -145,7 +145,8 @@ def presentation_state(
     """A GSPS dataset showing `measurements` on frame `frame` (from 1) of `image` (its header) with `window`.
 
     `content_label` is made a valid (0070,0080) Content Label (CS: upper
-    case, digits, underscore, at most 16 characters). ViewerError for an
+    case, digits, underscore, at most 16 characters). An empty (0010,0010)
+    *Patient Name* is written "^" (still empty; see below). ViewerError for an
     image that cannot be referenced (no SOP Class or Instance UID).
     """
     for keyword in ("SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
@@ -155,7 +156,11 @@ def presentation_state(
     ds = Dataset()
     # Patient and General Study (C.7.1.1, C.7.2.1): the image's, so the state files with its study.
     for keyword in _PATIENT_STUDY:
-        ds.__setattr__(keyword, image.get(keyword, ""))
+        setattr(ds, keyword, image.get(keyword, ""))
+    if not str(ds.PatientName).strip():
+        # Type 2 may be empty, but dcmtk (dcmpschk, and viewers built on it) refuses a presentation state without a
+        # name: "^" is a name whose family and given names are both empty (PS3.5 6.2.1), the same empty name.
+        ds.PatientName = "^"
     # General Series and Presentation Series (C.7.3.1, C.11.9): a new series of modality PR.
     ds.Modality = "PR"
     ds.SeriesInstanceUID = generate_uid()
@@ -165,7 +170,7 @@ def presentation_state(
     ds.Manufacturer = "dicom-viewer"
     # Presentation State Identification (C.11.10).
     ds.InstanceNumber = 1
-    ds.ContentLabel = (re.sub(r"[^A-Z0-9_ ]", "_", content_label.upper()).strip() or "MEASUREMENTS")[:16]
+    ds.ContentLabel = (re.sub(r"[^A-Z0-9_]", "_", content_label.strip().upper()) or "MEASUREMENTS")[:16]
     ds.ContentDescription = description[:64]
     ds.PresentationCreationDate, ds.PresentationCreationTime = date, time
     ds.ContentCreatorName = creator
