@@ -23,7 +23,7 @@ def _export_parser(sub) -> None:
         "export",
         help="write one image as PNG, exactly as the pane shows it at 1:1",
         description="Write one frame of a DICOM image to an 8-bit grey or RGB PNG, "
-        "through the same display pipeline as the viewer (no annotations).",
+        "through the same display pipeline as the viewer (measurements drawn in with --annotations).",
     )
     p.add_argument("input", metavar="INPUT", help="a DICOM file; with --plane, a folder holding one series, or any file of the series")
     p.add_argument("-o", "--output", metavar="OUT.png", required=True, help="the PNG to write")
@@ -45,6 +45,12 @@ def _export_parser(sub) -> None:
     )
     voi.add_argument("--preset", metavar="NAME", help="a named window preset, e.g. lung, bone, brain (CT presets: only for values in HU)")
     p.add_argument("--invert", action="store_true", help="invert grey levels (on top of MONOCHROME1)")
+    p.add_argument(
+        "--annotations",
+        action="store_true",
+        help="draw the measurements kept for this image and frame (see 'measure --save') into the PNG (then RGB)",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
     p.set_defaults(run=run_export_command)
 
 
@@ -76,6 +82,8 @@ def run_export_reformat(args: argparse.Namespace) -> int:
         raise ViewerError("--plane needs --slice N (from 1)")
     if args.frame is not None:
         raise ViewerError("--frame is for one image; a reformat's slice is --slice N")
+    if args.annotations:
+        raise ViewerError("--annotations draws an image's measurements: a reformat has none")
     if mode not in MODES:
         raise ViewerError(f"unknown slab mode '{args.mode}': choose mip, minip or avg")
     if args.mode is not None and args.slab is None:
@@ -510,6 +518,8 @@ def run_export(args: argparse.Namespace) -> int:
         if compressed:
             shutdown_pool()
     pixels = frame.render(voi, args.invert)
+    if args.annotations:
+        pixels = _with_annotations(pixels, header, args)
     out = Path(args.output)
     if not out.parent.exists():
         raise ViewerError(f"cannot write {out}: the folder {out.parent} does not exist")
@@ -518,6 +528,16 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ViewerError(f"cannot write {out}: {exc.strerror or exc}") from None
     return EXIT_OK
+
+
+def _with_annotations(pixels, header, args: argparse.Namespace):
+    """``export --annotations``: the measurements kept for this image and frame, drawn in."""
+    from viewer.core.measure.burn import burn_measurements
+    from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
+
+    store = MeasurementStore(Path(args.data_dir) if args.data_dir else default_data_dir())
+    kept = store.load(ImageIdentity.of(header).sop_instance_uid, args.frame)
+    return burn_measurements(pixels, [(m.shape, m.readings) for m in kept])
 
 
 def main(argv: list[str]) -> int:

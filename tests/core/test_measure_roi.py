@@ -44,17 +44,19 @@ def rectangle_mask(shape, x0, y0, x1, y1):
 
 
 def polygon_mask(shape, vertices):
-    """Ray casting to the right from each centre; crossings on or right of the centre, inclusive of the edge itself."""
+    """Strictly inside by ray casting (even-odd), or on an edge: where the edge meets the centre's row within 1e-9
+    pixel of the centre (the rule's allowance for rounding), or along a horizontal edge."""
     c, r = grid(shape)
     inside = np.zeros(shape, dtype=bool)
     on_edge = np.zeros(shape, dtype=bool)
     for (xa, ya), (xb, yb) in zip(vertices, vertices[1:] + vertices[:1]):
         if ya == yb:
+            on_edge |= (r == ya) & (np.minimum(xa, xb) <= c) & (c <= np.maximum(xa, xb))
             continue
-        crosses = (np.minimum(ya, yb) <= r) & (r < np.maximum(ya, yb))
         x = xa + (r - ya) * (xb - xa) / (yb - ya)
+        on_edge |= (np.minimum(ya, yb) <= r) & (r <= np.maximum(ya, yb)) & (np.abs(x - c) <= 1e-9)
+        crosses = (np.minimum(ya, yb) <= r) & (r < np.maximum(ya, yb))
         inside ^= crosses & (x > c)
-        on_edge |= crosses & (x == c)
     return inside | on_edge
 
 
@@ -89,6 +91,8 @@ def test_rectangle_on_ct(corners):
     [
         [(10.2, 10.7), (100.1, 20.3), (60.6, 110.4)],
         [(10, 10), (100, 10), (100, 100), (55.5, 40.5), (10, 100)],  # concave, vertices on centres
+        [(10, 10), (50, 10), (50, 40), (10, 40)],  # a rectangle as a polygon: its outline counts, as the rectangle tool's
+        [(20, 10), (60, 50), (20, 90), (40, 50)],  # a dart: vertices pointing left, right, up and down on centres
         [(5.5, 5.5), (120.3, 5.5), (5.5, 120.3), (120.3, 120.3)],  # a bow tie: even-odd
         [(30 + 25 * math.cos(t), 60 + 40 * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 97)[:-1]],  # freehand
     ],
@@ -97,6 +101,12 @@ def test_polygon_and_freehand(vertices):
     ds = pydicom.dcmread(CT)
     for tool in ("polygon", "freehand"):
         check(ds, Shape(tool, tuple(vertices)), polygon_mask(ds.pixel_array.shape, vertices))
+
+
+def test_polygon_rectangle_equals_the_rectangle_tool():
+    ds = pydicom.dcmread(CT)
+    as_polygon = roi_mask(Shape("polygon", ((10, 10), (50, 10), (50, 40), (10, 40))), ds.pixel_array.shape)
+    assert np.array_equal(as_polygon, roi_mask(Shape("rectangle", ((10, 10), (50, 40))), ds.pixel_array.shape))
 
 
 def test_modality_lut_sequence_and_unit():

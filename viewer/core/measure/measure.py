@@ -64,13 +64,8 @@ class Measurement:
         return next((r for r in self.readings if r.quantity == quantity), None)
 
     def label(self) -> str:
-        """The text shown beside the shape: its readings, then the basis unless it is plain Pixel Spacing."""
-        texts = [r.text() for r in self.readings]
-        if self.shape.tool == g.ARROW:
-            texts = [self.shape.text] if self.shape.text else []
-        elif self.basis != PIXEL_SPACING:
-            texts.append(f"({self.basis})")
-        return "\n".join(texts)
+        """The text shown beside the shape (:func:`label`)."""
+        return label(self.shape, self.readings)
 
     def to_json(self) -> dict:
         """The ``measure --json`` form: ``{"value", "unit", "basis"}``, or for an ROI
@@ -91,6 +86,17 @@ class Measurement:
         first = self.readings[0] if self.readings else Reading("", None, "", self.basis)
         value = None if first.value is None or (isinstance(first.value, float) and math.isnan(first.value)) else first.value
         return {"value": value, "unit": first.unit, "basis": self.basis}
+
+
+def label(shape: g.Shape, readings: tuple[Reading, ...]) -> str:
+    """The text shown beside a shape: its readings one per line, then the basis unless it is plain Pixel Spacing; an arrow's own text."""
+    if shape.tool == g.ARROW:
+        return shape.text
+    texts = [r.text() for r in readings]
+    basis = readings[0].basis if readings else PIXEL_SPACING
+    if basis != PIXEL_SPACING:
+        texts.append(f"({basis})")
+    return "\n".join(texts)
 
 
 def _point_value(stored: np.ndarray, ctx: Dataset, point: g.Point) -> float | None:

@@ -9,9 +9,12 @@ boundary included. Pixel (row r, column c) has its centre at image point
 - ellipse of centre (cx, cy), semi-axes rx, ry:
   ``((c - cx) / rx) ** 2 + ((r - cy) / ry) ** 2 <= 1``, evaluated in float64
   exactly as written (a test can compute the same mask independently);
-- polygon and freehand (closed): the even-odd rule along each row of centres,
-  an edge crossing row r when r lies in [its lower end, its upper end), and a
-  centre counted when it lies between two crossings, the crossings included.
+- polygon and freehand (closed, edges may cross): the even-odd rule along
+  each row of centres, a centre counted when it lies between two crossings,
+  the crossings included; a row through a vertex or along a horizontal edge
+  is read both as the row just below and the row just above, and the two
+  unioned, so a centre on the outline counts wherever it lies (a crossing
+  within 1e-9 pixel of a centre is taken to pass through it: rounding).
 
 **The rasteriser** works row by row: each row of centres meets a convex
 shape in one run of columns and a polygon in a few, so the mask is a list of
@@ -43,6 +46,8 @@ from pydicom.pixels.processing import apply_modality_lut
 from viewer.core.dicom.io import ViewerError
 from viewer.core.measure.geometry import ELLIPSE, RECTANGLE, ROI_TOOLS, Shape
 
+#: A polygon's crossing this close to a pixel centre (in pixels) is taken to pass through it.
+_ON_CENTRE = 1e-9
 #: Values per bincount call: the int64 copy bincount makes stays in cache.
 _CHUNK = 1 << 18
 
@@ -114,31 +119,55 @@ def _rectangle_runs(shape: Shape, rows: int, columns: int) -> Runs:
     return _runs(r, np.full(r.shape, first, np.intp), np.full(r.shape, end, np.intp), columns)
 
 
+def _crossing_runs(x0, y0, x1, y1, r: np.ndarray, upper_closed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Even-odd runs of rows `r` (a column), each edge crossing row r when r is in [lower end, upper end), or (lower, upper]."""
+    low, high = np.minimum(y0, y1), np.maximum(y0, y1)
+    crosses = (low < r) & (r <= high) if upper_closed else (low <= r) & (r < high)  # horizontal edges never cross
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(crosses, x0 + (r - y0) * (x1 - x0) / (y1 - y0), np.inf)
+        # A crossing computed a rounding error away from a centre is on it (the outline through the centre counts).
+        nearest = np.round(x)
+        x = np.where(np.abs(x - nearest) <= _ON_CENTRE, nearest, x)
+    x.sort(axis=1)
+    counts = crosses.sum(axis=1)
+    rows, starts, ends = [], [], []
+    for k in range(counts.max(initial=0) // 2):
+        has = 2 * k + 1 < counts
+        rows.append(r[has, 0].astype(np.intp))
+        starts.append(np.ceil(x[has, 2 * k]).astype(np.intp))
+        ends.append(np.floor(x[has, 2 * k + 1]).astype(np.intp) + 1)
+    empty = [np.empty(0, np.intp)]
+    return np.concatenate(rows or empty), np.concatenate(starts or empty), np.concatenate(ends or empty)
+
+
+def _merged(rows: np.ndarray, starts: np.ndarray, ends: np.ndarray, columns: int) -> Runs:
+    """Overlapping or touching runs of a row made one."""
+    keep = ends > starts
+    rows, starts, ends = rows[keep], starts[keep], ends[keep]
+    if rows.size == 0:
+        return _runs(rows, starts, ends, columns)
+    order = np.lexsort((starts, rows))
+    rows, starts, ends = rows[order], starts[order], ends[order]
+    # The furthest end so far within each row: rows ascend, so offsetting ends by row keeps rows apart in one accumulate.
+    stride = np.int64(abs(int(ends.max())) + abs(int(starts.min())) + 2)
+    reach = np.maximum.accumulate(rows.astype(np.int64) * stride + ends) - rows.astype(np.int64) * stride
+    begins = np.ones(rows.size, dtype=bool)
+    begins[1:] = (rows[1:] != rows[:-1]) | (starts[1:] > reach[:-1])
+    first = np.flatnonzero(begins)
+    last = np.append(first[1:], rows.size) - 1
+    return _runs(rows[first], starts[first], reach[last], columns)
+
+
 def _polygon_runs(shape: Shape, rows: int, columns: int) -> Runs:
     vertices = np.asarray(shape.points, dtype=np.float64)
     x0, y0 = vertices[:, 0], vertices[:, 1]
     x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
     r = _row_range(y0.min(), y0.max(), rows).astype(np.float64)[:, None]  # rows x edges below
-    low, high = np.minimum(y0, y1), np.maximum(y0, y1)
-    crosses = (low <= r) & (r < high)  # half-open: a vertex on a row counts once, horizontal edges never
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(crosses, x0 + (r - y0) * (x1 - x0) / (y1 - y0), np.inf)
-    x.sort(axis=1)
-    counts = crosses.sum(axis=1)
-    pairs = counts.max(initial=0) // 2
-    out_rows, out_starts, out_ends = [], [], []
-    for k in range(pairs):
-        enter, leave = x[:, 2 * k], x[:, 2 * k + 1]
-        has = 2 * k + 1 < counts
-        out_rows.append(r[has, 0].astype(np.intp))
-        out_starts.append(np.ceil(enter[has]).astype(np.intp))
-        out_ends.append(np.floor(leave[has]).astype(np.intp) + 1)
-    if not out_rows:
-        empty = np.empty(0, np.intp)
-        return _runs(empty, empty, empty, columns)
-    rows_, starts, ends = np.concatenate(out_rows), np.concatenate(out_starts), np.concatenate(out_ends)
-    order = np.lexsort((starts, rows_))
-    return _runs(rows_[order], starts[order], ends[order], columns)
+    # A row through a vertex or along a horizontal edge is read as the row just below it ([low, high)) and as the
+    # row just above it ((low, high]); the union counts every centre inside the polygon or on its outline.
+    below = _crossing_runs(x0, y0, x1, y1, r, upper_closed=False)
+    above = _crossing_runs(x0, y0, x1, y1, r, upper_closed=True)
+    return _merged(*(np.concatenate(pair) for pair in zip(below, above)), columns)
 
 
 def roi_runs(shape: Shape, image_shape: tuple[int, int]) -> Runs:
