@@ -22,7 +22,7 @@ from pydicom.pixels.processing import apply_modality_lut
 from viewer.core.dicom.io import ViewerError
 from viewer.core.measure.geometry import Shape
 from viewer.core.measure.measure import measure
-from viewer.core.measure.roi import roi_mask, roi_statistics
+from viewer.core.measure.roi import RoiTracker, changed_runs, roi_mask, roi_runs, roi_statistics
 
 CT = get_testdata_file("CT_small.dcm", download=False)  # 128x128, signed, rescale to HU
 RGB = get_testdata_file("US1_UNCI.dcm", download=False)
@@ -160,3 +160,32 @@ def test_empty_roi_and_roi_outside_the_image():
     ds = pydicom.dcmread(CT)
     stats = roi_statistics(ds.pixel_array, ds, Shape.ellipse(500, 500, 10, 10))
     assert stats.count == 0 and stats.mean is None
+
+
+def test_changed_runs_are_the_symmetric_difference():
+    shape = (128, 128)
+    old = roi_runs(Shape("polygon", ((10, 10), (100, 10), (100, 100), (55.5, 40.5), (10, 100))), shape)
+    new = roi_runs(Shape.ellipse(60.3, 50.2, 45, 30), shape)
+    added, removed = changed_runs(old, new)
+    old_mask, new_mask = old.mask(shape), new.mask(shape)
+    assert np.array_equal(added.mask(shape), new_mask & ~old_mask)
+    assert np.array_equal(removed.mask(shape), old_mask & ~new_mask)
+
+
+@pytest.mark.parametrize("path", [CT, get_testdata_file("MR_small.dcm", download=False)])
+def test_a_dragged_roi_keeps_numpy_statistics(path):
+    """A handle dragged a fraction of a pixel at a time, then far, then over the edge: each step equals numpy on its mask."""
+    ds = pydicom.dcmread(path)
+    tracker = RoiTracker(ds.pixel_array, ds)
+    steps = [(40 + 0.37 * k, 50 - 0.21 * k, 20 + 0.5 * k, 15) for k in range(12)] + [(100, 100, 10, 30), (120, 5, 30, 30), (200, 200, 5, 5)]
+    for cx, cy, rx, ry in steps:
+        stats = tracker.statistics(Shape.ellipse(cx, cy, rx, ry))
+        mask = ellipse_mask(ds.pixel_array.shape, cx, cy, rx, ry)
+        if not mask.any():
+            assert stats.count == 0 and stats.mean is None
+            continue
+        mean, sd, low, high, n = expected(ds, mask)
+        assert stats.count == n and (stats.min, stats.max) == (low, high)
+        assert stats.mean == pytest.approx(mean, rel=1e-12, abs=1e-9) and stats.sd == pytest.approx(sd, rel=1e-9)
+    polygon = [(10.5, 10.2), (90.3, 20.7), (50.1, 70.9), (20.2, 60.4)]
+    assert tracker.statistics(Shape("freehand", tuple(polygon))).count == polygon_mask(ds.pixel_array.shape, polygon).sum()

@@ -17,7 +17,7 @@ from pydicom.dataset import Dataset
 from viewer.core.display.calibration import NO_LABEL, Calibration, measurement_calibration
 from viewer.core.display.pixels.pipeline import modality_unit
 from viewer.core.measure import geometry as g
-from viewer.core.measure.roi import Statistics, refuse_colour, roi_statistics
+from viewer.core.measure.roi import RoiTracker, Statistics, refuse_colour, roi_statistics
 
 #: The basis of plain (0028,0030) *Pixel Spacing* as written out (the viewport shows no label for it).
 PIXEL_SPACING = "pixel spacing"
@@ -110,7 +110,9 @@ def _point_value(stored: np.ndarray, ctx: Dataset, point: g.Point) -> float | No
     return float(np.asarray(apply_modality_lut(stored[row : row + 1, column : column + 1], ctx), dtype=np.float64)[0, 0])
 
 
-def measure(shape: g.Shape, ctx: Dataset, stored: np.ndarray | None = None, user: Calibration | None = None) -> Measurement:
+def measure(
+    shape: g.Shape, ctx: Dataset, stored: np.ndarray | None = None, user: Calibration | None = None, tracker: RoiTracker | None = None
+) -> Measurement:
     """Measure `shape` on the frame whose context is `ctx` (and stored values `stored`, needed by point values and ROIs).
 
     Length and arrow: the distance; polyline: its total length; angle: at
@@ -118,8 +120,10 @@ def measure(shape: g.Shape, ctx: Dataset, stored: np.ndarray | None = None, user
     value of the nearest pixel; ellipse, rectangle, polygon, freehand:
     :func:`~viewer.core.measure.roi.roi_statistics` and the shape's area
     (:func:`~viewer.core.measure.geometry.shape_area`). `user` is the user's
-    calibration of the series, if any. ViewerError for a colour frame's
-    pixel values.
+    calibration of the series, if any. `tracker`, a
+    :class:`~viewer.core.measure.roi.RoiTracker` of this frame, makes an ROI
+    being dragged cost its outline's change only (same numbers). ViewerError
+    for a colour frame's pixel values.
     """
     calibration = measurement_calibration(ctx, g.measured_points(shape), user)
     basis = basis_name(calibration)
@@ -134,12 +138,14 @@ def measure(shape: g.Shape, ctx: Dataset, stored: np.ndarray | None = None, user
     if tool == g.COBB:
         angle = g.cobb_angle((points[0], points[1]), (points[2], points[3]), calibration)
         return Measurement(shape, (Reading("cobb", angle, "°", basis),), basis)
+    if stored is None and tracker is not None:
+        stored = tracker.stored
     if stored is None:
         raise ValueError(f"a {tool} measures pixel values: pass the frame's stored values")
     value_unit = modality_unit(ctx)
     if tool == g.POINT:
         return Measurement(shape, (Reading("value", _point_value(stored, ctx, points[0]), value_unit, basis),), basis)
-    stats = roi_statistics(stored, ctx, shape)
+    stats = tracker.statistics(shape) if tracker is not None else roi_statistics(stored, ctx, shape)
     readings = (
         Reading("mean", stats.mean, value_unit, basis),
         Reading("sd", stats.sd, value_unit, basis),

@@ -48,8 +48,8 @@ from viewer.core.measure.geometry import ELLIPSE, RECTANGLE, ROI_TOOLS, Shape
 
 #: A polygon's crossing this close to a pixel centre (in pixels) is taken to pass through it.
 _ON_CENTRE = 1e-9
-#: Values per bincount call: the int64 copy bincount makes stays in cache.
-_CHUNK = 1 << 18
+#: Values per bincount call: the intp copy bincount makes (512 KB) stays in cache.
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -205,6 +205,35 @@ def refuse_colour(stored: np.ndarray, ctx: Dataset) -> None:
         raise ViewerError(f"pixel values are measured on greyscale images only; this one is {photometric or 'colour'}")
 
 
+def _histogram(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """How many of `values` (integers from lo to hi) hold each value lo..hi: int64, hi - lo + 1 entries.
+
+    In chunks: ``bincount`` copies its input to intp, and a chunk's copy (and
+    its shift to start at 0, for signed values) stays in the processor's cache.
+    """
+    size = hi - lo + 1
+    counts = np.zeros(size, dtype=np.int64)
+    unsigned_from_zero = values.dtype.kind == "u"
+    for at in range(0, values.size, _CHUNK):
+        chunk = values[at : at + _CHUNK]
+        if unsigned_from_zero:
+            counts += np.bincount(chunk, minlength=hi + 1)[lo:]
+        else:
+            counts += np.bincount(np.subtract(chunk, lo, dtype=np.intp), minlength=size)
+    return counts
+
+
+def _from_histogram(counts: np.ndarray, modality: np.ndarray) -> Statistics:
+    """Statistics of pixels holding `modality[i]` `counts[i]` times (counts > 0); population SD."""
+    weights = counts.astype(np.float64)
+    total = float(weights.sum())
+    if total == 0:
+        return Statistics(None, None, None, None, 0)
+    mean = float((weights * modality).sum() / total)
+    variance = float((weights * (modality - mean) ** 2).sum() / total)
+    return Statistics(mean, math.sqrt(variance), float(modality.min()), float(modality.max()), int(total))
+
+
 def value_statistics(values: np.ndarray, ctx: Dataset) -> Statistics:
     """Statistics of stored `values` (one flat array) after the Modality LUT of `ctx`; population SD.
 
@@ -216,17 +245,9 @@ def value_statistics(values: np.ndarray, ctx: Dataset) -> Statistics:
     if values.dtype.kind in "iu":
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < 1 << 16:
-            shifted = values if lo == 0 and values.dtype.kind == "u" else np.subtract(values, lo, dtype=np.int64)
-            counts = np.zeros(hi - lo + 1, dtype=np.int64)
-            for at in range(0, shifted.size, _CHUNK):
-                counts += np.bincount(shifted[at : at + _CHUNK], minlength=hi - lo + 1)
+            counts = _histogram(values, lo, hi)
             present = np.flatnonzero(counts)
-            modality = np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64)
-            weights = counts[present].astype(np.float64)
-            total = float(weights.sum())
-            mean = float((weights * modality).sum() / total)
-            variance = float((weights * (modality - mean) ** 2).sum() / total)
-            return Statistics(mean, math.sqrt(variance), float(modality.min()), float(modality.max()), int(total))
+            return _from_histogram(counts[present], np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64))
     modality = np.asarray(apply_modality_lut(values, ctx), dtype=np.float64)
     return Statistics(float(modality.mean()), float(modality.std()), float(modality.min()), float(modality.max()), int(modality.size))
 
@@ -239,3 +260,73 @@ def roi_statistics(stored: np.ndarray, ctx: Dataset, shape: Shape) -> Statistics
     """
     refuse_colour(stored, ctx)
     return value_statistics(roi_runs(shape, stored.shape).values(stored), ctx)
+
+
+def changed_runs(old: Runs, new: Runs) -> tuple[Runs, Runs]:
+    """The pixels in `new` and not in `old` (added), and in `old` and not in `new` (removed), as runs.
+
+    Each run's start and end is an event on its row (+1 and -1 for `new`,
+    -1 and +1 for `old`); sorted along the row, their running sum is how much
+    more `new` covers than `old` between two events: 1 added, -1 removed, 0
+    unchanged. The runs within `old` or `new` must not overlap (as
+    :func:`roi_runs` gives them).
+    """
+    rows = np.concatenate([new.rows, new.rows, old.rows, old.rows])
+    columns = np.concatenate([new.starts, new.ends, old.starts, old.ends])
+    n, m = new.rows.size, old.rows.size
+    weights = np.concatenate([np.ones(n, np.int8), -np.ones(n, np.int8), -np.ones(m, np.int8), np.ones(m, np.int8)])
+    order = np.lexsort((columns, rows))
+    rows, columns, level = rows[order], columns[order], np.cumsum(weights[order], dtype=np.int64)
+    between = (rows[:-1] == rows[1:]) & (columns[1:] > columns[:-1])
+    added, removed = between & (level[:-1] > 0), between & (level[:-1] < 0)
+    return (
+        Runs(rows[:-1][added], columns[:-1][added], columns[1:][added]),
+        Runs(rows[:-1][removed], columns[:-1][removed], columns[1:][removed]),
+    )
+
+
+class RoiTracker:
+    """Statistics of one ROI of one frame, kept up to date while the ROI is dragged (the viewport's ROI tools).
+
+    Holds the histogram of the stored values inside the ROI. When the shape
+    changes, only the pixels it gained or lost (:func:`changed_runs`, a thin
+    band along the outline for a handle drag) are counted in or out, so a step
+    costs in proportion to the outline, not the area; the statistics are then
+    read from the histogram, each stored value's modality value looked up
+    once per frame. The results equal :func:`roi_statistics` of the same shape.
+    Greyscale integer frames whose values span at most 2^16; others go
+    through :func:`roi_statistics` each time. ViewerError for a colour frame.
+    """
+
+    def __init__(self, stored: np.ndarray, ctx: Dataset):
+        refuse_colour(stored, ctx)
+        self.stored, self.ctx = stored, ctx
+        self._runs: Runs | None = None
+        self._counts: np.ndarray | None = None
+        self._incremental = stored.dtype.kind in "iu" and stored.size > 0
+        if self._incremental:
+            self._lo, hi = int(stored.min()), int(stored.max())
+            self._incremental = hi - self._lo < 1 << 16
+        if self._incremental:
+            self._modality = np.asarray(apply_modality_lut(np.arange(self._lo, hi + 1), ctx), dtype=np.float64)
+            self._hi = hi
+
+    def _count(self, runs: Runs) -> np.ndarray:
+        return _histogram(runs.values(self.stored), self._lo, self._hi)
+
+    def statistics(self, shape: Shape) -> Statistics:
+        """The statistics of `shape` on this frame (as :func:`roi_statistics`)."""
+        if not self._incremental:
+            return roi_statistics(self.stored, self.ctx, shape)
+        runs = roi_runs(shape, self.stored.shape)
+        if self._runs is None or self._counts is None:
+            self._counts = self._count(runs)
+        else:
+            added, removed = changed_runs(self._runs, runs)
+            if added.count + removed.count >= runs.count:  # moved far: counting afresh is cheaper
+                self._counts = self._count(runs)
+            else:
+                self._counts = self._counts + self._count(added) - self._count(removed)
+        self._runs = runs
+        present = np.flatnonzero(self._counts)
+        return _from_histogram(self._counts[present], self._modality[present])
