@@ -16,7 +16,9 @@ a handle is dragged), centred, semi-axes 48% of the width and height (about
 2. its parts: ``roi_runs`` (the rasteriser) and ``Runs.values`` (the copy);
    and **RoiTracker.statistics** while a handle is dragged (the ellipse's
    right edge moving 0.37 pixel a step): the viewport's path, counting only
-   the pixels gained or lost since the last step, same results;
+   the pixels gained or lost since the last step, same results; a new
+   ellipse on a frame whose tracker exists (counted as the frame's histogram
+   less the pixels outside, 26% of them); building the tracker (once per frame);
 3. **baseline, numpy**: ``stored[mask].mean()`` with the boolean mask made
    beforehand (a plain masked mean of the stored values, no modality LUT,
    no SD/min/max), and ``stored[mask]`` with mean, std, min and max in
@@ -83,7 +85,15 @@ def _ellipse_cases(name: str, stored: np.ndarray, ctx, steps: int) -> list[Row]:
         cx, cy = (columns - 1) / 2, (rows - 1) / 2
         tracker.statistics(Shape.ellipse(cx + 0.185 * (k % 40), cy, 0.48 * columns + 0.185 * (k % 40), 0.48 * rows))
 
+    def new_roi(k: int) -> None:  # a new ellipse each step on a frame already tracked: counted afresh
+        fresh = RoiTracker.__new__(RoiTracker)
+        fresh.__dict__.update(tracker.__dict__)
+        fresh._runs = fresh._counts = None
+        fresh.statistics(ellipse(k))
+
     out = [
+        Row(name, "RoiTracker(stored, ctx): once per frame (min, max, frame histogram)", _timed(lambda k: RoiTracker(stored, ctx), steps)),
+        Row(name, "RoiTracker.statistics, a new ellipse (frame histogram less the outside)", _timed(new_roi, steps)),
         Row(name, "RoiTracker.statistics, a handle dragged (same numbers, only the change counted)", _timed(drag, steps * 3)),
         Row(
             name,

@@ -178,6 +178,8 @@ def test_a_dragged_roi_keeps_numpy_statistics(path):
     ds = pydicom.dcmread(path)
     tracker = RoiTracker(ds.pixel_array, ds)
     steps = [(40 + 0.37 * k, 50 - 0.21 * k, 20 + 0.5 * k, 15) for k in range(12)] + [(100, 100, 10, 30), (120, 5, 30, 30), (200, 200, 5, 5)]
+    # Most of the frame (counted as the frame less the outside), dragged, then small again.
+    steps += [(63.5, 63.5, 70, 66), (63.9, 63.1, 70.4, 66), (64.3, 62.7, 71, 66.5), (20, 20, 8, 8)]
     for cx, cy, rx, ry in steps:
         stats = tracker.statistics(Shape.ellipse(cx, cy, rx, ry))
         mask = ellipse_mask(ds.pixel_array.shape, cx, cy, rx, ry)

@@ -288,8 +288,11 @@ def changed_runs(old: Runs, new: Runs) -> tuple[Runs, Runs]:
 class RoiTracker:
     """Statistics of one ROI of one frame, kept up to date while the ROI is dragged (the viewport's ROI tools).
 
-    Holds the histogram of the stored values inside the ROI. When the shape
-    changes, only the pixels it gained or lost (:func:`changed_runs`, a thin
+    Built once per frame (one pass: min, max and the frame's histogram).
+    Holds the histogram of the stored values inside the ROI. A new ROI is
+    counted directly, or, when it holds most of the frame, as the frame's
+    histogram less the pixels outside it. When the shape changes, only the
+    pixels it gained or lost (:func:`changed_runs`, a thin
     band along the outline for a handle drag) are counted in or out, so a step
     costs in proportion to the outline, not the area; the statistics are then
     read from the histogram, each stored value's modality value looked up
@@ -308,11 +311,22 @@ class RoiTracker:
             self._lo, hi = int(stored.min()), int(stored.max())
             self._incremental = hi - self._lo < 1 << 16
         if self._incremental:
-            self._modality = np.asarray(apply_modality_lut(np.arange(self._lo, hi + 1), ctx), dtype=np.float64)
             self._hi = hi
+            self._modality = np.asarray(apply_modality_lut(np.arange(self._lo, hi + 1), ctx), dtype=np.float64)
+            # The whole frame's histogram: an ROI holding most of the frame is counted as the frame less what is outside.
+            self._frame_counts = _histogram(stored.ravel(), self._lo, hi)
+            rows = np.arange(stored.shape[0], dtype=np.intp)
+            self._frame_runs = Runs(rows, np.zeros_like(rows), np.full_like(rows, stored.shape[1]))
 
     def _count(self, runs: Runs) -> np.ndarray:
         return _histogram(runs.values(self.stored), self._lo, self._hi)
+
+    def _count_afresh(self, runs: Runs) -> np.ndarray:
+        """The histogram of `runs`: counted directly, or as the frame's less the pixels outside, whichever is fewer."""
+        if 2 * runs.count <= self.stored.size:
+            return self._count(runs)
+        _, outside = changed_runs(self._frame_runs, runs)
+        return self._frame_counts - self._count(outside)
 
     def statistics(self, shape: Shape) -> Statistics:
         """The statistics of `shape` on this frame (as :func:`roi_statistics`)."""
@@ -320,11 +334,11 @@ class RoiTracker:
             return roi_statistics(self.stored, self.ctx, shape)
         runs = roi_runs(shape, self.stored.shape)
         if self._runs is None or self._counts is None:
-            self._counts = self._count(runs)
+            self._counts = self._count_afresh(runs)
         else:
             added, removed = changed_runs(self._runs, runs)
-            if added.count + removed.count >= runs.count:  # moved far: counting afresh is cheaper
-                self._counts = self._count(runs)
+            if added.count + removed.count >= min(runs.count, self.stored.size - runs.count):  # moved far: afresh is cheaper
+                self._counts = self._count_afresh(runs)
             else:
                 self._counts = self._counts + self._count(added) - self._count(removed)
         self._runs = runs
