@@ -92,6 +92,8 @@ def test_ultrasound_and_uncalibrated_files(tmp_path, capsys):
         (["--ellipse", "10", "10", "0", "5"], "RX and RY must be greater than 0"),
         (["--frame", "2", "--line", "0", "0", "1", "1"], "out of range"),
         (["--calibrate", "0", "0", "0", "0", "5", "--line", "0", "0", "1", "1"], "no length"),
+        (["--line", "0", "0", "128", "3"], "outside the image (128 columns x 128 rows"),
+        (["--ellipse", "-3", "10", "5", "5"], "outside the image"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, args, fragment):
@@ -101,7 +103,8 @@ def test_bad_input_exits_2_with_one_line(capsys, args, fragment):
 
 
 def test_colour_roi_and_missing_file_exit_2_with_one_line(tmp_path):
-    for path, fragment in ((RGB, "greyscale images only"), (tmp_path / "missing.dcm", "no such file")):
+    cases = ((RGB, "greyscale images only"), (tmp_path / "missing.dcm", "no such file"), (get_testdata_file("rtplan.dcm"), "has no image"))
+    for path, fragment in cases:
         result = subprocess.run(
             [sys.executable, "-m", "viewer", "measure", str(path), "--ellipse", "50", "50", "10", "10"], capture_output=True, text=True
         )

@@ -393,6 +393,18 @@ def _measure_shape(args: argparse.Namespace):
         raise ViewerError(str(exc)) from None
 
 
+def _check_inside(shape, rows: int, columns: int) -> None:
+    """ViewerError unless the points given (an ellipse's centre) lie on the image: pixels span -0.5 to columns - 0.5."""
+    if shape.tool == "ellipse":
+        x0, y0, x1, y1 = shape.box()
+        points = [((x0 + x1) / 2, (y0 + y1) / 2)]
+    else:
+        points = shape.points
+    for x, y in points:
+        if not (-0.5 <= x <= columns - 0.5 and -0.5 <= y <= rows - 0.5):
+            raise ViewerError(f"the point {x:g} {y:g} is outside the image ({columns} columns x {rows} rows, from 0 0)")
+
+
 def _measured_frame(path: Path, header, frame_number: int):
     """The frame's stored values and context, decoded as export decodes (a worker process for compressed data)."""
     from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed
@@ -415,7 +427,7 @@ def run_measure(args: argparse.Namespace) -> int:
     import json
     import math
 
-    from viewer.core.dicom.io import read_header
+    from viewer.core.dicom.io import read_header, sop_class_name
     from viewer.core.display.calibration import user_calibration
     from viewer.core.display.pixels.decoders import number_of_frames
     from viewer.core.display.pixels.pipeline import frame_context
@@ -425,9 +437,12 @@ def run_measure(args: argparse.Namespace) -> int:
     path = Path(args.input)
     shape = _measure_shape(args)
     header = read_header(path)
+    if "Rows" not in header or "Columns" not in header:
+        raise ViewerError(f"has no image to show (it is {sop_class_name(header)})", path)
     frames = number_of_frames(header)
     if not 1 <= args.frame <= frames:
         raise ViewerError(f"--frame {args.frame} is out of range: the image has {count(frames, 'frame')}", path)
+    _check_inside(shape, int(header.Rows), int(header.Columns))
     if shape.tool in ROI_TOOLS or shape.tool == POINT:
         frame = _measured_frame(path, header, args.frame)
         stored, ctx = frame.stored, frame.ctx

@@ -172,8 +172,12 @@ def shape_area(shape: Shape, calibration: Calibration) -> float:
 
 
 def measured_points(shape: Shape) -> list[Point]:
-    """The points that decide an ultrasound region: the shape's own points, and an ellipse's or rectangle's four corners."""
-    if shape.tool in (ELLIPSE, RECTANGLE):
-        x0, y0, x1, y1 = shape.box()
+    """The points that decide an ultrasound region: the shape's own points, a rectangle's four corners and an
+    ellipse's four ends of its axes (a shape lies within a region, a rectangle, exactly when these do)."""
+    x0, y0, x1, y1 = shape.box()
+    if shape.tool == RECTANGLE:
         return [(x0, y0), (x1, y0), (x0, y1), (x1, y1)]
+    if shape.tool == ELLIPSE:
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        return [(x0, cy), (x1, cy), (cx, y0), (cx, y1)]
     return list(shape.points)

@@ -115,7 +115,7 @@ def _arrow_head(tip: g.Point, tail: g.Point) -> list[Dataset]:
     return strokes
 
 
-def _text(measurement: Measurement) -> Dataset | None:
+def _text(measurement: Measurement, rows: int, columns: int) -> Dataset | None:
     label = measurement.label()
     if not label:
         return None
@@ -123,7 +123,9 @@ def _text(measurement: Measurement) -> Dataset | None:
     item = Dataset()
     item.AnchorPointAnnotationUnits = "PIXEL"
     item.UnformattedTextValue = label.replace("\n", "\r\n")[:1024]
-    item.AnchorPoint = [round(v, 4) for v in _pixel((x1 + 4, y0))]
+    # Beside the shape's top right corner, kept on the image (viewers clip text anchored off it).
+    anchor = _pixel((min(max(x1 + 4, 0.0), columns - 1.0), min(max(y0, 0.0), rows - 1.0)))
+    item.AnchorPoint = [round(v, 4) for v in anchor]
     item.AnchorPointVisibility = "N"
     return item
 
@@ -210,7 +212,7 @@ def presentation_state(
         annotation = Dataset()
         annotation.ReferencedImageSequence = DicomSequence([reference])
         annotation.GraphicLayer = LAYER
-        text = _text(measurement)
+        text = _text(measurement, int(image.Rows), int(image.Columns))
         if text is not None:
             annotation.TextObjectSequence = DicomSequence([text])
         annotation.GraphicObjectSequence = DicomSequence(_graphics(measurement.shape))
