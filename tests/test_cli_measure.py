@@ -130,3 +130,20 @@ def test_saved_measurements_are_burnt_into_the_export(tmp_path, capsys):
     # No measurements kept: the export is the image alone (in RGB).
     assert main(["export", CT, "-o", str(burnt), "--annotations", "--data-dir", str(tmp_path / "empty")]) == 0
     assert np.array_equal(np.asarray(Image.open(burnt))[:, :, 1], grey)
+
+
+def test_presentation_state_from_the_command_line(tmp_path, capsys):
+    """The kept measurements and a new one, with the CT's own window, in a GSPS that dcmtk accepts."""
+    data, folder = tmp_path / "data", tmp_path / "pr"
+    assert main(["measure", CT, "--line", "10", "100", "110", "100", "--save", "--data-dir", str(data)]) == 0
+    args = ["measure", CT, "--ellipse", "60", "60", "20", "10", "--data-dir", str(data), "--presentation-state", str(folder)]
+    assert main(args) == 0
+    assert "presentation state" in capsys.readouterr().err
+    (written,) = folder.iterdir()
+    check = subprocess.run(["dcmpschk", str(written)], capture_output=True, text=True, timeout=60)
+    assert "Test passed" in check.stdout + check.stderr
+    ds = pydicom.dcmread(written)
+    assert len(ds.GraphicAnnotationSequence) == 2
+    voi = ds.SoftcopyVOILUTSequence[0]
+    # CT_small.dcm has no window: a CT in HU opens with soft tissue, 40/400 (as export shows it, tests/test_cli.py).
+    assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (40, 400)

@@ -361,6 +361,12 @@ def _measure_parser(sub) -> None:
     )
     p.add_argument("--save", action="store_true", help="keep the measurement with the image's others (the app's data folder)")
     p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
+    p.add_argument(
+        "--presentation-state",
+        metavar="DIR",
+        help="also write a Grayscale Softcopy Presentation State of this measurement and those kept for the frame, "
+        "with the window the image opens with, into DIR; its path is printed on stderr",
+    )
     p.set_defaults(run=run_measure)
 
 
@@ -464,15 +470,33 @@ def run_measure(args: argparse.Namespace) -> int:
             name = "SD (population)" if reading.quantity == "sd" else reading.quantity
             print(f"{name}: {value} {reading.unit}".rstrip())
         print(f"basis: {result.basis}")
-    if args.save:
+    if args.save or args.presentation_state:
         from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 
         store = MeasurementStore(Path(args.data_dir) if args.data_dir else default_data_dir())
         identity = ImageIdentity.of(header)
         kept = store.load(identity.sop_instance_uid, args.frame)
-        saved = store.save(identity, args.frame, [*kept, result])
-        print(f"dicom-viewer: kept in {saved}", file=sys.stderr)
+        if args.save:
+            saved = store.save(identity, args.frame, [*kept, result])
+            print(f"dicom-viewer: kept in {saved}", file=sys.stderr)
+        if args.presentation_state:
+            written = _write_presentation_state(path, header, args.frame, [(m.shape, m.readings) for m in kept], result, args)
+            print(f"dicom-viewer: presentation state {written}", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_presentation_state(path: Path, header, frame_number: int, kept, result, args: argparse.Namespace) -> Path:
+    """``measure --presentation-state DIR``: the kept measurements and this one, with the window the image opens with."""
+    from viewer.core.display.pixels.auto_window import percentile_window
+    from viewer.core.display.pixels.pipeline import Window
+    from viewer.core.measure.measure import Measurement
+    from viewer.core.measure.presentation_state import presentation_state, write_presentation_state
+
+    frame = _measured_frame(path, header, frame_number)
+    voi = frame.default_voi(percentile_window(frame, frame_number) if frame.uses_automatic_window() else None)
+    measurements = [Measurement(shape, readings, readings[0].basis if readings else "") for shape, readings in kept] + [result]
+    window = voi if isinstance(voi, Window) else None  # a VOI LUT of the file: the viewer applies it itself
+    return write_presentation_state(presentation_state(header, measurements, window, frame_number), Path(args.presentation_state))
 
 
 def build_parser() -> argparse.ArgumentParser:

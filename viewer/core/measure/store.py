@@ -52,6 +52,11 @@ def default_data_dir() -> Path:
     return base / "dicom-viewer" / "measurements"
 
 
+def default_presentation_state_dir() -> Path:
+    """Where "Save as presentation state" writes by default: beside the measurements, in presentation-states/."""
+    return default_data_dir().parent / "presentation-states"
+
+
 @dataclass(frozen=True)
 class ImageIdentity:
     """Whose image a measurement is on: what the CSV and the presentation state name."""
