@@ -131,3 +131,11 @@ def test_monochrome1_keeps_its_look_and_uncalibrated_says_so(tmp_path):
     rendered = render_with_dcmtk(tmp_path, path, pr)
     ours = FrameDisplay(ds.pixel_array, ds).render(Window(500, 1000))  # MONOCHROME1: low values white
     assert np.abs(rendered.astype(int) - ours).max() <= 1
+
+
+def test_colour_images_are_refused_in_one_line():
+    from viewer.core.dicom.io import ViewerError
+
+    ds = pydicom.dcmread(get_testdata_file("US1_UNCI.dcm", download=False))
+    with pytest.raises(ViewerError, match="for greyscale images; this one is RGB"):
+        presentation_state(ds, [measure(Shape("line", ((0, 0), (3, 4))), ds)])

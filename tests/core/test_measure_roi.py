@@ -190,4 +190,7 @@ def test_a_dragged_roi_keeps_numpy_statistics(path):
         assert stats.count == n and (stats.min, stats.max) == (low, high)
         assert stats.mean == pytest.approx(mean, rel=1e-12, abs=1e-9) and stats.sd == pytest.approx(sd, rel=1e-9)
     polygon = [(10.5, 10.2), (90.3, 20.7), (50.1, 70.9), (20.2, 60.4)]
+    # measure() with the tracker gives the same readings as without it.
+    shape = Shape.ellipse(50.5, 60.5, 25, 20)
+    assert measure(shape, ds, tracker=tracker).readings == measure(shape, ds, ds.pixel_array).readings
     assert tracker.statistics(Shape("freehand", tuple(polygon))).count == polygon_mask(ds.pixel_array.shape, polygon).sum()

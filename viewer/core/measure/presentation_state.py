@@ -148,9 +148,13 @@ def presentation_state(
 
     `content_label` is made a valid (0070,0080) Content Label (CS: upper
     case, digits, underscore, at most 16 characters). An empty (0010,0010)
-    *Patient Name* is written "^" (still empty; see below). ViewerError for an
+    *Patient Name* is written "^" (still empty; see below). ViewerError for
+    a colour image (its presentation state would be a Color Softcopy one). ViewerError for an
     image that cannot be referenced (no SOP Class or Instance UID).
     """
+    photometric = str(image.get("PhotometricInterpretation", "") or "").strip().upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ViewerError(f"a Grayscale Softcopy Presentation State is for greyscale images; this one is {photometric or 'not an image'}")
     for keyword in ("SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"):
         if not str(image.get(keyword, "") or "").strip():
             raise ViewerError(f"cannot save a presentation state: the image has no {keyword}")
