@@ -28,7 +28,9 @@ each end, so rounding never moves a pixel in or out.
 Slope*, or (0028,3000) *Modality LUT Sequence*), before any VOI: HU on a CT.
 From the histogram of the stored values inside the ROI, each distinct stored
 value passed once through pydicom's ``apply_modality_lut``, so a non-linear
-LUT is exact and a 16-bit image costs one pass over its pixels. The standard
+LUT is exact and the pixels are read twice (copied out, then counted), never
+converted one by one. :class:`RoiTracker` keeps that histogram while an ROI
+is dragged and counts only the pixels it gains or loses. The standard
 deviation is the **population** one (divided by the pixel count, numpy's
 ``std(ddof=0)``). Colour images are refused with a message: their pixels
 have no modality values.
