@@ -10,6 +10,8 @@
 - :mod:`.store`: measurements kept per image in the app's data folder; CSV.
 - :mod:`.presentation_state`: a Grayscale Softcopy Presentation State of them.
 - :mod:`.burn`: measurements drawn into exported pixels.
+- :mod:`.editing`: handles, moving, picking, undo and redo, for the
+  viewport's tools.
 
 Image coordinates are (column, row) floats with pixel centres at whole
 numbers: (0, 0) is the centre of the top left pixel. The spacing and its

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from viewer.core.measure import geometry as g
+from viewer.core.measure.editing import outline
 from viewer.core.measure.measure import Reading, label
 
 COLOUR = (255, 230, 0)
@@ -26,18 +27,8 @@ LABEL_SIZE = 12
 
 
 def _shape_lines(shape: g.Shape) -> list[list[g.Point]]:
+    """The strokes drawn: the outline, with an arrow's head and a cross for a point."""
     points = list(shape.points)
-    x0, y0, x1, y1 = shape.box()
-    if shape.tool == g.RECTANGLE:
-        return [[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]]
-    if shape.tool in (g.POLYGON, g.FREEHAND):
-        return [points + [points[0]]]
-    if shape.tool == g.ELLIPSE:
-        cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-        steps = max(32, int(2 * math.pi * max(rx, ry) / 2))
-        return [[(cx + rx * math.cos(t), cy + ry * math.sin(t)) for t in np.linspace(0, 2 * math.pi, steps + 1)]]
-    if shape.tool == g.COBB:
-        return [points[:2], points[2:]]
     if shape.tool == g.ARROW:
         tip, tail = points
         length = math.hypot(tail[0] - tip[0], tail[1] - tip[1]) or 1.0
@@ -51,7 +42,7 @@ def _shape_lines(shape: g.Shape) -> list[list[g.Point]]:
     if shape.tool == g.POINT:
         (x, y) = points[0]
         return [[(x - 4, y), (x + 4, y)], [(x, y - 4), (x, y + 4)]]
-    return [points]
+    return outline(shape)
 
 
 def burn_measurements(pixels: np.ndarray, measurements: Sequence[tuple[g.Shape, tuple[Reading, ...]]]) -> np.ndarray:
