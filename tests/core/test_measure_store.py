@@ -80,3 +80,18 @@ def test_default_data_dir_follows_xdg(monkeypatch, tmp_path):
     assert default_data_dir() == tmp_path / "dicom-viewer" / "measurements"
     monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
     assert default_data_dir().parts[-4:] == (".local", "share", "dicom-viewer", "measurements")
+
+
+def test_user_calibration_is_kept_per_series_until_cleared(tmp_path):
+    from viewer.core.display.calibration import user_calibration
+
+    ds = pydicom.dcmread(write_image(tmp_path / "ot.dcm", "OT"))
+    store = MeasurementStore(tmp_path / "data")
+    assert store.user_calibration(ds.SeriesInstanceUID) is None
+    calibration = user_calibration(ds, (0, 0), (40, 0), 10.0)
+    store.set_user_calibration(ds.SeriesInstanceUID, calibration)
+    kept = MeasurementStore(tmp_path / "data").user_calibration(ds.SeriesInstanceUID)
+    assert kept == calibration and kept.basis == "user calibrated"
+    assert measure(Shape("line", ((0, 0), (8, 0))), ds, user=kept).to_json()["value"] == pytest.approx(2.0)
+    store.set_user_calibration(ds.SeriesInstanceUID, None)
+    assert store.user_calibration(ds.SeriesInstanceUID) is None

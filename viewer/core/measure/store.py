@@ -13,6 +13,8 @@ readings::
 Files are written to a temporary file in the same folder and renamed over
 the old one (atomic on POSIX and Windows), so a crash never leaves half a
 file. Opening the same image again (same UID) brings its measurements back.
+The user's calibration of a series ("user calibrated", until cleared) is
+kept beside them, in ``user-calibrations/SERIES_UID.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.display.calibration import USER_CALIBRATED, Calibration
 from viewer.core.measure.geometry import Shape
 from viewer.core.measure.measure import Measurement, Reading
 from viewer.core.media.cache import valid_uid
@@ -169,6 +172,36 @@ class MeasurementStore:
             data["frames"].pop(str(frame), None)
         _write_atomically(path, json.dumps(data, ensure_ascii=False, indent=1))
         return path
+
+    def _calibration_path(self, series_instance_uid: str) -> Path:
+        uid = valid_uid(series_instance_uid)
+        if uid is None:
+            raise ViewerError(f"not a Series Instance UID: {series_instance_uid!r}")
+        return self.folder / "user-calibrations" / f"{uid}.json"
+
+    def user_calibration(self, series_instance_uid: str) -> Calibration | None:
+        """The user's calibration of a series ("user calibrated", kept until cleared), or None."""
+        path = self._calibration_path(series_instance_uid)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            row, column = (float(v) for v in data["spacing"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ViewerError(f"cannot read the calibration in {path}: {exc}") from None
+        if not (row > 0 and column > 0):
+            raise ViewerError(f"cannot read the calibration in {path}: the spacing must be greater than 0")
+        return Calibration((row, column), USER_CALIBRATED)
+
+    def set_user_calibration(self, series_instance_uid: str, calibration: Calibration | None) -> None:
+        """Keep the user's calibration of a series (from :func:`~viewer.core.display.calibration.user_calibration`); None clears it."""
+        path = self._calibration_path(series_instance_uid)
+        if calibration is None:
+            path.unlink(missing_ok=True)
+            return
+        if calibration.spacing is None:
+            raise ValueError("a user calibration has a spacing")
+        _write_atomically(path, json.dumps({"version": FORMAT_VERSION, "spacing": list(calibration.spacing)}))
 
     def images(self) -> list[str]:
         """The SOP Instance UIDs with a measurement file, sorted."""
