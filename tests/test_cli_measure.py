@@ -79,6 +79,11 @@ def test_ultrasound_and_uncalibrated_files(tmp_path, capsys):
     assert run_json(capsys, us, "--line", 0, 0, 30, 40) == {"value": pytest.approx(10.0), "unit": "mm", "basis": "ultrasound region"}
     across = run_json(capsys, us, "--line", 0, 0, 60, 40)
     assert across["unit"] == "px" and across["basis"] == "outside ultrasound regions"
+    roi = run_json(capsys, us, "--ellipse", 20, 30, 10, 5)
+    assert roi["area"] == pytest.approx(math.pi * 10 * 0.2 * 5 * 0.2) and roi["basis"] == "ultrasound region"
+    dx = write_image(tmp_path / "dx.dcm", "DX", ImagerPixelSpacing=[0.2, 0.2], EstimatedRadiographicMagnificationFactor=1.25)
+    for args in (["--line", 0, 0, 30, 40], ["--rect", 0, 0, 10, 10], ["--point", 3, 3]):
+        assert run_json(capsys, dx, *args)["basis"] == "magnification corrected"  # ROI and point values too
     plain = write_image(tmp_path / "ot.dcm", "OT")
     assert run_json(capsys, plain, "--line", 0, 0, 3, 4) == {"value": 5.0, "unit": "px", "basis": "uncalibrated"}
     user = run_json(capsys, plain, "--line", 0, 0, 3, 4, "--calibrate", 0, 0, 10, 0, 20)

@@ -449,11 +449,10 @@ def run_measure(args: argparse.Namespace) -> int:
     if not 1 <= args.frame <= frames:
         raise ViewerError(f"--frame {args.frame} is out of range: the image has {count(frames, 'frame')}", path)
     _check_inside(shape, int(header.Rows), int(header.Columns))
-    if shape.tool in ROI_TOOLS or shape.tool == POINT:
-        frame = _measured_frame(path, header, args.frame)
-        stored, ctx = frame.stored, frame.ctx
-    else:
-        stored, ctx = None, frame_context(header, args.frame - 1)
+    # The whole header's attributes: the frame source keeps only what display needs (no Imager Pixel Spacing,
+    # ultrasound regions or calibration type), and a measurement needs them all.
+    ctx = frame_context(header, args.frame - 1)
+    stored = _measured_frame(path, header, args.frame).stored if shape.tool in ROI_TOOLS or shape.tool == POINT else None
     user = None
     if args.calibrate:
         x1, y1, x2, y2, mm = args.calibrate
