@@ -152,3 +152,13 @@ def test_presentation_state_from_the_command_line(tmp_path, capsys):
     voi = ds.SoftcopyVOILUTSequence[0]
     # CT_small.dcm has no window: a CT in HU opens with soft tissue, 40/400 (as export shows it, tests/test_cli.py).
     assert (float(voi.WindowCenter), float(voi.WindowWidth)) == (40, 400)
+
+
+def test_save_goes_to_the_data_folder_never_beside_the_image(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "images").mkdir()
+    image = write_image(tmp_path / "images" / "ct.dcm", "CT", PixelSpacing=[0.5, 0.5])
+    assert main(["measure", str(image), "--line", "0", "0", "10", "0", "--save"]) == 0
+    uid = pydicom.dcmread(image).SOPInstanceUID
+    assert (tmp_path / "xdg" / "dicom-viewer" / "measurements" / f"{uid}.json").is_file()
+    assert [p.name for p in (tmp_path / "images").iterdir()] == ["ct.dcm"]
