@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import subprocess
@@ -18,8 +19,10 @@ from pydicom.pixels.processing import apply_modality_lut
 
 from viewer.app import main
 
+# The generated-file helper of the core tests (tests/core/measure_files.py).
 sys.path.insert(0, str(Path(__file__).parent / "core"))
-from measure_files import ultrasound_region, write_image  # noqa: E402  (the generated-file helper of the core tests)
+_files = importlib.import_module("measure_files")
+ultrasound_region, write_image = _files.ultrasound_region, _files.write_image
 
 CT = get_testdata_file("CT_small.dcm", download=False)
 MR_MULTIFRAME = get_testdata_file("emri_small.dcm", download=False)
