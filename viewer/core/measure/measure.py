@@ -38,7 +38,7 @@ class Reading:
     basis: str
 
     def text(self) -> str:
-        """As shown beside the shape: "12.3 mm", "45.0°", "-3.2 HU"; the basis in brackets when it is not plain Pixel Spacing."""
+        """As shown beside the shape: "12.3 mm", "45.0°", "mean -3.2 HU", "pop. SD 4.1 HU" (the population SD), "n 941 px"."""
         if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
             number = "-"
         elif self.quantity == "count":
@@ -46,9 +46,8 @@ class Reading:
         else:
             number = f"{self.value:.1f}" if abs(self.value) >= 10 or self.unit in ("°", "HU") else f"{self.value:.2f}"
         unit = "" if not self.unit else (self.unit if self.unit == "°" else f" {self.unit}")
-        name = {"sd": "SD", "count": "n"}.get(self.quantity, self.quantity)
-        text = f"{number}{unit}" if self.quantity in ("length", "angle", "value", "cobb") else f"{name} {number}{unit}"
-        return text
+        name = {"sd": "pop. SD", "count": "n"}.get(self.quantity, self.quantity)
+        return f"{number}{unit}" if self.quantity in ("length", "angle", "value", "cobb") else f"{name} {number}{unit}"
 
 
 @dataclass(frozen=True)
