@@ -13,18 +13,21 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "echo", "find", "get")
+COMMANDS = ("export", "dump", "index", "measure", "echo", "find", "get")
 EXIT_INPUT = 2
 
 EPILOG = """\
 commands (run 'dicom-viewer COMMAND --help' for details):
-  export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert]
+  export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert] [--annotations]
         write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1
   dump FILE [--charset NAME] [--json]
         print every attribute (text like dcmdump, or the DICOM JSON model)
   index PATH [--json]
         list the patients, studies and series (with counts) and the problem files of a
         folder, a media root or a DICOMDIR, as the browser would show them
+  measure FILE [--frame N] (--line X1 Y1 X2 Y2 | --angle X1 Y1 X2 Y2 X3 Y3 | --ellipse CX CY RX RY
+        | --rect X0 Y0 X1 Y1 | --polygon X Y X Y ...) [--json] [--save]
+        a length, angle or ROI statistics in real units, with the calibration they rest on
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
   find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
         KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)

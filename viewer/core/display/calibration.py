@@ -36,8 +36,14 @@ The rules, in order:
    PS3.3 C.8.11.4): the spacing at the detector's front plane, larger than
    in the patient by the beam's divergence. Divided by (0018,1114)
    *Estimated Radiographic Magnification Factor* where present:
-   "magnification corrected"; else used as is: "at detector".
+   "magnified-corrected"; else used as is: "at detector".
 4. Nothing: no spacing, "uncalibrated" (measure in pixels).
+
+A measurement (:func:`measurement_calibration`) follows the same rules with
+two more: the user's own calibration (a line of known length,
+:func:`user_calibration`), which wins and is labelled "user calibrated";
+and on an image with ultrasound regions, the region holding every point of
+the measurement, or pixels ("outside ultrasound regions") when none does.
 
 Spacings are (between rows, between columns) in mm, the order of (0028,0030)
 (PS3.3 10.7.1.3); pixels need not be square.
@@ -55,12 +61,14 @@ from viewer.core.display.stack_geometry import decimals, integer
 #: Basis labels, as shown next to a scale bar or a measurement.
 NO_LABEL = ""
 AT_DETECTOR = "at detector"
-MAGNIFICATION_CORRECTED = "magnification corrected"
+MAGNIFICATION_CORRECTED = "magnified-corrected"
 CALIBRATION_UNKNOWN = "calibration unknown"
 CALIBRATION_NOT_STATED = "calibrated (method not stated)"
 ULTRASOUND_REGION = "ultrasound region"
 ULTRASOUND_REGIONS = "ultrasound regions"
 UNCALIBRATED = "uncalibrated"
+USER_CALIBRATED = "user calibrated"
+OUTSIDE_ULTRASOUND_REGIONS = "outside ultrasound regions"
 
 #: (0008,0060) Modality values of projection radiography (PS3.3 C.7.3.1.1.1): their Pixel Spacing needs a calibration label.
 PROJECTION_MODALITIES = frozenset({"CR", "DX", "DF", "IO", "MG", "PX", "RF", "RG", "XA"})
@@ -191,3 +199,49 @@ def pixel_spacing_basis(ctx: Dataset) -> Calibration:
     if imager is not None:
         return _at_detector(ctx, imager)
     return Calibration(None, UNCALIBRATED)
+
+
+def measurement_calibration(ctx: Dataset, points: Iterable[tuple[float, float]], user: Calibration | None = None) -> Calibration:
+    """The spacing a measurement through `points` (column, row) is computed with, and its basis label.
+
+    `user` (from :func:`user_calibration`) wins: the user drew a line of
+    known length on this series. Otherwise :func:`pixel_spacing_basis`,
+    except on an image with (0018,6011) *Sequence of Ultrasound Regions*:
+    there the region holding every point decides (:func:`ultrasound_region_spacing`,
+    labelled "ultrasound region"); points across regions or outside them are
+    measured in pixels, labelled "outside ultrasound regions". Never another
+    spacing in its place.
+    """
+    if user is not None:
+        return user
+    if ctx.get("SequenceOfUltrasoundRegions"):
+        spacing = ultrasound_region_spacing(ctx, points)
+        return Calibration(spacing, ULTRASOUND_REGION) if spacing is not None else Calibration(None, OUTSIDE_ULTRASOUND_REGIONS)
+    return pixel_spacing_basis(ctx)
+
+
+def user_calibration(ctx: Dataset, start: tuple[float, float], end: tuple[float, float], length_mm: float) -> Calibration:
+    """The spacing that makes the line `start`-`end` (column, row) `length_mm` long: "user calibrated".
+
+    Pixels keep the shape the file gives them: the ratio of its spacing
+    (:func:`pixel_spacing_basis`) or of (0028,0034) *Pixel Aspect Ratio*
+    (row/column, PS3.3 C.7.6.3.1.7); square when it gives neither.
+    ValueError for a line of no length or a length that is not positive.
+    """
+    if not length_mm > 0:
+        raise ValueError("the known length must be greater than 0 mm")
+    spacing = pixel_spacing_basis(ctx).spacing
+    if spacing is not None:
+        aspect = spacing[0] / spacing[1]
+    else:
+        ratio = ctx.get("PixelAspectRatio")
+        try:
+            aspect = float(ratio[0]) / float(ratio[1]) if ratio and float(ratio[1]) > 0 and float(ratio[0]) > 0 else 1.0
+        except (TypeError, ValueError, IndexError):
+            aspect = 1.0
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    pixels = (dx * dx + (dy * aspect) ** 2) ** 0.5  # the line's length in column spacings
+    if pixels <= 0:
+        raise ValueError("the calibration line has no length")
+    column = length_mm / pixels
+    return Calibration((column * aspect, column), USER_CALIBRATED)
