@@ -105,6 +105,8 @@ def run(paths: list[str], new_window: bool = False) -> int:
 
         server = InstanceServer(parent=window)
         server.paths_received.connect(lambda received: _bring_forward(window, received))
+    if window.settings_store.window_layout()[0] is None and app.primaryScreen() is not None:
+        window.setGeometry(app.primaryScreen().availableGeometry())  # first start: the whole screen for the images
     window.show()
     signals = TerminationSignals(app, window)
     try:

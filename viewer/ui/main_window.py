@@ -14,24 +14,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from viewer.ui.central import ActiveViewport, CentralArea
-from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder, fill_recent_menu
-from viewer.ui.inspector_dock import InspectorDock
-from viewer.ui.link_actions import link_actions
-from viewer.ui.pipeline_dock import PipelineDock
-from viewer.ui.problems_dock import ProblemsDock
-from viewer.ui.query_dock import QueryDock
+from viewer.ui.file_dialogs import fill_recent_menu
 from viewer.ui.settings_controller import SettingsController
 from viewer.ui.settings_store import SettingsStore
-from viewer.ui.tools import ImageToolbar
-from viewer.ui.view_actions import smoothing_action
+from viewer.ui.window_docks import STRIP_WIDTH, TREE_WIDTH, build_docks
+from viewer.ui.window_menus import build_menus
 from viewer.ui.workers import BackgroundRunner
-
-#: The Studies dock's width with the series strip (its default view), and with the full study tree.
-STRIP_WIDTH = 250
-TREE_WIDTH = 480
 
 if TYPE_CHECKING:
     from viewer.core.display.view_state import DisplayState
@@ -79,8 +70,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.central)
         self.readout = QLabel("")
         self.statusBar().addPermanentWidget(self.readout)
-        self._build_docks()
-        self._build_actions()
+        build_docks(self)
+        build_menus(self)
         geometry, state = self.settings_store.window_layout()
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -162,38 +153,6 @@ class MainWindow(QMainWindow):
         return self.inspector_dock.inspector
 
     # ------------------------------------------------------------------ construction
-    def _build_docks(self) -> None:
-        """The docks, empty until :meth:`build_contents` fills them (saved layouts need them now)."""
-        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.browser_dock = QDockWidget("Studies", self)
-        self.browser_dock.setObjectName("browser_dock")
-        self.addDockWidget(left, self.browser_dock)
-        self.resizeDocks([self.browser_dock], [STRIP_WIDTH], Qt.Orientation.Horizontal)
-        self.query_dock = QueryDock(self.runner, self)
-        self.query_dock.retrieved.connect(lambda folders: self.open_paths(folders))
-        self.query_dock.problems.connect(lambda problems: self.problems_dock.add(problems))
-        self.addDockWidget(left, self.query_dock)
-        self.tabifyDockWidget(self.browser_dock, self.query_dock)
-        self.browser_dock.raise_()
-        self.resizeDocks([self.browser_dock, self.query_dock], [STRIP_WIDTH, STRIP_WIDTH], Qt.Orientation.Horizontal)
-        self.pipeline_dock = PipelineDock(self)
-        self.pipeline_label = self.pipeline_dock.label
-        self.addDockWidget(right, self.pipeline_dock)
-        self.inspector_dock = InspectorDock(self.runner, self)
-        self.inspector_dock.filled.connect(self.inspector_filled)
-        self.inspector_dock.override_requested.connect(lambda *choice: self.settings_controller.set_charset_override(*choice))
-        self.addDockWidget(right, self.inspector_dock)
-        self.tabifyDockWidget(self.pipeline_dock, self.inspector_dock)
-        self.pipeline_dock.raise_()
-        self.resizeDocks([self.inspector_dock], [440], Qt.Orientation.Horizontal)
-        self.problems_dock = ProblemsDock(self)
-        self.problems = self.problems_dock.problems  # every problem so far, in order
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.problems_dock)
-        self.problems_dock.hide()
-        # On demand (View menu or their keys), not at first start: the image gets the width. A saved layout may show them.
-        self.pipeline_dock.hide()
-        self.inspector_dock.hide()
-
     def _action(self, text: str, slot, shortcut=None, checkable=False) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
@@ -203,67 +162,6 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda *_args, call=slot: (self.build_contents(), call()))
         self.addAction(action)
         return action
-
-    def _build_actions(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self._action("&Open files...", lambda: choose_files(self, self.open_paths), QKeySequence.StandardKey.Open))
-        file_menu.addAction(self._action("Open &folder or media...", lambda: choose_folder(self, self.open_paths), "Ctrl+Shift+O"))
-        file_menu.addAction(self._action("Open &DICOMDIR...", lambda: choose_dicomdir(self, self.open_paths), "Ctrl+D"))
-        self.recent_menu = QMenu("Open &recent", self)
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        file_menu.addMenu(self.recent_menu)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Close all", self.close_all))
-        file_menu.addAction(self._action("&Memory for images...", lambda: self.settings_controller.choose_cache_size()))
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-        self.menuBar().addMenu("&Edit").addAction(
-            self._action("&Settings...", lambda: self.settings_controller.show_dialog(), QKeySequence.StandardKey.Preferences)
-        )
-
-        view_menu = self.menuBar().addMenu("&View")
-        self.fit_action = self._action("&Fit to window", lambda: self.pane.fit(), "F")
-        self.one_to_one_action = self._action("&1:1 pixels", lambda: self.pane.set_zoom(1.0), "1")
-        self.invert_action = self._action("&Invert", lambda: self.viewport.toggle_invert(), "I", checkable=True)
-        self.reset_action = self._action("&Reset window and zoom", lambda: self.viewport.reset(), "R")
-        self.annotations_action = self._action("&Annotations", lambda: self.viewport.toggle_annotations(), "A", checkable=True)
-        self.annotations_action.setChecked(True)
-        image_actions = (self.invert_action, self.reset_action, self.fit_action, self.one_to_one_action, self.annotations_action)
-        view_menu.addActions([self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action])
-        smoothing_action(self, view_menu)  # viewer.ui.view_actions: "Smooth when zoomed" (N)
-        view_menu.addSeparator()
-        self.study_tree_action = self._action(
-            "Show the full study &tree", lambda: self.browser.show_tree(self.study_tree_action.isChecked()), "Ctrl+T", checkable=True
-        )
-        view_menu.addAction(self.study_tree_action)
-        view_menu.addSeparator()
-        dock_keys = ("Ctrl+Shift+B", "Ctrl+Shift+R", "Ctrl+Shift+D", "Ctrl+Shift+T", "Ctrl+Shift+E")
-        for dock, key in zip((self.browser_dock, self.query_dock, self.pipeline_dock, self.inspector_dock, self.problems_dock), dock_keys):
-            dock.toggleViewAction().setShortcut(QKeySequence(key))
-            self.addAction(dock.toggleViewAction())  # its key works with the menu closed
-            view_menu.addAction(dock.toggleViewAction())
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&Keyboard and mouse", self.show_keys, QKeySequence.StandardKey.HelpContents))
-        help_menu.addAction(self._action("&About DICOM Viewer", self.show_about))
-
-        keys = Qt.Key
-        self._action("Next image", lambda: self.step(1), [QKeySequence(keys.Key_Down), QKeySequence(keys.Key_Right)])
-        self._action("Previous image", lambda: self.step(-1), [QKeySequence(keys.Key_Up), QKeySequence(keys.Key_Left)])
-        self._action("Ten images on", lambda: self.step(10), QKeySequence(keys.Key_PageDown))
-        self._action("Ten images back", lambda: self.step(-10), QKeySequence(keys.Key_PageUp))
-        self._action("First image", lambda: self.go_to(0), QKeySequence(keys.Key_Home))
-        self.play_action = self._action("Play / pause cine", lambda: self.cine.toggle(), QKeySequence(keys.Key_Space))
-        self._action("Last image", lambda: self.go_to(len(self.images) - 1), QKeySequence(keys.Key_End))
-
-        self.preset_combo = QComboBox()
-        self.preset_combo.setMinimumWidth(220)
-        self.image_toolbar = ImageToolbar(
-            self, dict(zip(("invert", "reset", "fit", "one_to_one", "annotations"), image_actions)), self.preset_combo
-        )
-        self.addToolBar(self.image_toolbar)
-        view_menu.insertMenu(view_menu.actions()[0], self.image_toolbar.tools_menu())
-        self.image_toolbar.addSeparator()
-        self.image_toolbar.addActions(link_actions(self, view_menu.addMenu("&Linking")))
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:
