@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QLabel, QMainWindow, QMenu
 from viewer.ui.central import ActiveViewport, CentralArea
 from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder, fill_recent_menu
 from viewer.ui.inspector_dock import InspectorDock
+from viewer.ui.mpr_mode import install as install_mpr
 from viewer.ui.pipeline_dock import PipelineDock
 from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.query_dock import QueryDock
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         self.annotations_action.setChecked(True)
         image_actions = (self.invert_action, self.reset_action, self.fit_action, self.one_to_one_action, self.annotations_action)
         view_menu.addActions([self.fit_action, self.one_to_one_action, self.invert_action, self.reset_action, self.annotations_action])
+        self.mpr = install_mpr(self, view_menu)  # View > MPR (M): the active viewport's series in three planes
         view_menu.addSeparator()
         for dock in (self.browser_dock, self.query_dock, self.pipeline_dock, self.inspector_dock, self.problems_dock):
             view_menu.addAction(dock.toggleViewAction())
