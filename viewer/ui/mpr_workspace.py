@@ -87,6 +87,12 @@ _KEYS = {
 BUILDING = "Building volume…"
 
 
+def _caption(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setStyleSheet("color: #d0d0d0;")  # on the workspace's black, whatever the theme
+    return label
+
+
 class MprWorkspace(QWidget):
     """Three planes of one series' volume (see the module's description).
 
@@ -138,10 +144,10 @@ class MprWorkspace(QWidget):
         self.mode_combo.setToolTip("How the slab's slices combine: maximum (MIP), minimum (MinIP) or mean")
         self.back_button = QPushButton("Back to images (Esc)")
         bar.addWidget(self.title, 1)
-        bar.addWidget(QLabel("Layout"))
+        bar.addWidget(_caption("Layout"))
         bar.addWidget(self.layout_combo)
         bar.addSpacing(12)
-        bar.addWidget(QLabel("Slab"))
+        bar.addWidget(_caption("Slab"))
         bar.addWidget(self.slab_spin)
         bar.addWidget(self.mode_combo)
         bar.addSpacing(12)
