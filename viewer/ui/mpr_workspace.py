@@ -126,7 +126,8 @@ class MprWorkspace(QWidget):
 
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 3, 6, 3)
-        self.title = QLabel(f"MPR  {series.label()}")
+        self._series_label = series.label()  # rebuilt from the headers on each call: once here
+        self.title = QLabel(f"MPR  {self._series_label}")
         self.title.setStyleSheet("color: #d0d0d0;")
         self.layout_combo = QComboBox()
         self.layout_combo.addItems(LAYOUTS)
@@ -329,6 +330,7 @@ class MprWorkspace(QWidget):
         if name == "2x2":
             self.grid.addWidget(self.facts, 1, 1)
         self.facts.setVisible(name == "2x2")  # after adding: a widget shown with no parent would be a window of its own
+        self._annotate()
         for index in range(3):
             self.grid.setColumnStretch(index, 1 if index < (3 if name == "1x3" else 2) else 0)
             self.grid.setRowStretch(index, 1 if index < (1 if name == "1x3" else 2) else 0)
@@ -408,7 +410,8 @@ class MprWorkspace(QWidget):
                 {"top_left": top, "bottom_left": [describe_voi(voi)], "bottom_right": [f"{columns_mm:.2f} x {rows_mm:.2f} mm"]}
             )
             pane.image.corner_labels["top_left"].setStyleSheet(f"color: {PLANE_COLORS[plane]}; background: transparent;")
-        self.facts.setText(self._facts_text(volume))
+        if self.facts.isVisibleTo(self):  # the 2x2 layout's fourth cell
+            self.facts.setText(self._facts_text(volume))
 
     def _facts_text(self, volume: Volume) -> str:
         z, y, x = volume.voxels.shape
@@ -417,7 +420,7 @@ class MprWorkspace(QWidget):
         position = volume.position(self.point)
         value = volume.voxels[k, i, j]
         lines = [
-            self.series.label(),
+            self._series_label,
             f"{x} x {y} x {z} voxels, {dx:.2f} x {dy:.2f} x {dz:.2f} mm",
             f"Point: ({position[0]:.1f}, {position[1]:.1f}, {position[2]:.1f}) mm, value {value:g}",
             *volume.notes,
