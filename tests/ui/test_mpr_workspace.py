@@ -259,3 +259,27 @@ def test_gantry_tilt_is_corrected_and_said(open_mpr, tmp_path):
     assert any("gantry tilt 15.0°" in note for note in workspace.volume.notes)
     workspace.set_layout("2x2")
     assert "gantry tilt 15.0° corrected" in workspace.facts.text() and workspace.facts.isVisible()
+
+
+def test_mpr_asked_for_while_the_files_are_read_is_built_again_with_all_of_them(phantom_series, open_mpr, main_window, qtbot):
+    first = open_mpr(phantom_series / "axial")
+    first.image_count = 1  # as if M was pressed when one file of the series had been read
+    main_window.series_opened.emit()  # the open has finished
+    again = main_window.mpr.workspace
+    assert again is not first and first._cancel.cancelled
+    qtbot.waitUntil(lambda: again.volume is not None, timeout=30000)
+    assert again.volume.voxels.shape == SHAPE
+
+
+def test_the_layout_is_a_choice_and_is_kept(phantom_series, open_mpr, main_window):
+    workspace = open_mpr(phantom_series / "axial")
+    workspace.layout_combo.setCurrentText("2x2")
+    grid = workspace.grid
+    cells = {plane: grid.getItemPosition(grid.indexOf(pane))[:2] for plane, pane in workspace.panes.items()}
+    assert cells == {"axial": (0, 0), "coronal": (0, 1), "sagittal": (1, 0)}
+    assert workspace.facts.isVisible() and "9 x 8 x 7 voxels" in workspace.facts.text()
+    main_window.mpr.leave()
+    main_window.mpr.enter()
+    assert main_window.mpr.workspace.layout_combo.currentText() == "2x2"  # the user's choice, kept
+    main_window.mpr.workspace.set_layout("1x3")
+    assert not main_window.mpr.workspace.facts.isVisibleTo(main_window.mpr.workspace)

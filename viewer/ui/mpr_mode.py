@@ -9,7 +9,8 @@ viewports are (they are hidden, not closed: their series, window and zoom
 are there again on the way back) and starts building the volume; leaving
 (Escape, the action again, the Back button, or another series shown in the
 viewport: then the workspace is built again for it) cancels the build and
-lets go of the volume. Closing the window leaves first, so no build runs on.
+lets go of the volume. MPR asked for while the series' files are still being
+read is built again once the open has finished, with all of them. Closing the window leaves first, so no build runs on.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class MprMode(QObject):
         menu.addSeparator()
         menu.addAction(self.action)
         window.installEventFilter(self)
+        window.series_opened.connect(self._opened)
 
     @property
     def active(self) -> bool:
@@ -105,6 +107,14 @@ class MprMode(QObject):
         self.window.viewports.show()
         focus, self._focus = self._focus, None
         (focus if focus is not None and focus.isVisible() else self.window.viewports).setFocus()
+
+    def _opened(self) -> None:
+        """An open has finished: if it brought more images of the series reformatted (MPR asked for while its
+        files were still being read), the workspace is built again with all of them."""
+        workspace = self.workspace
+        if workspace is not None and workspace.series.image_count != workspace.image_count:
+            self.leave()
+            self.enter()
 
     def _series_shown(self, _series) -> None:
         """Another series in the viewport (a click in the browser): the workspace shows it instead."""

@@ -109,6 +109,7 @@ class MprWorkspace(QWidget):
     def __init__(self, runner: BackgroundRunner, series: Series, viewport: Viewport, parent: QWidget | None = None):
         super().__init__(parent)
         self.runner, self.series, self.viewport = runner, series, viewport
+        self.image_count = series.image_count  # the images the volume is built of (more may arrive while files are read)
         self.volume: Volume | None = None
         self.point: tuple[int, int, int] = (0, 0, 0)
         self.slab_mm = 0.0
