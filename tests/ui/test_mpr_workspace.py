@@ -283,3 +283,28 @@ def test_the_layout_is_a_choice_and_is_kept(phantom_series, open_mpr, main_windo
     assert main_window.mpr.workspace.layout_combo.currentText() == "2x2"  # the user's choice, kept
     main_window.mpr.workspace.set_layout("1x3")
     assert not main_window.mpr.workspace.facts.isVisibleTo(main_window.mpr.workspace)
+
+
+def test_the_wheel_scrolls_its_plane_and_the_keys_then_scroll_it_too(phantom_series, open_mpr):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    workspace = open_mpr(phantom_series / "axial")
+    workspace.set_point((3, 4, 4))
+    view = workspace.panes["sagittal"].image.view
+    centre = QPointF(view.viewport().rect().center())
+    wheel = QWheelEvent(
+        centre,
+        QPointF(view.viewport().mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120),  # one notch towards the user
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.viewport(), wheel)
+    assert workspace.active_plane == "sagittal" and workspace.point == (3, 4, 5)
+    QTest.keyClick(workspace, Qt.Key.Key_PageDown)
+    assert workspace.point == (3, 4, 8)  # ten on, cut at the last sagittal slice

@@ -98,7 +98,6 @@ class CrosshairItem(pg.GraphicsObject):
             ev.ignore()
             return
         ev.accept()
-        self._pane.activated.emit(self._pane.plane)
         self._pick(ev.pos())
 
     def mouseDragEvent(self, ev):
@@ -107,8 +106,6 @@ class CrosshairItem(pg.GraphicsObject):
             return
         if ev.isStart():
             self._dragging = self._near_a_line(ev.buttonDownPos())
-            if self._dragging:
-                self._pane.activated.emit(self._pane.plane)
         if not self._dragging:
             ev.ignore()  # the view box windows
             return
@@ -123,12 +120,14 @@ class MprPane(QWidget):
 
     Signals: ``point_picked(plane, row, column)`` (a click, or a drag of the
     crosshair), ``step_requested(plane, n)`` (the wheel), ``window_dragged(dx, dy)``,
-    ``activated(plane)`` (the pane the keys act on).
+    ``hovered(plane)`` (the mouse is over it: the pane the keys act on), ``activated(plane)``
+    (a press or the wheel in it: the keys come to the workspace, for this pane).
     """
 
     point_picked = Signal(str, int, int)
     step_requested = Signal(str, int)
     window_dragged = Signal(float, float)
+    hovered = Signal(str)
     activated = Signal(str)
 
     def __init__(self, plane: str, parent: QWidget | None = None):
@@ -138,7 +137,7 @@ class MprPane(QWidget):
         self.image = ImagePane()
         self.image.step_requested.connect(lambda n: self.step_requested.emit(self.plane, n))
         self.image.window_dragged.connect(self.window_dragged)
-        self.image.cursor_moved.connect(lambda row, _col: self.activated.emit(self.plane) if row >= 0 else None)
+        self.image.cursor_moved.connect(lambda row, _col: self.hovered.emit(self.plane) if row >= 0 else None)
         column = QVBoxLayout(self)
         column.setContentsMargins(1, 1, 1, 1)
         column.addWidget(self.image)
@@ -161,10 +160,15 @@ class MprPane(QWidget):
             label.adjustSize()
             self.edge_labels[edge] = label
         self.image.installEventFilter(self)
+        self.image.view.viewport().installEventFilter(self)
+        self._active: bool | None = None
         self.set_active(False)
 
     def set_active(self, active: bool) -> None:
         """The pane the keys act on has a frame in its plane's colour."""
+        if active == self._active:
+            return  # the mouse moves over it: no new style sheet each time
+        self._active = active
         color = PLANE_COLORS[self.plane] if active else "#303030"
         self.setStyleSheet(f"MprPane#{self.objectName()} {{ background: {color}; }}")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -192,6 +196,8 @@ class MprPane(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.image and event.type() == QEvent.Type.Resize:
             self._place_edges()
+        elif event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
+            self.activated.emit(self.plane)  # before the view acts on it
         return False
 
     def _place_edges(self) -> None:
