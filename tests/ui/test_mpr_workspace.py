@@ -257,6 +257,7 @@ def test_gantry_tilt_is_corrected_and_said(open_mpr, tmp_path):
     )
     workspace = open_mpr(folder)
     assert any("gantry tilt 15.0°" in note for note in workspace.volume.notes)
+    assert "gantry tilt 15.0° corrected" in workspace.title.text()  # in the 1x3 layout too
     workspace.set_layout("2x2")
     assert "gantry tilt 15.0° corrected" in workspace.facts.text() and workspace.facts.isVisible()
 
@@ -308,3 +309,26 @@ def test_the_wheel_scrolls_its_plane_and_the_keys_then_scroll_it_too(phantom_ser
     assert workspace.active_plane == "sagittal" and workspace.point == (3, 4, 5)
     QTest.keyClick(workspace, Qt.Key.Key_PageDown)
     assert workspace.point == (3, 4, 8)  # ten on, cut at the last sagittal slice
+
+
+def drag(view_box, view, start, end, qtbot):
+    """A left drag in image coordinates (column, row), in a few mouse moves."""
+    points = [view.mapFromScene(view_box.mapViewToScene(QPointF(*p))) for p in (start, end)]
+    QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[0])
+    for t in (0.25, 0.5, 0.75, 1.0):
+        x = points[0].x() + t * (points[1].x() - points[0].x())
+        y = points[0].y() + t * (points[1].y() - points[0].y())
+        QTest.mouseMove(view.viewport(), type(points[0])(round(x), round(y)))
+    QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, points[1])
+
+
+def test_dragging_the_crosshair_moves_the_point_and_dragging_elsewhere_windows(phantom_series, open_mpr, main_window, qtbot):
+    workspace = open_mpr(phantom_series / "axial")
+    workspace.set_point((3, 4, 4))
+    pane = workspace.panes["axial"].image
+    drag(pane.view_box, pane.view, (4.5, 1.5), (7.5, 1.5), qtbot)  # grab the vertical line (sagittal), take it 3 columns right
+    assert workspace.point == (3, 1, 7) and main_window.viewport.display.state.voi is None
+    drag(pane.view_box, pane.view, (1.5, 6.5), (2.5, 7.5), qtbot)  # far from both lines: a window drag
+    assert workspace.point == (3, 1, 7)
+    voi = main_window.viewport.display.state.voi
+    assert voi is not None and (voi.center, voi.width) != FILE_WINDOW

@@ -239,6 +239,9 @@ class MprWorkspace(QWidget):
         self._range = value_range
         self._ctx = display_context(volume)
         self.point = self._start_point(volume)
+        # Said where every layout shows it: the planes were resampled (tilt) or are the acquisition's own (oblique).
+        self.title.setText("  ·  ".join([f"MPR  {self._series_label}", *volume.notes]))
+        self.title.setToolTip("\n".join(volume.notes))
         first, _ = reformat(volume, "axial", self.point[0])
         frame = FrameDisplay(first, self._ctx)
         self._default_voi = frame.default_voi(automatic_window(volume) if frame.uses_automatic_window() else None)
