@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.display.frames import frame_with_time_limit, is_compressed
 from viewer.core.display.mpr import (
     PLANE_AXIS,
     PLANES,
@@ -57,8 +58,8 @@ from viewer.core.display.mpr import (
 )
 from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, describe_voi
 from viewer.core.display.series_volume import series_files
-from viewer.core.display.volume import Volume, volume_from_files
-from viewer.core.media.model import Series
+from viewer.core.display.volume import Volume, VolumeImage, build_volume, images_of_file, stored_values
+from viewer.core.media.model import ImageRef, Series
 from viewer.core.runtime.tasks import Cancelled, CancelToken
 from viewer.core.runtime.wording import count
 from viewer.ui.mpr_pane import PLANE_COLORS, MprPane
@@ -205,9 +206,13 @@ class MprWorkspace(QWidget):
             self._refuse(str(exc))
             return
         cancel = self._cancel
+        load = self._frame_loader()
 
         def build() -> tuple[Volume, tuple[float, float]]:
-            volume = volume_from_files(files, cancel=cancel)
+            images = [image for path in files for image in images_of_file(path)]
+            # Uncompressed: read straight into the volume (the core's fastest path); compressed: the window's frames.
+            compressed = any(is_compressed(image.header) for image in images[:1])
+            volume = build_volume(images, load=load if compressed else None, cancel=cancel)
             cancel.check()
             # The value range, for the window drag's step (as the viewport's: a fraction of it).
             return volume, (float(np.min(volume.voxels)), float(np.max(volume.voxels)))
@@ -218,6 +223,22 @@ class MprWorkspace(QWidget):
             self._refuse(str(error) if isinstance(error, ViewerError) else f"the volume cannot be built: {error}")
 
         self.runner.submit("mpr-volume", build, lambda result: None if cancel.cancelled else self.set_volume(*result), failed)
+
+    def _frame_loader(self) -> Callable[[VolumeImage], np.ndarray]:
+        """Stored values of an image through the window's frame source: compressed frames the viewport has
+        decoded already come from its cache, the others are decoded in a worker process with a time limit,
+        as the viewport's own (several at once: the volume is read by a few threads)."""
+        source = self.viewport.source
+        instances = {instance.path: instance for instance in self.series.instances if instance.available}
+
+        def load(image: VolumeImage) -> np.ndarray:
+            instance = instances.get(image.path)
+            if instance is None:
+                return stored_values(image)
+            ref = ImageRef(instance, image.frame)
+            return frame_with_time_limit(source, ref).stored
+
+        return load
 
     def stop(self) -> None:
         """Cancel the build (leaving, closing) and let go of the volume."""
