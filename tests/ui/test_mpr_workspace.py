@@ -238,29 +238,31 @@ def test_mixed_orientations_are_refused_in_one_line(open_mpr, tmp_path):
 
 
 def test_gantry_tilt_is_corrected_and_said(open_mpr, tmp_path):
-    """A stack sheared by 15°: each slice moved along y by dz * tan(15°); the workspace opens and says so."""
-    values = phantom((6, 7, 9))
-    row, column, rows, columns, spacing, positions = acquisition("axial", values.shape)
-    shift = SPACING[0] * np.tan(np.radians(15))
-    tilted = [p + np.array([0.0, k * shift, 0.0]) for k, p in enumerate(positions)]
+    """A stack sheared by atan(0.8 / 2) = 21.8°: each slice one row (0.8 mm) further posterior than the one below.
+
+    The phantom is a wall: 1000 HU from 6 rows (4.8 mm) behind the first slice's first row, 0 in front, inside
+    every slice. Shown as acquired, its edge would slant by a column per slice on the sagittal plane (row 6 - k of
+    slice k); corrected, it is one straight vertical edge at column 6 of the grown grid, in every row.
+    """
+    nz, ny, nx = 6, 7, 9
+    dz, dy, dx = SPACING
+    row, column, rows, columns, spacing, positions = acquisition("axial", (nz, ny, nx))
+    sheared = [p + np.array([0.0, k * dy, 0.0]) for k, p in enumerate(positions)]
+    wall_y = ORIGIN[1] + 6 * dy
+
+    def wall(points):
+        return np.where(points[..., 1] >= wall_y - 1e-6, 1000.0, 0.0)
+
     folder = tmp_path / "tilt"
-    write_series(
-        folder,
-        lambda points: np.zeros(points.shape[:-1]),
-        row,
-        column,
-        rows,
-        columns,
-        spacing,
-        tilted,
-        WindowCenter="40",
-        WindowWidth="400",
-    )
+    write_series(folder, wall, row, column, rows, columns, spacing, sheared, WindowCenter="40", WindowWidth="400")
     workspace = open_mpr(folder)
-    assert any("gantry tilt 15.0°" in note for note in workspace.volume.notes)
-    assert "gantry tilt 15.0° corrected" in workspace.title.text()  # in the 1x3 layout too
+    assert any("gantry tilt 21.8° corrected" in note for note in workspace.volume.notes)
+    assert "gantry tilt 21.8° corrected" in workspace.title.text()  # in the 1x3 layout too
+    sagittal = shown(workspace, "sagittal")  # rows: z (head up), columns: y (anterior left)
+    first_wall_column = [int(np.argmax(line == 255)) for line in sagittal]
+    assert first_wall_column == [6] * nz  # straight, where the patient's y says: not slanted
     workspace.set_layout("2x2")
-    assert "gantry tilt 15.0° corrected" in workspace.facts.text() and workspace.facts.isVisible()
+    assert "gantry tilt 21.8° corrected" in workspace.facts.text() and workspace.facts.isVisible()
 
 
 def test_mpr_asked_for_while_the_files_are_read_is_built_again_with_all_of_them(phantom_series, open_mpr, main_window, qtbot):
