@@ -355,3 +355,19 @@ def test_a_compressed_series_is_built_through_the_window_s_frames(phantom_series
     for plane in ("axial", "coronal", "sagittal"):
         index = workspace.plane_index(plane)
         assert np.array_equal(shown(workspace, plane), linear_window(reslice(expected, plane, index), *FILE_WINDOW)), plane
+
+
+def test_fit_and_reset_act_on_the_planes(phantom_series, open_mpr, main_window):
+    workspace = open_mpr(phantom_series / "axial")
+    pane = workspace.panes["coronal"].image
+    pane.set_zoom(8.0)
+    workspace.panes["axial"].window_dragged.emit(50.0, 50.0)
+    assert not pane.fitted and main_window.viewport.display.state.voi is not None
+    QTest.keyClick(workspace, Qt.Key.Key_F)
+    assert pane.fitted
+    pane.set_zoom(8.0)
+    QTest.keyClick(workspace, Qt.Key.Key_R)
+    assert pane.fitted and main_window.viewport.display.state.voi is None
+    expected = volume_from_disk(phantom_series / "axial", SHAPE)
+    index = workspace.plane_index("coronal")
+    assert np.array_equal(shown(workspace, "coronal"), linear_window(reslice(expected, "coronal", index), *FILE_WINDOW))

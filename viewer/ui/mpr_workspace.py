@@ -85,6 +85,8 @@ _KEYS = {
     Qt.Key.Key_PageUp: -10,
     Qt.Key.Key_PageDown: 10,
 }
+#: Keys the workspace answers itself: Fit (F) and Reset (R) act on its three planes, not on the hidden viewport's.
+_OWN_KEYS = (Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Escape, Qt.Key.Key_F, Qt.Key.Key_R)
 BUILDING = "Building volume…"
 
 
@@ -452,9 +454,14 @@ class MprWorkspace(QWidget):
             *volume.notes,
             "",
             "Click or drag the crosshair: move the point; wheel or arrow keys: scroll the plane; "
-            "drag elsewhere: window; middle drag: pan; right drag: zoom; Esc: back to the images.",
+            "drag elsewhere: window; middle drag: pan; right drag: zoom; F: fit; R: reset; Esc: back to the images.",
         ]
         return "\n".join(lines)
+
+    def fit(self) -> None:
+        """Each plane whole, as large as its pane allows (after a zoom or a pan)."""
+        for pane in self.panes.values():
+            pane.image.fit()
 
     # ------------------------------------------------------------------ keys
     def _take_keys(self) -> None:
@@ -465,7 +472,7 @@ class MprWorkspace(QWidget):
     def event(self, event) -> bool:
         # The window's shortcuts (arrows, Page Up/Down, Home, End: the viewport's images) give way to the planes here.
         if event.type() == QEvent.Type.ShortcutOverride and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
-            if event.key() in _KEYS or event.key() in (Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Escape):
+            if event.key() in _KEYS or event.key() in _OWN_KEYS:
                 event.accept()
                 return True
         return super().event(event)
@@ -480,6 +487,11 @@ class MprWorkspace(QWidget):
             self.go_to(self.active_plane, 0)
         elif key == Qt.Key.Key_End and self.volume is not None:
             self.go_to(self.active_plane, slice_count(self.volume, self.active_plane) - 1)
+        elif key == Qt.Key.Key_F:
+            self.fit()
+        elif key == Qt.Key.Key_R:
+            self.viewport.display.update(voi=None, invert=False)  # the series' own window again, on all three planes
+            self.fit()
         else:
             super().keyPressEvent(event)
 
