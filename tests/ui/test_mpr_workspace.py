@@ -371,3 +371,14 @@ def test_fit_and_reset_act_on_the_planes(phantom_series, open_mpr, main_window):
     expected = volume_from_disk(phantom_series / "axial", SHAPE)
     index = workspace.plane_index("coronal")
     assert np.array_equal(shown(workspace, "coronal"), linear_window(reslice(expected, "coronal", index), *FILE_WINDOW))
+
+
+def test_the_status_bar_reads_the_voxel_under_the_mouse(phantom_series, open_mpr, main_window):
+    workspace = open_mpr(phantom_series / "axial")
+    expected = volume_from_disk(phantom_series / "axial", SHAPE)
+    workspace.panes["sagittal"].image.cursor_moved.emit(0, 2)  # row 0: the top slice; column 2: y index 2
+    j = workspace.plane_index("sagittal")
+    x, y, z = ORIGIN + np.array([j * SPACING[2], 2 * SPACING[1], (SHAPE[0] - 1) * SPACING[0]])
+    assert main_window.readout.text() == f"({x:.1f}, {y:.1f}, {z:.1f}) mm: {expected[-1, 2, j]:.6g} HU"
+    workspace.panes["sagittal"].image.cursor_moved.emit(-1, -1)
+    assert main_window.readout.text() == ""

@@ -81,6 +81,7 @@ class MprMode(QObject):
         self._focus = window.focusWidget()
         workspace = MprWorkspace(window.runner, series, viewport)
         workspace.leave_requested.connect(self.leave)
+        workspace.readout.connect(window.readout.setText)
         layout = window.viewports.parentWidget().layout()
         layout.insertWidget(layout.indexOf(window.viewports), workspace, 1)
         window.viewports.hide()
@@ -105,6 +106,7 @@ class MprMode(QObject):
         workspace.parentWidget().layout().removeWidget(workspace)
         workspace.deleteLater()
         self.window.viewports.show()
+        self.window.readout.setText("")
         focus, self._focus = self._focus, None
         (focus if focus is not None and focus.isVisible() else self.window.viewports).setFocus()
 

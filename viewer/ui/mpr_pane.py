@@ -128,6 +128,7 @@ class MprPane(QWidget):
     step_requested = Signal(str, int)
     window_dragged = Signal(float, float)
     hovered = Signal(str)
+    cursor_moved = Signal(str, int, int)  # plane, row, column of the image under the mouse (-1, -1 outside)
     activated = Signal(str)
 
     def __init__(self, plane: str, parent: QWidget | None = None):
@@ -137,7 +138,7 @@ class MprPane(QWidget):
         self.image = ImagePane()
         self.image.step_requested.connect(lambda n: self.step_requested.emit(self.plane, n))
         self.image.window_dragged.connect(self.window_dragged)
-        self.image.cursor_moved.connect(lambda row, _col: self.hovered.emit(self.plane) if row >= 0 else None)
+        self.image.cursor_moved.connect(self._cursor_moved)
         column = QVBoxLayout(self)
         column.setContentsMargins(1, 1, 1, 1)
         column.addWidget(self.image)
@@ -163,6 +164,11 @@ class MprPane(QWidget):
         self.image.view.viewport().installEventFilter(self)
         self._active: bool | None = None
         self.set_active(False)
+
+    def _cursor_moved(self, row: int, column: int) -> None:
+        if row >= 0:
+            self.hovered.emit(self.plane)
+        self.cursor_moved.emit(self.plane, row, column)
 
     def set_active(self, active: bool) -> None:
         """The pane the keys act on has a frame in its plane's colour."""

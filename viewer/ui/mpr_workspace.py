@@ -56,7 +56,7 @@ from viewer.core.display.mpr import (
     slice_count,
     voxel_at,
 )
-from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, describe_voi
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, describe_voi, modality_unit
 from viewer.core.display.series_volume import series_files
 from viewer.core.display.volume import Volume, VolumeImage, build_volume, images_of_file, stored_values
 from viewer.core.media.model import ImageRef, Series
@@ -108,6 +108,7 @@ class MprWorkspace(QWidget):
     ready = Signal()
     refused = Signal(str)
     point_changed = Signal()
+    readout = Signal(str)  # the voxel under the mouse and its value, for the status bar ('' outside the planes)
 
     def __init__(self, runner: BackgroundRunner, series: Series, viewport: Viewport, parent: QWidget | None = None):
         super().__init__(parent)
@@ -121,6 +122,7 @@ class MprWorkspace(QWidget):
         self.message = ""
         self._cancel = CancelToken()
         self._ctx = None
+        self._unit = ""
         self._default_voi: VOI | None = None
         self._range = (0.0, 1.0)
         self._shown_index: dict[str, int] = {}
@@ -189,6 +191,7 @@ class MprWorkspace(QWidget):
             pane.step_requested.connect(self.step)
             pane.window_dragged.connect(self._window_dragged)
             pane.hovered.connect(self.set_active_plane)
+            pane.cursor_moved.connect(self._cursor_moved)
             pane.activated.connect(lambda plane: (self.set_active_plane(plane), self._take_keys()))
         saved = str(settings().value("mpr/layout", "1x3"))
         self.set_layout(saved if saved in LAYOUTS else "1x3")
@@ -261,6 +264,7 @@ class MprWorkspace(QWidget):
         self.volume = volume
         self._range = value_range
         self._ctx = display_context(volume)
+        self._unit = modality_unit(volume.context)
         self.point = self._start_point(volume)
         # Said where every layout shows it: the planes were resampled (tilt) or are the acquisition's own (oblique).
         self.title.setText("  ·  ".join([f"MPR  {self._series_label}", *volume.notes]))
@@ -463,6 +467,14 @@ class MprWorkspace(QWidget):
         for pane in self.panes.values():
             pane.image.fit()
 
+    def _cursor_moved(self, plane: str, row: int, column: int) -> None:
+        volume = self.volume
+        if volume is None or row < 0:
+            self.readout.emit("")
+            return
+        voxel = voxel_at(volume, plane, self.plane_index(plane), row, column)
+        self.readout.emit(readout_text(volume, voxel, self._unit))
+
     # ------------------------------------------------------------------ keys
     def _take_keys(self) -> None:
         """The keys come here again (after a click in the spin box or a combo), once the workspace is on screen."""
@@ -494,6 +506,13 @@ class MprWorkspace(QWidget):
             self.fit()
         else:
             super().keyPressEvent(event)
+
+
+def readout_text(volume: Volume, voxel: tuple[int, int, int], unit: str) -> str:
+    """'(-44.5, -8.5, 20.2) mm: 60 HU' for the voxel `voxel` (its centre in patient coordinates, its value)."""
+    x, y, z = volume.position(voxel)
+    value = volume.voxels[voxel]
+    return f"({x:.1f}, {y:.1f}, {z:.1f}) mm: {value:.6g}" + (f" {unit}" if unit else "")
 
 
 def listen(viewport: Viewport, workspace: Callable[[], MprWorkspace | None]) -> None:
