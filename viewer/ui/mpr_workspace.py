@@ -150,6 +150,7 @@ class MprWorkspace(QWidget):
             self.mode_combo.addItem(name, mode)
         self.mode_combo.setToolTip("How the slab's slices combine: maximum (MIP), minimum (MinIP) or mean")
         self.back_button = QPushButton("Back to images (Esc)")
+        self.mode_combo.setEnabled(False)  # until there is a slab
         bar.addWidget(self.title, 1)
         bar.addWidget(_caption("Layout"))
         bar.addWidget(self.layout_combo)
@@ -349,6 +350,7 @@ class MprWorkspace(QWidget):
             widget.blockSignals(True)
             widget.setValue(value) if widget is self.slab_spin else widget.setCurrentIndex(value)
             widget.blockSignals(False)
+        self.mode_combo.setEnabled(self.slab_mm > 0)  # nothing to combine without a slab
         self._shown_index = {}
         self._update(set(PLANES))
         self._take_keys()
