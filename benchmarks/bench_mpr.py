@@ -23,7 +23,17 @@ Measured, files warm (just read):
    (20 slices axially, 42 coronally and sagittally at 0.48 mm). Goal: p95 under 40 ms.
 
 Baseline for 2 and 3: ``voxels[k].copy()`` of one axial slice (512 KB, in
-cache: the floor of any plane update). Run:
+cache: the floor of any plane update).
+4. **In the window** (``--only ui`` runs this part alone): the 500 slices
+   opened in a ``MainWindow`` (1600x1000, docks hidden, offscreen), View > MPR
+   (the volume built by the workspace itself, 1x3 layout), then per step
+   ``MprWorkspace.go_to(plane, index)`` (reformat, ``FrameDisplay``,
+   ``render_packed`` of the visible region, the image item set, crosshairs
+   moved) followed by a synchronous ``repaint()`` of the plane's pane (and,
+   in a second case, of all three panes, whose crosshairs moved): the whole
+   plane update a user waits for. The same with a 20 mm MIP slab, and the slab
+   itself changed (20 <-> 21 mm MIP: all three planes reformatted and
+   painted). Goals as in 2 and 3. Run:
 ``.venv/bin/python benchmarks/bench_mpr.py [--steps 100] [--repeats 5]``. The machine is
 shared: the median of the runs is compared, the best one shown beside it.
 """
@@ -92,6 +102,9 @@ class MprResult:
     planes: dict[str, Summary] = field(default_factory=dict)  # "coronal", "coronal + render", "coronal MIP 20 mm", ...
     copy: Summary | None = None
     checks: list[str] = field(default_factory=list)
+    ui: dict[str, Summary] = field(default_factory=dict)  # "coronal step + paint", ... (the MPR workspace in a window)
+    ui_cpu: dict[str, Summary] = field(default_factory=dict)  # the same steps in CPU time of the GUI thread
+    ui_build: float | None = None  # seconds the workspace took from View > MPR to its planes on screen
 
 
 def _timed(function, arguments) -> Summary:
@@ -152,6 +165,116 @@ def run(repeats: int = 5, steps: int = 100, log=lambda text: None) -> MprResult:
     return result
 
 
+def _timed_ui(result: MprResult, name: str, function, arguments) -> None:
+    """Wall time and the GUI thread's CPU time of each call: on a shared machine the second shows the work
+    without the time spent waiting for a core (the machine's load varies within a run)."""
+    wall, cpu = [], []
+    for argument in arguments:
+        started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
+        function(argument)
+        cpu.append(time.thread_time_ns() - started_cpu)
+        wall.append(time.perf_counter_ns() - started)
+    result.ui[name], result.ui_cpu[name] = Summary.of_ns(wall), Summary.of_ns(cpu)
+
+
+def run_ui(result: MprResult, steps: int = 100, log=lambda text: None) -> None:
+    """The MPR workspace in a window (part 4 of the module's description); figures into `result.ui`."""
+    from benchmarks._common import ensure_offscreen
+
+    ensure_offscreen()
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    folder = ct_volume_tree()
+    window = MainWindow()
+    window.resize(1600, 1000)
+    for dock in (window.browser_dock, window.query_dock, window.pipeline_dock, window.inspector_dock):
+        dock.hide()
+    window.show()
+
+    def wait_for(signal, timeout_ms: int = 120_000) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+        signal.disconnect(loop.quit)
+
+    log(f"bench_mpr: opening {SLICES} slices in a window")
+    window.open_paths([folder])
+    wait_for(window.series_opened)
+    app.processEvents()
+    started = time.perf_counter()
+    window.mpr.enter()
+    workspace = window.mpr.workspace
+    wait_for(workspace.ready)
+    result.ui_build = time.perf_counter() - started
+    app.processEvents()
+    volume = workspace.volume
+    views = {plane: pane.image.view.viewport() for plane, pane in workspace.panes.items()}
+    result.checks.append(
+        f"MPR workspace: volume {volume.voxels.shape}, panes "
+        + ", ".join(f"{plane} {view.width()}x{view.height()}" for plane, view in views.items())
+    )
+
+    def step(plane: str, index: int, paint_all: bool) -> None:
+        workspace.go_to(plane, index)
+        for name, view in views.items():
+            if paint_all or name == plane:
+                view.repaint()
+
+    for slab_mm in (0.0, 20.0):
+        workspace.set_slab(slab_mm, "mip")
+        for plane in PLANES:
+            count = slice_count_of(volume, plane)
+            indices = [(count // 4 + 3 * i) % count for i in range(steps)]
+            name = f"{plane}{' MIP 20 mm' if slab_mm else ''}"
+            log(f"bench_mpr: window, {name}, {steps} steps")
+            step(plane, indices[-1], True)  # warm
+            _timed_ui(result, f"{name} step + paint", lambda k: step(plane, k, False), indices)
+            _timed_ui(result, f"{name} step + paint of all three panes", lambda k: step(plane, k, True), indices)
+
+    def slab_change(thickness: float) -> None:
+        workspace.set_slab(thickness, "mip")
+        for view in views.values():
+            view.repaint()
+
+    workspace.set_point(tuple(n // 2 for n in volume.voxels.shape))
+    _timed_ui(result, "slab 20 <-> 21 mm MIP, three planes + paint", slab_change, [20.0 + i % 2 for i in range(max(10, steps // 4))])
+    window.close()
+    app.processEvents()
+
+
+def slice_count_of(volume, plane: str) -> int:
+    from viewer.core.display.mpr import slice_count
+
+    return slice_count(volume, plane)
+
+
+def markdown_ui(result: MprResult, checks: bool = True) -> str:
+    """The window's part (4): a table, and the checks when shown alone."""
+    lines = [
+        f"| in the window: MPR workspace 1x3, 1600x1000 (ms, {SLICES} slices) | p50 | p95 | max | CPU p50 | CPU p95 "
+        "| p95 / core's 'coronal + render' p95 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    floor = result.planes.get("coronal + render")
+    for name, summary in result.ui.items():
+        bold = "**" if (name.endswith("step + paint") and not name.startswith("axial")) or name.startswith("slab") else ""
+        ratio = f"{summary.p95 / floor.p95:.1f}" if floor is not None else "-"
+        cpu = result.ui_cpu[name]
+        lines.append(
+            f"| {bold}{name}{bold} | {summary.p50:.2f} | {bold}{summary.p95:.2f}{bold} | {summary.max:.2f} | {cpu.p50:.2f} | {cpu.p95:.2f} | {ratio} |"
+        )
+    if result.ui_build is not None:
+        lines.append(f"\nView > MPR to the three planes on screen (the volume built by the workspace): {result.ui_build:.2f} s.")
+    if checks:
+        lines += ["", *(f"Check: {c}." for c in result.checks)]
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: MprResult, browser_volume_rate: float | None = None) -> str:
     """The section for RESULTS.md; `browser_volume_rate` is bench_browser's warm load figure (slices/s) if it ran too."""
     build, base = float(np.median(result.build)), float(np.median(result.baseline))
@@ -185,6 +308,8 @@ def markdown(result: MprResult, browser_volume_rate: float | None = None) -> str
         lines.append(
             f"| {bold}{name}{bold} | {summary.p50:.2f} | {bold}{summary.p95:.2f}{bold} | {summary.max:.2f} | {summary.p95 / copy.p95:.1f} |"
         )
+    if result.ui:
+        lines += ["", markdown_ui(result, checks=False)]
     return "\n".join(lines) + "\n\n" + "\n".join(f"Check: {c}." for c in result.checks) + "\n"
 
 
@@ -199,8 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="volume builds (and baseline loads), alternating (default 3)")
     parser.add_argument("--steps", type=int, default=100, help="plane updates per case (default 100)")
+    parser.add_argument("--only", choices=("all", "core", "ui"), default="all", help="the core's figures, the window's, or both")
     args = parser.parse_args(argv)
-    print(markdown(run(args.repeats, args.steps, log=lambda text: print(text, file=sys.stderr))))
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr)
+
+    result = run(args.repeats, args.steps, log=log) if args.only != "ui" else MprResult(SLICES)
+    if args.only != "core":
+        run_ui(result, args.steps, log=log)
+    print(markdown(result) if args.only != "ui" else markdown_ui(result))
     return 0
 
 
