@@ -85,5 +85,7 @@ def build_menus(window: MainWindow) -> None:
     )
     window.addToolBar(window.image_toolbar)
     view_menu.insertMenu(view_menu.actions()[0], window.image_toolbar.tools_menu())
+    window.mpr.action.setIconText("MPR")
+    window.image_toolbar.add_layout_chooser(window.mpr.action)  # beside the layouts: another way to lay out a series
     window.image_toolbar.addSeparator()
     window.image_toolbar.addActions(link_actions(window, view_menu.addMenu("&Linking")))
