@@ -134,6 +134,14 @@ def _eight_bits(ds):
     ds.WindowCenter, ds.WindowWidth = "60", "90"
 
 
+def _odd_length_eight_bits(ds):
+    """3 x 5 pixels of 8 bits: 15 bytes, and one byte of padding after them (PS3.5 8.1.1)."""
+    ds.Rows, ds.Columns = 3, 5
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = bytes(range(0, 250, 17)) + b"\x00"
+    ds.WindowCenter, ds.WindowWidth = "128", "200"
+
+
 def _several_windows(ds):
     ds.WindowCenter, ds.WindowWidth = ["300", "900"], ["500", "1200"]
 
@@ -151,6 +159,7 @@ ACCEPTED = {
     "presentation_lut_shape_inverse": _inverse_shape,
     "presentation_lut_shape_identity_on_monochrome1": _identity_shape_on_monochrome1,
     "eight_bits": _eight_bits,
+    "odd_length_eight_bits": _odd_length_eight_bits,
     "several_windows": _several_windows,
     "width_one": _width_one,
 }
@@ -311,12 +320,11 @@ def test_what_is_not_a_dicom_file_is_declined(sample, tmp_path):
     assert first_image(tmp_path) is None  # a folder
 
 
-def test_a_damaged_file_never_raises(sample, tmp_path):
-    """Every single-byte change of the header gives an image equal to the pipeline's, or none, never an exception."""
+def test_a_damaged_header_gives_the_pipelines_image_or_none(sample, tmp_path):
+    """Each byte of the header changed in turn: an image equal to the pipeline's, or none, never an exception."""
     data = sample("MR_small.dcm").read_bytes()
     pixel_start = len(data) - 64 * 64 * 2
-    rng = np.random.default_rng(4)
-    for offset in rng.integers(132, pixel_start, 60):
+    for offset in range(128, pixel_start):
         damaged = bytearray(data)
         damaged[offset] ^= 0xFF
         path = tmp_path / f"damaged_{offset}.dcm"
