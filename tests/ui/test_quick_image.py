@@ -41,9 +41,16 @@ def _painted(qtbot, widget) -> None:
     qtbot.waitUntil(lambda: bool(painted), timeout=10000)
 
 
-def test_one_ct_file_shows_the_quick_image_then_the_viewports_with_the_same_pixels(qtbot, frame_only):
+@pytest.mark.parametrize(
+    "name, size", [("693_UNCI.dcm", (1200, 900)), ("RG1_UNCI.dcm", (700, 450))], ids=["ct_enlarged", "radiograph_shrunk"]
+)
+def test_one_file_shows_the_quick_image_then_the_viewports_with_the_same_pixels(qtbot, frame_only, name, size):
+    """A CT fitted larger than 1:1; a MONOCHROME1 radiograph (1841 x 1955) shrunk, every n-th pixel drawn, as the pane draws it."""
     window = frame_only
-    ct = get_testdata_file("693_UNCI.dcm", download=False)
+    window.resize(*size)
+    ct = get_testdata_file(name, download=False)
+    if ct is None:
+        pytest.skip(f"{name} is not installed (pydicom-data)")
     quick = show_quick_image(window, [ct])
     assert quick is not None
     _painted(qtbot, quick)
@@ -72,8 +79,10 @@ def test_one_ct_file_shows_the_quick_image_then_the_viewports_with_the_same_pixe
     qtbot.waitUntil(lambda: not shiboken6.isValid(quick), timeout=10000)  # gone once the viewport shows its image
 
     shown = window.frame.render(window.effective_voi(), window.display.state.invert)
-    assert np.array_equal(shown, image.pixels)
+    assert np.array_equal(shown, np.frombuffer(image.pixels, np.uint8).reshape(image.rows, image.columns))
     covers_pane, quick_painted, viewport_painted = grabs[0]
+    shrunk = min(quick_painted.width() / image.columns, quick_painted.height() / image.rows) < 0.5  # every n-th pixel drawn
+    assert shrunk == (name == "RG1_UNCI.dcm")
     assert covers_pane and quick_painted.size() == viewport_painted.size()
     assert viewport_painted.convertToFormat(quick_painted.format()) == quick_painted  # painted alike, pixel for pixel
 

@@ -3,7 +3,7 @@
 When the app starts with exactly one file, and that file is the simple case
 of :mod:`viewer.core.display.first_image` (native, one greyscale frame, a
 LINEAR window of its own), its image is painted right after the window's
-frame, with numpy only; the viewports are built after that paint, and the
+frame, before numpy and pydicom are imported; the viewports are built after that paint, and the
 active viewport's own image (the same pixels: tests/ui/test_quick_image.py)
 takes its place once it is ready. Until then it covers the start hint, and
 then the pane, so the hint never shows between the two.
@@ -58,7 +58,7 @@ class QuickImageView(QWidget):
 
     def fitted_scale(self) -> float:
         """Screen pixels per image pixel when fitted (as the pane's fit)."""
-        rows, columns = self.image.pixels.shape
+        rows, columns = self.image.rows, self.image.columns
         if self.width() <= 0 or self.height() <= 0:
             return 1.0
         return min(self.width() / columns, self.height() / rows)
@@ -67,18 +67,23 @@ class QuickImageView(QWidget):
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.GlobalColor.black)
         if self.width() > 0 and self.height() > 0:
-            rows, columns = self.image.pixels.shape
+            rows, columns = self.image.rows, self.image.columns
             scale = self.fitted_scale()
             # As the pane renders a fitted frame: every stride-th pixel, the stride that of
             # its screen size, drawn without smoothing (viewer.ui.image_view.visible_region).
             stride = max(1, int(1.0 / scale))
-            pixels = self.image.pixels[::stride, ::stride].copy()
-            picture = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_Grayscale8)
+            pixels = self.image.pixels
+            if stride > 1:
+                pixels = b"".join(pixels[r * columns : (r + 1) * columns : stride] for r in range(0, rows, stride))
+            shown_rows, shown_columns = -(-rows // stride), -(-columns // stride)
+            grey = QImage(pixels, shown_columns, shown_rows, shown_columns, QImage.Format.Format_Grayscale8)
+            # Drawn from RGB32, as the pane draws: Qt samples a scaled Grayscale8 image at other pixels.
+            picture = grey.convertToFormat(QImage.Format.Format_RGB32)
             target = QRectF(
                 (self.width() - columns * scale) / 2,
                 (self.height() - rows * scale) / 2,
-                pixels.shape[1] * stride * scale,
-                pixels.shape[0] * stride * scale,
+                shown_columns * stride * scale,
+                shown_rows * stride * scale,
             )
             painter.drawImage(target, picture)
         painter.end()
@@ -101,7 +106,7 @@ def show_quick_image(window: MainWindow, paths: list[str]) -> QuickImageView | N
     """
     if len(paths) != 1 or not os.path.isfile(paths[0]):
         return None
-    from viewer.core.display.first_image import first_image  # numpy, no pydicom
+    from viewer.core.display.first_image import first_image  # the standard library only: no numpy, no pydicom
 
     image = first_image(paths[0])
     if image is None:
