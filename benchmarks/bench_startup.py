@@ -113,7 +113,8 @@ PYDICOM_PLUGINS = (
 )
 
 #: One process importing what the viewer imports, in its order, each step
-#: timed (ms): what the first image waits for beyond the empty widget.
+#: timed (ms): what the first image waits for beyond the empty widget (the frame,
+#: the quick first image), then what the viewport's own image waits for.
 IMPORT_COSTS = """
 import json, sys, time
 from contextlib import ExitStack
@@ -128,6 +129,9 @@ app = QApplication(sys.argv[:1])
 step("PySide6.QtWidgets and a QApplication (the baseline's imports)")
 import viewer.ui.main_window
 step("the window's frame: viewer.ui.main_window and what it imports")
+from viewer.core.display.first_image import first_image
+assert first_image(sys.argv[1]) is not None
+step("the quick first image: viewer.core.display.first_image, the CT read and its grey levels computed (no numpy)")
 from viewer.core.runtime.tasks import rare_garbage_collection
 starting = ExitStack()
 starting.enter_context(rare_garbage_collection())  # as the app does until its first image
@@ -469,7 +473,7 @@ def import_costs(repeats: int) -> dict[str, float]:
     runs = []
     for _ in range(max(1, repeats)):
         proc = subprocess.run(
-            [python_executable(), "-c", IMPORT_COSTS], cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+            [python_executable(), "-c", IMPORT_COSTS, ct_path()], cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
         )
         if proc.returncode != 0:
             raise RuntimeError(f"import costs: {proc.stderr[-2000:]}")
