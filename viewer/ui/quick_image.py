@@ -106,6 +106,8 @@ def show_quick_image(window: MainWindow, paths: list[str]) -> QuickImageView | N
     """
     if len(paths) != 1 or not os.path.isfile(paths[0]):
         return None
+    if window.central.width() <= 0 or window.central.height() <= 0:
+        return None  # it would never be painted, and the contents wait for its paint
     from viewer.core.display.first_image import first_image  # the standard library only: no numpy, no pydicom
 
     image = first_image(paths[0])

@@ -301,8 +301,6 @@ def _quick_image(data: bytes) -> QuickImage:
     center, width = _file_window(values)
     slope = _single_decimal(values, 0x00281053)
     intercept = _single_decimal(values, 0x00281052)
-    if (0x00281053 in values) != (slope is not None) or (0x00281052 in values) != (intercept is not None):
-        raise _Declined  # present but empty: the full pipeline would fail on it
     inverts = presentation_inverts(_text(values, 0x20500020), photometric)
     grey = _grey_levels(set(raw), stored_bits, representation == 1, center, width, slope, intercept, inverts)
     return QuickImage(bytes(map(grey.__getitem__, raw)), rows, columns, center, width)
