@@ -1,12 +1,15 @@
-"""The quick first image: a file opened at start-up painted before pydicom and the viewports load.
+"""The quick first image: a file opened at start-up painted before numpy, pydicom and the viewports load.
 
 When the app starts with exactly one file, and that file is the simple case
 of :mod:`viewer.core.display.first_image` (native, one greyscale frame, a
 LINEAR window of its own), its image is painted right after the window's
-frame, before numpy and pydicom are imported; the viewports are built after that paint, and the
-active viewport's own image (the same pixels: tests/ui/test_quick_image.py)
+frame; the viewports are built after that paint, and the active viewport's
+own image (the same pixels, painted alike: tests/ui/test_quick_image.py)
 takes its place once it is ready. Until then it covers the start hint, and
-then the pane, so the hint never shows between the two.
+then the pane, so the hint never shows between the two. Before the
+viewports exist it is fitted to the whole central area, the pane's area
+plus the slider row below it: the image shrinks by that row's height
+when the viewports appear.
 """
 
 from __future__ import annotations
