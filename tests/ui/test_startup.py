@@ -66,7 +66,9 @@ def test_window_paints_before_pydicom_and_the_decoders_load(tmp_path):
 def test_an_uncompressed_image_is_painted_before_any_decoder_and_pyqtgraph_load(tmp_path):
     report = _run_viewer(tmp_path, str(get_testdata_file("693_UNCI.dcm", download=False)))
     assert "image-painted" in report, report
-    at_image = report["modules-at-image-paint"]
+    # The viewport's own image: the first one painted is the quick one (numpy only; see the next test).
+    at_image = report["modules-at-viewport-image-paint"]
+    assert "pydicom" in _top_level(at_image)
     assert not _top_level(at_image) & DECODERS, sorted(_top_level(at_image) & DECODERS)
     plugin_packages = ("pydicom.pixels.decoders.", "pydicom.pixels.encoders.", "pydicom.pixel_data_handlers.")
     plugins = [m for m in at_image if m.startswith(plugin_packages)]
@@ -80,6 +82,15 @@ def test_an_uncompressed_image_is_painted_before_any_decoder_and_pyqtgraph_load(
     }, plugins
     assert not {"pyqtgraph", "pynetdicom"} & _top_level(at_image)
     assert "viewer.ui.query_panel" not in at_image  # built when its dock is first shown
+
+
+@pytest.mark.slow
+def test_one_simple_file_is_painted_before_numpy_and_pydicom_load_then_by_the_viewport(tmp_path):
+    """A double-clicked CT with its own window: the quick first image (viewer.ui.quick_image) needs the standard library only."""
+    report = _run_viewer(tmp_path, str(get_testdata_file("693_UNCI.dcm", download=False)))
+    assert report["window-painted"] <= report["image-painted"] <= report["viewport-image-painted"], report
+    at_image = _top_level(report["modules-at-image-paint"])
+    assert not at_image & LATE, sorted(at_image & LATE)
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """Starting the Qt application: the window first, then what was asked for.
 
 Set DICOM_VIEWER_STARTUP_REPORT=1 to print, on stdout, the wall-clock times
-(time.time()) at which the window and the first image were painted, then
-quit: the start-up benchmark reads them. Each time line is followed by
+(time.time()) at which the window and the first image were painted (and,
+after a quick first image, the viewport's own), then quit: the start-up
+benchmark reads them. Each time line is followed by
 ``modules-at-window-paint`` / ``modules-at-image-paint`` and a JSON list of
 sys.modules at that moment (without the stand-ins that hold the places of
 pydicom's decoder plugins: viewer.core.display.pixels.plugins), so the benchmark can
@@ -16,16 +17,18 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from viewer import __version__
 from viewer.core.runtime.tasks import rare_garbage_collection
 from viewer.ui.main_window import MainWindow
 from viewer.ui.paint_probe import FirstPaintProbe
+from viewer.ui.quick_image import QuickImageView, keep_until_viewport_image, show_quick_image
 from viewer.ui.settings_store import SettingsStore
 from viewer.ui.theme import apply as apply_theme
 
@@ -82,15 +85,29 @@ def run(paths: list[str], new_window: bool = False) -> int:
 
     # The frame paints first; its contents (numpy, pydicom) follow, then the
     # first image, then pyqtgraph (the pane's view). No decoder is imported
-    # until a frame needs one (viewer.core.display.pixels.plugins).
+    # until a frame needs one (viewer.core.display.pixels.plugins). One file
+    # of the simple kind (viewer.core.display.first_image) is painted before
+    # the contents, with the standard library only; the viewport's own image replaces it.
     window = MainWindow(deferred=True)
+    report = None
 
     def after_first_paint() -> None:
+        quick = show_quick_image(window, paths)
+        if quick is None:
+            build_and_open(None)
+            return
+        FirstPaintProbe(quick, lambda: build_and_open(quick))
+        if report is not None:
+            report(quick)  # after the probe above: asked first, so it sees the paint itself
+
+    def build_and_open(quick: QuickImageView | None) -> None:
         window.build_contents()
         if paths:
             window.image_shown.connect(started)
             window.series_opened.connect(started)
             window.pane.build_view_after_first_image()  # pyqtgraph after the first image, not before
+            if quick is not None:
+                keep_until_viewport_image(window, quick)
             window.open_paths(paths)  # opening never delays the first paint
         else:
             started()
@@ -99,7 +116,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
     # first, so the report sees what was loaded at the paint itself.
     FirstPaintProbe(window, after_first_paint)
     if os.environ.get("DICOM_VIEWER_STARTUP_REPORT"):
-        _report_startup(window, quit_when_done=True, expect_image=bool(paths))
+        report = _report_startup(window, quit_when_done=True, expect_image=bool(paths))
     if not new_window:
         from viewer.ui.single_instance import InstanceServer
 
@@ -204,7 +221,13 @@ def _bring_forward(window: MainWindow, paths: list[str]) -> None:
         window.open_paths(paths)
 
 
-def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> None:
+def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> Callable[[QWidget], None]:
+    """Print when the window and the first image are painted; returns what arms the report on a quick first image.
+
+    With a quick first image (viewer.ui.quick_image), ``image-painted`` is its
+    paint, and ``viewport-image-painted`` (with ``modules-at-viewport-image-paint``)
+    follows when the viewport's own image is painted; the report quits after that one.
+    """
     from viewer.core.display.pixels.plugins import imported_modules
 
     def window_painted() -> None:
@@ -213,15 +236,23 @@ def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool
         if not expect_image and quit_when_done:
             window.close()
 
-    def image_painted() -> None:
-        print(f"image-painted {time.time():.6f}", flush=True)
-        print(f"modules-at-image-paint {json.dumps(imported_modules())}", flush=True)
-        if quit_when_done:
+    images_painted: list[str] = []
+
+    def image_painted(by: str) -> None:
+        if not images_painted:
+            print(f"image-painted {time.time():.6f}", flush=True)
+            print(f"modules-at-image-paint {json.dumps(imported_modules())}", flush=True)
+        elif by == "viewport" and "viewport" not in images_painted:
+            print(f"viewport-image-painted {time.time():.6f}", flush=True)
+            print(f"modules-at-viewport-image-paint {json.dumps(imported_modules())}", flush=True)
+        images_painted.append(by)
+        if by == "viewport" and quit_when_done:
             window.close()
 
     FirstPaintProbe(window, window_painted)
 
     def arm_image_probe() -> None:
-        FirstPaintProbe(window.pane.image_surface(), image_painted)
+        FirstPaintProbe(window.pane.image_surface(), lambda: image_painted("viewport"))
 
     window.image_shown.connect(arm_image_probe)
+    return lambda quick: FirstPaintProbe(quick, lambda: image_painted("quick"))
