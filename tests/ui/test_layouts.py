@@ -391,3 +391,16 @@ def test_what_a_viewport_that_is_not_active_does_leaves_the_window_showing_the_a
     right.set_window(300, 100)
     assert not window.invert_action.isChecked() and window.viewport is left
     assert window.preset_combo.currentText() != "Custom"
+
+
+def test_a_narrow_viewport_keeps_only_play_beside_its_slider(main_window, open_in, qtbot):
+    open_in(main_window, [CT])
+    bar = main_window.viewport.cine_bar
+    assert bar.rate_spin.isVisible() and bar.mode_combo.isVisible()  # 1x1 in a 1200 px window: room for all
+    main_window.layouts.choose(GridShape(2, 2))
+    qtbot.waitUntil(lambda: main_window.viewports.viewports[0].width() < 720)
+    for viewport in main_window.viewports.viewports:
+        qtbot.waitUntil(lambda viewport=viewport: not viewport.cine_bar.rate_spin.isVisible() or not viewport.isVisible())
+        assert not viewport.cine_bar.mode_combo.isVisible() and not viewport.cine_bar.speed_label.isVisible()
+    main_window.layouts.choose(GridShape(1, 1))
+    qtbot.waitUntil(lambda: bar.rate_spin.isVisible() and bar.mode_combo.isVisible())

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolButton, QWidget
 
 from viewer.core.dicom.io import ViewerError
@@ -141,6 +141,10 @@ class CineController(QObject):
             self.stop()
 
 
+#: A viewport narrower than this (screen pixels) shows only Play beside its slider.
+COMPACT_BELOW = 720
+
+
 class CineBar(QWidget):
     """Play/pause, mode and speed, beside the image slider."""
 
@@ -168,10 +172,32 @@ class CineBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.play_button)
         layout.addWidget(self.mode_combo)
-        layout.addWidget(QLabel("Speed"))
+        self.speed_label = QLabel("Speed")
+        layout.addWidget(self.speed_label)
         layout.addWidget(self.rate_spin)
         controller.playing_changed.connect(lambda playing: self.play_button.setText("Pause" if playing else "Play"))
         controller.rate_changed.connect(self._show_rate)
+        self._watched: QWidget | None = None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        parent = self.parentWidget()
+        if parent is not self._watched and parent is not None:
+            parent.installEventFilter(self)  # its width decides how much of the bar is shown
+            self._watched = parent
+            self.fit_to(parent.width())
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._watched and event.type() == QEvent.Type.Resize:
+            self.fit_to(watched.width())
+        return False
+
+    def fit_to(self, width: int) -> None:
+        """In a narrow viewport (a 2x2 layout and smaller cells) only Play stays beside the slider: the mode and
+        the speed would squeeze the slider to nothing. They come back when the viewport is wide again."""
+        wide = width >= COMPACT_BELOW
+        for widget in (self.mode_combo, self.speed_label, self.rate_spin):
+            widget.setVisible(wide)
 
     def _show_rate(self, fps: float) -> None:
         self.rate_spin.blockSignals(True)
