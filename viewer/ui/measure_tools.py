@@ -45,6 +45,7 @@ from viewer.core.measure.editing import EditHistory, distance_to, nearest_handle
 from viewer.core.measure.measure import Measurement, measure
 from viewer.core.measure.roi import RoiTracker
 from viewer.core.measure.store import ImageIdentity, MeasurementStore
+from viewer.core.media.cache import valid_uid
 from viewer.ui.measure_items import MeasurementItem, image_point
 
 if TYPE_CHECKING:
@@ -85,25 +86,54 @@ def data_folder() -> Path:
 
 @dataclass
 class ImageMeasurements:
-    """The measurements of one frame of one image: its shapes with undo, and what they are measured on."""
+    """The measurements of one frame of one image: its shapes with undo, and what they are measured on.
+
+    The file's whole header, its identity and the frame's context are read
+    when first needed (an image scrolled past without measurements costs a
+    look in the store only); the stored values are held only while a
+    viewport shows the image (:meth:`MeasureController.release`).
+    """
 
     key: ImageKey
-    identity: ImageIdentity
-    header: object  # the file's whole header (pydicom Dataset)
-    ctx: object  # frame_context of it
-    stored: object  # the frame's stored values (numpy)
+    path: Path
+    frame_index: int  # from 0
+    read_header: Callable[[], object]
     history: EditHistory
+    stored: object = None  # the frame's stored values (numpy) while shown
     user: Calibration | None = None
     tracker: RoiTracker | None = None
     cache: dict = field(default_factory=dict)
+    unsaved: bool = False  # measured again while not shown (a calibration changed): kept when next shown
+    _header: object = None
+    _ctx: object = None
+
+    @property
+    def header(self):
+        """The file's whole header (the catalog's compact one lacks Imager Pixel Spacing, ultrasound regions, ...)."""
+        if self._header is None:
+            self._header = self.read_header()
+        return self._header
+
+    @property
+    def ctx(self):
+        if self._ctx is None:
+            self._ctx = frame_context(self.header, self.frame_index)
+        return self._ctx
+
+    @property
+    def identity(self) -> ImageIdentity:
+        return ImageIdentity.of(self.header)
 
     def measurement(self, shape: g.Shape) -> Measurement:
-        """The shape measured with :func:`measure` (kept until the shape or the calibration changes). ViewerError for colour pixels."""
+        """The shape measured with :func:`measure` (kept until the shape or the calibration changes).
+
+        ViewerError for colour pixels; ValueError for pixel values when the image is not shown (no stored values).
+        """
         known = self.cache.get(shape)
         if known is not None:
             return known
         tracker = None
-        if shape.tool in g.ROI_TOOLS:
+        if shape.tool in g.ROI_TOOLS and self.stored is not None:
             if self.tracker is None:
                 self.tracker = RoiTracker(self.stored, self.ctx)
             tracker = self.tracker
@@ -147,25 +177,46 @@ class MeasureController(QObject):
         ref, frame = viewport.current, viewport.frame
         if ref is None or frame is None:
             return None
-        uid = str(ref.instance.header.get("SOPInstanceUID", "") or "")
-        key = (uid, ref.frame + 1)
-        known = self.images.get(key)
-        if known is not None:
-            return known
-        try:
-            header = viewport.source.header(ref.instance.path)  # the whole header: the catalog's lacks what calibration needs
-        except ViewerError:
-            header = ref.instance.header
-        try:
-            identity = ImageIdentity.of(header)
-            shapes = [kept.shape for kept in self.store.load(identity.sop_instance_uid, ref.frame + 1)]
-        except ViewerError as exc:
-            viewport.status.emit(str(exc))
+        catalog = ref.instance.header
+        uid = valid_uid(catalog.get("SOPInstanceUID"))
+        if uid is None:
+            viewport.status.emit("The image has no valid SOP Instance UID: its measurements cannot be kept.")
             return None
-        image = ImageMeasurements(key, identity, header, frame_context(header, ref.frame), frame.stored, EditHistory(shapes))
-        image.user = self.user_calibration(identity.series_instance_uid)
-        self.images[key] = image
+        key = (uid, ref.frame + 1)
+        image = self.images.get(key)
+        if image is None:
+            try:
+                shapes = [kept.shape for kept in self.store.load(uid, ref.frame + 1)]
+            except ViewerError as exc:
+                viewport.status.emit(str(exc))
+                return None
+
+            def read_header(source=viewport.source, path=ref.instance.path, catalog=catalog):
+                try:
+                    return source.header(path)
+                except ViewerError:
+                    return catalog  # the file cannot be read again: what the catalog kept
+
+            image = ImageMeasurements(key, ref.instance.path, ref.frame, read_header, EditHistory(shapes))
+            image.user = self.user_calibration(str(catalog.get("SeriesInstanceUID", "") or ""))
+            self.images[key] = image
+        if image.stored is not frame.stored:
+            image.stored, image.tracker = frame.stored, None
+        if image.unsaved:
+            self._save(image)
         return image
+
+    def release(self, key: ImageKey | None) -> None:
+        """No viewport shows image `key` any more: its pixels are let go, and the image too when it has nothing to undo."""
+        if key is None or any(layer.key == key for layer in self.layers.values()):
+            return
+        image = self.images.get(key)
+        if image is None:
+            return
+        if not image.history.shapes and not image.history.can_undo():
+            del self.images[key]
+        else:
+            image.stored, image.tracker = None, None
 
     def user_calibration(self, series_uid: str) -> Calibration | None:
         if series_uid not in self._user:
@@ -180,7 +231,7 @@ class MeasureController(QObject):
         self.store.set_user_calibration(series_uid, calibration)
         self._user[series_uid] = calibration
         for image in self.images.values():
-            if image.identity.series_instance_uid == series_uid:
+            if str(image.header.get("SeriesInstanceUID", "") or "") == series_uid:
                 image.user = calibration
                 image.cache.clear()
                 if image.history.shapes:
@@ -190,6 +241,9 @@ class MeasureController(QObject):
     def _save(self, image: ImageMeasurements) -> None:
         try:
             self.store.save(image.identity, image.key[1], image.measurements())
+            image.unsaved = False
+        except ValueError:
+            image.unsaved = True  # ROI statistics need the pixels: kept when the image is shown again
         except ViewerError as exc:
             self.window.statusBar().showMessage(str(exc))
 
@@ -390,15 +444,17 @@ class MeasureLayer(QObject):
         for item in self.items:
             item.remove()
         self.items = []
-        self.key = None
+        old, self.key = self.key, None
+        self.controller.release(old)
 
     def refresh(self) -> None:
         """Draw the measurements of the image shown (another image: its own)."""
         image = self.controller.image_of(self.viewport) if self.viewport.pane.built_view_box() is not None else None
         key = image.key if image is not None else None
-        if key != self.key:
+        old, self.key = self.key, key
+        if key != old:
             self.cancel()
-        self.key = key
+            self.controller.release(old)
         self._draw_all(image)
 
     def _changed(self, key, index: int) -> None:
