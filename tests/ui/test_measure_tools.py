@@ -312,3 +312,38 @@ def test_csv_and_presentation_state(window, open_in, tmp_path):
     assert default.parent == data_folder().parent / "presentation-states"
     controller.delete_all()
     assert image(window).history.shapes == ()
+
+
+def test_each_tool_has_its_own_key(window, qtbot):
+    from viewer.ui.measure_tools import TOOLS
+
+    keys = [key.toString() for action in window.actions() for key in action.shortcuts() if not key.isEmpty()]
+    assert len(keys) == len(set(keys)), sorted(keys)  # no key bound twice, the Measure menu's included
+    assert {"Ctrl+Z", "Ctrl+Y", "Del", "Esc"} <= set(keys)
+    for tool, _text, key, _what, _icon in TOOLS:
+        assert window.image_toolbar.tool_actions[tool].shortcut().toString() == key
+    window.activateWindow()
+    window.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    assert window.image_toolbar.tool == "ellipse" and window.pane.left_drag_tool == "ellipse"
+
+
+def test_pixel_values_of_a_colour_image_are_refused_with_a_message(window, open_in):
+    viewport = shown(window, open_in, Path(get_testdata_file("US1_UNCR.dcm", download=False)))
+    choose(window, "rectangle")
+    drag(viewport.pane, (10, 10), (50, 50))
+    assert image(window).history.shapes == ()
+    assert "greyscale" in window.statusBar().currentMessage()
+    choose(window, "line")
+    drag(viewport.pane, (10, 10), (50, 50))  # a length needs no pixel values
+    assert layer_of(window, viewport).label_texts()[0].splitlines()[-1] == "(uncalibrated)"
+
+
+def test_escape_drops_the_shape_being_drawn(window, open_in):
+    viewport = shown(window, open_in, CT)
+    choose(window, "polygon")
+    click(viewport.pane, (10, 10))
+    click(viewport.pane, (30, 10))
+    assert layer_of(window, viewport).preview is not None
+    window.measure_controller.cancel_drawing()
+    assert layer_of(window, viewport).preview is None and image(window).history.shapes == ()

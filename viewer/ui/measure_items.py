@@ -91,12 +91,14 @@ def path_of(lines: list[list[g.Point]]) -> QPainterPath:
 class LabelItem(QGraphicsItem):
     """A measurement's text, screen-sized, on a translucent dark box beside its anchor."""
 
+    FLAGS = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+
     def __init__(self, parent: QGraphicsItem | None = None):
         super().__init__(parent)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         self.setZValue(MEASURE_Z + 1)
         self.font = QFont()
-        self.font.setPointSize(10)
+        self.font.setPixelSize(13)  # screen pixels: the box measured here fits the text painted on any screen
         self._metrics = QFontMetricsF(self.font)
         self.text = ""
         self.colour = COLOUR
@@ -107,10 +109,12 @@ class LabelItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self.text, self.colour = text, colour
-        lines = text.split("\n") if text else []
-        width = max((self._metrics.horizontalAdvance(line) for line in lines), default=0.0)
-        height = self._metrics.lineSpacing() * len(lines)
-        self._rect = QRectF(10, -height - 6, width + 8, height + 4) if lines else QRectF()
+        if text:
+            # Laid out as drawText lays it out (a glyph from a fallback font, such as "²", may make its line taller).
+            size = self._metrics.boundingRect(QRectF(0, 0, 4000, 4000), self.FLAGS, text).size()
+            self._rect = QRectF(10, -math.ceil(size.height()) - 12, math.ceil(size.width()) + 10, math.ceil(size.height()) + 6)
+        else:
+            self._rect = QRectF()
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -122,7 +126,7 @@ class LabelItem(QGraphicsItem):
         painter.fillRect(self._rect, QColor(0, 0, 0, 150))
         painter.setFont(self.font)
         painter.setPen(self.colour)
-        painter.drawText(self._rect.adjusted(4, 2, -4, -2), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop), self.text)
+        painter.drawText(self._rect.adjusted(5, 3, -5, -3), self.FLAGS, self.text)
 
 
 class MeasurementItem:
@@ -147,7 +151,10 @@ class MeasurementItem:
             self.selected = selected
             self.path.setPen(_pen(SELECTED_COLOUR if selected else COLOUR))
         colour = DRAWING_COLOUR if self.drawing else SELECTED_COLOUR if selected else COLOUR
-        anchor = max(points, key=lambda p: (p[0], -p[1])) if points else (0.0, 0.0)  # right of the shape
+        if tool == g.ARROW and points:
+            anchor = points[-1]  # the text at the arrow's tail
+        else:
+            anchor = max(points, key=lambda p: (p[0], -p[1])) if points else (0.0, 0.0)  # right of the shape
         self.label.setPos(view_point(anchor))
         self.label.set_text(label, colour)
         self._show_handles(tool, points, text, selected)
