@@ -347,3 +347,11 @@ def test_escape_drops_the_shape_being_drawn(window, open_in):
     assert layer_of(window, viewport).preview is not None
     window.measure_controller.cancel_drawing()
     assert layer_of(window, viewport).preview is None and image(window).history.shapes == ()
+
+
+def test_what_the_measure_command_keeps_the_window_shows(window, open_in, capsys):
+    assert cli_main(["measure", str(CT), "--line", "10", "20", "70.5", "52.25", "--save", "--data-dir", str(data_folder())]) == 0
+    expected = capsys.readouterr().out.strip().splitlines()[0]
+    viewport = shown(window, open_in, CT)
+    label = layer_of(window, viewport).label_texts()
+    assert len(label) == 1 and numbers(label[0])[0] == pytest.approx(numbers(expected)[0], abs=0.051)

@@ -18,8 +18,8 @@ on its stroke selects and moves it; Delete removes the selected one. Every
 change is one undo step (a drag is one), Ctrl+Z / Ctrl+Y.
 
 **Where they are kept**: per image (SOP Instance UID and frame) in the app's
-data folder (:func:`data_folder`, ``QStandardPaths.AppDataLocation``/measurements,
-or ``$DICOM_VIEWER_DATA``/measurements: the tests' folder), through
+data folder (:func:`data_folder`: the one the ``measure`` and ``export``
+commands use, or ``$DICOM_VIEWER_DATA``/measurements: the tests' folder), through
 :class:`~viewer.core.measure.store.MeasurementStore`; every viewport showing
 the same image shows them, and they come back when the image is shown again.
 """
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
@@ -44,7 +44,7 @@ from viewer.core.measure import geometry as g
 from viewer.core.measure.editing import EditHistory, distance_to, nearest_handle, translated, with_handle_moved
 from viewer.core.measure.measure import Measurement, measure
 from viewer.core.measure.roi import RoiTracker
-from viewer.core.measure.store import ImageIdentity, MeasurementStore
+from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 from viewer.core.media.cache import valid_uid
 from viewer.ui.measure_items import MeasurementItem, image_point
 
@@ -79,9 +79,15 @@ ImageKey = tuple[str, int]  # (SOP Instance UID, frame from 1)
 
 
 def data_folder() -> Path:
-    """Where measurements are kept: ``$DICOM_VIEWER_DATA`` (tests) or Qt's AppDataLocation, then measurements/."""
-    base = os.environ.get("DICOM_VIEWER_DATA") or QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base) / "measurements"
+    """Where measurements are kept: ``$DICOM_VIEWER_DATA``/measurements (the tests' folder), else the folder the
+    ``measure --save`` and ``export --annotations`` commands use (:func:`~viewer.core.measure.store.default_data_dir`:
+    the platform's per-user data folder, as Qt's AppDataLocation places it), so the window and the commands share them.
+
+    Not ``QStandardPaths.AppDataLocation`` itself: with the application's organisation and name both
+    "dicom-viewer" it is ``~/.local/share/dicom-viewer/dicom-viewer`` on Linux, a folder the commands do not read.
+    """
+    base = os.environ.get("DICOM_VIEWER_DATA")
+    return Path(base) / "measurements" if base else default_data_dir()
 
 
 @dataclass
