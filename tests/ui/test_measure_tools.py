@@ -78,8 +78,7 @@ def window(main_window, open_in):
 
 def shown(window, open_in, path):
     open_in(window, [path])
-    window.pane.view  # the pyqtgraph view (built after the first paint)
-    layer_of(window, window.viewport).refresh()
+    window.pane.view  # the pyqtgraph view (built after the first paint): the measurements go up with it
     return window.viewport
 
 
@@ -250,7 +249,6 @@ def test_every_viewport_showing_the_image_shows_it_and_it_comes_back(window, ope
     other.show_series(viewport.current_series)
     qtbot.waitUntil(lambda: other.frame is not None)
     other.pane.view
-    layer_of(window, other).refresh()
     choose(window, "line")
     drag(viewport.pane, (10, 10), (60, 60))
     assert layer_of(window, other).label_texts() == layer_of(window, viewport).label_texts() != []
@@ -266,7 +264,6 @@ def test_every_viewport_showing_the_image_shows_it_and_it_comes_back(window, ope
     window.measure_controller.images.clear()
     assert layer_of(window, viewport).label_texts() == []
     open_in(window, [CT])
-    layer_of(window, window.viewport).refresh()
     assert layer_of(window, window.viewport).label_texts() == labels
 
 
@@ -355,3 +352,20 @@ def test_what_the_measure_command_keeps_the_window_shows(window, open_in, capsys
     viewport = shown(window, open_in, CT)
     label = layer_of(window, viewport).label_texts()
     assert len(label) == 1 and numbers(label[0])[0] == pytest.approx(numbers(expected)[0], abs=0.051)
+
+
+def test_measurements_belong_to_their_frame(window, open_in, qtbot):
+    path = Path(get_testdata_file("emri_small.dcm", download=False))
+    viewport = shown(window, open_in, path)
+    first = viewport.display.state.index
+    choose(window, "line")
+    drag(viewport.pane, (5, 5), (40, 30))
+    frame_number = viewport.current.frame + 1
+    viewport.step(1)
+    qtbot.waitUntil(lambda: viewport.frame is not None and viewport.current.frame + 1 != frame_number)
+    qtbot.waitUntil(lambda: layer_of(window, viewport).key is not None and layer_of(window, viewport).key[1] != frame_number)
+    assert layer_of(window, viewport).label_texts() == []
+    viewport.go_to(first)
+    qtbot.waitUntil(lambda: layer_of(window, viewport).label_texts() != [])
+    kept = json.loads((data_folder() / f"{pydicom.dcmread(path).SOPInstanceUID}.json").read_text())
+    assert list(kept["frames"]) == [str(frame_number)]

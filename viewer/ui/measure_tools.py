@@ -444,6 +444,16 @@ class MeasureLayer(QObject):
             return
         self._surface = self.viewport.pane.image_surface()
         self._surface.installEventFilter(self)
+        self.follow_tool()
+        self.refresh()  # the image shown before the view existed (painted by the pane's poster) gets its measurements now
+
+    def follow_tool(self) -> None:
+        """A cross-hair over the image while a measurement tool is chosen."""
+        if self._surface is not None:
+            if self._tool() is not None:
+                self._surface.setCursor(Qt.CursorShape.CrossCursor)
+            else:
+                self._surface.unsetCursor()
 
     def clear(self) -> None:
         self.cancel()
@@ -684,9 +694,10 @@ class MeasureLayer(QObject):
         try:
             shape = g.Shape(self.drawing_tool, tuple(self.drawing))
             if shape.tool != g.ARROW and len(set(shape.points)) > 1:
-                label = measure(
-                    shape, image.ctx, image.stored, image.user, None if shape.tool not in g.ROI_TOOLS else image.tracker
-                ).label()
+                if shape.tool in g.ROI_TOOLS and image.tracker is None and image.stored is not None:
+                    image.tracker = RoiTracker(image.stored, image.ctx)  # the ROI being drawn: only its change counted each move
+                tracker = image.tracker if shape.tool in g.ROI_TOOLS else None
+                label = measure(shape, image.ctx, image.stored, image.user, tracker).label()
         except (ValueError, ViewerError):
             pass
         self.preview.show(self.drawing_tool, self.drawing, "", label)
@@ -740,6 +751,7 @@ def install(window: MainWindow) -> MeasureController:
     for viewport in window.viewports:
         watch(viewport)
     window.viewports.viewport_added.connect(watch)
+    window.image_toolbar.mouse_tools.triggered.connect(lambda _action: [layer.follow_tool() for layer in controller.layers.values()])
     return controller
 
 
