@@ -318,7 +318,7 @@ class MeasureController(QObject):
             self.changed.emit(image.key, -1)
 
     def cancel_drawing(self) -> None:
-        self.calibrating = False
+        self._end_calibration()
         for layer in self.layers.values():
             layer.cancel()
 
@@ -326,10 +326,17 @@ class MeasureController(QObject):
     def start_calibration(self) -> None:
         """The next line drawn is the calibration line: its length is asked for."""
         self.calibrating = True
+        for layer in self.layers.values():
+            layer.follow_tool()
         self.window.statusBar().showMessage("Calibrate: draw a line of known length on the image")
 
-    def calibrate(self, image: ImageMeasurements, start: g.Point, end: g.Point) -> None:
+    def _end_calibration(self) -> None:
         self.calibrating = False
+        for layer in self.layers.values():
+            layer.follow_tool()
+
+    def calibrate(self, image: ImageMeasurements, start: g.Point, end: g.Point) -> None:
+        self._end_calibration()
         shown = measure(g.Shape(g.LINE, (start, end)), image.ctx, None, image.user).readings[0]
         length = self.ask_length(shown.value if shown.unit == "mm" and shown.value else 10.0)
         if length is None:
@@ -498,7 +505,7 @@ class MeasureLayer(QObject):
         shape = image.history.shapes[index]
         try:
             text = image.measurement(shape).label()
-        except ViewerError as exc:
+        except (ViewerError, ValueError) as exc:
             text = str(exc)
         selected = self.controller.selected == (image.key, index)
         self.items[index].show(shape.tool, shape.points, shape.text, text, selected)
@@ -516,7 +523,8 @@ class MeasureLayer(QObject):
 
     def _image_point(self, event) -> g.Point:
         pane = self.viewport.pane
-        scene = pane.view.mapToScene(event.position().toPoint())
+        inverse, _ = pane.view.viewportTransform().inverted()
+        scene = inverse.map(event.position())  # the mouse's position as given, fractions of a screen pixel included
         return image_point(pane.view_box.mapSceneToView(scene))
 
     def _tolerance(self) -> float:
