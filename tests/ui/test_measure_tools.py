@@ -10,6 +10,7 @@ import json
 import math
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -305,6 +306,9 @@ def test_csv_and_presentation_state(window, open_in, tmp_path):
     ds = pydicom.dcmread(path)
     assert ds.Modality == "PR" and len(ds.GraphicAnnotationSequence) == 2
     assert ds.ReferencedSeriesSequence[0].ReferencedImageSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(CT).SOPInstanceUID
+    if shutil.which("dcmpschk"):  # dcmtk checks it against the GSPS IOD
+        result = subprocess.run(["dcmpschk", "-v", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "Test passed" in result.stdout + result.stderr, result.stdout + result.stderr
     default = controller.save_presentation_state()
     assert default.parent == data_folder().parent / "presentation-states"
     controller.delete_all()
