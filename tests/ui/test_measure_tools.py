@@ -123,21 +123,31 @@ def test_a_line_drawn_on_ct_reads_as_the_measure_command(window, open_in, capsys
     assert agrees(numbers(label)[0], expected["value"])
 
 
-def test_an_ellipse_on_ct_gives_the_commands_statistics_in_hu(window, open_in, capsys):
-    viewport = shown(window, open_in, CT)
+def ellipse_agrees(window, capsys, path, start, end) -> tuple[str, dict]:
+    """Draw an ellipse from `start` to `end` (box corners, image points) on the image shown; its label holds the numbers
+    ``measure --ellipse`` gives for the ellipse drawn. The label and the command's JSON."""
+    viewport = window.viewport
     choose(window, "ellipse")
-    drag(viewport.pane, (30.2, 40.7), (60, 60), (90.4, 80.1))
-    (x0, y0), (x1, y1) = image(window).history.shapes[0].points
+    drag(viewport.pane, start, ((start[0] + end[0]) / 2, (start[1] + end[1]) / 2), end)
+    (x0, y0), (x1, y1) = image(window).history.shapes[-1].points
     cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, abs(x1 - x0) / 2, abs(y1 - y0) / 2
-    expected = cli(capsys, CT, "--ellipse", repr(cx), repr(cy), repr(rx), repr(ry))
-    label = layer_of(window, viewport).label_texts()[0]
+    expected = cli(capsys, path, "--ellipse", repr(cx), repr(cy), repr(rx), repr(ry))
+    label = layer_of(window, viewport).label_texts()[-1]
     text = {line.split(" ")[0] if not line.startswith("pop.") else "sd": line for line in label.splitlines()}
-    assert expected["unit"] == "HU"
     for name in ("mean", "sd", "min", "max"):
-        assert text[name].endswith(" HU"), label
+        assert text[name].endswith(f" {expected['unit']}" if expected["unit"] else text[name]), label
         assert agrees(numbers(text[name])[0], expected[name]), (name, label, expected)
     assert numbers(text["n"])[0] == expected["count"]
-    assert text["area"].endswith("mm²") and agrees(numbers(text["area"])[0], expected["area"])
+    assert text["area"].endswith(expected["area_unit"]) and agrees(numbers(text["area"])[0], expected["area"])
+    basis = "pixel spacing" if not label.splitlines()[-1].startswith("(") else label.splitlines()[-1][1:-1]
+    assert basis == expected["basis"]
+    return label, expected
+
+
+def test_an_ellipse_on_ct_gives_the_commands_statistics_in_hu(window, open_in, capsys):
+    shown(window, open_in, CT)
+    label, expected = ellipse_agrees(window, capsys, CT, (30.2, 40.7), (90.4, 80.1))
+    assert expected["unit"] == "HU" and expected["area_unit"] == "mm²" and expected["count"] > 1000
 
 
 def test_a_cr_with_imager_pixel_spacing_says_at_detector(window, open_in, capsys):
@@ -150,6 +160,8 @@ def test_a_cr_with_imager_pixel_spacing_says_at_detector(window, open_in, capsys
     assert expected["basis"] == "at detector"  # the catalog's compact header lacks Imager Pixel Spacing: the file's is used
     assert label.splitlines()[1] == "(at detector)"
     assert agrees(numbers(label)[0], expected["value"])
+    label, expected = ellipse_agrees(window, capsys, CR, (1.5, 8.5), (9.6, 14.7))
+    assert expected["basis"] == "at detector" and expected["area_unit"] == "mm²" and expected["count"] > 20
 
 
 def test_ultrasound_regions_decide_the_unit(window, open_in, capsys, tmp_path):
@@ -166,6 +178,10 @@ def test_ultrasound_regions_decide_the_unit(window, open_in, capsys, tmp_path):
         assert agrees(numbers(label)[0], expected["value"]) and label.splitlines()[0].endswith(expected["unit"])
         assert label.splitlines()[1] == f"({expected['basis']})"
     assert labels[0].splitlines()[1] == "(ultrasound region)" and labels[1].splitlines()[1] == "(outside ultrasound regions)"
+    _label, expected = ellipse_agrees(window, capsys, us, (5.5, 6.5), (30.5, 50.5))
+    assert expected["basis"] == "ultrasound region" and expected["area_unit"] == "mm²"
+    _label, expected = ellipse_agrees(window, capsys, us, (35.5, 8.5), (60.5, 20.5))  # across the region's edge: pixels
+    assert expected["basis"] == "outside ultrasound regions" and expected["area_unit"] == "px²"
 
 
 # ---------------------------------------------------------------------- tools
