@@ -160,6 +160,7 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
 
     ensure_offscreen()
     data_dir = tempfile.mkdtemp(prefix="bench-measure-")
+    kept_env = os.environ.get("DICOM_VIEWER_DATA")
     os.environ["DICOM_VIEWER_DATA"] = data_dir  # never the user's data folder
     from pydicom.data import get_testdata_file
     from PySide6.QtCore import QEvent, QPointF, Qt
@@ -254,6 +255,10 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
     import shutil
 
     shutil.rmtree(data_dir, ignore_errors=True)
+    if kept_env is None:
+        os.environ.pop("DICOM_VIEWER_DATA", None)
+    else:
+        os.environ["DICOM_VIEWER_DATA"] = kept_env
     return rows
 
 
