@@ -627,7 +627,8 @@ class MeasureLayer(QObject):
             return True
         self.drawing[-1] = point
         self._show_preview(image)
-        return True
+        # With no button held the view hears the move too: the value under the cursor stays in the status bar.
+        return bool(event.buttons() & Qt.MouseButton.LeftButton)
 
     def drag_to(self, image: ImageMeasurements, point: g.Point) -> None:
         """One step of a handle or move drag: the shape, its label and those of every viewport of the image follow."""
