@@ -184,6 +184,22 @@ def test_ultrasound_regions_decide_the_unit(window, open_in, capsys, tmp_path):
     assert expected["basis"] == "outside ultrasound regions" and expected["area_unit"] == "px²"
 
 
+def test_a_polygon_clicked_on_ct_reads_as_the_measure_command(window, open_in, capsys):
+    viewport = shown(window, open_in, CT)
+    choose(window, "polygon")
+    for point in ((20.3, 30.1), (70.6, 25.2), (90.1, 80.4)):
+        click(viewport.pane, point)
+    double_click(viewport.pane, (30.2, 90.7))
+    shape = image(window).history.shapes[0]
+    assert shape.tool == "polygon" and len(shape.points) == 4
+    expected = cli(capsys, CT, "--polygon", *(repr(v) for point in shape.points for v in point))
+    label = layer_of(window, viewport).label_texts()[0]
+    text = {line.split(" ")[0] if not line.startswith("pop.") else "sd": line for line in label.splitlines()}
+    for name in ("mean", "sd", "min", "max", "area"):
+        assert agrees(numbers(text[name])[0], expected[name]), (name, label, expected)
+    assert numbers(text["n"])[0] == expected["count"]
+
+
 # ---------------------------------------------------------------------- tools
 def test_every_tool_draws_with_the_mouse(window, open_in):
     viewport = shown(window, open_in, CT)
