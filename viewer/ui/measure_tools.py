@@ -232,9 +232,14 @@ class MeasureController(QObject):
                 self._user[series_uid] = None
         return self._user[series_uid]
 
-    def set_user_calibration(self, series_uid: str, calibration: Calibration | None) -> None:
-        """The user's calibration of a series (None clears it): kept, and every measurement of the series measured again."""
-        self.store.set_user_calibration(series_uid, calibration)
+    def set_user_calibration(self, series_uid: str, calibration: Calibration | None) -> bool:
+        """The user's calibration of a series (None clears it): kept, and every measurement of the series measured again.
+        False (and a message) when it cannot be kept."""
+        try:
+            self.store.set_user_calibration(series_uid, calibration)
+        except ViewerError as exc:
+            self.window.statusBar().showMessage(f"Not calibrated: {exc}")
+            return False
         self._user[series_uid] = calibration
         for image in self.images.values():
             if str(image.header.get("SeriesInstanceUID", "") or "") == series_uid:
@@ -243,6 +248,7 @@ class MeasureController(QObject):
                 if image.history.shapes:
                     self._save(image)
                 self.changed.emit(image.key, -1)
+        return True
 
     def _save(self, image: ImageMeasurements) -> None:
         try:
@@ -347,14 +353,14 @@ class MeasureController(QObject):
         except ValueError as exc:
             self.window.statusBar().showMessage(f"Not calibrated: {exc}")
             return
-        self.set_user_calibration(image.identity.series_instance_uid, calibration)
-        self.window.statusBar().showMessage(f"This series is user calibrated: {length:g} mm for the line drawn")
+        if self.set_user_calibration(image.identity.series_instance_uid, calibration):
+            self.window.statusBar().showMessage(f"This series is user calibrated: {length:g} mm for the line drawn")
 
     def clear_calibration(self) -> None:
         image = self.active_image()
         if image is not None and self.user_calibration(image.identity.series_instance_uid) is not None:
-            self.set_user_calibration(image.identity.series_instance_uid, None)
-            self.window.statusBar().showMessage("The user calibration of this series is cleared")
+            if self.set_user_calibration(image.identity.series_instance_uid, None):
+                self.window.statusBar().showMessage("The user calibration of this series is cleared")
 
     # ------------------------------------------------------------------ export
     def export_csv(self, path: str | Path | None = None) -> int | None:
