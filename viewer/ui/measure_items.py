@@ -77,11 +77,7 @@ def path_of(lines: list[list[g.Point]]) -> QPainterPath:
         if not line:
             continue
         path.moveTo(view_point(line[0]))
-        if len(line) == 1:  # a point: a small cross (in image pixels, so it scales with the image)
-            x, y = line[0]
-            for a, b in (((x - 1.5, y), (x + 1.5, y)), ((x, y - 1.5), (x, y + 1.5))):
-                path.moveTo(view_point(a))
-                path.lineTo(view_point(b))
+        if len(line) == 1:  # a point: drawn by the item's screen-sized marker
             continue
         for point in line[1:]:
             path.lineTo(view_point(point))
@@ -138,6 +134,7 @@ class MeasurementItem:
         self.path.setZValue(MEASURE_Z)
         self.path.setPen(_pen(DRAWING_COLOUR, 1.5, Qt.PenStyle.DashLine) if drawing else _pen(COLOUR))
         self.label = LabelItem()
+        self.marker: QGraphicsPathItem | None = None  # a point value's cross, screen-sized
         self.handles: list[QGraphicsRectItem] = []
         self.selected = False
         self.drawing = drawing
@@ -150,6 +147,10 @@ class MeasurementItem:
         if selected != self.selected and not self.drawing:
             self.selected = selected
             self.path.setPen(_pen(SELECTED_COLOUR if selected else COLOUR))
+            if self.marker is not None:
+                self.marker.setPen(self.path.pen())
+        if tool == g.POINT and points:
+            self._show_marker(points[0])
         colour = DRAWING_COLOUR if self.drawing else SELECTED_COLOUR if selected else COLOUR
         if tool == g.ARROW and points:
             anchor = points[-1]  # the text at the arrow's tail
@@ -158,6 +159,19 @@ class MeasurementItem:
         self.label.setPos(view_point(anchor))
         self.label.set_text(label, colour)
         self._show_handles(tool, points, text, selected)
+
+    def _show_marker(self, point: g.Point) -> None:
+        if self.marker is None:
+            cross = QPainterPath()
+            for a, b in (((-6, 0), (-2, 0)), ((2, 0), (6, 0)), ((0, -6), (0, -2)), ((0, 2), (0, 6))):
+                cross.moveTo(*a)
+                cross.lineTo(*b)
+            self.marker = QGraphicsPathItem(cross)
+            self.marker.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+            self.marker.setPen(self.path.pen())
+            self.marker.setZValue(MEASURE_Z)
+            self.view_box.addItem(self.marker, ignoreBounds=True)
+        self.marker.setPos(view_point(point))
 
     def _show_handles(self, tool: str, points, text: str, selected: bool) -> None:
         wanted: list[g.Point] = []
@@ -182,6 +196,6 @@ class MeasurementItem:
                 handle.hide()
 
     def remove(self) -> None:
-        for item in [self.path, self.label, *self.handles]:
+        for item in [self.path, self.label, *self.handles, *([self.marker] if self.marker is not None else [])]:
             self.view_box.removeItem(item)
         self.handles = []
