@@ -262,6 +262,22 @@ def test_handles_move_and_undo_is_one_step_per_drag(window, open_in):
     assert image(window).history.shapes == () and layer_of(window, viewport).label_texts() == []
 
 
+def test_the_cursor_says_what_a_press_does(window, open_in):
+    viewport = shown(window, open_in, CT)
+    surface = viewport.pane.image_surface()
+    choose(window, "line")
+    assert surface.cursor().shape() == Qt.CursorShape.CrossCursor
+    drag(viewport.pane, (10, 10), (50, 10))
+    send(viewport.pane, QEvent.Type.MouseMove, (50, 10), button=Qt.MouseButton.NoButton, buttons=Qt.MouseButton.NoButton)
+    assert surface.cursor().shape() == Qt.CursorShape.PointingHandCursor  # a handle
+    send(viewport.pane, QEvent.Type.MouseMove, (30, 10), button=Qt.MouseButton.NoButton, buttons=Qt.MouseButton.NoButton)
+    assert surface.cursor().shape() == Qt.CursorShape.SizeAllCursor  # the stroke
+    send(viewport.pane, QEvent.Type.MouseMove, (30, 60), button=Qt.MouseButton.NoButton, buttons=Qt.MouseButton.NoButton)
+    assert surface.cursor().shape() == Qt.CursorShape.CrossCursor
+    choose(window, "window")
+    assert surface.cursor().shape() != Qt.CursorShape.CrossCursor
+
+
 def test_zoom_and_pan_keep_the_measurement_on_the_image(window, open_in):
     viewport = shown(window, open_in, CT)
     choose(window, "line")

@@ -623,6 +623,7 @@ class MeasureLayer(QObject):
             self.drag_to(image, point)
             return True
         if self.drawing is None:
+            self._hover(image, point)
             return False
         if self.drawing_tool == g.FREEHAND:
             if event.buttons() & Qt.MouseButton.LeftButton:
@@ -635,6 +636,21 @@ class MeasureLayer(QObject):
         self._show_preview(image)
         # With no button held the view hears the move too: the value under the cursor stays in the status bar.
         return bool(event.buttons() & Qt.MouseButton.LeftButton)
+
+    def _hover(self, image: ImageMeasurements, point: g.Point) -> None:
+        """The cursor says what a press does here: a pointing hand on a handle, a move cross on a stroke, else a cross-hair."""
+        if self._surface is None or self.controller.calibrating:
+            return
+        shape = Qt.CursorShape.CrossCursor
+        tolerance = self._tolerance()
+        for kept in image.history.shapes:
+            if nearest_handle(kept, point, tolerance) is not None:
+                shape = Qt.CursorShape.PointingHandCursor
+                break
+            if distance_to(kept, point) <= tolerance:
+                shape = Qt.CursorShape.SizeAllCursor
+        if self._surface.cursor().shape() != shape:
+            self._surface.setCursor(shape)
 
     def drag_to(self, image: ImageMeasurements, point: g.Point) -> None:
         """One step of a handle or move drag: the shape, its label and those of every viewport of the image follow."""
