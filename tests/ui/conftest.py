@@ -70,6 +70,7 @@ def isolated_settings(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("settings")
     os.environ["DICOM_VIEWER_CONFIG"] = str(folder / "config")  # saved PACS nodes too
+    os.environ["DICOM_VIEWER_DATA"] = str(folder / "data")  # measurements and presentation states
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(folder))

@@ -101,6 +101,59 @@ def _annotations(p: QPainter, s: float) -> None:
             p.drawLine(QPointF(x, y), QPointF(x + 0.26 * s, y))
 
 
+def _measurement(points: tuple[tuple[float, float], ...], closed: bool = False, ends: bool = True) -> Callable[[QPainter, float], None]:
+    """A measurement tool's icon: its strokes through `points` (fractions of the size), with dots at the ends."""
+
+    def draw(p: QPainter, s: float) -> None:
+        polygon = QPolygonF([QPointF(x * s, y * s) for x, y in points])
+        if closed:
+            p.drawPolygon(polygon)
+        else:
+            p.drawPolyline(polygon)
+        if ends:
+            for x, y in (points[0], points[-1]):
+                p.drawEllipse(QPointF(x * s, y * s), 0.05 * s, 0.05 * s)
+
+    return draw
+
+
+def _cobb(p: QPainter, s: float) -> None:
+    """Two tilted lines (end plates) and the angle between them."""
+    p.drawLine(QPointF(0.12 * s, 0.3 * s), QPointF(0.88 * s, 0.15 * s))
+    p.drawLine(QPointF(0.12 * s, 0.7 * s), QPointF(0.88 * s, 0.88 * s))
+    p.drawArc(QRectF(0.05 * s, 0.2 * s, 0.4 * s, 0.6 * s), -60 * 16, 120 * 16)
+
+
+def _point_value(p: QPainter, s: float) -> None:
+    """Cross hairs on a pixel: the value of one point."""
+    p.drawRect(QRectF(0.38 * s, 0.38 * s, 0.24 * s, 0.24 * s))
+    for a, b in (((0.5, 0.08), (0.5, 0.3)), ((0.5, 0.7), (0.5, 0.92)), ((0.08, 0.5), (0.3, 0.5)), ((0.7, 0.5), (0.92, 0.5))):
+        p.drawLine(QPointF(a[0] * s, a[1] * s), QPointF(b[0] * s, b[1] * s))
+
+
+def _ellipse_roi(p: QPainter, s: float) -> None:
+    p.drawEllipse(QRectF(0.1 * s, 0.22 * s, 0.8 * s, 0.56 * s))
+
+
+def _rectangle_roi(p: QPainter, s: float) -> None:
+    p.drawRect(QRectF(0.12 * s, 0.22 * s, 0.76 * s, 0.56 * s))
+
+
+def _freehand(p: QPainter, s: float) -> None:
+    """A closed curve drawn by hand."""
+    path = QPainterPath(QPointF(0.2 * s, 0.5 * s))
+    path.cubicTo(QPointF(0.1 * s, 0.1 * s), QPointF(0.6 * s, 0.05 * s), QPointF(0.8 * s, 0.35 * s))
+    path.cubicTo(QPointF(1.0 * s, 0.7 * s), QPointF(0.5 * s, 0.95 * s), QPointF(0.2 * s, 0.5 * s))
+    p.drawPath(path)
+
+
+def _arrow(p: QPainter, s: float) -> None:
+    """An arrow and a line of text: an annotation."""
+    p.drawLine(QPointF(0.85 * s, 0.85 * s), QPointF(0.3 * s, 0.3 * s))
+    p.drawPolyline(QPolygonF([QPointF(0.3 * s, 0.55 * s), QPointF(0.3 * s, 0.3 * s), QPointF(0.55 * s, 0.3 * s)]))
+    p.drawLine(QPointF(0.1 * s, 0.12 * s), QPointF(0.6 * s, 0.12 * s))
+
+
 _DRAWINGS: dict[str, Callable[[QPainter, float], None]] = {
     "window": _window_level,
     "pan": _pan,
@@ -111,6 +164,17 @@ _DRAWINGS: dict[str, Callable[[QPainter, float], None]] = {
     "fit": _fit,
     "one_to_one": _one_to_one,
     "annotations": _annotations,
+    # The measurement tools (viewer.ui.measure_tools).
+    "length": _measurement(((0.12, 0.82), (0.88, 0.18))),
+    "polyline": _measurement(((0.1, 0.8), (0.35, 0.3), (0.62, 0.62), (0.9, 0.2))),
+    "angle": _measurement(((0.85, 0.2), (0.15, 0.8), (0.9, 0.8))),
+    "cobb": _cobb,
+    "point_value": _point_value,
+    "ellipse_roi": _ellipse_roi,
+    "rectangle_roi": _rectangle_roi,
+    "polygon_roi": _measurement(((0.15, 0.3), (0.6, 0.12), (0.88, 0.55), (0.45, 0.88), (0.12, 0.7)), closed=True, ends=False),
+    "freehand_roi": _freehand,
+    "arrow": _arrow,
 }
 NAMES = tuple(_DRAWINGS)
 

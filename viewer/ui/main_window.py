@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         from viewer.ui import layouts  # the layout chooser, hanging, compare with prior
 
         layouts.install(self)
+        from viewer.ui import measure_tools  # the measurement tools and the Measure menu (#15)
+
+        measure_tools.install(self)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says
