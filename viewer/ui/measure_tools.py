@@ -61,7 +61,7 @@ TOOLS = (
     (g.POINT, "Point &value", "V", "click a pixel: its value", "point_value"),
     (g.ELLIPSE, "&Ellipse ROI", "E", "drag an ellipse: the statistics of the pixels inside", "ellipse_roi"),
     (g.RECTANGLE, "Rectangle R&OI", "B", "drag a rectangle: the statistics of the pixels inside", "rectangle_roi"),
-    (g.POLYGON, "P&olygon ROI", "O", "click corners, double-click the last: the statistics inside", "polygon_roi"),
+    (g.POLYGON, "&Polygon ROI", "D", "click corners, double-click the last: the statistics inside", "polygon_roi"),
     (g.FREEHAND, "&Freehand ROI", "H", "draw around a region: the statistics inside", "freehand_roi"),
     (g.ARROW, "&Arrow with text", "T", "drag from the point shown to the text", "arrow"),
 )
