@@ -547,17 +547,18 @@ class ImagePane(QWidget):
             self.smooth_timer.start()  # restarted on each change
 
     def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
-        changed = False
+        resized = False
         for corner, label in self.corner_labels.items():
             text = "\n".join((corners or {}).get(corner, []))
             if label.text() != text or label.isVisible() != bool(corners):
                 # Only labels whose text changed are touched: during cine each
                 # touched label means another repaint of the image under it.
+                size, visible = label.size(), label.isVisible()
                 label.setText(text)
                 label.setVisible(bool(corners))
                 label.adjustSize()
-                changed = True
-        if changed:
+                resized = resized or label.size() != size or label.isVisible() != visible
+        if resized:  # where a label (and the scale bar beside it) goes depends on its size only: the same size stays
             self._place_overlays()
 
     # -- zoom ------------------------------------------------------------------------------

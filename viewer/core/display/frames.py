@@ -83,6 +83,10 @@ class FrameSource:
     def cached(self, ref: ImageRef) -> bool:
         return (ref.instance.path, ref.frame) in self._frames
 
+    def all_cached(self, refs: Sequence[ImageRef]) -> bool:
+        """Whether every one of `refs` is decoded and kept: then decoding ahead has nothing to do."""
+        return all((ref.instance.path, ref.frame) in self._frames for ref in refs)
+
     def clear(self) -> None:
         for cache in (self._frames, self._datasets, self._headers):
             cache.clear()
