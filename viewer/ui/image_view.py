@@ -19,7 +19,7 @@ import math
 import unicodedata
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QStyle, QVBoxLayout, QWidget
 
@@ -616,6 +616,17 @@ class ImagePane(QWidget):
         self.image_item.setRect(QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride))
         self.last_render = (region, stride)
         self.rendered.emit()
+
+    def paint_now(self) -> None:
+        """Let the view take in its scene's changes (a new image, lines) now, rather than at the next event-loop pass.
+
+        Qt repaints the window's changed widgets as soon as one scene takes in its changes. With several panes
+        changed in one pass (linked scrolling), the first scene's turn painted every changed pane, and each other
+        scene's turn then painted its view a second time. Called once a pane is complete (image, corner text,
+        lines), each pane is painted once.
+        """
+        if self._view is not None:
+            QCoreApplication.sendPostedEvents(self._view.scene(), QEvent.Type.MetaCall.value)
 
     def _view_changed(self, *_args) -> None:
         self.render()

@@ -240,6 +240,7 @@ class Viewport(QWidget):
         if not self.cine.playing:
             self._prefetch(self.display.state.index)  # while playing, the cine keeps ahead itself
         self.image_shown.emit()
+        self.pane.paint_now()  # image, text and lines in one paint (linked viewports: one each, not two)
 
     def _failed(self, ref: ImageRef, error: BaseException) -> None:
         if ref != self.current:
