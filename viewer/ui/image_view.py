@@ -154,18 +154,38 @@ class OverlayLabel(QLabel):
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setContentsMargins(0, 0, self.SHADOW, self.SHADOW)
-        self._drawn: tuple[tuple, QImage] | None = None  # (what it shows, the text and shadow drawn)
+        # The text and shadow drawn, at a device pixel ratio; dropped when the text, size, font or alignment change.
+        self._drawn: tuple[float, QImage] | None = None
+
+    def setText(self, text: str) -> None:
+        if text != self.text():
+            self._drawn = None
+        super().setText(text)
+
+    def setAlignment(self, alignment) -> None:
+        self._drawn = None
+        super().setAlignment(alignment)
+
+    def resizeEvent(self, event):
+        self._drawn = None
+        super().resizeEvent(event)
+
+    def changeEvent(self, event):
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.LayoutDirectionChange):
+            self._drawn = None
+        super().changeEvent(event)
 
     def paintEvent(self, event):
-        text = self.text()
-        if not text:
-            return
+        # Called for each repaint of the image under the label (each image and window step): kept short.
         ratio = self.devicePixelRatioF()
-        key = (text, self.width(), self.height(), ratio, int(self.alignment().value), self.font().key())
-        if self._drawn is None or self._drawn[0] != key:
-            self._drawn = (key, self._draw_text(text, ratio))
+        drawn = self._drawn
+        if drawn is None or drawn[0] != ratio:
+            text = self.text()
+            if not text:
+                return
+            drawn = self._drawn = (ratio, self._draw_text(text, ratio))
         painter = QPainter(self)
-        painter.drawImage(0, 0, self._drawn[1])
+        painter.drawImage(0, 0, drawn[1])
         painter.end()
 
     def _draw_text(self, text: str, ratio: float) -> QImage:
