@@ -305,6 +305,7 @@ class ImagePane(QWidget):
         self._calibration: Calibration | None = None
         self._transform = SpatialTransform()
         self.scale_bar: ScaleBar | None = None  # the bar shown, if any
+        self._scale_bar_for: tuple | None = None  # what the bar shown was made from
 
         self._view = None
         self.setAutoFillBackground(True)
@@ -510,7 +511,13 @@ class ImagePane(QWidget):
         bar = None
         if calibration is not None and calibration.spacing is not None and self._frame is not None:
             top, bottom = self._scale_bar_room()
-            bar = scale_bar(calibration.spacing, self.zoom(), bottom - top, self._transform, calibration.basis, vertical=True)
+            made_from = (calibration.spacing, self.zoom(), bottom - top, self._transform, calibration.basis)
+            if made_from == self._scale_bar_for:
+                return  # the same bar (scrolling a series of one spacing)
+            self._scale_bar_for = made_from
+            bar = scale_bar(*made_from, vertical=True)
+        else:
+            self._scale_bar_for = None
         if bar != self.scale_bar:
             self.scale_bar = bar
             self.scale_bar_overlay.set_bar(bar)

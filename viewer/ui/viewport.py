@@ -91,6 +91,7 @@ class Viewport(QWidget):
         self._header_lines: dict[ImageRef, tuple[tuple, HeaderText]] = {}  # with the character-set choices read under
         self._overlay_facts: dict[tuple[ImageRef, SpatialTransform], tuple[OrientationMarkers | None, Calibration]] = {}
         self._compressed: dict[Instance, bool] = {}
+        self._default_voi: tuple[FrameDisplay, Window | None, VOI] | None = None  # the frame's own VOI, read once
         # "Loading..." once an image has been waited for a moment (decoded in a worker, or waiting for its window).
         self._loading = False
         self.loading_timer = QTimer(self)
@@ -371,7 +372,13 @@ class Viewport(QWidget):
         (its file's; with none, the series' automatic window, or soft tissue for CT in HU)."""
         if self.display.state.voi is not None:
             return self.display.state.voi
-        return self.frame.default_voi(self.automatic_window) if self.frame is not None else FullRange()
+        frame, automatic = self.frame, self.automatic_window
+        if frame is None:
+            return FullRange()
+        kept = self._default_voi
+        if kept is None or kept[0] is not frame or kept[1] is not automatic:
+            kept = self._default_voi = (frame, automatic, frame.default_voi(automatic))
+        return kept[2]
 
     def _state_changed(self, state: DisplayState, changed: set[str]) -> None:
         if "index" in changed:
