@@ -92,6 +92,9 @@ class Viewport(QWidget):
         self._overlay_facts: dict[tuple[ImageRef, SpatialTransform], tuple[OrientationMarkers | None, Calibration]] = {}
         self._compressed: dict[Instance, bool] = {}
         self._default_voi: tuple[FrameDisplay, Window | None, VOI] | None = None  # the frame's own VOI, read once
+        # The images last seen all cached, and the source's count of dropped frames then: nothing to decode ahead
+        # while neither changes (a long series is not looked through on every step).
+        self._all_cached: tuple[list[ImageRef], int] | None = None
         # "Loading..." once an image has been waited for a moment (decoded in a worker, or waiting for its window).
         self._loading = False
         self.loading_timer = QTimer(self)
@@ -261,7 +264,7 @@ class Viewport(QWidget):
         """
         self._prefetch_cancel.cancel()
         self._prefetch_cancel = CancelToken()
-        if self.source.all_cached(self.images):
+        if self._everything_cached():
             return  # nothing to decode: no task, and no thread taking the interpreter from the GUI's
         self.decode_ahead("prefetch", index, nearest_first, self._prefetch_cancel)
 
@@ -273,6 +276,17 @@ class Viewport(QWidget):
         source, images = self.source, list(self.images)
         executor: Executor = executor_for(images[start], self._compressed)
         self.runner.submit(kind, lambda: prefetch(source, images, start, order, executor, cancel, fill), lambda _n: None, lambda _e: None)
+
+    def _everything_cached(self) -> bool:
+        """Whether every image of the series shown is decoded and in the frame source's cache."""
+        images, dropped = self.images, self.source.frames_dropped
+        kept = self._all_cached
+        if kept is not None and kept[0] is images and kept[1] == dropped:
+            return True
+        if not self.source.all_cached(images):
+            return False
+        self._all_cached = (images, dropped)
+        return True
 
     def stop_prefetch(self) -> None:
         """Stop decoding ahead (the cine stops its own)."""
