@@ -16,11 +16,12 @@ anything asks for the view: zoom, pan, a test).
 from __future__ import annotations
 
 import math
+import unicodedata
 
 import numpy as np
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsDropShadowEffect, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QStyle, QVBoxLayout, QWidget
 
 from viewer.core.display.calibration import Calibration
 from viewer.core.display.orientation import OrientationMarkers
@@ -130,21 +131,96 @@ class _Poster(QWidget):
         painter.end()
 
 
-def _overlay_label(parent: QWidget, point_size: int, bold: bool = False) -> QLabel:
-    """A text overlay: pale yellow on a one-pixel black shadow, transparent to the mouse."""
-    label = QLabel(parent)
-    font = QFont()
-    font.setPointSize(point_size)
-    font.setBold(bold)
-    label.setFont(font)
-    label.setStyleSheet(f"color: {OVERLAY_COLOUR}; background: transparent;")
-    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-    shadow = QGraphicsDropShadowEffect(label)
-    shadow.setBlurRadius(0)
-    shadow.setOffset(1, 1)
-    shadow.setColor(QColor("black"))
-    label.setGraphicsEffect(shadow)
-    return label
+class OverlayLabel(QLabel):
+    """Overlay text (corner text, orientation markers): pale yellow on a one-pixel black shadow, transparent to the mouse.
+
+    The text and its shadow are drawn once into an image, kept while the text stays, and each repaint of the
+    image under the label draws that image. A ``QGraphicsDropShadowEffect`` looked the same but rendered the
+    label into a pixmap and filtered it on every repaint (about a quarter of a linked scroll step of four
+    viewports, benchmarks/bench_linking.py). The label is :attr:`SHADOW` pixels larger than its text to the
+    right and below, where the shadow falls (:func:`text_extent` gives the text's own size). Plain text
+    always: what a file says is never read as markup.
+    """
+
+    #: The shadow's offset, right and down, in pixels.
+    SHADOW = 1
+
+    def __init__(self, parent: QWidget, point_size: int, bold: bool = False):
+        super().__init__(parent)
+        font = QFont()
+        font.setPointSize(point_size)
+        font.setBold(bold)
+        self.setFont(font)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setContentsMargins(0, 0, self.SHADOW, self.SHADOW)
+        # The text and shadow drawn, at a device pixel ratio; dropped when the text, size, font or alignment change.
+        self._drawn: tuple[float, QImage] | None = None
+
+    def setText(self, text: str) -> None:
+        if text != self.text():
+            self._drawn = None
+        super().setText(text)
+
+    def setAlignment(self, alignment) -> None:
+        self._drawn = None
+        super().setAlignment(alignment)
+
+    def resizeEvent(self, event):
+        self._drawn = None
+        super().resizeEvent(event)
+
+    def changeEvent(self, event):
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.LayoutDirectionChange):
+            self._drawn = None
+        super().changeEvent(event)
+
+    def paintEvent(self, event):
+        # Called for each repaint of the image under the label (each image and window step): kept short.
+        ratio = self.devicePixelRatioF()
+        drawn = self._drawn
+        if drawn is None or drawn[0] != ratio:
+            text = self.text()
+            if not text:
+                return
+            drawn = self._drawn = (ratio, self._draw_text(text, ratio))
+        painter = QPainter(self)
+        painter.drawImage(0, 0, drawn[1])
+        painter.end()
+
+    def _draw_text(self, text: str, ratio: float) -> QImage:
+        """The text over its shadow on a transparent image of the label's size, laid out as QLabel lays out plain text."""
+        image = QImage(max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio)), QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(Qt.GlobalColor.transparent)
+        direction = Qt.LayoutDirection.RightToLeft if _right_to_left(text) else Qt.LayoutDirection.LeftToRight
+        flags = QStyle.visualAlignment(direction, self.alignment())
+        flags |= Qt.TextFlag.TextForceRightToLeft if direction == Qt.LayoutDirection.RightToLeft else Qt.TextFlag.TextForceLeftToRight
+        rect = self.contentsRect()
+        painter = QPainter(image)
+        painter.setFont(self.font())
+        for colour, offset in ((QColor("black"), self.SHADOW), (QColor(OVERLAY_COLOUR), 0)):
+            painter.setPen(colour)
+            painter.drawText(rect.translated(offset, offset), int(flags.value), text)
+        painter.end()
+        return image
+
+
+def _right_to_left(text: str) -> bool:
+    """Whether the first strongly directional character of `text` is right-to-left (as QString::isRightToLeft)."""
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind in ("R", "AL"):
+            return True
+        if kind == "L":
+            return False
+    return False
+
+
+def text_extent(label: QLabel) -> tuple[int, int]:
+    """The width and height of a label's text, without the shadow's margin of an :class:`OverlayLabel`."""
+    shadow = label.SHADOW if isinstance(label, OverlayLabel) else 0
+    return label.width() - shadow, label.height() - shadow
 
 
 class ScaleBarOverlay(QWidget):
@@ -229,6 +305,7 @@ class ImagePane(QWidget):
         self._calibration: Calibration | None = None
         self._transform = SpatialTransform()
         self.scale_bar: ScaleBar | None = None  # the bar shown, if any
+        self._scale_bar_for: tuple | None = None  # what the bar shown was made from
 
         self._view = None
         self.setAutoFillBackground(True)
@@ -243,13 +320,13 @@ class ImagePane(QWidget):
         self._layout.addWidget(self._poster)
         self._view_waits_for_image = False
 
-        self.corner_labels: dict[str, QLabel] = {}
+        self.corner_labels: dict[str, OverlayLabel] = {}
         for corner, alignment in _CORNERS.items():
-            label = _overlay_label(self, 10)
+            label = OverlayLabel(self, 10)
             label.setAlignment(alignment)
             self.corner_labels[corner] = label
         # Orientation markers at the middle of each edge (set_orientation) and the scale bar (set_calibration).
-        self.marker_labels: dict[str, QLabel] = {edge: _overlay_label(self, 12, bold=True) for edge in EDGES}
+        self.marker_labels: dict[str, OverlayLabel] = {edge: OverlayLabel(self, 12, bold=True) for edge in EDGES}
         for label in self.marker_labels.values():
             label.hide()
         self.scale_bar_overlay = ScaleBarOverlay(self)
@@ -434,7 +511,13 @@ class ImagePane(QWidget):
         bar = None
         if calibration is not None and calibration.spacing is not None and self._frame is not None:
             top, bottom = self._scale_bar_room()
-            bar = scale_bar(calibration.spacing, self.zoom(), bottom - top, self._transform, calibration.basis, vertical=True)
+            made_from = (calibration.spacing, self.zoom(), bottom - top, self._transform, calibration.basis)
+            if made_from == self._scale_bar_for:
+                return  # the same bar (scrolling a series of one spacing)
+            self._scale_bar_for = made_from
+            bar = scale_bar(*made_from, vertical=True)
+        else:
+            self._scale_bar_for = None
         if bar != self.scale_bar:
             self.scale_bar = bar
             self.scale_bar_overlay.set_bar(bar)
@@ -444,9 +527,9 @@ class ImagePane(QWidget):
         """Where the bar may go along the right edge: below the right marker, above the bottom-right text."""
         height, margin = self.height(), 6
         right = self.marker_labels["right"]
-        top = height // 2 + max(right.sizeHint().height(), 16) // 2 + margin
+        top = height // 2 + max(right.sizeHint().height() - OverlayLabel.SHADOW, 16) // 2 + margin
         corner = self.corner_labels["bottom_right"]
-        bottom = height - margin - (corner.height() + margin if corner.isVisible() else 0)
+        bottom = height - margin - (text_extent(corner)[1] + margin if corner.isVisible() else 0)
         bottom = min(bottom, top + int(height * SCALE_BAR_SHARE))
         return top, max(top, bottom)
 
@@ -491,17 +574,18 @@ class ImagePane(QWidget):
             self.smooth_timer.start()  # restarted on each change
 
     def set_annotations(self, corners: dict[str, list[str]] | None) -> None:
-        changed = False
+        resized = False
         for corner, label in self.corner_labels.items():
             text = "\n".join((corners or {}).get(corner, []))
             if label.text() != text or label.isVisible() != bool(corners):
                 # Only labels whose text changed are touched: during cine each
                 # touched label means another repaint of the image under it.
+                size, visible = label.size(), label.isVisible()
                 label.setText(text)
                 label.setVisible(bool(corners))
                 label.adjustSize()
-                changed = True
-        if changed:
+                resized = resized or label.size() != size or label.isVisible() != visible
+        if resized:  # where a label (and the scale bar beside it) goes depends on its size only: the same size stays
             self._place_overlays()
 
     # -- zoom ------------------------------------------------------------------------------
@@ -560,6 +644,17 @@ class ImagePane(QWidget):
         self.last_render = (region, stride)
         self.rendered.emit()
 
+    def paint_now(self) -> None:
+        """Let the view take in its scene's changes (a new image, lines) now, rather than at the next event-loop pass.
+
+        Qt repaints the window's changed widgets as soon as one scene takes in its changes. With several panes
+        changed in one pass (linked scrolling), the first scene's turn painted every changed pane, and each other
+        scene's turn then painted its view a second time. Called once a pane is complete (image, corner text,
+        lines), each pane is painted once.
+        """
+        if self._view is not None:
+            QCoreApplication.sendPostedEvents(self._view.scene(), QEvent.Type.MetaCall.value)
+
     def _view_changed(self, *_args) -> None:
         self.render()
         self._update_scale_bar()
@@ -611,15 +706,18 @@ class ImagePane(QWidget):
     def _place_overlays(self) -> None:
         width, height = self.width(), self.height()
         margin = 6
+        # Placed by their text's size: the shadow's margin falls outside (as the effect's shadow did).
         for corner, label in self.corner_labels.items():
             label.adjustSize()
-            x = margin if corner.endswith("left") else width - label.width() - margin
-            y = margin if corner.startswith("top") else height - label.height() - margin
+            text_width, text_height = text_extent(label)
+            x = margin if corner.endswith("left") else width - text_width - margin
+            y = margin if corner.startswith("top") else height - text_height - margin
             label.move(max(0, x), max(0, y))
         for edge, label in self.marker_labels.items():
             label.adjustSize()
-            x = {"left": margin, "right": width - label.width() - margin}.get(edge, (width - label.width()) // 2)
-            y = {"top": margin, "bottom": height - label.height() - margin}.get(edge, (height - label.height()) // 2)
+            text_width, text_height = text_extent(label)
+            x = {"left": margin, "right": width - text_width - margin}.get(edge, (width - text_width) // 2)
+            y = {"top": margin, "bottom": height - text_height - margin}.get(edge, (height - text_height) // 2)
             label.move(max(0, x), max(0, y))
         self.message_label.setGeometry(20, 0, max(10, width - 40), height)
         self.loading_label.setGeometry(20, 0, max(10, width - 40), height)

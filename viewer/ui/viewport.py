@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.annotations import ViewFacts, corner_annotations, overlay_context_is_complete, pipeline_stages
+from viewer.core.display.annotations import HeaderText, ViewFacts, corner_text, header_lines, overlay_context_is_complete, pipeline_stages
 from viewer.core.display.calibration import Calibration, pixel_spacing_basis
 from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed, series_window
 from viewer.core.display.orientation import OrientationMarkers, orientation_markers
@@ -32,7 +32,7 @@ from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Wi
 from viewer.core.display.prefetch import Executor, PlayHead, executor_for, nearest_first, prefetch
 from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.display.view_state import DisplayModel, DisplayState
-from viewer.core.media.model import ImageRef, Series
+from viewer.core.media.model import ImageRef, Instance, Series
 from viewer.core.runtime.tasks import CancelToken
 from viewer.ui.central import START_HINT
 from viewer.ui.cine import CineBar, CineController
@@ -85,7 +85,16 @@ class Viewport(QWidget):
         # How the image is turned and mirrored on the screen: the markers and the scale bar follow it.
         # The pane shows images as stored for now (no turn or flip yet), so it stays the identity.
         self.spatial_transform = SpatialTransform()
-        self._overlay_facts: tuple[tuple[ImageRef, SpatialTransform], OrientationMarkers | None, Calibration] | None = None
+        # What each image of the series shown gives the corner text, the markers and the scale bar, and whether
+        # its pixels are compressed: read once per image, not on every step through the series (scrolling
+        # linked viewports back and forth must cost little more than painting them).
+        self._header_lines: dict[ImageRef, tuple[tuple, HeaderText]] = {}  # with the character-set choices read under
+        self._overlay_facts: dict[tuple[ImageRef, SpatialTransform], tuple[OrientationMarkers | None, Calibration]] = {}
+        self._compressed: dict[Instance, bool] = {}
+        self._default_voi: tuple[FrameDisplay, Window | None, VOI] | None = None  # the frame's own VOI, read once
+        # The images last seen all cached, and the source's count of dropped frames then: nothing to decode ahead
+        # while neither changes (a long series is not looked through on every step).
+        self._all_cached: tuple[list[ImageRef], int] | None = None
         # "Loading..." once an image has been waited for a moment (decoded in a worker, or waiting for its window).
         self._loading = False
         self.loading_timer = QTimer(self)
@@ -128,6 +137,7 @@ class Viewport(QWidget):
         """Show `series` at image `start`, or at its first image (the middle one
         for CT/MR/PET stacks), at once; the rest loads in the background."""
         self._prefetch_cancel.cancel()
+        self._forget_image_facts()
         self.current_series = series
         self.images = series.images
         self.cine.series_changed()
@@ -169,6 +179,7 @@ class Viewport(QWidget):
         self.images = []
         self.frame = None
         self._ref = None
+        self._forget_image_facts()
         self._forget_automatic_window()
         self._stop_loading()
         self.pane.set_annotations(None)
@@ -233,6 +244,7 @@ class Viewport(QWidget):
         if not self.cine.playing:
             self._prefetch(self.display.state.index)  # while playing, the cine keeps ahead itself
         self.image_shown.emit()
+        self.pane.paint_now()  # image, text and lines in one paint (linked viewports: one each, not two)
 
     def _failed(self, ref: ImageRef, error: BaseException) -> None:
         if ref != self.current:
@@ -252,6 +264,8 @@ class Viewport(QWidget):
         """
         self._prefetch_cancel.cancel()
         self._prefetch_cancel = CancelToken()
+        if self._everything_cached():
+            return  # nothing to decode: no task, and no thread taking the interpreter from the GUI's
         self.decode_ahead("prefetch", index, nearest_first, self._prefetch_cancel)
 
     def decode_ahead(
@@ -260,8 +274,19 @@ class Viewport(QWidget):
         """Decode the series ahead in the background, in `order` from image `start` (see
         :func:`~viewer.core.display.prefetch.prefetch`), on the executor its pixels call for."""
         source, images = self.source, list(self.images)
-        executor: Executor = executor_for(images[start])
+        executor: Executor = executor_for(images[start], self._compressed)
         self.runner.submit(kind, lambda: prefetch(source, images, start, order, executor, cancel, fill), lambda _n: None, lambda _e: None)
+
+    def _everything_cached(self) -> bool:
+        """Whether every image of the series shown is decoded and in the frame source's cache."""
+        images, dropped = self.images, self.source.frames_dropped
+        kept = self._all_cached
+        if kept is not None and kept[0] is images and kept[1] == dropped:
+            return True
+        if not self.source.all_cached(images):
+            return False
+        self._all_cached = (images, dropped)
+        return True
 
     def stop_prefetch(self) -> None:
         """Stop decoding ahead (the cine stops its own)."""
@@ -361,7 +386,13 @@ class Viewport(QWidget):
         (its file's; with none, the series' automatic window, or soft tissue for CT in HU)."""
         if self.display.state.voi is not None:
             return self.display.state.voi
-        return self.frame.default_voi(self.automatic_window) if self.frame is not None else FullRange()
+        frame, automatic = self.frame, self.automatic_window
+        if frame is None:
+            return FullRange()
+        kept = self._default_voi
+        if kept is None or kept[0] is not frame or kept[1] is not automatic:
+            kept = self._default_voi = (frame, automatic, frame.default_voi(automatic))
+        return kept[2]
 
     def _state_changed(self, state: DisplayState, changed: set[str]) -> None:
         if "index" in changed:
@@ -434,15 +465,30 @@ class Viewport(QWidget):
             playing=self.cine.playing,
             dropped=self.cine.dropped,
         )
-        self.pane.set_annotations(corner_annotations(ref.instance.header, facts, self.frame.ctx, self.overrides))
+        self.pane.set_annotations(corner_text(self._header_text(ref, self.frame), facts))
         markers, calibration = self._image_overlays(ref, self.frame)
         self.pane.set_orientation(markers)
         self.pane.set_calibration(calibration, self.spatial_transform)
 
+    def _forget_image_facts(self) -> None:
+        self._header_lines.clear()
+        self._overlay_facts.clear()
+        self._compressed.clear()
+
+    def _header_text(self, ref: ImageRef, frame: FrameDisplay) -> HeaderText:
+        """The corner text the header of `ref` gives (kept while its series is shown, and the character-set choices stay)."""
+        overrides = self.overrides
+        choices = tuple(tuple(sorted(getattr(overrides, scope).items())) for scope in overrides.SCOPES)
+        kept = self._header_lines.get(ref)
+        if kept is None or kept[0] != choices:
+            kept = self._header_lines[ref] = (choices, header_lines(ref.instance.header, frame.ctx, overrides))
+        return kept[1]
+
     def _image_overlays(self, ref: ImageRef, frame: FrameDisplay) -> tuple[OrientationMarkers | None, Calibration]:
-        """The orientation markers and the scale bar's calibration of the image shown (kept while it stays)."""
+        """The orientation markers and the scale bar's calibration of the image shown (kept while its series is shown)."""
         key = (ref, self.spatial_transform)
-        if self._overlay_facts is None or self._overlay_facts[0] != key:
+        kept = self._overlay_facts.get(key)
+        if kept is None:
             ctx = frame.ctx
             if not overlay_context_is_complete(ctx):
                 # The catalog keeps no Patient Orientation, Imager Pixel Spacing or ultrasound regions:
@@ -451,9 +497,8 @@ class Viewport(QWidget):
                     ctx = frame_context(self.source.header(ref.instance.path), ref.frame)
                 except ViewerError:
                     pass  # the header cannot be read again: what the catalog kept
-            self._overlay_facts = (key, orientation_markers(ctx, self.spatial_transform), pixel_spacing_basis(ctx))
-        _, markers, calibration = self._overlay_facts
-        return markers, calibration
+            kept = self._overlay_facts[key] = (orientation_markers(ctx, self.spatial_transform), pixel_spacing_basis(ctx))
+        return kept
 
     def pipeline_stages(self) -> list[tuple[str, str]]:
         """What each stage of the display pipeline does to the image shown (none when nothing is)."""

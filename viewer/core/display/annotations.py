@@ -131,15 +131,22 @@ def window_text(voi: VOI) -> str:
     return f"W {_whole(voi.width)} L {_whole(voi.center)}"
 
 
-def corner_annotations(
-    ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None, overrides: CharsetOverrides | None = None
-) -> dict[str, list[str]]:
-    """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'.
+@dataclass(frozen=True)
+class HeaderText:
+    """The lines of corner text an image's header gives: all but what the view adds (:class:`ViewFacts`).
 
-    `frame_ctx` is the shown frame's context (its per-frame position and
-    thickness for enhanced multi-frame images); `overrides` the user's
-    character-set choices.
+    Read once per image and kept by the viewport while it shows the series: rebuilding
+    the header and decoding its text (PS3.5 6.1) is most of the cost of the corner text.
     """
+
+    patient: tuple[str, ...]  # name, ID, birth date and sex
+    study: tuple[str, ...]  # institution, date and time, description
+    series: tuple[str, ...]  # modality and series number, description
+    slice: tuple[str, ...]  # location and thickness
+
+
+def header_lines(ds: Dataset, frame_ctx: Dataset | None = None, overrides: CharsetOverrides | None = None) -> HeaderText:
+    """The corner text of the header `ds` (see :func:`corner_annotations` for `frame_ctx` and `overrides`)."""
     patient = [format_person_name(_get(ds, "PatientName", overrides)), _get(ds, "PatientID", overrides)]
     birth = format_date(_get(ds, "PatientBirthDate", overrides))
     sex = _get(ds, "PatientSex", overrides)
@@ -158,14 +165,6 @@ def corner_annotations(
         )
         if p
     )
-    image_line = f"Im {facts.image_number}/{facts.image_count}"
-    if facts.frame_count > 1:
-        image_line += f"  Fr {facts.frame_number}/{facts.frame_count}"
-    if facts.frame_rate:
-        image_line += f"  {facts.frame_rate:.3g} fps"
-        if facts.playing and facts.dropped:
-            image_line += f" ({facts.dropped} dropped)"
-    series = [series_line, _get(ds, "SeriesDescription", overrides), image_line]
     where = frame_ctx if frame_ctx is not None else ds
     location = _get(where, "SliceLocation", overrides) or _get(ds, "SliceLocation", overrides)
     if not location and frame_ctx is not None and frame_ctx is not ds:
@@ -174,16 +173,42 @@ def corner_annotations(
         position = slice_position(frame_ctx)
         location = f"{position:.2f}" if position is not None else ""
     thickness = _get(where, "SliceThickness", overrides) or _get(ds, "SliceThickness", overrides)
+    slice_lines = []
     if location:
         try:
-            series.append(f"Loc {float(location):.2f} mm")
+            slice_lines.append(f"Loc {float(location):.2f} mm")
         except ValueError:
-            series.append(f"Loc {location}")
+            slice_lines.append(f"Loc {location}")
     if thickness:
         try:
-            series.append(f"Thk {float(thickness):g} mm")
+            slice_lines.append(f"Thk {float(thickness):g} mm")
         except ValueError:
-            series.append(f"Thk {thickness}")
+            slice_lines.append(f"Thk {thickness}")
+    return HeaderText(tuple(patient), tuple(study), (series_line, _get(ds, "SeriesDescription", overrides)), tuple(slice_lines))
+
+
+def corner_annotations(
+    ds: Dataset, facts: ViewFacts, frame_ctx: Dataset | None = None, overrides: CharsetOverrides | None = None
+) -> dict[str, list[str]]:
+    """Text for the four corners: 'top_left', 'top_right', 'bottom_left', 'bottom_right'.
+
+    `frame_ctx` is the shown frame's context (its per-frame position and
+    thickness for enhanced multi-frame images); `overrides` the user's
+    character-set choices.
+    """
+    return corner_text(header_lines(ds, frame_ctx, overrides), facts)
+
+
+def corner_text(header: HeaderText, facts: ViewFacts) -> dict[str, list[str]]:
+    """The four corners' text (as :func:`corner_annotations`) from the header's lines and the view's facts."""
+    image_line = f"Im {facts.image_number}/{facts.image_count}"
+    if facts.frame_count > 1:
+        image_line += f"  Fr {facts.frame_number}/{facts.frame_count}"
+    if facts.frame_rate:
+        image_line += f"  {facts.frame_rate:.3g} fps"
+        if facts.playing and facts.dropped:
+            image_line += f" ({facts.dropped} dropped)"
+    series = [*header.series, image_line, *header.slice]
     from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW
 
     # Colour shown as stored needs no window line; a user window on it does.
@@ -192,8 +217,8 @@ def corner_annotations(
     if facts.invert:
         display.append("Inverted")
     return {
-        "top_left": [line for line in patient if line],
-        "top_right": [line for line in study if line],
+        "top_left": [line for line in header.patient if line],
+        "top_right": [line for line in header.study if line],
         "bottom_left": [line for line in series if line],
         "bottom_right": display,
     }

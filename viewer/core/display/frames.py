@@ -83,6 +83,15 @@ class FrameSource:
     def cached(self, ref: ImageRef) -> bool:
         return (ref.instance.path, ref.frame) in self._frames
 
+    def all_cached(self, refs: Sequence[ImageRef]) -> bool:
+        """Whether every one of `refs` is decoded and kept: then decoding ahead has nothing to do."""
+        return all((ref.instance.path, ref.frame) in self._frames for ref in refs)
+
+    @property
+    def frames_dropped(self) -> int:
+        """Frames dropped from the cache so far: while it stays, every frame seen cached is still cached."""
+        return self._frames.dropped
+
     def clear(self) -> None:
         for cache in (self._frames, self._datasets, self._headers):
             cache.clear()

@@ -32,6 +32,8 @@ class LRU(Generic[K, V]):
         self._values: OrderedDict[K, V] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
+        #: Values dropped so far (over the bounds, or cleared): while it stays, every key seen held is still held.
+        self.dropped = 0
 
     def get(self, key: K) -> V | None:
         """The value of `key` (now the most recently used), or None."""
@@ -51,6 +53,7 @@ class LRU(Generic[K, V]):
             while len(self._values) > 1 and self._over():
                 _, old = self._values.popitem(last=False)
                 self._weight -= self._weigh(old)
+                self.dropped += 1
 
     def _over(self) -> bool:
         return (self.max_items is not None and len(self._values) > self.max_items) or (
@@ -68,5 +71,6 @@ class LRU(Generic[K, V]):
 
     def clear(self) -> None:
         with self._lock:
+            self.dropped += len(self._values)
             self._values.clear()
             self._weight = 0

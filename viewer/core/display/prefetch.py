@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.frames import DECODE_TIME_LIMIT, FrameSource, decode_stored, is_compressed
-from viewer.core.media.model import ImageRef
+from viewer.core.media.model import ImageRef, Instance
 from viewer.core.runtime.processes import discard_pool, kill_pool, process_pool, worker_count
 
 #: Seconds between looks at a play head that has nothing new to decode.
@@ -165,9 +165,20 @@ class InWorkerProcesses(Executor):
         kill_pool()
 
 
-def executor_for(ref: ImageRef) -> Executor:
-    """Where the images of a series like `ref`'s are decoded ahead: compressed ones in worker processes."""
-    return InWorkerProcesses() if is_compressed(ref.instance.header) else InThisThread()
+def executor_for(ref: ImageRef, known: dict[Instance, bool] | None = None) -> Executor:
+    """Where the images of a series like `ref`'s are decoded ahead: compressed ones in worker processes.
+
+    `known` remembers, per instance, whether its pixels are compressed ((0002,0010) *Transfer Syntax
+    UID*, PS3.5 A.4): a viewport decodes ahead after every image it shows, and reading the
+    syntax rebuilds the instance's header each time.
+    """
+    instance = ref.instance
+    compressed = known.get(instance) if known is not None else None
+    if compressed is None:
+        compressed = is_compressed(instance.header)
+        if known is not None:
+            known[instance] = compressed
+    return InWorkerProcesses() if compressed else InThisThread()
 
 
 def prefetch(
