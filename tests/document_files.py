@@ -72,9 +72,19 @@ def encapsulated_pdf(folder: Path, pages: int = 3, odd: bool = True, name: str =
 CDA = """<?xml version="1.0" encoding="UTF-8"?>
 <ClinicalDocument xmlns="urn:hl7-org:v3">
   <title>Discharge summary — Müller</title>
-  <component><structuredBody><component><section>
-    <title>Findings</title><text>No acute abnormality.</text>
-  </section></component></structuredBody></component>
+  <effectiveTime value="20240315103000+0100"/>
+  <recordTarget><patientRole><patient><name><given>Anna</given><family>Müller</family></name></patient></patientRole></recordTarget>
+  <component><structuredBody>
+    <component><section>
+      <title>Findings</title><text>No acute abnormality.</text>
+      <component><section>
+        <title>Medication</title>
+        <text><paragraph>On discharge:</paragraph><list><item>Aspirin 100 mg</item><item>Ramipril <content>5 mg</content></item></list>
+          <table><tr><th>Test</th><th>Value</th></tr><tr><td>Creatinine</td><td>0.9 mg/dL</td></tr></table></text>
+      </section></component>
+    </section></component>
+    <component><section><title>Plan</title><text>Follow-up in 6 weeks.</text></section></component>
+  </structuredBody></component>
 </ClinicalDocument>
 """
 

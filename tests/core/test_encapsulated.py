@@ -60,6 +60,28 @@ def test_a_cda_document_is_its_xml_as_written(tmp_path, odd):
     assert "Discharge summary — Müller" in document.text()
 
 
+def test_a_cda_document_reads_as_its_sections(tmp_path):
+    from viewer.core.documents.encapsulated import CdaSection, cda_outline
+
+    dcm, _ = files.encapsulated_cda(tmp_path)
+    outline = cda_outline(read_document(dcm).data)
+    assert (outline.title, outline.patient, outline.effective_time) == ("Discharge summary — Müller", "Anna Müller", "2024-03-15")
+    assert outline.sections == (
+        CdaSection(1, "Findings", ("No acute abnormality.",)),
+        CdaSection(2, "Medication", ("On discharge:", "• Aspirin 100 mg", "• Ramipril 5 mg", "Test | Value", "Creatinine | 0.9 mg/dL")),
+        CdaSection(1, "Plan", ("Follow-up in 6 weeks.",)),
+    )
+    with pytest.raises(ViewerError, match="not well-formed XML"):
+        cda_outline(b"<ClinicalDocument><title>cut")
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(b'<!ENTITY %c "%s">' % (ord("b") + k, (b"&%c;" % (ord("a") + k)) * 10) for k in range(9))
+        + b"]><l>&j;</l>"
+    )
+    with pytest.raises(ViewerError):  # expat refuses the entity expansion (a billion laughs)
+        cda_outline(bomb)
+
+
 def test_only_a_pad_after_the_end_marker_is_removed():
     pdf = b"%PDF-1.4\n..\n%%EOF"  # 17 bytes: stored with one pad byte
     assert document_bytes(pdf + b"\x00", "application/pdf") == pdf

@@ -113,13 +113,32 @@ def test_open_in_the_system_reader_hands_over_a_private_copy(qtbot, host, tmp_pa
     assert not copy.parent.exists()
 
 
-def test_a_cda_document_is_shown_as_text(qtbot, host, tmp_path):
-    dcm, _ = files.encapsulated_cda(tmp_path)
+def test_a_cda_document_is_shown_as_its_sections_and_as_xml(qtbot, host, tmp_path):
+    dcm, original = files.encapsulated_cda(tmp_path)
     view = open_document(host, dcm)
-    assert view.stack.currentWidget() is view.text
-    assert "Discharge summary — Müller" in view.text.toPlainText()
+    assert view.stack.currentWidget() is view.rendered
+    shown = view.rendered.toPlainText()
+    for text in ("Discharge summary — Müller", "Patient: Anna Müller", "Findings", "No acute abnormality.", "Aspirin 100 mg", "Plan"):
+        assert text in shown
+    view.xml_action.trigger()
+    assert view.stack.currentWidget() is view.text and view.text.toPlainText() == original.decode("utf-8")
+    view.xml_action.trigger()
+    assert view.stack.currentWidget() is view.rendered
     assert not view.next_action.isEnabled() and view.save_action.isEnabled()
     assert view.open_external_action.text() == "Open in the system's viewer"
+    close(qtbot, view)
+
+
+def test_a_cda_that_does_not_parse_is_shown_as_text(qtbot, host, tmp_path):
+    import pydicom
+
+    dcm, _ = files.encapsulated_cda(tmp_path)
+    ds = pydicom.dcmread(dcm)
+    ds.EncapsulatedDocument = b"<ClinicalDocument><title>cut sh"
+    ds.save_as(tmp_path / "cut.dcm")
+    view = open_document(host, tmp_path / "cut.dcm")
+    assert view.stack.currentWidget() is view.text and "<title>cut sh" in view.text.toPlainText()
+    assert "not well-formed XML" in view.error and "\n" not in view.error
     close(qtbot, view)
 
 

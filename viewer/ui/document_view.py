@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
+    QTextBrowser,
     QToolBar,
     QWidget,
 )
@@ -109,20 +110,23 @@ class DocumentView(QMainWindow):
         self.message = QLabel()
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
-        self.text = QPlainTextEdit()
+        self.text = QPlainTextEdit()  # a CDA's XML
         self.text.setReadOnly(True)
+        self.rendered = QTextBrowser()  # a CDA's sections (cda_outline)
+        self.rendered.setOpenLinks(False)
         self.stack = QStackedWidget()
-        for widget in (self.scroll, self.message, self.text):
+        for widget in (self.scroll, self.message, self.text, self.rendered):
             self.stack.addWidget(widget)
         self.setCentralWidget(self.stack)
         self._build_actions()
-        self.resize(900, 1000)
+        available = (parent.screen() if parent is not None else self.screen()).availableGeometry()
+        self.resize(min(900, available.width()), int(available.height() * 0.92))  # a page's width at 100%, as tall as fits
         if document.is_pdf:
             self._show_message("Drawing the first page...")
             self.request_page()
         elif document.is_cda:
             self.text.setPlainText(document.text())
-            self.stack.setCurrentWidget(self.text)
+            self._show_cda()
         else:
             self._show_message(f"A {document.mime_type or 'document'} of {len(document.data):,} bytes: save it to open it elsewhere.")
         self._update_actions()
@@ -134,31 +138,37 @@ class DocumentView(QMainWindow):
         bar.setMovable(False)
         self.addToolBar(bar)
 
-        def action(text: str, slot, keys=()) -> QAction:
+        def action(text: str, slot, keys=(), short: str = "") -> QAction:
             act = QAction(text, self)
+            act.setIconText(short or text)  # the toolbar's label; the whole text is the tooltip
+            act.setToolTip(text)
             act.triggered.connect(slot)
             act.setShortcuts([QKeySequence(k) for k in keys])
             bar.addAction(act)
             return act
 
-        self.previous_action = action("Previous page", self.previous_page, ("PgUp", "Left"))
+        self.previous_action = action("Previous page", self.previous_page, ("PgUp", "Left"), "◀ Previous")
         self.page_indicator = QLabel()
         self.page_indicator.setMinimumWidth(100)
         self.page_indicator.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bar.addWidget(self.page_indicator)
-        self.next_action = action("Next page", self.next_page, ("PgDown", "Right"))
+        self.next_action = action("Next page", self.next_page, ("PgDown", "Right"), "Next ▶")
         bar.addSeparator()
-        self.zoom_out_action = action("Zoom out", self.zoom_out, (QKeySequence.StandardKey.ZoomOut, "Ctrl+-"))
+        self.zoom_out_action = action("Zoom out", self.zoom_out, ("Ctrl+-",), "−")
         self.zoom_indicator = QLabel()
         self.zoom_indicator.setMinimumWidth(50)
         self.zoom_indicator.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bar.addWidget(self.zoom_indicator)
-        self.zoom_in_action = action("Zoom in", self.zoom_in, (QKeySequence.StandardKey.ZoomIn, "Ctrl+="))
+        self.zoom_in_action = action("Zoom in", self.zoom_in, ("Ctrl++", "Ctrl+="), "+")
         self.fit_width_action = action("Fit width", self.fit_width, ("W",))
         bar.addSeparator()
+        self.xml_action = action("Show the XML", self._show_cda, ("X",), "XML")
+        self.xml_action.setCheckable(True)
+        self.xml_action.setVisible(self.document.is_cda)
+        self.xml_action.setEnabled(self.document.is_cda)
         reader = "Open in the system's PDF reader" if self.document.is_pdf else "Open in the system's viewer"
-        self.open_external_action = action(reader, self.open_externally)
-        self.save_action = action("Save the document as…", self.save_as, (QKeySequence.StandardKey.Save,))
+        self.open_external_action = action(reader, self.open_externally, (), reader.replace("Open in the system's", "Open in"))
+        self.save_action = action("Save the document as…", self.save_as, (QKeySequence.StandardKey.Save,), "Save as…")
 
     def _update_actions(self) -> None:
         paged = self.document.is_pdf and self.pages > 0
@@ -170,6 +180,24 @@ class DocumentView(QMainWindow):
         self.zoom_out_action.setEnabled(paged and self.zoom > ZOOMS[0])
         self.page_indicator.setText(f"Page {self.page_number} of {self.pages}" if paged else "")
         self.zoom_indicator.setText(f"{round(self.zoom * 100)}%" if paged else "")
+
+    def _show_cda(self) -> None:
+        """The CDA's sections as a reader sees them, or (Show the XML, or XML that does not parse) its text."""
+        from viewer.core.documents.encapsulated import cda_outline
+
+        if self.xml_action.isChecked():
+            self.stack.setCurrentWidget(self.text)
+            return
+        try:
+            outline = cda_outline(self.document.data, self.document.path)
+        except ViewerError as exc:
+            self.error = str(exc)
+            self._status(self.error)
+            self.xml_action.setChecked(True)
+            self.stack.setCurrentWidget(self.text)
+            return
+        self.rendered.setHtml(cda_html(outline))
+        self.stack.setCurrentWidget(self.rendered)
 
     def previous_page(self) -> None:
         self.go_to(self.page_number - 1)
@@ -282,6 +310,24 @@ class DocumentView(QMainWindow):
         if self._own_runner:
             self.runner.shutdown()
         super().closeEvent(event)
+
+
+def cda_html(outline) -> str:
+    """HTML for a :class:`~viewer.core.documents.encapsulated.CdaOutline`: every text escaped, headings by depth."""
+    from html import escape
+
+    parts = [f"<h1>{escape(outline.title or 'Clinical document')}</h1>"]
+    facts = [
+        f"Patient: {escape(outline.patient)}" if outline.patient else "",
+        f"Date: {escape(outline.effective_time)}" if outline.effective_time else "",
+    ]
+    if any(facts):
+        parts.append("<p>" + " &nbsp; ".join(f for f in facts if f) + "</p>")
+    for section in outline.sections:
+        level = min(section.level + 1, 6)
+        parts.append(f"<h{level}>{escape(section.title)}</h{level}>")
+        parts += [f"<p>{escape(line)}</p>" for line in section.lines]
+    return "\n".join(parts)
 
 
 def open_document(window: QWidget | None, path: str | os.PathLike[str]) -> DocumentView | None:

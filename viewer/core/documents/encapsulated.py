@@ -173,6 +173,89 @@ def xml_text(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
 
+# ----------------------------------------------------------------------------- CDA documents
+
+#: The namespace of HL7 CDA Release 2 elements.
+HL7_V3 = "{urn:hl7-org:v3}"
+
+
+@dataclass(frozen=True)
+class CdaSection:
+    """One section of a CDA body: its nesting depth (1 = top), (section/title) and its narrative block's lines."""
+
+    level: int
+    title: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CdaOutline:
+    """What a reader sees of a CDA document (HL7 CDA R2): title, patient, date, and the sections' narrative."""
+
+    title: str
+    patient: str
+    effective_time: str
+    sections: tuple[CdaSection, ...]
+
+
+def _flat(element) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def _narrative(text) -> list[str]:
+    """The lines of a section's narrative block (CDA R2 4.3.5): paragraphs, list items ("• "), table rows ("a | b")."""
+    lines = [" ".join(text.text.split())] if text.text and text.text.strip() else []
+    for child in text:
+        tag = child.tag.removeprefix(HL7_V3)
+        if tag == "list":
+            lines += ["• " + _flat(item) for item in child if item.tag == HL7_V3 + "item"]
+        elif tag == "table":
+            lines += [" | ".join(_flat(cell) for cell in row) for row in child.iter(HL7_V3 + "tr")]
+        elif tag != "br":
+            lines.append(_flat(child))
+        if child.tail and child.tail.strip():
+            lines.append(" ".join(child.tail.split()))
+    return [line for line in lines if line.strip("• |")]
+
+
+def _sections(parent, level: int) -> list[CdaSection]:
+    found = []
+    for component in parent.findall(HL7_V3 + "component"):
+        for section in component.findall(HL7_V3 + "section"):
+            title, text = section.find(HL7_V3 + "title"), section.find(HL7_V3 + "text")
+            found.append(CdaSection(level, _flat(title) if title is not None else "", tuple(_narrative(text)) if text is not None else ()))
+            found += _sections(section, level + 1)
+    return found
+
+
+def cda_outline(data: bytes, path: Path | None = None) -> CdaOutline:
+    """The readable parts of the CDA document `data`: (ClinicalDocument/title), the patient's name
+    (recordTarget/patientRole/patient/name), (effectiveTime) and the structured body's sections, nested.
+
+    Raises ViewerError for XML that does not parse. The parser (expat) fetches no external entity and
+    refuses entity-expansion bombs; a non-XML body (nonXMLBody) gives no sections.
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise ViewerError(f"the CDA document is not well-formed XML ({exc})", path) from None
+    title = root.find(HL7_V3 + "title")
+    name = root.find(f"{HL7_V3}recordTarget/{HL7_V3}patientRole/{HL7_V3}patient/{HL7_V3}name")
+    patient = ""
+    if name is not None:
+        given = " ".join(_flat(part) for part in name.findall(HL7_V3 + "given"))
+        family = " ".join(_flat(part) for part in name.findall(HL7_V3 + "family"))
+        patient = " ".join(part for part in (given, family) if part) or _flat(name)
+    when = root.find(HL7_V3 + "effectiveTime")
+    value = (when.get("value") or "") if when is not None else ""
+    effective = f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) >= 8 and value[:8].isdigit() else value
+    body = root.find(f"{HL7_V3}component/{HL7_V3}structuredBody")
+    sections = tuple(_sections(body, 1)) if body is not None else ()
+    return CdaOutline(_flat(title) if title is not None else "", patient, effective, sections)
+
+
 # ----------------------------------------------------------------------------- PDF pages
 
 
