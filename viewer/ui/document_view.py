@@ -151,16 +151,20 @@ class DocumentView(QMainWindow):
         self.page_indicator = QLabel()
         self.page_indicator.setMinimumWidth(100)
         self.page_indicator.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        bar.addWidget(self.page_indicator)
+        self._paging = [self.previous_action, bar.addWidget(self.page_indicator)]
         self.next_action = action("Next page", self.next_page, ("PgDown", "Right"), "Next ▶")
+        self._paging.append(self.next_action)
         bar.addSeparator()
         self.zoom_out_action = action("Zoom out", self.zoom_out, ("Ctrl+-",), "−")
         self.zoom_indicator = QLabel()
         self.zoom_indicator.setMinimumWidth(50)
         self.zoom_indicator.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        bar.addWidget(self.zoom_indicator)
+        self._paging += [self.zoom_out_action, bar.addWidget(self.zoom_indicator)]
         self.zoom_in_action = action("Zoom in", self.zoom_in, ("Ctrl++", "Ctrl+="), "+")
         self.fit_width_action = action("Fit width", self.fit_width, ("W",))
+        self._paging += [self.zoom_in_action, self.fit_width_action]
+        for paging in self._paging:  # pages and zoom are a PDF's
+            paging.setVisible(self.document.is_pdf)
         bar.addSeparator()
         self.xml_action = action("Show the XML", self._show_cda, ("X",), "XML")
         self.xml_action.setCheckable(True)
