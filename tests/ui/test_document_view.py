@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 from viewer.ui.document_view import TEMPORARY_COPIES, DocumentView, open_document
 
@@ -76,6 +78,18 @@ def test_pages_previous_next_and_zoom(qtbot, host, tmp_path):
     qtbot.waitUntil(lambda: view.page_label.width() > width, timeout=30000)
     assert view.page_label.width() == pytest.approx(width * 1.1, abs=2)
     assert shown_colour(view, *centre) == files.block_colour(2)
+    wheel = QWheelEvent(
+        QPointF(10, 10),
+        QPointF(10, 10),
+        QPoint(),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.ControlModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(view.scroll.viewport(), wheel)  # Ctrl+wheel towards the user: zoom out
+    assert view.zoom_indicator.text() == "100%"
     close(qtbot, view)
 
 

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -107,6 +107,7 @@ class DocumentView(QMainWindow):
         self.scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.scroll.setWidget(self.page_label)
         self.scroll.setWidgetResizable(False)
+        self.scroll.viewport().installEventFilter(self)  # Ctrl+wheel zooms, as in the image viewports
         self.message = QLabel()
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
@@ -308,6 +309,13 @@ class DocumentView(QMainWindow):
 
     def _status(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier and self.document.is_pdf:
+            if event.angleDelta().y():
+                (self.zoom_in if event.angleDelta().y() > 0 else self.zoom_out)()
+            return True
+        return super().eventFilter(watched, event)
 
     def closeEvent(self, event) -> None:
         self.closed = True
