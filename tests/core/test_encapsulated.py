@@ -90,6 +90,9 @@ def test_only_a_pad_after_the_end_marker_is_removed():
     assert document_bytes(pdf + b"\x00\x00\x00", "application/pdf") == pdf + b"\x00\x00\x00"  # the last zero does not follow the marker
     assert document_bytes(pdf + b"X", "application/pdf") == pdf + b"X"
     assert document_bytes(b"<a/>\n\x00", "TEXT/XML") == b"<a/>\n"
+    utf16 = '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16")  # ends in b">\x00": no pad at all
+    assert document_bytes(utf16, "text/xml") == utf16
+    assert document_bytes(pdf + b"\x00", "application/pdf", declared_length=len(pdf) + 1) == pdf + b"\x00"  # (0042,0015) says: all of it
     stl = b"solid x\nendsolid x\x00"  # no end marker known: Encapsulated Document Length (0042,0015) decides
     assert document_bytes(stl + b"\x00", "model/stl", declared_length=len(stl)) == stl
     assert document_bytes(stl + b"\x00", "model/stl", declared_length=None) == stl + b"\x00"

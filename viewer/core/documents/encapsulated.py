@@ -102,7 +102,8 @@ def _ends_with_end_marker(data: bytes, mime_type: str) -> bool:
     if mime_type == "application/pdf":
         return data.rstrip(b"\r\n").endswith(b"%%EOF")
     if mime_type == "text/xml":
-        return data.rstrip(b" \t\r\n").endswith(b">")
+        # UTF-16 XML ends in ">\x00" (little endian) and has even length anyway: its zeros are never padding.
+        return b"\x00" not in data[:4] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and data.rstrip(b" \t\r\n").endswith(b">")
     return False
 
 
@@ -111,12 +112,13 @@ def document_bytes(value: bytes, mime_type: str, declared_length: int | None = N
 
     A single trailing 0x00 is padding, and is removed, only when the value
     has the even length that padding gives, and either the format's own end
-    marker precedes it (a PDF's ``%%EOF``, an XML document's last ``>``:
+    marker precedes it (a PDF's ``%%EOF``, an 8-bit XML document's last ``>``:
     no document of those kinds ends in 0x00), or, for other kinds, (0042,0015)
     *Encapsulated Document Length* says the document is one byte shorter.
-    Anything else is the document as stored: nothing is guessed away.
+    When (0042,0015) says the document is the whole value, the whole value it
+    is. Anything else is the document as stored: nothing is guessed away.
     """
-    if len(value) % 2 or not value.endswith(b"\x00"):
+    if len(value) % 2 or not value.endswith(b"\x00") or declared_length == len(value):
         return value
     body, mime_type = value[:-1], mime_type.lower()
     if mime_type in ("application/pdf", "text/xml"):
