@@ -317,6 +317,8 @@ def render_page(data: bytes, number: int, dpi: float = EXPORT_DPI, path: Path | 
             pixels = np.ascontiguousarray(pixels[:, :, :3]) if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2)
         except pypdfium2.PdfiumError as exc:
             raise ViewerError(f"page {number} of the PDF document cannot be drawn ({exc})", path) from None
+        except (ValueError, OSError, MemoryError) as exc:  # a page size PDFium cannot make a bitmap of, and the like
+            raise ViewerError(f"page {number} of the PDF document cannot be drawn ({exc.__class__.__name__}: {exc})", path) from None
         return RenderedPage(pixels, number, pages, float(width_pt), float(height_pt))
     finally:
         pdf.close()
