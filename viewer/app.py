@@ -13,13 +13,15 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "measure", "echo", "find", "get")
+COMMANDS = ("export", "dump", "index", "measure", "echo", "find", "get", "extract")
 EXIT_INPUT = 2
 
 EPILOG = """\
 commands (run 'dicom-viewer COMMAND --help' for details):
   export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert] [--annotations]
-        write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1
+        write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1 (of a PDF: page N)
+  extract FILE -o OUT
+        write the PDF or CDA document an encapsulated document object holds, bit-exact
   dump FILE [--charset NAME] [--json]
         print every attribute (text like dcmdump, or the DICOM JSON model)
   index PATH [--json]

@@ -171,7 +171,11 @@ class MainWindow(QMainWindow):
         """Read the headers at `paths` in the background; the first series found is shown (see :class:`~viewer.ui.opening.Opening`)."""
         self.build_contents()
         self.settings_store.remember_recent([str(p) for p in paths])
-        self.opening.open(paths)
+        from viewer.ui.document_view import open_named_documents  # here: start-up never needs it
+
+        paths = open_named_documents(self, paths)  # an encapsulated PDF or CDA named explicitly: its own window (#16)
+        if paths:
+            self.opening.open(paths)
 
     def close_all(self) -> None:
         self.opening.close_all()
