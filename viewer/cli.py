@@ -51,6 +51,12 @@ def _export_parser(sub) -> None:
         help="draw the measurements kept for this image and frame (see 'measure --save') into the PNG (then RGB)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
+    p.add_argument(
+        "--pstate",
+        metavar="PR.dcm",
+        help="show the image through this Grayscale Softcopy Presentation State (its LUTs, displayed area, rotation, flip, "
+        "shutters, graphics and text), as dcmtk's dcmp2pgm does",
+    )
     p.set_defaults(run=run_export_command)
 
 
@@ -60,7 +66,27 @@ def run_export_command(args: argparse.Namespace) -> int:
         return run_export_reformat(args)
     if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
         args.frame = 1
+    if args.pstate:
+        return run_export_with_state(args)
     return run_export(args)
+
+
+def run_export_with_state(args: argparse.Namespace) -> int:
+    """``export --pstate PR.dcm``: the frame as the presentation state shows it (:mod:`viewer.core.documents.presentation_render`)."""
+    from viewer.core.display.png import write_png
+    from viewer.core.documents.presentation_render import render_file_with_state
+
+    if args.window or args.preset or args.invert or args.annotations:
+        raise ViewerError("--pstate shows the image as the presentation state says: no --window, --preset, --invert or --annotations")
+    pixels = render_file_with_state(Path(args.input), Path(args.pstate), args.frame)
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise ViewerError(f"cannot write {out}: the folder {out.parent} does not exist")
+    try:
+        write_png(out, pixels)
+    except OSError as exc:
+        raise ViewerError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return EXIT_OK
 
 
 def run_export_reformat(args: argparse.Namespace) -> int:

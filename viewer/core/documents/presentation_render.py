@@ -1,0 +1,414 @@
+"""An image shown through a Grayscale Softcopy Presentation State, as 8-bit pixels (PS3.3 A.33.1), Qt-free.
+
+The order is the standard's (PS3.4 N.2, the greyscale softcopy pipeline):
+
+1. the state's Modality LUT (C.11.1), its Softcopy VOI LUT for this image and
+   frame (C.11.8; none: the whole modality range) and its Presentation LUT
+   (C.11.6), through the display pipeline of
+   :mod:`viewer.core.display.pixels.pipeline`; the image's own Modality LUT,
+   window and photometric inversion are replaced by the state's;
+2. shutters (C.7.6.11, C.7.6.15), in the image's pixel grid, shown in the
+   (0018,1622) *Shutter Presentation Value*;
+3. the displayed area (C.10.4), cut from the image before the spatial
+   transformation (parts outside the image are black), then the spatial
+   transformation (C.10.6): rotation clockwise, then the horizontal flip;
+4. the presentation size: one output pixel per image pixel across, rows
+   scaled by the pixel aspect ratio, and for MAGNIFY by (0070,0103)
+   *Presentation Pixel Magnification Ratio* (a PNG has no screen, so SCALE
+   TO FIT and TRUE SIZE are written at 1:1);
+5. graphic annotations and text burned in, each layer in its colour, in the
+   order of (0070,0062) *Graphic Layer Order*.
+
+:class:`StateGeometry` maps PIXEL and DISPLAY annotation units to output
+pixels and back to image pixels; the viewer's panes use it too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, VOILut, Window
+from viewer.core.documents.presentation_state import (
+    DisplayedArea,
+    GraphicObject,
+    Point,
+    PresentationState,
+    Shutters,
+    TextObject,
+)
+
+#: Attributes of the image that the state's LUT modules replace (C.11.1, C.11.2, C.11.6).
+_REPLACED = {
+    "RescaleSlope",
+    "RescaleIntercept",
+    "RescaleType",
+    "ModalityLUTSequence",
+    "WindowCenter",
+    "WindowWidth",
+    "WindowCenterWidthExplanation",
+    "VOILUTFunction",
+    "VOILUTSequence",
+    "PresentationLUTShape",
+    "PhotometricInterpretation",
+}
+
+#: Text height of burned-in text objects, in output pixels.
+TEXT_SIZE = 12
+
+
+# --------------------------------------------------------------------------- grey levels
+
+
+def state_context(ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> tuple[Dataset, VOI, bool]:
+    """The image's attributes with the state's LUT modules in place, the VOI to apply and whether to invert.
+
+    The result's (0028,0004) *Photometric Interpretation* is MONOCHROME2: a
+    state's output is P-values, brighter for higher values, inverted only by
+    its own Presentation LUT Shape INVERSE (C.11.6.1).
+    """
+    out = Dataset()
+    for elem in ctx:
+        if elem.keyword not in _REPLACED:
+            out.add(elem)
+    if hasattr(ctx, "file_meta"):
+        out.file_meta = ctx.file_meta
+    out.PhotometricInterpretation = "MONOCHROME2"
+    for elem in state.modality:
+        out.add(elem)
+    voi: VOI = FullRange()
+    chosen = state.voi_for(sop_instance_uid, frame)
+    if chosen is not None and chosen.lut is not None:
+        out.VOILUTSequence = chosen.lut.VOILUTSequence
+        voi = VOILut(0, chosen.explanation)
+    elif chosen is not None:
+        voi = Window(float(chosen.center), float(chosen.width), chosen.function, chosen.explanation, "file")
+    return out, voi, state.presentation_lut_shape == "INVERSE"
+
+
+def _presentation_lut(grey: np.ndarray, lut: Dataset) -> np.ndarray:
+    """(2050,0010) *Presentation LUT Sequence*: the VOI output 0-255 spread over the LUT's input range (C.11.6.1)."""
+    descriptor = [int(v) for v in lut.LUTDescriptor]
+    entries = descriptor[0] or 65536
+    bits = descriptor[2]
+    data = np.asarray(lut.LUTData if not isinstance(lut.LUTData, bytes) else np.frombuffer(lut.LUTData, "<u2"), dtype=np.float64)
+    if len(data) < entries:
+        raise ViewerError("the presentation state's Presentation LUT is shorter than its descriptor says")
+    table = np.rint(data[np.rint(np.arange(256) * (entries - 1) / 255).astype(np.int64)] * 255 / ((1 << bits) - 1))
+    return np.clip(table, 0, 255).astype(np.uint8)[grey]
+
+
+def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
+    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
+    if stored.ndim != 2:
+        raise ViewerError("a Grayscale Softcopy Presentation State is for greyscale images; this one is in colour")
+    state_ctx, voi, invert = state_context(ctx, state, sop_instance_uid, frame)
+    try:
+        grey = FrameDisplay(stored, state_ctx).render(voi, invert)
+        if state.presentation_lut is not None:
+            grey = _presentation_lut(grey, state.presentation_lut)
+    except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
+    return grey
+
+
+# --------------------------------------------------------------------------- shutters
+
+
+def shutter_mask(rows: int, columns: int, shutters: Shutters) -> np.ndarray | None:
+    """True where the shutters hide the image (rows, columns), None without shutters.
+
+    Each shutter shows what lies inside it; with several, only what lies
+    inside all of them shows (C.7.6.11.1). Rectangle edges and polygon
+    vertices are (row, column) from 1, pixel centres; the circle hides
+    pixels whose centre is farther than the radius from its centre.
+    """
+    if not shutters.any():
+        return None
+    hidden = np.zeros((rows, columns), dtype=bool)
+    r = np.arange(1, rows + 1)[:, None]
+    c = np.arange(1, columns + 1)[None, :]
+    if shutters.rectangle is not None:
+        left, right, upper, lower = shutters.rectangle
+        hidden |= (c < left) | (c > right) | (r < upper) | (r > lower)
+    if shutters.circle is not None:
+        cr, cc, radius = shutters.circle
+        hidden |= (r - cr) ** 2 + (c - cc) ** 2 > radius**2
+    if shutters.polygon is not None:
+        from PIL import Image, ImageDraw
+
+        inside = Image.new("1", (columns, rows), 0)
+        ImageDraw.Draw(inside).polygon([(col - 1, row - 1) for row, col in shutters.polygon], fill=1, outline=1)
+        hidden |= ~np.asarray(inside, dtype=bool)
+    if shutters.bitmap is not None:
+        top, left = shutters.bitmap_origin[0] - 1, shutters.bitmap_origin[1] - 1
+        bitmap = shutters.bitmap
+        r0, c0 = max(top, 0), max(left, 0)
+        r1, c1 = min(top + bitmap.shape[0], rows), min(left + bitmap.shape[1], columns)
+        if r1 > r0 and c1 > c0:
+            hidden[r0:r1, c0:c1] |= bitmap[r0 - top : r1 - top, c0 - left : c1 - left]
+    return hidden
+
+
+def shutter_grey(shutters: Shutters) -> int:
+    """(0018,1622) *Shutter Presentation Value*, a P-value 0-65535, as an 8-bit grey."""
+    return int(round(min(max(shutters.value, 0), 65535) * 255 / 65535))
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class StateGeometry:
+    """Where the displayed area of an image lands in the output, and back (C.10.4, C.10.6).
+
+    `bounds` is the displayed area in PIXEL units (x0, y0, x1, y1); the
+    output is `size` (width, height) pixels, `scale` (sx, sy) output pixels
+    per area pixel along the output's axes after rotation and flip.
+    """
+
+    bounds: tuple[float, float, float, float]
+    rotation: int
+    flip: bool
+    scale: tuple[float, float]
+
+    @property
+    def transformed_size(self) -> tuple[float, float]:
+        """Width and height of the displayed area after rotation, in area pixels."""
+        x0, y0, x1, y1 = self.bounds
+        w, h = x1 - x0, y1 - y0
+        return (h, w) if self.rotation in (90, 270) else (w, h)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        w, h = self.transformed_size
+        return max(1, int(round(w * self.scale[0]))), max(1, int(round(h * self.scale[1])))
+
+    def pixel_to_fraction(self, point: Point) -> Point:
+        """An image point in PIXEL units to DISPLAY units (fractions of the transformed displayed area)."""
+        x0, y0, x1, y1 = self.bounds
+        w, h = x1 - x0, y1 - y0
+        x, y = point[0] - x0, point[1] - y0
+        if self.rotation == 90:
+            x, y, w, h = h - y, x, h, w
+        elif self.rotation == 180:
+            x, y = w - x, h - y
+        elif self.rotation == 270:
+            x, y, w, h = y, w - x, h, w
+        if self.flip:
+            x = w - x
+        return x / w, y / h
+
+    def fraction_to_pixel(self, point: Point) -> Point:
+        """DISPLAY units to the image point in PIXEL units under it (the inverse of :meth:`pixel_to_fraction`)."""
+        x0, y0, x1, y1 = self.bounds
+        w, h = x1 - x0, y1 - y0
+        tw, th = self.transformed_size
+        u, v = point[0] * tw, point[1] * th
+        if self.flip:
+            u = tw - u
+        if self.rotation == 90:
+            x, y = v, h - u
+        elif self.rotation == 180:
+            x, y = w - u, h - v
+        elif self.rotation == 270:
+            x, y = w - v, u
+        else:
+            x, y = u, v
+        return x + x0, y + y0
+
+    def to_output(self, point: Point, units: str) -> Point:
+        """A point in PIXEL or DISPLAY units to output pixel coordinates (edges at whole numbers)."""
+        u, v = point if units == "DISPLAY" else self.pixel_to_fraction(point)
+        w, h = self.size
+        return u * w, v * h
+
+    def to_pixel(self, point: Point, units: str) -> Point:
+        """A point in PIXEL or DISPLAY units to PIXEL units."""
+        return self.fraction_to_pixel(point) if units == "DISPLAY" else point
+
+
+def state_geometry(state: PresentationState, rows: int, columns: int, sop_instance_uid: str, frame: int = 1) -> StateGeometry:
+    """The geometry of this image and frame under `state`: its displayed area (the whole image without one), rotation, flip, size."""
+    area = state.area_for(sop_instance_uid, frame) or DisplayedArea((), (1, 1), (columns, rows))
+    x0, y0, x1, y1 = area.bounds()
+    ratio = area.row_to_column_ratio()
+    magnification = area.magnification if area.mode == "MAGNIFY" else 1.0
+    # Rows are stretched by the pixel aspect ratio; after a quarter turn they run across.
+    sx, sy = magnification, magnification * ratio
+    if state.rotation in (90, 270):
+        sx, sy = sy, sx
+    return StateGeometry((float(x0), float(y0), float(x1), float(y1)), state.rotation, state.flip, (sx, sy))
+
+
+def _displayed(grey: np.ndarray, geometry: StateGeometry) -> np.ndarray:
+    """The displayed area cut out (black outside the image), rotated, flipped and scaled to the output size."""
+    rows, columns = grey.shape
+    x0, y0, x1, y1 = (int(v) for v in geometry.bounds)
+    area = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    r0, r1, c0, c1 = max(y0, 0), min(y1, rows), max(x0, 0), min(x1, columns)
+    if r1 > r0 and c1 > c0:
+        area[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] = grey[r0:r1, c0:c1]
+    area = np.rot90(area, k=-(geometry.rotation // 90))
+    if geometry.flip:
+        area = area[:, ::-1]
+    width, height = geometry.size
+    if (width, height) != (area.shape[1], area.shape[0]):
+        # Nearest neighbour: output pixel centre -> area pixel.
+        cols = np.minimum(((np.arange(width) + 0.5) * area.shape[1] / width).astype(np.int64), area.shape[1] - 1)
+        rws = np.minimum(((np.arange(height) + 0.5) * area.shape[0] / height).astype(np.int64), area.shape[0] - 1)
+        area = area[rws[:, None], cols[None, :]]
+    return np.ascontiguousarray(area)
+
+
+# --------------------------------------------------------------------------- graphics
+
+
+def outline_points(graphic: GraphicObject, convert) -> list[Point]:
+    """The polyline drawing `graphic`, `convert` mapping its points to the target space (an affine map).
+
+    CIRCLE: the centre, then a point on the circle; ELLIPSE: the ends of the
+    major axis, then of the minor axis (C.10.5.1.2). Both are sampled as
+    72-sided polygons, which an affine map keeps exact at the samples.
+    INTERPOLATED is drawn through its points as a polyline.
+    """
+    pts = [convert(p) for p in graphic.points]
+    if graphic.kind == "CIRCLE" and len(graphic.points) >= 2:
+        (cx, cy), (px, py) = graphic.points[0], graphic.points[1]
+        radius = math.hypot(px - cx, py - cy)
+        return [convert((cx + radius * math.cos(t), cy + radius * math.sin(t))) for t in _turn()]
+    if graphic.kind == "ELLIPSE" and len(graphic.points) >= 4:
+        (ax, ay), (bx, by), (mx, my), (nx, ny) = graphic.points[:4]
+        cx, cy = (ax + bx) / 2, (ay + by) / 2
+        ux, uy, vx, vy = bx - cx, by - cy, nx - (mx + nx) / 2, ny - (my + ny) / 2
+        return [convert((cx + ux * math.cos(t) + vx * math.sin(t), cy + uy * math.cos(t) + vy * math.sin(t))) for t in _turn()]
+    return pts
+
+
+def _turn() -> list[float]:
+    return [2 * math.pi * i / 72 for i in range(73)]
+
+
+def _text_box(text: TextObject, geometry: StateGeometry) -> tuple[float, float, float, float] | None:
+    if text.box is None:
+        return None
+    a = geometry.to_output(text.box[:2], text.box_units)
+    b = geometry.to_output(text.box[2:], text.box_units)
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])
+
+
+def burn_annotations(
+    display: np.ndarray, state: PresentationState, geometry: StateGeometry, sop_instance_uid: str, frame: int = 1
+) -> np.ndarray:
+    """`display` (uint8 grey, the output) with the state's graphics and text for this image and frame drawn in: uint8 RGB."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    annotations = state.annotations_for(sop_instance_uid, frame)
+    rgb = np.repeat(display[:, :, None], 3, axis=2) if display.ndim == 2 else display
+    if not annotations:
+        return np.ascontiguousarray(rgb)
+    canvas = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=TEXT_SIZE)
+    for layer, annotation in annotations:
+        colour = layer.rgb()
+        for graphic in annotation.graphics:
+            # Pillow draws lines through pixel centres at whole numbers: output edges minus a half.
+            points = [(x - 0.5, y - 0.5) for x, y in outline_points(graphic, lambda p, u=graphic.units: geometry.to_output(p, u))]
+            if graphic.kind == "POINT":
+                for x, y in points:
+                    draw.line([(x - 3, y), (x + 3, y)], fill=colour)
+                    draw.line([(x, y - 3), (x, y + 3)], fill=colour)
+            elif graphic.filled and len(points) >= 3:
+                draw.polygon(points, fill=colour, outline=colour)
+            elif len(points) >= 2:
+                draw.line(points, fill=colour, width=1)
+        for text in annotation.texts:
+            box = _text_box(text, geometry)
+            anchor = geometry.to_output(text.anchor, text.anchor_units) if text.anchor is not None else None
+            _, _, right, bottom = draw.multiline_textbbox((0, 0), text.text, font=font)
+            if box is not None:
+                x = {"RIGHT": box[2] - right, "CENTER": (box[0] + box[2] - right) / 2}.get(text.justification, box[0])
+                y = box[1]
+            else:
+                # Only an anchor: the text just below and right of it, kept on the output.
+                x = min(max(anchor[0] + 4, 0), max(canvas.width - right, 0))
+                y = min(max(anchor[1] + 4, 0), max(canvas.height - bottom, 0))
+            draw.multiline_text((x, y), text.text, fill=colour, font=font)
+            if anchor is not None and text.anchor_visible:
+                draw.line([(anchor[0] - 0.5, anchor[1] - 0.5), (x, y)], fill=colour)
+    return np.asarray(canvas)
+
+
+# --------------------------------------------------------------------------- the whole
+
+
+def render_with_state(
+    stored: np.ndarray,
+    ctx: Dataset,
+    state: PresentationState,
+    frame: int = 1,
+    sop_instance_uid: str | None = None,
+    graphics: bool = True,
+) -> np.ndarray:
+    """Frame `frame` (from 1) of an image, its stored values and attributes, as `state` presents it.
+
+    uint8 grey (rows, columns) without annotations (or with `graphics`
+    False), RGB (rows, columns, 3) with them burned in. ViewerError, one
+    line, when the state does not reference this image and frame or cannot
+    be applied to it.
+    """
+    uid = sop_instance_uid if sop_instance_uid is not None else str(ctx.get("SOPInstanceUID", "") or "").strip()
+    if not state.applies_to(uid, frame):
+        raise ViewerError(f"the presentation state does not reference this image (frame {frame})")
+    grey = state_grey(stored, ctx, state, uid, frame)
+    mask = shutter_mask(grey.shape[0], grey.shape[1], state.shutters)
+    if mask is not None:
+        grey = np.where(mask, np.uint8(shutter_grey(state.shutters)), grey)
+    geometry = state_geometry(state, grey.shape[0], grey.shape[1], uid, frame)
+    out = _displayed(grey, geometry)
+    if graphics and state.annotations_for(uid, frame):
+        out = burn_annotations(out, state, geometry, uid, frame)
+    return out
+
+
+def render_file_with_state(image_path, state_path, frame: int = 1) -> np.ndarray:
+    """``dicom-viewer export IMAGE --pstate PR.dcm``: frame `frame` of the image file as the state file presents it.
+
+    Decoded as ``export`` decodes (compressed data in a worker process with a
+    time limit). ViewerError, one line, for a damaged state, an image it does
+    not reference, a frame out of range or pixels that cannot be decoded.
+    """
+    from viewer.core.dicom.io import read_header
+    from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed
+    from viewer.core.display.pixels.decoders import number_of_frames
+    from viewer.core.documents.presentation_state import read_presentation_state
+    from viewer.core.media.model import ImageRef, Instance
+    from viewer.core.runtime.processes import shutdown_pool
+
+    state = read_presentation_state(state_path)
+    header = read_header(image_path)
+    frames = number_of_frames(header)
+    if not 1 <= frame <= frames:
+        raise ViewerError(f"--frame {frame} is out of range: the image has {frames} frame{'s' if frames != 1 else ''}", image_path)
+    uid = str(header.get("SOPInstanceUID", "") or "").strip()
+    if not state.applies_to(uid, frame):
+        raise ViewerError(f"{state_path.name} does not reference this image (frame {frame})", image_path)
+    store, ref = FrameSource(max_datasets=1), ImageRef(Instance(image_path, header, frames), frame - 1)
+    if is_compressed(header):
+        try:
+            display = frame_with_time_limit(store, ref)
+        finally:
+            shutdown_pool()
+    else:
+        display = store.frame(ref)
+    ctx = header
+    if display.ctx is not header:
+        from viewer.core.display.pixels.pipeline import frame_context
+
+        ctx = frame_context(header, frame - 1)
+    return render_with_state(display.stored, ctx, state, frame, uid)
