@@ -71,7 +71,7 @@ def mid_window(path: Path, frame: int = 0) -> tuple[float, float]:
 # --------------------------------------------------------------------------- states made by dcmtk
 
 
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "RG1_UNCR.dcm"])
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "RG1_UNCR.dcm", "vlut_04.dcm"])
 def test_dcmpsmk_states_render_as_dcmp2pgm_does(name, tmp_path):
     image = Path(get_testdata_file(name))
     state = tmp_path / "pr.dcm"
@@ -113,6 +113,20 @@ def test_a_window_for_one_frame_of_a_multiframe_image(tmp_path):
     window = mid_window(MULTIFRAME, 4)
     state = save(make_state(header(MULTIFRAME), window=window, frames=[5]), tmp_path / "pr.dcm")
     assert_close(*both(MULTIFRAME, state, tmp_path, 5))
+
+
+@pytest.mark.parametrize("entries, bits", [(256, 8), (1024, 10), (4096, 12)])
+def test_presentation_lut_sequence_as_dcmp2pgm(entries, bits, tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    ds = make_state(header(CT), window=mid_window(CT))
+    del ds.PresentationLUTShape  # (2050,0010) Presentation LUT Sequence instead (C.11.6)
+    lut = Dataset()
+    lut.LUTDescriptor = [entries, 0, bits]
+    lut.LUTData = np.rint(np.sqrt(np.arange(entries) / (entries - 1)) * ((1 << bits) - 1)).astype("<u2").tobytes()
+    ds.PresentationLUTSequence = Sequence([lut])
+    assert_close(*both(CT, save(ds, tmp_path / "pr.dcm"), tmp_path))
 
 
 def test_bitmap_shutter_as_dcmp2pgm(tmp_path):

@@ -32,7 +32,16 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, VOILut, Window
+from viewer.core.display.pixels.pipeline import (
+    VOI,
+    FrameDisplay,
+    FullRange,
+    VOILut,
+    Window,
+    full_modality_range,
+    voi_lut_to_display,
+    window_to_display,
+)
 from viewer.core.documents.presentation_state import (
     DisplayedArea,
     GraphicObject,
@@ -90,16 +99,35 @@ def state_context(ctx: Dataset, state: PresentationState, sop_instance_uid: str,
     return out, voi, state.presentation_lut_shape == "INVERSE"
 
 
-def _presentation_lut(grey: np.ndarray, lut: Dataset) -> np.ndarray:
-    """(2050,0010) *Presentation LUT Sequence*: the VOI output 0-255 spread over the LUT's input range (C.11.6.1)."""
+def _lut_entries(lut: Dataset) -> tuple[np.ndarray, int]:
+    """(2050,0010) *Presentation LUT Sequence* item: its (0028,3006) *LUT Data* and output bits ((0028,3002) *LUT Descriptor*)."""
     descriptor = [int(v) for v in lut.LUTDescriptor]
     entries = descriptor[0] or 65536
-    bits = descriptor[2]
-    data = np.asarray(lut.LUTData if not isinstance(lut.LUTData, bytes) else np.frombuffer(lut.LUTData, "<u2"), dtype=np.float64)
-    if len(data) < entries:
-        raise ViewerError("the presentation state's Presentation LUT is shorter than its descriptor says")
-    table = np.rint(data[np.rint(np.arange(256) * (entries - 1) / 255).astype(np.int64)] * 255 / ((1 << bits) - 1))
-    return np.clip(table, 0, 255).astype(np.uint8)[grey]
+    data = lut.LUTData
+    table = np.frombuffer(data, "<u2") if isinstance(data, bytes) else np.asarray(data if not isinstance(data, int) else [data])
+    if len(table) < entries:
+        raise ValueError("the Presentation LUT is shorter than its descriptor says")
+    return table[:entries].astype(np.float64), descriptor[2]
+
+
+def _through_presentation_lut(display: FrameDisplay, voi: VOI, lut: Dataset) -> np.ndarray:
+    """The VOI output spread over the Presentation LUT's input range, looked up, and scaled to 8 bits (C.11.6.1).
+
+    The VOI output is kept in floating point until the LUT (a LUT of 4096
+    entries distinguishes what 8 bits would merge) and truncated to an
+    entry, as dcmtk does (dcmp2pgm agrees within 1 for 256 to 4096 entries).
+    """
+    table, bits = _lut_entries(lut)
+    modality = display.modality_values(display.stored)
+    if isinstance(voi, Window):
+        voi_output = window_to_display(modality, voi)
+    elif isinstance(voi, VOILut):
+        voi_output = voi_lut_to_display(modality, display.ctx, voi)
+    else:
+        lo, hi = full_modality_range(display.ctx)
+        voi_output = (modality - lo) * (255.0 / max(hi - lo, 1e-12))
+    index = np.clip(np.floor(voi_output * (len(table) - 1) / 255.0), 0, len(table) - 1).astype(np.int64)
+    return np.clip(np.rint(table[index] * 255.0 / ((1 << bits) - 1)), 0, 255).astype(np.uint8)
 
 
 def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
@@ -108,9 +136,11 @@ def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_i
         raise ViewerError("a Grayscale Softcopy Presentation State is for greyscale images; this one is in colour")
     state_ctx, voi, invert = state_context(ctx, state, sop_instance_uid, frame)
     try:
-        grey = FrameDisplay(stored, state_ctx).render(voi, invert)
+        display = FrameDisplay(stored, state_ctx)
         if state.presentation_lut is not None:
-            grey = _presentation_lut(grey, state.presentation_lut)
+            grey = _through_presentation_lut(display, voi, state.presentation_lut)
+        else:
+            grey = display.render(voi, invert)
     except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
     return grey
