@@ -203,3 +203,55 @@ def test_text_on_a_frame_reference_list(tmp_path):
     ds.ReferencedSeriesSequence[0].ReferencedImageSequence = Sequence([reference(h, [1, 5, 7])])
     state = read_presentation_state(ds)
     assert [f for f in range(1, 11) if state.applies_to(h.SOPInstanceUID, f)] == [1, 5, 7]
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+@pytest.mark.parametrize("flip", [False, True])
+def test_spatial_affine_moves_pixels_as_numpy_turns_them(rotation, flip):
+    from viewer.core.documents.presentation_render import spatial_affine
+
+    rows, columns = 3, 5
+    image = np.arange(rows * columns).reshape(rows, columns)
+    turned = np.rot90(image, k=-rotation // 90)  # clockwise
+    if flip:
+        turned = turned[:, ::-1]
+    m11, m12, m21, m22, dx, dy = spatial_affine(rotation, flip, columns, rows)
+    for r in range(rows):
+        for c in range(columns):
+            x, y = c + 0.5, r + 0.5  # the pixel's centre in PIXEL units
+            tx, ty = m11 * x + m21 * y + dx, m12 * x + m22 * y + dy
+            assert turned[int(ty), int(tx)] == image[r, c]
+
+
+def test_the_window_in_the_images_own_units():
+    from viewer.core.documents.presentation_render import pane_voi
+
+    h = header(CT)  # Rescale Slope 1, Intercept -1024
+    state = read_presentation_state(make_state(h, window=(100, 500)))
+    assert pane_voi(state, h, h.SOPInstanceUID).center == 100  # the same Modality LUT: the same numbers
+    ds = make_state(h, window=(100, 500))
+    ds.RescaleSlope, ds.RescaleIntercept = 2, 0  # the state's units: twice the stored value
+    window = pane_voi(read_presentation_state(ds), h, h.SOPInstanceUID)
+    assert (window.center, window.width) == (100 / 2 - 1024, 250)
+    from viewer.core.display.pixels.pipeline import FullRange
+
+    assert isinstance(pane_voi(read_presentation_state(make_state(h)), h, h.SOPInstanceUID), FullRange)
+
+
+def test_the_index_finds_states_by_image_newest_first(tmp_path):
+    from viewer.core.documents.presentation_state import PresentationStateIndex, read_presentation_states
+
+    h = header(CT)
+    paths = []
+    for name, created in (("a.dcm", "20200101"), ("b.dcm", "20240101")):
+        make_state(h, created=created).save_as(tmp_path / name, enforce_file_format=True)
+        paths.append(tmp_path / name)
+    bad = make_state(h)
+    bad.ImageRotation, bad.ImageHorizontalFlip = 45, "N"
+    bad.save_as(tmp_path / "bad.dcm", enforce_file_format=True)
+    states, problems = read_presentation_states([*paths, tmp_path / "bad.dcm", CT])
+    assert [str(p) for p in problems] == ["bad.dcm: the presentation state is damaged: Image Rotation 45 is not 0, 90, 180 or 270"]
+    index = PresentationStateIndex()
+    assert all(index.add(s) for s in states) and not index.add(states[0]) and len(index) == 2
+    assert [s.path.name for s in index.states_for(h.SOPInstanceUID)] == ["b.dcm", "a.dcm"]
+    assert index.states_for("1.2.3") == []

@@ -21,9 +21,11 @@ from viewer.ui.workers import BackgroundRunner
 
 class OpenController(QObject):
     """Signals: series_changed(list[Series]), problems_found(list[str]),
-    progress(ScanProgress), finished(ScanProgress)."""
+    progress(ScanProgress), finished(ScanProgress), others_found(list[Problem]): files of a folder passed over
+    (no image: presentation states, reports... with the reason), for whoever shows them."""
 
     series_changed = Signal(object)
+    others_found = Signal(object)
     problems_found = Signal(object)
     progress = Signal(object)
     finished = Signal(object)
@@ -48,8 +50,11 @@ class OpenController(QObject):
             # Worker thread: only hand the batch over, never touch the catalog or widgets.
             self.runner.post(self._batch, (generation, instances, problems, replace(progress)))
 
+        def on_skipped(others: list) -> None:
+            self.runner.post(lambda found: generation == self._generation and self.others_found.emit(found), list(others))
+
         def task() -> ScanProgress:
-            return open_sources(paths, on_batch, cancel)
+            return open_sources(paths, on_batch, cancel, on_skipped=on_skipped)
 
         self.runner.submit("open", task, lambda result: self._done(generation, result), lambda error: self._failed(generation, error))
 

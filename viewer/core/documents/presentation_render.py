@@ -262,6 +262,24 @@ class StateGeometry:
         return self.fraction_to_pixel(point) if units == "DISPLAY" else point
 
 
+def spatial_affine(rotation: int, flip: bool, width: float, height: float) -> tuple[float, float, float, float, float, float]:
+    """The affine map of an image `width` x `height` (PIXEL units) turned `rotation` degrees clockwise, then flipped (C.10.6).
+
+    Given as (m11, m12, m21, m22, dx, dy), Qt's QTransform order: x' = m11 x + m21 y + dx, y' = m12 x + m22 y + dy.
+    The turned image lies from (0, 0) to its new width and height; y grows downwards.
+    """
+    m11, m12, m21, m22, dx, dy = {
+        0: (1.0, 0.0, 0.0, 1.0, 0.0, 0.0),
+        90: (0.0, 1.0, -1.0, 0.0, height, 0.0),
+        180: (-1.0, 0.0, 0.0, -1.0, width, height),
+        270: (0.0, -1.0, 1.0, 0.0, 0.0, width),
+    }[rotation % 360]
+    if flip:
+        turned_width = height if rotation % 180 else width
+        m11, m21, dx = -m11, -m21, turned_width - dx
+    return m11, m12, m21, m22, dx, dy
+
+
 def state_geometry(state: PresentationState, rows: int, columns: int, sop_instance_uid: str, frame: int = 1) -> StateGeometry:
     """The geometry of this image and frame under `state`: its displayed area (the whole image without one), rotation, flip, size."""
     area = state.area_for(sop_instance_uid, frame) or DisplayedArea((), (1, 1), (columns, rows))
@@ -442,3 +460,43 @@ def render_file_with_state(image_path, state_path, frame: int = 1) -> np.ndarray
 
         ctx = frame_context(header, frame - 1)
     return render_with_state(display.stored, ctx, state, frame, uid)
+
+
+# --------------------------------------------------------------------------- for a pane that applies the image's own LUTs
+
+
+def _linear_rescale(ds: Dataset) -> tuple[float, float] | None:
+    """(slope, intercept) of a linear Modality LUT ((0028,1053), (0028,1052)); identity without one; None for a LUT Sequence."""
+    if ds.get("ModalityLUTSequence"):
+        return None
+    try:
+        return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        return None
+
+
+def pane_voi(state: PresentationState, ctx: Dataset, sop_instance_uid: str, frame: int = 1) -> VOI | None:
+    """The state's VOI for this image and frame in the modality units of the image's own Modality LUT (`ctx`).
+
+    A pane applies the image's Modality LUT; the state's window is in the
+    units of the state's (C.11.1), so a window is carried over when both are
+    linear (usually they are the same). No VOI in the state: the whole
+    range (:class:`FullRange`). None where the pane cannot show it: a VOI
+    LUT of the state, or Modality LUT Sequences that differ.
+    """
+    chosen = state.voi_for(sop_instance_uid, frame)
+    if chosen is None:
+        return FullRange()
+    if chosen.lut is not None:
+        return None
+    center, width = float(chosen.center), float(chosen.width)
+    theirs, ours = _linear_rescale(state.modality), _linear_rescale(ctx)
+    if (theirs is None) != (ours is None):
+        return None  # a LUT Sequence on one side only: no window in the other's units
+    if theirs is not None and ours is not None and theirs != ours:
+        if theirs[0] == 0:
+            return None
+        # state units -> stored values -> the image's units
+        center = (center - theirs[1]) / theirs[0] * ours[0] + ours[1]
+        width = abs(width / theirs[0] * ours[0])
+    return Window(center, max(width, 1.0), chosen.function, chosen.explanation or "presentation state", "file")

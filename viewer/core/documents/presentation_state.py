@@ -518,3 +518,65 @@ def read_presentation_state(source: Dataset | str | Path) -> PresentationState:
 def newest_first(states: list[PresentationState]) -> list[PresentationState]:
     """`states` ordered as a selector lists them: the newest (0070,0082)/(0070,0083) creation first, then by Instance Number."""
     return sorted(states, key=lambda s: (s.created, s.instance_number), reverse=True)
+
+
+class PresentationStateIndex:
+    """The presentation states of what is open, by the images they reference.
+
+    :meth:`add_file` reads one state (a damaged one gives its one-line
+    problem instead); :meth:`states_for` lists those referencing an image,
+    newest first. Not thread-safe: fill it on one thread.
+    """
+
+    def __init__(self) -> None:
+        self._by_image: dict[str, list[PresentationState]] = {}
+        self._known: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def add(self, state: PresentationState) -> bool:
+        """Keep `state`; False if a state with its SOP Instance UID is kept already."""
+        if state.sop_instance_uid in self._known:
+            return False
+        self._known.add(state.sop_instance_uid)
+        for uid in {r.sop_instance_uid for r in state.references}:
+            self._by_image.setdefault(uid, []).append(state)
+        return True
+
+    def states_for(self, sop_instance_uid: str) -> list[PresentationState]:
+        """The states referencing the image (any of its frames), newest first."""
+        return newest_first(self._by_image.get(sop_instance_uid, []))
+
+    def clear(self) -> None:
+        self._by_image.clear()
+        self._known.clear()
+
+
+def read_presentation_states(paths) -> tuple[list[PresentationState], list[ViewerError]]:
+    """The states in `paths` (files passed over as holding no image): the GSPS ones read, the damaged ones' problems.
+
+    Files that are not Grayscale Softcopy Presentation States are skipped without a word.
+    """
+    from viewer.core.dicom.io import read_header
+
+    states, problems = [], []
+    for path in paths:
+        try:
+            header = read_header(path)
+            if not is_presentation_state(header):
+                continue
+            states.append(read_presentation_state_from(header, Path(path)))
+        except ViewerError as exc:
+            problems.append(exc)
+    return states, problems
+
+
+def read_presentation_state_from(ds: Dataset, path: Path) -> PresentationState:
+    """:func:`read_presentation_state` of a dataset read from `path` (named in problems, kept as the state's path)."""
+    try:
+        state = read_presentation_state(ds)
+    except ViewerError as exc:
+        raise ViewerError(exc.reason, path) from None
+    state.path = path
+    return state
