@@ -20,9 +20,11 @@ gives, for its referenced images and frames only:
   PIXEL and DISPLAY units, lines one screen pixel wide at any zoom, text
   upright at its screen size.
 
-Everything drawn is a QGraphicsItem under the image's parent item, in image
-coordinates: made once per image shown, never redrawn by a window step
-(measured by benchmarks/bench_pstate.py). The geometry and the LUT choice
+Everything drawn is a QGraphicsItem of the view box, made once per image
+shown, placed through the image's transform but itself upright (items
+under a turned parent cost a window step more), graphics and text kept as
+pixmaps of their look on the screen: a window step only blits them
+(benchmarks/bench_pstate.py). The geometry and the LUT choice
 come from :mod:`viewer.core.documents.presentation_render`.
 
 The states come from the files a folder scan passes over as holding no
@@ -125,6 +127,123 @@ def _pen(colour: QColor) -> QPen:
 def image_transform(state: PresentationState, rows: int, columns: int) -> QTransform:
     """The state's rotation and flip as a map from image to view coordinates (:func:`spatial_affine`)."""
     return QTransform(*spatial_affine(state.rotation, state.flip, columns, rows))
+
+
+def shutter_items(state: PresentationState, rows: int, columns: int, to_view: QTransform) -> list[QGraphicsItem]:
+    """Opaque items hiding what the shutters hide, in the (0018,1622) *Shutter Presentation Value* grey, in view coordinates.
+
+    `to_view` maps image to view coordinates (:func:`image_transform`): the items are drawn upright, not turned
+    with the image, which costs a window step less (benchmarks/bench_pstate.py).
+    """
+    shutters = state.shutters
+    if not shutters.any():
+        return []
+    grey = shutter_grey(shutters)
+    colour = QColor(grey, grey, grey)
+    items: list[QGraphicsItem] = []
+    image = QRectF(0, 0, columns, rows)
+    shown = QPainterPath()
+    shown.addRect(image)
+    if shutters.rectangle is not None:
+        left, right, upper, lower = shutters.rectangle
+        inside = QPainterPath()
+        inside.addRect(QRectF(left - 1, upper - 1, right - left + 1, lower - upper + 1))
+        shown = shown.intersected(inside)
+    if shutters.circle is not None:
+        row, column, radius = shutters.circle
+        inside = QPainterPath()
+        inside.addEllipse(QPointF(column - 0.5, row - 0.5), radius, radius)
+        shown = shown.intersected(inside)
+    if shutters.polygon is not None:
+        inside = QPainterPath()
+        first, *rest = [QPointF(column - 0.5, row - 0.5) for row, column in shutters.polygon]
+        inside.moveTo(first)
+        for point in rest:
+            inside.lineTo(point)
+        inside.closeSubpath()
+        shown = shown.intersected(inside)
+    if shutters.rectangle is not None or shutters.circle is not None or shutters.polygon is not None:
+        hidden = QPainterPath()
+        hidden.addRect(image)
+        item = QGraphicsPathItem(to_view.map(hidden.subtracted(shown)))
+        item.setPen(QPen(Qt.PenStyle.NoPen))
+        item.setBrush(QBrush(colour))
+        item.setZValue(SHUTTER_Z)
+        items.append(item)
+    if shutters.bitmap is not None:
+        import numpy as np
+
+        mask = shutters.bitmap
+        rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
+        rgba[mask] = (grey, grey, grey, 255)
+        qimage = QImage(rgba.data, mask.shape[1], mask.shape[0], mask.shape[1] * 4, QImage.Format.Format_RGBA8888).copy()
+        item = QGraphicsPixmapItem(QPixmap.fromImage(qimage))
+        item.setOffset(shutters.bitmap_origin[1] - 1, shutters.bitmap_origin[0] - 1)
+        item.setTransform(to_view)
+        item.setZValue(SHUTTER_Z)
+        items.append(item)
+    return items
+
+
+def graphic_items(state: PresentationState, geometry: StateGeometry, uid: str, frame: int, to_view: QTransform) -> list[QGraphicsItem]:
+    """One path item per annotation's graphics, one text item per text object, in the layer's colour, in view coordinates.
+
+    Each is kept as a pixmap of its look on the screen (a device coordinate cache): a window step, which
+    changes only the image under them, blits them instead of stroking the paths and shaping the text again.
+    """
+    items: list[QGraphicsItem] = []
+    for order, (layer, annotation) in enumerate(state.annotations_for(uid, frame)):
+        colour = _colour(layer.rgb())
+        lines, filled = QPainterPath(), QPainterPath()
+        for graphic in annotation.graphics:
+            points = outline_points(graphic, lambda p, units=graphic.units: geometry.to_pixel(p, units))
+            if graphic.kind == "POINT":
+                for x, y in points:
+                    lines.moveTo(x - 1.5, y)
+                    lines.lineTo(x + 1.5, y)
+                    lines.moveTo(x, y - 1.5)
+                    lines.lineTo(x, y + 1.5)
+                continue
+            target = filled if graphic.filled and len(points) >= 3 else lines
+            target.moveTo(*points[0])
+            for point in points[1:]:
+                target.lineTo(*point)
+            if target is filled:
+                target.closeSubpath()
+        for path, brush in ((lines, None), (filled, colour)):
+            if path.isEmpty():
+                continue
+            item = QGraphicsPathItem(to_view.map(path))
+            item.setPen(_pen(colour))
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            if brush is not None:
+                item.setBrush(QBrush(brush))
+            item.setZValue(GRAPHICS_Z + order)
+            items.append(item)
+        for text in annotation.texts:
+            items.append(text_item(text, geometry, colour, to_view, GRAPHICS_Z + order))
+    return items
+
+
+def text_item(text, geometry: StateGeometry, colour: QColor, to_view: QTransform, z: float) -> QGraphicsItem:
+    """Text at the corner of its box that is top left on the screen (else at its anchor), upright, screen-sized."""
+    if text.box is not None:
+        corners = [(text.box[0], text.box[1]), (text.box[2], text.box[1]), (text.box[0], text.box[3]), (text.box[2], text.box[3])]
+        on_screen = [geometry.to_output(c, text.box_units) for c in corners]
+        top_left = min(range(4), key=lambda i: on_screen[i][1] + on_screen[i][0])
+        x, y = geometry.to_pixel(corners[top_left], text.box_units)
+    else:
+        x, y = geometry.to_pixel(text.anchor, text.anchor_units)
+    item = QGraphicsSimpleTextItem(text.text)
+    item.setBrush(QBrush(colour))
+    font = item.font()
+    font.setPointSize(TEXT_POINT_SIZE)
+    item.setFont(font)
+    item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    item.setPos(to_view.map(QPointF(x, y)))
+    item.setZValue(z)
+    return item
 
 
 class PresentationLayer(QObject):
@@ -265,9 +384,12 @@ class PresentationLayer(QObject):
         if key != self._key:
             self._remove_items()
             self._key = key
-            parent = pane.image_parent()
-            if parent is not None:
-                self._items = self._shutter_items(state, rows, columns, parent) + self._graphic_items(state, geometry, uid, number, parent)
+            view_box = pane.built_view_box()
+            if view_box is not None:
+                to_view = image_transform(state, rows, columns)
+                self._items = shutter_items(state, rows, columns, to_view) + graphic_items(state, geometry, uid, number, to_view)
+                for item in self._items:
+                    view_box.addItem(item, ignoreBounds=True)
 
     def _show_area(self, state: PresentationState, geometry: StateGeometry, uid: str, frame: int) -> None:
         """The displayed area (C.10.4): fitted to the pane, at true size, or magnified, centred."""
@@ -292,115 +414,12 @@ class PresentationLayer(QObject):
             dpi = screen.physicalDotsPerInchX() if screen is not None else 96.0
             pane.set_zoom(area.pixel_spacing[1] / (25.4 / max(dpi, 1.0)) / max(pane.devicePixelRatioF(), 1.0))
 
-    def _shutter_items(self, state: PresentationState, rows: int, columns: int, parent) -> list[QGraphicsItem]:
-        """Opaque items hiding what the shutters hide, in the (0018,1622) *Shutter Presentation Value* grey."""
-        shutters = state.shutters
-        if not shutters.any():
-            return []
-        grey = shutter_grey(shutters)
-        colour = QColor(grey, grey, grey)
-        items: list[QGraphicsItem] = []
-        image = QRectF(0, 0, columns, rows)
-        shown = QPainterPath()
-        shown.addRect(image)
-        if shutters.rectangle is not None:
-            left, right, upper, lower = shutters.rectangle
-            inside = QPainterPath()
-            inside.addRect(QRectF(left - 1, upper - 1, right - left + 1, lower - upper + 1))
-            shown = shown.intersected(inside)
-        if shutters.circle is not None:
-            row, column, radius = shutters.circle
-            inside = QPainterPath()
-            inside.addEllipse(QPointF(column - 0.5, row - 0.5), radius, radius)
-            shown = shown.intersected(inside)
-        if shutters.polygon is not None:
-            inside = QPainterPath()
-            first, *rest = [QPointF(column - 0.5, row - 0.5) for row, column in shutters.polygon]
-            inside.moveTo(first)
-            for point in rest:
-                inside.lineTo(point)
-            inside.closeSubpath()
-            shown = shown.intersected(inside)
-        if shutters.rectangle is not None or shutters.circle is not None or shutters.polygon is not None:
-            hidden = QPainterPath()
-            hidden.addRect(image)
-            item = QGraphicsPathItem(hidden.subtracted(shown), parent)
-            item.setPen(QPen(Qt.PenStyle.NoPen))
-            item.setBrush(QBrush(colour))
-            item.setZValue(SHUTTER_Z)
-            items.append(item)
-        if shutters.bitmap is not None:
-            import numpy as np
-
-            mask = shutters.bitmap
-            rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
-            rgba[mask] = (grey, grey, grey, 255)
-            qimage = QImage(rgba.data, mask.shape[1], mask.shape[0], mask.shape[1] * 4, QImage.Format.Format_RGBA8888).copy()
-            item = QGraphicsPixmapItem(QPixmap.fromImage(qimage), parent)
-            item.setOffset(shutters.bitmap_origin[1] - 1, shutters.bitmap_origin[0] - 1)
-            item.setZValue(SHUTTER_Z)
-            items.append(item)
-        return items
-
-    def _graphic_items(self, state: PresentationState, geometry: StateGeometry, uid: str, frame: int, parent) -> list[QGraphicsItem]:
-        """One path item per annotation's graphics, one text item per text object, in the layer's colour."""
-        items: list[QGraphicsItem] = []
-        for order, (layer, annotation) in enumerate(state.annotations_for(uid, frame)):
-            colour = _colour(layer.rgb())
-            lines, filled = QPainterPath(), QPainterPath()
-            for graphic in annotation.graphics:
-                points = outline_points(graphic, lambda p, units=graphic.units: geometry.to_pixel(p, units))
-                if graphic.kind == "POINT":
-                    for x, y in points:
-                        lines.moveTo(x - 1.5, y)
-                        lines.lineTo(x + 1.5, y)
-                        lines.moveTo(x, y - 1.5)
-                        lines.lineTo(x, y + 1.5)
-                    continue
-                target = filled if graphic.filled and len(points) >= 3 else lines
-                target.moveTo(*points[0])
-                for point in points[1:]:
-                    target.lineTo(*point)
-                if target is filled:
-                    target.closeSubpath()
-            for path, brush in ((lines, None), (filled, colour)):
-                if path.isEmpty():
-                    continue
-                item = QGraphicsPathItem(path, parent)
-                item.setPen(_pen(colour))
-                if brush is not None:
-                    item.setBrush(QBrush(brush))
-                item.setZValue(GRAPHICS_Z + order)
-                items.append(item)
-            for text in annotation.texts:
-                items.append(self._text_item(text, geometry, colour, parent, GRAPHICS_Z + order))
-        return items
-
-    def _text_item(self, text, geometry: StateGeometry, colour: QColor, parent, z: float) -> QGraphicsItem:
-        """Text at the corner of its box that is top left on the screen (else at its anchor), upright, screen-sized."""
-        if text.box is not None:
-            corners = [(text.box[0], text.box[1]), (text.box[2], text.box[1]), (text.box[0], text.box[3]), (text.box[2], text.box[3])]
-            on_screen = [geometry.to_output(c, text.box_units) for c in corners]
-            top_left = min(range(4), key=lambda i: on_screen[i][1] + on_screen[i][0])
-            x, y = geometry.to_pixel(corners[top_left], text.box_units)
-        else:
-            x, y = geometry.to_pixel(text.anchor, text.anchor_units)
-        item = QGraphicsSimpleTextItem(text.text, parent)
-        item.setBrush(QBrush(colour))
-        font = item.font()
-        font.setPointSize(TEXT_POINT_SIZE)
-        item.setFont(font)
-        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        item.setPos(x, y)
-        item.setZValue(z)
-        return item
-
     # -- taking it off --------------------------------------------------------------------
     def _remove_items(self) -> None:
+        view_box = self.viewport.pane.built_view_box()
         for item in self._items:
-            scene = item.scene()
-            if scene is not None:
-                scene.removeItem(item)
+            if view_box is not None and item.scene() is not None:
+                view_box.removeItem(item)
         self._items = []
         self._key = None
 
