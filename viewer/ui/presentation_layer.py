@@ -287,6 +287,19 @@ class PresentationLayer(QObject):
         viewport.image_shown.connect(self.update)
         viewport.image_failed.connect(lambda _message: self._hide_all())
         states.changed.connect(self.update)
+        if pane.built_view_box() is None:
+            # The pane's pyqtgraph view is built after the first image is painted: the turn, the area and the
+            # items wait for it, and the selector goes back on top of it.
+            pane.rendered.connect(self._view_built)
+
+    def _view_built(self) -> None:
+        pane = self.viewport.pane
+        if pane.built_view_box() is None:
+            return
+        pane.rendered.disconnect(self._view_built)
+        self._transform_key = self._key = self._area_for = None
+        self.update()
+        self.selector.raise_()
 
     # -- the selector ---------------------------------------------------------------------
     def offered(self) -> list[PresentationState]:
@@ -330,8 +343,11 @@ class PresentationLayer(QObject):
             self.selector.raise_()
 
     def _place_selector(self) -> None:
+        """At the top, just right of the middle: the top orientation marker keeps the middle itself."""
         pane = self.viewport.pane
-        self.selector.move(max(0, (pane.width() - self.selector.width()) // 2), 4)
+        marker = pane.marker_labels["top"]
+        gap = (marker.width() // 2 + 8) if marker.isVisible() else -self.selector.width() // 2
+        self.selector.move(max(0, min(pane.width() // 2 + gap, pane.width() - self.selector.width() - 4)), 4)
 
     def eventFilter(self, watched, event):
         if event.type() == event.Type.Resize and self.selector.isVisible():
@@ -352,22 +368,11 @@ class PresentationLayer(QObject):
 
     def _apply(self, state: PresentationState, ref) -> None:
         viewport, pane, frame = self.viewport, self.viewport.pane, self.viewport.frame
+        self._apply_display(state, ref)
+        if pane.built_view_box() is None:
+            return  # the rest once the view is built (_view_built)
         uid, number = ref.instance.sop_instance_uid, ref.frame + 1
         rows, columns = frame.shape
-        self.applied = state
-        # The grey levels: through the display state, unless the user has chosen a window since.
-        voi = pane_voi(state, frame.ctx, uid, number)
-        invert = (state.presentation_lut_shape == "INVERSE") != presentation_inverts(frame.ctx)
-        display = viewport.display.state
-        changes = {}
-        if voi is not None and display.voi in (None, self._voi_set) and display.voi != voi:
-            changes["voi"] = voi
-        if display.invert != invert and (self._invert_set is None or display.invert == self._invert_set):
-            changes["invert"] = invert
-        self._voi_set = voi if voi is not None else self._voi_set
-        self._invert_set = invert
-        if changes:
-            viewport.display.update(**changes)
         # The turn and flip, then the displayed area.
         transform_key = (state.rotation, state.flip, rows, columns)
         if transform_key != self._transform_key:
@@ -385,11 +390,28 @@ class PresentationLayer(QObject):
             self._remove_items()
             self._key = key
             view_box = pane.built_view_box()
-            if view_box is not None:
-                to_view = image_transform(state, rows, columns)
-                self._items = shutter_items(state, rows, columns, to_view) + graphic_items(state, geometry, uid, number, to_view)
-                for item in self._items:
-                    view_box.addItem(item, ignoreBounds=True)
+            to_view = image_transform(state, rows, columns)
+            self._items = shutter_items(state, rows, columns, to_view) + graphic_items(state, geometry, uid, number, to_view)
+            for item in self._items:
+                view_box.addItem(item, ignoreBounds=True)
+
+    def _apply_display(self, state: PresentationState, ref) -> None:
+        """The grey levels: through the display state, unless the user has chosen a window since."""
+        viewport, frame = self.viewport, self.viewport.frame
+        uid, number = ref.instance.sop_instance_uid, ref.frame + 1
+        self.applied = state
+        voi = pane_voi(state, frame.ctx, uid, number)
+        invert = (state.presentation_lut_shape == "INVERSE") != presentation_inverts(frame.ctx)
+        display = viewport.display.state
+        changes = {}
+        if voi is not None and display.voi in (None, self._voi_set) and display.voi != voi:
+            changes["voi"] = voi
+        if display.invert != invert and (self._invert_set is None or display.invert == self._invert_set):
+            changes["invert"] = invert
+        self._voi_set = voi if voi is not None else self._voi_set
+        self._invert_set = invert
+        if changes:
+            viewport.display.update(**changes)
 
     def _show_area(self, state: PresentationState, geometry: StateGeometry, uid: str, frame: int) -> None:
         """The displayed area (C.10.4): fitted to the pane, at true size, or magnified, centred."""
