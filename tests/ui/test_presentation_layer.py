@@ -181,3 +181,30 @@ def test_the_viewers_own_measurement_state_shows_its_graphics(main_window, open_
     r, g, b = screen_colour(viewport.pane, (50.5, 20.5), spread=2)  # the line's middle, in the layer's pale yellow
     assert r > 200 and g > 200 and b < r - 40
     assert np.isclose(viewport.effective_voi().center, 40)
+
+
+def test_at_start_up_the_state_waits_for_the_view_built_after_the_first_image(qtbot, tmp_path):
+    """As the app starts with a folder: the pane's pyqtgraph view is built only after the first image is painted."""
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.settings_store import settings
+
+    settings().remove("window")
+    window = MainWindow(deferred=True)
+    qtbot.addWidget(window)
+    window.resize(1200, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    state = make_state(header(CT), window=(100, 500), rotation=270, flip=False, circle=(64, 64, 50), shutter_value=65535)
+    folder = folder_with(tmp_path, CT, {"pr.dcm": state})
+    window.build_contents()
+    window.pane.build_view_after_first_image()
+    assert window.pane.built_view_box() is None
+    window.open_paths([folder])
+    layer = window.viewport.presentation
+    qtbot.waitUntil(lambda: window.pane.built_view_box() is not None and layer.applied is not None and bool(layer.items), timeout=30000)
+    t = window.pane.image_parent().transform()
+    mapped = t.map(QPointF(10, 20))  # a quarter turn anticlockwise: (x, y) -> (y, 128 - x)
+    assert (mapped.x(), mapped.y()) == (20, 118)
+    assert screen_colour(window.pane, (2.5, 2.5)) == (255, 255, 255)  # outside the circle: the shutter's white
+    assert layer.selector.isVisible()
+    window.close()
