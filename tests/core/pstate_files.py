@@ -200,6 +200,25 @@ def text(
     return item
 
 
+def with_overlay(ds: Dataset, mask: np.ndarray, origin=(1, 1), group: int = 0x6002, colour=(34733, 53199, 50050)) -> Dataset:
+    """`ds` with an overlay plane in `group` put on the graphic layer LAYER1 by (60xx,1001) Overlay Activation Layer."""
+    ds.add_new((group, 0x0010), "US", mask.shape[0])
+    ds.add_new((group, 0x0011), "US", mask.shape[1])
+    ds.add_new((group, 0x0040), "CS", "G")
+    ds.add_new((group, 0x0050), "SS", list(origin))
+    ds.add_new((group, 0x0100), "US", 1)
+    ds.add_new((group, 0x0102), "US", 0)
+    bits = np.packbits(mask.astype(np.uint8).ravel(), bitorder="little").tobytes()
+    ds.add_new((group, 0x3000), "OW", bits + (b"\0" if len(bits) % 2 else b""))
+    ds.add_new((group, 0x1001), "CS", "LAYER1")
+    layer = Dataset()
+    layer.GraphicLayer = "LAYER1"
+    layer.GraphicLayerOrder = 1
+    layer.GraphicLayerRecommendedDisplayCIELabValue = list(colour)
+    ds.GraphicLayerSequence = Sequence([layer])
+    return ds
+
+
 def dcmp2pgm(image: Path, state: Path, out: Path, frame: int = 1) -> np.ndarray:
     """dcmtk's rendering of `image` through `state` (an 8-bit PGM read back as uint8)."""
     from PIL import Image

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pstate_files import annotation, dcmp2pgm, dcmtk, graphic, make_state, text
+from pstate_files import annotation, dcmp2pgm, dcmtk, graphic, make_state, text, with_overlay
 from pydicom.data import get_testdata_file
 
 from viewer.core.documents.presentation_render import render_file_with_state
@@ -331,3 +331,36 @@ def test_ellipse_axes(tmp_path):
     x, y = columns + 0.5 - 64, rows + 0.5 - 64
     assert np.abs(np.hypot(x / 30, y / 15) - 1).max() <= 1.0 / 15 + 0.02
     assert math.isclose(x.min(), -30, abs_tol=1.0) and math.isclose(y.max(), 15, abs_tol=1.0)
+
+
+# --------------------------------------------------------------------------- overlay planes of the state (C.11.7)
+
+
+def dcmtk_overlay(image: Path, state: Path, tmp_path: Path) -> np.ndarray:
+    """The activated overlay as dcmp2pgm writes it with -v: ovl_0101.pgm (layer 1, overlay 1), in the current folder,
+    turned and flipped as the image is."""
+    from PIL import Image
+
+    folder = tmp_path / "dcmtk-overlays"
+    folder.mkdir()
+    subprocess.run(
+        [dcmtk("dcmp2pgm"), "-v", "-p", str(state), str(image), "out.pgm"], check=True, capture_output=True, cwd=folder, timeout=60
+    )
+    return np.asarray(Image.open(folder / "ovl_0101.pgm")) > 0
+
+
+@pytest.mark.parametrize("rotation, flip", [(0, False), (90, True)])
+def test_overlay_planes_of_the_state_where_dcmp2pgm_puts_them(rotation, flip, tmp_path):
+    h = header(CT)
+    mask = np.zeros((128, 128), dtype=bool)
+    mask[20:30, 10:100] = True
+    mask[50:120, 60:62] = True
+    ds = make_state(h, window=mid_window(CT), rotation=rotation, flip=flip)
+    state = save(with_overlay(ds, mask), tmp_path / "pr.dcm")
+    expected = dcmtk_overlay(CT, state, tmp_path)
+    turned = np.rot90(mask, k=-rotation // 90)
+    assert np.array_equal(expected, turned[:, ::-1] if flip else turned)  # dcmtk read the plane we wrote, and turned it
+    ours = render_file_with_state(CT, state)
+    assert np.array_equal(burned(ours), expected)
+    theirs = dcmp2pgm(CT, state, tmp_path / "dcmtk.pgm").astype(int)
+    assert np.abs(ours[~expected][:, 0].astype(int) - theirs[~expected]).max() <= 1

@@ -208,3 +208,18 @@ def test_at_start_up_the_state_waits_for_the_view_built_after_the_first_image(qt
     assert screen_colour(window.pane, (2.5, 2.5)) == (255, 255, 255)  # outside the circle: the shutter's white
     assert layer.selector.isVisible()
     window.close()
+
+
+def test_overlay_planes_of_the_state(main_window, open_in, qtbot, tmp_path):
+    from pstate_files import with_overlay
+
+    mask = np.zeros((128, 128), dtype=bool)
+    mask[20:30, 10:100] = True
+    state = with_overlay(make_state(header(CT), window=(40, 400)), mask)
+    viewport = open_with_states(main_window, open_in, qtbot, folder_with(tmp_path, CT, {"pr.dcm": state}))
+    layer = viewport.presentation
+    qtbot.waitUntil(lambda: layer.applied is not None, timeout=10000)
+    assert [type(item).__name__ for item in layer.items] == ["QGraphicsPixmapItem"]
+    r, g, b = screen_colour(viewport.pane, (50.5, 25.5))  # inside the plane: the layer's red
+    assert r > 200 and g < 60
+    assert screen_colour(viewport.pane, (50.5, 40.5)) != (r, g, b)

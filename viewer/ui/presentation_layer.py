@@ -171,16 +171,31 @@ def shutter_items(state: PresentationState, rows: int, columns: int, to_view: QT
         item.setZValue(SHUTTER_Z)
         items.append(item)
     if shutters.bitmap is not None:
-        import numpy as np
-
-        mask = shutters.bitmap
-        rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
-        rgba[mask] = (grey, grey, grey, 255)
-        qimage = QImage(rgba.data, mask.shape[1], mask.shape[0], mask.shape[1] * 4, QImage.Format.Format_RGBA8888).copy()
-        item = QGraphicsPixmapItem(QPixmap.fromImage(qimage))
+        item = QGraphicsPixmapItem(_mask_pixmap(shutters.bitmap, colour))
         item.setOffset(shutters.bitmap_origin[1] - 1, shutters.bitmap_origin[0] - 1)
         item.setTransform(to_view)
         item.setZValue(SHUTTER_Z)
+        items.append(item)
+    return items
+
+
+def _mask_pixmap(mask, colour: QColor) -> QPixmap:
+    import numpy as np
+
+    rgba = np.zeros(mask.shape + (4,), dtype=np.uint8)
+    rgba[mask] = (colour.red(), colour.green(), colour.blue(), 255)
+    image = QImage(rgba.data, mask.shape[1], mask.shape[0], mask.shape[1] * 4, QImage.Format.Format_RGBA8888)
+    return QPixmap.fromImage(image.copy())
+
+
+def overlay_items(state: PresentationState, to_view: QTransform) -> list[QGraphicsItem]:
+    """The state's activated overlay planes (C.11.7) in their layers' colours, placed at their origins."""
+    items: list[QGraphicsItem] = []
+    for order, (layer, overlay) in enumerate(state.overlays_by_layer()):
+        item = QGraphicsPixmapItem(_mask_pixmap(overlay.bitmap, _colour(layer.rgb())))
+        item.setOffset(overlay.origin[1] - 1, overlay.origin[0] - 1)
+        item.setTransform(to_view)
+        item.setZValue(GRAPHICS_Z - 1 + order * 0.01)
         items.append(item)
     return items
 
@@ -391,7 +406,8 @@ class PresentationLayer(QObject):
             self._key = key
             view_box = pane.built_view_box()
             to_view = image_transform(state, rows, columns)
-            self._items = shutter_items(state, rows, columns, to_view) + graphic_items(state, geometry, uid, number, to_view)
+            self._items = shutter_items(state, rows, columns, to_view) + overlay_items(state, to_view)
+            self._items += graphic_items(state, geometry, uid, number, to_view)
             for item in self._items:
                 view_box.addItem(item, ignoreBounds=True)
 

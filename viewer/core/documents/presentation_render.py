@@ -16,8 +16,9 @@ The order is the standard's (PS3.4 N.2, the greyscale softcopy pipeline):
    scaled by the pixel aspect ratio, and for MAGNIFY by (0070,0103)
    *Presentation Pixel Magnification Ratio* (a PNG has no screen, so SCALE
    TO FIT and TRUE SIZE are written at 1:1);
-5. graphic annotations and text burned in, each layer in its colour, in the
-   order of (0070,0062) *Graphic Layer Order*.
+5. the state's activated overlay planes (C.11.7), then its graphic
+   annotations and text, burned in, each layer in its colour, in the order
+   of (0070,0062) *Graphic Layer Order*.
 
 :class:`StateGeometry` maps PIXEL and DISPLAY annotation units to output
 pixels and back to image pixels; the viewer's panes use it too.
@@ -349,6 +350,27 @@ def _text_box(text: TextObject, geometry: StateGeometry) -> tuple[float, float, 
     return min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])
 
 
+def overlay_mask(overlay, rows: int, columns: int) -> np.ndarray:
+    """Where `overlay` (:class:`OverlayPlane`) is drawn on a rows x columns image: its bitmap placed at its (60xx,0050) origin."""
+    mask = np.zeros((rows, columns), dtype=bool)
+    top, left = overlay.origin[0] - 1, overlay.origin[1] - 1
+    bitmap = overlay.bitmap
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + bitmap.shape[0], rows), min(left + bitmap.shape[1], columns)
+    if r1 > r0 and c1 > c0:
+        mask[r0:r1, c0:c1] = bitmap[r0 - top : r1 - top, c0 - left : c1 - left]
+    return mask
+
+
+def burn_overlays(display: np.ndarray, state: PresentationState, geometry: StateGeometry, rows: int, columns: int) -> np.ndarray:
+    """`display` (uint8 grey or RGB, the output) with the state's activated overlay planes in their layers' colours: RGB."""
+    rgb = np.repeat(display[:, :, None], 3, axis=2) if display.ndim == 2 else display.copy()
+    for layer, overlay in state.overlays_by_layer():
+        shown = _displayed(overlay_mask(overlay, rows, columns).astype(np.uint8), geometry).astype(bool)
+        rgb[shown] = layer.rgb()
+    return rgb
+
+
 def burn_annotations(
     display: np.ndarray, state: PresentationState, geometry: StateGeometry, sop_instance_uid: str, frame: int = 1
 ) -> np.ndarray:
@@ -419,6 +441,8 @@ def render_with_state(
         grey = np.where(mask, np.uint8(shutter_grey(state.shutters)), grey)
     geometry = state_geometry(state, grey.shape[0], grey.shape[1], uid, frame)
     out = _displayed(grey, geometry)
+    if graphics and state.overlays:
+        out = burn_overlays(out, state, geometry, grey.shape[0], grey.shape[1])
     if graphics and state.annotations_for(uid, frame):
         out = burn_annotations(out, state, geometry, uid, frame)
     return out

@@ -193,6 +193,21 @@ class Shutters:
 
 
 @dataclass(frozen=True)
+class OverlayPlane:
+    """An overlay plane of the state (C.9.2) shown on a graphic layer by (60xx,1001) *Overlay Activation Layer* (C.11.7).
+
+    `bitmap` is True where the overlay is drawn; `origin` the (60xx,0050)
+    *Overlay Origin*, (row, column) of its top left pixel in the image, from 1.
+    """
+
+    group: int
+    layer: str
+    bitmap: np.ndarray = field(compare=False)
+    origin: tuple[int, int] = (1, 1)
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class SoftcopyVOI:
     """An item of (0028,3110) *Softcopy VOI LUT Sequence* (C.11.8): a window, or a VOI LUT (`lut`, the item itself)."""
 
@@ -227,6 +242,7 @@ class PresentationState:
     shutters: Shutters = field(default_factory=Shutters)
     layers: dict[str, GraphicLayer] = field(default_factory=dict)
     annotations: tuple[Annotation, ...] = ()
+    overlays: tuple[OverlayPlane, ...] = ()
     path: Path | None = None
 
     def applies_to(self, sop_instance_uid: str, frame: int = 1) -> bool:
@@ -248,6 +264,11 @@ class PresentationState:
             for a in self.annotations
             if _covered(a.references, sop_instance_uid, frame)
         ]
+        return sorted(found, key=lambda pair: pair[0].order)
+
+    def overlays_by_layer(self) -> list[tuple[GraphicLayer, OverlayPlane]]:
+        """The state's activated overlay planes with their layers, lowest layer order first (they apply to every referenced image)."""
+        found = [(self.layers.get(o.layer) or GraphicLayer(o.layer, 1 << 30), o) for o in self.overlays]
         return sorted(found, key=lambda pair: pair[0].order)
 
     def title(self) -> str:
@@ -400,6 +421,24 @@ def _read_shutters(ds: Dataset) -> Shutters:
     return Shutters(rectangle, circle, polygon, bitmap, origin, int(value) if value is not None else 0)
 
 
+def _read_overlays(ds: Dataset, shutter_group: int | None) -> tuple[OverlayPlane, ...]:
+    """The state's own overlay planes that (60xx,1001) *Overlay Activation Layer* puts on a layer (the shutter's excepted)."""
+    planes = []
+    for group in range(0x6000, 0x6020, 2):
+        layer = ds.get((group, 0x1001))
+        if layer is None or group == shutter_group or (group, 0x3000) not in ds:
+            continue
+        origin = _floats(ds[(group, 0x0050)].value, 2) if (group, 0x0050) in ds else (1.0, 1.0)
+        label = ds.get((group, 0x1500))
+        bitmap = np.asarray(ds.overlay_array(group), dtype=bool)
+        if bitmap.ndim == 3:
+            bitmap = bitmap[0]  # a multi-frame overlay in a state: its first frame
+        planes.append(
+            OverlayPlane(group, _text(layer.value), bitmap, (int(origin[0]), int(origin[1])), _text(label.value if label else ""))
+        )
+    return tuple(planes)
+
+
 def _read_layers(ds: Dataset) -> dict[str, GraphicLayer]:
     layers = {}
     for item in ds.get("GraphicLayerSequence") or ():
@@ -506,6 +545,7 @@ def read_presentation_state(source: Dataset | str | Path) -> PresentationState:
             shutters=_read_shutters(ds),
             layers=_read_layers(ds),
             annotations=_read_annotations(ds),
+            overlays=_read_overlays(ds, int(ds.ShutterOverlayGroup) if "ShutterOverlayGroup" in ds else None),
             path=path,
         )
     except ViewerError:
