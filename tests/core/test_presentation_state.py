@@ -255,3 +255,20 @@ def test_the_index_finds_states_by_image_newest_first(tmp_path):
     assert all(index.add(s) for s in states) and not index.add(states[0]) and len(index) == 2
     assert [s.path.name for s in index.states_for(h.SOPInstanceUID)] == ["b.dcm", "a.dcm"]
     assert index.states_for("1.2.3") == []
+
+
+@needs_dcmtk
+def test_a_voi_lut_copied_by_dcmpsmk_is_the_images_own(tmp_path):
+    from viewer.core.display.pixels.pipeline import VOILut
+    from viewer.core.documents.presentation_render import pane_voi
+
+    image = Path(get_testdata_file("vlut_04.dcm"))
+    pr = tmp_path / "pr.dcm"
+    subprocess.run([dcmtk("dcmpsmk"), str(image), str(pr)], check=True, capture_output=True, timeout=60)
+    h = header(image)
+    voi = pane_voi(read_presentation_state(pr), h, h.SOPInstanceUID)
+    assert isinstance(voi, VOILut) and voi.index == 0
+    other = pydicom.dcmread(pr)
+    lut = other.SoftcopyVOILUTSequence[0].VOILUTSequence[0]
+    lut.LUTData = bytes(len(lut.LUTData))  # another LUT than the image's: the pane cannot show it
+    assert pane_voi(read_presentation_state(other), h, h.SOPInstanceUID) is None

@@ -499,19 +499,42 @@ def _linear_rescale(ds: Dataset) -> tuple[float, float] | None:
         return None
 
 
+def _same_lut(a: Dataset, b: Dataset) -> bool:
+    try:
+        return [int(v) for v in a.LUTDescriptor] == [int(v) for v in b.LUTDescriptor] and _lut_values(a) == _lut_values(b)
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def _lut_values(item: Dataset) -> list[int]:
+    data = item.LUTData
+    return (
+        np.frombuffer(data, "<u2").tolist()
+        if isinstance(data, bytes)
+        else [int(v) for v in (data if not isinstance(data, int) else [data])]
+    )
+
+
 def pane_voi(state: PresentationState, ctx: Dataset, sop_instance_uid: str, frame: int = 1) -> VOI | None:
     """The state's VOI for this image and frame in the modality units of the image's own Modality LUT (`ctx`).
 
     A pane applies the image's Modality LUT; the state's window is in the
     units of the state's (C.11.1), so a window is carried over when both are
     linear (usually they are the same). No VOI in the state: the whole
-    range (:class:`FullRange`). None where the pane cannot show it: a VOI
-    LUT of the state, or Modality LUT Sequences that differ.
+    range (:class:`FullRange`). A VOI LUT of the state: the image's own VOI
+    LUT with the same values. None where the pane cannot show it: a VOI LUT
+    the image lacks, or Modality LUT Sequences on one side only.
     """
     chosen = state.voi_for(sop_instance_uid, frame)
     if chosen is None:
         return FullRange()
     if chosen.lut is not None:
+        # The pane applies VOI LUTs of the image's own (0028,3010) sequence: the state's is shown when it is one of them,
+        # as dcmpsmk copies it from the image (a different LUT is not shown: None).
+        theirs = chosen.lut.VOILUTSequence[0]
+        for index, item in enumerate(ctx.get("VOILUTSequence") or ()):
+            if _same_lut(item, theirs):
+                return VOILut(index, chosen.explanation or "presentation state")
         return None
     center, width = float(chosen.center), float(chosen.width)
     theirs, ours = _linear_rescale(state.modality), _linear_rescale(ctx)
