@@ -223,3 +223,12 @@ def test_overlay_planes_of_the_state(main_window, open_in, qtbot, tmp_path):
     r, g, b = screen_colour(viewport.pane, (50.5, 25.5))  # inside the plane: the layer's red
     assert r > 200 and g < 60
     assert screen_colour(viewport.pane, (50.5, 40.5)) != (r, g, b)
+
+
+def test_a_state_opened_by_name_beside_its_image(main_window, open_in, qtbot, tmp_path):
+    pr = tmp_path / "pr.dcm"
+    make_state(header(CT), window=(70, 700)).save_as(pr, enforce_file_format=True)
+    open_in(main_window, [CT, pr])
+    layer = main_window.viewport.presentation
+    qtbot.waitUntil(lambda: layer.applied is not None, timeout=10000)
+    assert main_window.viewport.effective_voi().center == 70
