@@ -106,3 +106,10 @@ def test_window_and_pstate_do_not_mix(tmp_path, capsys):
     _files.make_state(header(CT)).save_as(pr, enforce_file_format=True)
     assert main(["export", str(CT), "--pstate", str(pr), "--window", "40", "400", "-o", str(tmp_path / "x.png")]) == 2
     assert "--pstate shows the image as the presentation state says" in capsys.readouterr().err
+
+
+def test_a_reformat_has_no_presentation_state(tmp_path, capsys):
+    pr = tmp_path / "pr.dcm"
+    _files.make_state(header(CT)).save_as(pr, enforce_file_format=True)
+    assert main(["export", str(CT), "--pstate", str(pr), "--plane", "axial", "--slice", "1", "-o", str(tmp_path / "x.png")]) == 2
+    assert "a reformat (--plane) has no presentation state" in capsys.readouterr().err

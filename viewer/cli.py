@@ -62,12 +62,13 @@ def _export_parser(sub) -> None:
 
 def run_export_command(args: argparse.Namespace) -> int:
     """``export``: one image (:func:`run_export`) or, with --plane, a reformat of a series (:func:`run_export_reformat`)."""
+    if args.pstate:
+        args.frame = 1 if args.frame is None else args.frame
+        return run_export_with_state(args)
     if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
         return run_export_reformat(args)
     if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
         args.frame = 1
-    if args.pstate:
-        return run_export_with_state(args)
     return run_export(args)
 
 
@@ -78,6 +79,8 @@ def run_export_with_state(args: argparse.Namespace) -> int:
 
     if args.window or args.preset or args.invert or args.annotations:
         raise ViewerError("--pstate shows the image as the presentation state says: no --window, --preset, --invert or --annotations")
+    if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
+        raise ViewerError("--pstate shows one image as the presentation state says: a reformat (--plane) has no presentation state")
     pixels = render_file_with_state(Path(args.input), Path(args.pstate), args.frame)
     out = Path(args.output)
     if not out.parent.exists():
