@@ -51,7 +51,8 @@ class OpenController(QObject):
             self.runner.post(self._batch, (generation, instances, problems, replace(progress)))
 
         def on_skipped(others: list) -> None:
-            self.runner.post(lambda found: generation == self._generation and self.others_found.emit(found), list(others))
+            # Worker thread too: handed over as the batches are.
+            self.runner.post(self._others, (generation, list(others)))
 
         def task() -> ScanProgress:
             return open_sources(paths, on_batch, cancel, on_skipped=on_skipped)
@@ -79,6 +80,11 @@ class OpenController(QObject):
             if changed:
                 self.series_changed.emit(changed)
         self.progress.emit(progress)
+
+    def _others(self, payload) -> None:
+        generation, others = payload
+        if generation == self._generation:
+            self.others_found.emit(others)
 
     def _done(self, generation: int, result: ScanProgress) -> None:
         if generation != self._generation:

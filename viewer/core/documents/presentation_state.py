@@ -16,7 +16,9 @@ A presentation state (Modality PR) says how other images are to be shown:
   rectangular, circular, polygonal and an overlay plane of the state, with
   (0018,1622) *Shutter Presentation Value*;
 - graphic layers (C.10.7) and annotations (C.10.5): graphic objects and
-  text objects in PIXEL or DISPLAY units, per image and per frame.
+  text objects in PIXEL or DISPLAY units, per image and per frame, and the
+  state's own overlay planes put on a layer by (60xx,1001) *Overlay
+  Activation Layer* (C.11.7; overlays of the image itself are not read here).
 
 :func:`read_presentation_state` turns a dataset into a :class:`PresentationState`;
 anything damaged ends in one :class:`ViewerError` line. The rendering is
@@ -455,7 +457,7 @@ def _read_layers(ds: Dataset) -> dict[str, GraphicLayer]:
     return layers
 
 
-def _points(data, units: str) -> tuple[Point, ...]:
+def _points(data) -> tuple[Point, ...]:
     values = _floats(data)
     if len(values) % 2:
         raise ValueError("Graphic Data holds an odd number of values")
@@ -471,7 +473,7 @@ def _read_annotations(ds: Dataset) -> tuple[Annotation, ...]:
             kind = _text(g.get("GraphicType")).upper()
             if kind not in GRAPHIC_TYPES:
                 raise ValueError(f"unknown Graphic Type {kind or '(none)'}")
-            points = _points(g.get("GraphicData"), units)
+            points = _points(g.get("GraphicData"))
             if not points:
                 raise ValueError(f"a {kind} graphic has no Graphic Data")
             graphics.append(GraphicObject(units, kind, points, _text(g.get("GraphicFilled")).upper() == "Y"))
