@@ -51,16 +51,45 @@ def _export_parser(sub) -> None:
         help="draw the measurements kept for this image and frame (see 'measure --save') into the PNG (then RGB)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
+    p.add_argument(
+        "--pstate",
+        metavar="PR.dcm",
+        help="show the image through this Grayscale Softcopy Presentation State (its LUTs, displayed area, rotation, flip, "
+        "shutters, graphics and text), as dcmtk's dcmp2pgm does",
+    )
     p.set_defaults(run=run_export_command)
 
 
 def run_export_command(args: argparse.Namespace) -> int:
     """``export``: one image (:func:`run_export`) or, with --plane, a reformat of a series (:func:`run_export_reformat`)."""
+    if args.pstate:
+        args.frame = 1 if args.frame is None else args.frame
+        return run_export_with_state(args)
     if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
         return run_export_reformat(args)
     if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
         args.frame = 1
     return run_export(args)
+
+
+def run_export_with_state(args: argparse.Namespace) -> int:
+    """``export --pstate PR.dcm``: the frame as the presentation state shows it (:mod:`viewer.core.documents.presentation_render`)."""
+    from viewer.core.display.png import write_png
+    from viewer.core.documents.presentation_render import render_file_with_state
+
+    if args.window or args.preset or args.invert or args.annotations:
+        raise ViewerError("--pstate shows the image as the presentation state says: no --window, --preset, --invert or --annotations")
+    if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
+        raise ViewerError("--pstate shows one image as the presentation state says: a reformat (--plane) has no presentation state")
+    pixels = render_file_with_state(Path(args.input), Path(args.pstate), args.frame)
+    out = Path(args.output)
+    if not out.parent.exists():
+        raise ViewerError(f"cannot write {out}: the folder {out.parent} does not exist")
+    try:
+        write_png(out, pixels)
+    except OSError as exc:
+        raise ViewerError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return EXIT_OK
 
 
 def run_export_reformat(args: argparse.Namespace) -> int:

@@ -20,8 +20,8 @@ import unicodedata
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QLineF, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QLabel, QStyle, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QStyle, QVBoxLayout, QWidget
 
 from viewer.core.display.calibration import Calibration
 from viewer.core.display.orientation import OrientationMarkers
@@ -308,6 +308,7 @@ class ImagePane(QWidget):
         self._scale_bar_for: tuple | None = None  # what the bar shown was made from
 
         self._view = None
+        self._image_holder = None  # the image's parent when a presentation state turns or flips it (set_image_transform)
         self.setAutoFillBackground(True)
         palette = self.palette()
         palette.setColor(self.backgroundRole(), QColor("black"))
@@ -413,6 +414,35 @@ class ImagePane(QWidget):
     def view_box(self):
         self._build_view()
         return self._view_box
+
+    def image_parent(self):
+        """The item the image hangs under in the view box, in image coordinates (pixel (c, r) on the square (c, r)-(c+1, r+1)).
+
+        Items added under it follow the image's turn and flip (:meth:`set_image_transform`). None until the view is built.
+        """
+        if self._view is None:
+            return None
+        if self._image_holder is None:
+            holder = QGraphicsRectItem()  # an empty rectangle, no pen: draws nothing, only carries the transform
+            holder.setPen(Qt.PenStyle.NoPen)
+            self._view_box.addItem(holder, ignoreBounds=True)
+            self._image_item.setParentItem(holder)
+            self._image_holder = holder
+        return self._image_holder
+
+    def set_image_transform(self, transform) -> None:
+        """Turn and mirror the image in the view (a QTransform from image to view coordinates; None: as stored)."""
+        holder = self.image_parent()
+        if holder is None:
+            return
+        holder.setTransform(transform if transform is not None else QTransform())
+        if self.fitted:
+            self.fit()
+        self.render()
+
+    def _image_rect(self, rect: QRectF) -> QRectF:
+        """A rectangle of the view box in image coordinates (they differ while a presentation state turns the image)."""
+        return rect if self._image_holder is None else self._image_holder.mapRectFromParent(rect)
 
     @property
     def image_item(self):
@@ -598,7 +628,8 @@ class ImagePane(QWidget):
             self._poster.update()
             return
         rows, cols = self._frame.shape
-        self.view_box.setRange(QRectF(0, 0, cols, rows), padding=0.0)
+        image = QRectF(0, 0, cols, rows)
+        self.view_box.setRange(image if self._image_holder is None else self._image_holder.mapRectToParent(image), padding=0.0)
 
     def set_zoom(self, zoom: float) -> None:
         """Screen pixels per image pixel (1.0 = 1:1), centred on the view."""
@@ -629,7 +660,7 @@ class ImagePane(QWidget):
         """Turn the visible part of the frame into display pixels and show them."""
         if self._frame is None or self._voi is None:
             return
-        rect = self.view_box.viewRect()
+        rect = self._image_rect(self.view_box.viewRect())
         region, stride = visible_region((rect.left(), rect.top(), rect.right(), rect.bottom()), self._frame.shape, 1.0 / self._view_scale())
         r0, r1, c0, c1 = region
         if r1 <= r0 or c1 <= c0:
@@ -685,7 +716,7 @@ class ImagePane(QWidget):
     def _mouse_moved(self, scene_pos) -> None:
         if self._frame is None:
             return
-        point = self.view_box.mapSceneToView(scene_pos)
+        point = self.view_box.mapSceneToView(scene_pos) if self._image_holder is None else self._image_holder.mapFromScene(scene_pos)
         row, col = int(math.floor(point.y())), int(math.floor(point.x()))
         rows, cols = self._frame.shape
         if 0 <= row < rows and 0 <= col < cols:

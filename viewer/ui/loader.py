@@ -21,9 +21,11 @@ from viewer.ui.workers import BackgroundRunner
 
 class OpenController(QObject):
     """Signals: series_changed(list[Series]), problems_found(list[str]),
-    progress(ScanProgress), finished(ScanProgress)."""
+    progress(ScanProgress), finished(ScanProgress), others_found(list[Problem]): files of a folder passed over
+    (no image: presentation states, reports... with the reason), for whoever shows them."""
 
     series_changed = Signal(object)
+    others_found = Signal(object)
     problems_found = Signal(object)
     progress = Signal(object)
     finished = Signal(object)
@@ -48,8 +50,12 @@ class OpenController(QObject):
             # Worker thread: only hand the batch over, never touch the catalog or widgets.
             self.runner.post(self._batch, (generation, instances, problems, replace(progress)))
 
+        def on_skipped(others: list) -> None:
+            # Worker thread too: handed over as the batches are.
+            self.runner.post(self._others, (generation, list(others)))
+
         def task() -> ScanProgress:
-            return open_sources(paths, on_batch, cancel)
+            return open_sources(paths, on_batch, cancel, on_skipped=on_skipped)
 
         self.runner.submit("open", task, lambda result: self._done(generation, result), lambda error: self._failed(generation, error))
 
@@ -74,6 +80,11 @@ class OpenController(QObject):
             if changed:
                 self.series_changed.emit(changed)
         self.progress.emit(progress)
+
+    def _others(self, payload) -> None:
+        generation, others = payload
+        if generation == self._generation:
+            self.others_found.emit(others)
 
     def _done(self, generation: int, result: ScanProgress) -> None:
         if generation != self._generation:

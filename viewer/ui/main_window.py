@@ -112,9 +112,10 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
-        from viewer.ui import layouts  # the layout chooser, hanging, compare with prior
+        from viewer.ui import layouts, presentation_layer  # the layout chooser, hanging, compare with prior; GSPS
 
         layouts.install(self)
+        presentation_layer.install(self)
         from viewer.ui import measure_tools  # the measurement tools and the Measure menu (#15)
 
         measure_tools.install(self)

@@ -1,1 +1,1 @@
-"""Documents a DICOM object carries rather than shows as an image: encapsulated PDF and CDA, reports."""
+"""Documents on the disc besides images: presentation states, reports, key objects, PDFs, waveforms (issue #16)."""

@@ -1,0 +1,112 @@
+"""What a presentation state's graphics cost a window/level step (#16: at most 1 ms more).
+
+The step is bench_window.py's: ``ImagePane.set_display`` with a new window, then a synchronous
+``viewport().repaint()`` of a 1024x1024 view, on pydicom's 693_UNCI.dcm (512x512 CT), fitted.
+Measured in the same run, in alternating blocks of 10 steps so that drift of the machine hits both alike,
+as the thread's CPU time (``time.thread_time_ns``: Qt paints offscreen on this thread; helpers sharing the
+two cores make wall-clock figures swing by several ms) and, for reference, wall-clock time:
+
+* plain: the image alone;
+* with a state: the items :mod:`viewer.ui.presentation_layer` makes for a busy state — a
+  rectangular, circular and polygonal shutter (one path item), 40 polylines and 10 ellipses of
+  a layer, 10 text objects — under the image's parent item turned 90 degrees and flipped.
+
+Run: ``.venv/bin/python benchmarks/bench_pstate.py [--steps N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "core"))
+from benchmarks._common import Summary, ensure_offscreen, machine_description
+
+ensure_offscreen()
+
+import pydicom  # noqa: E402
+from pstate_files import annotation, graphic, make_state, text  # noqa: E402
+from pydicom.data import get_testdata_file  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from benchmarks.bench_window import ct_frame, make_pane, window_steps  # noqa: E402
+from viewer.core.documents.presentation_render import state_geometry  # noqa: E402
+from viewer.core.documents.presentation_state import read_presentation_state  # noqa: E402
+from viewer.ui.presentation_layer import graphic_items, image_transform, shutter_items  # noqa: E402
+
+
+def busy_state(header):
+    shapes = [graphic("PIXEL", "POLYLINE", [(10 + i, 20 + 5 * i), (200 + i, 40 + 5 * i), (300, 300 - i)]) for i in range(40)]
+    shapes += [
+        graphic("PIXEL", "ELLIPSE", [(100, 50 + 20 * i), (160, 50 + 20 * i), (130, 40 + 20 * i), (130, 60 + 20 * i)]) for i in range(10)
+    ]
+    texts = [text(f"label {i}: 12.3 mm", box=(20, 30 * i + 5, 200, 30 * i + 25)) for i in range(10)]
+    ds = make_state(
+        header,
+        rotation=90,
+        flip=True,
+        rectangle=(10, 500, 10, 500),
+        circle=(256, 256, 240),
+        polygon=[(5, 256), (256, 507), (507, 256), (256, 5)],
+        annotations=[annotation(shapes, texts)],
+        layer_colour=[34733, 53199, 50050],
+    )
+    return read_presentation_state(ds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=40, help="blocks of 10 steps for each case")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    frame = ct_frame()
+    pane = make_pane(app)
+    voi = frame.default_voi()
+    pane.show_frame(frame, voi, False, fit=True)
+    app.processEvents()
+    header = pydicom.dcmread(get_testdata_file("693_UNCI.dcm", download=False), stop_before_pixels=True)
+    state = busy_state(header)
+    rows, columns = frame.shape
+    uid = str(header.SOPInstanceUID)
+    geometry = state_geometry(state, rows, columns, uid)
+    windows = window_steps(voi, 20)
+    viewport = pane.view.viewport()
+    to_view = image_transform(state, rows, columns)
+    cases = ("plain", "turned", "state")  # the image alone; turned and flipped only; with everything
+    results: dict[str, dict[str, list[int]]] = {name: {"cpu": [], "wall": []} for name in cases}
+    items: list = []
+    for _block in range(args.blocks):
+        for name in cases:
+            for item in items:
+                pane.view_box.removeItem(item)
+            items = []
+            pane.set_image_transform(None)
+            if name != "plain":
+                pane.set_image_transform(to_view)
+            if name == "state":
+                items = shutter_items(state, rows, columns, to_view) + graphic_items(state, geometry, uid, 1, to_view)
+                for item in items:
+                    pane.view_box.addItem(item, ignoreBounds=True)
+            app.processEvents()
+            for k in range(13):
+                cpu, wall = time.thread_time_ns(), time.perf_counter_ns()
+                pane.set_display(windows[k], False)
+                viewport.repaint()
+                if k >= 3:  # the first steps after a change fill caches
+                    results[name]["cpu"].append(time.thread_time_ns() - cpu)
+                    results[name]["wall"].append(time.perf_counter_ns() - wall)
+    print("machine:", machine_description())
+    print(f"items drawn for the state: {len(items)}, the image turned {state.rotation} degrees and flipped")
+    for clock in ("cpu", "wall"):
+        a, t, b = (Summary.of_ns(results[name][clock]) for name in cases)
+        print(f"[{clock}] step, image alone:        p50 {a.p50:.3f} ms  p95 {a.p95:.3f} ms  (n={a.n})")
+        print(f"[{clock}] step, turned and flipped: p50 {t.p50:.3f} ms  p95 {t.p95:.3f} ms  ({t.p50 - a.p50:+.3f} ms at p50)")
+        print(f"[{clock}] step, with the state:     p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (n={b.n})")
+        print(f"[{clock}] added by the state:       p50 {b.p50 - a.p50:+.3f} ms  p95 {b.p95 - a.p95:+.3f} ms  (goal: at most 1 ms)")
+
+
+if __name__ == "__main__":
+    main()
