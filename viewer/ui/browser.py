@@ -4,7 +4,11 @@ The strip (:class:`~viewer.ui.series_strip.SeriesStrip`) is narrow, one row
 per series with its thumbnail; the "Tree" button (or View > Show the full
 study tree) puts the tree in its place. Both show the same catalog, follow
 the same filter box, show a series on a click and let it be dragged
-(:data:`~viewer.ui.series_strip.SERIES_MIME`).
+(:data:`~viewer.ui.series_strip.SERIES_MIME`). Every object of a study is
+listed: a series of images (or a video) is shown in the active viewport on a
+click (``series_activated``); an object without an image (a report, key
+images, a presentation state, an ECG, a PDF...) is listed with its kind and
+opens in its own view (``object_activated``).
 
 The tree is a tree over the core's :class:`~viewer.core.media.model.Catalog`, with a filter
 box, sortable columns, a thumbnail per series and the scan's progress with
@@ -42,7 +46,7 @@ from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
-from viewer.ui.series_strip import SERIES_MIME, SeriesStrip, series_mime_data
+from viewer.ui.series_strip import SERIES_MIME, SeriesStrip, kind_text, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -93,11 +97,13 @@ class SeriesModel(QStandardItemModel):
 class StudyBrowser(QWidget):
     """The series strip or the tree of what was opened, its text read with the user's character-set `overrides`.
 
-    Signals: ``series_activated(Series)`` on a click, a double-click or Enter;
+    Signals: ``series_activated(Series)`` on a click, a double-click or Enter on a series of images;
+    ``object_activated(Series)`` on one of objects without an image (a report, key images...);
     ``tree_shown_changed(bool)`` when the full tree replaces the strip, or back.
     """
 
     series_activated = Signal(object)
+    object_activated = Signal(object)
     cancel_requested = Signal()
     tree_shown_changed = Signal(bool)
 
@@ -156,7 +162,7 @@ class StudyBrowser(QWidget):
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
 
         self.strip = SeriesStrip(overrides)
-        self.strip.series_activated.connect(self.series_activated)
+        self.strip.series_activated.connect(self.activate)
         self.views = QStackedWidget()
         self.views.addWidget(self.strip)
         self.views.addWidget(self.tree)
@@ -301,6 +307,8 @@ class StudyBrowser(QWidget):
         count = series.image_count
         missing = series.missing_count
         count_text = f"{count}" + (f" ({missing} missing)" if missing else "")
+        if not series.shows_images:  # a report, key images...: its kind in the Images column
+            count_text = kind_text(series) + (f" ({missing} missing)" if missing else "")
         if row is None:
             series_description = self._text(series.header, "SeriesDescription")
             description = series_description or (series.instances[0].path.name if series.instances[0].path else "")
@@ -383,6 +391,8 @@ class StudyBrowser(QWidget):
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:
         words = f"{count(progress.files_seen, 'file')} looked at, {count(progress.images_found, 'image')}"
+        if progress.objects_found:  # reports, key images, presentation states...: listed too
+            words += f", {count(progress.objects_found, 'other object')}"
         if progress.skipped:
             words += f", {count(progress.skipped, 'other file')} skipped"
         if progress.problems:
@@ -409,7 +419,12 @@ class StudyBrowser(QWidget):
     def _activated(self, index) -> None:
         series = self.proxy.mapToSource(index.siblingAtColumn(0)).data(SERIES_ROLE)
         if series is not None:
-            self.series_activated.emit(series)
+            self.activate(series)
+
+    def activate(self, series: Series) -> None:
+        """What a click on `series` does: images to the viewport (``series_activated``), any other
+        object to its own view (``object_activated``)."""
+        (self.series_activated if series.shows_images else self.object_activated).emit(series)
 
     def _filter_changed(self, value: str) -> None:
         self.proxy.setFilterFixedString(value.strip())

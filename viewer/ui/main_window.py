@@ -112,9 +112,10 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
-        from viewer.ui import layouts  # the layout chooser, hanging, compare with prior
+        from viewer.ui import layouts, report_view  # the layout chooser, hanging, compare with prior; reports (#16)
 
         layouts.install(self)
+        report_view.install(self)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says

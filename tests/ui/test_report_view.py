@@ -1,0 +1,119 @@
+"""The report view: every object listed in the browser with its kind, a report opened as a document,
+its image links opening that image and frame in the active viewport."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from PySide6.QtCore import QUrl
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
+from sr_reports import code, content_item, sr_file  # noqa: E402  (the core tests' helper)
+
+from viewer.core.documents.sr import read_report  # noqa: E402
+from viewer.ui.report_view import ReportView, parse_image_link, report_html  # noqa: E402
+
+MULTI_FRAME = "emri_small.dcm"  # 10 frames
+
+
+def report_on(path: Path, image: Path, frame: int) -> Path:
+    """A Comprehensive SR whose finding points at frame `frame` of `image` (written with pydicom)."""
+    target = pydicom.dcmread(image, stop_before_pixels=True)
+    ref = Dataset()
+    ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = target.SOPClassUID, target.SOPInstanceUID
+    ref.ReferencedFrameNumber = frame
+    root = Dataset()
+    root.ValueType = "CONTAINER"
+    root.ContinuityOfContent = "SEPARATE"
+    root.ConceptNameCodeSequence = Sequence([code("18748-4", "LN", "Diagnostic Imaging Report")])
+    findings = content_item("CONTAINS", "CONTAINER", code("121070", "DCM", "Findings"), ContinuityOfContent="SEPARATE")
+    findings.ContentSequence = Sequence(
+        [
+            content_item("CONTAINS", "TEXT", code("121071", "DCM", "Finding"), TextValue="Bright spot"),
+            content_item("CONTAINS", "IMAGE", code("121112", "DCM", "Source of Measurement"), ReferencedSOPSequence=Sequence([ref])),
+        ]
+    )
+    root.ContentSequence = Sequence([findings])
+    return sr_file(
+        path,
+        root,
+        "1.2.840.10008.5.1.4.1.1.88.33",
+        StudyInstanceUID=target.StudyInstanceUID,
+        PatientName=str(target.PatientName),
+        PatientID=str(target.get("PatientID", "")),
+    )
+
+
+def test_report_html_holds_the_document():
+    report = read_report(get_testdata_file("test-SR.dcm"))
+    text = report_html(report)
+    assert "<h1>Diagnosis</h1>" in text
+    for words in ("COMPLETE — This document is completed!", "VERIFIED", "Riesmeier, Jörg", "Sample Code 1", "3 cm", "2000-12-06"):
+        assert words in text
+    assert 'href="image:1.2.3.4.5.0?frame=5"' in text  # the CT image's frame 5, as the file says
+    assert parse_image_link("image:1.2.3.4.5.0?frame=5") == ("1.2.3.4.5.0", 4)
+    assert parse_image_link("https://example.org") is None
+
+
+def test_view_emits_the_image_of_a_link(qtbot):
+    view = ReportView()
+    qtbot.addWidget(view)
+    view.show_report(read_report(get_testdata_file("test-SR.dcm")))
+    assert "Diagnosis" in view.toPlainText()
+    with qtbot.waitSignal(view.image_requested) as signal:
+        view.anchorClicked.emit(QUrl("image:1.2.3.4.5.0?frame=5"))
+    assert signal.args == ["1.2.3.4.5.0", 4]
+
+
+@pytest.fixture
+def study(tmp_path):
+    """A multi-frame image, a report pointing at its frame 3, an RT plan and an ECG."""
+    folder = tmp_path / "disc"
+    folder.mkdir()
+    image = Path(shutil.copy(get_testdata_file(MULTI_FRAME), folder / "mr.dcm"))
+    report_on(folder / "report.dcm", image, 3)
+    shutil.copy(get_testdata_file("rtplan.dcm"), folder / "plan.dcm")
+    shutil.copy(get_testdata_file("waveform_ecg.dcm"), folder / "ecg.dcm")
+    return folder
+
+
+def test_every_object_listed_with_its_kind_and_a_report_opens_with_working_links(main_window, open_in, study, qtbot):
+    open_in(main_window, [study])
+    qtbot.waitUntil(lambda: main_window.opener.catalog.series and not main_window.opener.busy, timeout=30000)
+    browser = main_window.browser
+    by_kind = {s.kind: s for s in main_window.opener.catalog.all_series()}
+    assert set(by_kind) == {"image series", "report", "other", "ECG"}
+    rows = {uid: item.text() for uid, item in browser.strip.series_items().items()}
+    assert "Report" in rows[by_kind["report"].uid]
+    assert "Other: RT Plan" in rows[by_kind["other"].uid]
+    assert "ECG" in rows[by_kind["ECG"].uid]
+    assert browser.series_items()[by_kind["report"].uid][9].text() == "Report"  # the tree's Images column
+
+    shown = main_window.current_series
+    with qtbot.assertNotEmitted(browser.series_activated):
+        browser.activate(by_kind["report"])
+    assert main_window.report_dock.isVisible()
+    assert "Bright spot" in main_window.report_view.toPlainText()
+    assert main_window.current_series is shown  # a report never replaces the image shown
+
+    main_window.viewport.clear()
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        main_window.report_view.anchorClicked.emit(QUrl(main_window.report_view.toHtml().split('href="')[1].split('"')[0]))
+    assert main_window.current_series is by_kind["image series"]
+    assert main_window.viewport.current.frame == 2  # frame 3 of the report, 0-based
+
+    browser.activate(by_kind["other"])
+    assert "plan.dcm: has no image to show (it is an RT Plan Storage object)" in main_window.pane.message_label.text()
+
+
+def test_a_report_opened_alone_is_shown(main_window, study, qtbot):
+    main_window.open_paths([study / "report.dcm"])
+    qtbot.waitUntil(lambda: main_window.report_dock.isVisible(), timeout=30000)
+    assert "Diagnostic Imaging Report" in main_window.report_view.toPlainText()
