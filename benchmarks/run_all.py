@@ -26,7 +26,7 @@ from benchmarks._common import REPO, ensure_offscreen, machine_description
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking", "measure")
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking", "measure", "report")
 
 NOTES = """\
 How to read this:
@@ -90,6 +90,11 @@ def report(
 
         linking = bench_linking.run(steps, log=log)
     measure = bench_measure.run(log=log) if "measure" in only else None
+    report_view = None
+    if "report" in only:
+        from benchmarks import bench_report  # Qt widgets: imported only when run
+
+        report_view = bench_report.run(log=log)
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -133,6 +138,8 @@ def report(
         lines += [bench_linking.markdown(linking)]
     if measure is not None:
         lines += [bench_measure.markdown(measure)]
+    if report_view is not None:
+        lines += [bench_report.markdown(report_view)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
@@ -144,6 +151,8 @@ def report(
         lines += [bench_mpr.NOTES]
     if measure is not None:
         lines += [bench_measure.NOTES]
+    if report_view is not None:
+        lines += [bench_report.NOTES]
     return "\n".join(lines)
 
 
