@@ -9,6 +9,8 @@ dsrdump's, or the pydicom dataset's.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 
 import pydicom
 import pytest
@@ -162,3 +164,11 @@ def test_not_a_report_and_damaged_reports_say_so_in_one_line(tmp_path):
     ds.save_as(tmp_path / "no-type.dcm")
     with pytest.raises(ViewerError, match="Value Type"):
         read_report(tmp_path / "no-type.dcm")
+
+
+@pytest.mark.parametrize("option", ["+ti", "+tb", "+td"], ids=["implicit-little", "explicit-big", "deflated"])
+def test_every_encoding_item_for_item(tmp_path, option):
+    """test-SR.dcm written by dcmtk's dcmconv in another transfer syntax: the same tree as dsrdump reads it."""
+    path = tmp_path / "converted.dcm"
+    subprocess.run([shutil.which("dcmconv"), option, get_testdata_file("test-SR.dcm"), str(path)], check=True, timeout=60)
+    assert len(check_against_dsrdump(path)) == len(list(read_report(get_testdata_file("test-SR.dcm")).items()))
