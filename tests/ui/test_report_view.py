@@ -117,3 +117,56 @@ def test_a_report_opened_alone_is_shown(main_window, study, qtbot):
     main_window.open_paths([study / "report.dcm"])
     qtbot.waitUntil(lambda: main_window.report_dock.isVisible(), timeout=30000)
     assert "Diagnostic Imaging Report" in main_window.report_view.toPlainText()
+
+
+def key_object_selection(path: Path, image: Path, frames: list[int]) -> Path:
+    """A Key Object Selection flagging `frames` of `image` (written with pydicom, TID 2010's shape)."""
+    target = pydicom.dcmread(image, stop_before_pixels=True)
+    ref = Dataset()
+    ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = target.SOPClassUID, target.SOPInstanceUID
+    ref.ReferencedFrameNumber = frames
+    root = Dataset()
+    root.ValueType = "CONTAINER"
+    root.ContinuityOfContent = "SEPARATE"
+    root.ConceptNameCodeSequence = Sequence([code("113000", "DCM", "Of Interest")])
+    root.ContentSequence = Sequence(
+        [
+            content_item("CONTAINS", "TEXT", code("113012", "DCM", "Key Object Description"), TextValue="Two frames of the lesion"),
+            content_item("CONTAINS", "IMAGE", None, ReferencedSOPSequence=Sequence([ref])),
+        ]
+    )
+    return sr_file(
+        path,
+        root,
+        "1.2.840.10008.5.1.4.1.1.88.59",
+        StudyInstanceUID=target.StudyInstanceUID,
+        PatientName=str(target.PatientName),
+        PatientID=str(target.get("PatientID", "")),
+        Modality="KO",
+    )
+
+
+def test_key_images_marked_and_shown_alone(main_window, open_in, study, qtbot):
+    key_object_selection(study / "ko.dcm", study / "mr.dcm", [2, 5])
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        open_in(main_window, [study])
+    browser = main_window.browser
+    by_kind = {s.kind: s for s in main_window.opener.catalog.all_series()}
+    mr = by_kind["image series"]
+    row = browser.strip.series_items()[mr.uid]
+    assert "★ 2 key images" in row.text()
+    assert "Of Interest: Two frames of the lesion" in row.toolTip()
+    assert browser.key_button.isVisibleTo(browser)
+
+    browser.key_button.setChecked(True)  # key images only
+    shown = {uid for uid, item in browser.strip.series_items().items() if not item.isHidden()}
+    assert shown == {mr.uid, by_kind["key images"].uid}
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        browser.activate(mr)
+    assert [ref.frame for ref in main_window.viewport.images] == [1, 4]  # frames 2 and 5, 0-based
+    browser.key_button.setChecked(False)
+    assert all(not item.isHidden() for item in browser.strip.series_items().values())
+
+    browser.activate(by_kind["key images"])  # the KO itself: its title and description in the report view
+    assert "Of Interest" in main_window.report_view.toPlainText()
+    assert "Two frames of the lesion" in main_window.report_view.toPlainText()

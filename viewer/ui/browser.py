@@ -171,6 +171,14 @@ class StudyBrowser(QWidget):
         self.tree_button.setCheckable(True)
         self.tree_button.setToolTip("Show the full study tree (patients, studies, series, with every column), or the series strip")
         self.tree_button.toggled.connect(self.show_tree)
+        self.key_button = QToolButton()
+        self.key_button.setText("★ Key")
+        self.key_button.setCheckable(True)
+        self.key_button.setToolTip("Key images only: the series a Key Object Selection flags, showing their key images alone")
+        self.key_button.toggled.connect(self.strip.set_key_only)
+        self.key_button.hide()  # until a study holds key images
+        #: Series key -> the series of its key images alone (ui/key_images), shown when "key images only" is on.
+        self.key_series: dict[str, Series] = {}
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 0)  # busy: the total is not known while walking
@@ -195,6 +203,7 @@ class StudyBrowser(QWidget):
         filter_row = QHBoxLayout()
         filter_row.setContentsMargins(0, 0, 0, 0)
         filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.key_button)
         filter_row.addWidget(self.tree_button)
         layout.addLayout(filter_row)
         layout.addWidget(self.views, 1)
@@ -206,9 +215,9 @@ class StudyBrowser(QWidget):
         """Rebuild every row (the text may read differently, e.g. a new character set)."""
         selected = self.tree.currentIndex()
         selected_series = self.proxy.mapToSource(selected.siblingAtColumn(0)).data(SERIES_ROLE) if selected.isValid() else None
-        icons = self._icons
+        icons, key_series = self._icons, self.key_series
         self.clear()
-        self._icons = icons
+        self._icons, self.key_series = icons, key_series
         self.update_series(catalog, catalog.all_series())
         for uid, icon in icons.items():
             if uid in self._series:
@@ -241,6 +250,7 @@ class StudyBrowser(QWidget):
         self._series.clear()
         self._icons = {}
         self.catalog = None
+        self.key_series = {}
         self.strip.clear()
         self.strip.forget_thumbnails()
 
@@ -424,6 +434,8 @@ class StudyBrowser(QWidget):
     def activate(self, series: Series) -> None:
         """What a click on `series` does: images to the viewport (``series_activated``), any other
         object to its own view (``object_activated``)."""
+        if self.key_button.isChecked() and series.uid in self.key_series:
+            series = self.key_series[series.uid]  # "key images only": the key images of the series
         (self.series_activated if series.shows_images else self.object_activated).emit(series)
 
     def _filter_changed(self, value: str) -> None:

@@ -211,3 +211,6 @@ def install(window: MainWindow) -> None:
     window.browser.object_activated.connect(controller.open_object)
     view.image_requested.connect(controller.open_image)
     window.opening.opened.connect(controller.show_lone_object)
+    from viewer.ui import key_images  # the key images a Key Object Selection flags, marked in the strip
+
+    key_images.install(window)

@@ -105,6 +105,9 @@ class SeriesStrip(QListWidget):
         self._items: dict[str, QListWidgetItem] = {}
         self._icons: dict[str, QIcon] = {}
         self._filter = ""
+        #: Series key -> what a Key Object Selection says of its key images ("★ 2 key images", its title); see ui/key_images.
+        self.key_notes: dict[str, tuple[str, str]] = {}
+        self.key_only = False
         self.setIconSize(QSize(STRIP_THUMBNAIL, STRIP_THUMBNAIL))
         self.setWordWrap(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -182,10 +185,23 @@ class SeriesStrip(QListWidget):
         count_text = f"{images} image{'s' if images != 1 else ''}" + (f" ({missing} missing)" if missing else "")
         if not series.shows_images:  # a report, key images...: its kind, not "0 images"
             count_text = kind_text(series) + (f" ({missing} missing)" if missing else "")
-        label = "\n".join(p for p in (heading, description, count_text) if p)
+        key_line, key_note = self.key_notes.get(series.uid, ("", ""))
+        label = "\n".join(p for p in (heading, description, count_text, key_line) if p)
         item.setText(("⚠ " if series.warnings else "") + label)
-        item.setToolTip("\n".join([" ".join(label.splitlines())] + series.warnings))
+        item.setToolTip("\n".join([" ".join(label.splitlines())] + ([key_note] if key_note else []) + series.warnings))
         item.setData(FILTER_ROLE, f"{item.data(CONTEXT_ROLE)} {label} {series.modality} {series.kind}".lower())
+
+    def set_key_notes(self, notes: dict[str, tuple[str, str]]) -> None:
+        """Mark the series holding key images: `notes` maps a series key to (its row's line, its tooltip)."""
+        self.key_notes = notes
+        for item in self._items.values():
+            self._label(item, item.data(SERIES_ROLE))
+        self.set_filter(self._filter)
+
+    def set_key_only(self, key_only: bool) -> None:
+        """Show only the series with key images (and the key object documents themselves)."""
+        self.key_only = key_only
+        self.set_filter(self._filter)
 
     def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
         """`changed` series gained images: their rows are relabelled; a new series builds the rows again (in order)."""
@@ -224,6 +240,9 @@ class SeriesStrip(QListWidget):
                 study = row
             else:
                 hidden = bool(self._filter) and self._filter not in item.data(FILTER_ROLE)
+                if self.key_only:
+                    series = item.data(SERIES_ROLE)
+                    hidden = hidden or not (series.uid in self.key_notes or series.kind == KEY_IMAGES)
                 item.setHidden(hidden)
                 if not hidden:
                     shown.update(r for r in (patient, study) if r is not None)
