@@ -376,3 +376,24 @@ def test_index_process_imports_no_window_network_or_decoders(disk):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.skipif(not shutil.which("dcmmkdir"), reason="dcmtk's dcmmkdir writes the media")
+def test_objects_on_media_are_listed_from_their_dicomdir_records(tmp_path, capsys):
+    """A DICOMDIR made by dcmmkdir listing a CT image and a report: the report's record is a report (#16)."""
+    (tmp_path / "IM").mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "IM" / "CT1")
+    shutil.copy(get_testdata_file("test-SR.dcm"), tmp_path / "IM" / "SR1")
+    subprocess.run(["dcmmkdir", "+r", "-Pgp", "+I", "IM/CT1", "IM/SR1"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    tree = index_json(capsys, tmp_path)
+    listed = {
+        Path(i["path"]).name: (s["kind"], s["images"], i["SOPClassUID"])
+        for p in tree["patients"]
+        for st in p["studies"]
+        for s in st["series"]
+        for i in s["instances"]
+    }
+    assert listed == {
+        "CT1": ("image series", 1, pydicom.dcmread(tmp_path / "IM" / "CT1").SOPClassUID),
+        "SR1": ("report", 0, pydicom.dcmread(tmp_path / "IM" / "SR1").SOPClassUID),
+    }

@@ -166,6 +166,8 @@ class ReportController(QObject):
         self.dock.setWindowTitle(f"Report: {report.title}")
         self.dock.show()
         self.dock.raise_()
+        if self.window.viewport.current_series is None:  # nothing else to look at: say where the report is
+            self.window.viewport.pane.show_message(f"{report.kind} \u201c{report.title}\u201d: shown in the Report panel.")
 
     def show_lone_object(self) -> None:
         """Opened only objects without images (a report named on the command line): the first is opened."""
