@@ -29,6 +29,9 @@ def report_on(path: Path, image: Path, frame: int) -> Path:
     ref = Dataset()
     ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = target.SOPClassUID, target.SOPInstanceUID
     ref.ReferencedFrameNumber = frame
+    scoord = content_item("CONTAINS", "SCOORD", code("111030", "DCM", "Image Region"), GraphicType="POLYLINE")
+    scoord.GraphicData = [10.5, 20.0, 40.0, 20.0, 40.0, 50.25, 10.5, 20.0]
+    scoord.ContentSequence = Sequence([content_item("SELECTED FROM", "IMAGE", None, ReferencedSOPSequence=Sequence([ref]))])
     root = Dataset()
     root.ValueType = "CONTAINER"
     root.ContinuityOfContent = "SEPARATE"
@@ -38,6 +41,7 @@ def report_on(path: Path, image: Path, frame: int) -> Path:
         [
             content_item("CONTAINS", "TEXT", code("121071", "DCM", "Finding"), TextValue="Bright spot"),
             content_item("CONTAINS", "IMAGE", code("121112", "DCM", "Source of Measurement"), ReferencedSOPSequence=Sequence([ref])),
+            scoord,
         ]
     )
     root.ContentSequence = Sequence([findings])
@@ -108,6 +112,19 @@ def test_every_object_listed_with_its_kind_and_a_report_opens_with_working_links
         main_window.report_view.anchorClicked.emit(QUrl(main_window.report_view.toHtml().split('href="')[1].split('"')[0]))
     assert main_window.current_series is by_kind["image series"]
     assert main_window.viewport.current.frame == 2  # frame 3 of the report, 0-based
+
+    # The region's link: the same image and frame, the polyline drawn on it where the file says.
+    scoord_link = next(part.split('"')[0] for part in main_window.report_view.toHtml().split('href="') if "scoord=" in part.split('"')[0])
+    main_window.report_view.anchorClicked.emit(QUrl(scoord_link.replace("&amp;", "&")))
+    qtbot.waitUntil(lambda: main_window.report_controller.drawn is not None, timeout=30000)
+    drawn = main_window.report_controller.drawn
+    data = [float(v) for v in pydicom.dcmread(study / "report.dcm").ContentSequence[0].ContentSequence[2].GraphicData]
+    box = drawn.path().boundingRect()
+    assert (box.left(), box.top(), box.right(), box.bottom()) == (min(data[0::2]), min(data[1::2]), max(data[0::2]), max(data[1::2]))
+    assert drawn.parentItem() is main_window.pane.image_item and main_window.viewport.current.frame == 2
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        main_window.viewport.go_to(0)
+    assert main_window.report_controller.drawn is None  # another image: the region is not drawn on it
 
     browser.activate(by_kind["other"])
     assert "plan.dcm: has no image to show (it is an RT Plan Storage object)" in main_window.pane.message_label.text()

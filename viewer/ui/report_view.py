@@ -7,7 +7,10 @@ document's flags and observers first, then the content tree, each
 container's concept name a heading, each item its concept name and value
 (codes by meaning, numbers with units, dates, names). References to images
 are links: a click opens that image, at that frame, in the active viewport
-(:meth:`ReportController.open_image`), when it is among the files opened.
+(:meth:`ReportController.open_image`), when it is among the files opened;
+spatial coordinates (SCOORD) are links too, that open the image they were
+selected from with the points, line, circle or ellipse drawn on it
+(:func:`scoord_path`) until another image is shown.
 Objects of other kinds without a viewer of their own say so in the viewport.
 """
 
@@ -17,8 +20,9 @@ import html
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtWidgets import QDockWidget, QTextBrowser, QWidget
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QDockWidget, QGraphicsPathItem, QTextBrowser, QWidget
 
 from viewer.core.dicom.io import ViewerError, sop_class_name
 from viewer.core.dicom.sop_classes import KEY_IMAGES, REPORT
@@ -36,10 +40,16 @@ _PLAIN = {"", "CONTAINS"}
 INDENT = 18
 
 
-def image_link(ref: ObjectReference, frame: int | None = None) -> str:
-    """The link of an image reference (its first frame, or `frame`)."""
+#: Spatial coordinates drawn on an image: a colour that reads on grey (as dcmtk draws graphics in yellow).
+SCOORD_COLOUR = QColor("#ffd700")
+
+
+def image_link(ref: ObjectReference, frame: int | None = None, scoord: str = "") -> str:
+    """The link of an image reference (its first frame, or `frame`; `scoord`: the position of
+    spatial coordinates to draw on it)."""
     frame = frame if frame is not None else (ref.frames[0] if ref.frames else None)
-    return f"{IMAGE_SCHEME}:{ref.sop_instance_uid}" + (f"?frame={frame}" if frame else "")
+    query = "&".join(p for p in (f"frame={frame}" if frame else "", f"scoord={scoord}" if scoord else "") if p)
+    return f"{IMAGE_SCHEME}:{ref.sop_instance_uid}" + (f"?{query}" if query else "")
 
 
 def parse_image_link(url: str) -> tuple[str, int] | None:
@@ -54,6 +64,50 @@ def parse_image_link(url: str) -> tuple[str, int] | None:
     return parts.path, max(frame, 1) - 1
 
 
+def link_scoord(url: str) -> str:
+    """The position of the spatial coordinates an image link draws ('' for none)."""
+    return parse_qs(urlsplit(url).query).get("scoord", [""])[0]
+
+
+def scoord_path(graphic_type: str, data: tuple[float, ...]) -> QPainterPath:
+    """Image (column, row) coordinates of a SCOORD as a path (PS3.3 C.18.6.1.2): POINT and
+    MULTIPOINT as small crosses, POLYLINE as lines, CIRCLE from its centre and a point of its
+    perimeter, ELLIPSE from the end points of its major then its minor axis. (0, 0) is the top
+    left corner of the top left pixel, as in the image item's coordinates."""
+    points = [QPointF(data[i], data[i + 1]) for i in range(0, len(data) - 1, 2)]
+    path = QPainterPath()
+    if not points:
+        return path
+    if graphic_type in ("POINT", "MULTIPOINT"):
+        for p in points:
+            path.moveTo(p.x() - 2, p.y())
+            path.lineTo(p.x() + 2, p.y())
+            path.moveTo(p.x(), p.y() - 2)
+            path.lineTo(p.x(), p.y() + 2)
+    elif graphic_type == "CIRCLE" and len(points) >= 2:
+        centre, edge = points[0], points[1]
+        radius = ((edge.x() - centre.x()) ** 2 + (edge.y() - centre.y()) ** 2) ** 0.5
+        path.addEllipse(centre, radius, radius)
+    elif graphic_type == "ELLIPSE" and len(points) >= 4:
+        import math
+
+        a, b, c, d = points[:4]
+        centre = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2)
+        major = math.hypot(b.x() - a.x(), b.y() - a.y()) / 2
+        minor = math.hypot(d.x() - c.x(), d.y() - c.y()) / 2
+        angle = math.degrees(math.atan2(b.y() - a.y(), b.x() - a.x()))
+        ellipse = QPainterPath()
+        ellipse.addEllipse(QRectF(-major, -minor, 2 * major, 2 * minor))
+        from PySide6.QtGui import QTransform
+
+        path = QTransform().translate(centre.x(), centre.y()).rotate(angle).map(ellipse)
+    else:  # POLYLINE (closed when its last point is its first), and anything else as lines
+        path.moveTo(points[0])
+        for p in points[1:]:
+            path.lineTo(p)
+    return path
+
+
 def _reference_html(ref: ObjectReference) -> str:
     name = html.escape((ref.sop_class_name or ref.sop_class_uid).removesuffix(" Storage"))
     if not ref.frames:
@@ -63,6 +117,11 @@ def _reference_html(ref: ObjectReference) -> str:
 
 
 def _value_html(item: ContentItem) -> str:
+    if item.value_type == "SCOORD":
+        refs = item.image_references()
+        if refs:
+            frame = refs[0].frames[0] if refs[0].frames else None
+            return f'<a href="{html.escape(image_link(refs[0], frame, item.position))}">{html.escape(item.value)}</a>'
     if item.value_type == "IMAGE":
         return "; ".join(_reference_html(ref) for ref in item.references)
     if item.value_type == "CODE" and item.code is not None:
@@ -126,6 +185,7 @@ class ReportView(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.anchorClicked.connect(self._clicked)
         self.report: Report | None = None
+        self.scoord: ContentItem | None = None  # the spatial coordinates of the link clicked last
 
     def show_report(self, report: Report) -> None:
         self.report = report
@@ -134,6 +194,7 @@ class ReportView(QTextBrowser):
     def _clicked(self, url: QUrl) -> None:
         target = parse_image_link(url.toString())
         if target is not None:
+            self.scoord = self.report.item_at(link_scoord(url.toString())) if self.report is not None else None
             self.image_requested.emit(*target)
 
 
@@ -143,6 +204,9 @@ class ReportController(QObject):
     def __init__(self, window: MainWindow, view: ReportView, dock: QDockWidget):
         super().__init__(window)
         self.window, self.view, self.dock = window, view, dock
+        #: The spatial coordinates drawn, the image they belong on, and the viewport showing it.
+        self.drawn: QGraphicsPathItem | None = None
+        self._drawing: tuple[object, ImageRef, ContentItem] | None = None
 
     def open_object(self, series: Series) -> None:
         """A report or key images: read and shown in the dock; other kinds: said in the viewport."""
@@ -194,10 +258,46 @@ class ReportController(QObject):
         series, instance = found
         ref = ImageRef(instance, min(frame, max(instance.frames - 1, 0)))
         viewport = self.window.viewport
+        self._forget_drawing()
+        scoord = self.view.scoord
+        if scoord is not None and scoord.value_type == "SCOORD" and scoord.graphic_data:
+            self._drawing = (viewport, ref, scoord)
+            viewport.image_shown.connect(self._image_shown)
         if viewport.current_series is series and ref in viewport.images:
             viewport.go_to(viewport.images.index(ref))
+            if viewport.current == ref and viewport.frame is not None:
+                self._image_shown()
         else:
             viewport.show_series(series, ref)
+
+    def _image_shown(self) -> None:
+        """An image is on screen in the viewport drawing coordinates: drawn there on theirs, gone from any other."""
+        if self._drawing is None:
+            return
+        viewport, ref, scoord = self._drawing
+        if viewport.current != ref:
+            if self.drawn is not None:
+                self._forget_drawing()
+            return
+        if self.drawn is None:
+            self.drawn = QGraphicsPathItem(scoord_path(scoord.graphic_type, scoord.graphic_data))
+            pen = QPen(SCOORD_COLOUR, 2)
+            pen.setCosmetic(True)  # two screen pixels at any zoom
+            self.drawn.setPen(pen)
+            self.drawn.setParentItem(viewport.pane.image_item)  # image coordinates, with the view's transformation
+
+    def _forget_drawing(self) -> None:
+        if self.drawn is not None:
+            scene = self.drawn.scene()
+            if scene is not None:
+                scene.removeItem(self.drawn)
+            self.drawn = None
+        if self._drawing is not None:
+            try:
+                self._drawing[0].image_shown.disconnect(self._image_shown)
+            except (RuntimeError, TypeError):
+                pass
+            self._drawing = None
 
 
 def install(window: MainWindow) -> None:
