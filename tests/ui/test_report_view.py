@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence
 from PySide6.QtCore import QUrl
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
-from sr_reports import code, content_item, sr_file  # noqa: E402  (the core tests' helper)
+from sr_reports import code, content_item, dose_report, sr_file  # noqa: E402  (the core tests' helper)
 
 from viewer.core.documents.sr import read_report  # noqa: E402
 from viewer.ui.report_view import ReportView, parse_image_link, report_html  # noqa: E402
@@ -187,3 +187,16 @@ def test_key_images_marked_and_shown_alone(main_window, open_in, study, qtbot):
     browser.activate(by_kind["key images"])  # the KO itself: its title and description in the report view
     assert "Of Interest" in main_window.report_view.toPlainText()
     assert "Two frames of the lesion" in main_window.report_view.toPlainText()
+
+
+def test_a_long_report_is_shown_whole(qtbot, tmp_path):
+    """A 2,000-item dose report: its first items at once, every item once the event loop has turned."""
+    path = dose_report(tmp_path / "dose.dcm", 2000)
+    view = ReportView()
+    qtbot.addWidget(view)
+    view.show_report(read_report(path))
+    qtbot.waitUntil(lambda: view.complete)
+    text = view.toPlainText()
+    last = pydicom.dcmread(path).ContentSequence[-1].ContentSequence[0].TextValue
+    assert text.count("Acquisition Protocol:") == len(pydicom.dcmread(path).ContentSequence) - 1
+    assert text.rstrip().splitlines()[-1].startswith("DLP:") and last in text

@@ -20,8 +20,8 @@ import html
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QUrl, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen, QTextCursor
 from PySide6.QtWidgets import QDockWidget, QGraphicsPathItem, QTextBrowser, QWidget
 
 from viewer.core.dicom.io import ViewerError, sop_class_name
@@ -38,6 +38,8 @@ IMAGE_SCHEME = "image"
 _PLAIN = {"", "CONTAINS"}
 #: Pixels of indent per level of the content tree.
 INDENT = 18
+#: Items put in the document at once (more than fill a screen); the rest follow a moment later.
+FIRST_ITEMS = 150
 
 
 #: Spatial coordinates drawn on an image: a colour that reads on grey (as dcmtk draws graphics in yellow).
@@ -151,6 +153,12 @@ def _item_html(depth: int, item: ContentItem) -> str:
 
 def report_html(report: Report) -> str:
     """The report as an HTML document for :class:`QTextBrowser`: title, flags, observers, then the content."""
+    head, items = report_html_parts(report)
+    return "<html><body>" + head + "".join(items) + "</body></html>"
+
+
+def report_html_parts(report: Report) -> tuple[str, list[str]]:
+    """The document's head (title, flags, observers) and each content item's HTML, in order."""
     facts = [
         ("Document", report.kind),
         ("Patient", " ".join(p for p in (report.patient, f"({report.patient_id})" if report.patient_id else "") if p)),
@@ -167,11 +175,10 @@ def report_html(report: Report) -> str:
         for name, value in facts
         if value
     )
-    parts = [f"<h1>{html.escape(report.title)}</h1>", f"<table>{rows}</table>"]
+    head = f"<h1>{html.escape(report.title)}</h1><table>{rows}</table>"
     items = report.items()
     next(items, None)  # the root: its concept name is the title
-    parts += [_item_html(depth - 1, item) for depth, item in items]
-    return "<html><body>" + "".join(parts) + "</body></html>"
+    return head, [_item_html(depth - 1, item) for depth, item in items]
 
 
 class ReportView(QTextBrowser):
@@ -185,11 +192,30 @@ class ReportView(QTextBrowser):
         self.setOpenExternalLinks(False)
         self.anchorClicked.connect(self._clicked)
         self.report: Report | None = None
+        self._rest: list[str] = []
         self.scoord: ContentItem | None = None  # the spatial coordinates of the link clicked last
 
     def show_report(self, report: Report) -> None:
+        """Show `report`: its first :data:`FIRST_ITEMS` items at once (more than a screen), the rest
+        added on the event loop's next turn, so a 2,000-item dose report is on screen sooner."""
         self.report = report
-        self.setHtml(report_html(report))
+        head, items = report_html_parts(report)
+        self._rest = items[FIRST_ITEMS:]
+        self.setHtml("<html><body>" + head + "".join(items[:FIRST_ITEMS]) + "</body></html>")
+        if self._rest:
+            QTimer.singleShot(0, self, self._add_rest)
+
+    def _add_rest(self) -> None:
+        rest, self._rest = self._rest, []
+        if rest:
+            cursor = QTextCursor(self.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertHtml("".join(rest))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item of the report is in the document."""
+        return not self._rest
 
     def _clicked(self, url: QUrl) -> None:
         target = parse_image_link(url.toString())

@@ -575,6 +575,9 @@ class _Reader:
             return "\\".join(f"{v:g}" if vr == "FL" else str(v) for v in values)
         if vr not in ("SH", "LO", "UC", "UT", "PN"):
             return raw.decode("ascii", "replace").strip(" \x00")
+        if raw.isascii() and b"\x1b" not in raw:  # ASCII reads the same in every character set but ISO 2022's escapes
+            text = raw.decode("ascii")
+            return _lines(text.rstrip("\x00")) if vr == "UT" else text.strip(" \x00")
         if vr == "UT":
             # A report's prose is decoded in its declared character set when it decodes in it: the
             # inspector's guesses are made for names, and a lone '§' in Latin-1 prose reads as
