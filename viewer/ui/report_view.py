@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen, QTextCursor
+from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QDockWidget, QGraphicsPathItem, QTextBrowser, QWidget
 
 from viewer.core.dicom.io import ViewerError, sop_class_name
@@ -193,6 +193,7 @@ class ReportView(QTextBrowser):
         self.anchorClicked.connect(self._clicked)
         self.report: Report | None = None
         self._rest: list[str] = []
+        self._whole = ""
         self.scoord: ContentItem | None = None  # the spatial coordinates of the link clicked last
 
     def show_report(self, report: Report) -> None:
@@ -203,14 +204,17 @@ class ReportView(QTextBrowser):
         self._rest = items[FIRST_ITEMS:]
         self.setHtml("<html><body>" + head + "".join(items[:FIRST_ITEMS]) + "</body></html>")
         if self._rest:
+            self._whole = "<html><body>" + head + "".join(items) + "</body></html>"
             QTimer.singleShot(0, self, self._add_rest)
 
     def _add_rest(self) -> None:
-        rest, self._rest = self._rest, []
-        if rest:
-            cursor = QTextCursor(self.document())
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertHtml("".join(rest))
+        # The whole document again rather than the rest inserted at the end: Qt parses a document
+        # in one setHtml faster than it inserts a fragment (a 2,000-item report: about 3x).
+        if self._rest:
+            scrolled = self.verticalScrollBar().value()
+            self._rest = []
+            self.setHtml(self._whole)
+            self.verticalScrollBar().setValue(scrolled)
 
     @property
     def complete(self) -> bool:
