@@ -99,6 +99,7 @@ def test_every_object_listed_with_its_kind_and_a_report_opens_with_working_links
     assert "Other: RT Plan" in rows[by_kind["other"].uid]
     assert "ECG" in rows[by_kind["ECG"].uid]
     assert browser.series_items()[by_kind["report"].uid][9].text() == "Report"  # the tree's Images column
+    assert not browser.series_items()[by_kind["report"].uid][0].icon().isNull()  # the icon of its kind, in the tree too
 
     shown = main_window.current_series
     with qtbot.assertNotEmitted(browser.series_activated):

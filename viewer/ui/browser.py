@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -46,7 +47,7 @@ from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
-from viewer.ui.series_strip import SERIES_MIME, SeriesStrip, kind_text, series_mime_data
+from viewer.ui.series_strip import KIND_ICONS, SERIES_MIME, SeriesStrip, kind_text, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -335,6 +336,8 @@ class StudyBrowser(QWidget):
                 ]
             )
             row[0].setData(series, SERIES_ROLE)
+            if not series.shows_images:  # no thumbnail to come: the icon of its kind
+                row[0].setIcon(self.style().standardIcon(KIND_ICONS.get(series.kind, QStyle.StandardPixmap.SP_FileIcon)))
             if series.warnings:
                 row[0].setText("⚠ " + row[0].text())
                 row[0].setToolTip("\n".join([label] + series.warnings))
