@@ -172,3 +172,18 @@ def test_every_encoding_item_for_item(tmp_path, option):
     path = tmp_path / "converted.dcm"
     subprocess.run([shutil.which("dcmconv"), option, get_testdata_file("test-SR.dcm"), str(path)], check=True, timeout=60)
     assert len(check_against_dsrdump(path)) == len(list(read_report(get_testdata_file("test-SR.dcm")).items()))
+
+
+def test_a_report_cut_anywhere_is_read_or_refused_in_one_line(tmp_path):
+    """test-SR.dcm cut at every 53rd byte, and with bytes of its content tree flipped: a report or a
+    ViewerError of one line, never another exception."""
+    whole = open(get_testdata_file("test-SR.dcm"), "rb").read()
+    path = tmp_path / "damaged.dcm"
+    damaged = [whole[:end] for end in range(200, len(whole), 53)]
+    damaged += [whole[:at] + bytes([whole[at] ^ 0xFF]) + whole[at + 1 :] for at in range(1200, len(whole), 97)]
+    for data in damaged:
+        path.write_bytes(data)
+        try:
+            read_report(path)
+        except ViewerError as exc:
+            assert "\n" not in str(exc) and str(exc)

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.uid import UID, UID_dictionary
 
 from viewer.core.dicom.charset import declared_charsets, decode_text, decode_with, element_text
 from viewer.core.dicom.elements import (
@@ -106,7 +107,8 @@ class ObjectReference:
 
     @property
     def sop_class_name(self) -> str:
-        return UID(self.sop_class_uid).name if self.sop_class_uid else ""
+        known = UID_dictionary.get(self.sop_class_uid)  # not UID(): it warns of a damaged value, shown as it is
+        return known[0] if known else ""
 
     def to_json(self) -> dict:
         entry = {"sop_class_uid": self.sop_class_uid, "sop_class": self.sop_class_name, "sop_instance_uid": self.sop_instance_uid}
@@ -274,12 +276,14 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     for message in getattr(ds, "read_warnings", []):
         if "End of file reached" in message:
             raise ViewerError("the file is truncated (it ends in the middle of an element)", path)
-    try:
-        sop_class = str(ds.get("SOPClassUID", "") or "")
-    except Exception:  # a damaged UID value
-        sop_class = ""
-    if not is_structured_report(sop_class):
-        raise ViewerError(f"is not a Structured Report (it is {sop_class_name(ds)})", path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a damaged UID value: not a known SR class, and said so below
+        try:
+            sop_class = str(ds.get("SOPClassUID", "") or "")
+        except Exception:  # a damaged UID value
+            sop_class = ""
+        if not is_structured_report(sop_class):
+            raise ViewerError(f"is not a Structured Report (it is {sop_class_name(ds)})", path)
     try:
         data = path.read_bytes()
     except OSError as exc:
