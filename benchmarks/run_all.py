@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, document; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, document, report; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -26,7 +26,19 @@ from benchmarks._common import REPO, ensure_offscreen, machine_description
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking", "measure", "document")
+BENCHMARKS = (
+    "startup",
+    "window",
+    *bench_browser.PARTS,
+    *bench_decode.PARTS,
+    "inspector",
+    "net",
+    "mpr",
+    "linking",
+    "measure",
+    "document",
+    "report",
+)
 
 NOTES = """\
 How to read this:
@@ -91,6 +103,11 @@ def report(
         linking = bench_linking.run(steps, log=log)
     measure = bench_measure.run(log=log) if "measure" in only else None
     document = bench_document.run(log=log) if "document" in only else None
+    report_view = None
+    if "report" in only:
+        from benchmarks import bench_report  # Qt widgets: imported only when run
+
+        report_view = bench_report.run(log=log)
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -136,6 +153,8 @@ def report(
         lines += [bench_measure.markdown(measure)]
     if document is not None:
         lines += [bench_document.markdown(document)]
+    if report_view is not None:
+        lines += [bench_report.markdown(report_view)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
@@ -149,6 +168,8 @@ def report(
         lines += [bench_measure.NOTES]
     if document is not None:
         lines += [bench_document.NOTES]
+    if report_view is not None:
+        lines += [bench_report.NOTES]
     return "\n".join(lines)
 
 

@@ -60,8 +60,9 @@ SERIES_KEYS = {
     "NumberOfSeriesRelatedInstances",
     "images",
     "instances",
+    "kind",  # what the series is: image series, report, key images, presentation state... (#16)
 }
-INSTANCE_KEYS = {"SOPInstanceUID", "SOPClassUID", "path"}
+INSTANCE_KEYS = {"SOPInstanceUID", "SOPClassUID", "kind", "path"}
 IMAGES = ("CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "emri_small.dcm", "SC_rgb.dcm", "693_UNCI.dcm")
 
 
@@ -102,12 +103,14 @@ def index_json(capsys, path) -> dict:
 
 
 def frames(ds) -> int:
-    return int(ds.get("NumberOfFrames") or 1)
+    """The images of a file: 0 for an object without one (a report, a plan)."""
+    return int(ds.get("NumberOfFrames") or 1) if "Rows" in ds else 0
 
 
 def pydicom_tree(paths) -> tuple[dict, dict]:
     """What pydicom reads from `paths`: {series UID: [(path, dataset)]} of the
-    images (files with Rows and Columns), and {path: error or None} of the rest."""
+    images (files with Rows and Columns) and of the objects without an image by
+    design (a SOP Class and no Rows: listed too, #16), and {path: error or None} of the rest."""
     series, others = defaultdict(list), {}
     for path in paths:
         try:
@@ -115,7 +118,8 @@ def pydicom_tree(paths) -> tuple[dict, dict]:
         except (InvalidDicomError, EOFError, OSError) as exc:
             others[path] = exc
             continue
-        if "Rows" in ds and "Columns" in ds:
+        no_image_by_design = "SOPClassUID" in ds and "Rows" not in ds and "Image Storage" not in ds.SOPClassUID.name
+        if ("Rows" in ds and "Columns" in ds) or no_image_by_design:
             series[ds.SeriesInstanceUID].append((path, ds))
         else:
             others[path] = None
@@ -160,7 +164,8 @@ def test_json_of_a_folder_is_what_pydicom_reads(disk, capsys):
         assert sorted((i["path"], i["SOPInstanceUID"], i["SOPClassUID"]) for i in series["instances"]) == sorted(
             (str(path), ds.SOPInstanceUID, ds.SOPClassUID) for path, ds in members
         )
-        assert {i["path"]: i.get("NumberOfFrames", 1) for i in series["instances"]} == {str(p): frames(ds) for p, ds in members}
+        listed_frames = {i["path"]: i.get("NumberOfFrames", 1 if i["kind"] == "image series" else 0) for i in series["instances"]}
+        assert listed_frames == {str(p): frames(ds) for p, ds in members}
         assert series["Modality"] == first.Modality
         assert series["SeriesNumber"] == str(first.get("SeriesNumber", ""))
         assert series["SeriesDescription"] == str(first.get("SeriesDescription", "")).strip()
@@ -169,13 +174,17 @@ def test_json_of_a_folder_is_what_pydicom_reads(disk, capsys):
         assert study["AccessionNumber"] == str(first.get("AccessionNumber", "")).strip()
         assert patient["PatientID"] == str(first.get("PatientID", "")).strip()
         assert patient["PatientName"] == str(first.get("PatientName", "")).strip()
-    # The two MR_small copies (one Implicit VR) are one series of two instances.
-    assert sorted(len(members) for members in expected_series.values()) == [1, 1, 1, 1, 2]
+    # The two MR_small copies (one Implicit VR) are one series of two instances; the plan is a series of its own.
+    assert sorted(len(members) for members in expected_series.values()) == [1, 1, 1, 1, 1, 2]
     assert {p["path"]: p["reason"] for p in tree["problems"]}.keys() == {str(p) for p in others}
     reasons = {Path(p["path"]).name: p["reason"] for p in tree["problems"]}
     assert reasons["notes.txt"] == "not a DICOM file"
     assert "truncated" in reasons["cut.dcm"]
-    assert reasons["plan.dcm"].startswith("has no image to show") and "RT Plan" in reasons["plan.dcm"]
+    # The RT Plan holds no image: listed with its kind and SOP Class, not a problem (#16).
+    plan = pydicom.dcmread(disk / "plan.dcm")
+    _, _, plan_series = found[plan.SeriesInstanceUID]
+    assert plan_series["kind"] == "other" and plan_series["images"] == 0
+    assert [(i["SOPClassUID"], i["kind"]) for i in plan_series["instances"]] == [(plan.SOPClassUID, "other")]
 
 
 def test_text_of_a_folder(disk, capsys):
@@ -189,7 +198,10 @@ def test_text_of_a_folder(disk, capsys):
         counts = f"{len(members)} instance{'s' if len(members) > 1 else ''}, {images} image{'s' if images > 1 else ''}"
         head = " ".join(str(v) for v in (ds.Modality, ds.get("SeriesNumber", "")) if str(v))
         description = str(ds.get("SeriesDescription", "")).strip()
-        expected = f"    Series {head}: {description}: {counts}" if description else f"    Series {head}: {counts}"
+        label = "Series"
+        if not images:  # an object without an image: its kind and SOP Class instead of "0 images" (#16)
+            label, counts = "Other", f"1 instance ({ds.SOPClassUID.name.removesuffix(' Storage')})"
+        expected = f"    {label} {head}: {description}: {counts}" if description else f"    {label} {head}: {counts}"
         assert expected in lines
         name = str(ds.get("PatientName", "")).strip()
         if name:
@@ -204,7 +216,7 @@ def test_text_of_a_folder(disk, capsys):
     studies = {m[0][1].StudyInstanceUID for m in expected_series.values()}
     assert lines[-1] == (
         f"{len(patients)} patients, {len(studies)} studies, {len(expected_series)} series, "
-        f"{instances} instances ({images} images); {len(others)} problems"
+        f"{instances} instances ({images} images, 1 other object); {len(others)} problems"  # the plan
     )
 
 
@@ -277,6 +289,7 @@ def test_one_image_file(capsys):
     assert instance == {
         "SOPInstanceUID": ds.SOPInstanceUID,
         "SOPClassUID": ds.SOPClassUID,
+        "kind": "image series",
         "path": path,
         "NumberOfFrames": int(ds.NumberOfFrames),
     }
@@ -306,10 +319,9 @@ def test_folder_with_nothing_dicom(tmp_path, capsys):
         (lambda tmp: tmp / "missing", "missing: no such file or folder"),
         (lambda tmp: _write(tmp / "a.txt", b"hello"), "a.txt: not a DICOM file"),
         (lambda tmp: _write(tmp / "cut.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()[:100]), "cut.dcm: "),
-        (lambda tmp: Path(get_testdata_file("rtplan.dcm")), "has no image to show"),
         (lambda tmp: _write(tmp / "DICOMDIR", DICOMDIR.read_bytes()[:400]), "DICOMDIR: ends before the end of its directory records"),
     ],
-    ids=["missing", "not-dicom", "cut-before-its-header", "no-image", "broken-dicomdir"],
+    ids=["missing", "not-dicom", "cut-before-its-header", "broken-dicomdir"],
 )
 def test_unusable_path_exits_2_with_one_line(tmp_path, make, fragment):
     path = make(tmp_path)
@@ -319,6 +331,28 @@ def test_unusable_path_exits_2_with_one_line(tmp_path, make, fragment):
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("dicom-viewer: ") and fragment in lines[0] and "Traceback" not in result.stderr
+
+
+def test_objects_without_an_image_are_listed_with_their_kind(tmp_path, capsys):
+    """A report, an ECG and a plan named or found in a folder: each listed with its kind and SOP Class (#16)."""
+    files = {"test-SR.dcm": "report", "waveform_ecg.dcm": "ECG", "rtplan.dcm": "other", "CT_small.dcm": "image series"}
+    for name in files:
+        shutil.copy(get_testdata_file(name), tmp_path / name)
+    tree = index_json(capsys, tmp_path)
+    listed = {
+        Path(i["path"]).name: (s["kind"], i["SOPClassUID"])
+        for p in tree["patients"]
+        for st in p["studies"]
+        for s in st["series"]
+        for i in s["instances"]
+    }
+    assert listed == {name: (kind, pydicom.dcmread(tmp_path / name).SOPClassUID) for name, kind in files.items()}
+    assert tree["problems"] == []
+    code, out, _ = run_index(capsys, get_testdata_file("rtplan.dcm"))  # named alone: listed, not refused
+    assert code == 0 and "    Other RTPLAN" in out and "(RT Plan)" in out
+    code, out, _ = run_index(capsys, tmp_path)
+    assert "    Report SR 1: Demonstration of SR Features: 1 instance (Comprehensive SR)" in out.splitlines()
+    assert out.splitlines()[-1].endswith("(1 image, 3 other objects); 0 problems")
 
 
 def test_index_process_imports_no_window_network_or_decoders(disk):
@@ -342,3 +376,24 @@ def test_index_process_imports_no_window_network_or_decoders(disk):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.skipif(not shutil.which("dcmmkdir"), reason="dcmtk's dcmmkdir writes the media")
+def test_objects_on_media_are_listed_from_their_dicomdir_records(tmp_path, capsys):
+    """A DICOMDIR made by dcmmkdir listing a CT image and a report: the report's record is a report (#16)."""
+    (tmp_path / "IM").mkdir()
+    shutil.copy(get_testdata_file("CT_small.dcm"), tmp_path / "IM" / "CT1")
+    shutil.copy(get_testdata_file("test-SR.dcm"), tmp_path / "IM" / "SR1")
+    subprocess.run(["dcmmkdir", "+r", "-Pgp", "+I", "IM/CT1", "IM/SR1"], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    tree = index_json(capsys, tmp_path)
+    listed = {
+        Path(i["path"]).name: (s["kind"], s["images"], i["SOPClassUID"])
+        for p in tree["patients"]
+        for st in p["studies"]
+        for s in st["series"]
+        for i in s["instances"]
+    }
+    assert listed == {
+        "CT1": ("image series", 1, pydicom.dcmread(tmp_path / "IM" / "CT1").SOPClassUID),
+        "SR1": ("report", 0, pydicom.dcmread(tmp_path / "IM" / "SR1").SOPClassUID),
+    }

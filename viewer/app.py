@@ -13,7 +13,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "measure", "echo", "find", "get", "extract")
+COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -30,6 +30,8 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   measure FILE [--frame N] (--line X1 Y1 X2 Y2 | --angle X1 Y1 X2 Y2 X3 Y3 | --ellipse CX CY RX RY
         | --rect X0 Y0 X1 Y1 | --polygon X Y X Y ...) [--json] [--save]
         a length, angle or ROI statistics in real units, with the calibration they rest on
+  report FILE [--json]
+        a Structured Report as text (item for item as dcmtk's dsrdump) or as a JSON tree
   echo NODE                      C-ECHO (NODE: AET@HOST:PORT or a saved node's name)
   find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
         KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)

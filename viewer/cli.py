@@ -527,6 +527,32 @@ def _write_presentation_state(path: Path, header, frame_number: int, kept, resul
     return write_presentation_state(presentation_state(header, measurements, window, frame_number), Path(args.presentation_state))
 
 
+def _report_parser(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="print a Structured Report as text (comparable with dcmtk's dsrdump) or as a JSON tree",
+        description="Print a Structured Report of any SR storage class (Basic, Enhanced, Comprehensive, Key Object "
+        "Selection, X-Ray Radiation Dose, CAD, ...): the document header (completion and verification flags, observers), "
+        "then one line per content item, indented by level, in the order dcmtk's dsrdump lists them.",
+    )
+    p.add_argument("input", metavar="FILE", help="a DICOM Structured Report")
+    p.add_argument("--json", action="store_true", help="print the report as a JSON tree (header fields and the content items)")
+    p.set_defaults(run=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from viewer.core.documents.sr import read_report, report_json, report_lines
+
+    report = read_report(Path(args.input))  # ViewerError (one line) for a damaged file or one that is no SR
+    if args.json:
+        import json
+
+        print(json.dumps(report_json(report), ensure_ascii=False, indent=1))
+    else:
+        print("\n".join(report_lines(report)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dicom-viewer", description="Headless dicom-viewer commands.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -534,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     _dump_parser(sub)
     _index_parser(sub)
     _measure_parser(sub)
+    _report_parser(sub)
     _network_parsers(sub)
     _extract_parser(sub)
     return parser

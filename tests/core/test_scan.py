@@ -130,7 +130,10 @@ def test_mixed_folder(mixed_folder, processes):
     files_seen, images_found, skipped, problems = result["counts"]
     assert files_seen == len(images) + len(others)  # each file once, loops or not, fifo never
     assert images_found == len(images)
-    assert skipped + problems == len(others)
+    # An object without an image by design (the RT Plan) is listed with its header, not skipped (#16).
+    assert [path.name for batch, _ in calls for path, _header in batch.objects] == ["plan.dcm"]
+    assert progress.objects_found == 1
+    assert skipped + problems + progress.objects_found == len(others)
     assert problems == len(result["problems"])
     for line in result["problems"]:
         assert "\n" not in line and "Traceback" not in line
@@ -198,7 +201,9 @@ def test_open_paths_on_the_mixed_folder(mixed_folder):
     """The whole path from a folder to the catalog: nothing crashes, problems are lines."""
     root, images, others, fifo = mixed_folder
     result = within_time_limit(lambda: open_paths([root]), fifo)
-    assert {inst.path for series in result.series for inst in series.instances} == images
+    plan = root / "plan.dcm"  # no image by design: listed as an object of kind "other" (#16)
+    assert {inst.path for series in result.series for inst in series.instances} == images | {plan}
+    assert {series.kind for series in result.series if series.instances[0].path == plan} == {"other"}
     assert result.progress.files_seen == len(images) + len(others)
     assert all("\n" not in line for line in result.problems)
 

@@ -178,3 +178,18 @@ def test_a_document_named_on_opening_gets_its_window(qtbot, main_window, tmp_pat
     assert len(views) == 1 and views[0].document.path == dcm
     qtbot.waitUntil(lambda: views[0].page is not None, timeout=30000)
     close(qtbot, views[0])
+
+
+def test_a_document_in_a_folder_is_listed_and_a_click_opens_it(qtbot, main_window, open_in, tmp_path):
+    folder = tmp_path / "disc"
+    folder.mkdir()
+    dcm, _ = files.encapsulated_pdf(folder, pages=2)
+    (folder / "ct.dcm").write_bytes(Path(get_testdata_file("CT_small.dcm")).read_bytes())
+    open_in(main_window, [str(folder)])
+    pdf_series = next(series for series in main_window.series if series.kind == "PDF")
+    assert not main_window.findChildren(DocumentView)  # listed, not opened by itself
+    main_window.browser.object_activated.emit(pdf_series)  # what a click on its row in the strip sends
+    views = main_window.findChildren(DocumentView)
+    assert len(views) == 1 and views[0].document.path == dcm
+    qtbot.waitUntil(lambda: views[0].page is not None, timeout=30000)
+    close(qtbot, views[0])

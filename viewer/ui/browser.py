@@ -4,7 +4,11 @@ The strip (:class:`~viewer.ui.series_strip.SeriesStrip`) is narrow, one row
 per series with its thumbnail; the "Tree" button (or View > Show the full
 study tree) puts the tree in its place. Both show the same catalog, follow
 the same filter box, show a series on a click and let it be dragged
-(:data:`~viewer.ui.series_strip.SERIES_MIME`).
+(:data:`~viewer.ui.series_strip.SERIES_MIME`). Every object of a study is
+listed: a series of images (or a video) is shown in the active viewport on a
+click (``series_activated``); an object without an image (a report, key
+images, a presentation state, an ECG, a PDF...) is listed with its kind and
+opens in its own view (``object_activated``).
 
 The tree is a tree over the core's :class:`~viewer.core.media.model.Catalog`, with a filter
 box, sortable columns, a thumbnail per series and the scan's progress with
@@ -30,6 +34,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -42,7 +47,7 @@ from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
-from viewer.ui.series_strip import SERIES_MIME, SeriesStrip, series_mime_data
+from viewer.ui.series_strip import KIND_ICONS, SERIES_MIME, SeriesStrip, kind_text, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -93,11 +98,13 @@ class SeriesModel(QStandardItemModel):
 class StudyBrowser(QWidget):
     """The series strip or the tree of what was opened, its text read with the user's character-set `overrides`.
 
-    Signals: ``series_activated(Series)`` on a click, a double-click or Enter;
+    Signals: ``series_activated(Series)`` on a click, a double-click or Enter on a series of images;
+    ``object_activated(Series)`` on one of objects without an image (a report, key images...);
     ``tree_shown_changed(bool)`` when the full tree replaces the strip, or back.
     """
 
     series_activated = Signal(object)
+    object_activated = Signal(object)
     cancel_requested = Signal()
     tree_shown_changed = Signal(bool)
 
@@ -156,7 +163,7 @@ class StudyBrowser(QWidget):
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
 
         self.strip = SeriesStrip(overrides)
-        self.strip.series_activated.connect(self.series_activated)
+        self.strip.series_activated.connect(self.activate)
         self.views = QStackedWidget()
         self.views.addWidget(self.strip)
         self.views.addWidget(self.tree)
@@ -165,6 +172,14 @@ class StudyBrowser(QWidget):
         self.tree_button.setCheckable(True)
         self.tree_button.setToolTip("Show the full study tree (patients, studies, series, with every column), or the series strip")
         self.tree_button.toggled.connect(self.show_tree)
+        self.key_button = QToolButton()
+        self.key_button.setText("★ Key")
+        self.key_button.setCheckable(True)
+        self.key_button.setToolTip("Key images only: the series a Key Object Selection flags, showing their key images alone")
+        self.key_button.toggled.connect(self.strip.set_key_only)
+        self.key_button.hide()  # until a study holds key images
+        #: Series key -> the series of its key images alone (ui/key_images), shown when "key images only" is on.
+        self.key_series: dict[str, Series] = {}
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 0)  # busy: the total is not known while walking
@@ -189,6 +204,7 @@ class StudyBrowser(QWidget):
         filter_row = QHBoxLayout()
         filter_row.setContentsMargins(0, 0, 0, 0)
         filter_row.addWidget(self.filter_edit, 1)
+        filter_row.addWidget(self.key_button)
         filter_row.addWidget(self.tree_button)
         layout.addLayout(filter_row)
         layout.addWidget(self.views, 1)
@@ -200,9 +216,9 @@ class StudyBrowser(QWidget):
         """Rebuild every row (the text may read differently, e.g. a new character set)."""
         selected = self.tree.currentIndex()
         selected_series = self.proxy.mapToSource(selected.siblingAtColumn(0)).data(SERIES_ROLE) if selected.isValid() else None
-        icons = self._icons
+        icons, key_series = self._icons, self.key_series
         self.clear()
-        self._icons = icons
+        self._icons, self.key_series = icons, key_series
         self.update_series(catalog, catalog.all_series())
         for uid, icon in icons.items():
             if uid in self._series:
@@ -235,6 +251,7 @@ class StudyBrowser(QWidget):
         self._series.clear()
         self._icons = {}
         self.catalog = None
+        self.key_series = {}
         self.strip.clear()
         self.strip.forget_thumbnails()
 
@@ -301,6 +318,8 @@ class StudyBrowser(QWidget):
         count = series.image_count
         missing = series.missing_count
         count_text = f"{count}" + (f" ({missing} missing)" if missing else "")
+        if not series.shows_images:  # a report, key images...: its kind in the Images column
+            count_text = kind_text(series) + (f" ({missing} missing)" if missing else "")
         if row is None:
             series_description = self._text(series.header, "SeriesDescription")
             description = series_description or (series.instances[0].path.name if series.instances[0].path else "")
@@ -317,6 +336,8 @@ class StudyBrowser(QWidget):
                 ]
             )
             row[0].setData(series, SERIES_ROLE)
+            if not series.shows_images:  # no thumbnail to come: the icon of its kind
+                row[0].setIcon(self.style().standardIcon(KIND_ICONS.get(series.kind, QStyle.StandardPixmap.SP_FileIcon)))
             if series.warnings:
                 row[0].setText("⚠ " + row[0].text())
                 row[0].setToolTip("\n".join([label] + series.warnings))
@@ -383,6 +404,8 @@ class StudyBrowser(QWidget):
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:
         words = f"{count(progress.files_seen, 'file')} looked at, {count(progress.images_found, 'image')}"
+        if progress.objects_found:  # reports, key images, presentation states...: listed too
+            words += f", {count(progress.objects_found, 'other object')}"
         if progress.skipped:
             words += f", {count(progress.skipped, 'other file')} skipped"
         if progress.problems:
@@ -409,7 +432,14 @@ class StudyBrowser(QWidget):
     def _activated(self, index) -> None:
         series = self.proxy.mapToSource(index.siblingAtColumn(0)).data(SERIES_ROLE)
         if series is not None:
-            self.series_activated.emit(series)
+            self.activate(series)
+
+    def activate(self, series: Series) -> None:
+        """What a click on `series` does: images to the viewport (``series_activated``), any other
+        object to its own view (``object_activated``)."""
+        if self.key_button.isChecked() and series.uid in self.key_series:
+            series = self.key_series[series.uid]  # "key images only": the key images of the series
+        (self.series_activated if series.shows_images else self.object_activated).emit(series)
 
     def _filter_changed(self, value: str) -> None:
         self.proxy.setFilterFixedString(value.strip())

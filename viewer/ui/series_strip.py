@@ -6,7 +6,10 @@ each patient's name, then their studies, the newest first (the current
 study, then its priors: :meth:`~viewer.core.media.model.Patient.studies_newest_first`),
 each study's series under it with a thumbnail, the modality, the series
 number and description and the number of images. A click shows the series
-in the active viewport; dragging it carries :data:`SERIES_MIME`.
+in the active viewport; dragging it carries :data:`SERIES_MIME`. Objects
+without an image (reports, key images, presentation states, ECGs, PDFs...)
+have rows too, saying their kind (:func:`kind_text`), with an icon for it;
+a click on one opens it in its own view (the browser's ``object_activated``).
 
 The drag's data (also the study tree's): MIME type :data:`SERIES_MIME`,
 the series' key in the catalog (its (0020,000E) *Series Instance UID*),
@@ -19,9 +22,10 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QStyle, QWidget
 
 from viewer.core.dicom.charset import CharsetOverrides
+from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, PDF, PRESENTATION_STATE, REPORT
 from viewer.core.display.annotations import format_date, format_person_name
 from viewer.core.media.model import Catalog, Series, text
 
@@ -55,6 +59,31 @@ def series_uids(data: QMimeData) -> list[str]:
     return [line for line in bytes(data.data(SERIES_MIME)).decode("utf-8", "replace").splitlines() if line.strip()]
 
 
+#: A standard icon per kind of object without an image (their rows have no thumbnail).
+KIND_ICONS = {
+    REPORT: QStyle.StandardPixmap.SP_FileDialogContentsView,
+    KEY_IMAGES: QStyle.StandardPixmap.SP_DialogApplyButton,
+    PRESENTATION_STATE: QStyle.StandardPixmap.SP_FileDialogInfoView,
+    PDF: QStyle.StandardPixmap.SP_FileIcon,
+    ECG: QStyle.StandardPixmap.SP_MediaVolume,
+}
+
+
+def kind_text(series: Series) -> str:
+    """What a series without images holds, for its row: 'Report', 'Key images (2)', 'Other: RT Plan'."""
+    kind = series.kind
+    label = kind[:1].upper() + kind[1:]
+    count = len(series.instances)
+    if count > 1:
+        label += f" ({count})"
+    if kind == "other":
+        from pydicom.uid import UID
+
+        names = dict.fromkeys(UID(i.sop_class_uid).name.removesuffix(" Storage") for i in series.instances if i.sop_class_uid)
+        label += f": {', '.join(names)}" if names else ""
+    return label
+
+
 def _number(value: str) -> float:
     try:
         return float(value)
@@ -76,6 +105,9 @@ class SeriesStrip(QListWidget):
         self._items: dict[str, QListWidgetItem] = {}
         self._icons: dict[str, QIcon] = {}
         self._filter = ""
+        #: Series key -> what a Key Object Selection says of its key images ("★ 2 key images", its title); see ui/key_images.
+        self.key_notes: dict[str, tuple[str, str]] = {}
+        self.key_only = False
         self.setIconSize(QSize(STRIP_THUMBNAIL, STRIP_THUMBNAIL))
         self.setWordWrap(True)
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -136,6 +168,8 @@ class SeriesStrip(QListWidget):
         item.setData(CONTEXT_ROLE, context)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
         icon = self._icons.get(series.uid)
+        if icon is None and not series.shows_images:
+            icon = self.style().standardIcon(KIND_ICONS.get(series.kind, QStyle.StandardPixmap.SP_FileIcon))
         if icon is not None:
             item.setIcon(icon)
         self._label(item, series)
@@ -149,10 +183,25 @@ class SeriesStrip(QListWidget):
         images = series.image_count
         missing = series.missing_count
         count_text = f"{images} image{'s' if images != 1 else ''}" + (f" ({missing} missing)" if missing else "")
-        label = "\n".join(p for p in (heading, description, count_text) if p)
+        if not series.shows_images:  # a report, key images...: its kind, not "0 images"
+            count_text = kind_text(series) + (f" ({missing} missing)" if missing else "")
+        key_line, key_note = self.key_notes.get(series.uid, ("", ""))
+        label = "\n".join(p for p in (heading, description, count_text, key_line) if p)
         item.setText(("⚠ " if series.warnings else "") + label)
-        item.setToolTip("\n".join([" ".join(label.splitlines())] + series.warnings))
-        item.setData(FILTER_ROLE, f"{item.data(CONTEXT_ROLE)} {label} {series.modality}".lower())
+        item.setToolTip("\n".join([" ".join(label.splitlines())] + ([key_note] if key_note else []) + series.warnings))
+        item.setData(FILTER_ROLE, f"{item.data(CONTEXT_ROLE)} {label} {series.modality} {series.kind}".lower())
+
+    def set_key_notes(self, notes: dict[str, tuple[str, str]]) -> None:
+        """Mark the series holding key images: `notes` maps a series key to (its row's line, its tooltip)."""
+        self.key_notes = notes
+        for item in self._items.values():
+            self._label(item, item.data(SERIES_ROLE))
+        self.set_filter(self._filter)
+
+    def set_key_only(self, key_only: bool) -> None:
+        """Show only the series with key images (and the key object documents themselves)."""
+        self.key_only = key_only
+        self.set_filter(self._filter)
 
     def update_series(self, catalog: Catalog, changed: list[Series]) -> None:
         """`changed` series gained images: their rows are relabelled; a new series builds the rows again (in order)."""
@@ -191,6 +240,9 @@ class SeriesStrip(QListWidget):
                 study = row
             else:
                 hidden = bool(self._filter) and self._filter not in item.data(FILTER_ROLE)
+                if self.key_only:
+                    series = item.data(SERIES_ROLE)
+                    hidden = hidden or not (series.uid in self.key_notes or series.kind == KEY_IMAGES)
                 item.setHidden(hidden)
                 if not hidden:
                     shown.update(r for r in (patient, study) if r is not None)

@@ -1,1 +1,2 @@
-"""Documents on the disc besides images: presentation states, reports, key objects, PDFs, waveforms (issue #16)."""
+"""Documents on the disc besides images (Qt-free): presentation states, Structured Reports, key object selections,
+encapsulated PDF and CDA, waveforms (issue #16)."""

@@ -8,14 +8,21 @@ keyword (PS3.6) and hold the text the browser shows: values decoded with the
 file's character set, the user's overrides and guesses applied
 (:func:`viewer.core.media.model.text`), '' when absent. Lower-case keys are the
 index's own: ``studies``, ``series``, ``instances``, ``images`` (frames of
-the instances that can be opened), ``path``, ``problem``.
+the instances that can be opened), ``path``, ``problem``, ``kind`` (what a
+series or an instance is: image series, report, key images, presentation
+state, video, ECG, PDF, other: :data:`~viewer.core.dicom.sop_classes.OBJECT_KINDS`).
+Objects without an image (reports, presentation states...) are listed as
+series of their kind with their SOPClassUID, never dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pydicom.uid import UID
+
 from viewer.core.dicom.io import Problem
+from viewer.core.dicom.sop_classes import IMAGE_SERIES
 from viewer.core.media.model import Catalog, Instance, Patient, Series, Study, text
 
 #: Attributes listed per level; all are among the indexing attributes
@@ -69,6 +76,7 @@ def _series(series: Series) -> dict:
     series.sort()
     return {
         **_attributes(series.instances[0], SERIES_KEYWORDS),
+        "kind": series.kind,
         "NumberOfSeriesRelatedInstances": len(series.instances),
         "images": series.image_count,
         "instances": [_instance(instance) for instance in series.instances],
@@ -79,6 +87,7 @@ def _instance(instance: Instance) -> dict:
     entry = {
         "SOPInstanceUID": instance.sop_instance_uid,
         "SOPClassUID": instance.sop_class_uid,
+        "kind": instance.kind,
         "path": str(instance.path) if instance.path is not None else None,
     }
     if instance.frames > 1:
@@ -130,12 +139,23 @@ def _series_line(series: dict) -> str:
     head = " ".join(part for part in (series["Modality"], series["SeriesNumber"]) if part)
     description = series["SeriesDescription"]
     count, images = series["NumberOfSeriesRelatedInstances"], series["images"]
-    counts = f"{_count(count, 'instance')}, {_count(images, 'image')}"
+    kind = series.get("kind", IMAGE_SERIES)
+    if kind == IMAGE_SERIES or images:
+        counts = f"{_count(count, 'instance')}, {_count(images, 'image')}"
+    else:  # a report, key images, a presentation state...: its class, not "0 images"
+        classes = dict.fromkeys(_class_name(i["SOPClassUID"]) for i in series["instances"])
+        counts = f"{_count(count, 'instance')} ({', '.join(c for c in classes if c)})"
     missing = sum(1 for instance in series["instances"] if instance["path"] is None or "problem" in instance)
     if missing:
         counts += f" ({missing} cannot be opened)"
-    label = f"Series {head}" if head else "Series"
+    label = "Series" if kind == IMAGE_SERIES else kind[:1].upper() + kind[1:]
+    label = f"{label} {head}" if head else label
     return f"{label}: {description}: {counts}" if description else f"{label}: {counts}"
+
+
+def _class_name(uid: str) -> str:
+    """A SOP Class's name without "Storage" ('Comprehensive SR'), else its UID."""
+    return UID(uid).name.removesuffix(" Storage") if uid else ""
 
 
 def summary(tree: dict, where: str = "", files_seen: int | None = None) -> str:
@@ -146,13 +166,16 @@ def summary(tree: dict, where: str = "", files_seen: int | None = None) -> str:
     series = [s for study in studies for s in study["series"]]
     instances = sum(s["NumberOfSeriesRelatedInstances"] for s in series)
     images = sum(s["images"] for s in series)
+    objects = sum(s["NumberOfSeriesRelatedInstances"] for s in series if not s["images"] and s.get("kind", IMAGE_SERIES) != IMAGE_SERIES)
     problems = _count(len(tree["problems"]), "problem")
     if not series:
         looked = f" ({_count(files_seen, 'file')} looked at)" if files_seen is not None else ""
         return f"no DICOM images found{' in ' + where if where else ''}{looked}; {problems}"
     return (
         f"{_count(len(patients), 'patient')}, {_count(len(studies), 'study', 'studies')}, {_count(len(series), 'series', 'series')}, "
-        f"{_count(instances, 'instance')} ({_count(images, 'image')}); {problems}"
+        f"{_count(instances, 'instance')} ({_count(images, 'image')}"
+        + (f", {_count(objects, 'other object')}" if objects else "")
+        + f"); {problems}"
     )
 
 

@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.dicom.compact import CompactHeader
 from viewer.core.dicom.header import RawHeader
+from viewer.core.dicom.sop_classes import IMAGE_SERIES, SHOWN_AS_IMAGES, object_kind
 
 if TYPE_CHECKING:
     from viewer.core.dicom.charset import CharsetOverrides
@@ -43,7 +44,8 @@ def text(ds: Dataset, keyword: str, path: Path | None = None, overrides: Charset
 
 
 class Instance:
-    """One DICOM file that holds an image: its path and its (compact) header.
+    """One DICOM file: an image, or an object listed with its :attr:`kind` (a report, key images,
+    a presentation state, an ECG, a PDF...: ``frames`` is 0, it has no image to scroll to).
 
     What sorting, grouping and listing need (UIDs, instance number,
     position and orientation) is read once here, from the raw values; the
@@ -67,10 +69,13 @@ class Instance:
         "instance_number",
         "position",
         "orientation",
+        "kind",
         "_compact",
     )
 
-    def __init__(self, path: Path | None, header: Dataset | RawHeader, frames: int = 1, problem: str = "", warning: str = ""):
+    def __init__(
+        self, path: Path | None, header: Dataset | RawHeader, frames: int = 1, problem: str = "", warning: str = "", kind: str = ""
+    ):
         raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
         self.path = path
         self.frames = frames
@@ -81,6 +86,7 @@ class Instance:
         self.study_uid = sys.intern(raw.uid(0x0020000D))
         self.sop_instance_uid = raw.uid(0x00080018)
         self.sop_class_uid = sys.intern(raw.uid(0x00080016))
+        self.kind = kind or object_kind(self.sop_class_uid, frames > 0)
         numbers = raw.numbers(0x00200013)
         try:
             self.instance_number = int(numbers[0]) if numbers else None
@@ -132,6 +138,20 @@ class Series:
     @property
     def description(self) -> str:
         return text(self.header, "SeriesDescription")
+
+    @property
+    def kind(self) -> str:
+        """What the series holds (:data:`~viewer.core.dicom.sop_classes.OBJECT_KINDS`): its first
+        instance's kind; a series mixing images and other objects is an image series."""
+        kinds = {inst.kind for inst in self.instances}
+        if len(kinds) == 1:
+            return next(iter(kinds))
+        return IMAGE_SERIES if kinds & SHOWN_AS_IMAGES else self.instances[0].kind
+
+    @property
+    def shows_images(self) -> bool:
+        """Whether the series opens in a viewport (images, video) rather than in a view of its own."""
+        return self.kind in SHOWN_AS_IMAGES
 
     @property
     def modality(self) -> str:

@@ -24,7 +24,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.dicom.header import RawHeader, number_of_frames, read_raw_header
 from viewer.core.dicom.io import Problem, ViewerError
-from viewer.core.dicom.sop_classes import IMAGE, PASSED_OVER, classify
+from viewer.core.dicom.sop_classes import IMAGE, NOT_AN_IMAGE, PASSED_OVER, classify
 from viewer.core.runtime.processes import discard_pool, process_pool
 from viewer.core.runtime.tasks import CancelToken, ProgressThrottle, rare_garbage_collection
 
@@ -35,25 +35,29 @@ CHUNK = 64
 
 @dataclass
 class ScanProgress:
-    """Counts so far: files looked at, DICOM images found, others skipped, problems."""
+    """Counts so far: files looked at, DICOM images found, other objects found (reports, key images,
+    presentation states, ECGs, PDFs...), others skipped, problems."""
 
     files_seen: int = 0
     images_found: int = 0
-    skipped: int = 0  # not DICOM, or DICOM without an image (reports, DICOMDIRs)
+    skipped: int = 0  # not DICOM, or a DICOMDIR
     problems: int = 0
+    objects_found: int = 0
     done: bool = False
     cancelled: bool = False
 
 
 @dataclass
 class ScanBatch:
-    """Found since the last batch: image files with their headers as read,
-    problem lines, and the files passed over with the reason (not DICOM,
-    no image, a DICOMDIR) as :class:`~viewer.core.dicom.io.Problem` lines too."""
+    """Found since the last batch: image files with their headers as read, the
+    objects without an image by design (reports, presentation states, ECGs...)
+    with theirs, problem lines, and the files passed over with the reason (not
+    DICOM, a DICOMDIR) as :class:`~viewer.core.dicom.io.Problem` lines too."""
 
     headers: list[tuple[Path, RawHeader]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
+    objects: list[tuple[Path, RawHeader]] = field(default_factory=list)
 
     @property
     def images(self) -> list[tuple[Path, Dataset]]:
@@ -119,8 +123,8 @@ def iter_regular_files(paths: Iterable[str | os.PathLike[str]], cancel: Callable
 
 
 def _classify(path: Path, fd: int | None = None) -> tuple[str, object]:
-    """('image', RawHeader) | ('skip', reason) | ('problem', Problem) for one
-    file (`fd`: the file already open, see :func:`_will_need`)."""
+    """('image', RawHeader) | ('object', RawHeader) | ('skip', reason) | ('problem', Problem)
+    for one file (`fd`: the file already open, see :func:`_will_need`)."""
     try:
         header = read_raw_header(path, fd)
     except ViewerError as exc:
@@ -130,6 +134,8 @@ def _classify(path: Path, fd: int | None = None) -> tuple[str, object]:
     verdict = classify(header, path)
     if verdict.kind == IMAGE:
         return "image", header
+    if verdict.kind == NOT_AN_IMAGE:  # a report, a presentation state, an ECG...: listed with its kind
+        return "object", header
     if verdict.kind in PASSED_OVER:
         return "skip", verdict.reason
     return "problem", Problem(verdict.reason, path)
@@ -196,6 +202,9 @@ def scan(
         if kind == "image":
             progress.images_found += 1
             batch.headers.append((path, value))
+        elif kind == "object":
+            progress.objects_found += 1
+            batch.objects.append((path, value))
         elif kind == "skip":
             progress.skipped += 1
             batch.skipped.append(Problem(value, path))

@@ -3,8 +3,10 @@
 :func:`open_sources` decides, per path, how to read it: a DICOMDIR (or a
 media root holding one, whatever its case) is read from its records without
 opening the images; folders are scanned (headers only); files named
-explicitly are read, and a file that is not a DICOM image gets a problem
-line rather than being skipped silently.
+explicitly are read; objects without an image by design (reports, key
+images, presentation states, ECGs, PDFs...) are listed with their kind
+(:attr:`~viewer.core.media.model.Instance.kind`), and a file that is not
+DICOM gets a problem line rather than being skipped silently.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from viewer.core.dicom.header import number_of_frames, read_raw_header
 from viewer.core.dicom.io import Problem, ViewerError
-from viewer.core.dicom.sop_classes import IMAGE, MEDIA_DIRECTORY, classify
+from viewer.core.dicom.sop_classes import IMAGE, MEDIA_DIRECTORY, NOT_AN_IMAGE, SHOWN_AS_IMAGES, classify, object_kind
 from viewer.core.media.dicomdir import find_dicomdir, read_dicomdir
 from viewer.core.media.model import Catalog, Instance, Series
 from viewer.core.media.scan import ScanBatch, ScanProgress, scan
@@ -48,9 +50,23 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[Problem]]:
     verdict = classify(header, path)
     if verdict.kind == MEDIA_DIRECTORY:
         return [], [Problem("is a DICOMDIR but could not be read as one", path)]
+    if verdict.kind == NOT_AN_IMAGE:  # a report, a presentation state...: listed with its kind, never dropped
+        return [Instance(path, header, 0, warning=header.preamble_warning)], []
     if verdict.kind != IMAGE:
         return [], [Problem(verdict.reason, path)]
     return [Instance(path, header, number_of_frames(header), warning=header.preamble_warning)], []
+
+
+def _media_instance(record) -> Instance:
+    """A DICOMDIR record's instance: its record says its SOP Class, so a report or a presentation
+    state is listed as one (no frames), not as an image that cannot be opened."""
+    header = record.header
+    try:
+        kind = object_kind(str(header.get("SOPClassUID", "") or ""))
+    except Exception:  # a damaged UID value in the record: shown as an image, as before, and its file says
+        kind = object_kind("", True)
+    frames = number_of_frames(header) if kind in SHOWN_AS_IMAGES else 0
+    return Instance(record.path, header, frames, record.problem, kind=kind)
 
 
 def open_sources(
@@ -86,9 +102,10 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
                 if path.is_dir():
                     folders.append(path)  # unreadable DICOMDIR: scan the folder instead
                 continue
-            instances = [Instance(image.path, image.header, number_of_frames(image.header), image.problem) for image in media.images]
+            instances = [_media_instance(image) for image in media.images]
             total.files_seen += len(instances)
-            total.images_found += sum(1 for i in instances if i.available)
+            total.images_found += sum(1 for i in instances if i.available and i.frames)
+            total.objects_found += sum(1 for i in instances if i.available and not i.frames)
             total.problems += len(media.problems)
             on_batch(instances, media.problems, total)
         elif path.is_dir():
@@ -96,16 +113,18 @@ def _open_sources(paths, on_batch: BatchListener, cancel: CancelToken, report_in
         else:
             instances, problems = _explicit_file(path)
             total.files_seen += 1
-            total.images_found += len(instances)
+            total.images_found += sum(1 for i in instances if i.frames)
+            total.objects_found += sum(1 for i in instances if not i.frames)
             total.problems += len(problems)
             on_batch(instances, problems, total)
     if folders and not cancel.cancelled:
         base = ScanProgress(**vars(total))
 
         def forward(batch: ScanBatch, progress: ScanProgress) -> None:
-            for name in ("files_seen", "images_found", "skipped", "problems"):
+            for name in ("files_seen", "images_found", "skipped", "problems", "objects_found"):
                 setattr(total, name, getattr(base, name) + getattr(progress, name))
             instances = [Instance(p, h, number_of_frames(h), warning=h.preamble_warning) for p, h in batch.headers]
+            instances += [Instance(p, h, 0, warning=h.preamble_warning) for p, h in batch.objects]
             if on_skipped is not None and batch.skipped:
                 on_skipped(batch.skipped)
             on_batch(instances, batch.problems, total)
