@@ -51,6 +51,11 @@ def _export_parser(sub) -> None:
         help="draw the measurements kept for this image and frame (see 'measure --save') into the PNG (then RGB)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
+    p.add_argument(
+        "--no-overlays",
+        action="store_true",
+        help="leave out the image's overlay planes (60xx), drawn by default as in the viewer (then RGB)",
+    )
     p.set_defaults(run=run_export_command)
 
 
@@ -556,6 +561,12 @@ def run_export(args: argparse.Namespace) -> int:
         if compressed:
             shutdown_pool()
     pixels = frame.render(voi, args.invert)
+    if not args.no_overlays:
+        from viewer.core.display.overlays import export_overlays
+
+        pixels, note = export_overlays(pixels, header, args.frame - 1, path)
+        if note:
+            print(f"dicom-viewer: note: {note}", file=sys.stderr)
     if args.annotations:
         pixels = _with_annotations(pixels, header, args)
     out = Path(args.output)
