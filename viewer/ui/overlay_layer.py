@@ -56,15 +56,38 @@ def _packed_premultiplied(rgba: np.ndarray) -> np.ndarray:
     return packed
 
 
+#: Largest visible overlay, in screen pixels, drawn through the screen-resolution copy (beyond it: Qt scales it).
+SCREEN_COPY_LIMIT = 16 * 1024 * 1024
+
+
+def screen_samples(start: int, stop: int, offset: float, scale: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For screen pixels start..stop-1 along one axis: the overlay pixel under each one's centre, and whether
+    it is inside the overlay. An overlay pixel k covers screen [offset + k x scale, offset + (k + 1) x scale):
+    Qt's nearest-neighbour scaling samples it at pixel centres the same way."""
+    import numpy as np
+
+    source = np.floor((np.arange(start, stop) + 0.5 - offset) / scale).astype(np.int64)
+    inside = (source >= 0) & (source < size)
+    return np.clip(source, 0, size - 1), inside
+
+
 @functools.cache
 def _overlay_item_class():
-    """A pyqtgraph image item for premultiplied ARGB32 pixels, always drawn nearest neighbour
-    (made on first use: pyqtgraph is imported after the first image, see viewer.ui.image_view)."""
+    """The pyqtgraph image item the layer draws with (made on first use: pyqtgraph is imported after the
+    first image, see viewer.ui.image_view).
+
+    Its pixels are premultiplied ARGB32 (0xAARRGGBB). It keeps a copy scaled to the screen, nearest
+    neighbour, made again only when zoom or pan change: a window step then blends it unscaled (Qt's
+    fast path, some 0.4 ns a pixel here) rather than scaling a translucent image on every repaint
+    (about ten times that; benchmarks/bench_window.py).
+    """
     import numpy as np
     import pyqtgraph as pg
     from PySide6.QtGui import QImage, QPainter
 
     class OverlayImageItem(pg.ImageItem):
+        _screen_copy = None  # (key, QImage, its pixels, (x, y) on the screen)
+
         def render(self):
             image = self.image
             if image is None or image.size == 0 or image.dtype != np.uint32 or image.ndim != 2:
@@ -72,10 +95,47 @@ def _overlay_item_class():
             self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), QImage.Format.Format_ARGB32_Premultiplied)
             self._renderRequired = False
             self._unrenderable = False
+            self._screen_copy = None
 
         def paint(self, painter, *args):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)  # a bitmap: square pixels
-            super().paint(painter, *args)
+            copy = self._screen(painter)
+            if copy is None:
+                super().paint(painter, *args)
+                return
+            _key, qimage, _pixels, (x, y) = copy
+            painter.save()
+            painter.resetTransform()
+            painter.drawImage(x, y, qimage)
+            painter.restore()
+
+        def _screen(self, painter):
+            """The overlay's visible part at screen resolution, made again when the mapping changed; None: draw as usual."""
+            image = self.image
+            if image is None or image.size == 0 or image.dtype != np.uint32:
+                return None
+            t = painter.combinedTransform()  # the item's pixels to the screen's
+            if t.isRotating() or t.m11() <= 0 or t.m22() <= 0:
+                return None
+            device = painter.device()
+            rows, columns = image.shape
+            sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
+            x0, x1 = max(0, int(np.floor(dx))), min(device.width(), int(np.ceil(dx + columns * sx)))
+            y0, y1 = max(0, int(np.floor(dy))), min(device.height(), int(np.ceil(dy + rows * sy)))
+            if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > SCREEN_COPY_LIMIT:
+                return None
+            key = (id(image), sx, sy, dx, dy, x0, x1, y0, y1)
+            if self._screen_copy is not None and self._screen_copy[0] == key:
+                return self._screen_copy
+            source_columns, inside_columns = screen_samples(x0, x1, dx, sx, columns)
+            source_rows, inside_rows = screen_samples(y0, y1, dy, sy, rows)
+            pixels = image[source_rows[:, None], source_columns[None, :]]
+            pixels[~inside_rows, :] = 0
+            pixels[:, ~inside_columns] = 0
+            pixels = np.ascontiguousarray(pixels)
+            qimage = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_ARGB32_Premultiplied)
+            self._screen_copy = (key, qimage, pixels, (x0, y0))
+            return self._screen_copy
 
     return OverlayImageItem
 
