@@ -134,3 +134,20 @@ def test_overlay_pixels_land_on_their_image_pixels_at_any_zoom(main_window, open
                     assert ((pixel.red(), pixel.green(), pixel.blue()) == colour) == drawn, (zoom, r, c)
                     checked += 1
             assert checked > 50 or zoom == 0.5, (zoom, drawn, checked)
+
+
+def test_a_viewport_added_after_overlays_were_turned_off_shows_none(main_window, open_in, qtbot):
+    from viewer.core.display.hanging import GridShape
+
+    open_in(main_window, [OVERLAY_FILE])
+    qtbot.waitUntil(lambda: main_window.viewport.overlay_layer.drawn, timeout=10000)
+    main_window.overlays_action.trigger()  # off
+    main_window.viewports.set_shape(GridShape(1, 2))
+    second = main_window.viewports.viewports[1]
+    series = main_window.viewport.current_series
+    with qtbot.waitSignal(second.image_shown, timeout=10000):
+        second.show_series(series)
+    qtbot.wait(50)
+    assert not second.overlay_layer.drawn and not main_window.viewport.overlay_layer.drawn
+    main_window.overlays_action.trigger()  # on: in both
+    qtbot.waitUntil(lambda: second.overlay_layer.drawn and main_window.viewport.overlay_layer.drawn, timeout=10000)

@@ -31,9 +31,12 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     from PySide6.QtWidgets import QMainWindow, QMenu
 
+    from viewer.core.display.overlays import OverlayPlanes
     from viewer.ui.viewport import Viewport
 
 #: The key of View > Overlays.
@@ -152,6 +155,7 @@ class OverlayLayer(QObject):
         self.key: tuple | None = None  # (file, frame) of the image shown
         # (file, frame) -> (packed pixels or None, (row, column) of their first pixel, note)
         self._kept: OrderedDict[tuple, tuple[np.ndarray | None, tuple[int, int], str]] = OrderedDict()
+        self._planes: OrderedDict[Path, OverlayPlanes] = OrderedDict()  # each file's planes, read from its whole header
         self.note = QLabel("", self.pane)
         self.note.setStyleSheet("color: #ffb060; background: rgba(0, 0, 0, 150); padding: 2px 6px;")
         self.note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
@@ -196,16 +200,28 @@ class OverlayLayer(QObject):
             self._kept.move_to_end(key)
             self._show(key)
             return
+        shape = frame.shape
+        planes = self._planes.get(ref.instance.path)
+        if planes is not None and not any(plane.in_pixel_data for plane in planes.planes):
+            # The file's planes are known and hold their own bits: a frame's masks take a millisecond or so,
+            # here, so the cine and scrolling never show a frame without its overlay.
+            self._keep(key, _frame_result(planes, ref.frame, shape))
+            self._show(key)
+            return
         self._show(None)  # not the last image's overlay over this one while it is worked out
-        source, shape = self.viewport.source, frame.shape
+        source, path = self.viewport.source, ref.instance.path
 
         def work():
-            from viewer.core.display.overlays import image_frame_overlay, overlay_rgba
+            from viewer.core.display.overlays import overlay_planes
 
-            overlay = image_frame_overlay(source.header(ref.instance.path), ref.frame, shape, ref.instance.path)
-            return _cropped(overlay_rgba(overlay, shape), overlay.note())
+            found = overlay_planes(source.header(path))
+            return found, _frame_result(found, ref.frame, shape, path)
 
-        def done(result) -> None:
+        def done(answer) -> None:
+            found, result = answer
+            self._planes[path] = found
+            while len(self._planes) > KEPT:
+                self._planes.popitem(last=False)
             self._keep(key, result)
             if self.viewport.current == ref and self.viewport.frame is frame:
                 self._show(key)
@@ -278,6 +294,14 @@ class OverlayLayer(QObject):
         elif event.type() == QEvent.Type.Show and self.pane.frame is None:
             self._show(None)  # a message or "loading" in place of the image
         return False
+
+
+def _frame_result(planes: OverlayPlanes, frame: int, shape: tuple[int, int], path: Path | None = None):
+    """What the layer keeps for frame `frame` (0-based) of a file with `planes`: see :func:`_cropped`."""
+    from viewer.core.display.overlays import frame_overlay, overlay_rgba, raw_frame_words
+
+    overlay = frame_overlay(planes, frame, shape, (lambda: raw_frame_words(path, frame)) if path is not None else None, planes.bits_stored)
+    return _cropped(overlay_rgba(overlay, shape), overlay.note())
 
 
 def _cropped(rgba: np.ndarray | None, note: str) -> tuple[np.ndarray | None, tuple[int, int], str]:

@@ -112,6 +112,8 @@ class OverlayPlanes:
 
     planes: tuple[OverlayPlane, ...] = ()
     notes: tuple[str, ...] = ()
+    #: The image's (0028,0101) *Bits Stored*: a legacy plane's bit below it would be part of the grey level.
+    bits_stored: int | None = None
 
     def for_frame(self, frame: int) -> list[OverlayPlane]:
         """The planes that apply to image frame `frame` (0-based)."""
@@ -239,7 +241,7 @@ def overlay_planes(header: Dataset) -> OverlayPlanes:
                 every_frame=frames_elem is None and frame_origin_elem is None,
             )
         )
-    return OverlayPlanes(tuple(planes), tuple(notes))
+    return OverlayPlanes(tuple(planes), tuple(notes), _int(header.get("BitsStored")))
 
 
 # --------------------------------------------------------------------------- the bits
@@ -364,9 +366,8 @@ def image_frame_overlay(header: Dataset, frame: int, shape: tuple[int, int], pat
     planes = overlay_planes(header)
     if not planes.planes and not planes.notes:
         return FrameOverlay()
-    bits_stored = _int(header.get("BitsStored"))
     words = (lambda: raw_frame_words(path, frame)) if path is not None else None
-    return frame_overlay(planes, frame, shape, words, bits_stored)
+    return frame_overlay(planes, frame, shape, words, planes.bits_stored)
 
 
 # --------------------------------------------------------------------------- drawing
