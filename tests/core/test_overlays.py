@@ -205,10 +205,19 @@ def damaged_file(tmp_path: Path, damage: str) -> Path:
     elif damage == "legacy bit in image":
         add_legacy_plane(ds, 0x6000, 13, bits)
         ds[0x6000, 0x0102].value = 5
+    elif damage == "rows of 3 bytes":
+        add_plane(ds, 0x6000, bits)
+        del ds[0x6000, 0x0010]
+        path = save(ds, tmp_path / "three.dcm")
+        # (6000,0010) US written by hand with a length of 3, just before (6000,0011).
+        data = path.read_bytes()
+        at = data.index(b"\x00\x60\x11\x00US")
+        path.write_bytes(data[:at] + b"\x00\x60\x10\x00US\x03\x00\x30\x00\x00" + data[at:])
+        return path
     return save(ds, tmp_path / f"{damage.replace(' ', '-')}.dcm")
 
 
-DAMAGES = ["short", "rows", "no rows", "legacy size", "legacy bit in image"]
+DAMAGES = ["short", "rows", "no rows", "legacy size", "legacy bit in image", "rows of 3 bytes"]
 
 
 @pytest.mark.parametrize("damage", DAMAGES)

@@ -182,6 +182,45 @@ def _origin(ds: Dataset, group: int) -> tuple[int, int]:
     return 1, 1
 
 
+def _plane(header: Dataset, group: int) -> OverlayPlane | str:
+    """Plane `group` of `header` (see :func:`overlay_planes`), or the note saying why it cannot be drawn."""
+    name = f"overlay {group:04X}"
+
+    def number(element: int, default: int | None = None) -> int | None:
+        elem = header.get((group, element))
+        return _int(elem.value if elem is not None else None, default)
+
+    rows, columns = number(0x0010), number(0x0011)
+    if not rows or not columns or rows < 0 or columns < 0:
+        return f"{name} not drawn: it gives no Overlay Rows and Columns"
+    frames_given, frame_origin_given = (group, 0x0015) in header, (group, 0x0051) in header
+    frames, frame_origin = number(0x0015, 1), number(0x0051, 1)
+    if frames is None or frames < 1 or frame_origin is None or frame_origin < 1:
+        return f"{name} not drawn: Number of Frames in Overlay or Image Frame Origin is not a positive number"
+    kind = _text(header, (group, 0x0040)).upper() or GRAPHICS
+    bits_allocated, bit_position = number(0x0100, 1), number(0x0102, 0)
+    data_elem = header.get((group, 0x3000))
+    data = None
+    if data_elem is not None:
+        data = bytes(data_elem.value or b"")
+    elif not bits_allocated or bits_allocated <= 1:
+        return f"{name} not drawn: it has no Overlay Data"
+    return OverlayPlane(
+        group=group,
+        rows=rows,
+        columns=columns,
+        kind=ROI if kind == ROI else GRAPHICS,
+        origin=_origin(header, group),
+        frame_origin=frame_origin,
+        frames=frames,
+        bit_position=bit_position or 0,
+        data=data,
+        description=_text(header, (group, 0x0022)),
+        label=_text(header, (group, 0x1500)),
+        every_frame=not frames_given and not frame_origin_given,
+    )
+
+
 def overlay_planes(header: Dataset) -> OverlayPlanes:
     """The overlay planes of `header` (the file's whole header: the catalog's compact one has no 60xx groups).
 
@@ -195,53 +234,20 @@ def overlay_planes(header: Dataset) -> OverlayPlanes:
     for group in OVERLAY_GROUPS:
         if (group, 0x0010) not in header and (group, 0x3000) not in header:
             continue
-        name = f"overlay {group:04X}"
         try:
-            rows = _int(header.get((group, 0x0010)).value if (group, 0x0010) in header else None)
-            columns = _int(header.get((group, 0x0011)).value if (group, 0x0011) in header else None)
-        except (TypeError, ValueError, AttributeError):
-            rows = columns = None
-        if not rows or not columns or rows < 0 or columns < 0:
-            notes.append(f"{name} not drawn: it gives no Overlay Rows and Columns")
-            continue
-        frames_elem = header.get((group, 0x0015))
-        frames = _int(frames_elem.value if frames_elem is not None else None, 1)
-        frame_origin_elem = header.get((group, 0x0051))
-        frame_origin = _int(frame_origin_elem.value if frame_origin_elem is not None else None, 1)
-        if frames is None or frames < 1 or frame_origin is None or frame_origin < 1:
-            notes.append(f"{name} not drawn: Number of Frames in Overlay or Image Frame Origin is not a positive number")
-            continue
-        kind = _text(header, (group, 0x0040)).upper() or GRAPHICS
-        bits_allocated = _int(header.get((group, 0x0100)).value if (group, 0x0100) in header else None, 1)
-        bit_position = _int(header.get((group, 0x0102)).value if (group, 0x0102) in header else None, 0)
-        data_elem = header.get((group, 0x3000))
-        data = None
-        if data_elem is not None:
-            try:
-                data = bytes(data_elem.value or b"")
-            except (TypeError, ValueError):
-                notes.append(f"{name} not drawn: its Overlay Data cannot be read")
-                continue
-        elif not bits_allocated or bits_allocated <= 1:
-            notes.append(f"{name} not drawn: it has no Overlay Data")
-            continue
-        planes.append(
-            OverlayPlane(
-                group=group,
-                rows=rows,
-                columns=columns,
-                kind=ROI if kind == ROI else GRAPHICS,
-                origin=_origin(header, group),
-                frame_origin=frame_origin,
-                frames=frames,
-                bit_position=bit_position or 0,
-                data=data,
-                description=_text(header, (group, 0x0022)),
-                label=_text(header, (group, 0x1500)),
-                every_frame=frames_elem is None and frame_origin_elem is None,
-            )
-        )
-    return OverlayPlanes(tuple(planes), tuple(notes), _int(header.get("BitsStored")))
+            found = _plane(header, group)
+        except Exception as exc:  # a damaged element (wrong VR, wrong length): the file's fault, the plane goes
+            text = " ".join(str(exc).split())[:120]
+            found = f"overlay {group:04X} not drawn: its attributes are malformed ({exc.__class__.__name__}: {text})"
+        if isinstance(found, str):
+            notes.append(found)
+        else:
+            planes.append(found)
+    try:
+        bits_stored = _int(header.get("BitsStored"))
+    except Exception:  # a damaged Bits Stored: the decoder says so for the image; no legacy plane is refused for it
+        bits_stored = None
+    return OverlayPlanes(tuple(planes), tuple(notes), bits_stored)
 
 
 # --------------------------------------------------------------------------- the bits
