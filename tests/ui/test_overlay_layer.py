@@ -98,6 +98,8 @@ def test_a_damaged_plane_leaves_the_image_with_a_one_line_note(main_window, open
     assert main_window.pane.frame is not None and not main_window.pane.message_label.isVisible()
     text = layer.note.text()
     assert "\n" not in text and text.startswith("overlay 6000") and "not drawn" in text
+    children = main_window.pane.children()
+    assert children.index(layer.note) > children.index(main_window.pane.view)  # stacked above the image, not under it
     assert not layer.drawn
     main_window.overlays_action.trigger()  # off: no note either
     assert not layer.note.isVisible()

@@ -285,6 +285,7 @@ class OverlayLayer(QObject):
         self.item.setZValue(OVERLAY_PLANES_Z)
         self.item.hide()
         view_box.addItem(self.item, ignoreBounds=True)
+        self.note.raise_()  # the view is built after the first image (viewer.ui.image_view): above it
         self._update()
 
     def eventFilter(self, watched, event):
