@@ -1,14 +1,16 @@
 """The image's overlay planes (60xx) over a viewport's image, and View > Overlays (O).
 
 An :class:`OverlayLayer` belongs to one :class:`~viewer.ui.viewport.Viewport`.
-Each image it shows has its overlay bits worked out by the core
-(:mod:`viewer.core.display.overlays`) in the background, from the file's
-whole header (the catalog's compact header has no 60xx groups) and, for
-retired planes in the high bits of Pixel Data, the frame's raw words; the
-result is kept for the last images shown. It is drawn as one pyqtgraph image
-item in the pane's view box, in image coordinates, so zoom and pan move it
-with the image; a window/level step repaints it but never recomputes it.
-Pixels stay square at every zoom (nearest neighbour), as a bitmap should.
+The overlay bits of each image it shows are worked out by the core
+(:mod:`viewer.core.display.overlays`): a file's planes are read once, in the
+background, from its whole header (the catalog's compact header has no 60xx
+groups); each frame's overlay is then made at once (retired planes in the
+high bits of Pixel Data, which need the frame's raw words, in the background
+each time). The last images' overlays are kept. It is drawn as one pyqtgraph
+image item in the pane's view box, in image coordinates, so zoom and pan move
+it with the image; a window/level step repaints it from a copy at screen
+resolution but never recomputes it. Pixels stay square at every zoom
+(nearest neighbour), as a bitmap should.
 
 Planes that cannot be drawn (short Overlay Data, wrong rows) are named in a
 one-line note at the top of the pane; the image is shown all the same.
