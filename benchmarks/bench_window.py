@@ -446,6 +446,88 @@ def measure_full_resolution(app: QApplication, pane: ImagePane, frame: FrameDisp
     return cases
 
 
+def measure_overlay_cases(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int) -> list[Case]:
+    """The CT's window step without and with an overlay plane (60xx) over it, in the same run (#16: at most 1 ms more).
+
+    The overlay is what :class:`viewer.ui.overlay_layer.OverlayLayer` puts in the view box for a
+    graphics plane of the image's size whose bits (5 % of them, seeded) reach every edge: cropping
+    it to what it covers saves nothing, the worst case for painting. A window step never recomputes
+    it; the view repaints it with the image. Steps with and without it alternate, so that the other
+    work on a shared machine weighs on both alike.
+    """
+    dense = np.random.default_rng(16).random(frame.shape) < 0.05
+    dense[0, :] = dense[-1, :] = dense[:, 0] = dense[:, -1] = True
+    # A real plane: pydicom-data's Siemens graphics (an outline, letters, a box) at the CT's top left.
+    siemens = get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    real = np.zeros(frame.shape, dtype=bool)
+    if siemens is not None:
+        plane = pydicom.dcmread(siemens).overlay_array(0x6000).astype(bool)[: frame.shape[0], : frame.shape[1]]
+        real[: plane.shape[0], : plane.shape[1]] = plane
+    cases = []
+    for bits, plane_name in ((dense, "overlay plane"), (real, "Siemens overlay")):
+        if bits.any():
+            cases += _overlay_pair(app, pane, frame, n, bits, plane_name)
+    return cases
+
+
+def _overlay_pair(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int, bits: np.ndarray, plane_name: str) -> list[Case]:
+    """:func:`measure_overlay_cases` for one plane, at 1:1 and fitted."""
+    import dataclasses
+
+    from viewer.core.display.overlays import FrameOverlay, overlay_rgba
+    from viewer.ui.overlay_layer import OVERLAY_PLANES_Z, _cropped, _overlay_item_class
+
+    pixels, (r0, c0), _ = _cropped(overlay_rgba(FrameOverlay(graphics=bits), frame.shape), "")
+    item = _overlay_item_class()(axisOrder="row-major")
+    item.setZValue(OVERLAY_PLANES_Z)
+    item.setImage(pixels, autoLevels=False, levels=None)
+    item.setRect(c0, r0, pixels.shape[1], pixels.shape[0])
+    item.hide()
+    pane.view_box.addItem(item, ignoreBounds=True)
+    cases = []
+    for zoom, label in ((1.0, "1:1"), (None, "fitted")):
+        item.hide()
+        plain = measure_case(
+            app, pane, f"CT {label}, no overlay ({plane_name} pair)", "CT 693_UNCI", frame, zoom, n
+        )  # also lays the view out
+        viewport, windows = pane.view.viewport(), window_steps(pane._voi, 2 * n + 10)
+        durations: dict[bool, list[int]] = {False: [], True: []}
+        cpu: dict[bool, list[int]] = {False: [], True: []}
+        for k in range(2 * n + 10):
+            shown = k % 2 == 1
+            item.setVisible(shown)
+            t0, c0 = time.perf_counter_ns(), time.process_time_ns()
+            pane.set_display(windows[k], False)
+            viewport.repaint()
+            if k >= 10:  # warm-up
+                durations[shown].append(time.perf_counter_ns() - t0)
+                cpu[shown].append(time.process_time_ns() - c0)
+        # The step's CPU time in this process (Qt paints in it): what other processes take from the cores does not count.
+        alike = {"step_grab": None, "paint_only": None, "step_grey8": None}
+        for shown, name in ((False, plain.name), (True, f"CT {label} + {plane_name}")):
+            cases.append(dataclasses.replace(plain, name=name, step=Summary.of_ns(durations[shown]), **alike))
+            cases.append(dataclasses.replace(plain, name=f"{name} (process CPU time)", step=Summary.of_ns(cpu[shown]), **alike))
+    pane.view_box.removeItem(item)
+    return cases
+
+
+def overlay_cost(cases: list[Case]) -> list[str]:
+    """What each overlay adds to the window step's p50 and p95, per zoom, from :func:`measure_overlay_cases`."""
+    by_name = {c.name: c for c in cases}
+    lines = []
+    for plane_name in ("overlay plane", "Siemens overlay"):
+        for label in ("1:1", "fitted"):
+            for clock in ("", " (process CPU time)"):
+                plain = by_name.get(f"CT {label}, no overlay ({plane_name} pair){clock}")
+                drawn = by_name.get(f"CT {label} + {plane_name}{clock}")
+                if plain and drawn:
+                    lines.append(
+                        f"{plane_name} over the CT {label}{clock}: step p50 {drawn.step.p50 - plain.step.p50:+.2f} ms, "
+                        f"p95 {drawn.step.p95 - plain.step.p95:+.2f} ms (goal: at most +1 ms)"
+                    )
+    return lines
+
+
 def run(steps: int = 200, full_steps: int = 20) -> list[Case]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     pane = make_pane(app)
@@ -458,6 +540,7 @@ def run(steps: int = 200, full_steps: int = 20) -> list[Case]:
         measure_case(app, pane, "mammogram 2:1 on a region", "MG stand-in", mammo, 2.0, steps),
     ]
     cases += measure_full_resolution(app, pane, mammo, full_steps)
+    cases += measure_overlay_cases(app, pane, ct, steps)  # #16: overlays add at most 1 ms to a step
     pane.close()
     pane.deleteLater()
     app.processEvents()
@@ -481,6 +564,7 @@ def markdown(cases: list[Case]) -> str:
             f"| {_ms(c.step_grab)} | {c.core.p95:.2f} | {_ms(c.paint_only)} | {c.copy.p95:.3f} "
             f"| {_ms(c.step_grey8)} |"
         )
+    lines += ["", *overlay_cost(cases)]
     ratio = layout_ratio(cases)
     if ratio is not None:
         lines += ["", f"2x2 layout / 1x1 main window, window step p95: **{ratio:.2f}x** (goal: at most 2x)"]

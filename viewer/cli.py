@@ -57,6 +57,11 @@ def _export_parser(sub) -> None:
         help="show the image through this Grayscale Softcopy Presentation State (its LUTs, displayed area, rotation, flip, "
         "shutters, graphics and text), as dcmtk's dcmp2pgm does",
     )
+    p.add_argument(
+        "--no-overlays",
+        action="store_true",
+        help="leave out the image's overlay planes (60xx), drawn by default as in the viewer (then RGB)",
+    )
     p.set_defaults(run=run_export_command)
 
 
@@ -646,6 +651,12 @@ def run_export(args: argparse.Namespace) -> int:
         if compressed:
             shutdown_pool()
     pixels = frame.render(voi, args.invert)
+    if not args.no_overlays:
+        from viewer.core.display.overlays import export_overlays
+
+        pixels, note = export_overlays(pixels, header, args.frame - 1, path)
+        if note:
+            print(f"dicom-viewer: note: {note}", file=sys.stderr)
     if args.annotations:
         pixels = _with_annotations(pixels, header, args)
     out = Path(args.output)

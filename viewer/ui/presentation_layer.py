@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.dicom.sop_classes import PRESENTATION_STATE
 from viewer.core.display.pixels.pipeline import presentation_inverts
 from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.documents.presentation_render import (
@@ -88,10 +89,24 @@ class PresentationStates(QObject):
         self.runner = runner
         self.index = PresentationStateIndex()
         self._batches = itertools.count()
+        self._seen: set[Path] = set()  # state files already read
 
     def add_found(self, found: list) -> None:
         """Lines about files passed over (:class:`~viewer.core.dicom.io.Problem`): those that may be states are read."""
         paths = [line.path for line in found if getattr(line, "path", None) is not None and "Presentation State" in str(line)]
+        if paths:
+            kind = f"presentation-states-{next(self._batches)}"  # each batch its own kind: none supersedes another
+            self.runner.submit(kind, lambda: read_presentation_states(paths), self._read, lambda _e: None)
+
+    def add_series(self, changed) -> None:
+        """Series the catalog added or grew (:attr:`OpenController.series_changed`): their presentation-state
+        objects, listed with that kind since #16 lists every object, are read once each, in the background."""
+        paths = []
+        for series in changed:
+            for instance in series.instances:
+                if instance.kind == PRESENTATION_STATE and instance.path is not None and instance.path not in self._seen:
+                    self._seen.add(instance.path)
+                    paths.append(instance.path)
         if paths:
             kind = f"presentation-states-{next(self._batches)}"  # each batch its own kind: none supersedes another
             self.runner.submit(kind, lambda: read_presentation_states(paths), self._read, lambda _e: None)
@@ -110,6 +125,7 @@ class PresentationStates(QObject):
 
     def clear(self) -> None:
         self.index.clear()
+        self._seen.clear()
         self.changed.emit()
 
 
@@ -506,6 +522,7 @@ def install(window) -> PresentationStates:
     """Presentation states for the whole window: found while opening, a layer on every viewport (now and later)."""
     states = PresentationStates(window.runner, window)
     window.presentation_states = states
+    window.opener.series_changed.connect(states.add_series)
     window.opener.others_found.connect(states.add_found)
     window.opener.problems_found.connect(states.add_found)  # files opened by name: their "no image" line
     states.problems.connect(window.problems_dock.add)

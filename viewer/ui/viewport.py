@@ -37,6 +37,7 @@ from viewer.core.runtime.tasks import CancelToken
 from viewer.ui.central import START_HINT
 from viewer.ui.cine import CineBar, CineController
 from viewer.ui.image_view import ImagePane
+from viewer.ui.overlay_layer import OverlayLayer
 from viewer.ui.workers import BackgroundRunner, ScopedRunner
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
@@ -126,6 +127,7 @@ class Viewport(QWidget):
         column.addWidget(self.pane, 1)
         column.addLayout(bottom)
         self.pane.show_message(START_HINT)
+        self.overlay_layer = OverlayLayer(self)  # the image's overlay planes (60xx), View > Overlays (O)
 
     # ------------------------------------------------------------------ series and images
     @property

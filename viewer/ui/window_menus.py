@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QMenu
 from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder
 from viewer.ui.link_actions import link_actions
 from viewer.ui.mpr_mode import install as install_mpr
+from viewer.ui.overlay_layer import overlays_action
 from viewer.ui.tools import ImageToolbar
 from viewer.ui.view_actions import smoothing_action
 
@@ -51,6 +52,7 @@ def build_menus(window: MainWindow) -> None:
         [window.fit_action, window.one_to_one_action, window.invert_action, window.reset_action, window.annotations_action]
     )
     smoothing_action(window, view_menu)  # viewer.ui.view_actions: "Smooth when zoomed" (N)
+    overlays_action(window, view_menu)  # viewer.ui.overlay_layer: the images' overlay planes (60xx), on by default (O)
     window.mpr = install_mpr(window, view_menu)  # View > MPR (M): the active viewport's series in three planes
     view_menu.addSeparator()
     window.study_tree_action = window._action(
