@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.frames import DECODE_TIME_LIMIT, FrameSource, decode_stored, is_compressed
+from viewer.core.display.frames import DECODE_TIME_LIMIT, FrameSource, decode_stored, insert_video_frames, is_compressed, is_video
 from viewer.core.media.model import ImageRef
 from viewer.core.runtime.processes import discard_pool, kill_pool, process_pool, worker_count
 
@@ -165,8 +165,89 @@ class InWorkerProcesses(Executor):
         kill_pool()
 
 
+class InVideoWorker(Executor):
+    """Decodes a video in its one worker process (:func:`~viewer.core.runtime.processes.video_pool`), a chunk at a time.
+
+    A video is decoded sequentially (:mod:`viewer.core.display.pixels.video`):
+    the worker keeps its decoder between calls, and each call decodes
+    `chunk` consecutive frames, so a playing loop costs one decoding per
+    frame and one round trip per chunk. Two chunks are in flight, so the
+    worker never waits for this thread to take the frames in.
+    """
+
+    time_limit: float | None = DECODE_TIME_LIMIT
+
+    def __init__(self, pool=None, chunk: int | None = None, chunks_ahead: int = 2):
+        from viewer.core.display.pixels.video import CHUNK_FRAMES
+
+        self._pool = pool
+        self.chunk = chunk or CHUNK_FRAMES
+        self.capacity = self.chunk * chunks_ahead
+        self._in_flight: dict[int, Future] = {}  # frame index -> the chunk decoding it
+
+    def start(self, _source: FrameSource, ref: ImageRef) -> Future | None:
+        """A future for `ref`'s frame, settled with its chunk's frames; None when the worker cannot be had."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        from viewer.core.display.pixels.video import decode_video_frames
+        from viewer.core.runtime.processes import kill_video_pool, video_pool
+
+        chunk = self._in_flight.get(ref.frame)
+        if chunk is None or chunk.cancelled():
+            pool = self._pool or video_pool()
+            if pool is None:
+                return None
+            count = max(1, min(self.chunk, ref.instance.frames - ref.frame))
+            try:
+                chunk = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, count)
+            except (BrokenProcessPool, RuntimeError):
+                kill_video_pool()
+                return None
+            for index in range(ref.frame, ref.frame + count):
+                self._in_flight[index] = chunk
+        mine: Future = Future()
+        chunk.add_done_callback(lambda done: _settle(mine, done))
+        return mine
+
+    def finish(self, source: FrameSource, ref: ImageRef, future: Future) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from viewer.core.runtime.processes import kill_video_pool
+
+        self._in_flight.pop(ref.frame, None)
+        try:
+            decoded = future.result()
+        except BrokenProcessPool:
+            kill_video_pool()
+            raise WorkerLost from None
+        insert_video_frames(source, ref, decoded)
+
+    def too_slow(self) -> None:
+        from viewer.core.runtime.processes import kill_video_pool
+
+        self._in_flight.clear()
+        kill_video_pool()
+
+
+def _settle(mine: Future, chunk: Future) -> None:
+    """`mine` ends as the `chunk` it waits for did (result, error or cancellation)."""
+    from concurrent.futures import InvalidStateError
+
+    try:
+        if chunk.cancelled():
+            mine.cancel()
+        elif chunk.exception() is not None:
+            mine.set_exception(chunk.exception())
+        else:
+            mine.set_result(chunk.result())
+    except InvalidStateError:  # `mine` was cancelled meanwhile (the prefetch stopped)
+        pass
+
+
 def executor_for(ref: ImageRef) -> Executor:
-    """Where the images of a series like `ref`'s are decoded ahead: compressed ones in worker processes."""
+    """Where the images of a series like `ref`'s are decoded ahead: video in its worker, compressed images in worker processes."""
+    if is_video(ref.instance.header):
+        return InVideoWorker()
     return InWorkerProcesses() if is_compressed(ref.instance.header) else InThisThread()
 
 
