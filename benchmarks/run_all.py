@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, video; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -20,13 +20,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_decode, bench_measure, bench_mpr, bench_net, bench_startup
+from benchmarks import bench_browser, bench_decode, bench_measure, bench_mpr, bench_net, bench_startup, bench_video
 from benchmarks._common import REPO, ensure_offscreen, machine_description
 
 ensure_offscreen()
 
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
-BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking", "measure")
+BENCHMARKS = ("startup", "window", *bench_browser.PARTS, *bench_decode.PARTS, "inspector", "net", "mpr", "linking", "measure", "video")
 
 NOTES = """\
 How to read this:
@@ -90,6 +90,7 @@ def report(
 
         linking = bench_linking.run(steps, log=log)
     measure = bench_measure.run(log=log) if "measure" in only else None
+    video = bench_video.run(log=log) if "video" in only else None
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -133,6 +134,8 @@ def report(
         lines += [bench_linking.markdown(linking)]
     if measure is not None:
         lines += [bench_measure.markdown(measure)]
+    if video is not None:
+        lines += [bench_video.markdown(video)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
@@ -144,6 +147,8 @@ def report(
         lines += [bench_mpr.NOTES]
     if measure is not None:
         lines += [bench_measure.NOTES]
+    if video is not None:
+        lines += [bench_video.NOTES]
     return "\n".join(lines)
 
 

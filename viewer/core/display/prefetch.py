@@ -184,6 +184,9 @@ class InVideoWorker(Executor):
         self.chunk = chunk or CHUNK_FRAMES
         self.capacity = self.chunk * chunks_ahead
         self._in_flight: dict[int, Future] = {}  # frame index -> the chunk decoding it
+        self._chunks_ahead = chunks_ahead
+        self._ring = None  # the memory the worker writes the frames into (FrameRing), made with the first chunk
+        self._slots: dict[Future, tuple[str, int, int] | None] = {}  # chunk -> its slot, until its frames are taken
 
     def start(self, _source: FrameSource, ref: ImageRef) -> Future | None:
         """A future for `ref`'s frame, settled with its chunk's frames; None when the worker cannot be had."""
@@ -198,14 +201,17 @@ class InVideoWorker(Executor):
             if pool is None:
                 return None
             count = max(1, min(self.chunk, ref.instance.frames - ref.frame))
+            slot = self._slot(ref)
             try:
-                chunk = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, count)
+                chunk = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, count, slot)
             except (BrokenProcessPool, RuntimeError):
                 kill_video_pool()
                 return None
+            self._slots[chunk] = slot
             for index in range(ref.frame, ref.frame + count):
                 self._in_flight[index] = chunk
         mine: Future = Future()
+        mine.chunk = chunk  # type: ignore[attr-defined]  # finish() frees the chunk's slot
         chunk.add_done_callback(lambda done: _settle(mine, done))
         return mine
 
@@ -215,12 +221,39 @@ class InVideoWorker(Executor):
         from viewer.core.runtime.processes import kill_video_pool
 
         self._in_flight.pop(ref.frame, None)
+        chunk = future.chunk  # type: ignore[attr-defined]
         try:
-            decoded = future.result()
+            placed = future.result()
         except BrokenProcessPool:
             kill_video_pool()
             raise WorkerLost from None
-        insert_video_frames(source, ref, decoded)
+        except BaseException:
+            self._free_slot(chunk)
+            raise
+        if chunk not in self._slots:
+            return  # another frame of the same chunk brought them all in
+        insert_video_frames(source, ref, self._ring.take(placed) if self._ring is not None else placed)
+        self._free_slot(chunk)
+
+    def _free_slot(self, chunk: Future) -> None:
+        slot = self._slots.pop(chunk, None)
+        if self._ring is not None:
+            self._ring.release(slot)
+
+    def _slot(self, ref: ImageRef) -> tuple[str, int, int] | None:
+        """Where the worker writes the chunk: a slot of the ring (one per chunk in flight, and one spare)."""
+        from viewer.core.display.pixels.video import FrameRing
+
+        if self._ring is None:
+            header = ref.instance.header
+            try:
+                samples = 1 if str(header.get("PhotometricInterpretation", "")).startswith("MONOCHROME") else 3
+                depth = 2 if int(header.get("BitsStored") or 8) > 8 else 1
+                frame_bytes = int(header.Rows) * int(header.Columns) * samples * depth
+            except (AttributeError, TypeError, ValueError):
+                return None  # the worker sends the frames through its pipe
+            self._ring = FrameRing(frame_bytes * self.chunk, self._chunks_ahead + 1)
+        return self._ring.slot()
 
     def too_slow(self) -> None:
         from viewer.core.runtime.processes import kill_video_pool

@@ -361,14 +361,119 @@ def _decoder_for(path) -> VideoDecoder:
     return decoder
 
 
-def decode_video_frames(path: str, start: int, count: int = 1) -> list[tuple[int, np.ndarray]]:
+def decode_video_frames(path: str, start: int, count: int = 1, slot: tuple[str, int, int] | None = None) -> list[tuple[int, object]]:
     """Frames `start`.. of the video file at `path`, at most `count`: the worker-process entry point.
 
     The decoder stays open in this process, positioned after the last frame
-    given, so consecutive calls decode each frame once.
+    given, so consecutive calls decode each frame once. With `slot` (a
+    :class:`FrameRing`'s ``(file, offset, size)``) the frames are written
+    there and placed as ``(offset, shape, dtype)``, which
+    :meth:`FrameRing.take` reads back: a 1080p frame is 6 MB, and pickling
+    it through a pipe would cost more than decoding it.
     """
     with _DECODERS_LOCK:
-        return _decoder_for(path).frames(start, count)
+        decoded = _decoder_for(path).frames(start, count)
+        if slot is None:
+            return decoded
+        return _placed(decoded, *slot)
+
+
+def _placed(decoded: list[tuple[int, np.ndarray]], ring: str, offset: int, size: int) -> list[tuple[int, object]]:
+    """`decoded` written into `ring`'s slot at `offset` (at most `size` bytes); what does not fit is sent as it is."""
+    import mmap
+
+    view = _RINGS.get(ring)
+    if view is None:
+        try:
+            with open(ring, "r+b") as f:
+                view = _RINGS[ring] = mmap.mmap(f.fileno(), 0)
+        except (OSError, ValueError):  # gone (this worker replaced one that had mapped it): send the frames
+            return list(decoded)
+        while len(_RINGS) > RINGS_KEPT:
+            _RINGS.pop(next(iter(_RINGS))).close()
+    out: list[tuple[int, object]] = []
+    at, end = offset, offset + size
+    for index, frame in decoded:
+        if at + frame.nbytes > end or at + frame.nbytes > len(view):
+            out.append((index, frame))
+            continue
+        np.frombuffer(view, dtype=np.uint8, count=frame.nbytes, offset=at)[:] = frame.reshape(-1).view(np.uint8)
+        out.append((index, (at, frame.shape, frame.dtype.str)))
+        at += frame.nbytes
+    return out
+
+
+#: Rings this (worker) process has mapped, by file name; the app unlinks each file once the worker has it open.
+_RINGS: dict[str, object] = {}
+RINGS_KEPT = 2
+
+
+class FrameRing:
+    """Memory shared with the video worker, in `slots` slots of `slot_bytes`, for the frames it decodes.
+
+    A file in /dev/shm (memory, where there is one), mapped by both
+    processes; the app removes its name once the worker has mapped it, so
+    nothing is left behind however either process ends. Frames read from it
+    are copied out (:meth:`take`) before the slot is used again.
+    """
+
+    def __init__(self, slot_bytes: int, slots: int):
+        import mmap
+        import tempfile
+
+        folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        self.slot_bytes, self.slots = slot_bytes, slots
+        handle, self.name = tempfile.mkstemp(prefix="dicom-viewer-video-", dir=folder)
+        try:
+            os.ftruncate(handle, slot_bytes * slots)
+            self._view = mmap.mmap(handle, slot_bytes * slots)
+        finally:
+            os.close(handle)
+        self._free = [k * slot_bytes for k in range(slots)]
+        self._unlinked = False
+
+    def slot(self) -> tuple[str, int, int] | None:
+        """A free slot, as :func:`decode_video_frames` takes it; None when every slot is in use."""
+        if not self._free:
+            return None
+        return self.name, self._free.pop(0), self.slot_bytes
+
+    def release(self, slot: tuple[str, int, int] | None) -> None:
+        """`slot`'s frames are taken (or will never be): it may be written again."""
+        if slot is not None and slot[1] not in self._free:
+            self._free.append(slot[1])
+
+    def take(self, placed: list[tuple[int, object]]) -> list[tuple[int, np.ndarray]]:
+        """The frames :func:`decode_video_frames` placed, copied out of the ring."""
+        out = []
+        for index, where in placed:
+            if isinstance(where, np.ndarray):
+                out.append((index, where))
+                continue
+            offset, shape, dtype = where
+            dtype = np.dtype(dtype)
+            count = int(np.prod(shape))
+            out.append((index, np.frombuffer(self._view, dtype=dtype, count=count, offset=offset).reshape(shape).copy()))
+        self.unlink()  # the worker has it mapped now
+        return out
+
+    def unlink(self) -> None:
+        if not self._unlinked:
+            self._unlinked = True
+            try:
+                os.unlink(self.name)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.unlink()
+        try:
+            self._view.close()
+        except BufferError:  # an array still looks at it: the mapping goes with it
+            pass
+
+    def __del__(self):
+        self.close()
 
 
 def decode_video_frame(path, index: int) -> np.ndarray:
