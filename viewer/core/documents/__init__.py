@@ -1,0 +1,1 @@
+"""Qt-free readers and renderers of the non-image objects on a disc (#16): reports, documents, waveforms."""
