@@ -168,7 +168,11 @@ class MainWindow(QMainWindow):
         """Read the headers at `paths` in the background; the first series found is shown (see :class:`~viewer.ui.opening.Opening`)."""
         self.build_contents()
         self.settings_store.remember_recent([str(p) for p in paths])
-        self.opening.open(paths)
+        from viewer.ui.waveform_view import open_waveforms_among  # ECGs named explicitly: their own view (#16)
+
+        paths = open_waveforms_among(self, paths)
+        if paths:
+            self.opening.open(paths)
 
     def close_all(self) -> None:
         self.opening.close_all()
