@@ -159,7 +159,15 @@ def play(case: Case, path: Path, shown: int = SHOWN) -> Result:
     stop = threading.Event()
     worker = threading.Thread(
         target=prefetch,
-        args=(source, images, 0, PlayHead(lambda: head[0], 3 * 6), executor_for(images[0]), stop.is_set),
+        # As the cine does (viewer/ui/cine.py): half the cache's budget ahead of the play head.
+        args=(
+            source,
+            images,
+            0,
+            PlayHead(lambda: head[0], max(2, int(source.max_bytes * 0.5 // first.nbytes))),
+            executor_for(images[0]),
+            stop.is_set,
+        ),
         kwargs={"fill": None},
         daemon=True,
     )

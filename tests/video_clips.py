@@ -72,12 +72,22 @@ def encode(codec: str, fmt: str, width: int, height: int, frames: int, fps: int 
 
 
 def reference_frames(stream: bytes, fmt: str = "rgb24") -> list[np.ndarray]:
-    """PyAV's own decode of the raw stream, every frame in order: the expected values."""
+    """PyAV's own decode of the raw stream, every frame in order: the expected values.
+
+    `fmt` "luma": the coded 8-bit Y samples (FFmpeg's plane 0), what a MONOCHROME2 video stores.
+    """
     container = av.open(io.BytesIO(stream))
     try:
+        if fmt == "luma":
+            return [_luma(frame) for frame in container.decode(video=0)]
         return [frame.to_ndarray(format=fmt) for frame in container.decode(video=0)]
     finally:
         container.close()
+
+
+def _luma(frame) -> np.ndarray:
+    plane = frame.planes[0]
+    return np.frombuffer(bytes(plane), np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width].copy()
 
 
 def video_dataset(

@@ -37,7 +37,7 @@ from viewer.core.display.frames import FrameSource, frame_with_time_limit  # noq
 from viewer.core.display.pixels import video  # noqa: E402
 from viewer.core.display.pixels.decoders import decode_file_frame  # noqa: E402
 from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW  # noqa: E402
-from viewer.core.display.prefetch import InVideoWorker, ahead_first, executor_for, prefetch  # noqa: E402
+from viewer.core.display.prefetch import InVideoWorker, ahead_first, executor_for, nearest_first, prefetch  # noqa: E402
 from viewer.core.media.model import ImageRef, Instance  # noqa: E402
 from viewer.core.runtime.processes import shutdown_pool  # noqa: E402
 
@@ -110,7 +110,7 @@ def test_worker_decodes_with_time_limit_and_keeps_the_frames_after(clips):
     display = frame_with_time_limit(source, ImageRef(instance, 20))
     assert np.array_equal(display.stored, reference[20])
     assert display.is_color and display.default_voi() is IDENTITY_WINDOW  # YBR -> RGB: shown as stored, no window
-    assert source.cached(ImageRef(instance, 21)) and source.cached(ImageRef(instance, 20 + video.CHUNK_FRAMES - 1))
+    assert source.cached(ImageRef(instance, 21))  # the next frame comes with it
     assert np.array_equal(source.frame(ImageRef(instance, 21)).stored, reference[21])
 
 
@@ -127,6 +127,16 @@ def test_prefetch_fills_the_cache_from_the_video_worker(clips):
         assert np.array_equal(source.frame(ref).stored, reference[ref.frame]), ref.frame
 
 
+def test_browsing_prefetch_around_a_frame_fills_both_ways(clips):
+    """The nearest-first order of browsing (20, 21, 19, 22, 18, ...): frames behind come one by one from the worker's window."""
+    path, reference = clips["h264-ts-open-gop-fragments"]
+    source = FrameSource()
+    instance = instance_of(path)
+    images = [ImageRef(instance, i) for i in range(FRAMES)]
+    prefetch(source, images, 20, nearest_first, executor_for(images[20]), cancel=lambda: False, fill=None)
+    assert all(np.array_equal(source.frame(ref).stored, reference[ref.frame]) for ref in images)
+
+
 def test_recorded_rate_plays_the_clip(clips):
     path, _ = clips["h264-es-bframes"]
     fps, said_by = recorded_frame_rate(read_header(path))
@@ -136,7 +146,7 @@ def test_recorded_rate_plays_the_clip(clips):
 def test_monochrome_video_is_windowed(tmp_path):
     path = tmp_path / "grey.dcm"
     stream = write_clip(path, frames=12, options={"g": "6", "bf": "2"}, photometric="MONOCHROME2")
-    reference = reference_frames(stream, "gray")
+    reference = reference_frames(stream, "luma")
     header = read_header(path)
     source = FrameSource()
     display = source.frame(ImageRef(Instance(path, header, 12), 9))

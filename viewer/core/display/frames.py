@@ -273,6 +273,10 @@ def frame_with_time_limit(source: FrameSource, ref: ImageRef, limit: float = DEC
     return source.insert(ref, stored)
 
 
+#: Frames a direct request for a video frame brings back (sent through the worker's pipe).
+DIRECT_VIDEO_FRAMES = 2
+
+
 def is_video(header: Dataset) -> bool:
     """Whether the file's pixel data is a video stream (PS3.5 8.2.5-8.2.8): decoded in the video worker."""
     from viewer.core.display.pixels.video import is_video as is_video_syntax
@@ -296,19 +300,20 @@ def _video_frame_with_time_limit(source: FrameSource, ref: ImageRef, limit: floa
 
     A video is decoded sequentially, so its decoder stays in one process
     (:func:`~viewer.core.runtime.processes.video_pool`) and each call brings
-    back the frames after the one asked for too (the next ones a user sees).
+    back the frame after the one asked for too (the next one a user sees);
+    the prefetcher brings the rest, through shared memory.
     """
     from concurrent.futures import TimeoutError as FutureTimeout
     from concurrent.futures.process import BrokenProcessPool
 
-    from viewer.core.display.pixels.video import CHUNK_FRAMES, decode_video_frames
+    from viewer.core.display.pixels.video import decode_video_frames
     from viewer.core.runtime.processes import kill_video_pool, video_pool
 
     pool = video_pool()
     if pool is None:  # the app is quitting
         return source.frame(ref)
     try:
-        future = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, CHUNK_FRAMES)
+        future = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, DIRECT_VIDEO_FRAMES)
         decoded = future.result(timeout=limit)
     except FutureTimeout:
         kill_video_pool()

@@ -188,8 +188,13 @@ class InVideoWorker(Executor):
         self._ring = None  # the memory the worker writes the frames into (FrameRing), made with the first chunk
         self._slots: dict[Future, tuple[str, int, int] | None] = {}  # chunk -> its slot, until its frames are taken
 
-    def start(self, _source: FrameSource, ref: ImageRef) -> Future | None:
-        """A future for `ref`'s frame, settled with its chunk's frames; None when the worker cannot be had."""
+    def start(self, source: FrameSource, ref: ImageRef) -> Future | None:
+        """A future for `ref`'s frame, settled with its chunk's frames; None when the worker cannot be had.
+
+        A chunk stops before the first frame already in `source`: browsing
+        back from the frame shown (the nearest-first order) then asks for one
+        frame at a time, which the worker still holds in its window.
+        """
         from concurrent.futures.process import BrokenProcessPool
 
         from viewer.core.display.pixels.video import decode_video_frames
@@ -200,7 +205,9 @@ class InVideoWorker(Executor):
             pool = self._pool or video_pool()
             if pool is None:
                 return None
-            count = max(1, min(self.chunk, ref.instance.frames - ref.frame))
+            count = 1
+            while count < min(self.chunk, ref.instance.frames - ref.frame) and not source.cached(ImageRef(ref.instance, ref.frame + count)):
+                count += 1
             slot = self._slot(ref)
             try:
                 chunk = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, count, slot)

@@ -459,8 +459,9 @@ class FrameDisplay:
     # -- facts -----------------------------------------------------------------------
     @property
     def nbytes(self) -> int:
-        """Memory held for this frame (stored values and prepared copies)."""
-        return sum(a.nbytes for a in (self.stored, self._index, self._modality_float, self._rgb) if a is not None)
+        """Memory held for this frame (stored values and prepared copies; an 8-bit RGB frame is its own prepared copy)."""
+        held = {id(a): a for a in (self.stored, self._index, self._modality_float, self._rgb) if a is not None}
+        return sum(a.nbytes for a in held.values())
 
     @property
     def shape(self) -> tuple[int, int]:

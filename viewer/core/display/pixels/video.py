@@ -59,23 +59,28 @@ DECODERS_KEPT = 2
 CHUNK_FRAMES = 6
 
 
-#: The FFmpeg codecs each family of video syntaxes may hold (PS3.5 8.2.5-8.2.8), by UID prefix.
-CODECS = (
-    ("1.2.840.10008.1.2.4.100", ("mpeg2video", "mpeg1video"), "MPEG-2"),  # .100, .100.1 MP@ML
-    ("1.2.840.10008.1.2.4.101", ("mpeg2video", "mpeg1video"), "MPEG-2"),  # .101, .101.1 MP@HL
-    ("1.2.840.10008.1.2.4.107", ("hevc",), "HEVC/H.265"),  # Main
-    ("1.2.840.10008.1.2.4.108", ("hevc",), "HEVC/H.265"),  # Main 10
-    ("1.2.840.10008.1.2.4.10", ("h264",), "MPEG-4 AVC/H.264"),  # .102-.106 and their .1 variants
-)
+#: The FFmpeg codecs each video syntax may hold (PS3.5 8.2.5-8.2.8), by its UID without the
+#: "fragmentable" variant's final ".1": (codec names, the family's name).
+MPEG2_CODECS = (("mpeg2video", "mpeg1video"), "MPEG-2")
+H264_CODECS = (("h264",), "MPEG-4 AVC/H.264")
+HEVC_CODECS = (("hevc",), "HEVC/H.265")
+CODECS = {
+    "1.2.840.10008.1.2.4.100": MPEG2_CODECS,  # MPEG2 Main Profile / Main Level
+    "1.2.840.10008.1.2.4.101": MPEG2_CODECS,  # MPEG2 Main Profile / High Level
+    "1.2.840.10008.1.2.4.102": H264_CODECS,  # High Profile / Level 4.1
+    "1.2.840.10008.1.2.4.103": H264_CODECS,  # BD-compatible High Profile / Level 4.1
+    "1.2.840.10008.1.2.4.104": H264_CODECS,  # High Profile / Level 4.2 for 2D video
+    "1.2.840.10008.1.2.4.105": H264_CODECS,  # High Profile / Level 4.2 for 3D video
+    "1.2.840.10008.1.2.4.106": H264_CODECS,  # Stereo High Profile / Level 4.2
+    "1.2.840.10008.1.2.4.107": HEVC_CODECS,  # HEVC Main Profile / Level 5.1
+    "1.2.840.10008.1.2.4.108": HEVC_CODECS,  # HEVC Main 10 Profile / Level 5.1
+}
 
 
 def expected_codecs(uid) -> tuple[tuple[str, ...], str]:
     """(FFmpeg codec names, family name) that video syntax `uid` may hold; ((), "") for another syntax."""
     text = str(uid or "").rstrip("\x00 ")
-    for prefix, codecs, family in CODECS:
-        if text == prefix or text.startswith(prefix + ".") or (prefix.endswith(".10") and text.startswith(prefix)):
-            return codecs, family
-    return (), ""
+    return CODECS.get(text) or CODECS.get(text.removesuffix(".1")) or ((), "")
 
 
 def is_video(uid) -> bool:
@@ -163,6 +168,7 @@ class VideoDecoder:
         if not self._packets:
             raise ViewerError("its video stream holds no frames", path)
         self._keys = keys if keys and keys[0] == 0 else [0, *keys]
+        self._key_packets = frozenset(self._keys)
         #: display index of each key frame packet, where known (always for the first).
         self._key_display: dict[int, int] = {0: 0}
         if all(t is not None for t in times):
@@ -273,26 +279,20 @@ class VideoDecoder:
             self._next_display = self._key_display.get(self._anchor, 0)
         display = self._next_display
         self._next_display += 1
-        if tag is not None and tag in self._keys_set:
+        if tag is not None and tag in self._key_packets:
             self._key_display.setdefault(tag, display)
         self._window[display] = self._pixels(frame)
         while len(self._window) > WINDOW_FRAMES:
             self._window.popitem(last=False)
 
-    @property
-    def _keys_set(self) -> frozenset[int]:
-        keys = getattr(self, "_keys_frozen", None)
-        if keys is None:
-            keys = self._keys_frozen = frozenset(self._keys)
-        return keys
-
     def _pixels(self, frame) -> np.ndarray:
+        """RGB for colour video; for MONOCHROME video the luma samples as coded (8 or 16 bits), not range-converted."""
         if not self.monochrome:
             return frame.to_ndarray(format="rgb24")
-        name = frame.format.name
-        if name in ("gray", "yuv420p", "yuvj420p", "yuv422p", "yuv444p", "nv12"):
-            return np.ascontiguousarray(frame.to_ndarray(format="gray"))
-        return np.ascontiguousarray(frame.to_ndarray(format="gray16le"))
+        plane = frame.planes[0]
+        dtype = np.dtype(np.uint8 if frame.format.components[0].bits <= 8 else "<u2")
+        rows = np.frombuffer(plane, dtype=dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+        return np.ascontiguousarray(rows[:, : plane.width])
 
     def close(self) -> None:
         self._context = None
