@@ -155,10 +155,27 @@ def open_waveform(window, path: str | Path) -> WaveformView | None:
     return view
 
 
+#: The start of every waveform storage SOP Class UID (PS3.6 A.1), as it appears in a file's meta header.
+WAVEFORM_UID_BYTES = b"1.2.840.10008.5.1.4.1.1.9."
+
+
 def is_waveform_file(path: str | Path) -> bool:
-    """Whether the file at `path` is a waveform object, from its SOP Class (read from its index header)."""
+    """Whether the file at `path` is a waveform object, from its SOP Class.
+
+    Called on the GUI thread for every file a user opens by name: the first
+    kilobyte is looked at first ((0002,0002) *Media Storage SOP Class UID*
+    is near the start of a Part 10 file), and only a likely waveform has its
+    index header read.
+    """
     from viewer.core.dicom.header import read_index_header
 
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    if head[128:132] != b"DICM" or WAVEFORM_UID_BYTES not in head:
+        return False
     try:
         header = read_index_header(path)
     except (ViewerError, OSError):

@@ -176,7 +176,9 @@ class VideoDecoder:
             if len(rank) == len(times):  # one distinct time per packet: presentation order is known
                 self._key_display = {k: rank[times[k]] for k in self._keys}
                 self._key_display[0] = 0 if rank[times[0]] == 0 else self._key_display[0]
-        self._window: OrderedDict[int, np.ndarray] = OrderedDict()
+        # Decoded frames as FFmpeg gave them: converted to pixels only when asked for, so frames
+        # decoded on the way to another (after a seek, or when playback skips) cost no conversion.
+        self._window: OrderedDict[int, object] = OrderedDict()
         self._context = None
         self._next_packet = 0  # the next packet to send
         self._next_display: int | None = None  # display index of the next frame out, once known
@@ -191,7 +193,7 @@ class VideoDecoder:
             raise ViewerError(f"frame {index + 1} does not exist", self.path)
         kept = self._window.get(index)
         if kept is not None:
-            return kept
+            return self._pixels(kept)
         if not self._can_reach(index):
             self._restart(self._start_for(index))
         more = True
@@ -199,7 +201,7 @@ class VideoDecoder:
             more = self._decode_more()
             kept = self._window.get(index)
             if kept is not None:
-                return kept
+                return self._pixels(kept)
         have = self.total if self.total is not None else index
         claimed = f" (the file says {self.claimed_frames})" if self.claimed_frames and self.claimed_frames != have else ""
         raise ViewerError(f"frame {index + 1} is not in the video stream, which holds {have} frames{claimed}", self.path)
@@ -281,7 +283,7 @@ class VideoDecoder:
         self._next_display += 1
         if tag is not None and tag in self._key_packets:
             self._key_display.setdefault(tag, display)
-        self._window[display] = self._pixels(frame)
+        self._window[display] = frame
         while len(self._window) > WINDOW_FRAMES:
             self._window.popitem(last=False)
 
