@@ -137,6 +137,24 @@ def test_browsing_prefetch_around_a_frame_fills_both_ways(clips):
     assert all(np.array_equal(source.frame(ref).stored, reference[ref.frame]) for ref in images)
 
 
+def test_a_loop_decodes_again_what_the_cache_let_go(clips):
+    """A playing loop longer than the cache: a frame decoded in an earlier chunk, evicted since, is decoded again."""
+    path, reference = clips["mpeg2-ps"]
+    instance = instance_of(path)
+    images = [ImageRef(instance, i) for i in range(FRAMES)]
+    source = FrameSource()
+    executor = InVideoWorker(chunk=6)
+    first = executor.start(source, images[0])  # frames 0-5, asked for as frame 0 (the play head moved on)
+    first.result(timeout=60)
+    executor.finish(source, images[0], first)
+    assert source.cached(images[3])
+    source.clear()  # the loop came round: the cache let them go
+    again = executor.start(source, images[3])
+    again.result(timeout=60)
+    executor.finish(source, images[3], again)
+    assert source.cached(images[3]) and np.array_equal(source.frame(images[3]).stored, reference[3])
+
+
 def test_recorded_rate_plays_the_clip(clips):
     path, _ = clips["h264-es-bframes"]
     fps, said_by = recorded_frame_rate(read_header(path))

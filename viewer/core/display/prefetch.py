@@ -71,6 +71,24 @@ class PlayHead:
         start = self.head()
         return ((start + k) % count for k in range(max(1, min(self.ahead, count))))
 
+    def keep_ahead(self, source: FrameSource, images: Sequence[ImageRef]) -> None:
+        """Whenever the head has moved: mark the images ahead of it, already decoded, as just used, nearest last.
+
+        The cache evicts the least recently used image first. Images decoded
+        long before the head reaches them (while browsing, before Play) would
+        otherwise be the first to go when newer ones come in, ahead of the
+        images just shown behind the head, and be decoded again.
+        """
+        head = self.head()
+        if head == getattr(self, "_kept_at", None):
+            return
+        self._kept_at = head
+        count = len(images)
+        for k in reversed(range(max(1, min(self.ahead, count)))):
+            ref = images[(head + k) % count]
+            if source.cached(ref):
+                source.frame(ref)  # a cache hit: moves it to the most recently used end
+
 
 class _OnePass:
     """An order of the series taken once: what was looked at is not looked at again."""
@@ -201,7 +219,7 @@ class InVideoWorker(Executor):
         from viewer.core.runtime.processes import kill_video_pool, video_pool
 
         chunk = self._in_flight.get(ref.frame)
-        if chunk is None or chunk.cancelled():
+        if chunk is None or chunk.done():  # a chunk already taken in says nothing about this frame now (evicted since?)
             pool = self._pool or video_pool()
             if pool is None:
                 return None
@@ -243,6 +261,8 @@ class InVideoWorker(Executor):
         self._free_slot(chunk)
 
     def _free_slot(self, chunk: Future) -> None:
+        for index in [i for i, c in self._in_flight.items() if c is chunk]:
+            del self._in_flight[index]
         slot = self._slots.pop(chunk, None)
         if self._ring is not None:
             self._ring.release(slot)
@@ -336,6 +356,8 @@ def prefetch(
                     failed.update(late)
                     executor.too_slow()
                     _drop(pending)
+            if isinstance(plan, PlayHead):
+                plan.keep_ahead(source, images)
             in_hand = {index for index, _ in pending.values()}
             due = plan.due(count)
             while not full and len(pending) < executor.capacity:
