@@ -16,28 +16,25 @@ that hold a waveform open here; the rest open as images.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.documents.waveform import (
-    GAIN_MM_PER_MV,
-    PAPER_SPEED_MM_PER_S,
-    WAVEFORM_CLASSES,
-    MultiplexGroup,
-    Waveform,
-    read_waveform,
-)
+
+# numpy, pyqtgraph and the waveform reader are imported when a waveform is shown: the window
+# imports this module to look at the files a user opens, before its first image is painted.
+if TYPE_CHECKING:
+    import numpy as np
+
+    from viewer.core.documents.waveform import MultiplexGroup, Waveform
 
 #: Row height of a channel, in mV (30 mm on paper).
 ROW_MV = 3.0
-#: Paper: the grid's steps (s, mV) and colours.
+#: Paper: the grid's steps (s, mV) and colours (RGB).
 MINOR_STEP, MAJOR_STEP = (0.04, 0.1), (0.2, 0.5)
-MINOR_PEN, MAJOR_PEN = pg.mkPen(250, 205, 205), pg.mkPen(235, 130, 130)
-TRACE_PEN = pg.mkPen(0, 0, 0, width=1)
+MINOR_COLOUR, MAJOR_COLOUR, TRACE_COLOUR = (250, 205, 205), (235, 130, 130), (0, 0, 0)
 
 
 def channel_offsets(group: MultiplexGroup) -> list[float]:
@@ -47,6 +44,8 @@ def channel_offsets(group: MultiplexGroup) -> list[float]:
 
 def channel_trace(group: MultiplexGroup, row: int) -> tuple[np.ndarray, np.ndarray]:
     """(seconds, mV on the paper) of channel `row`: voltages as they are, other units scaled to 80% of a row."""
+    import numpy as np
+
     channel = group.channels[row]
     seconds = np.arange(group.samples) / group.sampling_frequency
     mv = channel.millivolts()
@@ -59,6 +58,8 @@ def channel_trace(group: MultiplexGroup, row: int) -> tuple[np.ndarray, np.ndarr
 
 def _grid_lines(x_max: float, y_min: float, step: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Segments (pairs of points) of a grid over [0, x_max] x [y_min, 0]."""
+    import numpy as np
+
     xs = np.arange(0.0, x_max + 1e-9, step[0])
     ys = np.arange(0.0, y_min - 1e-9, -step[1])
     vertical_x = np.repeat(xs, 2)
@@ -72,6 +73,10 @@ class WaveformView(QWidget):
     """A waveform on ECG paper (see the module's docstring)."""
 
     def __init__(self, waveform: Waveform, title: str = "", parent: QWidget | None = None):
+        import pyqtgraph as pg
+
+        from viewer.core.documents.waveform import GAIN_MM_PER_MV, PAPER_SPEED_MM_PER_S
+
         super().__init__(parent)
         self.waveform = waveform
         self.setWindowTitle(title or waveform.kind)
@@ -105,18 +110,20 @@ class WaveformView(QWidget):
 
     def show_group(self, index: int) -> None:
         """Draw multiplex group `index` (0-based): the paper, then one trace and label per channel."""
+        import pyqtgraph as pg
+
         group = self.waveform.groups[index]
         self.group = group
         plot = self.plot.getPlotItem()
         plot.clear()
         bottom = -ROW_MV * len(group.channels)
-        for step, pen in ((MINOR_STEP, MINOR_PEN), (MAJOR_STEP, MAJOR_PEN)):
+        for step, colour in ((MINOR_STEP, MINOR_COLOUR), (MAJOR_STEP, MAJOR_COLOUR)):
             x, y = _grid_lines(group.duration, bottom, step)
-            plot.addItem(pg.PlotCurveItem(x, y, pen=pen, connect="pairs"))
+            plot.addItem(pg.PlotCurveItem(x, y, pen=pg.mkPen(*colour), connect="pairs"))
         self.curves, self.labels = [], []
         for row, channel in enumerate(group.channels):
             x, y = channel_trace(group, row)
-            curve = pg.PlotDataItem(x, y, pen=TRACE_PEN, autoDownsample=True)
+            curve = pg.PlotDataItem(x, y, pen=pg.mkPen(*TRACE_COLOUR, width=1), autoDownsample=True)
             plot.addItem(curve)
             self.curves.append(curve)
             units = "" if channel.millivolts() is not None else f" ({channel.units or 'no units'}, scaled)"
@@ -139,6 +146,8 @@ class WaveformView(QWidget):
 
 def open_waveform(window, path: str | Path) -> WaveformView | None:
     """Show the waveform of the file at `path` in a window of its own; None (the reason in the status bar) when it cannot be read."""
+    from viewer.core.documents.waveform import read_waveform
+
     path = Path(path)
     try:
         waveform = read_waveform(path)
@@ -167,8 +176,6 @@ def is_waveform_file(path: str | Path) -> bool:
     is near the start of a Part 10 file), and only a likely waveform has its
     index header read.
     """
-    from viewer.core.dicom.header import read_index_header
-
     try:
         with open(path, "rb") as f:
             head = f.read(1024)
@@ -176,6 +183,9 @@ def is_waveform_file(path: str | Path) -> bool:
         return False
     if head[128:132] != b"DICM" or WAVEFORM_UID_BYTES not in head:
         return False
+    from viewer.core.dicom.header import read_index_header
+    from viewer.core.documents.waveform import WAVEFORM_CLASSES
+
     try:
         header = read_index_header(path)
     except (ViewerError, OSError):
