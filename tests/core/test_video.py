@@ -222,8 +222,12 @@ def test_stream_shorter_than_the_file_says(tmp_path):
 @pytest.mark.parametrize(
     ("name", "stream", "fragment"),
     [
-        ("noise.dcm", bytes(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8)), "video stream"),
-        ("zeros.dcm", bytes(5000), "video stream"),
+        (
+            "noise.dcm",
+            bytes(np.random.default_rng(1).integers(0, 256, 20000, dtype=np.uint8)),
+            "not a MPEG-4 AVC/H.264 stream FFmpeg can read",
+        ),
+        ("zeros.dcm", bytes(5000), "not a MPEG-4 AVC/H.264 stream FFmpeg can read"),
     ],
 )
 def test_garbage_stream_is_one_line(tmp_path, name, stream, fragment):

@@ -137,10 +137,11 @@ class VideoDecoder:
         self.claimed_frames = frames
         self.monochrome = str(photometric).strip().upper().startswith("MONOCHROME")
         self._av = av
+        family = expected_codecs(syntax)[1] or "video"
         try:
             container = av.open(io.BytesIO(stream), mode="r")
         except (av.FFmpegError, ValueError, OSError) as exc:
-            raise ViewerError(f"its video stream cannot be read ({_reason(exc)})", path) from None
+            raise ViewerError(f"its pixel data is not a {family} stream FFmpeg can read ({_reason(exc)})", path) from None
         try:
             if not container.streams.video:
                 raise ViewerError("its pixel data holds no video stream", path)
@@ -302,7 +303,9 @@ class VideoDecoder:
 
 
 def _reason(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:160] or exc.__class__.__name__
+    """FFmpeg's own words ("Invalid data found when processing input"), without its error number."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split())[:160] or exc.__class__.__name__
 
 
 # ----------------------------------------------------------------------------- files
