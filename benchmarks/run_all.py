@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, document, report; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, document, report, video; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_decode, bench_document, bench_measure, bench_mpr, bench_net, bench_startup
+from benchmarks import bench_browser, bench_decode, bench_document, bench_measure, bench_mpr, bench_net, bench_startup, bench_video
 from benchmarks._common import REPO, ensure_offscreen, machine_description
 
 ensure_offscreen()
@@ -38,6 +38,7 @@ BENCHMARKS = (
     "measure",
     "document",
     "report",
+    "video",
 )
 
 NOTES = """\
@@ -108,6 +109,7 @@ def report(
         from benchmarks import bench_report  # Qt widgets: imported only when run
 
         report_view = bench_report.run(log=log)
+    video = bench_video.run(log=log) if "video" in only else None
     info = machine_description()
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     facts = ", ".join(f"{key} {value}" for key, value in info.items())
@@ -155,6 +157,8 @@ def report(
         lines += [bench_document.markdown(document)]
     if report_view is not None:
         lines += [bench_report.markdown(report_view)]
+    if video is not None:
+        lines += [bench_video.markdown(video)]
     lines += [NOTES.format(platform=os.environ.get("QT_QPA_PLATFORM", ""))]
     if browser is not None:
         lines += [bench_browser.NOTES]
@@ -170,6 +174,8 @@ def report(
         lines += [bench_document.NOTES]
     if report_view is not None:
         lines += [bench_report.NOTES]
+    if video is not None:
+        lines += [bench_video.NOTES]
     return "\n".join(lines)
 
 

@@ -72,6 +72,10 @@ def run_export_command(args: argparse.Namespace) -> int:
         return run_export_with_state(args)
     if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
         return run_export_reformat(args)
+    from viewer.core.documents.waveform import export_if_waveform  # ECG and other waveforms: the paper, --frame = group
+
+    if export_if_waveform(args.input, args.output, args.frame or 1):
+        return EXIT_OK
     if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
         args.frame = 1
     return run_export(args)

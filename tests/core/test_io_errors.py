@@ -154,16 +154,15 @@ def test_jpeg_12_bit(sample):
         assert frame.shape == (int(ds.Rows), int(ds.Columns))
 
 
-def test_transfer_syntax_no_plugin_decodes(sample):
-    """MPEG-4 video declared in memory: no pydicom plugin decodes it, so no install hint."""
+def test_transfer_syntax_names_video_but_holds_jpeg(sample):
+    """MPEG-4 video declared in memory over a JPEG stream: PyAV (#16) finds a JPEG, not H.264, and says so."""
+    pytest.importorskip("av")
     path = sample("JPEG-lossy.dcm")  # encapsulated, so the fragments look plausible
     ds = read_image_dataset(path)
     ds.file_meta.TransferSyntaxUID = MPEG4HP41
     with pytest.raises(ViewerError) as excinfo:
         decode_frame(ds, 0, path)
-    assert one_line_error(excinfo.value, path) == (
-        "MPEG-4 AVC/H.264 High Profile / Level 4.1 is encapsulated video, which this viewer does not play"
-    )
+    assert one_line_error(excinfo.value, path) == "its pixel data holds a mjpeg stream, not the MPEG-4 AVC/H.264 its transfer syntax names"
 
 
 # --------------------------------------------------------------------------- files without a meta header

@@ -152,3 +152,16 @@ def test_follow_play_head_in_processes_skips_a_frame_that_cannot_decode():
         token.cancel()
         worker.join(5)
     assert not worker.is_alive() and not store.cached(bad)
+
+
+def test_play_head_keeps_the_images_ahead_and_lets_those_behind_go():
+    """Images decoded before Play (browsing) must outlive the ones just shown when the cache is full."""
+    images = refs_of("emri_small.dcm")  # 10 frames
+    source = FrameSource()
+    for index in (5, 6, 7, 0, 1):  # 5-7 decoded while browsing, then 0 and 1 shown
+        source.frame(images[index])
+    source.max_bytes = source.cached_bytes  # full: each new image evicts one
+    PlayHead(lambda: 2, ahead=7).keep_ahead(source, images)
+    for index in (2, 3):
+        source.frame(images[index])
+    assert [i for i in range(10) if source.cached(images[i])] == [2, 3, 5, 6, 7]

@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
         from viewer.ui.document_view import open_named_documents  # here: start-up never needs it
 
         paths = open_named_documents(self, paths)  # an encapsulated PDF or CDA named explicitly: its own window (#16)
+        from viewer.ui.waveform_view import open_waveforms_among  # ECGs named explicitly: their own view (#16)
+
+        paths = open_waveforms_among(self, paths)
         if paths:
             self.opening.open(paths)
 

@@ -25,7 +25,7 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QDockWidget, QGraphicsPathItem, QTextBrowser, QWidget
 
 from viewer.core.dicom.io import ViewerError, sop_class_name
-from viewer.core.dicom.sop_classes import KEY_IMAGES, OTHER, PDF, REPORT
+from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, OTHER, PDF, REPORT
 from viewer.core.documents.sr import ContentItem, ObjectReference, Report, read_report
 from viewer.core.media.model import ImageRef, Instance, Series
 
@@ -252,6 +252,11 @@ class ReportController(QObject):
 
                 open_document(self.window, instance.path)
                 return
+        if series.kind == ECG and instance.path is not None:  # a waveform: drawn on ECG paper in a window of its own
+            from viewer.ui.waveform_view import open_waveform
+
+            open_waveform(self.window, instance.path)
+            return
         if series.kind not in (REPORT, KEY_IMAGES):
             name = instance.path.name if instance.path else "?"
             self.window.viewport.pane.show_message(

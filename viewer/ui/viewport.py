@@ -91,7 +91,7 @@ class Viewport(QWidget):
         # linked viewports back and forth must cost little more than painting them).
         self._header_lines: dict[ImageRef, tuple[tuple, HeaderText]] = {}  # with the character-set choices read under
         self._overlay_facts: dict[tuple[ImageRef, SpatialTransform], tuple[OrientationMarkers | None, Calibration]] = {}
-        self._compressed: dict[Instance, bool] = {}
+        self._compressed: dict[Instance, str] = {}  # where each instance's frames are decoded ahead (executor_for)
         self._default_voi: tuple[FrameDisplay, Window | None, VOI] | None = None  # the frame's own VOI, read once
         # The images last seen all cached, and the source's count of dropped frames then: nothing to decode ahead
         # while neither changes (a long series is not looked through on every step).

@@ -265,6 +265,8 @@ def frame_with_time_limit(source: FrameSource, ref: ImageRef, limit: float = DEC
 
     if source.cached(ref):
         return source.frame(ref)
+    if is_video(ref.instance.header):
+        return _video_frame_with_time_limit(source, ref, limit)
     pool = process_pool()
     if pool is None:
         return source.frame(ref)
@@ -278,6 +280,58 @@ def frame_with_time_limit(source: FrameSource, ref: ImageRef, limit: float = DEC
         discard_pool()
         raise ViewerError(f"frame {ref.frame + 1}: the decoder crashed", ref.instance.path) from None
     return source.insert(ref, stored)
+
+
+#: Frames a direct request for a video frame brings back (sent through the worker's pipe).
+DIRECT_VIDEO_FRAMES = 2
+
+
+def is_video(header: Dataset) -> bool:
+    """Whether the file's pixel data is a video stream (PS3.5 8.2.5-8.2.8): decoded in the video worker."""
+    from viewer.core.display.pixels.video import is_video as is_video_syntax
+
+    return is_video_syntax(_file_syntax(header))
+
+
+def insert_video_frames(source: FrameSource, ref: ImageRef, decoded: list[tuple[int, np.ndarray]]) -> FrameDisplay | None:
+    """Frames (index, stored values) of `ref`'s video decoded in the worker, into `source`; `ref`'s own, if among them."""
+    wanted = None
+    for index, stored in decoded:
+        image = ImageRef(ref.instance, index)
+        display = source.frame(image) if source.cached(image) else source.insert(image, stored)
+        if index == ref.frame:
+            wanted = display
+    return wanted
+
+
+def _video_frame_with_time_limit(source: FrameSource, ref: ImageRef, limit: float) -> FrameDisplay:
+    """:func:`frame_with_time_limit` for video: the video worker decodes from `ref` on, a few frames ahead.
+
+    A video is decoded sequentially, so its decoder stays in one process
+    (:func:`~viewer.core.runtime.processes.video_pool`) and each call brings
+    back the frame after the one asked for too (the next one a user sees);
+    the prefetcher brings the rest, through shared memory.
+    """
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
+    from viewer.core.display.pixels.video import decode_video_frames
+    from viewer.core.runtime.processes import kill_video_pool, video_pool
+
+    pool = video_pool()
+    if pool is None:  # the app is quitting
+        return source.frame(ref)
+    try:
+        future = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, DIRECT_VIDEO_FRAMES)
+        decoded = future.result(timeout=limit)
+    except FutureTimeout:
+        kill_video_pool()
+        raise ViewerError(f"frame {ref.frame + 1} took more than {limit:g} s to decode; stopped", ref.instance.path) from None
+    except (BrokenProcessPool, RuntimeError):  # RuntimeError: submitted as the pool shut down
+        kill_video_pool()
+        raise ViewerError(f"frame {ref.frame + 1}: the video decoder crashed", ref.instance.path) from None
+    display = insert_video_frames(source, ref, decoded)
+    return display if display is not None else source.frame(ref)
 
 
 # ----------------------------------------------------------------------------- the series' window

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.frames import DECODE_TIME_LIMIT, FrameSource, decode_stored, is_compressed
+from viewer.core.display.frames import DECODE_TIME_LIMIT, FrameSource, decode_stored, insert_video_frames, is_compressed, is_video
 from viewer.core.media.model import ImageRef, Instance
 from viewer.core.runtime.processes import discard_pool, kill_pool, process_pool, worker_count
 
@@ -70,6 +70,24 @@ class PlayHead:
     def due(self, count: int) -> Iterator[int]:
         start = self.head()
         return ((start + k) % count for k in range(max(1, min(self.ahead, count))))
+
+    def keep_ahead(self, source: FrameSource, images: Sequence[ImageRef]) -> None:
+        """Whenever the head has moved: mark the images ahead of it, already decoded, as just used, nearest last.
+
+        The cache evicts the least recently used image first. Images decoded
+        long before the head reaches them (while browsing, before Play) would
+        otherwise be the first to go when newer ones come in, ahead of the
+        images just shown behind the head, and be decoded again.
+        """
+        head = self.head()
+        if head == getattr(self, "_kept_at", None):
+            return
+        self._kept_at = head
+        count = len(images)
+        for k in reversed(range(max(1, min(self.ahead, count)))):
+            ref = images[(head + k) % count]
+            if source.cached(ref):
+                source.frame(ref)  # a cache hit: moves it to the most recently used end
 
 
 class _OnePass:
@@ -165,20 +183,145 @@ class InWorkerProcesses(Executor):
         kill_pool()
 
 
-def executor_for(ref: ImageRef, known: dict[Instance, bool] | None = None) -> Executor:
-    """Where the images of a series like `ref`'s are decoded ahead: compressed ones in worker processes.
+class InVideoWorker(Executor):
+    """Decodes a video in its one worker process (:func:`~viewer.core.runtime.processes.video_pool`), a chunk at a time.
 
-    `known` remembers, per instance, whether its pixels are compressed ((0002,0010) *Transfer Syntax
-    UID*, PS3.5 A.4): a viewport decodes ahead after every image it shows, and reading the
-    syntax rebuilds the instance's header each time.
+    A video is decoded sequentially (:mod:`viewer.core.display.pixels.video`):
+    the worker keeps its decoder between calls, and each call decodes
+    `chunk` consecutive frames, so a playing loop costs one decoding per
+    frame and one round trip per chunk. Two chunks are in flight, so the
+    worker never waits for this thread to take the frames in.
+    """
+
+    time_limit: float | None = DECODE_TIME_LIMIT
+
+    def __init__(self, pool=None, chunk: int | None = None, chunks_ahead: int = 2):
+        from viewer.core.display.pixels.video import CHUNK_FRAMES
+
+        self._pool = pool
+        self.chunk = chunk or CHUNK_FRAMES
+        self.capacity = self.chunk * chunks_ahead
+        self._in_flight: dict[int, Future] = {}  # frame index -> the chunk decoding it
+        self._chunks_ahead = chunks_ahead
+        self._ring = None  # the memory the worker writes the frames into (FrameRing), made with the first chunk
+        self._slots: dict[Future, tuple[str, int, int] | None] = {}  # chunk -> its slot, until its frames are taken
+
+    def start(self, source: FrameSource, ref: ImageRef) -> Future | None:
+        """A future for `ref`'s frame, settled with its chunk's frames; None when the worker cannot be had.
+
+        A chunk stops before the first frame already in `source`: browsing
+        back from the frame shown (the nearest-first order) then asks for one
+        frame at a time, which the worker still holds in its window.
+        """
+        from concurrent.futures.process import BrokenProcessPool
+
+        from viewer.core.display.pixels.video import decode_video_frames
+        from viewer.core.runtime.processes import kill_video_pool, video_pool
+
+        chunk = self._in_flight.get(ref.frame)
+        if chunk is None or chunk.done():  # a chunk already taken in says nothing about this frame now (evicted since?)
+            pool = self._pool or video_pool()
+            if pool is None:
+                return None
+            count = 1
+            while count < min(self.chunk, ref.instance.frames - ref.frame) and not source.cached(ImageRef(ref.instance, ref.frame + count)):
+                count += 1
+            slot = self._slot(ref)
+            try:
+                chunk = pool.submit(decode_video_frames, str(ref.instance.path), ref.frame, count, slot)
+            except (BrokenProcessPool, RuntimeError):
+                kill_video_pool()
+                return None
+            self._slots[chunk] = slot
+            for index in range(ref.frame, ref.frame + count):
+                self._in_flight[index] = chunk
+        mine: Future = Future()
+        mine.chunk = chunk  # type: ignore[attr-defined]  # finish() frees the chunk's slot
+        chunk.add_done_callback(lambda done: _settle(mine, done))
+        return mine
+
+    def finish(self, source: FrameSource, ref: ImageRef, future: Future) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
+        from viewer.core.runtime.processes import kill_video_pool
+
+        self._in_flight.pop(ref.frame, None)
+        chunk = future.chunk  # type: ignore[attr-defined]
+        try:
+            placed = future.result()
+        except BrokenProcessPool:
+            kill_video_pool()
+            raise WorkerLost from None
+        except BaseException:
+            self._free_slot(chunk)
+            raise
+        if chunk not in self._slots:
+            return  # another frame of the same chunk brought them all in
+        insert_video_frames(source, ref, self._ring.take(placed) if self._ring is not None else placed)
+        self._free_slot(chunk)
+
+    def _free_slot(self, chunk: Future) -> None:
+        for index in [i for i, c in self._in_flight.items() if c is chunk]:
+            del self._in_flight[index]
+        slot = self._slots.pop(chunk, None)
+        if self._ring is not None:
+            self._ring.release(slot)
+
+    def _slot(self, ref: ImageRef) -> tuple[str, int, int] | None:
+        """Where the worker writes the chunk: a slot of the ring (one per chunk in flight, and one spare)."""
+        from viewer.core.display.pixels.video import FrameRing
+
+        if self._ring is None:
+            header = ref.instance.header
+            try:
+                samples = 1 if str(header.get("PhotometricInterpretation", "")).startswith("MONOCHROME") else 3
+                depth = 2 if int(header.get("BitsStored") or 8) > 8 else 1
+                frame_bytes = int(header.Rows) * int(header.Columns) * samples * depth
+            except (AttributeError, TypeError, ValueError):
+                return None  # the worker sends the frames through its pipe
+            self._ring = FrameRing(frame_bytes * self.chunk, self._chunks_ahead + 1)
+        return self._ring.slot()
+
+    def too_slow(self) -> None:
+        from viewer.core.runtime.processes import kill_video_pool
+
+        self._in_flight.clear()
+        kill_video_pool()
+
+
+def _settle(mine: Future, chunk: Future) -> None:
+    """`mine` ends as the `chunk` it waits for did (result, error or cancellation)."""
+    from concurrent.futures import InvalidStateError
+
+    try:
+        if chunk.cancelled():
+            mine.cancel()
+        elif chunk.exception() is not None:
+            mine.set_exception(chunk.exception())
+        else:
+            mine.set_result(chunk.result())
+    except InvalidStateError:  # `mine` was cancelled meanwhile (the prefetch stopped)
+        pass
+
+
+def executor_for(ref: ImageRef, known: dict[Instance, str] | None = None) -> Executor:
+    """Where the images of a series like `ref`'s are decoded ahead: video in its worker, compressed images in
+    worker processes, the rest in this thread.
+
+    `known` remembers, per instance, which of those it is ((0002,0010) *Transfer Syntax UID*, PS3.5 A.4): a
+    viewport decodes ahead after every image it shows, and reading the syntax rebuilds the instance's header
+    each time.
     """
     instance = ref.instance
-    compressed = known.get(instance) if known is not None else None
-    if compressed is None:
-        compressed = is_compressed(instance.header)
+    where = known.get(instance) if known is not None else None
+    if where is None:
+        header = instance.header
+        where = "video" if is_video(header) else "processes" if is_compressed(header) else "thread"
         if known is not None:
-            known[instance] = compressed
-    return InWorkerProcesses() if compressed else InThisThread()
+            known[instance] = where
+    if where == "video":
+        return InVideoWorker()
+    return InWorkerProcesses() if where == "processes" else InThisThread()
 
 
 def prefetch(
@@ -226,6 +369,8 @@ def prefetch(
                     failed.update(late)
                     executor.too_slow()
                     _drop(pending)
+            if isinstance(plan, PlayHead):
+                plan.keep_ahead(source, images)
             in_hand = {index for index, _ in pending.values()}
             due = plan.due(count)
             while not full and len(pending) < executor.capacity:

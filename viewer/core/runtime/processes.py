@@ -63,6 +63,39 @@ def process_pool() -> ProcessPoolExecutor | None:
         return _POOL
 
 
+#: The one worker process that decodes video: a video is decoded sequentially,
+#: so its decoder must stay in one process between frames (see display.pixels.video).
+#: Held in a dict (key "pool") so that no function needs a ``global`` statement.
+_VIDEO: dict[str, ProcessPoolExecutor] = {}
+
+
+def video_pool() -> ProcessPoolExecutor | None:
+    """The video worker (one process, started on first use), or None once :func:`close_pool` ran."""
+    with _LOCK:
+        if _CLOSED.is_set():
+            return None
+        if "pool" not in _VIDEO:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            try:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(PRELOAD)
+            except ValueError:  # no forkserver on this platform (Windows)
+                context = multiprocessing.get_context("spawn")
+            _VIDEO["pool"] = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_worker_started, initargs=(os.getpid(), context.get_start_method())
+            )
+        return _VIDEO["pool"]
+
+
+def kill_video_pool() -> None:
+    """Stop the video worker at once (a decode past its time limit, a crash, the app quitting)."""
+    with _LOCK:
+        pool = _VIDEO.pop("pool", None)
+    _kill(pool)
+
+
 def worker_count() -> int:
     return min(os.cpu_count() or 1, 4)
 
@@ -71,9 +104,10 @@ def shutdown_pool() -> None:
     """Stop the workers (the app does this on exit; tests after a module)."""
     global _POOL
     with _LOCK:
-        if _POOL is not None:
-            _POOL.shutdown(wait=True, cancel_futures=True)
-            _POOL = None
+        for pool in (_POOL, _VIDEO.pop("pool", None)):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        _POOL = None
 
 
 def discard_pool() -> None:
@@ -90,6 +124,10 @@ def kill_pool() -> None:
     global _POOL
     with _LOCK:
         pool, _POOL = _POOL, None
+    _kill(pool)
+
+
+def _kill(pool) -> None:
     if pool is None:
         return
     for process in list(getattr(pool, "_processes", {}).values()):
@@ -109,6 +147,7 @@ def close_pool() -> None:
     """
     _CLOSED.set()
     kill_pool()
+    kill_video_pool()
 
 
 # ----------------------------------------------------------------------------- in each worker

@@ -35,7 +35,8 @@ from pydicom.uid import (
 
 from viewer.core.dicom.header import number_of_frames
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.pixels import gdcm_guard, plugins
+from viewer.core.display.pixels import gdcm_guard, plugins, video
+from viewer.core.display.pixels.video import VIDEO_PREFIXES
 
 # gdcm kills the process on some damaged frames: see gdcm_guard. Its plugin is
 # imported when a frame first needs it (see plugins), and guarded from then on.
@@ -77,10 +78,7 @@ PREFERRED_PLUGINS: dict[str, tuple[str, ...]] = {
     RLELossless: ("pylibjpeg", "pydicom"),
 }
 
-#: Video transfer syntaxes (PS3.5 8.2.5-8.2.8: MPEG-2, MPEG-4 AVC, HEVC, all
-#: 1.2.840.10008.1.2.4.100-108 and their .1 variants): shown as a clear refusal.
-#: 1.2.840.10008.1.2.4.110-112 are JPEG XL images, not video.
-VIDEO_PREFIXES = ("1.2.840.10008.1.2.4.10",)
+# Video transfer syntaxes (PS3.5 8.2.5-8.2.8) have no pydicom decoder: PyAV decodes them (see video).
 
 
 def transfer_syntax(ds: Dataset) -> UID:
@@ -118,6 +116,10 @@ def _check_decodable(ds, index: int, frames: int, uid: str, path) -> None:
     if not 0 <= index < frames:
         raise ViewerError(f"frame {index + 1} does not exist (the image has {frames})", path)
     check_frame_size(ds, path)
+    if video.is_video(uid):
+        if not video.video_available():
+            raise ViewerError(missing_decoder_message(uid), path)
+        return
     if needs_decoder(uid):
         plugins.load_for(uid)  # the real plugins decide, and name what is missing
         try:
@@ -153,7 +155,7 @@ def missing_decoder_message(uid: UID) -> str:
     """One line saying which package would decode this transfer syntax."""
     name = getattr(uid, "name", str(uid))
     if str(uid).startswith(VIDEO_PREFIXES):
-        return f"{name} is encapsulated video, which this viewer does not play"
+        return video.missing_video_message(name)
     packages = DECODER_PACKAGES.get(str(uid))
     if not packages:
         # The UID too: this pydicom may not know the name (JPEG XL, 2024), and a UID is what one searches for.
@@ -174,6 +176,8 @@ def decode_frame(ds: Dataset, index: int = 0, path=None) -> np.ndarray:
     uid = transfer_syntax(ds)
     frames = number_of_frames(ds)
     _check_decodable(ds, index, frames, uid, path)
+    if video.is_video(uid):
+        return video.decode_dataset_frame(ds, index, path)
     try:
         arr = decode_with_preference(ds, index, uid)
     except ViewerError:
@@ -276,6 +280,8 @@ def decode_file_frame(path, header: Dataset, index: int) -> np.ndarray:
     uid = transfer_syntax(header)
     frames = number_of_frames(header)
     _check_decodable(header, index, frames, uid, path)
+    if video.is_video(uid):
+        return video.decode_video_frame(path, index)
     try:
         return decode_with_preference(str(path), index, uid)
     except ViewerError:
