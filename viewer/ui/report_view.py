@@ -343,6 +343,14 @@ class ReportController(QObject):
             self._drawing = None
 
 
+def _warm_for_documents(changed) -> None:
+    """A PDF among the series just listed: get the page renderer ready before the user opens it."""
+    if any(series.kind == PDF for series in changed):
+        from viewer.core.documents.encapsulated import warm_renderers
+
+        warm_renderers()
+
+
 def install(window: MainWindow) -> None:
     """The Report dock (hidden until a report is opened) and what opens it: the browser's objects."""
     view = ReportView()
@@ -356,6 +364,7 @@ def install(window: MainWindow) -> None:
     window.browser.object_activated.connect(controller.open_object)
     view.image_requested.connect(controller.open_image)
     window.opening.opened.connect(controller.show_lone_object)
+    window.opener.series_changed.connect(lambda changed: _warm_for_documents(changed))
     from viewer.ui import key_images  # the key images a Key Object Selection flags, marked in the strip
 
     key_images.install(window)
