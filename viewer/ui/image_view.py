@@ -481,8 +481,9 @@ class ImagePane(QWidget):
             return
         self.render()
 
-    def show_message(self, text: str) -> None:
-        """A one-line problem in the middle of the pane (the image is cleared)."""
+    def show_message(self, text: str, calm: bool = False) -> None:
+        """A one-line problem in the middle of the pane (the image is cleared); `calm`: a fact, not a problem
+        (e.g. where a report is shown), in grey rather than the red of an error."""
         self._frame = None
         if self._view is not None:
             self._image_item.clear()
@@ -492,6 +493,7 @@ class ImagePane(QWidget):
         self.loading_label.hide()
         self.set_orientation(None)
         self.set_calibration(None)
+        self.message_label.setStyleSheet(f"color: {'#c8c8c8' if calm else '#ff9090'}; background: transparent; font-size: 14px;")
         self.message_label.setText(text)
         self.message_label.show()
         self._place_overlays()

@@ -260,7 +260,8 @@ class ReportController(QObject):
         if series.kind not in (REPORT, KEY_IMAGES):
             name = instance.path.name if instance.path else "?"
             self.window.viewport.pane.show_message(
-                f"{name}: has no image to show (it is {sop_class_name(instance.header)}); listed in the study browser as {series.kind}."
+                f"{name}: has no image to show (it is {sop_class_name(instance.header)}); listed in the study browser as {series.kind}.",
+                calm=True,
             )
             return
         try:
@@ -274,7 +275,7 @@ class ReportController(QObject):
         self.dock.show()
         self.dock.raise_()
         if self.window.viewport.current_series is None:  # nothing else to look at: say where the report is
-            self.window.viewport.pane.show_message(f"{report.kind} \u201c{report.title}\u201d: shown in the Report panel.")
+            self.window.viewport.pane.show_message(f"{report.kind} \u201c{report.title}\u201d: shown in the Report panel.", calm=True)
 
     def show_lone_object(self) -> None:
         """Opened only objects without images (a report named on the command line): the first is opened."""
