@@ -103,10 +103,12 @@ class WindowLinks(QObject):
 
     def link_with_offset(self) -> None:
         """Record the offsets (see :meth:`LinkController.link_with_offset`) and say what was linked."""
+        from viewer.core.runtime.wording import count
+
         pairs = self.controller().link_with_offset()
         self.scroll.setChecked(True)
         if pairs:
-            text = f"Linked with offset: {pairs} pair{'s' if pairs != 1 else ''} of series in different frames of reference"
+            text = f"Linked with offset: {count(pairs, 'pair')} of series in different frames of reference"
         else:
             text = "Link with offset: no two series in different frames of reference are shown"
         status = getattr(self.window, "statusBar", None)

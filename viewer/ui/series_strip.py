@@ -28,6 +28,7 @@ from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, PDF, PRESENTATION_STATE, REPORT
 from viewer.core.display.annotations import format_date, format_person_name
 from viewer.core.media.model import Catalog, Series, text
+from viewer.core.runtime.wording import count
 
 #: The drag-and-drop MIME type of a series: its Series Instance UID, UTF-8, one per line.
 SERIES_MIME = "application/x-dicom-viewer-series"
@@ -73,9 +74,9 @@ def kind_text(series: Series) -> str:
     """What a series without images holds, for its row: 'Report', 'Key images (2)', 'Other: RT Plan'."""
     kind = series.kind
     label = kind[:1].upper() + kind[1:]
-    count = len(series.instances)
-    if count > 1:
-        label += f" ({count})"
+    objects = len(series.instances)
+    if objects > 1:
+        label += f" ({objects})"
     if kind == "other":
         from pydicom.uid import UID
 
@@ -182,7 +183,7 @@ class SeriesStrip(QListWidget):
         heading = " ".join(p for p in (series.modality, series.number and f"#{series.number}") if p) or "Series"
         images = series.image_count
         missing = series.missing_count
-        count_text = f"{images} image{'s' if images != 1 else ''}" + (f" ({missing} missing)" if missing else "")
+        count_text = count(images, "image") + (f" ({missing} missing)" if missing else "")
         if not series.shows_images:  # a report, key images...: its kind, not "0 images"
             count_text = kind_text(series) + (f" ({missing} missing)" if missing else "")
         key_line, key_note = self.key_notes.get(series.uid, ("", ""))

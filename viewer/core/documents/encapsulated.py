@@ -26,6 +26,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.io import ViewerError, read_header, sop_class_name
+from viewer.core.runtime.wording import count
 
 #: SOP Classes of encapsulated documents (PS3.4 B.5, PS3.6 Annex A).
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
@@ -307,7 +308,7 @@ def render_page(data: bytes, number: int, dpi: float = EXPORT_DPI, path: Path | 
     try:
         pages = len(pdf)
         if not 1 <= number <= pages:
-            raise ViewerError(f"page {number} is out of range: the document has {pages} page{'s' if pages != 1 else ''}", path)
+            raise ViewerError(f"page {number} is out of range: the document has {count(pages, 'page')}", path)
         try:
             page = pdf[number - 1]
             width_pt, height_pt = page.get_size()

@@ -51,6 +51,7 @@ from viewer.core.documents.presentation_state import (
     Shutters,
     TextObject,
 )
+from viewer.core.runtime.wording import count
 
 #: Attributes of the image that the state's LUT modules replace (C.11.1, C.11.2, C.11.6).
 _REPLACED = {
@@ -466,7 +467,7 @@ def render_file_with_state(image_path, state_path, frame: int = 1) -> np.ndarray
     header = read_header(image_path)
     frames = number_of_frames(header)
     if not 1 <= frame <= frames:
-        raise ViewerError(f"--frame {frame} is out of range: the image has {frames} frame{'s' if frames != 1 else ''}", image_path)
+        raise ViewerError(f"--frame {frame} is out of range: the image has {count(frames, 'frame')}", image_path)
     uid = str(header.get("SOPInstanceUID", "") or "").strip()
     if not state.applies_to(uid, frame):
         raise ViewerError(f"{state_path.name} does not reference this image (frame {frame})", image_path)

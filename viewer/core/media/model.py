@@ -24,6 +24,7 @@ from pydicom.dataset import Dataset
 from viewer.core.dicom.compact import CompactHeader
 from viewer.core.dicom.header import RawHeader
 from viewer.core.dicom.sop_classes import IMAGE_SERIES, SHOWN_AS_IMAGES, object_kind
+from viewer.core.runtime.wording import count
 
 if TYPE_CHECKING:
     from viewer.core.dicom.charset import CharsetOverrides
@@ -199,11 +200,11 @@ class Series:
     def label(self) -> str:
         """'CT 3: Head 1.0 (120 images)' for menus and lists."""
         prefix = " ".join(part for part in (self.modality, self.number) if part)
-        count = self.image_count
+        images = self.image_count
         first = self.instances[0].path
         description = self.description or (first.name if first else "")
         text_ = f"{prefix}: {description}" if prefix else description
-        return f"{text_} ({count} image{'s' if count != 1 else ''})"
+        return f"{text_} ({count(images, 'image')})"
 
 
 @dataclass(eq=False)
