@@ -237,6 +237,15 @@ class ReportController(QObject):
         #: The spatial coordinates drawn, the image they belong on, and the viewport showing it.
         self.drawn: QGraphicsPathItem | None = None
         self._drawing: tuple[object, ImageRef, ContentItem] | None = None
+        self._renderers_warmed = False
+
+    def warm_for_documents(self, changed) -> None:
+        """A PDF among the series just listed: get the page renderer ready before the user opens it (once)."""
+        if not self._renderers_warmed and any(series.kind == PDF for series in changed):
+            from viewer.core.documents.encapsulated import warm_renderers
+
+            self._renderers_warmed = True
+            warm_renderers()
 
     def open_object(self, series: Series) -> None:
         """A report or key images: read and shown in the dock; other kinds: said in the viewport."""
@@ -344,14 +353,6 @@ class ReportController(QObject):
             self._drawing = None
 
 
-def _warm_for_documents(changed) -> None:
-    """A PDF among the series just listed: get the page renderer ready before the user opens it."""
-    if any(series.kind == PDF for series in changed):
-        from viewer.core.documents.encapsulated import warm_renderers
-
-        warm_renderers()
-
-
 def install(window: MainWindow) -> None:
     """The Report dock (hidden until a report is opened) and what opens it: the browser's objects."""
     view = ReportView()
@@ -365,7 +366,7 @@ def install(window: MainWindow) -> None:
     window.browser.object_activated.connect(controller.open_object)
     view.image_requested.connect(controller.open_image)
     window.opening.opened.connect(controller.show_lone_object)
-    window.opener.series_changed.connect(lambda changed: _warm_for_documents(changed))
+    window.opener.series_changed.connect(controller.warm_for_documents)
     from viewer.ui import key_images  # the key images a Key Object Selection flags, marked in the strip
 
     key_images.install(window)
