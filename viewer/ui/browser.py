@@ -24,13 +24,14 @@ its tooltip is the whole label.
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QAction, QColor, QIcon, QImage, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -43,11 +44,11 @@ from PySide6.QtWidgets import (
 
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.display.annotations import format_date, format_person_name, format_time
-from viewer.core.media.model import Catalog, Patient, Series, Study, text
+from viewer.core.media.model import Catalog, Patient, Series, Study, series_within, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
 from viewer.ui.item_text import WholeWordsDelegate
-from viewer.ui.series_strip import KIND_ICONS, SERIES_MIME, SeriesStrip, kind_text, series_mime_data
+from viewer.ui.series_strip import CHOSEN_ROLE, KIND_ICONS, SERIES_MIME, SeriesStrip, kind_text, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -138,7 +139,8 @@ class StudyBrowser(QWidget):
         self.tree.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.tree.setUniformRowHeights(False)
         self.tree.setAlternatingRowColors(True)
-        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # Several patients, studies or series at once (Ctrl, Shift): what Send, De-identify, Export act on.
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setIconSize(QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE).size())
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -164,6 +166,11 @@ class StudyBrowser(QWidget):
 
         self.strip = SeriesStrip(overrides)
         self.strip.series_activated.connect(self.activate)
+        #: Actions on what is chosen (:meth:`chosen_series`), offered by a right click on the tree or the strip.
+        self.selection_actions: list[QAction] = []
+        for view in (self.tree, self.strip):
+            view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            view.customContextMenuRequested.connect(lambda pos, view=view: self._context_menu(view, pos))
         self.views = QStackedWidget()
         self.views.addWidget(self.strip)
         self.views.addWidget(self.tree)
@@ -286,6 +293,7 @@ class StudyBrowser(QWidget):
                 _item(format_date(birth), birth),
                 _item(self._text(h, "PatientSex")),
             ] + [_item("") for _ in COLUMNS[4:]]
+            row[0].setData(patient, CHOSEN_ROLE)
             self.model.appendRow(row)
             item = self._patients[patient.key] = row[0]
         return item
@@ -309,6 +317,7 @@ class StudyBrowser(QWidget):
                     _item("", 0),
                 ]
             )
+            row[0].setData(study, CHOSEN_ROLE)
             parent.appendRow(row)
             self._studies[study.uid] = row
         return row[0]
@@ -428,6 +437,38 @@ class StudyBrowser(QWidget):
             index = self.proxy.mapFromSource(row[0].index())
             self.tree.setCurrentIndex(index)
             self.tree.scrollTo(index)
+
+    def chosen_series(self) -> list[Series]:
+        """The series of the rows chosen in the shown view (a patient or a study stands for all its series),
+        each once, in the order shown; none when nothing is chosen."""
+        if self.tree_shown:
+            rows = sorted(self.tree.selectionModel().selectedRows(0), key=lambda index: (self._depth(index), index.row()))
+            chosen = [self.proxy.mapToSource(index).data(SERIES_ROLE) or self.proxy.mapToSource(index).data(CHOSEN_ROLE) for index in rows]
+        else:
+            chosen = [item.data(SERIES_ROLE) for item in self.strip.selectedItems()]
+        return series_within(c for c in chosen if c is not None)
+
+    @staticmethod
+    def _depth(index) -> int:
+        depth = 0
+        while index.parent().isValid():
+            index, depth = index.parent(), depth + 1
+        return depth
+
+    def add_selection_action(self, action: QAction) -> None:
+        """Offer `action` in the right-click menu of the tree and the strip; it reads :meth:`chosen_series`."""
+        self.selection_actions.append(action)
+
+    def _context_menu(self, view, pos) -> None:
+        if view is self.strip:  # a right click on a patient's or study's heading chooses all its series
+            item = self.strip.itemAt(pos)
+            if item is not None and item.data(CHOSEN_ROLE) is not None:
+                self.strip.choose_heading(item)
+        if not self.selection_actions or not self.chosen_series():
+            return
+        menu = QMenu(view)
+        menu.addActions(self.selection_actions)
+        menu.exec(view.viewport().mapToGlobal(pos))
 
     def _activated(self, index) -> None:
         series = self.proxy.mapToSource(index.siblingAtColumn(0)).data(SERIES_ROLE)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, PDF, PRESENTATION_STATE, REPORT
 from viewer.core.display.annotations import format_date, format_person_name
-from viewer.core.media.model import Catalog, Series, text
+from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.runtime.wording import count
 
 #: The drag-and-drop MIME type of a series: its Series Instance UID, UTF-8, one per line.
@@ -39,6 +39,8 @@ SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 3
 #: "patient" or "study" for a heading row (None for a series).
 LEVEL_ROLE = Qt.ItemDataRole.UserRole + 4
+#: A heading's Patient or Study.
+CHOSEN_ROLE = Qt.ItemDataRole.UserRole + 5
 #: A series row's patient and study labels (for the filter).
 CONTEXT_ROLE = Qt.ItemDataRole.UserRole + 5
 
@@ -114,7 +116,7 @@ class SeriesStrip(QListWidget):
         self.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # several series for Send, Export...
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -132,11 +134,11 @@ class SeriesStrip(QListWidget):
             name = format_person_name(self._text(patient.header, "PatientName")) or "(no name)"
             patient_id = self._text(patient.header, "PatientID")
             patient_label = name + (f"  ({patient_id})" if patient_id else "")
-            self._heading(patient_label, "patient")
+            self._heading(patient_label, "patient", patient)
             for study in patient.studies_newest_first():
                 date = format_date(self._text(study.header, "StudyDate"))
                 study_label = " ".join(p for p in (date, self._text(study.header, "StudyDescription")) if p) or "Study"
-                self._heading(study_label, "study")
+                self._heading(study_label, "study", study)
                 for series in sorted(study.series.values(), key=lambda s: _number(s.number)):
                     self._series_item(series, f"{patient_label} {study_label}")
         self.set_filter(self._filter)
@@ -151,9 +153,10 @@ class SeriesStrip(QListWidget):
     def forget_thumbnails(self) -> None:
         self._icons = {}
 
-    def _heading(self, label: str, level: str) -> None:
-        """A patient's or a study's row: a heading, neither selected nor dragged."""
+    def _heading(self, label: str, level: str, chosen: Patient | Study) -> None:
+        """A patient's or a study's row: a heading, neither selected nor dragged (a right click chooses its series)."""
         item = QListWidgetItem(label)
+        item.setData(CHOSEN_ROLE, chosen)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled)
         item.setToolTip(label)
         item.setData(LEVEL_ROLE, level)
@@ -256,6 +259,17 @@ class SeriesStrip(QListWidget):
         if item is not None:
             self.setCurrentItem(item)
             self.scrollToItem(item)
+
+    def choose_heading(self, heading: QListWidgetItem) -> None:
+        """Choose every series under a patient's or a study's `heading` (the rows up to the next heading of its level or above)."""
+        self.clearSelection()
+        levels = ("patient",) if heading.data(LEVEL_ROLE) == "patient" else ("patient", "study")
+        for row in range(self.row(heading) + 1, self.count()):
+            item = self.item(row)
+            if item.data(LEVEL_ROLE) in levels:
+                break
+            if item.data(SERIES_ROLE) is not None and not item.isHidden():
+                item.setSelected(True)
 
     def _activated(self, item: QListWidgetItem) -> None:
         series = item.data(SERIES_ROLE)

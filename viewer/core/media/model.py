@@ -235,6 +235,28 @@ class Patient:
         return dated + [s for s in self.studies.values() if not when(s)]
 
 
+def series_within(chosen: Iterable[Patient | Study | Series]) -> list[Series]:
+    """The series a user's choice holds (patients and studies stand for all their series), each once,
+    in the order chosen: what "Send to", "De-identify", "Export" and "Write media" act on."""
+    found: dict[int, Series] = {}
+    for item in chosen:
+        if isinstance(item, Patient):
+            parts = [s for study in item.studies_newest_first() for s in study.series.values()]
+        elif isinstance(item, Study):
+            parts = list(item.series.values())
+        else:
+            parts = [item]
+        for series in parts:
+            found.setdefault(id(series), series)
+    return list(found.values())
+
+
+def instances_within(chosen: Iterable[Patient | Study | Series]) -> list[Instance]:
+    """The instances of :func:`series_within`, the files of each series in slice order, each file once."""
+    seen: set[int] = set()
+    return [i for s in series_within(chosen) for i in s.instances if id(i) not in seen and not seen.add(id(i))]
+
+
 def patient_key(header: Dataset) -> tuple[str, ...]:
     """Which patient a header's study belongs to: the studies of one key are one patient's, priors included.
 
