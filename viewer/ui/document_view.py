@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.documents.encapsulated import EncapsulatedDocument, RenderedPage, read_document, render_page_with_time_limit
+from viewer.ui.status import say
 from viewer.ui.workers import BackgroundRunner, ScopedRunner
 
 #: Zoom steps: 100% draws a page at its printed size on a 96 dpi screen.
@@ -350,9 +351,7 @@ def open_document(window: QWidget | None, path: str | os.PathLike[str]) -> Docum
     try:
         document = read_document(path)
     except ViewerError as exc:
-        status = getattr(window, "statusBar", None)
-        if status is not None:
-            status().showMessage(str(exc), 8000)
+        say(window, str(exc))
         return None
     runner = getattr(window, "runner", None)
     scoped = ScopedRunner(runner, f"document:{Path(path)}") if isinstance(runner, BackgroundRunner) else None

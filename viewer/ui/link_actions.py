@@ -21,6 +21,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
+from viewer.ui.status import say
+
 if TYPE_CHECKING:
     from viewer.ui.linking import LinkController
 
@@ -111,9 +113,7 @@ class WindowLinks(QObject):
             text = f"Linked with offset: {count(pairs, 'pair')} of series in different frames of reference"
         else:
             text = "Link with offset: no two series in different frames of reference are shown"
-        status = getattr(self.window, "statusBar", None)
-        if status is not None:
-            status().showMessage(text, 5000)
+        say(self.window, text, 5000)
 
 
 def link_actions(window: QMainWindow, menu: QMenu | None = None) -> list[QAction]:

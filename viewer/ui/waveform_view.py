@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from viewer.core.dicom.io import ViewerError
+from viewer.ui.status import say
 
 # numpy, pyqtgraph and the waveform reader are imported when a waveform is shown: the window
 # imports this module to look at the files a user opens, before its first image is painted.
@@ -152,9 +153,7 @@ def open_waveform(window, path: str | Path) -> WaveformView | None:
     try:
         waveform = read_waveform(path)
     except ViewerError as error:
-        status = getattr(window, "statusBar", None)
-        if status is not None:
-            status().showMessage(str(error), 10000)
+        say(window, str(error), 10000)
         return None
     view = WaveformView(waveform, f"{path.name}: {waveform.kind}", window)
     view.setWindowFlag(Qt.WindowType.Window)  # its own window, closed with the main one
