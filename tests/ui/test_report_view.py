@@ -190,6 +190,53 @@ def test_key_images_marked_and_shown_alone(main_window, open_in, study, qtbot):
     assert "Two frames of the lesion" in main_window.report_view.toPlainText()
 
 
+def gold_pixels(icon, size: int) -> int:
+    """How many pixels of `icon` at `size` are the key-image star's gold (a thumbnail of grey MR has none)."""
+    image = icon.pixmap(size, size).toImage()
+    found = 0
+    for y in range(image.height()):
+        for x in range(image.width()):
+            colour = image.pixelColor(x, y)
+            found += colour.red() > 200 and 150 < colour.green() < 230 and colour.blue() < 80
+    return found
+
+
+def test_key_images_starred_in_the_tree_on_thumbnails_and_in_the_viewport(main_window, open_in, study, qtbot):
+    key_object_selection(study / "ko.dcm", study / "mr.dcm", [2, 5])
+    shutil.copy(get_testdata_file("CT_small.dcm"), study / "ct.dcm")  # an image series without key images
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        open_in(main_window, [study])
+    browser = main_window.browser
+    catalog = main_window.opener.catalog
+    mr = next(s for s in catalog.all_series() if s.modality == "MR")
+    ct = next(s for s in catalog.all_series() if s.modality == "CT")
+    # The tree: a star before the series' name, the KO's title and description in its tooltip; not on the CT.
+    name = browser.series_items()[mr.uid][0]
+    assert name.text().startswith("★ ") and "Of Interest: Two frames of the lesion" in name.toolTip()
+    assert not browser.series_items()[ct.uid][0].text().startswith("★")
+    # The thumbnails, in the strip and the tree: a gold star on the MR's, none on the CT's.
+    qtbot.waitUntil(lambda: mr.uid in browser._icons and ct.uid in browser._icons, timeout=30000)
+    assert gold_pixels(browser.strip.series_items()[mr.uid].icon(), 56) > 20
+    assert gold_pixels(browser.series_items()[mr.uid][0].icon(), 48) > 20
+    assert gold_pixels(browser.strip.series_items()[ct.uid].icon(), 56) == 0
+    assert gold_pixels(browser.series_items()[ct.uid][0].icon(), 48) == 0
+    # A rebuild (another character set chosen...) keeps the marks.
+    browser.rebuild(catalog)
+    assert browser.series_items()[mr.uid][0].text().startswith("★ ")
+    assert gold_pixels(browser.strip.series_items()[mr.uid].icon(), 56) > 20
+
+    # The viewport: "★ Key image" in the corner text on frames 2 and 5 only.
+    viewport = main_window.viewport
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        browser.activate(mr)
+    corner = main_window.pane.corner_labels["bottom_left"]
+    for index, key in ((0, False), (1, True), (2, False), (4, True)):
+        if viewport.display.state.index != index:
+            with qtbot.waitSignal(viewport.image_shown, timeout=30000):
+                viewport.go_to(index)
+        assert ("★ Key image" in corner.text()) is key, (index, corner.text())
+
+
 def test_a_long_report_is_shown_whole(qtbot, tmp_path):
     """A 2,000-item dose report: its first items at once, every item once the event loop has turned."""
     path = dose_report(tmp_path / "dose.dcm", 2000)

@@ -127,6 +127,8 @@ class Viewport(QWidget):
         column.addWidget(self.pane, 1)
         column.addLayout(bottom)
         self.pane.show_message(START_HINT)
+        #: Whether a Key Object Selection flags an image (ui/key_images sets it): "★ Key image" in the corner text.
+        self.is_key_image: Callable[[ImageRef], bool] = lambda _ref: False
         self.overlay_layer = OverlayLayer(self)  # the image's overlay planes (60xx), View > Overlays (O)
 
     # ------------------------------------------------------------------ series and images
@@ -466,6 +468,7 @@ class Viewport(QWidget):
             frame_rate=self.cine.fps if len(self.images) > 1 else None,
             playing=self.cine.playing,
             dropped=self.cine.dropped,
+            key_image=self.is_key_image(ref),
         )
         self.pane.set_annotations(corner_text(self._header_text(ref, self.frame), facts))
         markers, calibration = self._image_overlays(ref, self.frame)
