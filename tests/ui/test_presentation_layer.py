@@ -8,11 +8,13 @@ standard's definitions (PS3.3 C.10.6: rotation clockwise, then the horizontal fl
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPointF
 
@@ -232,3 +234,24 @@ def test_a_state_opened_by_name_beside_its_image(main_window, open_in, qtbot, tm
     layer = main_window.viewport.presentation
     qtbot.waitUntil(lambda: layer.applied is not None, timeout=10000)
     assert main_window.viewport.effective_voi().center == 70
+
+
+@pytest.mark.skipif(not (shutil.which("dcmpsmk") and shutil.which("dcmmkdir")), reason="dcmtk's dcmpsmk and dcmmkdir make the media")
+def test_a_state_on_media_is_found_through_its_dicomdir_record(main_window, open_in, qtbot, tmp_path):
+    """A DICOMDIR written by dcmmkdir over an image and a state made by dcmpsmk: the PRESENTATION record's file is read
+    as a state and applied (#16); opened by its folder or by the DICOMDIR file itself."""
+    media = tmp_path / "CDROM"
+    (media / "DICOM").mkdir(parents=True)
+    image = pydicom.dcmread(CT)
+    image.WindowCenter, image.WindowWidth = 40, 400  # dcmpsmk +Vw copies the image's first window into the state
+    image.save_as(media / "DICOM" / "IM1")
+    subprocess.run(["dcmpsmk", "+Vw", "DICOM/IM1", "DICOM/PR1"], cwd=media, check=True, capture_output=True, timeout=60)
+    subprocess.run(["dcmmkdir", "+r", "-Pgp", "+I", "+D", "DICOMDIR", "DICOM"], cwd=media, check=True, capture_output=True, timeout=60)
+    assert b"PRESENTATION" in subprocess.run(["dcmdump", "DICOMDIR"], cwd=media, capture_output=True, timeout=60).stdout
+    for opened in (media, media / "DICOMDIR"):
+        main_window.close_all()
+        viewport = open_with_states(main_window, open_in, qtbot, opened)
+        layer = viewport.presentation
+        qtbot.waitUntil(lambda layer=layer: layer.applied is not None, timeout=10000)
+        assert layer.applied.path == media / "DICOM" / "PR1"
+        assert viewport.effective_voi().center == 40 and viewport.effective_voi().width == 400
