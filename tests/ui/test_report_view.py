@@ -190,6 +190,34 @@ def test_key_images_marked_and_shown_alone(main_window, open_in, study, qtbot):
     assert "Two frames of the lesion" in main_window.report_view.toPlainText()
 
 
+def test_a_tid_1500_report_made_by_highdicom_in_the_report_dock(main_window, open_in, qtbot, tmp_path):
+    """highdicom's Comprehensive 3D SR: its measurements, evaluations and regions read as dsrdump lists them
+    (tests/core/test_sr.py), shown in the dock; a region's link opens the CT with the ellipse drawn where the file says."""
+    from highdicom_objects import measurement_report
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    ct = Path(shutil.copy(get_testdata_file("CT_small.dcm"), folder / "ct.dcm"))
+    measurement_report(ct, folder / "tid1500.dcm")
+    open_in(main_window, [folder])
+    qtbot.waitUntil(lambda: not main_window.opener.busy, timeout=30000)
+    report = next(s for s in main_window.opener.catalog.all_series() if s.kind == "report")
+    main_window.browser.activate(report)
+    text = main_window.report_view.toPlainText()
+    for words in ("Imaging Measurement Report", "Lesion 1", "Lesion 3", "Clinically significant", "Yes", "No", "12.5", "13.5", "140"):
+        assert words in text, words
+    assert "Müller" in text and "mm2" in text
+    links = [part.split('"')[0].replace("&amp;", "&") for part in main_window.report_view.toHtml().split('href="')[1:]]
+    scoords = [link for link in links if "scoord=" in link]
+    assert len(scoords) == 2  # the two SCOORD regions on the image (the SCOORD3D one names no image)
+    main_window.viewport.clear()
+    main_window.report_view.anchorClicked.emit(QUrl(scoords[1]))
+    qtbot.waitUntil(lambda: main_window.report_controller.drawn is not None, timeout=30000)
+    box = main_window.report_controller.drawn.path().boundingRect()
+    # The ellipse's axes end at (60, 64), (90, 64), (75, 54), (75, 74): its box is 60-90 across, 54-74 down.
+    assert [round(v, 3) for v in (box.left(), box.right(), box.top(), box.bottom())] == [60, 90, 54, 74]
+
+
 def gold_pixels(icon, size: int) -> int:
     """How many pixels of `icon` at `size` are the key-image star's gold (a thumbnail of grey MR has none)."""
     image = icon.pixmap(size, size).toImage()
