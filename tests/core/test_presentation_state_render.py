@@ -129,6 +129,17 @@ def test_presentation_lut_sequence_as_dcmp2pgm(entries, bits, tmp_path):
     assert_close(*both(CT, save(ds, tmp_path / "pr.dcm"), tmp_path))
 
 
+@pytest.mark.parametrize("kind", ["modality+voi", "presentation"])
+def test_lut_sequences_of_the_state_as_dcmp2pgm(kind, tmp_path):
+    """A Modality LUT Sequence and a VOI LUT of the state's own, or a Presentation LUT Sequence (tests/ui shows the
+    viewport the same pixels)."""
+    from pstate_files import with_lut_sequences
+
+    h = header(CT)
+    ds = with_lut_sequences(make_state(h, window=mid_window(CT) if kind == "presentation" else None), h, kind)
+    assert_close(*both(CT, save(ds, tmp_path / "pr.dcm"), tmp_path))
+
+
 def test_bitmap_shutter_as_dcmp2pgm(tmp_path):
     h = header(CT)
     hidden = np.zeros((int(h.Rows), int(h.Columns)), dtype=bool)

@@ -39,9 +39,6 @@ from viewer.core.display.pixels.pipeline import (
     FullRange,
     VOILut,
     Window,
-    full_modality_range,
-    voi_lut_to_display,
-    window_to_display,
 )
 from viewer.core.documents.presentation_state import (
     DisplayedArea,
@@ -112,40 +109,56 @@ def _lut_entries(lut: Dataset) -> tuple[np.ndarray, int]:
     return table[:entries].astype(np.float64), descriptor[2]
 
 
-def _through_presentation_lut(display: FrameDisplay, voi: VOI, lut: Dataset) -> np.ndarray:
-    """The VOI output spread over the Presentation LUT's input range, looked up, and scaled to 8 bits (C.11.6.1).
+@dataclass(eq=False)
+class StateFrame(FrameDisplay):
+    """A frame as a presentation state shows it: built on the state's attributes (:func:`state_context`), and,
+    with (2050,0010) *Presentation LUT Sequence*, each VOI output looked up in that LUT (C.11.6.1).
 
     The VOI output is kept in floating point until the LUT (a LUT of 4096
     entries distinguishes what 8 bits would merge) and truncated to an
     entry, as dcmtk does (dcmp2pgm agrees within 1 for 256 to 4096 entries).
+    Both ``export --pstate`` and the viewports show a state's grey levels
+    through this class, so they are the same pixels.
     """
-    table, bits = _lut_entries(lut)
-    modality = display.modality_values(display.stored)
-    if isinstance(voi, Window):
-        voi_output = window_to_display(modality, voi)
-    elif isinstance(voi, VOILut):
-        voi_output = voi_lut_to_display(modality, display.ctx, voi)
-    else:
-        lo, hi = full_modality_range(display.ctx)
-        voi_output = (modality - lo) * (255.0 / max(hi - lo, 1e-12))
-    index = np.clip(np.floor(voi_output * (len(table) - 1) / 255.0), 0, len(table) - 1).astype(np.int64)
-    return np.clip(np.rint(table[index] * 255.0 / ((1 << bits) - 1)), 0, 255).astype(np.uint8)
+
+    presentation_lut: Dataset | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._plut = _lut_entries(self.presentation_lut) if self.presentation_lut is not None else None
+
+    def _voi_to_display(self, modality: np.ndarray, voi: VOI) -> np.ndarray:
+        out = super()._voi_to_display(modality, voi)
+        if self._plut is None:
+            return out
+        table, bits = self._plut
+        index = np.clip(np.floor(out * (len(table) - 1) / 255.0), 0, len(table) - 1).astype(np.int64)
+        return np.clip(table[index] * 255.0 / ((1 << bits) - 1), 0, 255)
 
 
-def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
-    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
+def state_frame(
+    stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1
+) -> tuple[StateFrame, VOI, bool]:
+    """One greyscale frame's stored values as the state shows them: the frame, the VOI and whether to invert.
+
+    ViewerError, one line, for a colour frame or LUTs that cannot be applied.
+    """
     if stored.ndim != 2:
         raise ViewerError("a Grayscale Softcopy Presentation State is for greyscale images; this one is in colour")
     state_ctx, voi, invert = state_context(ctx, state, sop_instance_uid, frame)
     try:
-        display = FrameDisplay(stored, state_ctx)
-        if state.presentation_lut is not None:
-            grey = _through_presentation_lut(display, voi, state.presentation_lut)
-        else:
-            grey = display.render(voi, invert)
+        return StateFrame(stored, state_ctx, state.presentation_lut), voi, invert
     except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
-    return grey
+
+
+def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
+    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
+    display, voi, invert = state_frame(stored, ctx, state, sop_instance_uid, frame)
+    try:
+        return display.render(voi, invert)
+    except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
 
 
 # --------------------------------------------------------------------------- shutters
@@ -485,66 +498,3 @@ def render_file_with_state(image_path, state_path, frame: int = 1) -> np.ndarray
 
         ctx = frame_context(header, frame - 1)
     return render_with_state(display.stored, ctx, state, frame, uid)
-
-
-# --------------------------------------------------------------------------- for a pane that applies the image's own LUTs
-
-
-def _linear_rescale(ds: Dataset) -> tuple[float, float] | None:
-    """(slope, intercept) of a linear Modality LUT ((0028,1053), (0028,1052)); identity without one; None for a LUT Sequence."""
-    if ds.get("ModalityLUTSequence"):
-        return None
-    try:
-        return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-    except (TypeError, ValueError):
-        return None
-
-
-def _same_lut(a: Dataset, b: Dataset) -> bool:
-    try:
-        return [int(v) for v in a.LUTDescriptor] == [int(v) for v in b.LUTDescriptor] and _lut_values(a) == _lut_values(b)
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
-def _lut_values(item: Dataset) -> list[int]:
-    data = item.LUTData
-    return (
-        np.frombuffer(data, "<u2").tolist()
-        if isinstance(data, bytes)
-        else [int(v) for v in (data if not isinstance(data, int) else [data])]
-    )
-
-
-def pane_voi(state: PresentationState, ctx: Dataset, sop_instance_uid: str, frame: int = 1) -> VOI | None:
-    """The state's VOI for this image and frame in the modality units of the image's own Modality LUT (`ctx`).
-
-    A pane applies the image's Modality LUT; the state's window is in the
-    units of the state's (C.11.1), so a window is carried over when both are
-    linear (usually they are the same). No VOI in the state: the whole
-    range (:class:`FullRange`). A VOI LUT of the state: the image's own VOI
-    LUT with the same values. None where the pane cannot show it: a VOI LUT
-    the image lacks, or Modality LUT Sequences on one side only.
-    """
-    chosen = state.voi_for(sop_instance_uid, frame)
-    if chosen is None:
-        return FullRange()
-    if chosen.lut is not None:
-        # The pane applies VOI LUTs of the image's own (0028,3010) sequence: the state's is shown when it is one of them,
-        # as dcmpsmk copies it from the image (a different LUT is not shown: None).
-        theirs = chosen.lut.VOILUTSequence[0]
-        for index, item in enumerate(ctx.get("VOILUTSequence") or ()):
-            if _same_lut(item, theirs):
-                return VOILut(index, chosen.explanation or "presentation state")
-        return None
-    center, width = float(chosen.center), float(chosen.width)
-    theirs, ours = _linear_rescale(state.modality), _linear_rescale(ctx)
-    if (theirs is None) != (ours is None):
-        return None  # a LUT Sequence on one side only: no window in the other's units
-    if theirs is not None and ours is not None and theirs != ours:
-        if theirs[0] == 0:
-            return None
-        # state units -> stored values -> the image's units
-        center = (center - theirs[1]) / theirs[0] * ours[0] + ours[1]
-        width = abs(width / theirs[0] * ours[0])
-    return Window(center, max(width, 1.0), chosen.function, chosen.explanation or "presentation state", "file")
