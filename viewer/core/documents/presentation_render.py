@@ -337,8 +337,10 @@ def outline_points(graphic: GraphicObject, convert) -> list[Point]:
     CIRCLE: the centre, then a point on the circle; ELLIPSE: the ends of the
     major axis, then of the minor axis (C.10.5.1.2). Both are sampled as
     72-sided polygons, which an affine map keeps exact at the samples.
-    INTERPOLATED is drawn through its points as a polyline.
+    INTERPOLATED is a smooth curve through its points (:func:`interpolated_curve`).
     """
+    if graphic.kind == "INTERPOLATED" and len(graphic.points) >= 3:
+        return [convert(p) for p in interpolated_curve(graphic.points)]
     pts = [convert(p) for p in graphic.points]
     if graphic.kind == "CIRCLE" and len(graphic.points) >= 2:
         (cx, cy), (px, py) = graphic.points[0], graphic.points[1]
@@ -350,6 +352,44 @@ def outline_points(graphic: GraphicObject, convert) -> list[Point]:
         ux, uy, vx, vy = bx - cx, by - cy, nx - (mx + nx) / 2, ny - (my + ny) / 2
         return [convert((cx + ux * math.cos(t) + vx * math.sin(t), cy + uy * math.cos(t) + vy * math.sin(t))) for t in _turn()]
     return pts
+
+
+#: Points sampled on each segment of an INTERPOLATED graphic.
+CURVE_SAMPLES = 16
+
+
+def interpolated_curve(points: list[Point] | tuple[Point, ...], samples: int = CURVE_SAMPLES) -> list[Point]:
+    """A smooth curve through `points` (PS3.3 C.10.5.1.2, Graphic Type INTERPOLATED: a curve interpolated through
+    the points; the standard leaves the kind of interpolation open), as a polyline of `samples` points per segment.
+
+    Uniform Catmull-Rom splines: each segment P1-P2 is the cubic through P1 and P2 whose tangents are
+    (P2 - P0) / 2 and (P3 - P1) / 2. The uniform variant is affine invariant, so the curve is the same whether it
+    is drawn in PIXEL or DISPLAY units, turned or flipped. A curve whose last point repeats its first is closed
+    (its neighbours wrap round); an open one takes the mirror of its second and next-to-last points as the
+    neighbours of its ends.
+    """
+    pts = [(float(x), float(y)) for x, y in points]
+    closed = len(pts) > 3 and math.dist(pts[0], pts[-1]) <= 1e-6 * max(1.0, *(abs(v) for p in pts for v in p))
+    if closed:
+        ring = pts[:-1]
+        padded = [ring[-1], *ring, ring[0], ring[1]]
+    else:
+        (x0, y0), (x1, y1), (xa, ya), (xb, yb) = pts[0], pts[1], pts[-2], pts[-1]
+        padded = [(2 * x0 - x1, 2 * y0 - y1), *pts, (2 * xb - xa, 2 * yb - ya)]
+    curve = [padded[1]]
+    for i in range(1, len(padded) - 2):
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = padded[i - 1 : i + 3]
+        for step in range(1, samples + 1):
+            t = step / samples
+            t2, t3 = t * t, t * t * t
+            # 0.5 * (2B + (C - A) t + (2A - 5B + 4C - D) t^2 + (-A + 3B - 3C + D) t^3)
+            curve.append(
+                (
+                    0.5 * (2 * bx + (cx - ax) * t + (2 * ax - 5 * bx + 4 * cx - dx) * t2 + (-ax + 3 * bx - 3 * cx + dx) * t3),
+                    0.5 * (2 * by + (cy - ay) * t + (2 * ay - 5 * by + 4 * cy - dy) * t2 + (-ay + 3 * by - 3 * cy + dy) * t3),
+                )
+            )
+    return curve
 
 
 def _turn() -> list[float]:
