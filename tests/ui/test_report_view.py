@@ -217,6 +217,44 @@ def test_a_tid_1500_report_made_by_highdicom_in_the_report_dock(main_window, ope
     # The ellipse's axes end at (60, 64), (90, 64), (75, 54), (75, 74): its box is 60-90 across, 54-74 down.
     assert [round(v, 3) for v in (box.left(), box.right(), box.top(), box.bottom())] == [60, 90, 54, 74]
 
+    # The SCOORD3D polygon (mm, in the CT's frame of reference) through the centres of pixels (20, 90), (50, 90),
+    # (50, 110), (20, 110) (column, row; tests/core/highdicom_objects.py places them by PS3.3 C.7.6.2.1.1):
+    # projected onto the CT's plane, it is drawn from 20.5 to 50.5 across and 90.5 to 110.5 down (pixel edges at
+    # whole numbers).
+    regions = [part.split('"')[0] for part in main_window.report_view.toHtml().split('href="')[1:] if part.startswith("scoord3d:")]
+    assert len(regions) == 1
+    main_window.viewport.clear()
+    main_window.report_view.anchorClicked.emit(QUrl(regions[0]))
+    qtbot.waitUntil(lambda: main_window.report_controller.drawn is not None, timeout=30000)
+    assert main_window.viewport.current.instance.path == ct
+    box = main_window.report_controller.drawn.path().boundingRect()
+    assert [round(v, 2) for v in (box.left(), box.right(), box.top(), box.bottom())] == [20.5, 50.5, 90.5, 110.5]
+
+
+def test_spatial_coordinates_of_another_frame_of_reference_are_not_drawn(main_window, open_in, qtbot, tmp_path):
+    """A SCOORD3D whose frame of reference no opened image shares: one line in the status bar, nothing drawn."""
+    from highdicom_objects import measurement_report
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    ct = Path(shutil.copy(get_testdata_file("CT_small.dcm"), folder / "ct.dcm"))
+    report = pydicom.dcmread(measurement_report(ct, tmp_path / "tid1500.dcm"))
+    other = pydicom.uid.generate_uid()
+    for item in report.ContentSequence[-1].ContentSequence[-1].ContentSequence:
+        if item.ValueType == "SCOORD3D":
+            item.ReferencedFrameOfReferenceUID = other
+    report.save_as(folder / "tid1500.dcm")
+    open_in(main_window, [folder])
+    qtbot.waitUntil(lambda: not main_window.opener.busy, timeout=30000)
+    main_window.browser.activate(next(s for s in main_window.opener.catalog.all_series() if s.kind == "report"))
+    region = next(part.split('"')[0] for part in main_window.report_view.toHtml().split('href="')[1:] if part.startswith("scoord3d:"))
+    main_window.report_view.anchorClicked.emit(QUrl(region))
+    assert main_window.report_controller.drawn is None
+    assert (
+        "No image opened lies in the plane" in main_window.statusBar().currentMessage()
+        and other in main_window.statusBar().currentMessage()
+    )
+
 
 def gold_pixels(icon, size: int) -> int:
     """How many pixels of `icon` at `size` are the key-image star's gold (a thumbnail of grey MR has none)."""
