@@ -11,7 +11,12 @@ two cores make wall-clock figures swing by several ms) and, for reference, wall-
   rectangular, circular and polygonal shutter (one path item), 40 polylines and 10 ellipses of
   a layer, 10 text objects — under the image's parent item turned 90 degrees and flipped.
 
-Run: ``.venv/bin/python benchmarks/bench_pstate.py [--steps N]``.
+Then what a state costs each new image shown: the viewport shows a frame through the state's Modality LUT
+(:class:`~viewer.core.documents.presentation_render.StateFrame`, built once per image and state), so a step to
+an image costs preparing that frame and its first table on top of the frame's own, measured against the
+frame's own preparation and first table (``FrameDisplay`` then ``render_packed``) in alternating blocks.
+
+Run: ``.venv/bin/python benchmarks/bench_pstate.py [--blocks N]``.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from pydicom.data import get_testdata_file  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from benchmarks.bench_window import ct_frame, make_pane, window_steps  # noqa: E402
-from viewer.core.documents.presentation_render import state_geometry  # noqa: E402
+from viewer.core.display.pixels.pipeline import FrameDisplay  # noqa: E402
+from viewer.core.documents.presentation_render import state_frame, state_geometry  # noqa: E402
 from viewer.core.documents.presentation_state import read_presentation_state  # noqa: E402
 from viewer.ui.presentation_layer import graphic_items, image_transform, shutter_items  # noqa: E402
 
@@ -106,6 +112,27 @@ def main() -> None:
         print(f"[{clock}] step, turned and flipped: p50 {t.p50:.3f} ms  p95 {t.p95:.3f} ms  ({t.p50 - a.p50:+.3f} ms at p50)")
         print(f"[{clock}] step, with the state:     p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (n={b.n})")
         print(f"[{clock}] added by the state:       p50 {b.p50 - a.p50:+.3f} ms  p95 {b.p95 - a.p95:+.3f} ms  (goal: at most 1 ms)")
+    windowed = make_state(header, window=(40, 400))
+    preparation(frame, read_presentation_state(windowed), uid, args.blocks)
+
+
+def preparation(frame, state, uid: str, blocks: int) -> None:
+    """A new image shown: the frame's own preparation and first table, against the same through the state."""
+    voi = frame.default_voi()
+    own, through = [], []
+    for _block in range(blocks):
+        for _ in range(10):
+            cpu = time.thread_time_ns()
+            FrameDisplay(frame.stored, frame.ctx).render_packed(voi)
+            own.append(time.thread_time_ns() - cpu)
+        for _ in range(10):
+            cpu = time.thread_time_ns()
+            shown, state_voi, _invert = state_frame(frame.stored, frame.ctx, state, uid)
+            shown.render_packed(state_voi)
+            through.append(time.thread_time_ns() - cpu)
+    a, b = Summary.of_ns(own), Summary.of_ns(through)
+    print(f"[cpu] new image, its own LUTs:       p50 {a.p50:.3f} ms  p95 {a.p95:.3f} ms  (n={a.n})")
+    print(f"[cpu] new image, through the state:  p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (ratio {b.p50 / a.p50:.2f} at p50)")
 
 
 if __name__ == "__main__":

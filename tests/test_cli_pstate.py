@@ -113,3 +113,35 @@ def test_a_reformat_has_no_presentation_state(tmp_path, capsys):
     _files.make_state(header(CT)).save_as(pr, enforce_file_format=True)
     assert main(["export", str(CT), "--pstate", str(pr), "--plane", "axial", "--slice", "1", "-o", str(tmp_path / "x.png")]) == 2
     assert "a reformat (--plane) has no presentation state" in capsys.readouterr().err
+
+
+@needs_dcmtk
+def test_export_through_a_highdicom_state_with_graphics_as_dcmp2pgm(tmp_path):
+    """A GSPS written by highdicom (window, a polyline and an ellipse in PIXEL units, a line and a text box in DISPLAY
+    units, a text at a PIXEL anchor): grey levels as dcmp2pgm renders them (within 1) wherever nothing is drawn;
+    dcmp2pgm draws no graphics, so they are checked against the positions the state gives (PS3.3 C.10.5)."""
+    objects = pytest.importorskip("highdicom_objects")
+    pr = objects.annotated_state(CT, tmp_path / "pr.dcm")
+    out = tmp_path / "out.png"
+    assert main(["export", str(CT), "--pstate", str(pr), "-o", str(out)]) == 0
+    ours = np.asarray(Image.open(out)).astype(int)
+    theirs = _files.dcmp2pgm(CT, pr, tmp_path / "dcmtk.pgm").astype(int)
+    assert ours.shape == theirs.shape + (3,)
+    drawn = (ours[..., 0] != ours[..., 1]) | (ours[..., 1] != ours[..., 2])  # touched by the layer's red (grey is R = G = B)
+    assert np.abs(ours[..., 0][~drawn] - theirs[~drawn]).max() <= 1
+    rows, columns = np.nonzero(drawn)
+    x, y = columns + 0.5, rows + 0.5
+    (ax, ay), (bx, _) = objects.STATE_LINE
+    on_line = (np.abs(y - ay) <= 1.5) & (x >= ax - 1.5) & (x <= bx + 1.5)
+    on_ellipse = np.abs(np.hypot((x - 64) / 30, (y - 64) / 15) - 1) <= 1.5 / 15
+    (dx0, dy), (dx1, _) = objects.STATE_DISPLAY_LINE
+    on_display_line = (np.abs(y - dy * 128) <= 1.5) & (x >= dx0 * 128 - 1.5) & (x <= dx1 * 128 + 1.5)
+    in_r_box = (x >= 0.05 * 128 - 1) & (x <= 0.3 * 128 + 1) & (y >= 0.05 * 128 - 1) & (y <= 0.3 * 128 + 1)
+    near_anchor = (x >= 70 - 1) & (x <= 128) & (y >= 100 - 16) & (y <= 100 + 16)
+    assert (on_line | on_ellipse | on_display_line | in_r_box | near_anchor).all()
+    # Each is drawn whole: both ends of the lines, the ellipse all round, the two texts.
+    assert on_line[x <= ax + 2].any() and on_line[x >= bx - 2].any()
+    assert on_display_line[x <= dx0 * 128 + 2].any() and on_display_line[x >= dx1 * 128 - 2].any()
+    angles = np.degrees(np.arctan2((y[on_ellipse] - 64) / 15, (x[on_ellipse] - 64) / 30))
+    assert len(np.unique((angles // 30).astype(int))) == 12
+    assert (in_r_box & ~on_line).sum() > 5 and (near_anchor & ~on_ellipse & ~on_display_line).sum() > 10

@@ -226,3 +226,36 @@ def dcmp2pgm(image: Path, state: Path, out: Path, frame: int = 1) -> np.ndarray:
     args = [dcmtk("dcmp2pgm"), "-p", str(state)] + (["-f", str(frame)] if frame != 1 else []) + [str(image), str(out)]
     subprocess.run(args, check=True, capture_output=True, timeout=60)
     return np.asarray(Image.open(out))
+
+
+def lut_item(entries: int, first: int, bits: int, values: np.ndarray) -> Dataset:
+    """A LUT item (C.11.1.1.1, C.11.2.1.1): (0028,3002) *LUT Descriptor* and (0028,3006) *LUT Data*."""
+    item = Dataset()
+    item.LUTDescriptor = [entries, first, bits]
+    item.LUTData = np.asarray(values, dtype="<u2").tobytes()
+    return item
+
+
+def with_lut_sequences(ds: Dataset, image: Dataset, kind: str) -> Dataset:
+    """`ds` (made by :func:`make_state`) given LUT sequences no image of the tests holds (curves, to tell them apart):
+
+    - "modality+voi": a (0028,3000) *Modality LUT Sequence* (square root, 0-4095 in 16-bit entries) in place of the rescale,
+      and a (0028,3110) *Softcopy VOI LUT Sequence* item holding a VOI LUT (a square, 12 bits out);
+    - "presentation": a (2050,0010) *Presentation LUT Sequence* (a square root over 1024 entries, 10 bits).
+    """
+    if kind == "modality+voi":
+        for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
+            if keyword in ds:
+                delattr(ds, keyword)
+        modality = lut_item(4096, 0, 16, np.rint(np.sqrt(np.arange(4096) / 4095) * 4095))
+        modality.ModalityLUTType = "US"
+        ds.ModalityLUTSequence = Sequence([modality])
+        voi = Dataset()
+        voi.ReferencedImageSequence = Sequence([reference(image)])
+        # 12 bits out: 8-bit entries are packed two to a word (C.11.2.1.1) by some writers and not by others.
+        voi.VOILUTSequence = Sequence([lut_item(4096, 0, 12, np.rint((np.arange(4096) / 4095) ** 2 * 4095))])
+        ds.SoftcopyVOILUTSequence = Sequence([voi])
+    elif kind == "presentation":
+        del ds.PresentationLUTShape
+        ds.PresentationLUTSequence = Sequence([lut_item(1024, 0, 10, np.rint(np.sqrt(np.arange(1024) / 1023) * 1023))])
+    return ds

@@ -223,21 +223,6 @@ def test_spatial_affine_moves_pixels_as_numpy_turns_them(rotation, flip):
             assert turned[int(ty), int(tx)] == image[r, c]
 
 
-def test_the_window_in_the_images_own_units():
-    from viewer.core.documents.presentation_render import pane_voi
-
-    h = header(CT)  # Rescale Slope 1, Intercept -1024
-    state = read_presentation_state(make_state(h, window=(100, 500)))
-    assert pane_voi(state, h, h.SOPInstanceUID).center == 100  # the same Modality LUT: the same numbers
-    ds = make_state(h, window=(100, 500))
-    ds.RescaleSlope, ds.RescaleIntercept = 2, 0  # the state's units: twice the stored value
-    window = pane_voi(read_presentation_state(ds), h, h.SOPInstanceUID)
-    assert (window.center, window.width) == (100 / 2 - 1024, 250)
-    from viewer.core.display.pixels.pipeline import FullRange
-
-    assert isinstance(pane_voi(read_presentation_state(make_state(h)), h, h.SOPInstanceUID), FullRange)
-
-
 def test_the_index_finds_states_by_image_newest_first(tmp_path):
     from viewer.core.documents.presentation_state import PresentationStateIndex, read_presentation_states
 
@@ -255,20 +240,3 @@ def test_the_index_finds_states_by_image_newest_first(tmp_path):
     assert all(index.add(s) for s in states) and not index.add(states[0]) and len(index) == 2
     assert [s.path.name for s in index.states_for(h.SOPInstanceUID)] == ["b.dcm", "a.dcm"]
     assert index.states_for("1.2.3") == []
-
-
-@needs_dcmtk
-def test_a_voi_lut_copied_by_dcmpsmk_is_the_images_own(tmp_path):
-    from viewer.core.display.pixels.pipeline import VOILut
-    from viewer.core.documents.presentation_render import pane_voi
-
-    image = Path(get_testdata_file("vlut_04.dcm"))
-    pr = tmp_path / "pr.dcm"
-    subprocess.run([dcmtk("dcmpsmk"), str(image), str(pr)], check=True, capture_output=True, timeout=60)
-    h = header(image)
-    voi = pane_voi(read_presentation_state(pr), h, h.SOPInstanceUID)
-    assert isinstance(voi, VOILut) and voi.index == 0
-    other = pydicom.dcmread(pr)
-    lut = other.SoftcopyVOILUTSequence[0].VOILUTSequence[0]
-    lut.LUTData = bytes(len(lut.LUTData))  # another LUT than the image's: the pane cannot show it
-    assert pane_voi(read_presentation_state(other), h, h.SOPInstanceUID) is None

@@ -129,6 +129,17 @@ def test_presentation_lut_sequence_as_dcmp2pgm(entries, bits, tmp_path):
     assert_close(*both(CT, save(ds, tmp_path / "pr.dcm"), tmp_path))
 
 
+@pytest.mark.parametrize("kind", ["modality+voi", "presentation"])
+def test_lut_sequences_of_the_state_as_dcmp2pgm(kind, tmp_path):
+    """A Modality LUT Sequence and a VOI LUT of the state's own, or a Presentation LUT Sequence (tests/ui shows the
+    viewport the same pixels)."""
+    from pstate_files import with_lut_sequences
+
+    h = header(CT)
+    ds = with_lut_sequences(make_state(h, window=mid_window(CT) if kind == "presentation" else None), h, kind)
+    assert_close(*both(CT, save(ds, tmp_path / "pr.dcm"), tmp_path))
+
+
 def test_bitmap_shutter_as_dcmp2pgm(tmp_path):
     h = header(CT)
     hidden = np.zeros((int(h.Rows), int(h.Columns)), dtype=bool)
@@ -364,3 +375,32 @@ def test_overlay_planes_of_the_state_where_dcmp2pgm_puts_them(rotation, flip, tm
     assert np.array_equal(burned(ours), expected)
     theirs = dcmp2pgm(CT, state, tmp_path / "dcmtk.pgm").astype(int)
     assert np.abs(ours[~expected][:, 0].astype(int) - theirs[~expected]).max() <= 1
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_interpolated_graphics_are_a_smooth_curve_through_their_points(closed, tmp_path):
+    """Eight points on a circle of radius 30 (PIXEL units), drawn INTERPOLATED: the burned pixels lie on that circle
+    (a uniform Catmull-Rom curve through them strays 0.26 at most, worked out with numpy), also midway between the
+    points, where the polygon through them would cut 2.3 pixels inside it (30 cos 22.5 degrees = 27.7).
+    The rest is dcmp2pgm's image."""
+    angles = [2 * math.pi * i / 8 for i in range(9 if closed else 6)]
+    on_circle = [(64 + 30 * math.cos(a), 64 + 30 * math.sin(a)) for a in angles]
+    curve = graphic("PIXEL", "INTERPOLATED", on_circle)
+    state = save(
+        make_state(header(CT), window=mid_window(CT), annotations=[annotation([curve])], layer_colour=RED_LAB), tmp_path / "pr.dcm"
+    )
+    ours = render_file_with_state(CT, state)
+    drawn = burned(ours)
+    rows, columns = np.nonzero(drawn)
+    radius = np.hypot(columns + 0.5 - 64, rows + 0.5 - 64)
+    turned = np.degrees(np.arctan2(rows + 0.5 - 64, columns + 0.5 - 64)) % 360
+    # An open curve's end segments follow the mirrored neighbours, not the circle: only those between inner points.
+    inner = np.ones_like(drawn[drawn]) if closed else (turned >= 45) & (turned <= 180)
+    assert np.abs(radius[inner] - 30).max() <= 1.6  # the line's own pixels, a pixel and a half either side
+    midway = inner & (np.abs((turned - 22.5) % 45 - 22.5) >= 17.5)  # within 5 degrees of halfway between points
+    assert midway.sum() > 10 and np.median(radius[midway]) > 29.3  # on the circle, not on the chord (27.7)
+    # Whole: all round when closed; from the first point to the last (five eighths of the way) when open.
+    sectors = set((turned // 30).astype(int).tolist())
+    assert sectors == set(range(12)) if closed else set(range(8)) <= sectors and not sectors & {8, 9, 10}
+    theirs = dcmp2pgm(CT, state, tmp_path / "dcmtk.pgm").astype(int)
+    assert np.abs(ours[~drawn][:, 0].astype(int) - theirs[~drawn]).max() <= 1

@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
@@ -78,8 +80,13 @@ def check_against_dsrdump(path) -> list:
             assert uids[0] in item.value, where
         if entry["type"] in ("SCOORD", "SCOORD3D"):
             graphic_type, points = re.match(r"^\(([A-Z]+),(.*)\)$", entry["value"]).groups()
+            if entry["type"] == "SCOORD3D":  # dsrdump puts the Referenced Frame of Reference UID first
+                frame_of_reference, points = re.match(r'^"([0-9.]+)",(.*)$', points).groups()
+                assert item.frame_of_reference_uid == frame_of_reference, where
             assert item.graphic_type == graphic_type, where
-            assert list(item.graphic_data) == [float(v) for v in re.split(r"[/,]", points) if v], where
+            # (0070,0022) Graphic Data is FL: the same float32 values (dsrdump prints 9 or 10 digits).
+            expected = [float(v) for v in re.split(r"[/,]", points) if v]
+            assert np.float32(list(item.graphic_data)).tolist() == np.float32(expected).tolist(), where
         if entry["type"] == "TCOORD":
             assert entry["value"].startswith(f"({item.graphic_type},"), where
     return items
@@ -117,6 +124,21 @@ def test_pydicom_test_sr_header():
 @pytest.mark.parametrize("name", XML_REPORTS)
 def test_reports_made_by_xml2dsr_item_for_item(tmp_path, name):
     check_against_dsrdump(xml2dsr(name, tmp_path))
+
+
+def test_a_tid_1500_report_made_by_highdicom_item_for_item(tmp_path):
+    """A Comprehensive 3D SR written by highdicom: measurements, qualitative evaluations, SCOORD and SCOORD3D regions."""
+    from highdicom_objects import measurement_report
+
+    path = measurement_report(Path(get_testdata_file("CT_small.dcm")), tmp_path / "tid1500.dcm")
+    items = check_against_dsrdump(path)
+    types = [item.value_type for _, item in items]
+    assert types.count("NUM") == 3 and types.count("SCOORD") == 2 and types.count("SCOORD3D") == 1
+    report = read_report(path)
+    assert report.title == "Imaging Measurement Report"
+    regions = [item for _, item in items if item.value_type == "SCOORD"]
+    ct = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    assert all(ref.sop_instance_uid == ct.SOPInstanceUID for region in regions for ref in region.image_references())
 
 
 def test_spatial_coordinates_lead_to_their_image_and_frame(tmp_path):

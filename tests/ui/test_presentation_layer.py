@@ -8,11 +8,13 @@ standard's definitions (PS3.3 C.10.6: rotation clockwise, then the horizontal fl
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pydicom
+import pytest
 from pydicom.data import get_testdata_file
 from PySide6.QtCore import QPointF
 
@@ -232,3 +234,61 @@ def test_a_state_opened_by_name_beside_its_image(main_window, open_in, qtbot, tm
     layer = main_window.viewport.presentation
     qtbot.waitUntil(lambda: layer.applied is not None, timeout=10000)
     assert main_window.viewport.effective_voi().center == 70
+
+
+@pytest.mark.skipif(not (shutil.which("dcmpsmk") and shutil.which("dcmmkdir")), reason="dcmtk's dcmpsmk and dcmmkdir make the media")
+def test_a_state_on_media_is_found_through_its_dicomdir_record(main_window, open_in, qtbot, tmp_path):
+    """A DICOMDIR written by dcmmkdir over an image and a state made by dcmpsmk: the PRESENTATION record's file is read
+    as a state and applied (#16); opened by its folder or by the DICOMDIR file itself."""
+    media = tmp_path / "CDROM"
+    (media / "DICOM").mkdir(parents=True)
+    image = pydicom.dcmread(CT)
+    image.WindowCenter, image.WindowWidth = 40, 400  # dcmpsmk +Vw copies the image's first window into the state
+    image.save_as(media / "DICOM" / "IM1")
+    subprocess.run(["dcmpsmk", "+Vw", "DICOM/IM1", "DICOM/PR1"], cwd=media, check=True, capture_output=True, timeout=60)
+    subprocess.run(["dcmmkdir", "+r", "-Pgp", "+I", "+D", "DICOMDIR", "DICOM"], cwd=media, check=True, capture_output=True, timeout=60)
+    assert b"PRESENTATION" in subprocess.run(["dcmdump", "DICOMDIR"], cwd=media, capture_output=True, timeout=60).stdout
+    for opened in (media, media / "DICOMDIR"):
+        main_window.close_all()
+        viewport = open_with_states(main_window, open_in, qtbot, opened)
+        layer = viewport.presentation
+        qtbot.waitUntil(lambda layer=layer: layer.applied is not None, timeout=10000)
+        assert layer.applied.path == media / "DICOM" / "PR1"
+        assert viewport.effective_voi().center == 40 and viewport.effective_voi().width == 400
+
+
+@pytest.mark.parametrize("kind", ["modality+voi", "presentation", "inverse"])
+def test_the_viewport_shows_the_states_grey_levels_as_the_export_does(kind, main_window, open_in, qtbot, tmp_path):
+    """The state's Modality LUT (a LUT Sequence the image lacks), its VOI LUT, its Presentation LUT Sequence or Shape:
+    the viewport's pixels are those of ``export --pstate`` (itself within 1 of dcmp2pgm's,
+    tests/core/test_presentation_state_render.py); turned off, the image through its own LUTs again."""
+    from pstate_files import with_lut_sequences
+
+    from viewer.core.documents.presentation_render import render_file_with_state
+
+    h = header(CT)
+    if kind == "inverse":
+        state = make_state(h, window=(300, 1500), shape="INVERSE")
+    else:
+        state = with_lut_sequences(make_state(h, window=(100, 500) if kind == "presentation" else None), h, kind)
+    folder = folder_with(tmp_path, CT, {"pr.dcm": state})
+    expected = render_file_with_state(folder / CT.name, folder / "pr.dcm")
+    viewport = open_with_states(main_window, open_in, qtbot, folder)
+    layer, pane = viewport.presentation, viewport.pane
+    qtbot.waitUntil(lambda: layer.applied is not None, timeout=10000)
+
+    def shown() -> np.ndarray:
+        pane.view.viewport().grab()  # paints now: the item's image is made when painted
+        (r0, r1, c0, c1), stride = pane.last_render
+        assert (r0, r1, c0, c1, stride) == (0, 128, 0, 128, 1)
+        return pane.displayed_pixels()
+
+    assert np.array_equal(shown(), expected)
+    assert viewport.frame is not viewport.stored_frame  # the state's own Modality LUT
+
+    layer.toggle.click()  # off: the image's own LUTs, as a viewport shows it without any state
+    assert viewport.frame is viewport.stored_frame
+    own = viewport.frame.render(viewport.effective_voi(), viewport.display.state.invert)
+    assert np.array_equal(shown(), own) and not np.array_equal(own, expected)
+    layer.toggle.click()
+    assert np.array_equal(shown(), expected)

@@ -190,6 +190,119 @@ def test_key_images_marked_and_shown_alone(main_window, open_in, study, qtbot):
     assert "Two frames of the lesion" in main_window.report_view.toPlainText()
 
 
+def test_a_tid_1500_report_made_by_highdicom_in_the_report_dock(main_window, open_in, qtbot, tmp_path):
+    """highdicom's Comprehensive 3D SR: its measurements, evaluations and regions read as dsrdump lists them
+    (tests/core/test_sr.py), shown in the dock; a region's link opens the CT with the ellipse drawn where the file says."""
+    from highdicom_objects import measurement_report
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    ct = Path(shutil.copy(get_testdata_file("CT_small.dcm"), folder / "ct.dcm"))
+    measurement_report(ct, folder / "tid1500.dcm")
+    open_in(main_window, [folder])
+    qtbot.waitUntil(lambda: not main_window.opener.busy, timeout=30000)
+    report = next(s for s in main_window.opener.catalog.all_series() if s.kind == "report")
+    main_window.browser.activate(report)
+    text = main_window.report_view.toPlainText()
+    for words in ("Imaging Measurement Report", "Lesion 1", "Lesion 3", "Clinically significant", "Yes", "No", "12.5", "13.5", "140"):
+        assert words in text, words
+    assert "Müller" in text and "mm2" in text
+    links = [part.split('"')[0].replace("&amp;", "&") for part in main_window.report_view.toHtml().split('href="')[1:]]
+    scoords = [link for link in links if "scoord=" in link]
+    assert len(scoords) == 2  # the two SCOORD regions on the image (the SCOORD3D one names no image)
+    main_window.viewport.clear()
+    main_window.report_view.anchorClicked.emit(QUrl(scoords[1]))
+    qtbot.waitUntil(lambda: main_window.report_controller.drawn is not None, timeout=30000)
+    box = main_window.report_controller.drawn.path().boundingRect()
+    # The ellipse's axes end at (60, 64), (90, 64), (75, 54), (75, 74): its box is 60-90 across, 54-74 down.
+    assert [round(v, 3) for v in (box.left(), box.right(), box.top(), box.bottom())] == [60, 90, 54, 74]
+
+    # The SCOORD3D polygon (mm, in the CT's frame of reference) through the centres of pixels (20, 90), (50, 90),
+    # (50, 110), (20, 110) (column, row; tests/core/highdicom_objects.py places them by PS3.3 C.7.6.2.1.1):
+    # projected onto the CT's plane, it is drawn from 20.5 to 50.5 across and 90.5 to 110.5 down (pixel edges at
+    # whole numbers).
+    regions = [part.split('"')[0] for part in main_window.report_view.toHtml().split('href="')[1:] if part.startswith("scoord3d:")]
+    assert len(regions) == 1
+    main_window.viewport.clear()
+    main_window.report_view.anchorClicked.emit(QUrl(regions[0]))
+    qtbot.waitUntil(lambda: main_window.report_controller.drawn is not None, timeout=30000)
+    assert main_window.viewport.current.instance.path == ct
+    box = main_window.report_controller.drawn.path().boundingRect()
+    assert [round(v, 2) for v in (box.left(), box.right(), box.top(), box.bottom())] == [20.5, 50.5, 90.5, 110.5]
+
+
+def test_spatial_coordinates_of_another_frame_of_reference_are_not_drawn(main_window, open_in, qtbot, tmp_path):
+    """A SCOORD3D whose frame of reference no opened image shares: one line in the status bar, nothing drawn."""
+    from highdicom_objects import measurement_report
+
+    folder = tmp_path / "study"
+    folder.mkdir()
+    ct = Path(shutil.copy(get_testdata_file("CT_small.dcm"), folder / "ct.dcm"))
+    report = pydicom.dcmread(measurement_report(ct, tmp_path / "tid1500.dcm"))
+    other = pydicom.uid.generate_uid()
+    for item in report.ContentSequence[-1].ContentSequence[-1].ContentSequence:
+        if item.ValueType == "SCOORD3D":
+            item.ReferencedFrameOfReferenceUID = other
+    report.save_as(folder / "tid1500.dcm")
+    open_in(main_window, [folder])
+    qtbot.waitUntil(lambda: not main_window.opener.busy, timeout=30000)
+    main_window.browser.activate(next(s for s in main_window.opener.catalog.all_series() if s.kind == "report"))
+    region = next(part.split('"')[0] for part in main_window.report_view.toHtml().split('href="')[1:] if part.startswith("scoord3d:"))
+    main_window.report_view.anchorClicked.emit(QUrl(region))
+    assert main_window.report_controller.drawn is None
+    assert (
+        "No image opened lies in the plane" in main_window.statusBar().currentMessage()
+        and other in main_window.statusBar().currentMessage()
+    )
+
+
+def gold_pixels(icon, size: int) -> int:
+    """How many pixels of `icon` at `size` are the key-image star's gold (a thumbnail of grey MR has none)."""
+    image = icon.pixmap(size, size).toImage()
+    found = 0
+    for y in range(image.height()):
+        for x in range(image.width()):
+            colour = image.pixelColor(x, y)
+            found += colour.red() > 200 and 150 < colour.green() < 230 and colour.blue() < 80
+    return found
+
+
+def test_key_images_starred_in_the_tree_on_thumbnails_and_in_the_viewport(main_window, open_in, study, qtbot):
+    key_object_selection(study / "ko.dcm", study / "mr.dcm", [2, 5])
+    shutil.copy(get_testdata_file("CT_small.dcm"), study / "ct.dcm")  # an image series without key images
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        open_in(main_window, [study])
+    browser = main_window.browser
+    catalog = main_window.opener.catalog
+    mr = next(s for s in catalog.all_series() if s.modality == "MR")
+    ct = next(s for s in catalog.all_series() if s.modality == "CT")
+    # The tree: a star before the series' name, the KO's title and description in its tooltip; not on the CT.
+    name = browser.series_items()[mr.uid][0]
+    assert name.text().startswith("★ ") and "Of Interest: Two frames of the lesion" in name.toolTip()
+    assert not browser.series_items()[ct.uid][0].text().startswith("★")
+    # The thumbnails, in the strip and the tree: a gold star on the MR's, none on the CT's.
+    qtbot.waitUntil(lambda: mr.uid in browser._icons and ct.uid in browser._icons, timeout=30000)
+    assert gold_pixels(browser.strip.series_items()[mr.uid].icon(), 56) > 20
+    assert gold_pixels(browser.series_items()[mr.uid][0].icon(), 48) > 20
+    assert gold_pixels(browser.strip.series_items()[ct.uid].icon(), 56) == 0
+    assert gold_pixels(browser.series_items()[ct.uid][0].icon(), 48) == 0
+    # A rebuild (another character set chosen...) keeps the marks.
+    browser.rebuild(catalog)
+    assert browser.series_items()[mr.uid][0].text().startswith("★ ")
+    assert gold_pixels(browser.strip.series_items()[mr.uid].icon(), 56) > 20
+
+    # The viewport: "★ Key image" in the corner text on frames 2 and 5 only.
+    viewport = main_window.viewport
+    with qtbot.waitSignal(main_window.image_shown, timeout=30000):
+        browser.activate(mr)
+    corner = main_window.pane.corner_labels["bottom_left"]
+    for index, key in ((0, False), (1, True), (2, False), (4, True)):
+        if viewport.display.state.index != index:
+            with qtbot.waitSignal(viewport.image_shown, timeout=30000):
+                viewport.go_to(index)
+        assert ("★ Key image" in corner.text()) is key, (index, corner.text())
+
+
 def test_a_long_report_is_shown_whole(qtbot, tmp_path):
     """A 2,000-item dose report: its first items at once, every item once the event loop has turned."""
     path = dose_report(tmp_path / "dose.dcm", 2000)

@@ -47,12 +47,15 @@ from viewer.core.display.annotations import format_date, format_person_name, for
 from viewer.core.media.model import Catalog, Patient, Series, Study, series_within, text
 from viewer.core.media.scan import ScanProgress
 from viewer.core.runtime.wording import count
+from viewer.ui.icons import key_star
 from viewer.ui.item_text import WholeWordsDelegate
 from viewer.ui.series_strip import CHOSEN_ROLE, KIND_ICONS, SERIES_MIME, SeriesStrip, kind_text, series_mime_data
 
 COLUMNS = ("Name", "Patient ID", "Birth date", "Sex", "Study date", "Accession", "Description", "Modality", "Series", "Images")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 SERIES_ROLE = Qt.ItemDataRole.UserRole + 2
+#: A series name cell's own text and tooltip, before a key-image mark (ui/key_images).
+PLAIN_ROLE = Qt.ItemDataRole.UserRole + 7
 THUMBNAIL_SIZE = 48
 #: The Name column's width: at least this, and at most this share of the view when fitted to its labels.
 MIN_NAME_WIDTH = 200
@@ -187,6 +190,8 @@ class StudyBrowser(QWidget):
         self.key_button.hide()  # until a study holds key images
         #: Series key -> the series of its key images alone (ui/key_images), shown when "key images only" is on.
         self.key_series: dict[str, Series] = {}
+        #: Series key -> (its strip line, its tooltip note) for the series holding key images (:meth:`mark_key_series`).
+        self.key_notes: dict[str, tuple[str, str]] = {}
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 0)  # busy: the total is not known while walking
@@ -223,13 +228,14 @@ class StudyBrowser(QWidget):
         """Rebuild every row (the text may read differently, e.g. a new character set)."""
         selected = self.tree.currentIndex()
         selected_series = self.proxy.mapToSource(selected.siblingAtColumn(0)).data(SERIES_ROLE) if selected.isValid() else None
-        icons, key_series = self._icons, self.key_series
+        icons, key_series, key_notes = self._icons, self.key_series, self.key_notes
         self.clear()
-        self._icons, self.key_series = icons, key_series
+        self._icons, self.key_series, self.key_notes = icons, key_series, key_notes
+        self.strip.key_notes = key_notes
         self.update_series(catalog, catalog.all_series())
         for uid, icon in icons.items():
             if uid in self._series:
-                self._series[uid][0].setIcon(icon)
+                self._series[uid][0].setIcon(self._tree_icon(uid))
             self.strip.set_thumbnail(uid, icon)
         if selected_series is not None:
             self.select_series(selected_series)
@@ -258,7 +264,7 @@ class StudyBrowser(QWidget):
         self._series.clear()
         self._icons = {}
         self.catalog = None
-        self.key_series = {}
+        self.key_series, self.key_notes = {}, {}
         self.strip.clear()
         self.strip.forget_thumbnails()
 
@@ -354,8 +360,11 @@ class StudyBrowser(QWidget):
             if missing and not count:
                 for cell in row:
                     cell.setForeground(Qt.GlobalColor.gray)
+            row[0].setData((row[0].text(), row[0].toolTip()), PLAIN_ROLE)
             study_row.appendRow(row)
             self._series[series.uid] = row
+            if series.uid in self.key_notes:
+                self._mark_key_row(series.uid, row)
         else:
             row[9].setText(count_text)
             row[9].setData(count, SORT_ROLE)
@@ -406,9 +415,30 @@ class StudyBrowser(QWidget):
         image = QImage(pixels.data, width, height, pixels.strides[0], fmt).copy()
         icon = QIcon(QPixmap.fromImage(image))
         self._icons[series.uid] = icon
-        row[0].setIcon(icon)
+        row[0].setIcon(self._tree_icon(series.uid))
         self.strip.set_thumbnail(series.uid, icon)
         self._fit_timer.start()  # the label moved right by the thumbnail's width
+
+    # ------------------------------------------------------------------ key images (ui/key_images)
+    def mark_key_series(self, notes: dict[str, tuple[str, str]]) -> None:
+        """Mark the series holding key images, in the tree and the strip: a star before the name and on the
+        thumbnail, the Key Object Selections' titles in the tooltip. `notes`: series key -> (strip line, tooltip note)."""
+        self.key_notes = notes
+        self.strip.set_key_notes(notes)
+        for uid, row in self._series.items():
+            self._mark_key_row(uid, row)
+
+    def _mark_key_row(self, uid: str, row: list[QStandardItem]) -> None:
+        label, tooltip = row[0].data(PLAIN_ROLE)
+        line, note = self.key_notes.get(uid, ("", ""))
+        row[0].setText(f"★ {label}" if line else label)
+        row[0].setToolTip("\n".join(p for p in (tooltip, line, note) if p))
+        if uid in self._icons:
+            row[0].setIcon(self._tree_icon(uid))
+
+    def _tree_icon(self, uid: str) -> QIcon:
+        icon = self._icons[uid]
+        return key_star(icon, THUMBNAIL_SIZE) if uid in self.key_notes else icon
 
     # ------------------------------------------------------------------ progress
     def show_progress(self, progress: ScanProgress) -> None:

@@ -9,6 +9,7 @@ first use and keeps them; it costs well under a millisecond in all.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -202,3 +203,29 @@ def icon(name: str) -> QIcon:
     for size in SIZES:
         result.addPixmap(_pixmap(name, size, colour))
     return result
+
+
+#: The key-image star's fill: gold, read on grey thumbnails of any brightness thanks to its dark outline.
+KEY_STAR_COLOUR = QColor(255, 200, 0)
+
+
+def key_star(icon: QIcon, size: int) -> QIcon:
+    """`icon` at `size` pixels with a gold five-pointed star in its top right corner: a series holding key images."""
+    source = icon.pixmap(size, size)
+    pixmap = QPixmap(source.size() if not source.isNull() else QPixmap(size, size).size())
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.drawPixmap(0, 0, source)
+    side = max(10.0, pixmap.width() * 0.4)
+    cx, cy, outer = pixmap.width() - side / 2 - 1, side / 2 + 1, side / 2
+    points = []
+    for i in range(10):  # alternate outer and inner corners, the first pointing up
+        radius = outer if i % 2 == 0 else outer * 0.45
+        angle = math.radians(-90 + 36 * i)
+        points.append(QPointF(cx + radius * math.cos(angle), cy + radius * math.sin(angle)))
+    painter.setPen(QPen(QColor(40, 30, 0), 1.2))
+    painter.setBrush(QBrush(KEY_STAR_COLOUR))
+    painter.drawPolygon(QPolygonF(points))
+    painter.end()
+    return QIcon(pixmap)

@@ -2,8 +2,10 @@
 
 When an open ends, each Key Object Selection Document in the catalog is read
 (:func:`viewer.core.documents.key_objects.key_objects`) and the series whose
-instances it flags get a line in their strip row ("★ 2 key images") and the
-KO's title and description in their tooltip. The browser's "★ Key" button
+instances it flags get a line in their strip row ("★ 2 key images"), a star
+before their name in the tree and on their thumbnail, and the KO's title and
+description in their tooltip; a viewport showing a flagged image and frame
+says "★ Key image" in its corner text. The browser's "★ Key" button
 (shown once a study holds key images) keeps only those series in the strip,
 and a click on one then shows its key images alone (:class:`KeyImageSeries`).
 References are resolved across series and frames: a KO may flag frames of a
@@ -83,22 +85,37 @@ class KeyImages:
     def __init__(self, window: MainWindow):
         self.window = window
         self._read: dict[str, KeyObjects] = {}
+        self.selections: list[KeyObjects] = []  # those of the catalog, after the last open
+
+    def is_key_image(self, ref: ImageRef) -> bool:
+        """Whether a Key Object Selection of the studies opened flags this image and frame."""
+        uid = ref.instance.sop_instance_uid
+        return any(selection.flags(uid, ref.frame) for selection in self.selections)
+
+    def watch(self, viewport) -> None:
+        """`viewport` says "★ Key image" in its corner text when the image it shows is one."""
+        viewport.is_key_image = self.is_key_image
 
     def refresh(self) -> None:
         browser = self.window.browser
         catalog = self.window.opener.catalog
-        selections = list(key_selections(catalog, self._read).values())
+        selections = self.selections = list(key_selections(catalog, self._read).values())
         found = key_images_of(catalog, selections)
         notes = {
             uid: (f"★ {count(len(refs), 'key image')}", "Key images: " + "; ".join(s.note() for s in flagging))
             for uid, (refs, flagging) in found.items()
         }
         browser.key_series = {uid: KeyImageSeries(catalog.series[uid], refs) for uid, (refs, _) in found.items()}
-        browser.strip.set_key_notes(notes)
+        browser.mark_key_series(notes)
         browser.key_button.setVisible(bool(selections))
+        for viewport in self.window.viewports:
+            viewport.update_annotations()
 
 
 def install(window: MainWindow) -> None:
     """Key images marked after every open."""
     window.key_images = KeyImages(window)
     window.opening.opened.connect(window.key_images.refresh)
+    for viewport in window.viewports:
+        window.key_images.watch(viewport)
+    window.viewports.viewport_added.connect(window.key_images.watch)

@@ -6,10 +6,15 @@ the top of its pane: the newest state applies by default, another can be
 chosen, and the "PS" button turns them off with one click. The state then
 gives, for its referenced images and frames only:
 
-- the window (its Softcopy VOI LUT, C.11.8; none: the whole range) and
-  the polarity (Presentation LUT Shape, C.11.6), through the viewport's
-  display state, so a drag starts from it; the user's own window wins once
-  set, and turning the state off gives the image's own back;
+- the grey levels: the frame is shown through the state's Modality LUT
+  (C.11.1) in place of the image's (the viewport's ``frame_view``, the
+  same attributes as ``export --pstate``:
+  :class:`~viewer.core.documents.presentation_render.StateFrame`, its
+  Presentation LUT Sequence too), its
+  window or VOI LUT (Softcopy VOI LUT, C.11.8; none: the whole range) and
+  polarity (Presentation LUT Shape, C.11.6) through the viewport's display
+  state, so a drag starts from it; the user's own window wins once set, and
+  turning the state off shows the image through its own LUTs again;
 - the rotation and flip (C.10.6), as the transform of the item the image
   hangs under (:meth:`ImagePane.image_parent`), so the pane still renders
   only what is visible and the mouse still reads image pixels; the
@@ -51,15 +56,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.dicom.io import ViewerError
 from viewer.core.dicom.sop_classes import PRESENTATION_STATE
-from viewer.core.display.pixels.pipeline import presentation_inverts
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, VOILut, Window
 from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.documents.presentation_render import (
     StateGeometry,
     outline_points,
-    pane_voi,
     shutter_grey,
     spatial_affine,
+    state_frame,
     state_geometry,
 )
 from viewer.core.documents.presentation_state import (
@@ -73,6 +79,8 @@ SHUTTER_Z = 40
 GRAPHICS_Z = 45
 #: Text of annotations, in screen points.
 TEXT_POINT_SIZE = 11
+#: Frames kept as a state shows them (per viewport): stepping back and forth does not prepare them again.
+STATE_FRAMES_KEPT = 4
 
 
 class PresentationStates(QObject):
@@ -293,6 +301,8 @@ class PresentationLayer(QObject):
         self._transform_key: tuple | None = None
         self._area_for: tuple | None = None
         self._offered: list[PresentationState] = []
+        # (state, image) -> (the frame as decoded, as the state shows it, the state's VOI): the newest last.
+        self._state_frames: dict[tuple, tuple[FrameDisplay, FrameDisplay, VOI]] = {}
 
         pane = viewport.pane
         self.selector = QWidget(pane)
@@ -339,6 +349,41 @@ class PresentationLayer(QObject):
         if ref is None or self.viewport.frame is None:
             return []
         return self.states.index.states_for(ref.instance.sop_instance_uid)
+
+    def _chosen(self, offered: list[PresentationState]) -> PresentationState | None:
+        return next((s for s in offered if s.sop_instance_uid == self.chosen_uid), offered[0] if offered else None)
+
+    def _state_for(self, ref) -> PresentationState | None:
+        """The state shown on image `ref`: the chosen one (or the newest) where it references this image and frame."""
+        if not self.enabled or ref is None:
+            return None
+        uid = ref.instance.sop_instance_uid
+        chosen = self._chosen(self.states.index.states_for(uid))
+        return chosen if chosen is not None and chosen.applies_to(uid, ref.frame + 1) else None
+
+    def frame_view(self, ref, frame: FrameDisplay) -> FrameDisplay:
+        """The viewport's ``frame_view``: `frame` through the state's Modality LUT where a state applies (PS3.4 N.2),
+        as ``export --pstate`` renders it; the frame itself elsewhere (and for colour, which a GSPS does not apply to)."""
+        state = self._state_for(ref)
+        kept = self._state_frame(state, ref, frame) if state is not None else None
+        return kept[1] if kept is not None else frame
+
+    def _state_frame(self, state: PresentationState, ref, frame: FrameDisplay) -> tuple[FrameDisplay, FrameDisplay, VOI] | None:
+        if frame.is_color:
+            return None
+        key = (state.sop_instance_uid, ref)
+        kept = self._state_frames.pop(key, None)
+        if kept is None or kept[0] is not frame:
+            uid, number = ref.instance.sop_instance_uid, ref.frame + 1
+            try:
+                shown, voi, _inverse = state_frame(frame.stored, frame.ctx, state, uid, number)
+            except ViewerError:
+                return None  # LUTs that cannot be applied (export --pstate says why): the image's own
+            kept = (frame, shown, _labelled(voi))
+        self._state_frames[key] = kept
+        while len(self._state_frames) > STATE_FRAMES_KEPT:
+            self._state_frames.pop(next(iter(self._state_frames)))
+        return kept
 
     def choose(self, state: PresentationState | None) -> None:
         """Show `state` (None: the newest) on the images it references."""
@@ -389,15 +434,16 @@ class PresentationLayer(QObject):
     def update(self) -> None:
         """Follow the image shown: offer its states and apply the chosen one where it references the image and frame."""
         offered = self.offered()
-        chosen = next((s for s in offered if s.sop_instance_uid == self.chosen_uid), offered[0] if offered else None)
-        self._fill_selector(offered, chosen)
+        self._fill_selector(offered, self._chosen(offered))
         ref = self.viewport.current
-        if chosen is None or not self.enabled or ref is None or not chosen.applies_to(ref.instance.sop_instance_uid, ref.frame + 1):
+        chosen = self._state_for(ref) if offered else None
+        if chosen is None:
             self._clear()
             return
         self._apply(chosen, ref)
 
     def _apply(self, state: PresentationState, ref) -> None:
+        self.viewport.show_again()  # through this state's Modality LUT (another was chosen, or it was off)
         viewport, pane, frame = self.viewport, self.viewport.pane, self.viewport.frame
         self._apply_display(state, ref)
         if pane.built_view_box() is None:
@@ -429,11 +475,13 @@ class PresentationLayer(QObject):
 
     def _apply_display(self, state: PresentationState, ref) -> None:
         """The grey levels: through the display state, unless the user has chosen a window since."""
-        viewport, frame = self.viewport, self.viewport.frame
-        uid, number = ref.instance.sop_instance_uid, ref.frame + 1
+        viewport = self.viewport
         self.applied = state
-        voi = pane_voi(state, frame.ctx, uid, number)
-        invert = (state.presentation_lut_shape == "INVERSE") != presentation_inverts(frame.ctx)
+        kept = self._state_frame(state, ref, viewport.stored_frame) if viewport.stored_frame is not None else None
+        if kept is None:
+            return  # colour, or LUTs that cannot be applied: the image's own grey levels
+        voi = kept[2]
+        invert = state.presentation_lut_shape == "INVERSE"  # the frame shown is MONOCHROME2 (state_context)
         display = viewport.display.state
         changes = {}
         if voi is not None and display.voi in (None, self._voi_set) and display.voi != voi:
@@ -482,6 +530,7 @@ class PresentationLayer(QObject):
         self._remove_items()
         self.applied = None
         viewport = self.viewport
+        viewport.show_again()  # through the image's own Modality LUT
         display = viewport.display.state
         changes = {}
         if self._voi_set is not None and display.voi == self._voi_set:
@@ -511,10 +560,20 @@ class PresentationLayer(QObject):
         return list(self._items)
 
 
+def _labelled(voi: VOI) -> VOI:
+    """The state's VOI named as the Window box and the Display pipeline dock say it ("presentation state" unnamed)."""
+    if isinstance(voi, Window) and not voi.explanation:
+        return Window(voi.center, voi.width, voi.function, "presentation state", voi.source)
+    if isinstance(voi, VOILut) and not voi.explanation:
+        return VOILut(voi.index, "presentation state")
+    return voi
+
+
 def attach(viewport, states: PresentationStates) -> PresentationLayer:
     """Give `viewport` its presentation-state layer (kept as ``viewport.presentation``)."""
     layer = PresentationLayer(viewport, states)
     viewport.presentation = layer
+    viewport.frame_view = layer.frame_view
     return layer
 
 

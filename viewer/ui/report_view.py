@@ -10,7 +10,9 @@ are links: a click opens that image, at that frame, in the active viewport
 (:meth:`ReportController.open_image`), when it is among the files opened;
 spatial coordinates (SCOORD) are links too, that open the image they were
 selected from with the points, line, circle or ellipse drawn on it
-(:func:`scoord_path`) until another image is shown.
+(:func:`scoord_path`) until another image is shown; spatial coordinates in
+the patient (SCOORD3D) open the image of their frame of reference whose
+plane holds them, projected onto it (:mod:`viewer.core.documents.sr_regions`).
 Objects of other kinds without a viewer of their own say so in the viewport.
 """
 
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 #: The link scheme of an image reference: image:SOP-INSTANCE-UID?frame=N (N 1-based, as in the report).
 IMAGE_SCHEME = "image"
+#: The link scheme of spatial coordinates in the patient: scoord3d:POSITION (the item's position in the content tree).
+SCOORD3D_SCHEME = "scoord3d"
 #: Relationships not written before an item: the document reads as prose without them.
 _PLAIN = {"", "CONTAINS"}
 #: Pixels of indent per level of the content tree.
@@ -124,6 +128,8 @@ def _value_html(item: ContentItem) -> str:
         if refs:
             frame = refs[0].frames[0] if refs[0].frames else None
             return f'<a href="{html.escape(image_link(refs[0], frame, item.position))}">{html.escape(item.value)}</a>'
+    if item.value_type == "SCOORD3D" and item.graphic_data:
+        return f'<a href="{SCOORD3D_SCHEME}:{html.escape(item.position)}">{html.escape(item.value)}</a>'
     if item.value_type == "IMAGE":
         return "; ".join(_reference_html(ref) for ref in item.references)
     if item.value_type == "CODE" and item.code is not None:
@@ -182,9 +188,11 @@ def report_html_parts(report: Report) -> tuple[str, list[str]]:
 
 
 class ReportView(QTextBrowser):
-    """A report as a document; ``image_requested(sop_instance_uid, frame)`` (0-based) on a click on an image link."""
+    """A report as a document; ``image_requested(sop_instance_uid, frame)`` (0-based) on a click on an image link,
+    ``region_requested(ContentItem)`` on one on spatial coordinates in the patient (SCOORD3D)."""
 
     image_requested = Signal(str, int)
+    region_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -222,6 +230,11 @@ class ReportView(QTextBrowser):
         return not self._rest
 
     def _clicked(self, url: QUrl) -> None:
+        if url.scheme() == SCOORD3D_SCHEME and self.report is not None:
+            item = self.report.item_at(url.path())
+            if item is not None:
+                self.region_requested.emit(item)
+            return
         target = parse_image_link(url.toString())
         if target is not None:
             self.scoord = self.report.item_at(link_scoord(url.toString())) if self.report is not None else None
@@ -323,6 +336,36 @@ class ReportController(QObject):
         else:
             viewport.show_series(series, ref)
 
+    def open_region(self, item: ContentItem) -> None:
+        """Spatial coordinates in the patient (SCOORD3D): the opened image of their frame of reference whose plane holds
+        them, shown in the active viewport with them projected onto it (PS3.3 C.18.9, C.7.6.2.1.1)."""
+        from dataclasses import replace
+
+        from viewer.core.display.image_plane import series_planes
+        from viewer.core.documents.sr_regions import on_image, patient_points, plane_holding
+
+        points, frame_of_reference = patient_points(item.graphic_data), item.frame_of_reference_uid
+
+        def candidates():
+            for series in self.window.opener.catalog.all_series():
+                header = series.instances[0].header if series.instances else None
+                known = str(header.get("FrameOfReferenceUID", "") or "").strip() if header is not None else ""
+                if not series.shows_images or (known and known != frame_of_reference):
+                    continue  # another frame of reference: its planes are not read
+                for ref, plane in zip(series.images, series_planes(series)):
+                    yield ref, plane, _number(ref.instance.header.get("SliceThickness"))
+
+        found = plane_holding(points, frame_of_reference, candidates())
+        if found is None:
+            self.window.statusBar().showMessage(
+                f"No image opened lies in the plane of these coordinates (frame of reference {frame_of_reference or 'not given'}).", 8000
+            )
+            return
+        ref, plane = found
+        graphic_type, data = on_image(item.graphic_type, points, plane)
+        self.view.scoord = replace(item, value_type="SCOORD", graphic_type=graphic_type, graphic_data=data)
+        self.open_image(ref.instance.sop_instance_uid, ref.frame)
+
     def _image_shown(self) -> None:
         """An image is on screen in the viewport drawing coordinates: drawn there on theirs, gone from any other."""
         if self._drawing is None:
@@ -353,6 +396,13 @@ class ReportController(QObject):
             self._drawing = None
 
 
+def _number(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def install(window: MainWindow) -> None:
     """The Report dock (hidden until a report is opened) and what opens it: the browser's objects."""
     view = ReportView()
@@ -365,6 +415,7 @@ def install(window: MainWindow) -> None:
     window.report_dock, window.report_view, window.report_controller = dock, view, controller
     window.browser.object_activated.connect(controller.open_object)
     view.image_requested.connect(controller.open_image)
+    view.region_requested.connect(controller.open_region)
     window.opening.opened.connect(controller.show_lone_object)
     window.opener.series_changed.connect(controller.warm_for_documents)
     from viewer.ui import key_images  # the key images a Key Object Selection flags, marked in the strip

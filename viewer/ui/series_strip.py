@@ -29,6 +29,7 @@ from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, PDF, PRESENTATION_STA
 from viewer.core.display.annotations import format_date, format_person_name
 from viewer.core.media.model import Catalog, Patient, Series, Study, text
 from viewer.core.runtime.wording import count
+from viewer.ui.icons import key_star
 
 #: The drag-and-drop MIME type of a series: its Series Instance UID, UTF-8, one per line.
 SERIES_MIME = "application/x-dicom-viewer-series"
@@ -171,7 +172,7 @@ class SeriesStrip(QListWidget):
         item.setData(SERIES_ROLE, series)
         item.setData(CONTEXT_ROLE, context)
         item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
-        icon = self._icons.get(series.uid)
+        icon = self._icon(series.uid)
         if icon is None and not series.shows_images:
             icon = self.style().standardIcon(KIND_ICONS.get(series.kind, QStyle.StandardPixmap.SP_FileIcon))
         if icon is not None:
@@ -198,8 +199,10 @@ class SeriesStrip(QListWidget):
     def set_key_notes(self, notes: dict[str, tuple[str, str]]) -> None:
         """Mark the series holding key images: `notes` maps a series key to (its row's line, its tooltip)."""
         self.key_notes = notes
-        for item in self._items.values():
+        for uid, item in self._items.items():
             self._label(item, item.data(SERIES_ROLE))
+            if uid in self._icons:
+                item.setIcon(self._icon(uid))
         self.set_filter(self._filter)
 
     def set_key_only(self, key_only: bool) -> None:
@@ -223,7 +226,12 @@ class SeriesStrip(QListWidget):
         self._icons[uid] = icon
         item = self._items.get(uid)
         if item is not None:
-            item.setIcon(icon)
+            item.setIcon(self._icon(uid))
+
+    def _icon(self, uid: str) -> QIcon | None:
+        """The series' thumbnail (None before it is made), with a gold star when it holds key images."""
+        icon = self._icons.get(uid)
+        return key_star(icon, STRIP_THUMBNAIL) if icon is not None and uid in self.key_notes else icon
 
     def series_items(self) -> dict[str, QListWidgetItem]:
         """The row of each series, by its key in the catalog."""

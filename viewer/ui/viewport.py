@@ -28,7 +28,16 @@ from viewer.core.display.calibration import Calibration, pixel_spacing_basis
 from viewer.core.display.frames import FrameSource, frame_with_time_limit, is_compressed, series_window
 from viewer.core.display.orientation import OrientationMarkers, orientation_markers
 from viewer.core.display.pixels.auto_window import percentile_window
-from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, frame_context, full_modality_range, modality_unit
+from viewer.core.display.pixels.pipeline import (
+    VOI,
+    FrameDisplay,
+    FullRange,
+    VOILut,
+    Window,
+    frame_context,
+    full_modality_range,
+    modality_unit,
+)
 from viewer.core.display.prefetch import Executor, PlayHead, executor_for, nearest_first, prefetch
 from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.display.view_state import DisplayModel, DisplayState
@@ -72,6 +81,10 @@ class Viewport(QWidget):
         self.current_series: Series | None = None
         self.images: list[ImageRef] = []
         self.frame: FrameDisplay | None = None
+        # The frame as decoded, and what the pane shows of it: a presentation state shows it through its own
+        # Modality LUT (ui/presentation_layer sets `frame_view`); none, the frame itself.
+        self.stored_frame: FrameDisplay | None = None
+        self.frame_view: Callable[[ImageRef, FrameDisplay], FrameDisplay] = lambda _ref, frame: frame
         # The series' automatic window (viewer.core.display.pixels.auto_window): asked
         # for once per series shown, computed in the background, kept.
         self.automatic_window: Window | None = None
@@ -127,6 +140,8 @@ class Viewport(QWidget):
         column.addWidget(self.pane, 1)
         column.addLayout(bottom)
         self.pane.show_message(START_HINT)
+        #: Whether a Key Object Selection flags an image (ui/key_images sets it): "★ Key image" in the corner text.
+        self.is_key_image: Callable[[ImageRef], bool] = lambda _ref: False
         self.overlay_layer = OverlayLayer(self)  # the image's overlay planes (60xx), View > Overlays (O)
 
     # ------------------------------------------------------------------ series and images
@@ -145,7 +160,7 @@ class Viewport(QWidget):
         self.cine.series_changed()
         self.series_shown.emit(series)
         self._set_slider(maximum=max(0, len(self.images) - 1), value=0)
-        self.frame = None
+        self.frame = self.stored_frame = None
         self._forget_automatic_window()
         if not self.images:
             self._stop_loading()
@@ -179,7 +194,7 @@ class Viewport(QWidget):
         self._prefetch_cancel.cancel()
         self.current_series = None
         self.images = []
-        self.frame = None
+        self.frame = self.stored_frame = None
         self._ref = None
         self._forget_image_facts()
         self._forget_automatic_window()
@@ -233,7 +248,8 @@ class Viewport(QWidget):
             return  # the user moved on meanwhile
         if self._waits_for_automatic_window(frame):
             return  # shown as soon as the series' window is known: no jump in brightness
-        self.frame = frame
+        self.stored_frame = frame
+        self.frame = frame = self.frame_view(ref, frame)
         fit, self._fit_next = self._fit_next, False
         # One repaint for the new image and its corner text, not one each.
         self._stop_loading()
@@ -248,11 +264,22 @@ class Viewport(QWidget):
         self.image_shown.emit()
         self.pane.paint_now()  # image, text and lines in one paint (linked viewports: one each, not two)
 
+    def show_again(self) -> None:
+        """The image shown, through `frame_view` again (a presentation state chosen or turned off): the same zoom."""
+        ref, stored = self.current, self.stored_frame
+        if stored is None or ref is None or ref != self._ref:
+            return
+        frame = self.frame_view(ref, stored)
+        if frame is not self.frame:
+            self.frame = frame
+            self.pane.show_frame(frame, self.effective_voi(), self.display.state.invert)
+            self.update_annotations()
+
     def _failed(self, ref: ImageRef, error: BaseException) -> None:
         if ref != self.current:
             return
         message = str(error) if isinstance(error, ViewerError) else f"cannot decode: {error}"
-        self.frame = None
+        self.frame = self.stored_frame = None
         self._stop_loading()
         self.pane.show_message(message)
         self.pane.set_annotations(None)
@@ -386,9 +413,11 @@ class Viewport(QWidget):
     def effective_voi(self) -> VOI:
         """The VOI in force: the user's or a preset, else the image's own
         (its file's; with none, the series' automatic window, or soft tissue for CT in HU)."""
-        if self.display.state.voi is not None:
-            return self.display.state.voi
-        frame, automatic = self.frame, self.automatic_window
+        voi, frame, automatic = self.display.state.voi, self.frame, self.automatic_window
+        if voi is not None and not (
+            isinstance(voi, VOILut) and frame is not None and voi.index >= len(frame.ctx.get("VOILUTSequence") or ())
+        ):
+            return voi  # (a VOI LUT the frame shown lacks, e.g. a presentation state's as it is turned off: its own VOI)
         if frame is None:
             return FullRange()
         kept = self._default_voi
@@ -466,6 +495,7 @@ class Viewport(QWidget):
             frame_rate=self.cine.fps if len(self.images) > 1 else None,
             playing=self.cine.playing,
             dropped=self.cine.dropped,
+            key_image=self.is_key_image(ref),
         )
         self.pane.set_annotations(corner_text(self._header_text(ref, self.frame), facts))
         markers, calibration = self._image_overlays(ref, self.frame)

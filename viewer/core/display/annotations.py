@@ -104,6 +104,7 @@ class ViewFacts:
     frame_rate: float | None = None  # cine rate, for series of more than one image
     playing: bool = False
     dropped: int = 0
+    key_image: bool = False  # a Key Object Selection flags this image and frame (PS3.3 A.35.4)
 
 
 #: Windows narrower than this (PET SUV, parametric maps) keep decimals in the corner: as integers they would read "W 3 L 2".
@@ -208,6 +209,8 @@ def corner_text(header: HeaderText, facts: ViewFacts) -> dict[str, list[str]]:
         image_line += f"  {facts.frame_rate:.3g} fps"
         if facts.playing and facts.dropped:
             image_line += f" ({facts.dropped} dropped)"
+    if facts.key_image:
+        image_line += "  ★ Key image"
     series = [*header.series, image_line, *header.slice]
     from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW
 

@@ -39,9 +39,6 @@ from viewer.core.display.pixels.pipeline import (
     FullRange,
     VOILut,
     Window,
-    full_modality_range,
-    voi_lut_to_display,
-    window_to_display,
 )
 from viewer.core.documents.presentation_state import (
     DisplayedArea,
@@ -112,40 +109,56 @@ def _lut_entries(lut: Dataset) -> tuple[np.ndarray, int]:
     return table[:entries].astype(np.float64), descriptor[2]
 
 
-def _through_presentation_lut(display: FrameDisplay, voi: VOI, lut: Dataset) -> np.ndarray:
-    """The VOI output spread over the Presentation LUT's input range, looked up, and scaled to 8 bits (C.11.6.1).
+@dataclass(eq=False)
+class StateFrame(FrameDisplay):
+    """A frame as a presentation state shows it: built on the state's attributes (:func:`state_context`), and,
+    with (2050,0010) *Presentation LUT Sequence*, each VOI output looked up in that LUT (C.11.6.1).
 
     The VOI output is kept in floating point until the LUT (a LUT of 4096
     entries distinguishes what 8 bits would merge) and truncated to an
     entry, as dcmtk does (dcmp2pgm agrees within 1 for 256 to 4096 entries).
+    Both ``export --pstate`` and the viewports show a state's grey levels
+    through this class, so they are the same pixels.
     """
-    table, bits = _lut_entries(lut)
-    modality = display.modality_values(display.stored)
-    if isinstance(voi, Window):
-        voi_output = window_to_display(modality, voi)
-    elif isinstance(voi, VOILut):
-        voi_output = voi_lut_to_display(modality, display.ctx, voi)
-    else:
-        lo, hi = full_modality_range(display.ctx)
-        voi_output = (modality - lo) * (255.0 / max(hi - lo, 1e-12))
-    index = np.clip(np.floor(voi_output * (len(table) - 1) / 255.0), 0, len(table) - 1).astype(np.int64)
-    return np.clip(np.rint(table[index] * 255.0 / ((1 << bits) - 1)), 0, 255).astype(np.uint8)
+
+    presentation_lut: Dataset | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._plut = _lut_entries(self.presentation_lut) if self.presentation_lut is not None else None
+
+    def _voi_to_display(self, modality: np.ndarray, voi: VOI) -> np.ndarray:
+        out = super()._voi_to_display(modality, voi)
+        if self._plut is None:
+            return out
+        table, bits = self._plut
+        index = np.clip(np.floor(out * (len(table) - 1) / 255.0), 0, len(table) - 1).astype(np.int64)
+        return np.clip(table[index] * 255.0 / ((1 << bits) - 1), 0, 255)
 
 
-def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
-    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
+def state_frame(
+    stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1
+) -> tuple[StateFrame, VOI, bool]:
+    """One greyscale frame's stored values as the state shows them: the frame, the VOI and whether to invert.
+
+    ViewerError, one line, for a colour frame or LUTs that cannot be applied.
+    """
     if stored.ndim != 2:
         raise ViewerError("a Grayscale Softcopy Presentation State is for greyscale images; this one is in colour")
     state_ctx, voi, invert = state_context(ctx, state, sop_instance_uid, frame)
     try:
-        display = FrameDisplay(stored, state_ctx)
-        if state.presentation_lut is not None:
-            grey = _through_presentation_lut(display, voi, state.presentation_lut)
-        else:
-            grey = display.render(voi, invert)
+        return StateFrame(stored, state_ctx, state.presentation_lut), voi, invert
     except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
         raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
-    return grey
+
+
+def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
+    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
+    display, voi, invert = state_frame(stored, ctx, state, sop_instance_uid, frame)
+    try:
+        return display.render(voi, invert)
+    except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
 
 
 # --------------------------------------------------------------------------- shutters
@@ -324,8 +337,10 @@ def outline_points(graphic: GraphicObject, convert) -> list[Point]:
     CIRCLE: the centre, then a point on the circle; ELLIPSE: the ends of the
     major axis, then of the minor axis (C.10.5.1.2). Both are sampled as
     72-sided polygons, which an affine map keeps exact at the samples.
-    INTERPOLATED is drawn through its points as a polyline.
+    INTERPOLATED is a smooth curve through its points (:func:`interpolated_curve`).
     """
+    if graphic.kind == "INTERPOLATED" and len(graphic.points) >= 3:
+        return [convert(p) for p in interpolated_curve(graphic.points)]
     pts = [convert(p) for p in graphic.points]
     if graphic.kind == "CIRCLE" and len(graphic.points) >= 2:
         (cx, cy), (px, py) = graphic.points[0], graphic.points[1]
@@ -337,6 +352,44 @@ def outline_points(graphic: GraphicObject, convert) -> list[Point]:
         ux, uy, vx, vy = bx - cx, by - cy, nx - (mx + nx) / 2, ny - (my + ny) / 2
         return [convert((cx + ux * math.cos(t) + vx * math.sin(t), cy + uy * math.cos(t) + vy * math.sin(t))) for t in _turn()]
     return pts
+
+
+#: Points sampled on each segment of an INTERPOLATED graphic.
+CURVE_SAMPLES = 16
+
+
+def interpolated_curve(points: list[Point] | tuple[Point, ...], samples: int = CURVE_SAMPLES) -> list[Point]:
+    """A smooth curve through `points` (PS3.3 C.10.5.1.2, Graphic Type INTERPOLATED: a curve interpolated through
+    the points; the standard leaves the kind of interpolation open), as a polyline of `samples` points per segment.
+
+    Uniform Catmull-Rom splines: each segment P1-P2 is the cubic through P1 and P2 whose tangents are
+    (P2 - P0) / 2 and (P3 - P1) / 2. The uniform variant is affine invariant, so the curve is the same whether it
+    is drawn in PIXEL or DISPLAY units, turned or flipped. A curve whose last point repeats its first is closed
+    (its neighbours wrap round); an open one takes the mirror of its second and next-to-last points as the
+    neighbours of its ends.
+    """
+    pts = [(float(x), float(y)) for x, y in points]
+    closed = len(pts) > 3 and math.dist(pts[0], pts[-1]) <= 1e-6 * max(1.0, *(abs(v) for p in pts for v in p))
+    if closed:
+        ring = pts[:-1]
+        padded = [ring[-1], *ring, ring[0], ring[1]]
+    else:
+        (x0, y0), (x1, y1), (xa, ya), (xb, yb) = pts[0], pts[1], pts[-2], pts[-1]
+        padded = [(2 * x0 - x1, 2 * y0 - y1), *pts, (2 * xb - xa, 2 * yb - ya)]
+    curve = [padded[1]]
+    for i in range(1, len(padded) - 2):
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = padded[i - 1 : i + 3]
+        for step in range(1, samples + 1):
+            t = step / samples
+            t2, t3 = t * t, t * t * t
+            # 0.5 * (2B + (C - A) t + (2A - 5B + 4C - D) t^2 + (-A + 3B - 3C + D) t^3)
+            curve.append(
+                (
+                    0.5 * (2 * bx + (cx - ax) * t + (2 * ax - 5 * bx + 4 * cx - dx) * t2 + (-ax + 3 * bx - 3 * cx + dx) * t3),
+                    0.5 * (2 * by + (cy - ay) * t + (2 * ay - 5 * by + 4 * cy - dy) * t2 + (-ay + 3 * by - 3 * cy + dy) * t3),
+                )
+            )
+    return curve
 
 
 def _turn() -> list[float]:
@@ -485,66 +538,3 @@ def render_file_with_state(image_path, state_path, frame: int = 1) -> np.ndarray
 
         ctx = frame_context(header, frame - 1)
     return render_with_state(display.stored, ctx, state, frame, uid)
-
-
-# --------------------------------------------------------------------------- for a pane that applies the image's own LUTs
-
-
-def _linear_rescale(ds: Dataset) -> tuple[float, float] | None:
-    """(slope, intercept) of a linear Modality LUT ((0028,1053), (0028,1052)); identity without one; None for a LUT Sequence."""
-    if ds.get("ModalityLUTSequence"):
-        return None
-    try:
-        return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-    except (TypeError, ValueError):
-        return None
-
-
-def _same_lut(a: Dataset, b: Dataset) -> bool:
-    try:
-        return [int(v) for v in a.LUTDescriptor] == [int(v) for v in b.LUTDescriptor] and _lut_values(a) == _lut_values(b)
-    except (AttributeError, TypeError, ValueError):
-        return False
-
-
-def _lut_values(item: Dataset) -> list[int]:
-    data = item.LUTData
-    return (
-        np.frombuffer(data, "<u2").tolist()
-        if isinstance(data, bytes)
-        else [int(v) for v in (data if not isinstance(data, int) else [data])]
-    )
-
-
-def pane_voi(state: PresentationState, ctx: Dataset, sop_instance_uid: str, frame: int = 1) -> VOI | None:
-    """The state's VOI for this image and frame in the modality units of the image's own Modality LUT (`ctx`).
-
-    A pane applies the image's Modality LUT; the state's window is in the
-    units of the state's (C.11.1), so a window is carried over when both are
-    linear (usually they are the same). No VOI in the state: the whole
-    range (:class:`FullRange`). A VOI LUT of the state: the image's own VOI
-    LUT with the same values. None where the pane cannot show it: a VOI LUT
-    the image lacks, or Modality LUT Sequences on one side only.
-    """
-    chosen = state.voi_for(sop_instance_uid, frame)
-    if chosen is None:
-        return FullRange()
-    if chosen.lut is not None:
-        # The pane applies VOI LUTs of the image's own (0028,3010) sequence: the state's is shown when it is one of them,
-        # as dcmpsmk copies it from the image (a different LUT is not shown: None).
-        theirs = chosen.lut.VOILUTSequence[0]
-        for index, item in enumerate(ctx.get("VOILUTSequence") or ()):
-            if _same_lut(item, theirs):
-                return VOILut(index, chosen.explanation or "presentation state")
-        return None
-    center, width = float(chosen.center), float(chosen.width)
-    theirs, ours = _linear_rescale(state.modality), _linear_rescale(ctx)
-    if (theirs is None) != (ours is None):
-        return None  # a LUT Sequence on one side only: no window in the other's units
-    if theirs is not None and ours is not None and theirs != ours:
-        if theirs[0] == 0:
-            return None
-        # state units -> stored values -> the image's units
-        center = (center - theirs[1]) / theirs[0] * ours[0] + ours[1]
-        width = abs(width / theirs[0] * ours[0])
-    return Window(center, max(width, 1.0), chosen.function, chosen.explanation or "presentation state", "file")

@@ -576,7 +576,8 @@ class _Reader:
             size = struct.calcsize(_BINARY[vr])
             fmt = ("<" if self.little else ">") + _BINARY[vr] * (len(raw) // size)
             values = struct.unpack(fmt, raw[: size * (len(raw) // size)])
-            return "\\".join(f"{v:g}" if vr == "FL" else str(v) for v in values)
+            # FL: nine significant digits give back the very float32 (as dsrdump prints them); six lost up to 1e-4 mm.
+            return "\\".join(f"{v:.9g}" if vr == "FL" else str(v) for v in values)
         if vr not in ("SH", "LO", "UC", "UT", "PN"):
             return raw.decode("ascii", "replace").strip(" \x00")
         if raw.isascii() and b"\x1b" not in raw:  # ASCII reads the same in every character set but ISO 2022's escapes
