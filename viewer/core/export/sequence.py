@@ -28,6 +28,12 @@ Progress = Callable[[int, int], None]
 SUFFIXES = {"png": ".png", "jpeg": ".jpg"}
 
 
+def safe_file_name(text: str, limit: int = 64) -> str:
+    """`text` as a file or folder name any file system takes: letters, digits, '-', '_' and '.'; others as '_'."""
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in text.strip())
+    return "_".join(part for part in kept.split("_") if part)[:limit].strip(".")
+
+
 def picture_names(images: int, fmt: str = "png") -> list[str]:
     """IMG0001.png... for `images` pictures: four digits, more when the series needs them (so names sort as numbers)."""
     digits = max(4, len(str(images)))

@@ -1,0 +1,427 @@
+"""File > Export and the right-click menus: pictures, PNG series, MP4 clips, DICOM copies and the clipboard.
+
+:func:`install` adds a **File > Export** submenu, offers the series exports
+in the browser's right-click menu (acting on :func:`viewer.ui.selection.chosen_series`)
+and gives every viewport a right-click menu (a right click that is not a
+zoom drag) with the same actions for what it shows.
+
+What is written comes from :mod:`viewer.core.export`, the ``export``
+command's code:
+
+* **Image** (PNG or JPEG, by the name's extension): the image shown, at 1:1
+  (one file pixel per picture pixel), through the viewport's window and
+  inversion: the pixels the pane shows at 1:1, without anything drawn over them.
+* **Image with annotations**: the viewport as it is on the screen, grabbed
+  (``QWidget.grab``): the image at its zoom and pan with everything the
+  viewer draws over it (corner text, orientation markers, scale bar,
+  overlays, measurements, presentation-state graphics and shutters), each
+  exactly where and how the viewer draws it. Rendering the scene again at
+  the image's size would have to redo the corner text, which lives in
+  widgets above the scene, and would show a presentation state's displayed
+  area or a zoom differently from the screen; the grab is what the user
+  sees, at the size they chose (View > 1:1 pixels gives one image pixel per
+  picture pixel).
+* **Series as PNG pictures**: IMG0001.png... in the viewer's order with the
+  viewport's window when it shows that series (else the series' own), in a
+  folder the user chooses (one subfolder per series when several are chosen).
+* **Cine or series as MP4**: H.264 at the recorded frame rate (asked, with
+  the recorded or the cine's rate proposed).
+* **DICOM copy**: the chosen files, byte for byte, into a folder.
+* **Copy image** (Ctrl+C) and **Copy image with annotations** (Ctrl+Shift+C)
+  to the clipboard: the same pictures as the two image exports.
+
+Series, clips and copies run on a worker thread with a progress dialog that
+does not block the window and a Cancel button; a cancelled export removes
+what it wrote. Errors are one line, in a message box and the status bar.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QImage
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
+
+from viewer.core.dicom.io import ViewerError
+from viewer.core.export.dicom_copy import copy_dicom
+from viewer.core.export.render import ExportOptions, Renderer, render_image
+from viewer.core.export.sequence import export_pictures, safe_file_name
+from viewer.core.export.still import write_picture
+from viewer.core.export.video import DEFAULT_SERIES_RATE, export_mp4, series_frame_rate
+from viewer.core.media.model import Series
+from viewer.core.runtime.tasks import Cancelled, CancelToken, ProgressThrottle
+from viewer.core.runtime.wording import count
+from viewer.ui.selection import chosen_instances, chosen_series
+
+if TYPE_CHECKING:
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.viewport import Viewport
+
+COPY_KEY, COPY_ANNOTATED_KEY = "Ctrl+C", "Ctrl+Shift+C"
+PICTURE_FILTERS = "PNG picture (*.png);;JPEG picture (*.jpg *.jpeg)"
+
+
+# ----------------------------------------------------------------------------- pixels and pictures
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """uint8 grey ``(h, w)`` or RGB ``(h, w, 3)`` as a QImage that owns its pixels."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = pixels.shape[:2]
+    fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
+    return QImage(pixels.data, width, height, pixels.strides[0], fmt).copy()
+
+
+def from_qimage(image: QImage) -> np.ndarray:
+    """A QImage's pixels as uint8 RGB ``(h, w, 3)``."""
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height).reshape(height, image.bytesPerLine())
+    return rows[:, : width * 3].reshape(height, width, 3).copy()
+
+
+def image_pixels(window: MainWindow, viewport: Viewport) -> np.ndarray:
+    """The image `viewport` shows, at 1:1 through its window and inversion (ViewerError when it shows none)."""
+    ref = viewport.current
+    if viewport.frame is None or ref is None:
+        raise ViewerError("no image is shown to export")
+    options = ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert, overlays=False)
+    return render_image(Renderer(window.frame_source), viewport.images, viewport.display.state.index, options.voi, options)
+
+
+def view_pixels(viewport: Viewport) -> np.ndarray:
+    """The viewport's image pane as on the screen, with all that is drawn over the image (RGB)."""
+    if viewport.frame is None:
+        raise ViewerError("no image is shown to export")
+    return from_qimage(viewport.pane.grab().toImage())
+
+
+# ----------------------------------------------------------------------------- long work
+
+
+class ExportJob(QObject):
+    """One export on a worker thread: a progress dialog that leaves the window usable, with Cancel.
+
+    `work(cancel, progress)` runs on the window's :class:`~viewer.ui.workers.BackgroundRunner`
+    and returns a one-line summary; ``progress(done, total)`` may be called as often as it likes.
+    """
+
+    _numbers = itertools.count()
+
+    def __init__(self, controller: ExportController, title: str, work: Callable[[CancelToken, Callable[[int, int], None]], str]):
+        super().__init__(controller)
+        self.controller, self.title = controller, title
+        self.cancel = CancelToken()
+        self.done = False
+        self.result: str | None = None
+        self.error: str | None = None
+        window = controller.window
+        self.dialog = QProgressDialog(title, "Cancel", 0, 0, window)
+        self.dialog.setWindowTitle("Export")
+        self.dialog.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable meanwhile
+        self.dialog.setAutoClose(False)
+        self.dialog.setAutoReset(False)
+        self.dialog.setMinimumDuration(0)
+        self.dialog.canceled.connect(self.cancel.cancel)
+        throttle = ProgressThrottle(lambda done, total: window.runner.post(self._progress, (done, total)))
+        window.runner.submit(f"export-{next(self._numbers)}", lambda: work(self.cancel, throttle), self._finished, self._failed)
+        self.dialog.show()
+
+    def _progress(self, numbers: tuple[int, int]) -> None:
+        if self.done:
+            return
+        done, total = numbers
+        self.dialog.setMaximum(total)
+        self.dialog.setValue(done)
+        self.dialog.setLabelText(f"{self.title}\n{done} of {total}")
+
+    def _finished(self, summary: str) -> None:
+        self.result = summary
+        self._end()
+        self.controller.say(summary)
+
+    def _failed(self, error: BaseException) -> None:
+        self._end()
+        if isinstance(error, Cancelled):
+            self.error = "cancelled: nothing was kept"
+            self.controller.say(f"{self.title}: {self.error}")
+            return
+        self.error = str(error) if isinstance(error, ViewerError) else f"{error.__class__.__name__}: {error}"
+        self.controller.fail(f"{self.title}: {self.error}")
+
+    def _end(self) -> None:
+        self.done = True
+        self.dialog.canceled.disconnect(self.cancel.cancel)
+        self.dialog.close()
+        self.dialog.deleteLater()
+        self.controller.jobs.remove(self)
+        self.controller.job_ended(self)
+
+
+class ExportController(QObject):
+    """The export actions of one window (see the module's docstring)."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+        self.jobs: list[ExportJob] = []
+        self.last_error: str | None = None
+        self.last_menu: QMenu | None = None
+        self.viewport_actions: list[QAction | None] = []  # the viewports' right-click menu (None: a separator)
+        self.ended: list[ExportJob] = []
+        window.installEventFilter(self)  # closing the window cancels running exports
+
+    def eventFilter(self, watched, event):
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            for job in list(self.jobs):
+                job.cancel.cancel()
+        return False
+
+    def say(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 10000)
+
+    def fail(self, text: str) -> None:
+        """One line in the status bar and in a message box that does not block (open, not exec)."""
+        self.last_error = text
+        self.window.statusBar().showMessage(text, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export", text, QMessageBox.StandardButton.Ok, self.window)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def job_ended(self, job: ExportJob) -> None:
+        self.ended.append(job)
+
+    def _start(self, title: str, work) -> ExportJob:
+        job = ExportJob(self, title, work)
+        self.jobs.append(job)
+        return job
+
+    # ------------------------------------------------------------------ one image
+    def _picture(self, annotated: bool) -> np.ndarray:
+        viewport = self.window.viewport
+        return view_pixels(viewport) if annotated else image_pixels(self.window, viewport)
+
+    def export_image(self, annotated: bool = False, path: str | None = None, overwrite: bool = False) -> Path | None:
+        """The image shown (with what is drawn over it when `annotated`) as PNG or JPEG at `path` (asked when None)."""
+        try:
+            pixels = self._picture(annotated)  # before the dialog: what is shown now
+        except ViewerError as exc:
+            self.fail(f"Export image: {exc}")
+            return None
+        if path is None:
+            path, chosen = QFileDialog.getSaveFileName(self.window, "Export image", self._suggested_name(), PICTURE_FILTERS)
+            if not path:
+                return None
+            if not Path(path).suffix:
+                path += ".jpg" if chosen.startswith("JPEG") else ".png"
+            overwrite = True  # the dialog asked before replacing a file
+        try:
+            written = write_picture(path, pixels, overwrite=overwrite)
+        except ViewerError as exc:
+            self.fail(f"Export image: {exc}")
+            return None
+        self.say(f"Image written to {written}")
+        return written
+
+    def copy_image(self, annotated: bool = False) -> bool:
+        """The image shown (with what is drawn over it when `annotated`) to the clipboard."""
+        try:
+            pixels = self._picture(annotated)
+        except ViewerError as exc:
+            self.fail(f"Copy image: {exc}")
+            return False
+        QGuiApplication.clipboard().setImage(to_qimage(pixels))
+        self.say("Image copied" + (" with its annotations" if annotated else ""))
+        return True
+
+    def _suggested_name(self) -> str:
+        series = self.window.current_series
+        name = safe_file_name(series.label().split(" (")[0]) if series is not None else "image"
+        return f"{name}-{self.window.viewport.display.state.index + 1}.png"
+
+    # ------------------------------------------------------------------ series
+    def _series(self) -> list[Series]:
+        return [series for series in chosen_series(self.window) if series.shows_images and series.images]
+
+    def _options_for(self, series: Series) -> ExportOptions:
+        """The active viewport's window and inversion for the series it shows; the series' own otherwise."""
+        viewport = self.window.viewport
+        if viewport.current_series is series and viewport.frame is not None:
+            return ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert)
+        return ExportOptions()
+
+    def _targets(self, chosen: list[Series], base: Path, suffix: str = "") -> list[Path]:
+        """Where each series goes: `base` itself for one; for several, one name per series inside it."""
+        if len(chosen) == 1:
+            return [base]
+        names: list[str] = []
+        for series in chosen:
+            name = safe_file_name(series.label().split(" (")[0]) or "series"
+            while name in names:
+                name += "_"
+            names.append(name)
+        return [base / f"{name}{suffix}" for name in names]
+
+    def export_series_pictures(self, folder: str | None = None) -> ExportJob | None:
+        """The chosen series as IMG0001.png... in `folder` (asked when None; a subfolder per series when several)."""
+        chosen = self._series()
+        if not chosen:
+            self.fail("Export series: no series of images is chosen")
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self.window, "Export the series as PNG pictures into")
+            if not folder:
+                return None
+        base = Path(folder)
+        if len(chosen) == 1 and base.exists() and any(base.iterdir()):
+            base = base / (safe_file_name(chosen[0].label().split(" (")[0]) or "series")  # not among the user's files
+        jobs = [(series, target, self._options_for(series)) for series, target in zip(chosen, self._targets(chosen, base))]
+        source = self.window.frame_source
+
+        def work(cancel: CancelToken, progress) -> str:
+            total = sum(len(series.images) for series, _, _ in jobs)
+            done, written = 0, 0
+            for series, target, options in jobs:
+                images = series.images
+                renderer = Renderer(source)
+                rate = series_frame_rate(renderer, images)[0]
+                step = done
+                result = export_pictures(
+                    renderer, images, target, options, cancel=cancel, progress=lambda n, _t, s=step: progress(s + n, total), frame_rate=rate
+                )
+                done += len(images)
+                written += len(result.files)
+            return f"{count(written, 'picture')} written to {base}"
+
+        return self._start("Exporting the series as PNG pictures", work)
+
+    def recorded_rate(self, series: Series) -> tuple[float, str]:
+        """The rate a clip of `series` plays at: recorded, else the active cine's for the series shown, else the default."""
+        viewport = self.window.viewport
+        rate, said = series_frame_rate(Renderer(self.window.frame_source), series.images, DEFAULT_SERIES_RATE)
+        if said == "default" and viewport.current_series is series:
+            return viewport.cine.fps, "the cine's rate"
+        return rate, said
+
+    def export_mp4(self, path: str | None = None, fps: float | None = None) -> ExportJob | None:
+        """The chosen cine or series as H.264 MP4 at its recorded rate (or `fps`); asks for the file and the rate when None."""
+        chosen = self._series()
+        if not chosen:
+            self.fail("Export MP4: no series of images is chosen")
+            return None
+        rate, said = self.recorded_rate(chosen[0])
+        if fps is None:
+            where = "no rate recorded" if said == "default" else said if said == "the cine's rate" else f"recorded: {said}"
+            label = f"Frames per second ({where}):"
+            fps, accepted = QInputDialog.getDouble(self.window, "MP4 frame rate", label, rate, 0.1, 1000.0, 3)
+            if not accepted:
+                return None
+        if path is None:
+            if len(chosen) == 1:
+                name = safe_file_name(chosen[0].label().split(" (")[0]) or "series"
+                path, _ = QFileDialog.getSaveFileName(self.window, "Export as MP4 video", f"{name}.mp4", "MP4 video (*.mp4)")
+                if path and not path.lower().endswith(".mp4"):
+                    path += ".mp4"
+                overwrite = True  # the dialog asked
+            else:
+                path = QFileDialog.getExistingDirectory(self.window, "Export each series as an MP4 video into")
+                overwrite = False
+            if not path:
+                return None
+        else:
+            overwrite = False
+        targets = self._targets(chosen, Path(path), ".mp4")
+        jobs = [(series, target, self._options_for(series)) for series, target in zip(chosen, targets)]
+        source = self.window.frame_source
+        several = len(chosen) > 1
+
+        def work(cancel: CancelToken, progress) -> str:
+            total = sum(len(series.images) for series, _, _ in jobs)
+            done, notes = 0, []
+            for series, target, options in jobs:
+                renderer = Renderer(source)
+                # Several series: each at its own recorded rate; those with none at the rate chosen.
+                own = series_frame_rate(renderer, series.images, float(fps))[0] if several else float(fps)
+                step = done
+                clip = export_mp4(
+                    renderer, series.images, target, options, own, overwrite, cancel, lambda n, _t, s=step: progress(s + n, total)
+                )
+                done += clip.frames
+                notes += clip.notes
+            first = targets[0] if not several else Path(path)
+            return f"{count(done, 'frame')} written to {first}" + (f" ({notes[0]})" if notes else "")
+
+        return self._start("Exporting as MP4 video", work)
+
+    def copy_dicom(self, folder: str | None = None, naming: str = "kept") -> ExportJob | None:
+        """The chosen series' files copied as they are into `folder` (asked when None)."""
+        files = [instance.path for instance in chosen_instances(self.window)]
+        if not files:
+            self.fail("DICOM copy: no files are chosen")
+            return None
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self.window, f"Copy {count(len(files), 'DICOM file')} into")
+            if not folder:
+                return None
+
+        def work(cancel: CancelToken, progress) -> str:
+            copied = copy_dicom(files, folder, naming, cancel, progress)
+            return f"{count(len(copied), 'file')} copied to {folder}"
+
+        return self._start(f"Copying {count(len(files), 'DICOM file')}", work)
+
+    # ------------------------------------------------------------------ the viewport's right-click menu
+    def viewport_menu(self, viewport: Viewport) -> QMenu:
+        """The right-click menu of `viewport` (made the active one first: the actions act on the active viewport)."""
+        self.window.viewports.set_active(viewport)
+        menu = QMenu(viewport)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action in self.viewport_actions:
+            menu.addSeparator() if action is None else menu.addAction(action)
+        self.last_menu = menu
+        return menu
+
+
+def install(window: MainWindow) -> ExportController:
+    """File > Export, the browser's right-click menu, and a right-click menu on every viewport (new ones too)."""
+    controller = ExportController(window)
+    window.export_controller = controller
+    act = window._action
+    image = act("&Image as PNG or JPEG...", lambda: controller.export_image(False))
+    annotated = act("Image &with annotations as PNG or JPEG...", lambda: controller.export_image(True))
+    pictures = act("&Series as PNG pictures...", lambda: controller.export_series_pictures())
+    video = act("&Cine or series as MP4 video...", lambda: controller.export_mp4())
+    dicom = act("&DICOM copy of the selection...", lambda: controller.copy_dicom())
+    clip = act("C&opy image", lambda: controller.copy_image(False), COPY_KEY)
+    clip_annotated = act("Copy image with &annotations", lambda: controller.copy_image(True), COPY_ANNOTATED_KEY)
+    menu = QMenu("E&xport", window)
+    menu.addActions([image, annotated])
+    menu.addSeparator()
+    menu.addActions([pictures, video, dicom])
+    menu.addSeparator()
+    menu.addActions([clip, clip_annotated])
+    file_menu = window.menuBar().actions()[0].menu()
+    close_all = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Close all"), None)
+    file_menu.insertMenu(close_all, menu)
+    file_menu.insertSeparator(close_all)
+    window.export_menu = menu
+    for action in (pictures, video, dicom):
+        window.browser.add_selection_action(action)
+    controller.viewport_actions = [image, annotated, clip, clip_annotated, None, pictures, video, dicom]
+
+    def watch(viewport: Viewport) -> None:
+        def show(position: QPoint) -> None:
+            if viewport.frame is not None:
+                controller.viewport_menu(viewport).popup(position)
+
+        viewport.pane.context_menu_requested.connect(show)
+
+    for viewport in window.viewports:
+        watch(viewport)
+    window.viewports.viewport_added.connect(watch)
+    return controller
