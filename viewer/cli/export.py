@@ -71,7 +71,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--annotations",
         action="store_true",
-        help="draw what the pane draws over the image: the measurements kept for it (see 'measure --save'), the corner text and the orientation markers (then RGB)",
+        help="draw the measurements kept for this image and frame (see 'measure --save') into the picture (then RGB)",
+    )
+    p.add_argument(
+        "--corner-text",
+        action="store_true",
+        help="draw the pane's corner text (patient, study, series, image, window) and orientation markers into the picture "
+        "(then RGB); with --annotations, what the pane draws over the image",
     )
     p.add_argument("--data-dir", metavar="DIR", help="where measurements are kept (default: the app's data folder)")
     p.add_argument(
@@ -115,8 +121,10 @@ def run_export_with_state(args: argparse.Namespace) -> int:
     """``export --pstate PR.dcm``: the frame as the presentation state shows it (:mod:`viewer.core.documents.presentation_render`)."""
     from viewer.core.documents.presentation_render import render_file_with_state
 
-    if args.window or args.preset or args.invert or args.annotations:
-        raise ViewerError("--pstate shows the image as the presentation state says: no --window, --preset, --invert or --annotations")
+    if args.window or args.preset or args.invert or args.annotations or args.corner_text:
+        raise ViewerError(
+            "--pstate shows the image as the presentation state says: no --window, --preset, --invert, --annotations or --corner-text"
+        )
     if args.plane is not None or args.slice is not None or args.slab is not None or args.mode is not None:
         raise ViewerError("--pstate shows one image as the presentation state says: a reformat (--plane) has no presentation state")
     pixels = render_file_with_state(Path(args.input), Path(args.pstate), args.frame)
@@ -142,8 +150,8 @@ def run_export_reformat(args: argparse.Namespace) -> int:
         raise ViewerError("--plane needs --slice N (from 1)")
     if args.frame is not None:
         raise ViewerError("--frame is for one image; a reformat's slice is --slice N")
-    if args.annotations:
-        raise ViewerError("--annotations draws an image's measurements: a reformat has none")
+    if args.annotations or args.corner_text:
+        raise ViewerError("--annotations and --corner-text draw over an image: a reformat has no measurements or header of its own")
     if mode not in MODES:
         raise ViewerError(f"unknown slab mode '{args.mode}': choose mip, minip or avg")
     if args.mode is not None and args.slab is None:
@@ -184,8 +192,8 @@ def run_export_document_page(args: argparse.Namespace) -> int:
     """``export PDF.dcm --frame N``: page N of the document (:func:`viewer.core.documents.encapsulated.export_page`)."""
     from viewer.core.documents.encapsulated import export_page
 
-    if args.window or args.preset or args.invert or args.annotations:
-        raise ViewerError("--window, --preset, --invert and --annotations apply to images; a PDF page is drawn as printed")
+    if args.window or args.preset or args.invert or args.annotations or args.corner_text:
+        raise ViewerError("--window, --preset, --invert, --annotations and --corner-text apply to images; a PDF page is drawn as printed")
     export_page(args.input, args.frame, args.output)
     return EXIT_OK
 
@@ -218,6 +226,7 @@ def export_options(args: argparse.Namespace):
         invert=args.invert,
         overlays=not args.no_overlays,
         annotations=args.annotations,
+        corner_text=args.corner_text,
         data_dir=Path(args.data_dir) if args.data_dir else None,
     )
 

@@ -41,8 +41,10 @@ class ExportOptions:
     `window`: (center, width) in modality units, or `preset` (a named window,
     checked to be in the unit of the image's values); neither: the image's
     own VOI as the pane opens it. `overlays`: draw the 60xx overlay planes.
-    `annotations`: draw the measurements kept for the image (in `data_dir`),
-    the corner text and the orientation markers, as the pane shows them at 1:1.
+    `annotations`: draw the measurements kept for the image (in `data_dir`);
+    `corner_text`: the corner text and the orientation markers, as the pane
+    shows them at 1:1 (on a small image they cover much of it: apart, so that
+    measurements can be drawn without them).
     """
 
     window: tuple[float, float] | None = None
@@ -50,6 +52,7 @@ class ExportOptions:
     invert: bool = False
     overlays: bool = True
     annotations: bool = False
+    corner_text: bool = False
     data_dir: Path | None = None
     overrides: CharsetOverrides | None = None
     voi: VOI | None = None  # a VOI chosen in the window (a viewport's), used as it is
@@ -138,7 +141,7 @@ def render_image(
     ref = images[index]
     frame = renderer.frame(ref)
     pixels = frame.render(voi, options.invert)
-    if not options.overlays and not options.annotations:
+    if not (options.overlays or options.annotations or options.corner_text):
         return pixels
     header = renderer.header(ref)
     if options.overlays:
@@ -147,13 +150,14 @@ def render_image(
         pixels, note = export_overlays(pixels, header, ref.frame, ref.instance.path)
         renderer.note(note)
     if options.annotations:
-        from viewer.core.export.text import burn_view_text
         from viewer.core.measure.burn import burn_measurements
         from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 
         store = MeasurementStore(options.data_dir or default_data_dir())
         kept = store.load(ImageIdentity.of(header).sop_instance_uid, ref.frame + 1)
-        if kept:
-            pixels = burn_measurements(pixels, [(m.shape, m.readings) for m in kept])
+        pixels = burn_measurements(pixels, [(m.shape, m.readings) for m in kept])  # RGB, as before, even with none
+    if options.corner_text:  # above the measurements, as the pane's labels are above its scene
+        from viewer.core.export.text import burn_view_text
+
         pixels = burn_view_text(pixels, images, index, frame, header, voi, options, frame_rate)
     return pixels
