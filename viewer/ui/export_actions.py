@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QImage
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.export.dicom_copy import copy_dicom
@@ -173,6 +173,7 @@ class ExportController(QObject):
         self.last_error: str | None = None
         self.last_menu: QMenu | None = None
         self.viewport_actions: list[QAction | None] = []  # the viewports' right-click menu (None: a separator)
+        self.copy_action: QAction | None = None
         self.ended: list[ExportJob] = []
         window.installEventFilter(self)  # closing the window cancels running exports
 
@@ -192,6 +193,23 @@ class ExportController(QObject):
         box = QMessageBox(QMessageBox.Icon.Warning, "Export", text, QMessageBox.StandardButton.Ok, self.window)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
+
+    def focus_changed(self, _old, new) -> None:
+        """Ctrl+C is the widget's own where it has a Copy of its own (the tag inspector's tree), the image's elsewhere.
+
+        Two actions bound to one key in force at once make it ambiguous in Qt
+        (neither runs): the image's Copy lets go of Ctrl+C while such a widget has the focus.
+        """
+        if self.copy_action is None:
+            return
+        own = False
+        widget = new
+        while widget is not None and widget is not self.window and not own:
+            own = any(a is not self.copy_action and COPY_KEY in [k.toString() for k in a.shortcuts()] for a in widget.actions())
+            widget = widget.parentWidget()
+        wanted = [] if own else [QKeySequence(COPY_KEY)]
+        if self.copy_action.shortcuts() != wanted:
+            self.copy_action.setShortcuts(wanted)
 
     def job_ended(self, job: ExportJob) -> None:
         self.ended.append(job)
@@ -249,11 +267,12 @@ class ExportController(QObject):
         return [series for series in chosen_series(self.window) if series.shows_images and series.images]
 
     def _options_for(self, series: Series) -> ExportOptions:
-        """The active viewport's window and inversion for the series it shows; the series' own otherwise."""
+        """Plain images (as File > Export > Image): the active viewport's window and inversion for the series
+        it shows, the series' own otherwise."""
         viewport = self.window.viewport
         if viewport.current_series is series and viewport.frame is not None:
-            return ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert)
-        return ExportOptions()
+            return ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert, overlays=False)
+        return ExportOptions(overlays=False)
 
     def _targets(self, chosen: list[Series], base: Path, suffix: str = "") -> list[Path]:
         """Where each series goes: `base` itself for one; for several, one name per series inside it."""
@@ -399,6 +418,8 @@ def install(window: MainWindow) -> ExportController:
     dicom = act("&DICOM copy of the selection...", lambda: controller.copy_dicom())
     clip = act("C&opy image", lambda: controller.copy_image(False), COPY_KEY)
     clip_annotated = act("Copy image with &annotations", lambda: controller.copy_image(True), COPY_ANNOTATED_KEY)
+    controller.copy_action = clip
+    QApplication.instance().focusChanged.connect(controller.focus_changed)  # disconnected with the controller
     menu = QMenu("E&xport", window)
     menu.addActions([image, annotated])
     menu.addSeparator()
