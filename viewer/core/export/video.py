@@ -125,7 +125,10 @@ def export_mp4(
         notes.append(
             f"the video is {cols}x{rows}: images padded with black on the right and at the bottom (H.264 in yuv420p needs even sizes)"
         )
-    f, tmp = temporary_beside(path)
+    try:
+        f, tmp = temporary_beside(path)
+    except OSError as exc:
+        raise ViewerError(f"cannot write {path}: {exc.strerror or exc}") from None
     f.close()
     try:
         container = av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
@@ -154,7 +157,7 @@ def export_mp4(
         finally:
             container.close()
         put_in_place(tmp, path, overwrite)
-    except OSError as exc:
+    except (OSError, av.error.FFmpegError) as exc:  # FFmpeg's errors: a full disk, an encoder that refuses the size
         raise ViewerError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
