@@ -264,6 +264,21 @@ def test_a_cine_as_mp4_at_its_frame_time_padded_to_even_sizes(tmp_path):
         assert frame[63:, :].max() <= 20 and frame[:, 77:].max() <= 20  # the padding is black (studio-range rounding)
 
 
+def test_a_long_cine_at_a_fractional_rate_keeps_every_frame_and_its_time(tmp_path):
+    """150 frames of 33 ms (30.3 fps): libx264 reorders frames; every one arrives, 4.95 s in all."""
+    path = cine(tmp_path, 48, 64, 150, frame_time=33.0)
+    images = file_images(path)
+    renderer = Renderer()
+    fps, _ = series_frame_rate(renderer, images)
+    clip = export_mp4(renderer, images, tmp_path / "long.mp4", ExportOptions(), fps)
+    assert clip.rate == Fraction(1000, 33)
+    with av.open(str(clip.path)) as container:
+        stream = container.streams.video[0]
+        assert sum(1 for _ in container.decode(stream)) == 150
+        assert float(stream.duration * stream.time_base) == pytest.approx(4.95, abs=1e-3)
+        assert stream.average_rate == Fraction(1000, 33)
+
+
 def test_a_series_without_timing_plays_at_the_rate_given(tmp_path):
     folder = ct_series(tmp_path)
     images = series_images(folder)

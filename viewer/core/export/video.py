@@ -135,8 +135,9 @@ def export_mp4(
         try:
             stream = container.add_stream(encoder, rate=rate)
             stream.width, stream.height, stream.pix_fmt = cols, rows, "yuv420p"
-            stream.time_base = 1 / rate
-            stream.codec_context.time_base = 1 / rate
+            # The encoder counts in frames (1/rate); the MP4 muxer picks its own time scale and rescales
+            # (setting the stream's to 1/rate makes libx264's reordered timestamps fail to mux past some 90 frames).
+            frame_time = 1 / rate
             if encoder == "libx264":
                 stream.options = {"crf": X264_CRF}
             else:
@@ -147,7 +148,7 @@ def export_mp4(
                 pixels = first if index == 0 else render_image(renderer, images, index, voi, options, fps)
                 frame = _video_frame(pixels, rows, cols)
                 frame.pts = index
-                frame.time_base = stream.time_base
+                frame.time_base = frame_time
                 for packet in stream.encode(frame):
                     container.mux(packet)
                 if progress is not None:
