@@ -56,6 +56,7 @@ def test_the_export_menu_and_keys(main_window, open_in):
     assert texts == [
         "Image as PNG or JPEG...",
         "Image with annotations as PNG or JPEG...",
+        "All viewports as seen as PNG or JPEG...",
         "Series as PNG pictures...",
         "Cine or series as MP4 video...",
         "DICOM copy of the selection...",
@@ -108,6 +109,25 @@ def test_the_image_with_annotations_is_the_viewport_as_seen(main_window, open_in
     assert QGuiApplication.clipboard().image().width() == pane.width()
     assert controller.export_image(True, str(path)) is None  # nothing is written over an existing picture
     assert "exists already" in controller.last_error and (tmp_path / "seen.png").read_bytes() == path.read_bytes()
+
+
+def test_every_viewport_as_seen(main_window, open_in, tmp_path):
+    from viewer.core.display.hanging import GridShape
+
+    window = open_in(main_window, [CT])
+    window.layouts.choose(GridShape(1, 2))
+    layout = window.viewports
+    left, right = layout.viewports
+    if right.frame is None:
+        right.show_series(window.current_series)
+    path = window.export_controller.export_image("layout", str(tmp_path / "both.png"))
+    seen = np.asarray(Image.open(path))
+    assert seen.shape[:2] == (layout.height(), layout.width())
+    for viewport in (left, right):  # each pane's image is where the pane is, with its corner text
+        x = viewport.pane.mapTo(layout, QPoint(0, 0)).x()
+        half = seen[:, x : x + viewport.pane.width()]
+        assert half.mean() > 10
+        assert np.all(np.abs(half[:60, :200].astype(int) - (0xF0, 0xF0, 0xA0)) <= 8, axis=2).sum() > 20
 
 
 @needs_dcmtk

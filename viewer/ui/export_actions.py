@@ -11,6 +11,8 @@ command's code:
 * **Image** (PNG or JPEG, by the name's extension): the image shown, at 1:1
   (one file pixel per picture pixel), through the viewport's window and
   inversion: the pixels the pane shows at 1:1, without anything drawn over them.
+* **All viewports as seen**: the layout's panes as on the screen, side by side (the images of every
+  viewport, each with its annotations; the sliders and cine bars left out).
 * **Image with annotations**: the viewport as it is on the screen, grabbed
   (``QWidget.grab``): the image at its zoom and pan with everything the
   viewer draws over it (corner text, orientation markers, scale bar,
@@ -44,7 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
 
 from viewer.core.dicom.io import ViewerError
@@ -99,6 +101,22 @@ def view_pixels(viewport: Viewport) -> np.ndarray:
     if viewport.frame is None:
         raise ViewerError("no image is shown to export")
     return from_qimage(viewport.pane.grab().toImage())
+
+
+def layout_pixels(window: MainWindow) -> np.ndarray:
+    """Every viewport of the layout as on the screen, side by side as laid out, without sliders and cine bars (RGB)."""
+    layout = window.viewports
+    shown = [viewport for viewport in layout if viewport.isVisible() and viewport.frame is not None]
+    if not shown:
+        raise ViewerError("no image is shown to export")
+    canvas = QImage(layout.size(), QImage.Format.Format_RGB32)
+    canvas.fill(Qt.GlobalColor.black)
+    painter = QPainter(canvas)
+    for viewport in layout:
+        if viewport.isVisible():
+            painter.drawPixmap(viewport.pane.mapTo(layout, QPoint(0, 0)), viewport.pane.grab())
+    painter.end()
+    return from_qimage(canvas)
 
 
 # ----------------------------------------------------------------------------- long work
@@ -220,12 +238,15 @@ class ExportController(QObject):
         return job
 
     # ------------------------------------------------------------------ one image
-    def _picture(self, annotated: bool) -> np.ndarray:
+    def _picture(self, annotated: bool | str) -> np.ndarray:
         viewport = self.window.viewport
+        if annotated == "layout":
+            return layout_pixels(self.window)
         return view_pixels(viewport) if annotated else image_pixels(self.window, viewport)
 
-    def export_image(self, annotated: bool = False, path: str | None = None, overwrite: bool = False) -> Path | None:
-        """The image shown (with what is drawn over it when `annotated`) as PNG or JPEG at `path` (asked when None)."""
+    def export_image(self, annotated: bool | str = False, path: str | None = None, overwrite: bool = False) -> Path | None:
+        """The image shown (with what is drawn over it when `annotated`; every viewport as seen when it is
+        "layout") as PNG or JPEG at `path` (asked when None)."""
         try:
             pixels = self._picture(annotated)  # before the dialog: what is shown now
         except ViewerError as exc:
@@ -413,6 +434,7 @@ def install(window: MainWindow) -> ExportController:
     act = window._action
     image = act("&Image as PNG or JPEG...", lambda: controller.export_image(False))
     annotated = act("Image &with annotations as PNG or JPEG...", lambda: controller.export_image(True))
+    everything = act("All &viewports as seen as PNG or JPEG...", lambda: controller.export_image("layout"))
     pictures = act("&Series as PNG pictures...", lambda: controller.export_series_pictures())
     video = act("&Cine or series as MP4 video...", lambda: controller.export_mp4())
     dicom = act("&DICOM copy of the selection...", lambda: controller.copy_dicom())
@@ -421,7 +443,7 @@ def install(window: MainWindow) -> ExportController:
     controller.copy_action = clip
     QApplication.instance().focusChanged.connect(controller.focus_changed)  # disconnected with the controller
     menu = QMenu("E&xport", window)
-    menu.addActions([image, annotated])
+    menu.addActions([image, annotated, everything])
     menu.addSeparator()
     menu.addActions([pictures, video, dicom])
     menu.addSeparator()
