@@ -235,3 +235,61 @@ def test_the_source_image_is_untouched_by_every_export(main_window, open_in, qtb
     assert (source.read_bytes(), source.stat().st_mtime_ns) == before
     assert sorted(p.name for p in source.parent.iterdir()) == [source.name]
     assert pydicom.dcmread(source).SOPInstanceUID
+
+
+def test_several_chosen_series_each_go_their_own_way(main_window, qtbot, tmp_path):
+    """The browser's tree with two patients of two series each chosen: a folder of pictures, a clip and copies for each."""
+    from tests.ui.test_browser import make_study
+
+    make_study(tmp_path / "src", patients=2, series_per_patient=2, slices=3)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path / "src"])
+    qtbot.waitUntil(lambda: len(main_window.browser.series_items()) == 4, timeout=20000)
+    main_window.browser.show_tree(True)
+    main_window.browser.tree.selectAll()
+    controller = main_window.export_controller
+    job = wait_for(qtbot, controller.export_series_pictures(str(tmp_path / "pictures")))
+    assert job.error is None and job.result == f"12 pictures written to {tmp_path / 'pictures'}"
+    folders = sorted(p.name for p in (tmp_path / "pictures").iterdir())
+    assert folders == ["ID0_CT_1_series_1", "ID0_CT_2_series_2", "ID1_CT_1_series_1", "ID1_CT_2_series_2"]
+    for folder in folders:
+        assert sorted(p.name for p in (tmp_path / "pictures" / folder).iterdir()) == ["IMG0001.png", "IMG0002.png", "IMG0003.png"]
+    (tmp_path / "clips").mkdir()
+    job = wait_for(qtbot, controller.export_mp4(str(tmp_path / "clips"), fps=3))
+    assert job.error is None, job.error
+    assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == [f"{name}.mp4" for name in folders]
+    job = wait_for(qtbot, controller.copy_dicom(str(tmp_path / "copy")))
+    sources = sorted((tmp_path / "src").rglob("*.dcm"))
+    copies = sorted((tmp_path / "copy").iterdir())
+    assert job.error is None and len(copies) == 12  # im0.dcm, im0-2.dcm...: one name each
+    assert sorted(p.read_bytes() for p in copies) == sorted(p.read_bytes() for p in sources)
+
+
+def test_cancelling_several_series_takes_back_the_finished_ones(main_window, qtbot, tmp_path, monkeypatch):
+    """Cancel while the third of four series waits: the two written already are removed, and the folder made for them."""
+    import viewer.ui.export_actions as export_actions
+    from tests.ui.test_browser import make_study
+
+    make_study(tmp_path / "src", patients=2, series_per_patient=2, slices=2)
+    with qtbot.waitSignal(main_window.series_opened, timeout=20000):
+        main_window.open_paths([tmp_path / "src"])
+    qtbot.waitUntil(lambda: len(main_window.browser.series_items()) == 4, timeout=20000)
+    main_window.browser.show_tree(True)
+    main_window.browser.tree.selectAll()
+    gate, calls, real = threading.Event(), [], export_actions.export_pictures
+
+    def gated(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 3:
+            gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export_actions, "export_pictures", gated)
+    job = main_window.export_controller.export_series_pictures(str(tmp_path / "out"))
+    qtbot.waitUntil(lambda: len(calls) == 3, timeout=20000)
+    assert len(list((tmp_path / "out").iterdir())) == 2  # two series written
+    qtbot.mouseClick(job.dialog.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    gate.set()
+    wait_for(qtbot, job)
+    assert job.error == "cancelled: nothing was kept"
+    assert not (tmp_path / "out").exists()

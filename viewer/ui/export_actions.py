@@ -40,7 +40,8 @@ what it wrote. Errors are one line, in a message box and the status bar.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,10 +53,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QM
 from viewer.core.dicom.io import ViewerError
 from viewer.core.export.dicom_copy import copy_dicom
 from viewer.core.export.render import ExportOptions, Renderer, render_image
-from viewer.core.export.sequence import export_pictures, safe_file_name
+from viewer.core.export.sequence import export_pictures, prepare_folder, remove_written, safe_file_name
 from viewer.core.export.still import write_picture
 from viewer.core.export.video import DEFAULT_SERIES_RATE, export_mp4, series_frame_rate
-from viewer.core.media.model import Series
+from viewer.core.media.model import Series, text
 from viewer.core.runtime.tasks import Cancelled, CancelToken, ProgressThrottle
 from viewer.core.runtime.wording import count
 from viewer.ui.selection import chosen_instances, chosen_series
@@ -117,6 +118,32 @@ def layout_pixels(window: MainWindow) -> np.ndarray:
             painter.drawPixmap(viewport.pane.mapTo(layout, QPoint(0, 0)), viewport.pane.grab())
     painter.end()
     return from_qimage(canvas)
+
+
+def series_file_name(series: Series, with_patient: bool = False) -> str:
+    """'CT_2_Head' for a series (its label without the count), led by the Patient ID when asked."""
+    label = series.label().split(" (")[0]
+    if with_patient:
+        label = f"{text(series.header, 'PatientID')} {label}"
+    return safe_file_name(label) or "series"
+
+
+@contextmanager
+def all_or_nothing(folder: Path | None) -> Iterator[list[tuple[list[Path], Path | None]]]:
+    """An export of several series is kept whole or not at all: `folder` (made when missing) holds them.
+
+    Each finished part is appended as (its files, the folder it made or None); on
+    cancel or failure they are removed again, and `folder` too if this made it.
+    """
+    made = prepare_folder(folder) if folder is not None else False
+    kept: list[tuple[list[Path], Path | None]] = []
+    try:
+        yield kept
+    except BaseException:
+        for files, part_folder in kept:
+            remove_written(files, part_folder)
+        remove_written([], folder if made else None)
+        raise
 
 
 # ----------------------------------------------------------------------------- long work
@@ -280,7 +307,7 @@ class ExportController(QObject):
 
     def _suggested_name(self) -> str:
         series = self.window.current_series
-        name = safe_file_name(series.label().split(" (")[0]) if series is not None else "image"
+        name = series_file_name(series) if series is not None else "image"
         return f"{name}-{self.window.viewport.display.state.index + 1}.png"
 
     # ------------------------------------------------------------------ series
@@ -299,13 +326,20 @@ class ExportController(QObject):
         """Where each series goes: `base` itself for one; for several, one name per series inside it."""
         if len(chosen) == 1:
             return [base]
+        return [base / f"{name}{suffix}" for name in self._unique(chosen)]
+
+    @staticmethod
+    def _unique(chosen: list[Series]) -> list[str]:
+        """A file name per series ('ID1_CT_2_Head'), each once (case aside: FAT and NTFS)."""
         names: list[str] = []
         for series in chosen:
-            name = safe_file_name(series.label().split(" (")[0]) or "series"
-            while name in names:
-                name += "_"
-            names.append(name)
-        return [base / f"{name}{suffix}" for name in names]
+            name = series_file_name(series, with_patient=True)
+            number, unique = 1, name
+            while unique.lower() in (n.lower() for n in names):
+                number += 1
+                unique = f"{name}-{number}"
+            names.append(unique)
+        return names
 
     def export_series_pictures(self, folder: str | None = None) -> ExportJob | None:
         """The chosen series as IMG0001.png... in `folder` (asked when None; a subfolder per series when several)."""
@@ -319,24 +353,34 @@ class ExportController(QObject):
                 return None
         base = Path(folder)
         if len(chosen) == 1 and base.exists() and any(base.iterdir()):
-            base = base / (safe_file_name(chosen[0].label().split(" (")[0]) or "series")  # not among the user's files
+            base = base / series_file_name(chosen[0])  # not among the user's files
         jobs = [(series, target, self._options_for(series)) for series, target in zip(chosen, self._targets(chosen, base))]
         source = self.window.frame_source
 
+        several = len(chosen) > 1
+
         def work(cancel: CancelToken, progress) -> str:
             total = sum(len(series.images) for series, _, _ in jobs)
-            done, written = 0, 0
-            for series, target, options in jobs:
-                images = series.images
-                renderer = Renderer(source)
-                rate = series_frame_rate(renderer, images)[0]
-                step = done
-                result = export_pictures(
-                    renderer, images, target, options, cancel=cancel, progress=lambda n, _t, s=step: progress(s + n, total), frame_rate=rate
-                )
-                done += len(images)
-                written += len(result.files)
-            return f"{count(written, 'picture')} written to {base}"
+            done, written = 0, []
+            with all_or_nothing(base if several else None) as kept:
+                for series, target, options in jobs:
+                    images = series.images
+                    renderer = Renderer(source)
+                    rate = series_frame_rate(renderer, images)[0]
+                    step, existed = done, target.exists()
+                    result = export_pictures(
+                        renderer,
+                        images,
+                        target,
+                        options,
+                        cancel=cancel,
+                        progress=lambda n, _t, s=step: progress(s + n, total),
+                        frame_rate=rate,
+                    )
+                    kept.append((result.files, None if existed else target))
+                    done += len(images)
+                    written += result.files
+            return f"{count(len(written), 'picture')} written to {base}"
 
         return self._start("Exporting the series as PNG pictures", work)
 
@@ -363,7 +407,7 @@ class ExportController(QObject):
                 return None
         if path is None:
             if len(chosen) == 1:
-                name = safe_file_name(chosen[0].label().split(" (")[0]) or "series"
+                name = series_file_name(chosen[0])
                 path, _ = QFileDialog.getSaveFileName(self.window, "Export as MP4 video", f"{name}.mp4", "MP4 video (*.mp4)")
                 if path and not path.lower().endswith(".mp4"):
                     path += ".mp4"
@@ -383,16 +427,18 @@ class ExportController(QObject):
         def work(cancel: CancelToken, progress) -> str:
             total = sum(len(series.images) for series, _, _ in jobs)
             done, notes = 0, []
-            for series, target, options in jobs:
-                renderer = Renderer(source)
-                # Several series: each at its own recorded rate; those with none at the rate chosen.
-                own = series_frame_rate(renderer, series.images, float(fps))[0] if several else float(fps)
-                step = done
-                clip = export_mp4(
-                    renderer, series.images, target, options, own, overwrite, cancel, lambda n, _t, s=step: progress(s + n, total)
-                )
-                done += clip.frames
-                notes += clip.notes
+            with all_or_nothing(Path(path) if several else None) as kept:
+                for series, target, options in jobs:
+                    renderer = Renderer(source)
+                    # Several series: each at its own recorded rate; those with none at the rate chosen.
+                    own = series_frame_rate(renderer, series.images, float(fps))[0] if several else float(fps)
+                    step = done
+                    clip = export_mp4(
+                        renderer, series.images, target, options, own, overwrite, cancel, lambda n, _t, s=step: progress(s + n, total)
+                    )
+                    kept.append(([clip.path], None))
+                    done += clip.frames
+                    notes += clip.notes
             first = targets[0] if not several else Path(path)
             return f"{count(done, 'frame')} written to {first}" + (f" ({notes[0]})" if notes else "")
 
