@@ -293,3 +293,23 @@ def test_cancelling_several_series_takes_back_the_finished_ones(main_window, qtb
     wait_for(qtbot, job)
     assert job.error == "cancelled: nothing was kept"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_measurement_is_in_the_image_with_annotations_only(main_window, open_in, qtbot, tmp_path):
+    """A length kept for the image (``measure --save``) is drawn by the viewport: in the picture as seen, not in the plain one."""
+    import os
+
+    from viewer.app import main
+    from viewer.ui.measure_items import COLOUR
+
+    source = copy_of(tmp_path, CT)
+    data = os.path.join(os.environ["DICOM_VIEWER_DATA"], "measurements")
+    assert main(["measure", str(source), "--line", "100", "256", "400", "256", "--save", "--data-dir", data]) == 0
+    window = open_in(main_window, [str(source)])
+    layer = window.measure_controller.layers[window.viewport]
+    qtbot.waitUntil(lambda: bool(layer.items), timeout=10000)
+    colour = (COLOUR.red(), COLOUR.green(), COLOUR.blue())
+    seen = np.asarray(Image.open(window.export_controller.export_image(True, str(tmp_path / "seen.png"))))
+    plain = np.asarray(Image.open(window.export_controller.export_image(False, str(tmp_path / "plain.png"))))
+    assert np.all(np.abs(seen.astype(int) - colour) <= 10, axis=2).sum() > 100  # the line, across the image
+    assert plain.ndim == 2  # grey: nothing drawn over it
