@@ -33,32 +33,33 @@ command's code:
   to the clipboard: the same pictures as the two image exports.
 
 Series, clips and copies run on a worker thread with a progress dialog that
-does not block the window and a Cancel button; a cancelled export removes
-what it wrote. Errors are one line, in a message box and the status bar.
+does not block the window and a Cancel button (:mod:`viewer.ui.export_jobs`);
+a cancelled export removes what it wrote. The pictures are taken by
+:mod:`viewer.ui.export_pictures`. Errors are one line, in a message box and
+the status bar.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPainter
-from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.export.dicom_copy import copy_dicom
-from viewer.core.export.render import ExportOptions, Renderer, render_image
-from viewer.core.export.sequence import export_pictures, prepare_folder, remove_written, safe_file_name
+from viewer.core.export.render import ExportOptions, Renderer
+from viewer.core.export.sequence import export_pictures, safe_file_name
 from viewer.core.export.still import write_picture
 from viewer.core.export.video import DEFAULT_SERIES_RATE, export_mp4, series_frame_rate
 from viewer.core.media.model import Series, text
-from viewer.core.runtime.tasks import Cancelled, CancelToken, ProgressThrottle
+from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
+from viewer.ui.export_jobs import ExportJob, all_or_nothing
+from viewer.ui.export_pictures import image_pixels, layout_pixels, to_qimage, view_pixels
 from viewer.ui.selection import chosen_instances, chosen_series
 
 if TYPE_CHECKING:
@@ -69,143 +70,12 @@ COPY_KEY, COPY_ANNOTATED_KEY = "Ctrl+C", "Ctrl+Shift+C"
 PICTURE_FILTERS = "PNG picture (*.png);;JPEG picture (*.jpg *.jpeg)"
 
 
-# ----------------------------------------------------------------------------- pixels and pictures
-
-
-def to_qimage(pixels: np.ndarray) -> QImage:
-    """uint8 grey ``(h, w)`` or RGB ``(h, w, 3)`` as a QImage that owns its pixels."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    height, width = pixels.shape[:2]
-    fmt = QImage.Format.Format_Grayscale8 if pixels.ndim == 2 else QImage.Format.Format_RGB888
-    return QImage(pixels.data, width, height, pixels.strides[0], fmt).copy()
-
-
-def from_qimage(image: QImage) -> np.ndarray:
-    """A QImage's pixels as uint8 RGB ``(h, w, 3)``."""
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    width, height = image.width(), image.height()
-    rows = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height).reshape(height, image.bytesPerLine())
-    return rows[:, : width * 3].reshape(height, width, 3).copy()
-
-
-def image_pixels(window: MainWindow, viewport: Viewport) -> np.ndarray:
-    """The image `viewport` shows, at 1:1 through its window and inversion (ViewerError when it shows none)."""
-    ref = viewport.current
-    if viewport.frame is None or ref is None:
-        raise ViewerError("no image is shown to export")
-    options = ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert, overlays=False)
-    return render_image(Renderer(window.frame_source), viewport.images, viewport.display.state.index, options.voi, options)
-
-
-def view_pixels(viewport: Viewport) -> np.ndarray:
-    """The viewport's image pane as on the screen, with all that is drawn over the image (RGB)."""
-    if viewport.frame is None:
-        raise ViewerError("no image is shown to export")
-    return from_qimage(viewport.pane.grab().toImage())
-
-
-def layout_pixels(window: MainWindow) -> np.ndarray:
-    """Every viewport of the layout as on the screen, side by side as laid out, without sliders and cine bars (RGB)."""
-    layout = window.viewports
-    shown = [viewport for viewport in layout if viewport.isVisible() and viewport.frame is not None]
-    if not shown:
-        raise ViewerError("no image is shown to export")
-    canvas = QImage(layout.size(), QImage.Format.Format_RGB32)
-    canvas.fill(Qt.GlobalColor.black)
-    painter = QPainter(canvas)
-    for viewport in layout:
-        if viewport.isVisible():
-            painter.drawPixmap(viewport.pane.mapTo(layout, QPoint(0, 0)), viewport.pane.grab())
-    painter.end()
-    return from_qimage(canvas)
-
-
 def series_file_name(series: Series, with_patient: bool = False) -> str:
     """'CT_2_Head' for a series (its label without the count), led by the Patient ID when asked."""
     label = series.label().split(" (")[0]
     if with_patient:
         label = f"{text(series.header, 'PatientID')} {label}"
     return safe_file_name(label) or "series"
-
-
-@contextmanager
-def all_or_nothing(folder: Path | None) -> Iterator[list[tuple[list[Path], Path | None]]]:
-    """An export of several series is kept whole or not at all: `folder` (made when missing) holds them.
-
-    Each finished part is appended as (its files, the folder it made or None); on
-    cancel or failure they are removed again, and `folder` too if this made it.
-    """
-    made = prepare_folder(folder) if folder is not None else False
-    kept: list[tuple[list[Path], Path | None]] = []
-    try:
-        yield kept
-    except BaseException:
-        for files, part_folder in kept:
-            remove_written(files, part_folder)
-        remove_written([], folder if made else None)
-        raise
-
-
-# ----------------------------------------------------------------------------- long work
-
-
-class ExportJob(QObject):
-    """One export on a worker thread: a progress dialog that leaves the window usable, with Cancel.
-
-    `work(cancel, progress)` runs on the window's :class:`~viewer.ui.workers.BackgroundRunner`
-    and returns a one-line summary; ``progress(done, total)`` may be called as often as it likes.
-    """
-
-    _numbers = itertools.count()
-
-    def __init__(self, controller: ExportController, title: str, work: Callable[[CancelToken, Callable[[int, int], None]], str]):
-        super().__init__(controller)
-        self.controller, self.title = controller, title
-        self.cancel = CancelToken()
-        self.done = False
-        self.result: str | None = None
-        self.error: str | None = None
-        window = controller.window
-        self.dialog = QProgressDialog(title, "Cancel", 0, 0, window)
-        self.dialog.setWindowTitle("Export")
-        self.dialog.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable meanwhile
-        self.dialog.setAutoClose(False)
-        self.dialog.setAutoReset(False)
-        self.dialog.setMinimumDuration(0)
-        self.dialog.canceled.connect(self.cancel.cancel)
-        throttle = ProgressThrottle(lambda done, total: window.runner.post(self._progress, (done, total)))
-        window.runner.submit(f"export-{next(self._numbers)}", lambda: work(self.cancel, throttle), self._finished, self._failed)
-        self.dialog.show()
-
-    def _progress(self, numbers: tuple[int, int]) -> None:
-        if self.done:
-            return
-        done, total = numbers
-        self.dialog.setMaximum(total)
-        self.dialog.setValue(done)
-        self.dialog.setLabelText(f"{self.title}\n{done} of {total}")
-
-    def _finished(self, summary: str) -> None:
-        self.result = summary
-        self._end()
-        self.controller.say(summary)
-
-    def _failed(self, error: BaseException) -> None:
-        self._end()
-        if isinstance(error, Cancelled):
-            self.error = "cancelled: nothing was kept"
-            self.controller.say(f"{self.title}: {self.error}")
-            return
-        self.error = str(error) if isinstance(error, ViewerError) else f"{error.__class__.__name__}: {error}"
-        self.controller.fail(f"{self.title}: {self.error}")
-
-    def _end(self) -> None:
-        self.done = True
-        self.dialog.canceled.disconnect(self.cancel.cancel)
-        self.dialog.close()
-        self.dialog.deleteLater()
-        self.controller.jobs.remove(self)
-        self.controller.job_ended(self)
 
 
 class ExportController(QObject):
