@@ -356,3 +356,25 @@ def test_a_cancelled_copy_takes_its_copies_back(tmp_path):
         copy_dicom(sources, tmp_path / "copy", cancel=cancel, progress=lambda n, t: cancel.cancel() if n == 2 else None)
     assert not (tmp_path / "copy").exists()
     assert os.listdir(tmp_path) == ["ct"]
+
+
+def test_a_video_object_as_mp4_keeps_its_frames_in_order(tmp_path):
+    """An H.264 Video Endoscopic Image (PS3.5 8.2.7), decoded in the video worker and encoded again: frame k shows k."""
+    from tests.video_clips import frame_number_shown, write_clip
+    from viewer.core.runtime.processes import shutdown_pool
+
+    path = tmp_path / "clip.dcm"
+    write_clip(path, frames=40, fps=30)
+    images = file_images(path)
+    renderer = Renderer()
+    try:
+        fps, said = series_frame_rate(renderer, images)
+        clip = export_mp4(renderer, images, tmp_path / "clip.mp4", ExportOptions(), fps)
+    finally:
+        shutdown_pool()
+    assert said == "Frame Time" and clip.rate == 30 and clip.size == (128, 160)
+    with av.open(str(clip.path)) as container:
+        stream = container.streams.video[0]
+        shown = [frame_number_shown(frame.to_ndarray(format="rgb24")) for frame in container.decode(stream)]
+        assert float(stream.duration * stream.time_base) == pytest.approx(40 / 30, abs=1e-3)
+    assert shown == list(range(40))

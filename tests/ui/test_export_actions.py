@@ -313,3 +313,19 @@ def test_a_measurement_is_in_the_image_with_annotations_only(main_window, open_i
     plain = np.asarray(Image.open(window.export_controller.export_image(False, str(tmp_path / "plain.png"))))
     assert np.all(np.abs(seen.astype(int) - colour) <= 10, axis=2).sum() > 100  # the line, across the image
     assert plain.ndim == 2  # grey: nothing drawn over it
+
+
+def test_closing_the_window_cancels_a_running_export(main_window, open_in, qtbot, tmp_path, monkeypatch):
+    import viewer.ui.export_actions as export_actions
+
+    source = copy_of(tmp_path, MR_MULTIFRAME)
+    window = open_in(main_window, [str(source)])
+    gate, real = threading.Event(), export_actions.export_pictures
+    monkeypatch.setattr(export_actions, "export_pictures", lambda *a, **k: (gate.wait(30), real(*a, **k))[1])
+    job = window.export_controller.export_series_pictures(str(tmp_path / "out"))
+    opener = threading.Timer(0.2, gate.set)  # closing waits for the running task: let it go on meanwhile
+    opener.start()
+    window.close()
+    opener.join()
+    assert job.cancel.cancelled
+    assert not (tmp_path / "out").exists()
