@@ -117,3 +117,9 @@ def test_an_unwritable_folder_is_one_line(tmp_path):
     assert "cannot write /sys/x.png" in one_line_error(str(source), "-o", "/sys/x.png")
     assert "cannot make the folder /sys/pngs" in one_line_error(str(source), "--series", "-o", "/sys/pngs")
     assert "/sys/x.mp4" in one_line_error(str(source), "-o", "/sys/x.mp4")
+
+
+def test_a_waveform_is_drawn_as_png_only(tmp_path):
+    ecg = get_testdata_file("waveform_ecg.dcm", download=False)
+    assert "written as PNG" in one_line_error(ecg, "-o", str(tmp_path / "ecg.jpg"))
+    assert not (tmp_path / "ecg.jpg").exists()

@@ -110,6 +110,14 @@ def run_export_command(args: argparse.Namespace) -> int:
         return run_export_reformat(args)
     from viewer.core.documents.waveform import export_if_waveform  # ECG and other waveforms: the paper, --frame = group
 
+    if check_output(args) != "png":  # before anything is read or drawn: waveforms and PDF pages are written as PNG only
+        from viewer.core.dicom.io import read_header
+        from viewer.core.documents.encapsulated import is_document_storage
+        from viewer.core.documents.waveform import is_waveform
+
+        header = read_header(Path(args.input))
+        if is_waveform(header) or is_document_storage(header):
+            raise ViewerError("a waveform or a document's page is written as PNG: name OUT .png", Path(args.input))
     if export_if_waveform(args.input, args.output, args.frame or 1):
         return EXIT_OK
     if args.frame is None:  # None by default only so that a reformat can refuse an explicit --frame
