@@ -136,7 +136,7 @@ def test_saved_measurements_are_burnt_into_the_export(tmp_path, capsys):
     assert tuple(rgb[100, 20]) == (255, 230, 0) and tuple(rgb[30, 20]) == (255, 230, 0)  # on the line, on the rectangle's edge
     assert np.array_equal(rgb[103:, :40, 0], grey[103:, :40])  # away from shapes and labels: the image as exported
     # No measurements kept: the export is the image alone (in RGB).
-    assert main(["export", CT, "-o", str(burnt), "--annotations", "--data-dir", str(tmp_path / "empty")]) == 0
+    assert main(["export", CT, "-o", str(burnt), "--annotations", "--data-dir", str(tmp_path / "empty"), "--overwrite"]) == 0
     assert np.array_equal(np.asarray(Image.open(burnt))[:, :, 1], grey)
 
 

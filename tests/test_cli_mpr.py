@@ -209,8 +209,11 @@ def test_a_real_ct_axial_reformat_is_the_exported_image_itself(tmp_path):
         template.save_as(folder / f"{k}.dcm", enforce_file_format=True)
     stack = np.stack([np.roll(pixels, 40 * k, axis=1) for k in range(3)]).astype(np.float64) - 1024
     for k in range(3):
-        assert main(["export", str(folder / f"{k}.dcm"), "-o", str(tmp_path / "image.png")]) == 0
-        assert main(["export", str(folder), "--plane", "axial", "--slice", str(k + 1), "-o", str(tmp_path / "axial.png")]) == 0
+        # --overwrite: export never replaces a file unless asked
+        assert main(["export", str(folder / f"{k}.dcm"), "-o", str(tmp_path / "image.png"), "--overwrite"]) == 0
+        assert (
+            main(["export", str(folder), "--plane", "axial", "--slice", str(k + 1), "-o", str(tmp_path / "axial.png"), "--overwrite"]) == 0
+        )
         assert np.array_equal(read_png(tmp_path / "axial.png"), read_png(tmp_path / "image.png"))
     assert main(["export", str(folder / "1.dcm"), "--plane", "coronal", "--slice", "300", "-o", str(tmp_path / "coronal.png")]) == 0
     assert np.array_equal(read_png(tmp_path / "coronal.png"), linear_window(stack[::-1, 299, :], 40, 100))

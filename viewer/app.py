@@ -18,8 +18,12 @@ EXIT_INPUT = 2
 
 EPILOG = """\
 commands (run 'dicom-viewer COMMAND --help' for details):
-  export INPUT -o OUT.png [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert] [--annotations]
-        write one frame as an 8-bit PNG, exactly as the pane shows it at 1:1 (of a PDF: page N)
+  export INPUT -o OUT.png|OUT.jpg [--frame N] [--window CENTER WIDTH] [--preset NAME] [--invert]
+         [--annotations] [--corner-text] [--quality Q] [--overwrite]
+        write one frame as an 8-bit PNG or JPEG, exactly as the pane shows it at 1:1 (of a PDF: page N)
+  export INPUT --series -o FOLDER        every image of the series as IMG0001.png..., one window
+  export INPUT [--series] -o OUT.mp4 [--fps N]   a cine (or the series) as H.264 at its frame rate
+  export INPUT [--series] --dicom -o FOLDER      a plain copy of the DICOM files
   extract FILE -o OUT
         write the PDF or CDA document an encapsulated document object holds, bit-exact
   dump FILE [--charset NAME] [--json]

@@ -20,7 +20,7 @@ def test_export_honours_the_umask(tmp_path, umask, mode):
     out = tmp_path / "ct.png"
     for attempt in ("new file", "overwrite"):
         result = subprocess.run(
-            [sys.executable, "-m", "viewer", "export", CT, "-o", str(out)],
+            [sys.executable, "-m", "viewer", "export", CT, "-o", str(out), *(["--overwrite"] if attempt == "overwrite" else [])],
             capture_output=True,
             text=True,
             timeout=120,

@@ -55,6 +55,14 @@ class ImageViewBox(pg.ViewBox):
             factor = 1.01 ** float(delta.y())
             self.scaleBy((factor, factor), center=self.mapToView(ev.buttonDownPos()))
 
+    def mouseClickEvent(self, ev):
+        """A right click (a right drag zooms): the pane's right-click menu; pyqtgraph's own menu is off."""
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            self._pane.context_menu_requested.emit(ev.screenPos().toPoint())
+        else:
+            super().mouseClickEvent(ev)
+
     def wheelEvent(self, ev, axis=None):
         ev.accept()
         steps = ev.delta() / 120.0

@@ -289,6 +289,7 @@ class ImagePane(QWidget):
     cursor_moved = Signal(int, int)
     rendered = Signal()
     view_changed = Signal()  # zoom or pan
+    context_menu_requested = Signal(object)  # a right click (not a zoom drag), at this global QPoint
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -34,7 +34,7 @@ def series_at(path: str | os.PathLike[str]) -> Series:
             raise ViewerError("the folder holds no DICOM images", path)
         if len(found) > 1:
             names = "; ".join(series.label() for series in found[:3]) + ("; ..." if len(found) > 3 else "")
-            raise ViewerError(f"the folder holds {count(len(found), 'series')} ({names}): name a file of the one to reformat", path)
+            raise ViewerError(f"the folder holds {count(len(found), 'series')} ({names}): name a file of the one you mean", path)
         return found[0]
     uid = read_raw_header(path).uid(0x0020000E)  # ViewerError when not DICOM
     for series in _scan(path.parent):
