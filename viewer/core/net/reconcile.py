@@ -1,0 +1,88 @@
+"""Patient reconciliation before sending: the receiving hospital's Patient ID, Issuer, Name and Accession Number.
+
+An outside disc carries the other hospital's identifiers; a PACS files the
+study under its own. :func:`reconciler` gives the per-instance ``prepare``
+hook of :func:`~viewer.core.net.send.send`: it changes only the attributes
+given, on the copy being sent (the file is never written), the rest of the
+dataset unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+
+from viewer.core.dicom.io import ViewerError
+
+#: (keyword, VR, maximum length in characters: PS3.5 Table 6.2-1) of each field a user may set.
+_FIELDS = {
+    "patient_id": ("PatientID", "LO", 64),  # (0010,0020)
+    "issuer": ("IssuerOfPatientID", "LO", 64),  # (0010,0021)
+    "patient_name": ("PatientName", "PN", 64),  # (0010,0010), per component group
+    "accession": ("AccessionNumber", "SH", 16),  # (0008,0050)
+}
+
+
+@dataclass
+class PatientFields:
+    """New values; None leaves an attribute as it is, "" empties it."""
+
+    patient_id: str | None = None
+    issuer: str | None = None
+    patient_name: str | None = None
+    accession: str | None = None
+
+    def changes(self) -> dict[str, str]:
+        """{keyword: new value} of the fields given, checked against their VR (raises ViewerError)."""
+        changes = {}
+        for name, (keyword, vr, limit) in _FIELDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = str(value).strip()
+            if "\\" in value or any(ord(ch) < 0x20 for ch in value):
+                raise ViewerError(f"{keyword} cannot hold a backslash or control characters (PS3.5 6.2)")
+            pieces = value.split("=") if vr == "PN" else [value]
+            if vr == "PN" and (len(pieces) > 3 or any(piece.count("^") > 4 for piece in pieces)):
+                raise ViewerError(f"{keyword} '{value}' has more than 5 components or 3 groups (PS3.5 6.2.1)")
+            if any(len(piece) > limit for piece in pieces):
+                raise ViewerError(f"{keyword} '{value}' is longer than {limit} characters ({vr}, PS3.5 6.2)")
+            changes[keyword] = value
+        return changes
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) is not None for name in _FIELDS)
+
+
+def reconciler(fields: PatientFields) -> Callable[[Dataset], Dataset]:
+    """The ``prepare`` hook that writes `fields` into each dataset sent (values checked now: raises ViewerError)."""
+    changes = fields.changes()
+
+    def reconcile(ds: Dataset) -> Dataset:
+        if any(not value.isascii() for value in changes.values()) and not _encodable(ds, changes):
+            # Every text value is decoded with the old character set first, then written in UTF-8 (PS3.3 C.12.1.1.2).
+            ds.decode()
+            ds.SpecificCharacterSet = "ISO_IR 192"
+        for keyword, value in changes.items():
+            setattr(ds, keyword, value)
+        return ds
+
+    return reconcile
+
+
+def _encodable(ds: Dataset, changes: dict[str, str]) -> bool:
+    """Whether the dataset's declared character set can hold the new values."""
+    from pydicom.charset import convert_encodings, encode_string
+
+    declared = ds.get("SpecificCharacterSet")
+    if not declared:
+        return False  # the default repertoire is ASCII only
+    encodings = convert_encodings([declared] if isinstance(declared, str) else list(declared))
+    try:
+        for value in changes.values():
+            encode_string(value, encodings)
+    except (UnicodeEncodeError, LookupError, ValueError):
+        return False
+    return True

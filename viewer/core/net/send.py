@@ -1,0 +1,348 @@
+"""C-STORE SCU (PS3.4 B.2, PS3.7 9.1.1): send instances to a node, each one's fate reported.
+
+:func:`send` opens one association for the whole run (a new one when the
+peer drops it: the instance in flight is sent again, and the loss counted),
+proposes for each SOP class a context in each stored transfer syntax and one
+in Explicit/Implicit VR Little Endian (PS3.8 9.3.2.2), and sends each file:
+
+* in its stored syntax when the node accepted it, the file's own bytes
+  (:mod:`~viewer.core.net.outgoing`: no decode, no re-encode);
+* else decompressed, or re-encoded, to the little-endian syntax the node
+  accepted, when that is lossless;
+* else not at all: refused, with the reason (the node refused the SOP class,
+  or only a lossy instance's decompression would do).
+
+Each instance ends :data:`STORED`, :data:`WARNING` (stored, with the status),
+:data:`FAILED` (the status code and its meaning, or why it could not be read
+or sent), :data:`REFUSED` or :data:`NOT_SENT` (cancelled, or the connection
+lost and not regained). A cancel lets the C-STORE in flight finish for
+:data:`~viewer.core.net.association.CANCEL_GRACE` seconds (C-STORE has no
+C-CANCEL, PS3.7 9.3.1), then aborts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from viewer.core.dicom.io import ViewerError
+from viewer.core.net.association import CANCEL_GRACE, Association, AssociationLog, Stopped, open_association
+from viewer.core.net.connection import PeerGone
+from viewer.core.net.dimse import C_STORE_RQ, DATASET_FOLLOWS, MEDIUM, SUCCESS
+from viewer.core.net.nodes import LocalAE, Node
+from viewer.core.net.outgoing import LITTLE_ENDIAN, Outgoing, payload, survey, uid_name
+from viewer.core.net.pdu import Proposal
+from viewer.core.runtime.tasks import CancelToken
+from viewer.core.runtime.wording import count
+
+#: An instance's fate.
+STORED, WARNING, FAILED, REFUSED, NOT_SENT = "stored", "warning", "failed", "refused", "not sent"
+
+#: C-STORE statuses in words (PS3.4 B.2.3, PS3.7 C), besides the categories pynetdicom names.
+STORE_STATUSES = {
+    0x0000: "success",
+    0xB000: "coercion of data elements",
+    0xB006: "elements discarded",
+    0xB007: "data set does not match SOP class",
+    0x0117: "invalid SOP instance",
+    0x0122: "SOP class not supported",
+    0x0124: "not authorised",
+    0x0210: "duplicate invocation",
+    0x0211: "unrecognised operation",
+    0x0212: "mistyped argument",
+}
+#: The most contexts one association may propose (PS3.8 9.3.2.2: IDs 1 to 255, odd).
+MAX_CONTEXTS = 128
+#: Times the same instance may be in flight when the association breaks before it counts as failed.
+TRIES_PER_INSTANCE = 2
+
+
+@dataclass
+class InstanceFate:
+    """What happened to one file: ``fate`` (one of STORED, WARNING, FAILED, REFUSED, NOT_SENT), the C-STORE
+    status when one came, ``reason`` in words, and the syntax it went in (``transcoded`` when not its own)."""
+
+    path: str
+    sop_instance_uid: str = ""
+    sop_class_uid: str = ""
+    fate: str = NOT_SENT
+    status: int | None = None
+    reason: str = ""
+    stored_syntax: str = ""
+    sent_syntax: str = ""
+    transcoded: bool = False
+
+    @property
+    def stored(self) -> bool:
+        return self.fate in (STORED, WARNING)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["status"] = None if self.status is None else f"0x{self.status:04X}"
+        return data
+
+
+@dataclass
+class SendProgress:
+    """After each instance: how many of ``total`` are done, and the last one's fate."""
+
+    done: int
+    total: int
+    last: InstanceFate
+
+
+@dataclass
+class SendResult:
+    fates: list[InstanceFate] = field(default_factory=list)
+    #: associations that broke during the run (peer dropped, aborted or went silent)
+    associations_lost: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    def of(self, *fates: str) -> list[InstanceFate]:
+        return [f for f in self.fates if f.fate in fates]
+
+    @property
+    def all_stored(self) -> bool:
+        return all(f.stored for f in self.fates)
+
+    def failures(self) -> list[str]:
+        """The files of the instances not stored, to send again ("Retry failures")."""
+        return [f.path for f in self.fates if not f.stored]
+
+    def summary(self) -> str:
+        """One line: "12 stored, 1 with warnings, 2 failed, 1 refused, 3 not sent"."""
+        parts = [f"{len(self.of(STORED, WARNING))} stored"]
+        for fate, words in ((WARNING, "with warnings"), (FAILED, "failed"), (REFUSED, "refused"), (NOT_SENT, "not sent")):
+            if self.of(fate):
+                parts.append(f"{len(self.of(fate))} {words}")
+        if self.associations_lost:
+            parts.append(f"association lost {count(self.associations_lost, 'time')}")
+        return ", ".join(parts)
+
+
+def store_status_text(status: int) -> str:
+    """A C-STORE status as a user reads it: "failure 0xA700: out of resources"."""
+    from pynetdicom.status import code_to_category
+
+    if status in STORE_STATUSES:
+        meaning = STORE_STATUSES[status]
+    elif status & 0xFF00 == 0xA700:
+        meaning = "out of resources"
+    elif status & 0xFF00 == 0xA900:
+        meaning = "data set does not match SOP class"
+    elif status & 0xF000 == 0xC000:
+        meaning = "cannot understand"
+    else:
+        meaning = ""
+    return f"{code_to_category(status).lower()} 0x{status:04X}" + (f": {meaning}" if meaning else "")
+
+
+def proposal_for(items: Sequence[Outgoing]) -> list[tuple[str, list[str]]]:
+    """Per SOP class: a context for each stored syntax other than little endian, then one for Explicit and Implicit VR LE."""
+    contexts: list[tuple[str, list[str]]] = []
+    for sop_class in dict.fromkeys(item.sop_class_uid for item in items):
+        stored = dict.fromkeys(item.transfer_syntax for item in items if item.sop_class_uid == sop_class)
+        contexts += [(sop_class, [syntax]) for syntax in stored if syntax not in LITTLE_ENDIAN]
+        contexts.append((sop_class, list(LITTLE_ENDIAN)))
+    return contexts
+
+
+def _groups(items: list[tuple[int, Outgoing]]) -> list[list[tuple[int, Outgoing]]]:
+    """Instances in runs whose contexts fit one association (at most 128), SOP class by SOP class."""
+    by_class: dict[str, list[tuple[int, Outgoing]]] = {}
+    for entry in items:
+        by_class.setdefault(entry[1].sop_class_uid, []).append(entry)
+    groups: list[list[tuple[int, Outgoing]]] = [[]]
+    used = 0
+    for entries in by_class.values():
+        needed = len(proposal_for([o for _, o in entries]))
+        if used and used + needed > MAX_CONTEXTS:
+            groups.append([])
+            used = 0
+        groups[-1] += entries
+        used += needed
+    return [g for g in groups if g]
+
+
+def choose_context(assoc: Association, item: Outgoing, prepared: bool) -> tuple[int, str]:
+    """(context ID, transfer syntax) to send `item` on; raises :class:`Refusal` saying why there is none.
+
+    Its stored syntax first (its own bytes; a prepared copy keeps its
+    compression), else the accepted little-endian one, when the stored data
+    may be decompressed or re-encoded without loss.
+    """
+    own = little = None
+    for context_id, (abstract, syntax) in assoc.accepted.items():
+        if abstract != item.sop_class_uid:
+            continue
+        if syntax == item.transfer_syntax and (item.offset is not None or prepared or syntax in LITTLE_ENDIAN):
+            own = own or (context_id, syntax)
+        elif syntax in LITTLE_ENDIAN:
+            little = little or (context_id, syntax)
+    if own is not None:
+        return own
+    if little is None:
+        raise Refusal(f"{assoc.called_ae} does not accept {uid_name(item.sop_class_uid)} (presentation context refused)")
+    if not item.decompresses_losslessly():
+        raise Refusal(
+            f"stored as {item.syntax_name} (lossy), which {assoc.called_ae} does not accept; "
+            "a decompressed copy of a lossy image is not sent (it would pass for the original)"
+        )
+    return little
+
+
+class Refusal(ViewerError):
+    """The instance cannot go to this node: no accepted context it may be sent in."""
+
+
+def send(
+    node: Node,
+    local: LocalAE,
+    files: Sequence[str | Path],
+    *,
+    prepare: Callable[[Dataset], Dataset] | None = None,
+    progress: Callable[[SendProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+    log: AssociationLog | None = None,
+) -> SendResult:
+    """C-STORE every file to `node`; never raises for what happens to an instance or the association.
+
+    `prepare` gets a copy of each dataset and returns what to send (patient
+    reconciliation, de-identification); the files are only read.
+    """
+    started = time.monotonic()
+    cancel = cancel or CancelToken()
+    result = SendResult([InstanceFate(str(path)) for path in files])
+    readable: list[tuple[int, Outgoing]] = []
+    done = 0
+
+    def finish(index: int, fate: str, reason: str = "", status: int | None = None) -> None:
+        nonlocal done
+        entry = result.fates[index]
+        entry.fate, entry.reason, entry.status = fate, reason, status
+        done += 1
+        if progress is not None:
+            progress(SendProgress(done, len(result.fates), entry))
+
+    for index, path in enumerate(files):
+        try:
+            item = survey(path)
+        except ViewerError as exc:
+            finish(index, FAILED, _reason(exc))
+            continue
+        entry = result.fates[index]
+        entry.sop_instance_uid, entry.sop_class_uid, entry.stored_syntax = item.sop_instance_uid, item.sop_class_uid, item.transfer_syntax
+        readable.append((index, item))
+    for group in _groups(readable):
+        _send_group(node, local, group, prepare, cancel, log, result, finish)
+    result.cancelled = cancel.cancelled
+    result.seconds = time.monotonic() - started
+    if log is not None:
+        log.add(f"send to {node.address}: {result.summary()}")
+    return result
+
+
+def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: SendResult, finish) -> None:
+    """Send one run of instances on one association (again after a break), each instance's fate recorded."""
+    queue = deque(group)
+    tries: dict[int, int] = {}
+    proposal = Proposal(proposal_for([item for _, item in group]))
+    assoc: Association | None = None
+    message_id = 0
+    try:
+        while queue:
+            if cancel.cancelled:
+                for index, _ in queue:
+                    finish(index, NOT_SENT, "cancelled before it was sent")
+                return
+            if assoc is None:
+                try:
+                    assoc = _associate(node, local, proposal, log, cancel)
+                except ViewerError as exc:
+                    lost = result.associations_lost > 0
+                    why = f"the association was lost and could not be opened again ({exc})" if lost else str(exc)
+                    for index, _ in queue:
+                        finish(index, NOT_SENT, why)
+                    return
+            index, item = queue[0]
+            try:
+                context_id, syntax = choose_context(assoc, item, prepare is not None)
+                data, sop_class, sop_instance, transcoded = payload(item, syntax, prepare)
+            except ViewerError as exc:
+                queue.popleft()
+                finish(index, REFUSED if isinstance(exc, Refusal) else FAILED, _reason(exc))
+                continue
+            entry = result.fates[index]
+            entry.sent_syntax, entry.transcoded = syntax, transcoded
+            entry.sop_instance_uid, entry.sop_class_uid = sop_instance, sop_class
+            message_id = message_id % 0xFFFF + 1  # (0000,0110) is US: 1 to 65535
+            command = {
+                "AffectedSOPClassUID": sop_class,
+                "CommandField": C_STORE_RQ,
+                "MessageID": message_id,
+                "Priority": MEDIUM,
+                "CommandDataSetType": DATASET_FOLLOWS,
+                "AffectedSOPInstanceUID": sop_instance,
+            }
+            try:
+                (response,) = assoc.ask(context_id, command, data)
+            except PeerGone as exc:
+                assoc = None
+                if cancel.cancelled:
+                    queue.popleft()
+                    finish(index, NOT_SENT, f"cancelled while it was being sent ({exc}); the node may or may not have stored it")
+                    continue
+                result.associations_lost += 1
+                tries[index] = tries.get(index, 0) + 1
+                if log is not None:
+                    log.add(f"association lost while sending {sop_instance}: {exc}; opening a new one")
+                if tries[index] >= TRIES_PER_INSTANCE:
+                    queue.popleft()
+                    finish(index, FAILED, f"the association broke each time it was sent ({exc})")
+                continue  # the same instance again, on a new association
+            queue.popleft()
+            status = response.command.get("Status")
+            assoc.recycle(response.buffers)
+            comment = response.command.get("ErrorComment")
+            suffix = f" ({comment})" if comment else ""
+            if status == SUCCESS:
+                finish(index, STORED, "", status)
+            elif isinstance(status, int) and (status & 0xF000 == 0xB000 or status == 0x0001):
+                finish(index, WARNING, store_status_text(status) + suffix, status)
+            else:
+                code = status if isinstance(status, int) else None
+                finish(index, FAILED, (store_status_text(code) if code is not None else "no status in the response") + suffix, code)
+    finally:
+        if assoc is not None:
+            if cancel.cancelled:
+                assoc.abort()
+            else:
+                assoc.release()
+
+
+def _associate(node: Node, local: LocalAE, proposal: Proposal, log, cancel: CancelToken) -> Association:
+    """An association for sending; a cancel waits :data:`CANCEL_GRACE` s for the C-STORE in flight (it has no C-CANCEL)."""
+    assoc = open_association(node, local, proposal, log, None, silence="{address} did not answer a C-STORE for {timeout} s")
+    cancelled_at: list[float] = []
+
+    def watch() -> None:
+        if cancel.cancelled:
+            cancelled_at[:1] = cancelled_at[:1] or [time.monotonic()]
+            if time.monotonic() - cancelled_at[0] > CANCEL_GRACE:
+                assoc.log(f"{assoc.address}: stopped ({CANCEL_GRACE:g} s after the cancel, the C-STORE still unanswered)")
+                assoc.abort()
+                raise Stopped(f"{assoc.address}: stopped before the node answered")
+
+    assoc.on_idle = watch
+    return assoc
+
+
+def _reason(exc: ViewerError) -> str:
+    """The error's line without the file's name (the table shows the file beside it)."""
+    return getattr(exc, "reason", None) or str(exc)
