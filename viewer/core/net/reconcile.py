@@ -73,16 +73,28 @@ def reconciler(fields: PatientFields) -> Callable[[Dataset], Dataset]:
 
 
 def _encodable(ds: Dataset, changes: dict[str, str]) -> bool:
-    """Whether the dataset's declared character set can hold the new values."""
-    from pydicom.charset import convert_encodings, encode_string
+    """Whether one of the dataset's declared character sets holds each new value whole.
+
+    Asked of Python's codecs: pydicom's ``encode_string`` does not fail, it
+    writes "?" for what it cannot encode. A value that would need ISO 2022
+    code extensions across sets counts as not encodable (UTF-8 then holds it).
+    """
+    from pydicom.charset import convert_encodings
 
     declared = ds.get("SpecificCharacterSet")
     if not declared:
         return False  # the default repertoire is ASCII only
-    encodings = convert_encodings([declared] if isinstance(declared, str) else list(declared))
     try:
-        for value in changes.values():
-            encode_string(value, encodings)
-    except (UnicodeEncodeError, LookupError, ValueError):
+        encodings = convert_encodings([declared] if isinstance(declared, str) else list(declared))
+    except (LookupError, ValueError):
         return False
+    for value in changes.values():
+        for encoding in encodings:
+            try:
+                value.encode(encoding)
+                break
+            except (UnicodeEncodeError, LookupError):
+                continue
+        else:
+            return False
     return True
