@@ -328,3 +328,22 @@ def test_transcoded_copy_is_not_the_file(disc):
     ds = pydicom.filereader.read_dataset(pydicom.filebase.DicomBytesIO(data), False, True)
     original = pydicom.dcmread(path)
     assert ds.PixelData == copy.deepcopy(original).pixel_array.astype("<u2" if original.PixelRepresentation == 0 else "<i2").tobytes()
+
+
+def test_large_datasets_are_streamed_from_the_file(disc, tmp_path, monkeypatch):
+    """Above STREAM_ABOVE the dataset is read in pieces as it is sent: the same bytes arrive."""
+    from viewer.core.net import outgoing
+    from viewer.core.net import send as send_module
+
+    monkeypatch.setattr(outgoing, "STREAM_ABOVE", 1000)  # every test file is larger
+    monkeypatch.setattr(send_module, "_STREAM_READ", 20000)  # one PDU's worth per read: several reads per file
+    scp = DroppingSCP(tmp_path / "received", drops=[])
+    try:
+        files = disc["ct"][:2] + disc["rle"]
+        result = send(scp.node(), LOCAL, files)
+    finally:
+        scp.stop()
+    assert [f.fate for f in result.fates] == [STORED] * 3
+    arrived = _arrived(scp)
+    for path, fate in zip(files, result.fates):
+        assert arrived[fate.sop_instance_uid] == dataset_bytes(path.read_bytes())

@@ -150,10 +150,27 @@ def _survey_with_pydicom(path: Path, bare: bool) -> Outgoing:
     return Outgoing(path, sop_class, sop_instance, str(syntax), 0 if bare else None, lossy)
 
 
-def stored_bytes(outgoing: Outgoing) -> bytes:
-    """The encoded dataset as stored in the file (after its meta group), for a context in its own syntax."""
+#: Datasets larger than this are sent from the file in pieces as they are read, never held whole (a 2 GB multi-frame).
+STREAM_ABOVE = 8 * 1024 * 1024
+
+
+@dataclass
+class StoredDataset:
+    """The encoded dataset as it lies in the file: `size` bytes from `offset`, to be read as it is sent."""
+
+    path: Path
+    offset: int
+    size: int
+
+
+def stored_bytes(outgoing: Outgoing) -> bytes | StoredDataset:
+    """The encoded dataset as stored in the file (after its meta group), for a context in its own syntax:
+    read whole (one read), or, above :data:`STREAM_ABOVE`, where to read it from as it is sent."""
     try:
         with open(outgoing.path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size - (outgoing.offset or 0)
+            if size > STREAM_ABOVE:
+                return StoredDataset(outgoing.path, outgoing.offset or 0, size)
             f.seek(outgoing.offset or 0)
             return f.read()
     except OSError as exc:
@@ -228,7 +245,7 @@ def encode(ds: Dataset, transfer_syntax: str) -> bytes:
         raise ViewerError(f"cannot be encoded in {uid_name(syntax)} ({exc})") from None
 
 
-def payload(outgoing: Outgoing, target: str, prepare: Callable[[Dataset], Dataset] | None) -> tuple[bytes, str, str, bool]:
+def payload(outgoing: Outgoing, target: str, prepare: Callable[[Dataset], Dataset] | None) -> tuple[bytes | StoredDataset, str, str, bool]:
     """(dataset bytes, SOP class, SOP instance, transcoded) for a context in `target`.
 
     The file's own bytes when `target` is its stored syntax and there is no

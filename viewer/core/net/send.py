@@ -33,10 +33,10 @@ from pydicom.dataset import Dataset
 from viewer.core.dicom.io import ViewerError
 from viewer.core.net.association import CANCEL_GRACE, Association, AssociationLog, Stopped, open_association
 from viewer.core.net.connection import PeerGone
-from viewer.core.net.dimse import C_STORE_RQ, DATASET_FOLLOWS, MEDIUM, SUCCESS
+from viewer.core.net.dimse import C_STORE_RQ, C_STORE_RSP, DATASET_FOLLOWS, MEDIUM, SUCCESS, Message
 from viewer.core.net.nodes import LocalAE, Node
-from viewer.core.net.outgoing import LITTLE_ENDIAN, Outgoing, payload, survey, uid_name
-from viewer.core.net.pdu import Proposal
+from viewer.core.net.outgoing import LITTLE_ENDIAN, Outgoing, StoredDataset, payload, survey, uid_name
+from viewer.core.net.pdu import P_DATA_TF, PDU_HEADER, PDV_HEADER, Proposal
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 
@@ -291,7 +291,7 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
                 "AffectedSOPInstanceUID": sop_instance,
             }
             try:
-                (response,) = assoc.ask(context_id, command, data)
+                response = _store(assoc, context_id, command, data)
             except PeerGone as exc:
                 assoc = None
                 if cancel.cancelled:
@@ -306,6 +306,11 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
                     queue.popleft()
                     finish(index, FAILED, f"the association broke each time it was sent ({exc})")
                 continue  # the same instance again, on a new association
+            except ViewerError as exc:  # the file failed while being streamed: that association was aborted
+                assoc = None
+                queue.popleft()
+                finish(index, FAILED, _reason(exc))
+                continue
             queue.popleft()
             status = response.command.get("Status")
             assoc.recycle(response.buffers)
@@ -324,6 +329,44 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
                 assoc.abort()
             else:
                 assoc.release()
+
+
+#: Bytes read from a file at a time when its dataset is streamed (a whole number of PDUs).
+_STREAM_READ = 1024 * 1024
+
+
+def _store(assoc: Association, context_id: int, command: dict, data: bytes | StoredDataset) -> Message:
+    """One C-STORE request and its response; a large dataset is read from its file as it goes (PS3.8 9.3.5: P-DATA-TF PDUs)."""
+    if not isinstance(data, StoredDataset):
+        (response,) = assoc.ask(context_id, command, data)
+        return response
+    assoc.send_message(context_id, command)  # the command set alone: (0000,0800) says a dataset follows
+    room = assoc.peer_max_pdu - 6 if assoc.peer_max_pdu else _STREAM_READ  # a PDV item's header is 6 bytes
+    per_read = max(1, _STREAM_READ // room) * room
+    remaining = data.size
+    try:
+        with open(data.path, "rb") as f:
+            f.seek(data.offset)
+            while remaining > 0:
+                chunk = memoryview(f.read(min(per_read, remaining)))
+                if not chunk:
+                    raise OSError("the file got shorter while it was being sent")
+                remaining -= len(chunk)
+                pdus = []
+                for start in range(0, len(chunk), room):
+                    piece = chunk[start : start + room]
+                    last = 0x02 if remaining == 0 and start + room >= len(chunk) else 0x00
+                    pdv = PDV_HEADER.pack(len(piece) + 2, context_id, last) + piece
+                    pdus.append(PDU_HEADER.pack(P_DATA_TF, len(pdv)) + pdv)
+                assoc.send_raw(b"".join(pdus))
+    except OSError as exc:  # half a dataset is on its way: only an abort ends it (PS3.8 7.3)
+        assoc.abort()
+        raise ViewerError(f"cannot be read while being sent ({exc.strerror or exc})", data.path) from None
+    while True:
+        message = assoc.receive()
+        if message.command.get("CommandField") == C_STORE_RSP and message.command.get("MessageIDBeingRespondedTo") == command["MessageID"]:
+            return message
+        assoc.recycle(message.buffers)
 
 
 def _associate(node: Node, local: LocalAE, proposal: Proposal, log, cancel: CancelToken) -> Association:
