@@ -227,6 +227,8 @@ def send(
         entry = result.fates[index]
         entry.fate, entry.reason, entry.status = fate, reason, status
         done += 1
+        if log is not None and fate != STORED:  # the log says what became of each instance that was not simply stored
+            log.add(f"{fate}: {Path(entry.path).name} ({entry.sop_instance_uid or 'no UID'}): {reason}")
         if progress is not None:
             progress(SendProgress(done, len(result.fates), entry))
 
