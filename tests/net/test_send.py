@@ -347,3 +347,23 @@ def test_large_datasets_are_streamed_from_the_file(disc, tmp_path, monkeypatch):
     arrived = _arrived(scp)
     for path, fate in zip(files, result.fates):
         assert arrived[fate.sop_instance_uid] == dataset_bytes(path.read_bytes())
+
+
+@pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "image_dfl.dcm", "MR_small_implicit.dcm", "SC_rgb_rle.dcm"])
+@pytest.mark.parametrize("target", ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+def test_lossless_re_encoding_keeps_every_value(name, target):
+    """Big endian, deflated, implicit and RLE instances re-encoded for a little-endian context: pydicom reading
+    the original file (the reference) and reading what would be sent see the same values and pixels."""
+    from viewer.core.net.outgoing import payload, survey
+
+    path = get_testdata_file(name)
+    data, _, _, transcoded = payload(survey(path), target, None)
+    sent = pydicom.filereader.read_dataset(pydicom.filebase.DicomBytesIO(data), target == "1.2.840.10008.1.2", True)
+    sent.file_meta = pydicom.dataset.FileMetaDataset()
+    sent.file_meta.TransferSyntaxUID = target
+    original = pydicom.dcmread(path)
+    assert transcoded == (original.file_meta.TransferSyntaxUID != target)
+    np.testing.assert_array_equal(sent.pixel_array, original.pixel_array)
+    for element in original:
+        if element.keyword not in ("PixelData", "PhotometricInterpretation", "PlanarConfiguration") and element.VR != "SQ":
+            assert sent[element.tag].value == element.value, element.keyword

@@ -229,6 +229,22 @@ def decompress(ds: Dataset, path=None) -> None:
     ds["PixelData"].is_undefined_length = False
 
 
+#: VRs whose values are words of a fixed size that pydicom keeps as the file's bytes (PS3.5 6.2): swapped
+#: from big to little endian by hand. Pixel Data is decoded instead (its word size is Bits Allocated's).
+_WORD_SIZES = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _words_to_little_endian(ds: Dataset) -> None:
+    """Swap the bytes of every OW/OL/OF/OD/OV value but Pixel Data (LUT data, overlays, curves: PS3.5 7.3)."""
+    import numpy as np
+
+    for element in ds.iterall():
+        size = _WORD_SIZES.get(element.VR)
+        if size is None or element.tag == 0x7FE00010 or not isinstance(element.value, bytes) or len(element.value) % size:
+            continue
+        element.value = np.frombuffer(element.value, dtype=f">u{size}").astype(f"<u{size}").tobytes()
+
+
 def encode(ds: Dataset, transfer_syntax: str) -> bytes:
     """A dataset (without File Meta) encoded in `transfer_syntax`; deflated syntaxes deflated here (PS3.5 A.5)."""
     from viewer.core.net.dimse import encode_identifier
@@ -258,9 +274,12 @@ def payload(outgoing: Outgoing, target: str, prepare: Callable[[Dataset], Datase
     ds = read_dataset(outgoing)
     if prepare is not None:
         ds = prepare(ds)
-    stored = uids.UID(outgoing.transfer_syntax)
-    if stored.is_encapsulated and not uids.UID(target).is_encapsulated and "PixelData" in ds:
-        decompress(ds, outgoing.path)
+    stored, wanted = uids.UID(outgoing.transfer_syntax), uids.UID(target)
+    big_to_little = not stored.is_little_endian and wanted.is_little_endian
+    if (stored.is_encapsulated or big_to_little) and not wanted.is_encapsulated and "PixelData" in ds:
+        decompress(ds, outgoing.path)  # native little-endian pixels, whatever the stored encoding
+    if big_to_little:
+        _words_to_little_endian(ds)
     data = encode(ds, target)
     sop_class = str(ds.get("SOPClassUID", "") or outgoing.sop_class_uid)
     sop_instance = str(ds.get("SOPInstanceUID", "") or outgoing.sop_instance_uid)
