@@ -60,6 +60,9 @@ def test_send_dialog_sends_reconciled_copies_reports_fates_and_retries(main_wind
     fates = [f.fate for f in dialog.result.fates]
     assert fates.count(STORED) == 1 and fates.count(NOT_SENT) == 3
     assert dialog.table.rowCount() == 4 and dialog.retry_button.isEnabled()
+    shown = [dialog.table.item(row, 1).text() for row in range(4)]
+    assert shown == [NOT_SENT] * 3 + [STORED]  # what needs the user's attention first
+    assert all(dialog.table.item(row, 3).text() for row in range(3))  # each with its reason
     assert "1 stored, 3 not sent" in dialog.status.text()
     dialog.log_button.setChecked(True)
     assert "A-ASSOCIATE-RQ" in dialog.log_view.toPlainText() and "C-STORE-RQ" in dialog.log_view.toPlainText()

@@ -12,6 +12,7 @@ reconciliation), and the association log.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
@@ -142,7 +143,7 @@ class SendDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.log_view, 1)
         layout.addLayout(buttons)
-        self.resize(820, 560)
+        self.resize(900, 720)
 
     # -- sending
 
@@ -222,9 +223,12 @@ class SendDialog(QDialog):
         previous = {f.path: f for f in self.result.fates} if self.result is not None else {}
         previous.update({f.path: f for f in result.fates})  # a retry's fates replace the earlier ones
         merged = SendResult([previous[p] for p in dict.fromkeys([*previous])], result.associations_lost, result.cancelled, result.seconds)
-        for fate in result.fates:
-            self._show_fate(fate)
         self.result = merged
+        # The table again, what was not stored first: those are what the user has to act on.
+        self.table.setRowCount(0)
+        self._rows.clear()
+        for fate in sorted(merged.fates, key=lambda f: f.stored):
+            self._show_fate(fate)
         self._finish(("Cancelled. " if result.cancelled else "") + f"{merged.summary()} ({self._node.address}).")
 
     def _failed(self, error: BaseException) -> None:
@@ -253,9 +257,10 @@ class SendDialog(QDialog):
             details = f"sent as {uid_name(fate.sent_syntax)} (stored as {uid_name(fate.stored_syntax)})" + (
                 f"; {details}" if details else ""
             )
-        for column, value in enumerate((fate.path, fate.fate, status, details, fate.sop_instance_uid)):
+        cells = ((Path(fate.path).name, fate.path), (fate.fate, None), (status, None), (details, None), (fate.sop_instance_uid, None))
+        for column, (value, tip) in enumerate(cells):
             item = QTableWidgetItem(value)
-            item.setToolTip(value)
+            item.setToolTip(tip or value)  # the file's whole path, the whole reason
             self.table.setItem(row, column, item)
 
     # -- the association log
