@@ -13,7 +13,7 @@ from pathlib import Path
 
 from viewer.core.net.association import Association
 from viewer.core.net.connection import PeerGone
-from viewer.core.net.dimse import C_STORE_RQ
+from viewer.core.net.dimse import C_STORE_RQ, C_STORE_RSP, NO_DATASET
 from viewer.core.net.nodes import Node, Timeouts
 from viewer.core.net.storage import TRANSFER_SYNTAXES, InstanceWriter
 from viewer.core.net.storage_scp import answer_store, store_sink
@@ -23,8 +23,12 @@ class DroppingSCP:
     """A Storage SCP on our own upper layer that, on its n-th connection, drops the TCP connection
     when the k-th C-STORE request has arrived (``drops[n] = k``; None: behaves), without answering it."""
 
-    def __init__(self, folder: Path, drops: list[int | None], accept_after: int | None = None, port: int = 0):
+    def __init__(
+        self, folder: Path, drops: list[int | None], accept_after: int | None = None, port: int = 0, answers: dict[int, int] | None = None
+    ):
         self.writer = InstanceWriter(folder)
+        self.answers = answers or {}  # the n-th C-STORE of the whole run (from 1) answered with this status, not stored
+        self.stores = 0
         self.drops = drops
         self.accept_after = accept_after  # stop listening after this many connections
         self.listener = socket.create_server(("127.0.0.1", port))
@@ -62,6 +66,10 @@ class DroppingSCP:
                 if message.command.get("CommandField") != C_STORE_RQ:
                     continue
                 stores += 1
+                self.stores += 1
+                if self.stores in self.answers:
+                    self._answer(assoc, message, self.answers[self.stores])
+                    continue
                 if stores == drop_at:
                     assoc.sock.close()  # the cable pulled: no A-ABORT, no response
                     assoc.sock = None
@@ -71,6 +79,25 @@ class DroppingSCP:
             pass
         finally:
             assoc.close()
+
+    @staticmethod
+    def _answer(assoc: Association, message, status: int) -> None:
+        """A C-STORE response with `status` (PS3.4 B.2.3) and an error comment; the dataset is dropped."""
+        if message.sink is not None:
+            message.sink.discard()
+        assoc.recycle(message.buffers)
+        request = message.command
+        response = {
+            "AffectedSOPClassUID": request.get("AffectedSOPClassUID", ""),
+            "CommandField": C_STORE_RSP,
+            "MessageIDBeingRespondedTo": request.get("MessageID", 0),
+            "CommandDataSetType": NO_DATASET,
+            "Status": status,
+            "AffectedSOPInstanceUID": request.get("AffectedSOPInstanceUID", ""),
+        }
+        if status & 0xF000 != 0xB000:
+            response["ErrorComment"] = "test refusal"
+        assoc.send_message(message.context_id, response)
 
     def stop(self) -> None:
         self.stopping.set()

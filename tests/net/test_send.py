@@ -367,3 +367,73 @@ def test_lossless_re_encoding_keeps_every_value(name, target):
     for element in original:
         if element.keyword not in ("PixelData", "PhotometricInterpretation", "PlanarConfiguration") and element.VR != "SQ":
             assert sent[element.tag].value == element.value, element.keyword
+
+
+def test_statuses_warning_and_failure_are_reported_with_their_codes(disc, tmp_path, capsys, monkeypatch):
+    """A node answering 0xB000 (coercion: stored, warning) and 0xA700 (out of resources: failed, PS3.4 B.2.3)."""
+    from viewer.cli import main
+
+    monkeypatch.setenv("DICOM_VIEWER_CONFIG", str(tmp_path / "config"))
+    scp = DroppingSCP(tmp_path / "received", drops=[], answers={2: 0xB000, 3: 0xA700})
+    try:
+        code = main(["send", f"FAKE@127.0.0.1:{scp.port}", *map(str, disc["ct"]), "--json"])
+    finally:
+        scp.stop()
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    fates = [(i["fate"], i["status"]) for i in summary["instances"]]
+    assert fates == [("stored", "0x0000"), ("warning", "0xB000"), ("failed", "0xA700"), ("stored", "0x0000")]
+    assert "out of resources" in summary["instances"][2]["reason"] and "test refusal" in summary["instances"][2]["reason"]
+    assert "coercion" in summary["instances"][1]["reason"]
+    assert code == 2 and "1 of 4 instances not stored" in captured.err and "1 failed" in captured.err  # a warning is stored
+
+
+def test_a_prepare_hook_that_fails_costs_only_its_instance(disc, tmp_path):
+    bad = pydicom.dcmread(disc["ct"][1]).SOPInstanceUID
+
+    def prepare(ds):
+        if ds.SOPInstanceUID == bad:
+            raise RuntimeError("cannot handle this one")
+        return ds
+
+    scp = DroppingSCP(tmp_path / "received", drops=[])
+    try:
+        result = send(scp.node(), LOCAL, disc["ct"], prepare=prepare)
+    finally:
+        scp.stop()
+    assert [f.fate for f in result.fates] == [STORED, FAILED, STORED, STORED]
+    assert "could not be prepared" in result.fates[1].reason and "cannot handle this one" in result.fates[1].reason
+
+
+def test_cli_sends_dicomdir_media(disc, tmp_path, capsys, monkeypatch):
+    """A media root with a DICOMDIR made by dcmtk's dcmmkdir: its records' files are what is sent."""
+    from viewer.cli import main
+
+    monkeypatch.setenv("DICOM_VIEWER_CONFIG", str(tmp_path / "config"))
+    media = tmp_path / "media"
+    (media / "DICOM").mkdir(parents=True)
+    for number, path in enumerate(disc["ct"]):
+        (media / "DICOM" / f"IM{number:06d}").write_bytes(path.read_bytes())
+    subprocess.run(
+        [
+            server_binary("dcmmkdir", ("/usr/bin", "/usr/local/bin")),
+            "+r",
+            "+id",
+            str(media),
+            "-Pgp",
+            "+D",
+            str(media / "DICOMDIR"),
+            "DICOM",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    scp = DroppingSCP(tmp_path / "received", drops=[])
+    try:
+        assert main(["send", f"FAKE@127.0.0.1:{scp.port}", str(media / "DICOMDIR"), "--json"]) == 0
+    finally:
+        scp.stop()
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["stored"] == summary["total"] == 4
+    assert set(_arrived(scp)) == {pydicom.dcmread(p).SOPInstanceUID for p in disc["ct"]}

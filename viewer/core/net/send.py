@@ -233,6 +233,9 @@ def send(
             progress(SendProgress(done, len(result.fates), entry))
 
     for index, path in enumerate(files):
+        if cancel.cancelled:
+            finish(index, NOT_SENT, "cancelled before it was sent")
+            continue
         try:
             item = survey(path)
         except ViewerError as exc:
@@ -279,6 +282,10 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
             except ViewerError as exc:
                 queue.popleft()
                 finish(index, REFUSED if isinstance(exc, Refusal) else FAILED, _reason(exc))
+                continue
+            except Exception as exc:  # a caller's prepare hook failed on this dataset: the others still go
+                queue.popleft()
+                finish(index, FAILED, f"could not be prepared for sending ({type(exc).__name__}: {exc})")
                 continue
             entry = result.fates[index]
             entry.sent_syntax, entry.transcoded = syntax, transcoded
