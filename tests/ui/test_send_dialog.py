@@ -97,3 +97,27 @@ def test_cancel_and_bad_node_in_the_dialog(main_window, open_in, qtbot, tmp_path
     qtbot.waitUntil(lambda: dialog.finished_runs == 1, timeout=30000)
     assert [f.fate for f in dialog.result.fates] == [NOT_SENT, NOT_SENT]
     assert "cannot connect" in dialog.table.item(0, 3).text()
+
+
+def test_closing_the_window_cancels_a_send_that_hangs(main_window, open_in, qtbot, tmp_path):
+    """A node that never answers: closing the window cancels the send instead of waiting for the node."""
+    import socket
+
+    from viewer.ui.send_dialog import open_send_dialog
+
+    _ct_series(tmp_path / "disc", 2)
+    open_in(main_window, [str(tmp_path / "disc")])
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts the connection, never answers the association
+    try:
+        dialog = open_send_dialog(main_window)
+        qtbot.addWidget(dialog)
+        dialog.node_box.setEditText(f"SILENT@127.0.0.1:{silent.getsockname()[1]}")
+        dialog.send_button.click()
+        qtbot.waitUntil(lambda: "A-ASSOCIATE-RQ" in dialog.log.text(), timeout=10000)  # waiting for an answer
+        main_window.close()  # returns once the send has ended: the runner waits for it
+        assert dialog.cancel_token.cancelled
+        # The window's runner has ended (close waits for it), so the send has: the log says how.
+        assert "stopped by the cancel" in dialog.log.text()
+        assert dialog.log.text().count("cancelled before it was sent") == 2 and "0 stored, 2 not sent" in dialog.log.text()
+    finally:
+        silent.close()

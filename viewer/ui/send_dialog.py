@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -125,6 +126,7 @@ class SendDialog(QDialog):
         self.log_button.setCheckable(True)
         self.log_button.toggled.connect(self._show_log)
         close = QPushButton("Close")
+        close.setToolTip("Closing cancels a send still running")
         close.clicked.connect(self.close)
 
         top = QFormLayout()
@@ -263,6 +265,12 @@ class SendDialog(QDialog):
             item.setToolTip(tip or value)  # the file's whole path, the whole reason
             self.table.setItem(row, column, item)
 
+    def closeEvent(self, event) -> None:
+        """Closing the dialog cancels a send still running: no transfer goes on where nobody sees its fate."""
+        if self.running:
+            self.cancel()
+        super().closeEvent(event)
+
     # -- the association log
 
     def _show_log(self, shown: bool) -> None:
@@ -293,9 +301,23 @@ def open_send_dialog(window: MainWindow) -> SendDialog | None:
         return None
     nodes, local = load_network_settings()
     dialog = SendDialog(window.runner, instances, nodes, local, window)
-    window.send_dialog = dialog
+    window.send_dialogs = [d for d in getattr(window, "send_dialogs", []) if d.running] + [dialog]
     dialog.show()
     return dialog
+
+
+class _CancelSendsOnClose(QObject):
+    """The window closing cancels the sends still running (the runner waits for its tasks: it would hold the window open)."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            for dialog in getattr(self.window, "send_dialogs", []):
+                dialog.cancel_token.cancel()
+        return False
 
 
 def install(window: MainWindow) -> QAction:
@@ -307,4 +329,5 @@ def install(window: MainWindow) -> QAction:
         file_menu.insertAction(close_all, action) if close_all is not None else file_menu.addAction(action)
     window.browser.add_selection_action(action)
     window.send_action = action
+    window.installEventFilter(_CancelSendsOnClose(window))
     return action

@@ -31,12 +31,13 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.net.association import CANCEL_GRACE, Association, AssociationLog, Stopped, open_association
+from viewer.core.net.association import CANCEL_GRACE, Association, AssociationLog, Stopped
 from viewer.core.net.connection import PeerGone
 from viewer.core.net.dimse import C_STORE_RQ, C_STORE_RSP, DATASET_FOLLOWS, MEDIUM, SUCCESS, Message
 from viewer.core.net.nodes import LocalAE, Node
 from viewer.core.net.outgoing import LITTLE_ENDIAN, Outgoing, StoredDataset, payload, survey, uid_name
 from viewer.core.net.pdu import P_DATA_TF, PDU_HEADER, PDV_HEADER, Proposal
+from viewer.core.net.tls import client_context
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 
@@ -272,6 +273,8 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
                 except ViewerError as exc:
                     lost = result.associations_lost > 0
                     why = f"the association was lost and could not be opened again ({exc})" if lost else str(exc)
+                    if cancel.cancelled:
+                        why = "cancelled before it was sent"
                     for index, _ in queue:
                         finish(index, NOT_SENT, why)
                     return
@@ -379,19 +382,32 @@ def _store(assoc: Association, context_id: int, command: dict, data: bytes | Sto
 
 
 def _associate(node: Node, local: LocalAE, proposal: Proposal, log, cancel: CancelToken) -> Association:
-    """An association for sending; a cancel waits :data:`CANCEL_GRACE` s for the C-STORE in flight (it has no C-CANCEL)."""
-    assoc = open_association(node, local, proposal, log, None, silence="{address} did not answer a C-STORE for {timeout} s")
+    """An association for sending (as :func:`~viewer.core.net.association.open_association` opens one), watching `cancel`.
+
+    A cancel while negotiating stops at once; during a C-STORE it waits
+    :data:`CANCEL_GRACE` s for the response (C-STORE has no C-CANCEL), then aborts.
+    """
+    assoc = Association(
+        node.address,
+        node.ae_title,
+        local.ae_title,
+        log.add if log is not None else None,
+        inactivity=node.timeouts.dimse,
+        silence="{address} did not answer a C-STORE for {timeout} s",
+    )
     cancelled_at: list[float] = []
 
     def watch() -> None:
-        if cancel.cancelled:
-            cancelled_at[:1] = cancelled_at[:1] or [time.monotonic()]
-            if time.monotonic() - cancelled_at[0] > CANCEL_GRACE:
-                assoc.log(f"{assoc.address}: stopped ({CANCEL_GRACE:g} s after the cancel, the C-STORE still unanswered)")
-                assoc.abort()
-                raise Stopped(f"{assoc.address}: stopped before the node answered")
+        if not cancel.cancelled:
+            return
+        cancelled_at[:1] = cancelled_at[:1] or [time.monotonic()]
+        if not assoc.established or time.monotonic() - cancelled_at[0] > CANCEL_GRACE:
+            assoc.log(f"{assoc.address}: stopped by the cancel" + (" (the C-STORE still unanswered)" if assoc.established else ""))
+            assoc.abort()
+            raise Stopped(f"{assoc.address}: stopped before the node answered")
 
     assoc.on_idle = watch
+    assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, client_context(node))
     return assoc
 
 
