@@ -256,6 +256,8 @@ def test_a_node_that_goes_away_leaves_each_instance_with_its_fate(disc, tmp_path
         scp.stop()
     assert [f.fate for f in result.fates] == [STORED, NOT_SENT, NOT_SENT, NOT_SENT]
     assert all("could not be opened again" in f.reason for f in result.fates[1:])
+    assert "may or may not have it" in result.fates[1].reason  # the one in flight when the node went
+    assert not any("may or may not" in f.reason for f in result.fates[2:])
     assert set(_arrived(scp)) == {result.fates[0].sop_instance_uid}
 
 

@@ -113,7 +113,9 @@ def survey(path: str | os.PathLike[str]) -> Outgoing:
     values: dict[int, bytes] = {}
     if not uids.UID(syntax).is_deflated:
         try:
-            values = top_level_values(source.data[meta.end :], syntax, {_SOP_CLASS, _SOP_INSTANCE, _LOSSY})
+            # (0028,2110) only where it decides (JPEG 2000, HTJ2K): the walk then stops at (0008,0018), near the start.
+            wanted = {_SOP_CLASS, _SOP_INSTANCE, _LOSSY} if syntax in EITHER else {_SOP_CLASS, _SOP_INSTANCE}
+            values = top_level_values(source.data[meta.end :], syntax, wanted)
         except ValueError:
             values = {}  # the head ends inside a long element before the UIDs: the meta group's say
 

@@ -171,18 +171,18 @@ def _groups(items: list[tuple[int, Outgoing]]) -> list[list[tuple[int, Outgoing]
     return [g for g in groups if g]
 
 
-def choose_context(assoc: Association, item: Outgoing, prepared: bool) -> tuple[int, str]:
+def choose_context(assoc: Association, item: Outgoing) -> tuple[int, str]:
     """(context ID, transfer syntax) to send `item` on; raises :class:`Refusal` saying why there is none.
 
     Its stored syntax first (its own bytes; a prepared copy keeps its
     compression), else the accepted little-endian one, when the stored data
-    may be decompressed or re-encoded without loss.
+    may be decompressed or re-encoded without loss (PS3.5 8.2, 10).
     """
     own = little = None
     for context_id, (abstract, syntax) in assoc.accepted.items():
         if abstract != item.sop_class_uid:
             continue
-        if syntax == item.transfer_syntax and (item.offset is not None or prepared or syntax in LITTLE_ENDIAN):
+        if syntax == item.transfer_syntax:
             own = own or (context_id, syntax)
         elif syntax in LITTLE_ENDIAN:
             little = little or (context_id, syntax)
@@ -276,11 +276,12 @@ def _send_group(node, local, group, prepare, cancel: CancelToken, log, result: S
                     if cancel.cancelled:
                         why = "cancelled before it was sent"
                     for index, _ in queue:
-                        finish(index, NOT_SENT, why)
+                        uncertain = "; it was being sent when the association broke: the node may or may not have it"
+                        finish(index, NOT_SENT, why + (uncertain if tries.get(index) and not cancel.cancelled else ""))
                     return
             index, item = queue[0]
             try:
-                context_id, syntax = choose_context(assoc, item, prepare is not None)
+                context_id, syntax = choose_context(assoc, item)
                 data, sop_class, sop_instance, transcoded = payload(item, syntax, prepare)
             except ViewerError as exc:
                 queue.popleft()
