@@ -143,6 +143,7 @@ def test_send_to_orthanc_keeps_syntax_transcodes_lossless_and_refuses_the_rest(r
     assert fates["PRIV.dcm"].fate == REFUSED and "does not accept" in fates["PRIV.dcm"].reason
     assert not result.all_stored and set(result.failures()) == {str(disc[k][0]) for k in ("j2k_lossy", "jpeg_lossy", "private")}
     assert result.associations_lost == 0 and log.text().count("A-ASSOCIATE-RQ") == 1  # one association for the run
+    assert "refused: MR Image Storage in JPEG 2000 Image Compression (Lossless Only)" in log.text()  # the refused contexts
     assert _hashes(files) == before  # the source files are never written
 
 

@@ -36,7 +36,7 @@ from viewer.core.net.connection import PeerGone
 from viewer.core.net.dimse import C_STORE_RQ, C_STORE_RSP, DATASET_FOLLOWS, MEDIUM, SUCCESS, Message
 from viewer.core.net.nodes import LocalAE, Node
 from viewer.core.net.outgoing import LITTLE_ENDIAN, Outgoing, StoredDataset, payload, survey, uid_name
-from viewer.core.net.pdu import P_DATA_TF, PDU_HEADER, PDV_HEADER, Proposal
+from viewer.core.net.pdu import P_DATA_TF, PDU_HEADER, PDV_HEADER, Proposal, numbered
 from viewer.core.net.tls import client_context
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
@@ -409,6 +409,9 @@ def _associate(node: Node, local: LocalAE, proposal: Proposal, log, cancel: Canc
 
     assoc.on_idle = watch
     assoc.request(node.host, node.port, proposal, node.timeouts.connect, node.timeouts.acse, client_context(node))
+    for context_id, (abstract, syntaxes) in numbered(proposal.contexts):
+        if context_id not in assoc.accepted:  # PS3.8 9.3.3.2: the acceptor refused this context
+            assoc.log(f"context {context_id} refused: {uid_name(abstract)} in {' or '.join(map(uid_name, syntaxes))}")
     return assoc
 
 
