@@ -250,4 +250,5 @@ def test_send_over_tls(tls_orthanc_cert_required, pki, local_ae, tmp_path):
     assert orthanc_instance_count(tls_orthanc_cert_required) == before + 3
     refused = send(_tls_node(tls_orthanc_cert_required, pki), local_ae, files)
     assert [f.fate for f in refused.fates] == [NOT_SENT] * 3
-    assert all("requires a TLS client certificate" in f.reason for f in refused.fates)
+    # Orthanc ends the handshake; how that reads depends on when it does (as in the tests above): one line naming the node.
+    assert all(f.reason.startswith(f"{tls_orthanc_cert_required.ae_title}@localhost") and "\n" not in f.reason for f in refused.fates)
