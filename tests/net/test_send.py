@@ -440,3 +440,29 @@ def test_cli_sends_dicomdir_media(disc, tmp_path, capsys, monkeypatch):
     summary = json.loads(capsys.readouterr().out)
     assert summary["stored"] == summary["total"] == 4
     assert set(_arrived(scp)) == {pydicom.dcmread(p).SOPInstanceUID for p in disc["ct"]}
+
+
+def test_cli_reconciles_one_patient_only(tmp_path, capsys, monkeypatch):
+    """New identifiers are one patient's; an Accession Number one study's (PS3.3 C.7.2.1)."""
+    from viewer.cli import main
+
+    monkeypatch.setenv("DICOM_VIEWER_CONFIG", str(tmp_path / "config"))
+    first, second = generate_uid(), generate_uid()
+    a = _copy("CT_small.dcm", tmp_path, "A.dcm", first, generate_uid())
+    b = _copy("CT_small.dcm", tmp_path, "B.dcm", second, generate_uid())  # the same patient, another study
+    other = pydicom.dcmread(b)
+    other.PatientID, other.PatientName = "SOMEONE-ELSE", "Roe^Richard"
+    other.SOPInstanceUID = other.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    other.save_as(tmp_path / "C.dcm")
+    scp = DroppingSCP(tmp_path / "received", drops=[])
+    node = f"FAKE@127.0.0.1:{scp.port}"
+    try:
+        assert main(["send", node, str(a), str(tmp_path / "C.dcm"), "--patient-id", "H-1"]) == 2
+        assert "2 patients" in capsys.readouterr().err
+        assert main(["send", node, str(a), str(b), "--accession", "A-1"]) == 2
+        assert "2 studies" in capsys.readouterr().err
+        assert scp.stores == 0  # refused before any association
+        assert main(["send", node, str(a), str(b), "--patient-id", "H-1", "--json"]) == 0  # one patient's two studies
+    finally:
+        scp.stop()
+    assert sorted(pydicom.dcmread(p).PatientID for p in scp.writer.written) == ["H-1", "H-1"]

@@ -121,3 +121,19 @@ def test_closing_the_window_cancels_a_send_that_hangs(main_window, open_in, qtbo
         assert dialog.log.text().count("cancelled before it was sent") == 2 and "0 stored, 2 not sent" in dialog.log.text()
     finally:
         silent.close()
+
+
+def test_reconciliation_is_offered_for_one_patient_only(main_window, open_in, qtbot, tmp_path):
+    from viewer.ui.send_dialog import open_send_dialog
+
+    paths = _ct_series(tmp_path / "disc", 2)
+    other = pydicom.dcmread(paths[1])
+    other.PatientID, other.PatientName = "SOMEONE-ELSE", "Roe^Richard"
+    other.StudyInstanceUID, other.SeriesInstanceUID = generate_uid(), generate_uid()
+    other.save_as(paths[1])
+    open_in(main_window, [str(tmp_path / "disc")])
+    main_window.browser.strip.selectAll()
+    dialog = open_send_dialog(main_window)
+    qtbot.addWidget(dialog)
+    assert len(dialog.instances) == 2 and not dialog.reconcile_box.isEnabled()
+    assert "2 patients" in dialog.reconcile_box.title()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from typing import TYPE_CHECKING
+
 from viewer.cli.common import EXIT_INPUT, EXIT_OK
 from viewer.core.dicom.io import ViewerError
+
+if TYPE_CHECKING:
+    from viewer.core.media.model import Instance
 
 
 def add_parser(sub) -> None:
@@ -31,37 +36,45 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run_send)
 
 
-def instance_files(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """(files of the instances found, [(path, problem)]) at `paths`, as ``index`` finds them (DICOMDIR records included)."""
+def found_instances(paths: list[str]) -> tuple[list[Instance], list[tuple[str, str]]]:
+    """(the instances found at `paths`, each file once; [(path, problem)]), as ``index`` finds them (DICOMDIR records included)."""
     from viewer.core.media.model import instances_within
     from viewer.core.media.sources import open_paths
 
     result = open_paths(paths)
-    files, problems = [], []
+    instances, problems, seen = [], [], set()
     for instance in instances_within(result.series):
-        if instance.available:
-            files.append(str(instance.path))
-        else:
+        if not instance.available:
             problems.append((str(instance.path or ""), instance.problem or "missing"))
+        elif str(instance.path) not in seen:
+            seen.add(str(instance.path))
+            instances.append(instance)
     for problem in result.problems:
         problems.append((str(problem.path or ""), problem.reason))
-    return list(dict.fromkeys(files)), problems
+    return instances, problems
 
 
 def run_send(args: argparse.Namespace) -> int:
     import json
 
     from viewer.cli.network import _node_and_local
-    from viewer.core.net.reconcile import PatientFields, reconciler
+    from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
     from viewer.core.net.send import FAILED, InstanceFate, send
     from viewer.core.runtime.wording import count
 
     node, local = _node_and_local(args)
     fields = PatientFields(args.patient_id, args.issuer, args.patient_name, args.accession)
     prepare = reconciler(fields) if fields else None  # ViewerError (exit 2) before any association
-    files, problems = instance_files(args.paths)
-    if not files and not problems:
+    instances, problems = found_instances(args.paths)
+    if not instances and not problems:
         raise ViewerError(f"no DICOM instances found in {', '.join(args.paths)}")
+    if fields:
+        from viewer.core.media.model import patient_key
+
+        studies, patients = len({i.study_uid for i in instances}), len({patient_key(i.header) for i in instances})
+        if problem := scope_problem(fields, studies, patients):
+            raise ViewerError(f"patient reconciliation refused: {problem}")
+    files = [str(i.path) for i in instances]
 
     def progress(p) -> None:
         if not args.json:

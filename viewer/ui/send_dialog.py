@@ -36,11 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.media.model import Instance, text
+from viewer.core.media.model import Instance, patient_key, text
 from viewer.core.net.association import AssociationLog
 from viewer.core.net.nodes import LocalAE, Node, load_network_settings, parse_node
 from viewer.core.net.outgoing import uid_name
-from viewer.core.net.reconcile import PatientFields, reconciler
+from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
 from viewer.core.net.send import InstanceFate, SendProgress, SendResult, send
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
@@ -96,9 +96,15 @@ class SendDialog(QDialog):
             edit = QLineEdit(text(header, keyword) if header is not None else "")
             self.field_edits[name] = edit
             form.addRow(label, edit)
-        if len(studies) > 1:  # the new identifiers are one study's (one patient, one accession)
+        patients = {patient_key(i.header) for i in instances}
+        self.scope = (len(studies), len(patients))
+        self.reconcilable = len(patients) == 1  # the new identifiers are one patient's
+        if not self.reconcilable:
             self.reconcile_box.setEnabled(False)
-            self.reconcile_box.setTitle("Reconcile the patient: choose one study to do so")
+            self.reconcile_box.setTitle(f"Reconcile the patient: the instances belong to {len(patients)} patients; choose one")
+        elif len(studies) > 1:  # an accession number is one study's
+            self.field_edits["accession"].setEnabled(False)
+            self.field_edits["accession"].setToolTip(f"An Accession Number is one study's; these are {len(studies)} studies")
 
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, max(1, len(instances)))
@@ -160,6 +166,8 @@ class SendDialog(QDialog):
         header = self.instances[0].header if self.instances else None
         changed = {}
         for name, keyword, _ in FIELDS:
+            if not self.field_edits[name].isEnabled():
+                continue
             value = self.field_edits[name].text().strip()
             if header is None or value != text(header, keyword):
                 changed[name] = value
@@ -172,6 +180,8 @@ class SendDialog(QDialog):
         try:
             self._node = self.chosen_node()
             fields = self.patient_fields()
+            if fields and (problem := scope_problem(fields, *self.scope)):
+                raise ViewerError(problem)
             self._prepare = reconciler(fields) if fields else None
         except ViewerError as exc:
             self.status.setText(str(exc))
@@ -244,7 +254,7 @@ class SendDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.send_button.setEnabled(True)
         self.node_box.setEnabled(True)
-        self.reconcile_box.setEnabled(len({i.study_uid for i in self.instances}) == 1)
+        self.reconcile_box.setEnabled(self.reconcilable)
         self.retry_button.setEnabled(self.result is not None and bool(self.result.failures()))
         self._refresh_log()
 

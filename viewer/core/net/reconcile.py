@@ -56,6 +56,21 @@ class PatientFields:
         return any(getattr(self, name) is not None for name in _FIELDS)
 
 
+def scope_problem(fields: PatientFields, studies: int, patients: int) -> str:
+    """Why `fields` cannot be written into instances of that many studies and patients ('' when they can).
+
+    The new identifiers are one patient's: instances of several patients
+    (by :func:`~viewer.core.media.model.patient_key`) would all become that
+    patient. An Accession Number is one study's (PS3.3 C.7.2.1): several
+    studies of the one patient may take a new Patient ID, not one accession.
+    """
+    if fields and patients > 1:
+        return f"the instances belong to {patients} patients: reconcile one patient at a time"
+    if fields.accession is not None and studies > 1:
+        return f"an Accession Number is one study's, and the instances belong to {studies} studies: send them one study at a time"
+    return ""
+
+
 def reconciler(fields: PatientFields) -> Callable[[Dataset], Dataset]:
     """The ``prepare`` hook that writes `fields` into each dataset sent (values checked now: raises ViewerError)."""
     changes = fields.changes()
