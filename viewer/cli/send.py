@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
 from typing import TYPE_CHECKING
 
 from viewer.cli.common import EXIT_INPUT, EXIT_OK
