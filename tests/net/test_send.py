@@ -466,3 +466,35 @@ def test_cli_reconciles_one_patient_only(tmp_path, capsys, monkeypatch):
     finally:
         scp.stop()
     assert sorted(pydicom.dcmread(p).PatientID for p in scp.writer.written) == ["H-1", "H-1"]
+
+
+def test_a_real_pacs_that_stops_answering_mid_send_loses_nothing(refusing_orthanc, tmp_path):
+    """Orthanc frozen (SIGSTOP) after the second instance: the third C-STORE goes unanswered, the association
+    is given up after the node's inactivity time, Orthanc resumes (SIGCONT, when the log says so: no clock
+    in the test), a new association sends that instance again and the rest; every instance arrives whole."""
+    import os
+    import signal
+
+    study = generate_uid()
+    files = [_copy("CT_small.dcm", tmp_path, f"F{i}.dcm", study, generate_uid()) for i in range(5)]
+    pid = refusing_orthanc.process.pid
+
+    class ResumingLog(AssociationLog):
+        def add(self, text: str) -> None:
+            super().add(text)
+            if "did not answer a C-STORE" in text:
+                os.kill(pid, signal.SIGCONT)
+
+    def progress(report) -> None:
+        if report.done == 2:
+            os.kill(pid, signal.SIGSTOP)
+
+    node = refusing_orthanc.node(timeouts=Timeouts(connect=5, acse=10, dimse=1))
+    try:
+        result = send(node, LOCAL, files, progress=progress, log=ResumingLog())
+    finally:
+        os.kill(pid, signal.SIGCONT)  # whatever happened, the server runs on for the other tests
+    assert [f.fate for f in result.fates] == [STORED] * 5, [f.reason for f in result.fates]
+    assert result.associations_lost == 1
+    for path, fate in zip(files, result.fates):
+        assert dataset_bytes(orthanc_file(refusing_orthanc, fate.sop_instance_uid)) == dataset_bytes(path.read_bytes())
