@@ -35,6 +35,8 @@ from viewer.core.net.reconcile import PatientFields, reconciler
 from viewer.core.net.send import FAILED, NOT_SENT, REFUSED, STORED, send
 from viewer.core.runtime.tasks import CancelToken
 
+pytestmark = pytest.mark.net
+
 PRIVATE_SOP_CLASS = "1.2.826.0.1.3680043.9.7433.9.1"  # a class no PACS knows: Orthanc refuses it here
 LOCAL = LocalAE(VIEWER_AET)
 
