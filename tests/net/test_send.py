@@ -151,7 +151,9 @@ def test_send_to_orthanc_keeps_syntax_transcodes_lossless_and_refuses_the_rest(r
 
 def test_send_to_dcmqrscp_decompresses_for_an_uncompressed_only_node(dcmqrscp, disc, tmp_path):
     files = disc["ct"][:2] + disc["rle"] + disc["j2k_lossless"]
-    result = send(dcmqrscp.node(), LOCAL, files)
+    result = send(dcmqrscp.node(), LOCAL, [*files, *disc["jpeg_lossy"]])
+    lossy = result.fates.pop()
+    assert lossy.fate == REFUSED and "lossy" in lossy.reason  # dcmqrscp refused its JPEG context too
     assert [f.fate for f in result.fates] == [STORED] * 4, [f.reason for f in result.fates]
     stored = {}
     for path in (dcmqrscp.workdir / "storage").rglob("*"):
