@@ -6,7 +6,7 @@ in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
 (comma-separated benchmarks: startup, window, index, volume, first-image,
-dicomdir, decode, decode-processes, cine, firstframe, inspector, net, mpr, linking, measure, document, report, video; a partial run is
+dicomdir, decode, decode-processes, cine, firstframe, inspector, net, send, mpr, linking, measure, document, report, video; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
 """
@@ -20,7 +20,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks import bench_browser, bench_decode, bench_document, bench_measure, bench_mpr, bench_net, bench_startup, bench_video
+from benchmarks import (
+    bench_browser,
+    bench_decode,
+    bench_document,
+    bench_measure,
+    bench_mpr,
+    bench_net,
+    bench_send,
+    bench_startup,
+    bench_video,
+)
 from benchmarks._common import REPO, ensure_offscreen, machine_description
 
 ensure_offscreen()
@@ -33,6 +43,7 @@ BENCHMARKS = (
     *bench_decode.PARTS,
     "inspector",
     "net",
+    "send",
     "mpr",
     "linking",
     "measure",
@@ -96,6 +107,7 @@ def report(
             [sys.executable, str(Path(__file__).with_name("bench_inspector.py"))], capture_output=True, text=True, check=False
         ).stdout
     net = bench_net.run(log=log) if "net" in only else None
+    send = bench_send.run(3, 500, log=log) if "send" in only else None
     mpr = bench_mpr.run(log=log) if "mpr" in only else None
     linking = None
     if "linking" in only:
@@ -145,6 +157,8 @@ def report(
         ]
     if net is not None:
         lines += [bench_net.markdown(net)]
+    if send is not None:
+        lines += [bench_send.markdown(send, 3)]
     if mpr is not None:
         volume = browser.volume if browser is not None else None
         loaded = next((rate for rate in volume.rates if "together" in rate.name), None) if volume is not None else None

@@ -362,15 +362,22 @@ def _wait_until_answering(server: Server, timeout: float = 30) -> None:
 
 
 def start_orthanc(
-    workdir: Path, local: LocalAE, ae_title: str = "ORTHANC", *, tls: TlsFiles | None = None, require_client_cert: bool = False
+    workdir: Path,
+    local: LocalAE,
+    ae_title: str = "ORTHANC",
+    *,
+    tls: TlsFiles | None = None,
+    require_client_cert: bool = False,
+    config: dict | None = None,
 ) -> Server:
     """Orthanc on free ports; with `tls`, its DICOM port speaks TLS only (server certificate
     tls.server_cert, trusting tls.ca for client certificates, which it demands only when
-    `require_client_cert`; Orthanc >= 1.9.0, DicomTlsRemoteCertificateRequired >= 1.9.3)."""
+    `require_client_cert`; Orthanc >= 1.9.0, DicomTlsRemoteCertificateRequired >= 1.9.3). `config`
+    adds or replaces configuration keys (e.g. "Jpeg2000TransferSyntaxAccepted": false)."""
     binary = server_binary("Orthanc", ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"))
     workdir.mkdir(parents=True, exist_ok=True)
     port, http_port = free_port(), free_port()
-    config = {
+    settings = {
         "Name": "viewer-tests",
         "StorageDirectory": str(workdir / "storage"),
         "IndexDirectory": str(workdir / "index"),
@@ -393,7 +400,7 @@ def start_orthanc(
         "StorageCompression": False,
     }
     if tls is not None:
-        config.update(
+        settings.update(
             {
                 "DicomTlsEnabled": True,
                 "DicomTlsCertificate": str(tls.server_cert),
@@ -402,7 +409,8 @@ def start_orthanc(
                 "DicomTlsRemoteCertificateRequired": require_client_cert,
             }
         )
-    (workdir / "config.json").write_text(json.dumps(config, indent=1))
+    settings.update(config or {})
+    (workdir / "config.json").write_text(json.dumps(settings, indent=1))
     log = open(workdir / "server.log", "wb")
     # Orthanc's DICOM side is dcmtk: without TCP_NODELAY each C-STORE response waits
     # for a delayed ACK (loading 1000 small instances: 44 s instead of 2 s).

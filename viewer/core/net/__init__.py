@@ -2,8 +2,10 @@
 
 Services, one module each, all on :class:`~viewer.core.net.association.Association`:
 ``echo`` (C-ECHO, and its answer as SCP), ``find`` (C-FIND; its identifier
-from ``query``), ``retrieve`` (C-GET and C-MOVE into the cache) and
-``storage_scp`` (the Storage SCP a C-MOVE sends to).
+from ``query``), ``retrieve`` (C-GET and C-MOVE into the cache),
+``storage_scp`` (the Storage SCP a C-MOVE sends to) and ``send`` (C-STORE
+SCU: files as stored, or transcoded without loss, by ``outgoing``; each
+instance's fate in ``fates``; patient reconciliation in ``reconcile``).
 
 The association, as requestor and acceptor, with one TLS path (``tls``), one
 timeout and cancel model and one log format for every service, is
