@@ -307,10 +307,18 @@ def test_a_measurement_is_in_the_image_with_annotations_only(main_window, open_i
     """A length kept for the image (``measure --save``) is drawn by the viewport: in the picture as seen, not in the plain one."""
     import os
 
+    import pydicom
+    from pydicom.uid import generate_uid
+
     from viewer.app import main
     from viewer.ui.measure_items import COLOUR
 
     source = copy_of(tmp_path, CT)
+    # An image of its own: measurements are kept by SOP Instance UID for the whole session, and later
+    # tests that show pydicom's CT_small must not find this line drawn over it.
+    ds = pydicom.dcmread(source)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(source)
     data = os.path.join(os.environ["DICOM_VIEWER_DATA"], "measurements")
     assert main(["measure", str(source), "--line", "100", "256", "400", "256", "--save", "--data-dir", data]) == 0
     window = open_in(main_window, [str(source)])

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from viewer.cli.common import EXIT_OK
 from viewer.core.dicom.io import ViewerError
-from viewer.core.export.still import DEFAULT_JPEG_QUALITY
-from viewer.core.export.video import DEFAULT_SERIES_RATE
+from viewer.core.export import DEFAULT_JPEG_QUALITY, DEFAULT_SERIES_RATE
 from viewer.core.runtime.wording import count
 
 

@@ -50,11 +50,12 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.export import DEFAULT_SERIES_RATE
 from viewer.core.export.dicom_copy import copy_dicom
 from viewer.core.export.render import ExportOptions, Renderer
 from viewer.core.export.sequence import export_pictures, safe_file_name
 from viewer.core.export.still import write_picture
-from viewer.core.export.video import DEFAULT_SERIES_RATE, export_mp4, series_frame_rate
+from viewer.core.export.video import export_mp4, series_frame_rate
 from viewer.core.media.model import Series, text
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count

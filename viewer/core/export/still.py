@@ -15,12 +15,11 @@ import numpy as np
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.png import encode_png
+from viewer.core.export import DEFAULT_JPEG_QUALITY
 from viewer.core.export.files import write_bytes
 
 FORMATS = ("png", "jpeg")
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg"}
-#: Pillow's scale, 1-95 (above 95 only grows the file); 90 keeps text and edges sharp.
-DEFAULT_JPEG_QUALITY = 90
 
 
 def format_of(path: str | os.PathLike[str], asked: str | None = None) -> str:

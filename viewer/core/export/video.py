@@ -28,13 +28,12 @@ import numpy as np
 
 from viewer.core.dicom.io import ViewerError
 from viewer.core.display.cine import recorded_frame_rate
+from viewer.core.export import DEFAULT_SERIES_RATE
 from viewer.core.export.files import check_target, put_in_place, temporary_beside
 from viewer.core.export.render import ExportOptions, Renderer, render_image, series_voi
 from viewer.core.media.model import ImageRef
 from viewer.core.runtime.tasks import CancelToken
 
-#: Frames per second for a series that records no timing (the user may choose another).
-DEFAULT_SERIES_RATE = 10.0
 #: H.264 encoders, in order of preference (FFmpeg's names).
 H264_ENCODERS = ("libx264", "libopenh264")
 #: libx264's constant rate factor: 18 is visually lossless for most pictures.
