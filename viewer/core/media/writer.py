@@ -1,0 +1,424 @@
+"""Write media: a folder ready to burn on a CD/DVD or copy to a USB stick (``dicom-viewer media``).
+
+The folder holds the instances as DICOM files (PS3.10) and a DICOMDIR, following the
+General Purpose CD-R Interchange profile, STD-GEN-CD (PS3.11 Annex D), which every
+DICOM reader of media is expected to read:
+
+- **file names** (PS3.10 8.2, PS3.12 / ISO 9660 level 1): at most 8 components of at most
+  8 characters from A-Z, 0-9 and _, no extension. The layout is one folder per level,
+  ``DICOM/P0000001/S0000001/SE000001/IM000001`` (patient, study, series, instance; ``SR``,
+  ``KO``, ``PR``, ``DO``, ``WV`` for reports, key images, presentation states, documents and
+  waveforms): a person browsing the disc finds a patient's studies together, no folder holds
+  more than one series' files, and 5 components leave room under the limit of 8. (dcmmkdir
+  keeps whatever names it is given; a flat folder of numbered files would hide the tree.)
+- **transfer syntax**: STD-GEN-CD allows Explicit VR Little Endian only (PS3.11 D.3.1). A file
+  already in it is copied byte for byte. Any other is written again in it: Implicit VR and
+  Big Endian re-encoded, deflated files inflated, compressed pixel data decoded (pydicom's
+  decoders, or the `transcode` callable given) with (0028,2110) *Lossy Image Compression*
+  kept at 01 for what was lossy (PS3.3 C.7.6.1.1.5). Video (MPEG, H.264, HEVC) is refused:
+  uncompressed, it would not fit the profile's purpose, and the one-line reason says so.
+- **the DICOMDIR**: :mod:`viewer.core.media.dicomdir_writer`.
+- **de-identified copies**: a `prepare` callable (``Dataset -> Dataset``, e.g. the
+  ``viewer.core.deidentify`` Deidentifier) is applied to each instance before it is written;
+  the DICOMDIR's records are then read from the prepared files, never from the sources.
+
+Nothing the user has is changed: sources are only read; the file-set is written into a
+staging folder beside or inside the target and moved into place at the end (a cancelled or
+failed run leaves the target as it was); a target that already holds a DICOMDIR or a DICOM
+folder is refused unless ``replace`` (the window asks first); and a target inside a folder
+that holds one of the sources is refused. Every source that cannot be written is one
+problem line ("cannot be written: ..."), the others are written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID, ExplicitVRLittleEndian
+
+from viewer.core.dicom.header import RawHeader, read_raw_header
+from viewer.core.dicom.io import Problem, ViewerError
+from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
+from viewer.core.media.dicomdir_writer import DirectoryBuilder, FileEntry, encode_dicomdir, leaf_record_keys
+from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from viewer.core.runtime.tasks import CancelToken, ProgressThrottle
+from viewer.core.runtime.wording import count
+
+#: The Media Storage Application Profile the written file-sets follow (PS3.11 Annex D).
+PROFILE = "STD-GEN-CD"
+#: A DICOM dataset transformed before it is written (de-identification).
+Prepare = Callable[[Dataset], Dataset]
+#: Compressed pixel data to Explicit VR Little Endian, in place (raises when it cannot decode).
+Transcode = Callable[[Dataset], None]
+#: on_progress(done, total)
+ProgressListener = Callable[[int, int], None]
+
+_FILE_PREFIX = {"SR DOCUMENT": "SR", "KEY OBJECT DOC": "KO", "PRESENTATION": "PR", "ENCAP DOC": "DO", "WAVEFORM": "WV"}
+_ENCAPSULATED_DOCUMENT_ROOT = "1.2.840.10008.5.1.4.1.1.104."
+_VIDEO_SYNTAX_ROOTS = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")  # MPEG2, MPEG-4/H.264, HEVC (PS3.5 A.4.5-A.4.8)
+_STAGING_PREFIX = ".dicom-viewer-media-"
+#: JPEG Baseline, JPEG Extended and JPEG-LS near-lossless: always lossy (PS3.5 A.4.1, A.4.3). JPEG 2000
+#: may be either; what the file says of it is kept.
+_ALWAYS_LOSSY = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"})
+
+
+@dataclass
+class MediaResult:
+    """What :func:`write_media` did."""
+
+    target: Path
+    written: int = 0
+    copied: int = 0  # byte for byte
+    rewritten: int = 0  # another transfer syntax, decompressed, or prepared
+    problems: list[Problem] = field(default_factory=list)
+    invented: list[str] = field(default_factory=list)
+    patients: int = 0
+    studies: int = 0
+    series: int = 0
+    cancelled: bool = False
+
+    def summary(self) -> str:
+        """One line: what was written where, and what was not."""
+        if self.cancelled:
+            return f"cancelled: nothing written to {self.target}"
+        line = (
+            f"{count(self.written, 'instance')} ({count(self.patients, 'patient')}, {count(self.studies, 'study')}, "
+            f"{count(self.series, 'series')}) written to {self.target} with a DICOMDIR ({PROFILE})"
+        )
+        if self.rewritten:
+            line += f"; {self.rewritten} re-encoded as Explicit VR Little Endian"
+        if self.problems:
+            line += f"; {count(len(self.problems), 'file')} not written"
+        return line
+
+
+def _syntax_name(uid: str) -> str:
+    name = UID(uid).name
+    return name if name and name != uid else uid
+
+
+def decompress(ds: Dataset) -> None:
+    """Compressed pixel data decoded in place to Explicit VR Little Endian by pydicom's decoder plugins
+    (``Dataset.decompress``: colour JPEG becomes RGB, PS3.3 C.7.6.3.1.2); what was lossy stays marked
+    lossy. Raises what the decoders raise."""
+    lossy = ds.file_meta.TransferSyntaxUID in _ALWAYS_LOSSY
+    ds.decompress()
+    if lossy and ds.get("LossyImageCompression") != "01":
+        ds.LossyImageCompression = "01"  # PS3.3 C.7.6.1.1.5: once lossy, always said so
+
+
+def _to_explicit_little(ds: Dataset, transcode: Transcode) -> None:
+    """`ds` re-encoded as Explicit VR Little Endian (the transfer syntax of STD-GEN-CD)."""
+    syntax = UID(ds.file_meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian)
+    if syntax.is_compressed:
+        transcode(ds)
+    pixels = ds.pixel_array if not syntax.is_little_endian and "PixelData" in ds else None
+    # Every element converted from its raw bytes, so pydicom writes it in the new encoding with its
+    # VR (from the dictionary when the file had Implicit VR) and in little endian (PS3.5 7.1, 7.3).
+    for _ in ds.iterall():
+        pass
+    if pixels is not None:  # pydicom writes one byte order only: pixel values swapped through numpy
+        ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
+        ds["PixelData"].VR = "OW" if pixels.dtype.itemsize > 1 else "OB"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.set_original_encoding(False, True)
+
+
+def _file_meta(ds: Dataset) -> None:
+    """A File Meta Information header for a file written again (PS3.10 7.1)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    ds.file_meta = meta
+
+
+def _record_type(sop_class_uid: str, modality: str) -> str:
+    """The Directory Record Type of an instance (PS3.3 F.4, F.5): pydicom's table of the four-level
+    SOP Classes, encapsulated documents and RT plans, else IMAGE."""
+    from pydicom import fileset
+
+    if modality in ("RTINTENT", "RTSEGANN", "RTRAD"):
+        return "RADIOTHERAPY"
+    if modality == "PLAN":
+        return "PLAN"
+    if sop_class_uid.startswith(_ENCAPSULATED_DOCUMENT_ROOT):
+        return "ENCAP DOC"
+    if sop_class_uid in ("1.2.840.10008.5.1.4.1.1.481.5", "1.2.840.10008.5.1.4.1.1.481.8"):
+        return "RT PLAN"
+    table = getattr(fileset, "_FOUR_LEVEL_SOP_CLASSES", {})
+    return table.get(sop_class_uid, "IMAGE")
+
+
+class _Numbering:
+    """Folder and file names, given in the order the instances come (PS3.10 8.2: up to 8 characters)."""
+
+    def __init__(self) -> None:
+        self.patients: dict[tuple, int] = {}
+        self.studies: dict[str, tuple[int, int]] = {}
+        self.series: dict[str, tuple[int, int, int]] = {}
+        self.study_count: dict[int, int] = {}
+        self.series_count: dict[tuple[int, int], int] = {}
+        self.instance_count: dict[tuple[int, int, int], int] = {}
+
+    def file_id(self, header: RawHeader, record_type: str) -> tuple[str, ...]:
+        study_uid, series_uid = header.uid(0x0020000D), header.uid(0x0020000E)
+        place = self.series.get(series_uid)
+        if place is None:
+            study = self.studies.get(study_uid)
+            if study is None:
+                key = DirectoryBuilder.patient_key(header)
+                patient = self.patients.setdefault(key, len(self.patients) + 1)
+                self.study_count[patient] = self.study_count.get(patient, 0) + 1
+                study = self.studies[study_uid] = (patient, self.study_count[patient])
+            self.series_count[study] = self.series_count.get(study, 0) + 1
+            place = self.series[series_uid] = (*study, self.series_count[study])
+        number = self.instance_count[place] = self.instance_count.get(place, 0) + 1
+        if number > 999_999:
+            raise ViewerError("cannot be written: more than 999,999 instances in one series")
+        p, s, n = place
+        return ("DICOM", f"P{p:07d}", f"S{s:07d}", f"SE{n:06d}", f"{_FILE_PREFIX.get(record_type, 'IM')}{number:06d}")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _existing_media(target: Path) -> list[str]:
+    try:
+        return sorted(entry.name for entry in target.iterdir() if entry.name.upper() in ("DICOMDIR", "DICOM"))
+    except OSError:
+        return []
+
+
+def check_target(target: str | os.PathLike[str], sources: Iterable[str | os.PathLike[str]] = (), replace: bool = False) -> Path:
+    """The target folder, resolved, or ViewerError (one line) saying why media cannot be written there."""
+    target = Path(target).expanduser().absolute()
+    if target.exists() and not target.is_dir():
+        raise ViewerError("cannot write media here: it is a file, not a folder", target)
+    for source in sources:
+        folder = Path(source).absolute()
+        folder = folder if folder.is_dir() else folder.parent
+        if _inside(target.resolve() if target.exists() else target, folder.resolve()):
+            raise ViewerError(f"cannot write media here: it is inside {folder}, which holds the files to write", target)
+    existing = _existing_media(target) if target.is_dir() else []
+    if existing and not replace:
+        raise ViewerError(f"already holds {' and '.join(existing)}: choose an empty folder, or replace them", target)
+    parent = target if target.is_dir() else next((p for p in target.parents if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+        raise ViewerError("cannot write media here: the folder is not writable", target)
+    return target
+
+
+def write_media(
+    sources: Iterable[str | os.PathLike[str]],
+    target: str | os.PathLike[str],
+    *,
+    prepare: Prepare | None = None,
+    transcode: Transcode = decompress,
+    replace: bool = False,
+    fileset_id: str | None = None,
+    cancel: CancelToken | None = None,
+    on_progress: ProgressListener | None = None,
+) -> MediaResult:
+    """Write the DICOM files `sources` as media in folder `target` (see the module's text).
+
+    Raises ViewerError when the target cannot be written at all (nothing is changed then);
+    a source that cannot be written is a problem line of the result. Cancelled, the target
+    is left as it was.
+    """
+    paths = [Path(p) for p in sources]
+    target = check_target(target, paths, replace)
+    cancel = cancel or CancelToken()
+    result = MediaResult(target)
+    if fileset_id is None:
+        fileset_id = time.strftime("MEDIA_%Y%m%d")
+    try:
+        staging = _make_staging(target)
+    except OSError as exc:
+        raise ViewerError(f"cannot write media here ({exc.strerror or exc})", target) from None
+    report = ProgressThrottle(on_progress)
+    try:
+        builder = DirectoryBuilder()
+        _write_files(paths, staging, builder, result, prepare, transcode, cancel, report)
+        if cancel.cancelled:
+            result.cancelled = True
+            return result
+        if not result.written:
+            raise ViewerError("nothing to write: " + (result.problems[0] if result.problems else "no DICOM files given"))
+        (staging / "DICOMDIR").write_bytes(encode_dicomdir(builder.patients, fileset_id))
+        result.invented = builder.invented
+        result.patients = len(builder.patients)
+        result.studies = sum(len(p.children) for p in builder.patients)
+        result.series = sum(len(s.children) for p in builder.patients for s in p.children)
+        _move_into_place(staging, target, replace)
+        staging = None
+    except OSError as exc:
+        raise ViewerError(f"cannot write media here ({exc.strerror or exc})", target) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    report(result.written + len(result.problems), len(paths), final=True)
+    return result
+
+
+def _make_staging(target: Path) -> Path:
+    """A folder on the target's file system whose contents become the target's by renames."""
+    if target.is_dir():
+        staging = target / f"{_STAGING_PREFIX}{secrets.token_hex(4)}"
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f"{_STAGING_PREFIX}{target.name}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    return staging
+
+
+def _move_into_place(staging: Path, target: Path, replace: bool) -> None:
+    """The written DICOM folder and DICOMDIR become the target's: the whole staging folder renamed to a
+    new target, or both moved in (the DICOMDIR last, so a reader never sees one naming missing files)."""
+    if staging.parent != target:
+        staging.rename(target)
+        return
+    old = staging / "replaced"
+    if replace:
+        old.mkdir()
+        for name in _existing_media(target):
+            (target / name).rename(old / name)
+    (staging / "DICOM").rename(target / "DICOM")
+    (staging / "DICOMDIR").rename(target / "DICOMDIR")
+    shutil.rmtree(staging)
+
+
+def _write_files(paths, staging: Path, builder: DirectoryBuilder, result: MediaResult, prepare, transcode, cancel, report) -> None:
+    numbering = _Numbering()
+    seen: dict[str, Path] = {}
+    made_folders: set[Path] = set()
+    scratch = staging / "scratch.dcm"
+    for done, path in enumerate(paths):
+        if cancel.cancelled:
+            return
+        report(done, len(paths))
+        try:
+            entry, written = _one_file(path, staging, scratch, numbering, seen, made_folders, prepare, transcode)
+        except ViewerError as exc:
+            result.problems.append(Problem(str(exc.args[0]) if exc.args else str(exc), path))
+            continue
+        seen[entry.sop_instance_uid] = path
+        if entry.record_type != "IMAGE":
+            try:
+                _leaf_keys(entry, staging, builder.instances_in(entry.header.uid(0x0020000E)) + 1, builder)
+            except ViewerError as exc:
+                (staging.joinpath(*entry.file_id)).unlink(missing_ok=True)
+                result.problems.append(Problem(str(exc.args[0]), path))
+                continue
+        builder.add(entry)
+        result.written += 1
+        if written:
+            result.rewritten += 1
+        else:
+            result.copied += 1
+
+
+def _leaf_keys(entry: FileEntry, staging: Path, ordinal: int, builder: DirectoryBuilder) -> None:
+    from pydicom import dcmread
+    from pydicom.fileset import DIRECTORY_RECORDERS
+
+    recorder = DIRECTORY_RECORDERS.get(entry.record_type)
+    if recorder is None:
+        return
+    ds = dcmread(staging.joinpath(*entry.file_id), stop_before_pixels=True)
+    try:
+        entry.leaf, invented = leaf_record_keys(ds, entry.record_type, recorder, ordinal)
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise ViewerError(f"cannot be written: its {entry.record_type} record needs what the file lacks ({exc})") from None
+    builder.invented.extend(f"{keyword} of {entry.sop_instance_uid}" for keyword in invented)
+
+
+def _one_file(path: Path, staging: Path, scratch: Path, numbering: _Numbering, seen, made_folders, prepare, transcode) -> tuple[FileEntry, bool]:
+    """Copy or write one source into the staging folder: its entry, and whether it was written again."""
+    header = read_raw_header(path)  # ViewerError: not DICOM, unreadable
+    if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
+        raise ViewerError("cannot be written: it is a DICOMDIR (the media's own is written anew)")
+    syntax = header.meta and header.meta.get(0x00020010)
+    syntax_uid = (syntax[8:].decode("ascii", "replace").strip("\x00 ") if syntax else "") or ""
+    needs_rewrite = prepare is not None or syntax_uid != ExplicitVRLittleEndian or header.implicit or not header.little
+    if not needs_rewrite:
+        meta_instance = header.meta.get(0x00020003) if header.meta else None
+        if meta_instance is None or meta_instance[8:].decode("ascii", "replace").strip("\x00 ") != header.uid(0x00080018):
+            needs_rewrite = True  # a meta header that names another instance is written anew (PS3.10 7.1)
+    if needs_rewrite:
+        header = _rewrite(path, scratch, header, syntax_uid, prepare, transcode)
+    uids = {"SOP Instance UID (0008,0018)": header.uid(0x00080018), "SOP Class UID (0008,0016)": header.uid(0x00080016)}
+    uids["Study Instance UID (0020,000D)"] = header.uid(0x0020000D)
+    uids["Series Instance UID (0020,000E)"] = header.uid(0x0020000E)
+    for name, uid in uids.items():
+        if not uid:
+            raise ViewerError(f"cannot be written: it has no {name}")
+    instance_uid = header.uid(0x00080018)
+    if instance_uid in seen:
+        raise ViewerError(f"not written twice: the same instance (SOP Instance UID) as {seen[instance_uid]}")
+    modality = (header.value(0x00080060) or b"").decode("ascii", "replace").strip("\x00 ")
+    record_type = _record_type(header.uid(0x00080016), modality)
+    file_id = numbering.file_id(header, record_type)
+    destination = staging.joinpath(*file_id)
+    if destination.parent not in made_folders:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        made_folders.add(destination.parent)
+    try:
+        if needs_rewrite:
+            os.replace(scratch, destination)
+        else:
+            shutil.copyfile(path, destination)
+    except OSError as exc:
+        if exc.errno in (28, 122):  # ENOSPC, EDQUOT: every further file would fail too
+            raise
+        raise ViewerError(f"cannot be written ({exc.strerror or exc})") from None
+    entry = FileEntry(file_id, header, header.uid(0x00080016), instance_uid, ExplicitVRLittleEndian, record_type)
+    return entry, needs_rewrite
+
+
+def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prepare, transcode) -> RawHeader:
+    """`path` read whole, prepared, re-encoded as Explicit VR Little Endian into `scratch`: its header."""
+    from pydicom import dcmwrite
+
+    from viewer.core.dicom.io import read_dataset
+
+    if syntax_uid.startswith(_VIDEO_SYNTAX_ROOTS):
+        raise ViewerError(f"cannot be written: {_syntax_name(syntax_uid)} video has no uncompressed form on {PROFILE} media")
+    ds = read_dataset(path)
+    if prepare is not None:
+        try:
+            ds = prepare(ds)
+        except ViewerError:
+            raise
+        except Exception as exc:
+            raise ViewerError(f"cannot be written: de-identification failed ({exc})") from None
+    if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
+        raise ViewerError("cannot be written: it has no " + ("SOP Instance UID (0008,0018)" if "SOPInstanceUID" not in ds else "SOP Class UID (0008,0016)"))
+    if getattr(ds, "file_meta", None) is None or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = syntax_uid or ("1.2.840.10008.1.2" if header.implicit else ExplicitVRLittleEndian)
+    try:
+        _to_explicit_little(ds, transcode)
+    except Exception as exc:  # the decoders' own errors: one line
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        first = "; ".join(lines[1:2] if len(lines) > 1 and lines[0].endswith(":") else lines[:1])
+        raise ViewerError(f"cannot be written: its {_syntax_name(syntax_uid)} pixel data could not be decoded ({first})") from None
+    _file_meta(ds)
+    buffer = io.BytesIO()
+    try:
+        dcmwrite(buffer, ds, enforce_file_format=True)
+    except Exception as exc:
+        raise ViewerError(f"cannot be written: pydicom could not encode it ({exc})") from None
+    scratch.write_bytes(buffer.getvalue())
+    return read_raw_header(scratch)
