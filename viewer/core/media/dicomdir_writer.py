@@ -238,6 +238,8 @@ def leaf_record_keys(ds: Dataset, record_type: str, recorder: Callable[[Dataset]
             record.ContentSequence = kept
         else:
             del record.ContentSequence
+    if "NumberOfFrames" in ds:  # a Type 3 key (an RT Dose's frames): what a reader lists without opening the file
+        record.NumberOfFrames = ds.NumberOfFrames
     if "SpecificCharacterSet" in ds:
         record.SpecificCharacterSet = ds.SpecificCharacterSet
     out = DicomBytesIO()

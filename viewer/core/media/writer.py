@@ -110,7 +110,9 @@ def decompress(ds: Dataset) -> None:
     (``Dataset.decompress``: colour JPEG becomes RGB, PS3.3 C.7.6.3.1.2); what was lossy stays marked
     lossy. Raises what the decoders raise."""
     lossy = ds.file_meta.TransferSyntaxUID in _ALWAYS_LOSSY
-    ds.decompress()
+    # The same instance in another transfer syntax (PS3.5 8.1): its SOP Instance UID stays, so key
+    # images and presentation states on the same media still find it (pydicom would make a new one).
+    ds.decompress(generate_instance_uid=False)
     if lossy and ds.get("LossyImageCompression") != "01":
         ds.LossyImageCompression = "01"  # PS3.3 C.7.6.1.1.5: once lossy, always said so
 
@@ -202,15 +204,19 @@ def _existing_media(target: Path) -> list[str]:
 
 
 def check_target(target: str | os.PathLike[str], sources: Iterable[str | os.PathLike[str]] = (), replace: bool = False) -> Path:
-    """The target folder, resolved, or ViewerError (one line) saying why media cannot be written there."""
+    """The target folder, or ViewerError (one line) saying why media cannot be written there: a file, a folder
+    not writable, one that already holds media (unless `replace`), or a source's folder (never written into)."""
     target = Path(target).expanduser().absolute()
     if target.exists() and not target.is_dir():
         raise ViewerError("cannot write media here: it is a file, not a folder", target)
+    where = target.resolve() if target.exists() else target
     for source in sources:
-        folder = Path(source).absolute()
-        folder = folder if folder.is_dir() else folder.parent
-        if _inside(target.resolve() if target.exists() else target, folder.resolve()):
-            raise ViewerError(f"cannot write media here: it is inside {folder}, which holds the files to write", target)
+        source = Path(source).absolute()
+        if source.is_dir():  # a folder given: nothing is written anywhere inside it (a later scan would find it)
+            if _inside(where, source.resolve()):
+                raise ViewerError(f"cannot write media here: it is inside {source}, one of the folders to write", target)
+        elif source.exists() and where == source.resolve().parent:  # beside a file given: never into its folder
+            raise ViewerError(f"cannot write media here: it is the folder of {source.name}, one of the files to write", target)
     existing = _existing_media(target) if target.is_dir() else []
     if existing and not replace:
         raise ViewerError(f"already holds {' and '.join(existing)}: choose an empty folder, or replace them", target)
@@ -344,7 +350,9 @@ def _leaf_keys(entry: FileEntry, staging: Path, ordinal: int, builder: Directory
     builder.invented.extend(f"{keyword} of {entry.sop_instance_uid}" for keyword in invented)
 
 
-def _one_file(path: Path, staging: Path, scratch: Path, numbering: _Numbering, seen, made_folders, prepare, transcode) -> tuple[FileEntry, bool]:
+def _one_file(
+    path: Path, staging: Path, scratch: Path, numbering: _Numbering, seen, made_folders, prepare, transcode
+) -> tuple[FileEntry, bool]:
     """Copy or write one source into the staging folder: its entry, and whether it was written again."""
     header = read_raw_header(path)  # ViewerError: not DICOM, unreadable
     if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
@@ -389,6 +397,8 @@ def _one_file(path: Path, staging: Path, scratch: Path, numbering: _Numbering, s
 
 def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prepare, transcode) -> RawHeader:
     """`path` read whole, prepared, re-encoded as Explicit VR Little Endian into `scratch`: its header."""
+    import warnings
+
     from pydicom import dcmwrite
 
     from viewer.core.dicom.io import read_dataset
@@ -404,12 +414,17 @@ def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prep
         except Exception as exc:
             raise ViewerError(f"cannot be written: de-identification failed ({exc})") from None
     if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
-        raise ViewerError("cannot be written: it has no " + ("SOP Instance UID (0008,0018)" if "SOPInstanceUID" not in ds else "SOP Class UID (0008,0016)"))
+        raise ViewerError(
+            "cannot be written: it has no "
+            + ("SOP Instance UID (0008,0018)" if "SOPInstanceUID" not in ds else "SOP Class UID (0008,0016)")
+        )
     if getattr(ds, "file_meta", None) is None or "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta = FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = syntax_uid or ("1.2.840.10008.1.2" if header.implicit else ExplicitVRLittleEndian)
     try:
-        _to_explicit_little(ds, transcode)
+        with warnings.catch_warnings():  # pydicom's remarks on the source's values (a UID too long...): not ours to fix
+            warnings.simplefilter("ignore", UserWarning)
+            _to_explicit_little(ds, transcode)
     except Exception as exc:  # the decoders' own errors: one line
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         first = "; ".join(lines[1:2] if len(lines) > 1 and lines[0].endswith(":") else lines[:1])
@@ -417,7 +432,9 @@ def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prep
     _file_meta(ds)
     buffer = io.BytesIO()
     try:
-        dcmwrite(buffer, ds, enforce_file_format=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            dcmwrite(buffer, ds, enforce_file_format=True)
     except Exception as exc:
         raise ViewerError(f"cannot be written: pydicom could not encode it ({exc})") from None
     scratch.write_bytes(buffer.getvalue())
