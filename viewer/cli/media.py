@@ -56,7 +56,7 @@ def run_media(args: argparse.Namespace) -> int:
     prepare = _deidentifier() if args.deidentify else None
     with rare_garbage_collection():
         found = open_paths(args.paths)
-        sources = [i.path for series in found.series for i in series.instances if i.available and i.path is not None]
+        sources = [i for series in found.series for i in series.instances if i.available and i.path is not None]
         missing = [i for series in found.series for i in series.instances if not i.available]
     for problem in found.problems:
         print(f"dicom-viewer: {problem}", file=sys.stderr)

@@ -248,14 +248,18 @@ def leaf_record_keys(ds: Dataset, record_type: str, recorder: Callable[[Dataset]
     return out.getvalue(), invented
 
 
-def _record_bytes(record: Record, next_offset: int, lower_offset: int) -> bytes:
-    """One Directory Record item (PS3.3 F.3.2.2): its bookkeeping, then its keys."""
-    parts = [
-        _element(0x00041400, b"UL", struct.pack("<L", next_offset)),
-        _element(0x00041410, b"US", b"\xff\xff"),  # in use
-        _element(0x00041420, b"UL", struct.pack("<L", lower_offset)),
-        _element(0x00041430, b"CS", record.type.encode("ascii")),
-    ]
+_IN_USE = b"\x04\x00\x10\x14US\x02\x00\xff\xff"  # (0004,1410) Record In-use Flag: FFFFH
+#: Where a record item's two offsets are: after its Item header (8 bytes) and an element header (8),
+#: then after (0004,1400) (12 bytes), (0004,1410) (10) and another element header (8).
+_NEXT_AT, _LOWER_AT = 16, 38
+_UL = struct.Struct("<L")
+
+
+def _record_bytes(record: Record) -> bytearray:
+    """One Directory Record item (PS3.3 F.3.2.2): its bookkeeping (offsets zero, set by the caller at
+    :data:`_NEXT_AT` and :data:`_LOWER_AT`), then its keys."""
+    parts = [b"\x04\x00\x00\x14UL\x04\x00\x00\x00\x00\x00", _IN_USE, b"\x04\x00\x20\x14UL\x04\x00\x00\x00\x00\x00"]
+    parts.append(_element(0x00041430, b"CS", record.type.encode("ascii")))
     entry = record.file
     if entry is not None:
         parts += [
@@ -266,7 +270,7 @@ def _record_bytes(record: Record, next_offset: int, lower_offset: int) -> bytes:
         ]
     parts.append(record.keys)
     body = b"".join(parts)
-    return b"\xfe\xff\x00\xe0" + struct.pack("<L", len(body)) + body
+    return bytearray(b"\xfe\xff\x00\xe0" + _UL.pack(len(body)) + body)
 
 
 def _file_meta() -> bytes:
@@ -307,24 +311,26 @@ def encode_dicomdir(patients: list[Record], fileset_id: str = "") -> bytes:
             _element(0x00041212, b"US", b"\0\0"),  # File-set Consistency Flag: no known inconsistencies
         ]
     )
-    sizes = [len(_record_bytes(r, 0, 0)) for r in order]
+    items = [_record_bytes(r) for r in order]
     start = len(head) + len(fixed) + 12  # the Directory Record Sequence's header: tag, VR, 2 reserved, length
     offsets: dict[int, int] = {}
     at = start
-    for record, size in zip(order, sizes, strict=True):
+    for record, item in zip(order, items, strict=True):
         offsets[id(record)] = at
-        at += size
+        at += len(item)
+    position = {id(record): i for i, record in enumerate(order)}
 
     def link(siblings: list[Record]) -> None:
         for i, record in enumerate(siblings):
-            following = offsets[id(siblings[i + 1])] if i + 1 < len(siblings) else 0
-            lower = offsets[id(record.children[0])] if record.children else 0
-            record_links[id(record)] = (following, lower)
-            link(record.children)
+            item = items[position[id(record)]]
+            if i + 1 < len(siblings):
+                _UL.pack_into(item, _NEXT_AT, offsets[id(siblings[i + 1])])
+            if record.children:
+                _UL.pack_into(item, _LOWER_AT, offsets[id(record.children[0])])
+                link(record.children)
 
-    record_links: dict[int, tuple[int, int]] = {}
     link(patients)
-    items = b"".join(_record_bytes(r, *record_links[id(r)]) for r in order)
+    items = b"".join(items)
     first = offsets[id(patients[0])] if patients else 0
     last = offsets[id(patients[-1])] if patients else 0
     fixed = b"".join(

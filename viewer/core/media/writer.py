@@ -32,22 +32,27 @@ problem line ("cannot be written: ..."), the others are written.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import secrets
 import shutil
+import struct
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
+from viewer.core.dicom.elements import LONG_LENGTH_VRS
 from viewer.core.dicom.header import RawHeader, read_raw_header
 from viewer.core.dicom.io import Problem, ViewerError
 from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
 from viewer.core.media.dicomdir_writer import DirectoryBuilder, FileEntry, encode_dicomdir, leaf_record_keys
+from viewer.core.media.model import Instance
 from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from viewer.core.runtime.tasks import CancelToken, ProgressThrottle
 from viewer.core.runtime.wording import count
@@ -65,6 +70,11 @@ _FILE_PREFIX = {"SR DOCUMENT": "SR", "KEY OBJECT DOC": "KO", "PRESENTATION": "PR
 _ENCAPSULATED_DOCUMENT_ROOT = "1.2.840.10008.5.1.4.1.1.104."
 _VIDEO_SYNTAX_ROOTS = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")  # MPEG2, MPEG-4/H.264, HEVC (PS3.5 A.4.5-A.4.8)
 _STAGING_PREFIX = ".dicom-viewer-media-"
+_ELEMENT_HEAD, _LONG_LENGTH = struct.Struct("<HH2sH"), struct.Struct("<L")
+_LONG_VRS = frozenset(LONG_LENGTH_VRS)
+_COPIES_A_TASK = 32
+#: Threads copying files (the work is the kernel's; more than a few only queue on the disk).
+_COPY_THREADS = 3
 #: JPEG Baseline, JPEG Extended and JPEG-LS near-lossless: always lossy (PS3.5 A.4.1, A.4.3). JPEG 2000
 #: may be either; what the file says of it is kept.
 _ALWAYS_LOSSY = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"})
@@ -210,13 +220,17 @@ def check_target(target: str | os.PathLike[str], sources: Iterable[str | os.Path
     if target.exists() and not target.is_dir():
         raise ViewerError("cannot write media here: it is a file, not a folder", target)
     where = target.resolve() if target.exists() else target
+    files_folders: set[str] = set()
     for source in sources:
         source = Path(source).absolute()
         if source.is_dir():  # a folder given: nothing is written anywhere inside it (a later scan would find it)
             if _inside(where, source.resolve()):
                 raise ViewerError(f"cannot write media here: it is inside {source}, one of the folders to write", target)
-        elif source.exists() and where == source.resolve().parent:  # beside a file given: never into its folder
-            raise ViewerError(f"cannot write media here: it is the folder of {source.name}, one of the files to write", target)
+        else:
+            files_folders.add(str(source.parent))
+    for folder in files_folders:  # beside a file given: never into its folder
+        if where == Path(folder).resolve():
+            raise ViewerError(f"cannot write media here: it is the folder of files to write ({folder})", target)
     existing = _existing_media(target) if target.is_dir() else []
     if existing and not replace:
         raise ViewerError(f"already holds {' and '.join(existing)}: choose an empty folder, or replace them", target)
@@ -227,7 +241,7 @@ def check_target(target: str | os.PathLike[str], sources: Iterable[str | os.Path
 
 
 def write_media(
-    sources: Iterable[str | os.PathLike[str]],
+    sources: Iterable[str | os.PathLike[str] | Instance],
     target: str | os.PathLike[str],
     *,
     prepare: Prepare | None = None,
@@ -239,12 +253,15 @@ def write_media(
 ) -> MediaResult:
     """Write the DICOM files `sources` as media in folder `target` (see the module's text).
 
+    `sources` are paths, or instances of a catalog (whose scan header spares reading the file twice).
+
     Raises ViewerError when the target cannot be written at all (nothing is changed then);
     a source that cannot be written is a problem line of the result. Cancelled, the target
     is left as it was.
     """
-    paths = [Path(p) for p in sources]
-    target = check_target(target, paths, replace)
+    sources = [s if isinstance(s, Instance) else Path(s) for s in sources]
+    paths = [s.path if isinstance(s, Instance) else s for s in sources]
+    target = check_target(target, [p for p in paths if p is not None], replace)
     cancel = cancel or CancelToken()
     result = MediaResult(target)
     if fileset_id is None:
@@ -256,7 +273,7 @@ def write_media(
     report = ProgressThrottle(on_progress)
     try:
         builder = DirectoryBuilder()
-        _write_files(paths, staging, builder, result, prepare, transcode, cancel, report)
+        _write_files(sources, staging, builder, result, prepare, transcode, cancel, report)
         if cancel.cancelled:
             result.cancelled = True
             return result
@@ -305,44 +322,127 @@ def _move_into_place(staging: Path, target: Path, replace: bool) -> None:
     shutil.rmtree(staging)
 
 
-def _write_files(paths, staging: Path, builder: DirectoryBuilder, result: MediaResult, prepare, transcode, cancel, report) -> None:
+def _header_of(source: Path | Instance) -> tuple[Path, RawHeader | None]:
+    """A source's path and, for an instance a folder scan has just read, its header as the scan kept it
+    (Explicit VR Little Endian files only: the elements are then the file's own bytes, and the file need
+    not be walked again); None: the writer reads the file."""
+    if not isinstance(source, Instance):
+        return Path(source), None
+    compact = source._compact
+    if compact.encoding != (False, True) or not compact.meta or source.path is None:
+        return source.path, None  # a DICOMDIR record's attributes, or another encoding: read the file
+    return source.path, RawHeader(
+        _split(compact.blob + (compact.display or b"")), _split(compact.meta), False, True, compact.preamble_warning
+    )
+
+
+def _split(blob: bytes) -> dict[int, bytes]:
+    """Elements encoded one after another in Explicit VR Little Endian (PS3.5 7.1.2), each with its bytes,
+    by tag (the scan kept only elements of defined length)."""
+    elements, at, end = {}, 0, len(blob)
+    while at + 8 <= end:
+        group, number, vr, short = _ELEMENT_HEAD.unpack_from(blob, at)
+        if vr in _LONG_VRS:
+            length, start = _LONG_LENGTH.unpack_from(blob, at + 8)[0], at + 12
+        else:
+            length, start = short, at + 8
+        elements[group << 16 | number] = blob[at : start + length]
+        at = start + length
+    return elements
+
+
+def _copy_all(jobs: list[tuple[str, str]]) -> dict[int, OSError]:
+    """Files copied as they are (in the kernel: copy_file_range or sendfile); the errors, by job."""
+    errors = {}
+    for i, (source, destination) in enumerate(jobs):
+        try:
+            shutil.copyfile(source, destination)
+        except OSError as exc:
+            errors[i] = exc
+    return errors
+
+
+def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: MediaResult, prepare, transcode, cancel, report) -> None:
+    """Every source copied or written into `staging`, then its records added to `builder` in the order given.
+
+    Copies run on a few threads, a few dozen files a task (the time is the kernel's: creating each file,
+    copying its bytes), while this thread reads the next headers.
+    """
     numbering = _Numbering()
     seen: dict[str, Path] = {}
-    made_folders: set[Path] = set()
+    made_folders: set[str] = set()
     scratch = staging / "scratch.dcm"
-    for done, path in enumerate(paths):
-        if cancel.cancelled:
-            return
-        report(done, len(paths))
-        try:
-            entry, written = _one_file(path, staging, scratch, numbering, seen, made_folders, prepare, transcode)
-        except ViewerError as exc:
-            result.problems.append(Problem(str(exc.args[0]) if exc.args else str(exc), path))
-            continue
-        seen[entry.sop_instance_uid] = path
-        if entry.record_type != "IMAGE":
+    pending: list[tuple[Path, FileEntry, int]] = []  # the source, its entry, its copy task (-1: written already)
+    tasks: list[Future] = []
+    jobs: list[tuple[str, str]] = []
+    total = len(sources)
+    root = str(staging)
+    with ThreadPoolExecutor(max_workers=_COPY_THREADS, thread_name_prefix="media-copy") as pool:
+        for done, source in enumerate(sources):
+            if cancel.cancelled:
+                pool.shutdown(cancel_futures=True)
+                return
+            report(done // 2, total)
+            path, header = _header_of(source)
+            if path is None or (isinstance(source, Instance) and source.problem):
+                result.problems.append(Problem(f"cannot be written: {getattr(source, 'problem', '') or 'its file is missing'}", path))
+                continue
             try:
-                _leaf_keys(entry, staging, builder.instances_in(entry.header.uid(0x0020000E)) + 1, builder)
+                entry, copy_from = _one_file(path, header, root, scratch, numbering, seen, made_folders, prepare, transcode)
             except ViewerError as exc:
-                (staging.joinpath(*entry.file_id)).unlink(missing_ok=True)
+                result.problems.append(Problem(str(exc.args[0]) if exc.args else str(exc), path))
+                continue
+            seen[entry.sop_instance_uid] = path
+            if copy_from is None:
+                pending.append((path, entry, -1))
+                continue
+            pending.append((path, entry, len(tasks) * _COPIES_A_TASK + len(jobs)))
+            jobs.append((str(copy_from), os.path.join(root, *entry.file_id)))
+            if len(jobs) == _COPIES_A_TASK:
+                tasks.append(pool.submit(_copy_all, jobs))
+                jobs = []
+        if jobs:
+            tasks.append(pool.submit(_copy_all, jobs))
+        for done, (path, entry, job) in enumerate(pending):
+            if cancel.cancelled:
+                pool.shutdown(cancel_futures=True)
+                return
+            report((total + done) // 2, total)
+            try:
+                if job >= 0:
+                    error = tasks[job // _COPIES_A_TASK].result().get(job % _COPIES_A_TASK)
+                    if error is not None:
+                        raise error
+                if entry.record_type != "IMAGE":
+                    _leaf_keys(entry, path if job >= 0 else staging.joinpath(*entry.file_id), builder)
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # every further file would fail too
+                    raise
+                result.problems.append(Problem(f"cannot be written ({exc.strerror or exc})", path))
+                continue
+            except ViewerError as exc:
+                staging.joinpath(*entry.file_id).unlink(missing_ok=True)
                 result.problems.append(Problem(str(exc.args[0]), path))
                 continue
-        builder.add(entry)
-        result.written += 1
-        if written:
-            result.rewritten += 1
-        else:
-            result.copied += 1
+            builder.add(entry)
+            result.written += 1
+            if job < 0:
+                result.rewritten += 1
+            else:
+                result.copied += 1
 
 
-def _leaf_keys(entry: FileEntry, staging: Path, ordinal: int, builder: DirectoryBuilder) -> None:
-    from pydicom import dcmread
+def _leaf_keys(entry: FileEntry, file: Path, builder: DirectoryBuilder) -> None:
+    """The keys of a record other than IMAGE (an SR, a presentation state...), from the whole header."""
     from pydicom.fileset import DIRECTORY_RECORDERS
+
+    from viewer.core.dicom.io import read_header
 
     recorder = DIRECTORY_RECORDERS.get(entry.record_type)
     if recorder is None:
         return
-    ds = dcmread(staging.joinpath(*entry.file_id), stop_before_pixels=True)
+    ds = read_header(file)
+    ordinal = builder.instances_in(entry.header.uid(0x0020000E)) + 1
     try:
         entry.leaf, invented = leaf_record_keys(ds, entry.record_type, recorder, ordinal)
     except (ValueError, KeyError, AttributeError) as exc:
@@ -351,14 +451,15 @@ def _leaf_keys(entry: FileEntry, staging: Path, ordinal: int, builder: Directory
 
 
 def _one_file(
-    path: Path, staging: Path, scratch: Path, numbering: _Numbering, seen, made_folders, prepare, transcode
-) -> tuple[FileEntry, bool]:
-    """Copy or write one source into the staging folder: its entry, and whether it was written again."""
-    header = read_raw_header(path)  # ViewerError: not DICOM, unreadable
+    path: Path, header: RawHeader | None, root: str, scratch: Path, numbering: _Numbering, seen, made_folders, prepare, transcode
+) -> tuple[FileEntry, Path | None]:
+    """One source placed: its entry, and the file to copy to its place (None: written there already)."""
+    if header is None:
+        header = read_raw_header(path)  # ViewerError: not DICOM, unreadable
     if header.media_storage_sop_class() == MEDIA_DIRECTORY_SOP_CLASS:
         raise ViewerError("cannot be written: it is a DICOMDIR (the media's own is written anew)")
-    syntax = header.meta and header.meta.get(0x00020010)
-    syntax_uid = (syntax[8:].decode("ascii", "replace").strip("\x00 ") if syntax else "") or ""
+    syntax = header.meta.get(0x00020010) if header.meta else None
+    syntax_uid = syntax[8:].decode("ascii", "replace").strip("\x00 ") if syntax else ""
     needs_rewrite = prepare is not None or syntax_uid != ExplicitVRLittleEndian or header.implicit or not header.little
     if not needs_rewrite:
         meta_instance = header.meta.get(0x00020003) if header.meta else None
@@ -366,11 +467,13 @@ def _one_file(
             needs_rewrite = True  # a meta header that names another instance is written anew (PS3.10 7.1)
     if needs_rewrite:
         header = _rewrite(path, scratch, header, syntax_uid, prepare, transcode)
-    uids = {"SOP Instance UID (0008,0018)": header.uid(0x00080018), "SOP Class UID (0008,0016)": header.uid(0x00080016)}
-    uids["Study Instance UID (0020,000D)"] = header.uid(0x0020000D)
-    uids["Series Instance UID (0020,000E)"] = header.uid(0x0020000E)
-    for name, uid in uids.items():
-        if not uid:
+    for name, tag in (
+        ("SOP Instance UID (0008,0018)", 0x00080018),
+        ("SOP Class UID (0008,0016)", 0x00080016),
+        ("Study Instance UID (0020,000D)", 0x0020000D),
+        ("Series Instance UID (0020,000E)", 0x0020000E),
+    ):
+        if not header.uid(tag):
             raise ViewerError(f"cannot be written: it has no {name}")
     instance_uid = header.uid(0x00080018)
     if instance_uid in seen:
@@ -378,21 +481,14 @@ def _one_file(
     modality = (header.value(0x00080060) or b"").decode("ascii", "replace").strip("\x00 ")
     record_type = _record_type(header.uid(0x00080016), modality)
     file_id = numbering.file_id(header, record_type)
-    destination = staging.joinpath(*file_id)
-    if destination.parent not in made_folders:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        made_folders.add(destination.parent)
-    try:
-        if needs_rewrite:
-            os.replace(scratch, destination)
-        else:
-            shutil.copyfile(path, destination)
-    except OSError as exc:
-        if exc.errno in (28, 122):  # ENOSPC, EDQUOT: every further file would fail too
-            raise
-        raise ViewerError(f"cannot be written ({exc.strerror or exc})") from None
+    folder = os.path.join(root, *file_id[:-1])
+    if folder not in made_folders:
+        os.makedirs(folder, exist_ok=True)
+        made_folders.add(folder)
+    if needs_rewrite:
+        os.replace(scratch, os.path.join(folder, file_id[-1]))
     entry = FileEntry(file_id, header, header.uid(0x00080016), instance_uid, ExplicitVRLittleEndian, record_type)
-    return entry, needs_rewrite
+    return entry, None if needs_rewrite else path
 
 
 def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prepare, transcode) -> RawHeader:
