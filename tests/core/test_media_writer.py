@@ -260,9 +260,10 @@ def test_a_prepare_step_changes_the_written_files_and_their_records_not_the_sour
 def test_sources_that_cannot_be_written_get_one_line_each_and_the_rest_is_written(tmp_path):
     ds = pydicom.dcmread(sample_path("CT_small.dcm"))
     del ds.SOPInstanceUID
-    no_uid = tmp_path / "no_uid.dcm"
+    (tmp_path / "in").mkdir()
+    no_uid = tmp_path / "in" / "no_uid.dcm"
     ds.save_as(no_uid)
-    not_dicom = tmp_path / "notes.txt"
+    not_dicom = tmp_path / "in" / "notes.txt"
     not_dicom.write_text("not DICOM")
     result = write_media([sample_path("CT_small.dcm"), no_uid, not_dicom, sample_path("JPEG-lossy.dcm")], tmp_path / "media")
     assert result.written == 1

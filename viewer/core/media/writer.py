@@ -206,7 +206,8 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _existing_media(target: Path) -> list[str]:
+def existing_media(target: Path) -> list[str]:
+    """The names of what in `target` a file-set would replace: its DICOMDIR and DICOM folder, in any case."""
     try:
         return sorted(entry.name for entry in target.iterdir() if entry.name.upper() in ("DICOMDIR", "DICOM"))
     except OSError:
@@ -228,10 +229,10 @@ def check_target(target: str | os.PathLike[str], sources: Iterable[str | os.Path
                 raise ViewerError(f"cannot write media here: it is inside {source}, one of the folders to write", target)
         else:
             files_folders.add(str(source.parent))
-    for folder in files_folders:  # beside a file given: never into its folder
-        if where == Path(folder).resolve():
-            raise ViewerError(f"cannot write media here: it is the folder of files to write ({folder})", target)
-    existing = _existing_media(target) if target.is_dir() else []
+    for folder in files_folders:  # nor into the folder of a file given, nor below it
+        if _inside(where, Path(folder).resolve()):
+            raise ViewerError(f"cannot write media here: it is inside {folder}, which holds files to write", target)
+    existing = existing_media(target) if target.is_dir() else []
     if existing and not replace:
         raise ViewerError(f"already holds {' and '.join(existing)}: choose an empty folder, or replace them", target)
     parent = target if target.is_dir() else next((p for p in target.parents if p.exists()), None)
@@ -315,7 +316,7 @@ def _move_into_place(staging: Path, target: Path, replace: bool) -> None:
     old = staging / "replaced"
     if replace:
         old.mkdir()
-        for name in _existing_media(target):
+        for name in existing_media(target):
             (target / name).rename(old / name)
     (staging / "DICOM").rename(target / "DICOM")
     (staging / "DICOMDIR").rename(target / "DICOMDIR")
