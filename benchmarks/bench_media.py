@@ -14,13 +14,15 @@ What each side does, timed from process start to exit, the files warm in the pag
   ``dcmmkdir +r +id OUT -Pgp +D OUT/DICOMDIR DICOM`` (read every file, check it against the General
   Purpose CD-R profile, write the DICOMDIR); both times added, and shown apart.
 
-The ratio is dcmtk's total over ours (above 1: ours is faster).
+The ratio is dcmtk's total over ours (above 1: ours is faster), of wall time and of CPU time (user + system of
+each process and its threads, from getrusage), the latter less moved by other work on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,13 +76,20 @@ def make_data(count: int) -> Path:
     return folder
 
 
-def timed(command: list[str], cwd: str | None = None) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the process and its threads) of one command."""
+    cpu = _children_cpu()
     start = time.perf_counter()
-    run = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    run = subprocess.run(command, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if run.returncode != 0:
         raise SystemExit(f"{command[0]} failed: {run.stderr.strip()[:500]}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -99,36 +108,35 @@ def main(argv: list[str] | None = None) -> dict:
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="bench-media-") as out:
             subprocess.run(["cat", *map(str, (data / "sources").iterdir())], stdout=subprocess.DEVNULL)  # warm
-            start = time.perf_counter()
-            run = subprocess.run(
-                [python_executable(), "-m", "viewer", "media", str(data / "sources"), "-o", f"{out}/ours"],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            ours.append(time.perf_counter() - start)
-            if run.returncode != 0:
-                raise SystemExit(f"dicom-viewer media failed: {run.stderr.strip()[:500]}")
+            ours.append(timed([python_executable(), "-m", "viewer", "media", str(data / "sources"), "-o", f"{out}/ours"], env))
             copy.append(timed(["cp", "-r", str(data / "layout"), f"{out}/dcmtk"]))
             mkdir.append(timed([dcmmkdir, "+r", "+id", f"{out}/dcmtk", "-Pgp", "+D", f"{out}/dcmtk/DICOMDIR", "DICOM"]))
-    ours_s = statistics.median(ours)
-    peer_s = statistics.median([c + m for c, m in zip(copy, mkdir, strict=True)])
+    wall = statistics.median(t for t, _ in ours)
+    peer = statistics.median(c[0] + m[0] for c, m in zip(copy, mkdir, strict=True))
+    ours_cpu = statistics.median(c for _, c in ours)
+    peer_cpu = statistics.median(c[1] + m[1] for c, m in zip(copy, mkdir, strict=True))
     result = {
         "files": files,
-        "ours_s": ours_s,
-        "dcmtk_copy_s": statistics.median(copy),
-        "dcmmkdir_s": statistics.median(mkdir),
-        "dcmtk_total_s": peer_s,
-        "ratio": peer_s / ours_s,
+        "ours_s": wall,
+        "dcmtk_copy_s": statistics.median(t for t, _ in copy),
+        "dcmmkdir_s": statistics.median(t for t, _ in mkdir),
+        "dcmtk_total_s": peer,
+        "ratio": peer / wall,
+        "ours_cpu_s": ours_cpu,
+        "dcmtk_cpu_s": peer_cpu,
+        "cpu_ratio": peer_cpu / ours_cpu,
         "rounds": args.repeats,
     }
-    print(f"machine: {machine_description()}")
+    print(f"machine: {machine_description()}; load average {os.getloadavg()}")
     print(
-        f"write media, {files} files: ours {ours_s:.2f} s (dicom-viewer media, whole process); dcmtk {peer_s:.2f} s "
+        f"write media, {files} files: ours {wall:.2f} s (dicom-viewer media, whole process); dcmtk {peer:.2f} s "
         f"(cp -r {result['dcmtk_copy_s']:.2f} s + dcmmkdir {result['dcmmkdir_s']:.2f} s); "
         f"dcmtk/ours = {result['ratio']:.2f} (median of {args.repeats} rounds)"
     )
-    print(f"rounds: ours {[round(t, 2) for t in ours]}, cp {[round(t, 2) for t in copy]}, dcmmkdir {[round(t, 2) for t in mkdir]}")
+    print(f"CPU (user + system, threads included): ours {ours_cpu:.2f} s, dcmtk {peer_cpu:.2f} s; dcmtk/ours = {result['cpu_ratio']:.2f}")
+    print(
+        f"rounds (wall): ours {[round(t, 2) for t, _ in ours]}, cp {[round(t, 2) for t, _ in copy]}, dcmmkdir {[round(t, 2) for t, _ in mkdir]}"
+    )
     return result
 
 

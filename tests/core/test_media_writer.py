@@ -313,7 +313,54 @@ def test_command_line(tmp_path, capsys):
         shutil.copy(sample_path(name), folder / name)
     assert main(["media", str(folder), "-o", str(tmp_path / "cd")]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and out[0].startswith("2 instances (2 patients, 2 studies, 2 series) written to")
+    size = sum(p.stat().st_size for p in (tmp_path / "cd").rglob("*") if p.is_file()) / 1e6
+    assert out == [
+        f"2 instances (2 patients, 2 studies, 2 series, {size:,.1f} MB) written to {tmp_path / 'cd'} with a DICOMDIR (STD-GEN-CD)"
+    ]
     assert main(["media", str(folder), "-o", str(tmp_path / "cd")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds" in err[0]
+
+
+@needs_dcmtk
+@pytest.mark.skipif(shutil.which("dcmpsmk") is None or shutil.which("xml2dsr") is None, reason="dcmtk's dcmpsmk, xml2dsr, pdf2dcm")
+def test_key_objects_presentation_states_and_documents_get_their_own_record_types(tmp_path):
+    """PS3.3 F.5: KEY OBJECT DOC, PRESENTATION and ENCAP DOC records with their Type 1 keys, made by dcmtk's
+    tools (xml2dsr, dcmpsmk, pdf2dcm), checked by dciodvfy."""
+    from tests.core.sr_reports import xml2dsr
+    from tests.document_files import encapsulated_pdf
+
+    made = tmp_path / "made"
+    made.mkdir()
+    key_objects = xml2dsr("key_objects.xml", made)
+    state = made / "pr.dcm"
+    subprocess.run(["dcmpsmk", str(sample_path("CT_small.dcm")), str(state)], check=True, capture_output=True)
+    pdf, _ = encapsulated_pdf(made)
+    result = write_media([sample_path("CT_small.dcm"), key_objects, state, pdf], tmp_path / "media")
+    assert result.written == 4, result.problems
+    records = {r.DirectoryRecordType: r for r in pydicom.dcmread(tmp_path / "media" / "DICOMDIR").DirectoryRecordSequence}
+    assert {"KEY OBJECT DOC", "PRESENTATION", "ENCAP DOC", "IMAGE"} <= set(records)
+    assert (
+        records["KEY OBJECT DOC"].ConceptNameCodeSequence[0].CodeMeaning
+        == pydicom.dcmread(key_objects).ConceptNameCodeSequence[0].CodeMeaning
+    )
+    assert records["PRESENTATION"].ContentLabel == pydicom.dcmread(state).ContentLabel
+    assert records["ENCAP DOC"].MIMETypeOfEncapsulatedDocument == "application/pdf"
+    if DCIODVFY is not None:
+        run = subprocess.run([DCIODVFY, str(tmp_path / "media" / "DICOMDIR")], capture_output=True, text=True)
+        assert [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")] == []
+
+
+def test_instances_of_a_scan_are_written_as_their_files_are(tmp_path, sources):
+    """The command line hands the scan's instances over (their headers are not read again): the same
+    DICOMDIR records as from the files' paths."""
+    by_path = write_media(sources, tmp_path / "by_path")
+    found = open_paths(sources)
+    instances = [i for series in found.series for i in series.instances]
+    order = {str(p): n for n, p in enumerate(sources)}
+    instances.sort(key=lambda i: order[str(i.path)])
+    by_instance = write_media(instances, tmp_path / "by_instance")
+    assert (by_instance.written, by_instance.copied, by_instance.rewritten) == (by_path.written, by_path.copied, by_path.rewritten)
+    first = pydicom.dcmread(tmp_path / "by_path" / "DICOMDIR").DirectoryRecordSequence
+    second = pydicom.dcmread(tmp_path / "by_instance" / "DICOMDIR").DirectoryRecordSequence
+    assert [r.to_json_dict() for r in first] == [r.to_json_dict() for r in second]

@@ -73,6 +73,7 @@ class FileEntry:
     transfer_syntax_uid: str
     record_type: str = "IMAGE"
     leaf: bytes | None = None
+    size: int = 0  # the file's bytes
 
 
 @dataclass(eq=False)

@@ -59,6 +59,8 @@ from viewer.core.runtime.wording import count
 
 #: The Media Storage Application Profile the written file-sets follow (PS3.11 Annex D).
 PROFILE = "STD-GEN-CD"
+#: What a 700 MB CD-R and a single-layer DVD-R hold (ECMA-130 mode 1, ECMA-349), less room for the file system.
+CD_BYTES, DVD_BYTES = 700 * 1024 * 1024 - 4 * 1024 * 1024, 4_700_000_000 - 20 * 1024 * 1024
 #: A DICOM dataset transformed before it is written (de-identification).
 Prepare = Callable[[Dataset], Dataset]
 #: Compressed pixel data to Explicit VR Little Endian, in place (raises when it cannot decode).
@@ -93,6 +95,7 @@ class MediaResult:
     patients: int = 0
     studies: int = 0
     series: int = 0
+    size: int = 0  # bytes on the media, DICOMDIR included
     cancelled: bool = False
 
     def summary(self) -> str:
@@ -101,8 +104,10 @@ class MediaResult:
             return f"cancelled: nothing written to {self.target}"
         line = (
             f"{count(self.written, 'instance')} ({count(self.patients, 'patient')}, {count(self.studies, 'study')}, "
-            f"{count(self.series, 'series')}) written to {self.target} with a DICOMDIR ({PROFILE})"
+            f"{count(self.series, 'series')}, {self.size / 1e6:,.1f} MB) written to {self.target} with a DICOMDIR ({PROFILE})"
         )
+        if self.size > CD_BYTES:
+            line += "; more than a CD holds" if self.size <= DVD_BYTES else "; more than a DVD holds: a USB stick or a BD"
         if self.rewritten:
             line += f"; {self.rewritten} re-encoded as Explicit VR Little Endian"
         if self.problems:
@@ -262,7 +267,8 @@ def write_media(
     """
     sources = [s if isinstance(s, Instance) else Path(s) for s in sources]
     paths = [s.path if isinstance(s, Instance) else s for s in sources]
-    target = check_target(target, [p for p in paths if p is not None], replace)
+    # the folders holding the files: the same rule as for a folder given, one check each
+    target = check_target(target, sorted({os.path.dirname(os.path.abspath(p)) for p in paths if p is not None}), replace)
     cancel = cancel or CancelToken()
     result = MediaResult(target)
     if fileset_id is None:
@@ -280,7 +286,9 @@ def write_media(
             return result
         if not result.written:
             raise ViewerError("nothing to write: " + (result.problems[0] if result.problems else "no DICOM files given"))
-        (staging / "DICOMDIR").write_bytes(encode_dicomdir(builder.patients, fileset_id))
+        dicomdir = encode_dicomdir(builder.patients, fileset_id)
+        (staging / "DICOMDIR").write_bytes(dicomdir)
+        result.size += len(dicomdir)
         result.invented = builder.invented
         result.patients = len(builder.patients)
         result.studies = sum(len(p.children) for p in builder.patients)
@@ -332,14 +340,12 @@ def _header_of(source: Path | Instance) -> tuple[Path, RawHeader | None]:
     compact = source._compact
     if compact.encoding != (False, True) or not compact.meta or source.path is None:
         return source.path, None  # a DICOMDIR record's attributes, or another encoding: read the file
-    return source.path, RawHeader(
-        _split(compact.blob + (compact.display or b"")), _split(compact.meta), False, True, compact.preamble_warning
-    )
+    return source.path, RawHeader(_split(compact.blob), _split(compact.meta), False, True, compact.preamble_warning)
 
 
 def _split(blob: bytes) -> dict[int, bytes]:
     """Elements encoded one after another in Explicit VR Little Endian (PS3.5 7.1.2), each with its bytes,
-    by tag (the scan kept only elements of defined length)."""
+    by tag, those up to (0028,0008) *Number of Frames* (the last a record needs) only."""
     elements, at, end = {}, 0, len(blob)
     while at + 8 <= end:
         group, number, vr, short = _ELEMENT_HEAD.unpack_from(blob, at)
@@ -347,7 +353,8 @@ def _split(blob: bytes) -> dict[int, bytes]:
             length, start = _LONG_LENGTH.unpack_from(blob, at + 8)[0], at + 12
         else:
             length, start = short, at + 8
-        elements[group << 16 | number] = blob[at : start + length]
+        if group <= 0x0028:
+            elements[group << 16 | number] = blob[at : start + length]
         at = start + length
     return elements
 
@@ -427,6 +434,7 @@ def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: Medi
                 continue
             builder.add(entry)
             result.written += 1
+            result.size += entry.size
             if job < 0:
                 result.rewritten += 1
             else:
@@ -489,6 +497,7 @@ def _one_file(
     if needs_rewrite:
         os.replace(scratch, os.path.join(folder, file_id[-1]))
     entry = FileEntry(file_id, header, header.uid(0x00080016), instance_uid, ExplicitVRLittleEndian, record_type)
+    entry.size = os.stat(os.path.join(folder, file_id[-1]) if needs_rewrite else path).st_size
     return entry, None if needs_rewrite else path
 
 
