@@ -320,6 +320,9 @@ def test_command_line(tmp_path, capsys):
     assert main(["media", str(folder), "-o", str(tmp_path / "cd")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds" in err[0]
+    # media written from media: the instances its DICOMDIR lists, files read again (the records carry no meta)
+    assert main(["media", str(tmp_path / "cd"), "-o", str(tmp_path / "cd2")]) == 0
+    assert set(_instances([tmp_path / "cd2"])) == set(_instances([folder]))
 
 
 @needs_dcmtk

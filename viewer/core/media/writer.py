@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -74,6 +75,13 @@ _VIDEO_SYNTAX_ROOTS = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")  # MP
 _STAGING_PREFIX = ".dicom-viewer-media-"
 _ELEMENT_HEAD, _LONG_LENGTH = struct.Struct("<HH2sH"), struct.Struct("<L")
 _LONG_VRS = frozenset(LONG_LENGTH_VRS)
+#: What every instance on media must have: its identity and its place in the tree (PS3.3 F.5).
+_REQUIRED_UIDS = (
+    (0x00080018, "SOP Instance UID (0008,0018)"),
+    (0x00080016, "SOP Class UID (0008,0016)"),
+    (0x0020000D, "Study Instance UID (0020,000D)"),
+    (0x0020000E, "Series Instance UID (0020,000E)"),
+)
 _COPIES_A_TASK = 32
 #: Threads copying files (the work is the kernel's; more than a few only queue on the disk).
 _COPY_THREADS = 3
@@ -160,6 +168,7 @@ def _file_meta(ds: Dataset) -> None:
     ds.file_meta = meta
 
 
+@lru_cache(maxsize=256)
 def _record_type(sop_class_uid: str, modality: str) -> str:
     """The Directory Record Type of an instance (PS3.3 F.4, F.5): pydicom's table of the four-level
     SOP Classes, encapsulated documents and RT plans, else IMAGE."""
@@ -188,8 +197,7 @@ class _Numbering:
         self.series_count: dict[tuple[int, int], int] = {}
         self.instance_count: dict[tuple[int, int, int], int] = {}
 
-    def file_id(self, header: RawHeader, record_type: str) -> tuple[str, ...]:
-        study_uid, series_uid = header.uid(0x0020000D), header.uid(0x0020000E)
+    def file_id(self, header: RawHeader, record_type: str, study_uid: str, series_uid: str) -> tuple[str, ...]:
         place = self.series.get(series_uid)
         if place is None:
             study = self.studies.get(study_uid)
@@ -476,27 +484,23 @@ def _one_file(
             needs_rewrite = True  # a meta header that names another instance is written anew (PS3.10 7.1)
     if needs_rewrite:
         header = _rewrite(path, scratch, header, syntax_uid, prepare, transcode)
-    for name, tag in (
-        ("SOP Instance UID (0008,0018)", 0x00080018),
-        ("SOP Class UID (0008,0016)", 0x00080016),
-        ("Study Instance UID (0020,000D)", 0x0020000D),
-        ("Series Instance UID (0020,000E)", 0x0020000E),
-    ):
-        if not header.uid(tag):
+    uids = [header.uid(tag) for tag, _ in _REQUIRED_UIDS]
+    for uid, (_, name) in zip(uids, _REQUIRED_UIDS, strict=True):
+        if not uid:
             raise ViewerError(f"cannot be written: it has no {name}")
-    instance_uid = header.uid(0x00080018)
+    instance_uid, class_uid, study_uid, series_uid = uids
     if instance_uid in seen:
         raise ViewerError(f"not written twice: the same instance (SOP Instance UID) as {seen[instance_uid]}")
     modality = (header.value(0x00080060) or b"").decode("ascii", "replace").strip("\x00 ")
-    record_type = _record_type(header.uid(0x00080016), modality)
-    file_id = numbering.file_id(header, record_type)
+    record_type = _record_type(class_uid, modality)
+    file_id = numbering.file_id(header, record_type, study_uid, series_uid)
     folder = os.path.join(root, *file_id[:-1])
     if folder not in made_folders:
         os.makedirs(folder, exist_ok=True)
         made_folders.add(folder)
     if needs_rewrite:
         os.replace(scratch, os.path.join(folder, file_id[-1]))
-    entry = FileEntry(file_id, header, header.uid(0x00080016), instance_uid, ExplicitVRLittleEndian, record_type)
+    entry = FileEntry(file_id, header, class_uid, instance_uid, ExplicitVRLittleEndian, record_type)
     entry.size = os.stat(os.path.join(folder, file_id[-1]) if needs_rewrite else path).st_size
     return entry, None if needs_rewrite else path
 
