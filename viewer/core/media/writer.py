@@ -32,6 +32,7 @@ problem line ("cannot be written: ..."), the others are written.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -40,7 +41,6 @@ import shutil
 import struct
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -82,9 +82,6 @@ _REQUIRED_UIDS = (
     (0x0020000D, "Study Instance UID (0020,000D)"),
     (0x0020000E, "Series Instance UID (0020,000E)"),
 )
-_COPIES_A_TASK = 32
-#: Threads copying files (the work is the kernel's; more than a few only queue on the disk).
-_COPY_THREADS = 3
 #: JPEG Baseline, JPEG Extended and JPEG-LS near-lossless: always lossy (PS3.5 A.4.1, A.4.3). JPEG 2000
 #: may be either; what the file says of it is kept.
 _ALWAYS_LOSSY = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"})
@@ -367,86 +364,82 @@ def _split(blob: bytes) -> dict[int, bytes]:
     return elements
 
 
-def _copy_all(jobs: list[tuple[str, str]]) -> dict[int, OSError]:
-    """Files copied as they are (in the kernel: copy_file_range or sendfile); the errors, by job."""
-    errors = {}
-    for i, (source, destination) in enumerate(jobs):
+def _copy(source: str, destination: str) -> None:
+    """One file's bytes, copied in the kernel (copy_file_range: a shared-extent clone on file systems that
+    make one, as cp does), else by shutil; never over an existing file."""
+    if not hasattr(os, "copy_file_range"):
+        shutil.copyfile(source, destination)
+        return
+    fd_in = os.open(source, os.O_RDONLY)
+    try:
+        fd_out = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            shutil.copyfile(source, destination)
+            left = os.fstat(fd_in).st_size
+            while left > 0:
+                done = os.copy_file_range(fd_in, fd_out, left)
+                if done == 0:
+                    break
+                left -= done
         except OSError as exc:
-            errors[i] = exc
-    return errors
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            os.lseek(fd_in, 0, os.SEEK_SET)
+            os.ftruncate(fd_out, 0)
+            os.lseek(fd_out, 0, os.SEEK_SET)
+            while chunk := os.read(fd_in, 1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd_out, view) :]
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
 
 
 def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: MediaResult, prepare, transcode, cancel, report) -> None:
-    """Every source copied or written into `staging`, then its records added to `builder` in the order given.
+    """Every source copied or written into `staging`, its records added to `builder`, in the order given.
 
-    Copies run on a few threads, a few dozen files a task (the time is the kernel's: creating each file,
-    copying its bytes), while this thread reads the next headers.
+    One thread: copies on threads were measured slower here (benchmarks/RESULTS.md), the threads fighting
+    for the interpreter lock around every system call of a small file.
     """
     numbering = _Numbering()
     seen: dict[str, Path] = {}
     made_folders: set[str] = set()
     scratch = staging / "scratch.dcm"
-    pending: list[tuple[Path, FileEntry, int]] = []  # the source, its entry, its copy task (-1: written already)
-    tasks: list[Future] = []
-    jobs: list[tuple[str, str]] = []
-    total = len(sources)
     root = str(staging)
-    with ThreadPoolExecutor(max_workers=_COPY_THREADS, thread_name_prefix="media-copy") as pool:
-        for done, source in enumerate(sources):
-            if cancel.cancelled:
-                pool.shutdown(cancel_futures=True)
-                return
-            report(done // 2, total)
-            path, header = _header_of(source)
-            if path is None or (isinstance(source, Instance) and source.problem):
-                result.problems.append(Problem(f"cannot be written: {getattr(source, 'problem', '') or 'its file is missing'}", path))
-                continue
-            try:
-                entry, copy_from = _one_file(path, header, root, scratch, numbering, seen, made_folders, prepare, transcode)
-            except ViewerError as exc:
-                result.problems.append(Problem(str(exc.args[0]) if exc.args else str(exc), path))
-                continue
-            seen[entry.sop_instance_uid] = path
-            if copy_from is None:
-                pending.append((path, entry, -1))
-                continue
-            pending.append((path, entry, len(tasks) * _COPIES_A_TASK + len(jobs)))
-            jobs.append((str(copy_from), os.path.join(root, *entry.file_id)))
-            if len(jobs) == _COPIES_A_TASK:
-                tasks.append(pool.submit(_copy_all, jobs))
-                jobs = []
-        if jobs:
-            tasks.append(pool.submit(_copy_all, jobs))
-        for done, (path, entry, job) in enumerate(pending):
-            if cancel.cancelled:
-                pool.shutdown(cancel_futures=True)
-                return
-            report((total + done) // 2, total)
-            try:
-                if job >= 0:
-                    error = tasks[job // _COPIES_A_TASK].result().get(job % _COPIES_A_TASK)
-                    if error is not None:
-                        raise error
-                if entry.record_type != "IMAGE":
-                    _leaf_keys(entry, path if job >= 0 else staging.joinpath(*entry.file_id), builder)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # every further file would fail too
-                    raise
-                result.problems.append(Problem(f"cannot be written ({exc.strerror or exc})", path))
-                continue
-            except ViewerError as exc:
-                staging.joinpath(*entry.file_id).unlink(missing_ok=True)
-                result.problems.append(Problem(str(exc.args[0]), path))
-                continue
-            builder.add(entry)
-            result.written += 1
-            result.size += entry.size
-            if job < 0:
-                result.rewritten += 1
-            else:
-                result.copied += 1
+    for done, source in enumerate(sources):
+        if cancel.cancelled:
+            return
+        report(done, len(sources))
+        path, header = _header_of(source)
+        if path is None or (isinstance(source, Instance) and source.problem):
+            result.problems.append(Problem(f"cannot be written: {getattr(source, 'problem', '') or 'its file is missing'}", path))
+            continue
+        destination = None
+        try:
+            entry, copy_from = _one_file(path, header, root, scratch, numbering, seen, made_folders, prepare, transcode)
+            destination = os.path.join(root, *entry.file_id)
+            if copy_from is not None:
+                _copy(str(copy_from), destination)
+            if entry.record_type != "IMAGE":
+                _leaf_keys(entry, Path(destination), builder)
+        except (OSError, ViewerError) as exc:
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # every further file would fail too
+                raise
+            if destination is not None:  # no file on the media without its record
+                with contextlib.suppress(OSError):
+                    os.unlink(destination)
+            reason = f"cannot be written ({exc.strerror or exc})" if isinstance(exc, OSError) else str(exc.args[0])
+            result.problems.append(Problem(reason, path))
+            continue
+        seen[entry.sop_instance_uid] = path
+        builder.add(entry)
+        result.written += 1
+        result.size += entry.size
+        if copy_from is None:
+            result.rewritten += 1
+        else:
+            result.copied += 1
 
 
 def _leaf_keys(entry: FileEntry, file: Path, builder: DirectoryBuilder) -> None:
