@@ -67,5 +67,8 @@ def run_media(args: argparse.Namespace) -> int:
     result = write_media(sources, args.output, prepare=prepare, replace=args.replace, fileset_id=args.fileset_id)
     for problem in result.problems:
         print(f"dicom-viewer: {problem}", file=sys.stderr)
+    if result.invented:  # Type 1 keys the files lack, made up for the DICOMDIR only (as dcmmkdir +I does)
+        shown = "; ".join(result.invented[:3]) + (f"; and {len(result.invented) - 3} more" if len(result.invented) > 3 else "")
+        print(f"dicom-viewer: note: the DICOMDIR gives values the files lack: {shown}", file=sys.stderr)
     print(result.summary())
     return EXIT_OK if result.written else EXIT_INPUT

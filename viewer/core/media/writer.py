@@ -15,8 +15,9 @@ DICOM reader of media is expected to read:
   already in it is copied byte for byte. Any other is written again in it: Implicit VR and
   Big Endian re-encoded, deflated files inflated, compressed pixel data decoded (pydicom's
   decoders, or the `transcode` callable given) with (0028,2110) *Lossy Image Compression*
-  kept at 01 for what was lossy (PS3.3 C.7.6.1.1.5). Video (MPEG, H.264, HEVC) is refused:
-  uncompressed, it would not fit the profile's purpose, and the one-line reason says so.
+  kept at 01 for what was lossy (PS3.3 C.7.6.1.1.5), the SOP Instance UID kept (the same instance
+  in another transfer syntax, so key images and presentation states still find it). Video (MPEG,
+  H.264, HEVC) is refused, with a one-line reason. See :mod:`viewer.core.media.reencode`.
 - **the DICOMDIR**: :mod:`viewer.core.media.dicomdir_writer`.
 - **de-identified copies**: a `prepare` callable (``Dataset -> Dataset``, e.g. the
   ``viewer.core.deidentify`` Deidentifier) is applied to each instance before it is written;
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import secrets
 import shutil
@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import UID, ExplicitVRLittleEndian
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from viewer.core.dicom.elements import LONG_LENGTH_VRS
 from viewer.core.dicom.header import RawHeader, read_raw_header
@@ -54,24 +54,19 @@ from viewer.core.dicom.io import Problem, ViewerError
 from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
 from viewer.core.media.dicomdir_writer import DirectoryBuilder, FileEntry, encode_dicomdir, leaf_record_keys
 from viewer.core.media.model import Instance
-from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from viewer.core.media.reencode import PROFILE, Transcode, decompress, rewrite
 from viewer.core.runtime.tasks import CancelToken, ProgressThrottle
 from viewer.core.runtime.wording import count
 
-#: The Media Storage Application Profile the written file-sets follow (PS3.11 Annex D).
-PROFILE = "STD-GEN-CD"
 #: What a 700 MB CD-R and a single-layer DVD-R hold (ECMA-130 mode 1, ECMA-349), less room for the file system.
 CD_BYTES, DVD_BYTES = 700 * 1024 * 1024 - 4 * 1024 * 1024, 4_700_000_000 - 20 * 1024 * 1024
 #: A DICOM dataset transformed before it is written (de-identification).
 Prepare = Callable[[Dataset], Dataset]
-#: Compressed pixel data to Explicit VR Little Endian, in place (raises when it cannot decode).
-Transcode = Callable[[Dataset], None]
 #: on_progress(done, total)
 ProgressListener = Callable[[int, int], None]
 
 _FILE_PREFIX = {"SR DOCUMENT": "SR", "KEY OBJECT DOC": "KO", "PRESENTATION": "PR", "ENCAP DOC": "DO", "WAVEFORM": "WV"}
 _ENCAPSULATED_DOCUMENT_ROOT = "1.2.840.10008.5.1.4.1.1.104."
-_VIDEO_SYNTAX_ROOTS = ("1.2.840.10008.1.2.4.10", "1.2.840.10008.1.2.4.11")  # MPEG2, MPEG-4/H.264, HEVC (PS3.5 A.4.5-A.4.8)
 _STAGING_PREFIX = ".dicom-viewer-media-"
 _ELEMENT_HEAD, _LONG_LENGTH = struct.Struct("<HH2sH"), struct.Struct("<L")
 _LONG_VRS = frozenset(LONG_LENGTH_VRS)
@@ -82,9 +77,6 @@ _REQUIRED_UIDS = (
     (0x0020000D, "Study Instance UID (0020,000D)"),
     (0x0020000E, "Series Instance UID (0020,000E)"),
 )
-#: JPEG Baseline, JPEG Extended and JPEG-LS near-lossless: always lossy (PS3.5 A.4.1, A.4.3). JPEG 2000
-#: may be either; what the file says of it is kept.
-_ALWAYS_LOSSY = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81"})
 
 
 @dataclass
@@ -118,51 +110,6 @@ class MediaResult:
         if self.problems:
             line += f"; {count(len(self.problems), 'file')} not written"
         return line
-
-
-def _syntax_name(uid: str) -> str:
-    name = UID(uid).name
-    return name if name and name != uid else uid
-
-
-def decompress(ds: Dataset) -> None:
-    """Compressed pixel data decoded in place to Explicit VR Little Endian by pydicom's decoder plugins
-    (``Dataset.decompress``: colour JPEG becomes RGB, PS3.3 C.7.6.3.1.2); what was lossy stays marked
-    lossy. Raises what the decoders raise."""
-    lossy = ds.file_meta.TransferSyntaxUID in _ALWAYS_LOSSY
-    # The same instance in another transfer syntax (PS3.5 8.1): its SOP Instance UID stays, so key
-    # images and presentation states on the same media still find it (pydicom would make a new one).
-    ds.decompress(generate_instance_uid=False)
-    if lossy and ds.get("LossyImageCompression") != "01":
-        ds.LossyImageCompression = "01"  # PS3.3 C.7.6.1.1.5: once lossy, always said so
-
-
-def _to_explicit_little(ds: Dataset, transcode: Transcode) -> None:
-    """`ds` re-encoded as Explicit VR Little Endian (the transfer syntax of STD-GEN-CD)."""
-    syntax = UID(ds.file_meta.get("TransferSyntaxUID") or ExplicitVRLittleEndian)
-    if syntax.is_compressed:
-        transcode(ds)
-    pixels = ds.pixel_array if not syntax.is_little_endian and "PixelData" in ds else None
-    # Every element converted from its raw bytes, so pydicom writes it in the new encoding with its
-    # VR (from the dictionary when the file had Implicit VR) and in little endian (PS3.5 7.1, 7.3).
-    for _ in ds.iterall():
-        pass
-    if pixels is not None:  # pydicom writes one byte order only: pixel values swapped through numpy
-        ds.PixelData = pixels.astype(pixels.dtype.newbyteorder("<")).tobytes()
-        ds["PixelData"].VR = "OW" if pixels.dtype.itemsize > 1 else "OB"
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.set_original_encoding(False, True)
-
-
-def _file_meta(ds: Dataset) -> None:
-    """A File Meta Information header for a file written again (PS3.10 7.1)."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    ds.file_meta = meta
 
 
 @lru_cache(maxsize=256)
@@ -476,7 +423,7 @@ def _one_file(
         if meta_instance is None or meta_instance[8:].decode("ascii", "replace").strip("\x00 ") != header.uid(0x00080018):
             needs_rewrite = True  # a meta header that names another instance is written anew (PS3.10 7.1)
     if needs_rewrite:
-        header = _rewrite(path, scratch, header, syntax_uid, prepare, transcode)
+        header = rewrite(path, scratch, header, syntax_uid, prepare, transcode)
     uids = [header.uid(tag) for tag, _ in _REQUIRED_UIDS]
     for uid, (_, name) in zip(uids, _REQUIRED_UIDS, strict=True):
         if not uid:
@@ -496,49 +443,3 @@ def _one_file(
     entry = FileEntry(file_id, header, class_uid, instance_uid, ExplicitVRLittleEndian, record_type)
     entry.size = os.stat(os.path.join(folder, file_id[-1]) if needs_rewrite else path).st_size
     return entry, None if needs_rewrite else path
-
-
-def _rewrite(path: Path, scratch: Path, header: RawHeader, syntax_uid: str, prepare, transcode) -> RawHeader:
-    """`path` read whole, prepared, re-encoded as Explicit VR Little Endian into `scratch`: its header."""
-    import warnings
-
-    from pydicom import dcmwrite
-
-    from viewer.core.dicom.io import read_dataset
-
-    if syntax_uid.startswith(_VIDEO_SYNTAX_ROOTS):
-        raise ViewerError(f"cannot be written: {_syntax_name(syntax_uid)} video has no uncompressed form on {PROFILE} media")
-    ds = read_dataset(path)
-    if prepare is not None:
-        try:
-            ds = prepare(ds)
-        except ViewerError:
-            raise
-        except Exception as exc:
-            raise ViewerError(f"cannot be written: de-identification failed ({exc})") from None
-    if "SOPInstanceUID" not in ds or "SOPClassUID" not in ds:
-        raise ViewerError(
-            "cannot be written: it has no "
-            + ("SOP Instance UID (0008,0018)" if "SOPInstanceUID" not in ds else "SOP Class UID (0008,0016)")
-        )
-    if getattr(ds, "file_meta", None) is None or "TransferSyntaxUID" not in ds.file_meta:
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = syntax_uid or ("1.2.840.10008.1.2" if header.implicit else ExplicitVRLittleEndian)
-    try:
-        with warnings.catch_warnings():  # pydicom's remarks on the source's values (a UID too long...): not ours to fix
-            warnings.simplefilter("ignore", UserWarning)
-            _to_explicit_little(ds, transcode)
-    except Exception as exc:  # the decoders' own errors: one line
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-        first = "; ".join(lines[1:2] if len(lines) > 1 and lines[0].endswith(":") else lines[:1])
-        raise ViewerError(f"cannot be written: its {_syntax_name(syntax_uid)} pixel data could not be decoded ({first})") from None
-    _file_meta(ds)
-    buffer = io.BytesIO()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            dcmwrite(buffer, ds, enforce_file_format=True)
-    except Exception as exc:
-        raise ViewerError(f"cannot be written: pydicom could not encode it ({exc})") from None
-    scratch.write_bytes(buffer.getvalue())
-    return read_raw_header(scratch)
