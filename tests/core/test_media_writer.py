@@ -367,3 +367,31 @@ def test_instances_of_a_scan_are_written_as_their_files_are(tmp_path, sources):
     first = pydicom.dcmread(tmp_path / "by_path" / "DICOMDIR").DirectoryRecordSequence
     second = pydicom.dcmread(tmp_path / "by_instance" / "DICOMDIR").DirectoryRecordSequence
     assert [r.to_json_dict() for r in first] == [r.to_json_dict() for r in second]
+
+
+def test_general_purpose_keys_referenced_images_and_one_patient_id_per_patient(tmp_path):
+    """PS3.11 D.3.3: the Patient ID unique to each PATIENT record; D.3.3.1: Image Type and Referenced Image
+    Sequence in IMAGE records when the image has them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for n, name in enumerate(("Smith^John", "Jones^Mary")):  # two people, one Patient ID, no issuer
+        ds = pydicom.dcmread(sample_path("CT_small.dcm"))
+        ds.PatientName, ds.PatientID = name, "SAME"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = generate_uid(), generate_uid(), generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        item = pydicom.Dataset()
+        item.ReferencedSOPClassUID, item.ReferencedSOPInstanceUID = ds.SOPClassUID, generate_uid()
+        ds.ReferencedImageSequence = [item]
+        paths.append(folder / f"{n}.dcm")
+        ds.save_as(paths[-1], enforce_file_format=True)
+    result = write_media(paths, tmp_path / "media")
+    assert result.written == 2 and result.copied == 2
+    records = pydicom.dcmread(tmp_path / "media" / "DICOMDIR").DirectoryRecordSequence
+    patient_ids = [r.PatientID for r in records if r.DirectoryRecordType == "PATIENT"]
+    assert len(patient_ids) == 2 and len(set(patient_ids)) == 2 and patient_ids[0] == "SAME"
+    images = [r for r in records if r.DirectoryRecordType == "IMAGE"]
+    for record, path in zip(images, paths, strict=True):
+        ds = pydicom.dcmread(path)
+        assert record.ImageType == ds.ImageType
+        assert record.ReferencedImageSequence[0].ReferencedSOPInstanceUID == ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID

@@ -46,7 +46,9 @@ _CHARSET = 0x00080005
 PATIENT_KEYS = (0x00100010, 0x00100020, 0x00100021, 0x00100030)
 STUDY_KEYS = (0x00080020, 0x00080030, 0x00080050, 0x00081030, 0x0020000D, 0x00200010)
 SERIES_KEYS = (0x00080060, 0x0008103E, 0x0020000E, 0x00200011)
-IMAGE_KEYS = (0x00200013, 0x00200032, 0x00200037, 0x00280008)
+# IMAGE: STD-GEN's additional keys (PS3.11 D.3.3.1): (0008,0008) Image Type and (0008,1140) Referenced Image
+# Sequence, Type 1C (when the image has them; the sequence is added from the file by the writer).
+IMAGE_KEYS = (0x00080008, 0x00200013, 0x00200032, 0x00200037, 0x00280008)
 
 _PATIENT_ID, _STUDY_DATE, _STUDY_TIME, _STUDY_ID = 0x00100020, 0x00080020, 0x00080030, 0x00200010
 _MODALITY, _SERIES_NUMBER, _INSTANCE_NUMBER = 0x00080060, 0x00200011, 0x00200013
@@ -74,6 +76,7 @@ class FileEntry:
     record_type: str = "IMAGE"
     leaf: bytes | None = None
     size: int = 0  # the file's bytes
+    referenced_images: bytes | None = None  # (0008,1140) as the file encodes it (STD-GEN: Type 1C in IMAGE records)
 
 
 @dataclass(eq=False)
@@ -100,20 +103,21 @@ def _present(header: RawHeader, tag: int) -> bool:
     return value is not None and value.strip(b"\x00 ") != b""
 
 
-def _keys(header: RawHeader, tags: tuple[int, ...], made_up: dict[int, bytes]) -> bytes:
+def _keys(header: RawHeader, tags: tuple[int, ...], made_up: dict[int, bytes], extra: dict[int, bytes] | None = None) -> bytes:
     """The record keys `tags` as the file encodes them (Explicit VR Little Endian), with the file's
-    Specific Character Set, the values of `made_up` for absent Type 1 keys, and empty Type 2 keys."""
+    Specific Character Set, the values of `made_up` instead of the file's, empty Type 2 keys, and `extra` as given."""
     elements: dict[int, bytes] = {}
     if _CHARSET in header.elements:
         elements[_CHARSET] = header.elements[_CHARSET]
     for tag in tags:
         encoded = header.elements.get(tag)
-        if tag in made_up and not _present(header, tag):
+        if tag in made_up:  # absent, or (a Patient ID) another patient's
             encoded = _element(tag, made_up[tag][:2], made_up[tag][2:])
         elif encoded is None and tag in _TYPE2:
             encoded = _element(tag, _TYPE2[tag], b"")
         if encoded is not None:
             elements[tag] = encoded
+    elements.update(extra or {})
     return b"".join(elements[tag] for tag in sorted(elements))
 
 
@@ -142,6 +146,7 @@ class DirectoryBuilder:
         self._series: dict[str, Record] = {}
         #: Type 1 keys made up because the files lack them, as "Study ID of study 1.2.3 ..." lines.
         self.invented: list[str] = []
+        self._patient_ids: set[bytes] = set()
 
     @staticmethod
     def patient_key(header: RawHeader) -> tuple:
@@ -166,9 +171,17 @@ class DirectoryBuilder:
             patient = self._patient.get(key)
             if patient is None:
                 made_up = {}
-                if not _present(header, _PATIENT_ID):
-                    made_up[_PATIENT_ID] = b"LO" + f"NOID{len(self.patients) + 1}".encode()
-                    self.invented.append(f"Patient ID of patient {len(self.patients) + 1} (the files have none)")
+                number = len(self.patients) + 1
+                patient_id = (header.value(_PATIENT_ID) or b"").strip(b"\x00 ")
+                if not patient_id:
+                    made_up[_PATIENT_ID] = b"LO" + f"NOID{number}".encode()
+                    self.invented.append(f"Patient ID of patient {number} (the files have none)")
+                elif patient_id in self._patient_ids:
+                    # PS3.11 D.3.3: one Patient ID per PATIENT record of a file-set; two patients sharing one
+                    # (another name or birth date, no issuer) are told apart as dcmmkdir +Ipi does
+                    made_up[_PATIENT_ID] = b"LO" + patient_id[:56] + f"_{number}".encode()
+                    self.invented.append(f"Patient ID of patient {number} ({patient_id.decode('ascii', 'replace')} is another patient's)")
+                self._patient_ids.add((made_up.get(_PATIENT_ID) or b"LO" + patient_id)[2:])
                 patient = Record("PATIENT", _keys(header, PATIENT_KEYS, made_up))
                 self.patients.append(patient)
                 self._patient[key] = patient
@@ -202,7 +215,8 @@ class DirectoryBuilder:
             if not _present(header, _INSTANCE_NUMBER):
                 made_up[_INSTANCE_NUMBER] = b"IS" + str(len(series.children) + 1).encode()
                 self.invented.append(f"Instance Number of {entry.sop_instance_uid}")
-            entry.leaf = _keys(header, IMAGE_KEYS, made_up)
+            extra = {0x00081140: entry.referenced_images} if entry.referenced_images else None
+            entry.leaf = _keys(header, IMAGE_KEYS, made_up, extra)
         series.children.append(Record(entry.record_type, entry.leaf, file=entry))
 
 

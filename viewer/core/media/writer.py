@@ -48,7 +48,15 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 
-from viewer.core.dicom.elements import LONG_LENGTH_VRS
+from viewer.core.dicom.elements import (
+    LONG_LENGTH_VRS,
+    UNDEFINED_LENGTH,
+    ElementWalk,
+    Source,
+    Unwalkable,
+    read_file_meta,
+    skip_sequence,
+)
 from viewer.core.dicom.header import RawHeader, read_raw_header
 from viewer.core.dicom.io import Problem, ViewerError
 from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
@@ -70,6 +78,8 @@ _ENCAPSULATED_DOCUMENT_ROOT = "1.2.840.10008.5.1.4.1.1.104."
 _STAGING_PREFIX = ".dicom-viewer-media-"
 _ELEMENT_HEAD, _LONG_LENGTH = struct.Struct("<HH2sH"), struct.Struct("<L")
 _LONG_VRS = frozenset(LONG_LENGTH_VRS)
+_REFERENCED_IMAGES = 0x00081140
+_HEAD_BYTES = 16384  # a file's first read: its meta and group 0008, for most files
 #: What every instance on media must have: its identity and its place in the tree (PS3.3 F.5).
 _REQUIRED_UIDS = (
     (0x00080018, "SOP Instance UID (0008,0018)"),
@@ -311,36 +321,58 @@ def _split(blob: bytes) -> dict[int, bytes]:
     return elements
 
 
-def _copy(source: str, destination: str) -> None:
-    """One file's bytes, copied in the kernel (copy_file_range: a shared-extent clone on file systems that
-    make one, as cp does), else by shutil; never over an existing file."""
-    if not hasattr(os, "copy_file_range"):
-        shutil.copyfile(source, destination)
-        return
+def _copy(source: str, destination: str, references: bool) -> bytes | None:
+    """One file's bytes copied in the kernel (copy_file_range: a shared-extent clone on file systems that
+    make one, as cp does), never over an existing file; with `references`, the file's (0008,1140)
+    *Referenced Image Sequence* as encoded, read from the same descriptor (None when it has none)."""
     fd_in = os.open(source, os.O_RDONLY)
     try:
+        found = referenced_images(Source.from_descriptor(fd_in, _HEAD_BYTES)) if references else None
+        size = os.fstat(fd_in).st_size
         fd_out = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            left = os.fstat(fd_in).st_size
-            while left > 0:
-                done = os.copy_file_range(fd_in, fd_out, left)
-                if done == 0:
-                    break
-                left -= done
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            os.lseek(fd_in, 0, os.SEEK_SET)
-            os.ftruncate(fd_out, 0)
-            os.lseek(fd_out, 0, os.SEEK_SET)
-            while chunk := os.read(fd_in, 1 << 20):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd_out, view) :]
+            offset = 0
+            try:
+                while offset < size:
+                    done = os.copy_file_range(fd_in, fd_out, size - offset, offset, offset)
+                    if done == 0:
+                        break
+                    offset += done
+            except (OSError, AttributeError) as exc:  # no copy_file_range here (another system, another file system)
+                if isinstance(exc, OSError) and exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                while chunk := os.pread(fd_in, 1 << 20, offset):
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.pwrite(fd_out, view, offset)
+                        view, offset = view[written:], offset + written
         finally:
             os.close(fd_out)
     finally:
         os.close(fd_in)
+    return found
+
+
+def referenced_images(source: Source) -> bytes | None:
+    """(0008,1140) *Referenced Image Sequence* of an Explicit VR Little Endian file, as encoded (an IMAGE
+    record's Type 1C key in STD-GEN, PS3.11 D.3.3.1); None when the file has none. Only group 0008 is
+    walked."""
+    try:
+        meta = read_file_meta(source)
+        for element in ElementWalk(source, meta.end, True, False):
+            if element.tag < _REFERENCED_IMAGES:
+                continue
+            if element.tag != _REFERENCED_IMAGES:
+                return None
+            if element.length == UNDEFINED_LENGTH:
+                end = skip_sequence(source, element.value_offset, True, False)
+            else:
+                end = element.value_offset + element.length
+            source.need(end)
+            return bytes(source.data[element.offset : end])
+    except (Unwalkable, struct.error, OSError):
+        return None  # the record goes without it; the file is as it was
+    return None
 
 
 def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: MediaResult, prepare, transcode, cancel, report) -> None:
@@ -367,7 +399,10 @@ def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: Medi
             entry, copy_from = _one_file(path, header, root, scratch, numbering, seen, made_folders, prepare, transcode)
             destination = os.path.join(root, *entry.file_id)
             if copy_from is not None:
-                _copy(str(copy_from), destination)
+                entry.referenced_images = _copy(str(copy_from), destination, entry.record_type == "IMAGE")
+            elif entry.record_type == "IMAGE":
+                with open(destination, "rb") as f:
+                    entry.referenced_images = referenced_images(Source.from_file(f, _HEAD_BYTES))
             if entry.record_type != "IMAGE":
                 _leaf_keys(entry, Path(destination), builder)
         except (OSError, ViewerError) as exc:
