@@ -353,10 +353,40 @@ def _copy(source: str, destination: str, references: bool) -> bytes | None:
     return found
 
 
+def _referenced_images_quick(data: bytes) -> bytes | None:
+    """:func:`referenced_images` on the first bytes of a file, for the common case (a PS3.10 file whose
+    group 0008 holds no sequence of undefined length before (0008,1140)): the sequence's bytes, b"" when
+    there is none, None when the walker must decide."""
+    if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00":
+        return None
+    at = 144 + _LONG_LENGTH.unpack_from(data, 140)[0]  # after the meta group, its length said by (0002,0000)
+    end = len(data)
+    while at + 8 <= end:
+        group, number, vr, short = _ELEMENT_HEAD.unpack_from(data, at)
+        tag = group << 16 | number
+        if tag > _REFERENCED_IMAGES:
+            return b""
+        if vr in _LONG_VRS:
+            if at + 12 > end:
+                return None
+            length, start = _LONG_LENGTH.unpack_from(data, at + 8)[0], at + 12
+        else:
+            length, start = short, at + 8
+        if length == UNDEFINED_LENGTH or start + length > end:
+            return None
+        if tag == _REFERENCED_IMAGES:
+            return bytes(data[at : start + length])
+        at = start + length
+    return None
+
+
 def referenced_images(source: Source) -> bytes | None:
     """(0008,1140) *Referenced Image Sequence* of an Explicit VR Little Endian file, as encoded (an IMAGE
     record's Type 1C key in STD-GEN, PS3.11 D.3.3.1); None when the file has none. Only group 0008 is
     walked."""
+    quick = _referenced_images_quick(source.data)
+    if quick is not None:
+        return quick or None
     try:
         meta = read_file_meta(source)
         for element in ElementWalk(source, meta.end, True, False):
