@@ -40,6 +40,9 @@ def test_the_chosen_patient_is_written_as_media_from_the_file_menu(main_window, 
     qtbot.waitUntil(lambda: not writer.running, timeout=30000)
     assert writer.last_result is not None and writer.last_result.written == 6, writer.last_error
     assert str(target) in main_window.statusBar().currentMessage() and "6 instances" in main_window.statusBar().currentMessage()
+    box = writer.done_box  # where and how many, in a box that does not block the window
+    assert box is not None and str(target) in box.text() and box.informativeText().startswith("6 instances (1 patient, 1 study, 2 series")
+    box.close()
     # what the viewer reads back from the DICOMDIR: the first patient's two series, three instances each
     read_back = open_paths([target])
     assert sorted(len(s.instances) for s in read_back.series) == [3, 3]

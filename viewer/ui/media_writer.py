@@ -51,6 +51,7 @@ class MediaWriter:
         self.progress: QProgressDialog | None = None
         self.last_result: MediaResult | None = None
         self.last_error = ""
+        self.done_box: QMessageBox | None = None
 
     # what the user is asked (methods, so that tests answer without a modal dialog)
     def choose_target(self) -> str | None:
@@ -140,6 +141,14 @@ class MediaWriter:
         self.window.statusBar().showMessage(result.summary())
         if result.problems:
             self.window.problems_dock.add(list(result.problems))
+        if not result.cancelled:  # said where a user looks after waiting: a box that does not block the window
+            text = result.summary().replace(f" written to {result.target}", " written")
+            box = self.done_box = QMessageBox(
+                QMessageBox.Icon.Information, "Write media", f"Written to {result.target}", parent=self.window
+            )
+            box.setInformativeText(text[0].upper() + text[1:] + (" (see Problems)" if result.problems else "") + ".")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()
 
     def _failed(self, error: BaseException) -> None:
         self._finish()
