@@ -395,3 +395,25 @@ def test_general_purpose_keys_referenced_images_and_one_patient_id_per_patient(t
         ds = pydicom.dcmread(path)
         assert record.ImageType == ds.ImageType
         assert record.ReferencedImageSequence[0].ReferencedSOPInstanceUID == ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID
+
+
+@pytest.mark.skipif(DCIODVFY is None, reason="dicom3tools (dciodvfy) is not installed")
+def test_files_written_again_are_no_less_conformant_than_their_sources(media, sources):
+    """dciodvfy on each file that was re-encoded or decoded finds no error its source did not have."""
+    target, _ = media
+
+    def errors(path: Path) -> set[str]:
+        run = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True)
+        return {line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")}
+
+    written = {}
+    for path in (target / "DICOM").rglob("*"):
+        if path.is_file():
+            written[pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID] = path
+    checked = 0
+    for source in sources:
+        ds = pydicom.dcmread(source, stop_before_pixels=True)
+        if ds.file_meta.TransferSyntaxUID != ExplicitVRLittleEndian:
+            assert errors(written[ds.SOPInstanceUID]) <= errors(source), source.name
+            checked += 1
+    assert checked == 4  # big endian, implicit VR, JPEG Baseline, JPEG 2000
