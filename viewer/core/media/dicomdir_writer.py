@@ -229,23 +229,26 @@ def leaf_record_keys(ds: Dataset, record_type: str, recorder: Callable[[Dataset]
     """
     ds = Dataset(ds)  # a shallow copy: the made-up keys never reach the written file
     invented = []
-    if record_type != "IMAGE":
-        for keyword, fallback in (
-            ("InstanceNumber", str(ordinal)),
-            ("ContentDate", ds.get("StudyDate") or ds.get("InstanceCreationDate") or "19000101"),
-            ("ContentTime", ds.get("StudyTime") or ds.get("InstanceCreationTime") or "000000"),
-            ("PresentationCreationDate", ds.get("ContentDate") or "19000101"),
-            ("PresentationCreationTime", ds.get("ContentTime") or "000000"),
-        ):
-            if not ds.get(keyword) and (keyword in ("InstanceNumber", "ContentDate", "ContentTime") or record_type == "PRESENTATION"):
-                setattr(ds, keyword, fallback)
-                invented.append(keyword)
     if record_type == "SR DOCUMENT" and ds.get("VerificationFlag") == "VERIFIED" and not ds.get("VerificationDateTime"):
         # F.5.24: Type 1C when verified, "the most recent" Verification DateTime of the Verifying Observer Sequence
         times = [str(item.get("VerificationDateTime") or "") for item in ds.get("VerifyingObserverSequence") or []]
         if any(times):
             ds.VerificationDateTime = max(times)
-    record = recorder(ds)
+    try:
+        record = recorder(ds)
+    except ValueError:  # a Type 1 key missing: those that only order the record are made up, then tried again
+        for keyword, fallback in (
+            ("InstanceNumber", str(ordinal)),
+            ("ContentDate", ds.get("StudyDate") or ds.get("InstanceCreationDate") or "19000101"),
+            ("ContentTime", ds.get("StudyTime") or ds.get("InstanceCreationTime") or "000000"),
+            ("PresentationCreationDate", ds.get("ContentDate") or ds.get("StudyDate") or "19000101"),
+            ("PresentationCreationTime", ds.get("ContentTime") or ds.get("StudyTime") or "000000"),
+        ):
+            if keyword not in ds or ds[keyword].VM == 0:  # absent or empty (an Instance Number of 0 is a number)
+                setattr(ds, keyword, fallback)
+                invented.append(keyword)
+        record = recorder(ds)
+    invented = [keyword for keyword in invented if keyword in record]
     if "ContentSequence" in record:
         # F.5.24/F.5.27: only the Content Items with a HAS CONCEPT MOD relationship, not the document
         kept = [item for item in record.ContentSequence if item.get("RelationshipType") == "HAS CONCEPT MOD"]
