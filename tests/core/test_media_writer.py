@@ -302,6 +302,17 @@ def test_cancelled_writing_leaves_nothing(tmp_path):
     token.cancel()
     result = write_media([sample_path("CT_small.dcm")], tmp_path / "media", cancel=token)
     assert result.cancelled and not (tmp_path / "media").exists() and list(tmp_path.iterdir()) == []
+    # cancelled after the first file, into a folder that holds other things: those stay, nothing is added
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    (usb / "README.txt").write_text("mine")
+    token = CancelToken()
+    files = [sample_path(n) for n in ("CT_small.dcm", "MR_small.dcm", "emri_small.dcm")]
+    result = write_media(files, usb, cancel=token, on_progress=lambda done, total: token.cancel())
+    assert result.cancelled and [p.name for p in usb.iterdir()] == ["README.txt"]
+    # and written there when not cancelled, beside what was there
+    result = write_media(files, usb)
+    assert result.written == 3 and sorted(p.name for p in usb.iterdir()) == ["DICOM", "DICOMDIR", "README.txt"]
 
 
 def test_command_line(tmp_path, capsys):
