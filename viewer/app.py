@@ -13,7 +13,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get", "send")
+COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get", "send", "media")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -42,6 +42,7 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   get NODE --study UID [--series UID] [-o DIR] [--move]
   send NODE PATH... [--json] [--patient-id ID] [--issuer I] [--patient-name N] [--accession A]
         C-STORE files, folders or media, each in its stored syntax (lossless transcode if refused)
+  media PATH... -o DIR [--deidentify] [--replace]   a folder to burn or copy to USB: DICOM files and a DICOMDIR
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
   middle drag = pan, right drag = zoom, wheel = next/previous image,

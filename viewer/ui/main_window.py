@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
-        from viewer.ui import export_actions, layouts, measure_tools, presentation_layer, report_view, send_dialog
+        from viewer.ui import export_actions, layouts, measure_tools, media_writer, presentation_layer, report_view, send_dialog
 
         layouts.install(self)  # the layout chooser, hanging, compare with prior
         presentation_layer.install(self)  # presentation states (#16)
@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         measure_tools.install(self)  # the measurement tools and the Measure menu (#15)
         export_actions.install(self)  # File > Export, the right-click menus, the clipboard (#17)
         send_dialog.install(self)  # File > Send to... (#17)
+        media_writer.install(self)  # File > Write media (CD/DVD/USB folder) (#17)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says

@@ -264,6 +264,11 @@ def read_header(path: str | os.PathLike[str]) -> FileDataset:
     return _read(Path(path), stop_before_pixels=True)
 
 
+def read_dataset(path: str | os.PathLike[str]) -> FileDataset:
+    """Read a whole file, pixel data included, whatever it holds; raises :class:`ViewerError`."""
+    return _read(Path(path), stop_before_pixels=False)
+
+
 def read_image_dataset(path: str | os.PathLike[str]) -> FileDataset:
     """Read a whole file that must hold an image; raises :class:`ViewerError`.
 
