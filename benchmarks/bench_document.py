@@ -25,7 +25,6 @@ given; compare to the baseline.
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import os
 import sys
@@ -35,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import Summary, ensure_offscreen
+from benchmarks._common import Summary, ensure_offscreen, load_average, timed
 
 GOAL_MS = 300.0
 LETTER = (612, 792)  # points
@@ -123,21 +122,6 @@ def encapsulate(pdf: bytes, path: Path) -> Path:
     return path
 
 
-def _timed(action, steps: int, warmup: int = 1) -> Summary:
-    for k in range(warmup):
-        action(k)
-    durations = []
-    gc.disable()
-    try:
-        for k in range(steps):
-            start = time.perf_counter_ns()
-            action(k)
-            durations.append(time.perf_counter_ns() - start)
-    finally:
-        gc.enable()
-    return Summary.of_ns(durations)
-
-
 def _cases(name: str, pdf: bytes, folder: Path, steps: int, app, host) -> list[Row]:
     import pypdfium2
 
@@ -181,24 +165,28 @@ def _cases(name: str, pdf: bytes, folder: Path, steps: int, app, host) -> list[R
         shown_in_window(0)
         cold.append(time.perf_counter_ns() - start)
     rows = [Row(name, "window: open_document to first page painted, cold (worker pool started)", Summary.of_ns(cold))]
-    rows.append(Row(name, "window: open_document to first page painted, warm pool", _timed(shown_in_window, steps)))
+    rows.append(Row(name, "window: open_document to first page painted, warm pool", timed(shown_in_window, steps, warmup=1)))
     views = [open_document(host, dcm)]
     wait_shown(views[0], 1)
-    rows.append(Row(name, "window: next page to painted", _timed(next_page, steps)))
+    rows.append(Row(name, "window: next page to painted", timed(next_page, steps, warmup=1)))
     views[0].close()
     rows += [
         Row(
             name,
             "  part: worker round trip (render_page_with_time_limit)",
-            _timed(lambda k: render_page_with_time_limit(dcm, k % PAGES + 1, SCREEN_DPI), steps),
+            timed(lambda k: render_page_with_time_limit(dcm, k % PAGES + 1, SCREEN_DPI), steps, warmup=1),
         ),
         Row(
             name,
             "  part: in-process DICOM read + PDFium (render_page_file)",
-            _timed(lambda k: render_page_file(str(dcm), k % PAGES + 1, SCREEN_DPI), steps),
+            timed(lambda k: render_page_file(str(dcm), k % PAGES + 1, SCREEN_DPI), steps, warmup=1),
         ),
-        Row(name, "  part: PDFium alone on the bytes (render_page)", _timed(lambda k: render_page(data, k % PAGES + 1, SCREEN_DPI), steps)),
-        Row(name, "baseline: pypdfium2 on the plain .pdf, same page and dpi, in-process", _timed(baseline, steps)),
+        Row(
+            name,
+            "  part: PDFium alone on the bytes (render_page)",
+            timed(lambda k: render_page(data, k % PAGES + 1, SCREEN_DPI), steps, warmup=1),
+        ),
+        Row(name, "baseline: pypdfium2 on the plain .pdf, same page and dpi, in-process", timed(baseline, steps, warmup=1)),
     ]
     return rows
 
@@ -231,6 +219,8 @@ def markdown(rows: list[Row]) -> str:
         "## Encapsulated PDF: a page shown in the document window (ms)",
         "",
         f"Goal (issue #16): a PDF page within {GOAL_MS:.0f} ms. Baseline: plain pypdfium2 on the .pdf file, same run.",
+        "",
+        f"Load average at the end of the run (1, 5, 15 min): {load_average()}.",
         "",
         "| document | what | n | p50 | p95 | max |",
         "|---|---|---:|---:|---:|---:|",

@@ -43,7 +43,7 @@ from viewer.core.display.pixels.pipeline import Window, frame_context
 from viewer.core.measure import geometry as g
 from viewer.core.measure.editing import EditHistory, distance_to, nearest_handle, translated, with_handle_moved
 from viewer.core.measure.measure import Measurement, measure
-from viewer.core.measure.roi import RoiTracker
+from viewer.core.measure.roi_tracker import RoiTracker
 from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 from viewer.core.media.cache import valid_uid
 from viewer.ui.measure_items import MeasurementItem, image_point
