@@ -191,6 +191,153 @@ def _cases(name: str, pdf: bytes, folder: Path, steps: int, app, host) -> list[R
     return rows
 
 
+def _fresh_ct(path: Path) -> Path:
+    """pydicom's CT_small.dcm with new UIDs (each folder a new study, as the catalog sees it)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.uid import generate_uid
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm", download=False))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _folder_cases(name: str, pdf: bytes, folder: Path, repeats: int, app, window, pause: float) -> list[Row]:
+    """A folder opened in the MainWindow, as a user does, with the renderer's warm-up (the app) and without it (cold).
+
+    * **only the PDF in the folder**: ``open_paths([folder])`` to the first page painted: the scan lists the PDF
+      (which starts the warm-up) and, the folder holding no image, opens it at once;
+    * **a CT and the PDF**: the folder opened, the CT shown, the PDF listed; `pause` seconds later (the user finds
+      it in the browser) a click on it (``object_activated``, what the browser's click emits) to the first page painted.
+
+    Before each run the worker pool is shut down and multiprocessing's forkserver stopped (a private call of the
+    standard library, benchmark only): every run is a session's first document, the forkserver's start (a new
+    interpreter importing the preloaded modules) included, as a user's first PDF after starting the viewer. Without
+    warm-up = the report controller told the renderers are warm already, so listing the PDF starts nothing.
+    **Baseline**, in the same loop: pypdfium2 opening the plain .pdf and drawing page 1 in-process.
+    """
+    import multiprocessing.forkserver
+
+    import pypdfium2
+
+    from viewer.core.dicom.sop_classes import PDF
+    from viewer.core.runtime.processes import shutdown_pool
+    from viewer.ui.document_view import SCREEN_DPI, DocumentView
+
+    controller = window.report_controller
+    known: set = set(window.findChildren(DocumentView))
+
+    def first_page(deadline: float = 60.0) -> DocumentView:
+        stop = time.monotonic() + deadline
+        while time.monotonic() < stop:
+            app.processEvents()
+            views = [v for v in window.findChildren(DocumentView) if v not in known]
+            if views and views[0].page is not None:
+                views[0].scroll.viewport().repaint()
+                return views[0]
+            if views and views[0].error:
+                raise RuntimeError(views[0].error)
+            time.sleep(0.0005)
+        raise RuntimeError("no first page within a minute")
+
+    def pdf_series(uid: str):
+        stop = time.monotonic() + 30
+        while time.monotonic() < stop:
+            app.processEvents()
+            found = [s for s in window.opener.catalog.all_series() if s.kind == PDF and s.uid == uid]
+            if found:
+                return found[0]
+            time.sleep(0.001)
+        raise RuntimeError("the PDF was not listed")
+
+    durations: dict[tuple[str, bool], list[int]] = {}
+    plain = folder / f"{name.split()[0]}-plain.pdf"
+    plain.write_bytes(pdf)
+    baseline: list[int] = []
+    for k in range(repeats):
+        for warm_up in (True, False):  # alternating: drift of the busy machine hits both alike
+            for scenario in ("only", "with CT"):
+                here = folder / f"{name.split()[0]}-{scenario.replace(' ', '-')}-{warm_up}-{k}"
+                here.mkdir()
+                dcm = encapsulate(pdf, here / "report.dcm")
+                if scenario == "with CT":
+                    _fresh_ct(here / "ct.dcm")
+                window.close_all()  # File > Close all: nothing shown, nothing listed
+                app.processEvents()
+                shutdown_pool()
+                multiprocessing.forkserver._forkserver._stop()  # the next pool starts a new forkserver, as a new session
+                controller._renderers_warmed = not warm_up
+                if scenario == "only":
+                    start = time.perf_counter_ns()
+                    window.open_paths([here])
+                else:
+                    import pydicom
+
+                    window.open_paths([here])
+                    series = pdf_series(str(pydicom.dcmread(dcm, stop_before_pixels=True).SeriesInstanceUID))
+                    stop = time.monotonic() + pause
+                    while time.monotonic() < stop:  # the user finds the PDF in the browser
+                        app.processEvents()
+                        time.sleep(0.005)
+                    start = time.perf_counter_ns()
+                    window.browser.object_activated.emit(series)
+                view = first_page()
+                durations.setdefault((scenario, warm_up), []).append(time.perf_counter_ns() - start)
+                known.add(view)
+                view.close()
+                start = time.perf_counter_ns()
+                document = pypdfium2.PdfDocument(str(plain))
+                document[0].render(scale=SCREEN_DPI / 72.0, rev_byteorder=True).to_numpy()
+                document.close()
+                baseline.append(time.perf_counter_ns() - start)
+    rows = []
+    for (scenario, warm_up), values in durations.items():
+        what = (
+            "folder with only the PDF: open_paths to first page painted"
+            if scenario == "only"
+            else f"folder with a CT and the PDF: click {pause:g} s after it is listed, to first page painted"
+        )
+        rows.append(Row(name, f"**app, {what}, {'with the warm-up' if warm_up else 'no warm-up (cold pool)'}**", Summary.of_ns(values)))
+    rows.sort(key=lambda row: row.what)
+    return [*rows, Row(name, "baseline (same loop): pypdfium2 on the plain .pdf, page 1, in-process", Summary.of_ns(baseline))]
+
+
+def window_run(repeats: int = 8, log=None, pause: float = 1.0) -> list[Row]:
+    """:func:`_folder_cases` for both documents, in one MainWindow (data and settings in temporary folders)."""
+    ensure_offscreen()
+    data = tempfile.mkdtemp(prefix="bench-document-data-")
+    os.environ["DICOM_VIEWER_DATA"] = data  # never the user's data folder
+    from PySide6.QtWidgets import QApplication
+
+    from viewer.core.runtime.processes import shutdown_pool
+    from viewer.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow()
+    window.resize(1400, 1000)
+    window.show()
+    app.processEvents()
+    rows: list[Row] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="dicom-viewer-bench-doc-app-") as folder:
+            for name, make in (("typed report, 5 text pages", typed_pdf), ("scanned report, 5 pages of 200 dpi JPEG", scanned_pdf)):
+                if log:
+                    log(f"document: {name}, folders opened in the MainWindow")
+                pdf = make()
+                rows += _folder_cases(f"{name} ({len(pdf) / 1e6:.2f} MB)", pdf, Path(folder), repeats, app, window, pause)
+    finally:
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+        shutdown_pool()
+        import shutil
+
+        shutil.rmtree(data, ignore_errors=True)
+    return rows
+
+
 def run(steps: int = 15, log=None) -> list[Row]:
     ensure_offscreen()
     from PySide6.QtWidgets import QApplication, QMainWindow
@@ -222,12 +369,15 @@ def markdown(rows: list[Row]) -> str:
         "",
         f"Load average at the end of the run (1, 5, 15 min): {load_average()}.",
         "",
-        "| document | what | n | p50 | p95 | max |",
-        "|---|---|---:|---:|---:|---:|",
+        "| document | what | n | p50 | p95 | max | p50 / baseline p50 |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
+    # Each block's baseline is its document's plain pypdfium2 row that follows it (the app rows have their own).
+    for index, row in enumerate(rows):
         s = row.summary
-        lines.append(f"| {row.document} | {row.what} | {s.n} | {s.p50:.1f} | {s.p95:.1f} | {s.max:.1f} |")
+        base = next((r.summary for r in rows[index:] if r.document == row.document and r.what.startswith("baseline")), None)
+        ratio = f"{s.p50 / base.p50:.1f}x" if base else "-"
+        lines.append(f"| {row.document} | {row.what} | {s.n} | {s.p50:.1f} | {s.p95:.1f} | {s.max:.1f} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
@@ -240,8 +390,13 @@ NOTES = """\
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=15, help="runs per case (default 15)")
+    parser.add_argument("--app-repeats", type=int, default=8, help="folders opened in the MainWindow per case (default 8; 0: none)")
+    parser.add_argument("--app-only", action="store_true", help="only the folders opened in the MainWindow")
     args = parser.parse_args(argv)
-    print(markdown(run(args.steps, log=lambda text: print(text, file=sys.stderr))))
+    log = lambda text: print(text, file=sys.stderr)  # noqa: E731
+    rows = [] if args.app_only else run(args.steps, log=log)
+    rows += window_run(args.app_repeats, log=log) if args.app_repeats else []
+    print(markdown(rows))
     return 0
 
 
