@@ -314,8 +314,9 @@ def markdown(rows: list[Row]) -> str:
 
 
 NOTES = """\
-* **Measurements** (bench_measure.py): `roi_statistics` is what `dicom-viewer measure --ellipse` and the viewport call;
-  the numpy baselines get the boolean mask for free (made before timing) and compute less (no Modality LUT).
+* **Measurements** (bench_measure.py): `roi_statistics` is what `dicom-viewer measure --ellipse` calls, `RoiTracker`
+  (tile sums made once per frame) what the viewport calls; the numpy baselines get the boolean mask for free (made
+  before timing) and compute less (no Modality LUT).
   The UI rows drive the real MainWindow with mouse events on the view (viewer/ui/measure_tools.py) and let the
   event loop paint; a window/level step in the same window is their baseline.
 """
