@@ -238,7 +238,7 @@ class MeasureController(QObject):
             stored, ctx = image.stored, image.ctx  # the header read here, on the GUI thread, as a measurement would
         except (ViewerError, ValueError):
             return  # measured (and the error said) when an ROI is drawn
-        image.tracker_pending = self.window.runner.submit(f"roi-tracker {image.key}", lambda: RoiTracker(stored, ctx), lambda _: None)
+        image.tracker_pending = self.window.runner.submit("roi-tracker", lambda: RoiTracker(stored, ctx), lambda _: None)
 
     def release(self, key: ImageKey | None) -> None:
         """No viewport shows image `key` any more: its pixels are let go, and the image too when it has nothing to undo."""
