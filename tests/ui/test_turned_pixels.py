@@ -10,8 +10,9 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QTransform
 
+from viewer.core.display.pixels.pipeline import turned_array
 from viewer.core.documents.presentation_render import spatial_affine
-from viewer.ui.image_view import turned_pixels
+from viewer.ui.image_view import quarter_and_mirrors
 
 
 @pytest.mark.parametrize("flip", [False, True])
@@ -22,7 +23,7 @@ def test_each_pixel_lands_where_the_transform_puts_its_centre(rotation, flip):
     region = (2, 5, 3, 10)  # r0, r1, c0, c1: a part of the image, as the pane renders the visible part
     r0, r1, c0, c1 = region
     pixels = np.arange(rows * columns, dtype=np.uint32).reshape(rows, columns)[r0:r1, c0:c1]
-    shown = turned_pixels(pixels, turn)
+    shown = turned_array(pixels, *quarter_and_mirrors(turn))  # as the pane turns a frame (FrameDisplay.turned)
     placed = turn.mapRect(QRectF(c0, r0, c1 - c0, r1 - r0))
     assert shown.flags["C_CONTIGUOUS"] and shown.shape == (round(placed.height()), round(placed.width()))
     for r in range(r1 - r0):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QStyle, QVBoxLayout, QW
 
 from viewer.core.display.calibration import Calibration
 from viewer.core.display.orientation import OrientationMarkers
-from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, turned_array
+from viewer.core.display.pixels.pipeline import VOI, FrameDisplay
 from viewer.core.display.scale_bar import ScaleBar, scale_bar
 from viewer.core.display.spatial_transform import SpatialTransform
 
@@ -289,11 +289,6 @@ def quarter_and_mirrors(turn: QTransform) -> tuple[bool, bool, bool]:
     return False, turn.m22() < 0, turn.m11() < 0
 
 
-def turned_pixels(pixels: np.ndarray, turn: QTransform) -> np.ndarray:
-    """`pixels` (rows x columns as stored) as `turn` shows them, a contiguous copy."""
-    return turned_array(pixels, *quarter_and_mirrors(turn))
-
-
 class ImagePane(QWidget):
     """Shows one :class:`FrameDisplay`; emits what the mouse asks for.
 
@@ -454,6 +449,8 @@ class ImagePane(QWidget):
         if holder is None:
             return
         holder.setTransform(transform if transform is not None else QTransform())
+        if transform is None or transform.isIdentity():
+            self._turned = None  # the turned copy of the frame is let go
         if self.fitted:
             self.fit()
         self.render()
