@@ -322,6 +322,7 @@ def window_run(repeats: int = 8, log=None, pause: float = 1.0) -> list[Row]:
     """:func:`_folder_cases` for both documents, in one MainWindow (data and settings in temporary folders)."""
     ensure_offscreen()
     data = tempfile.mkdtemp(prefix="bench-document-data-")
+    kept_env = os.environ.get("DICOM_VIEWER_DATA")
     os.environ["DICOM_VIEWER_DATA"] = data  # never the user's data folder
     from PySide6.QtWidgets import QApplication
 
@@ -349,6 +350,10 @@ def window_run(repeats: int = 8, log=None, pause: float = 1.0) -> list[Row]:
         import shutil
 
         shutil.rmtree(data, ignore_errors=True)
+        if kept_env is None:
+            os.environ.pop("DICOM_VIEWER_DATA", None)
+        else:
+            os.environ["DICOM_VIEWER_DATA"] = kept_env
     return rows
 
 
