@@ -77,7 +77,7 @@ DRAG_PIXELS = 4
 #: Freehand: a new point once the mouse has moved this far (screen pixels).
 FREEHAND_STEP_PIXELS = 3
 #: Frames of at least this many pixels get their RoiTracker made in the background as soon as an ROI tool is chosen
-#: (about 40 ms for 4096x5120), so that the first ROI's statistics need not wait for it.
+#: (about 30-40 ms for 4096x5120), so that the first ROI's statistics need not wait for it.
 BACKGROUND_TRACKER_PIXELS = 2_000_000
 
 ImageKey = tuple[str, int]  # (SOP Instance UID, frame from 1)

@@ -152,9 +152,8 @@ class TileSums:
             return Statistics(None, None, None, None, 0)
         total = int(self.sums[whole].sum()) + int(values.sum())
         squares = int(self.squares[whole].sum()) + int((values * values).sum())
-        ends = [part.min() for part in (self.minimum[whole], values) if part.size]
-        ends += [part.max() for part in (self.maximum[whole], values) if part.size]
-        lowest, highest = min(ends), max(ends)
+        lowest = min(part.min() for part in (self.minimum[whole], values) if part.size)
+        highest = max(part.max() for part in (self.maximum[whole], values) if part.size)
         # Python integers: n*squares - total² is exact, each quotient rounded once.
         mean, variance = total / n, (n * squares - total * total) / (n * n)
         extremes = np.asarray(apply_modality_lut(np.array([lowest, highest], dtype=self.stored.dtype), ctx), dtype=np.float64)
