@@ -7,9 +7,12 @@ reader on another machine can compare ratios rather than milliseconds.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +42,47 @@ class Summary:
 
     @classmethod
     def of_ns(cls, durations_ns: list[int]) -> Summary:
-        ms = np.asarray(durations_ns, dtype=np.float64) / 1e6
+        return cls.of_ms(np.asarray(durations_ns, dtype=np.float64) / 1e6)
+
+    @classmethod
+    def of_ms(cls, durations_ms) -> Summary:
+        ms = np.asarray(durations_ms, dtype=np.float64)
         return cls(len(ms), float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(ms.max()))
+
+
+def timed(action: Callable[[int], object], steps: int, warmup: int = 2, collect: bool = False) -> Summary:
+    """The :class:`Summary` of `steps` timed calls ``action(k)``, k from 0, after `warmup` untimed calls (k from 0 too).
+
+    The garbage collector is off while timing, so that a collection owed to
+    earlier steps does not land in one of them; with `collect`, it stays on
+    (steps that allocate much: their collections are part of what the user
+    waits for) and a full collection runs between steps, untimed, so that
+    each starts from the same state.
+    """
+    for k in range(warmup):
+        action(k)
+    durations = []
+    if not collect:
+        gc.disable()
+    try:
+        for k in range(steps):
+            start = time.perf_counter_ns()
+            action(k)
+            durations.append(time.perf_counter_ns() - start)
+            if collect:
+                gc.collect()
+    finally:
+        gc.enable()
+    return Summary.of_ns(durations)
+
+
+def load_average() -> str:
+    """The machine's load averages (1, 5, 15 minutes) and its core count, as ``uptime`` gives them: how busy the run was."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return "unknown"
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def ensure_offscreen() -> None:

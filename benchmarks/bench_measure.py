@@ -14,11 +14,14 @@ a handle is dragged), centred, semi-axes 48% of the width and height (about
    pixels inside copied out, their histogram, the Modality LUT on each
    distinct value, mean, population SD, min, max, count;
 2. its parts: ``roi_runs`` (the rasteriser) and ``Runs.values`` (the copy);
-   and **RoiTracker.statistics** while a handle is dragged (the ellipse's
-   right edge moving 0.37 pixel a step): the viewport's path, counting only
-   the pixels gained or lost since the last step, same results; a new
-   ellipse on a frame whose tracker exists (counted as the frame's histogram
-   less the pixels outside, 26% of them); building the tracker (once per frame);
+   and **RoiTracker.statistics**, the viewport's path (same results, from the
+   frame's tile sums: the whole 8x32 tiles inside plus the pixels of the tiles
+   along the outline): a new ellipse on a frame whose tracker exists, a handle
+   dragged (the ellipse's right edge moving 0.37 pixel a step), building the
+   tracker (once per frame), and both (the first ROI on a frame); the
+   **HistogramTracker** (the tracker before tile sums, now used for a Modality
+   LUT Sequence): built, a new ellipse (the frame's histogram less the pixels
+   outside, 26% of them), a handle dragged (only the pixels gained or lost counted);
 3. **baseline, numpy**: ``stored[mask].mean()`` with the boolean mask made
    beforehand (a plain masked mean of the stored values, no modality LUT,
    no SD/min/max), and ``stored[mask]`` with mean, std, min and max in
@@ -55,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import Summary
+from benchmarks._common import Summary, load_average, timed
 
 GOAL_MS = 20.0
 #: Issue #15: a handle dragged, the measurement and its label repainted, on a 512x512 CT.
@@ -71,57 +74,59 @@ class Row:
     summary: Summary
 
 
-def _timed(action, steps: int, warmup: int = 2) -> Summary:
-    for k in range(warmup):
-        action(k)
-    durations = []
-    gc.disable()
-    try:
-        for k in range(steps):
-            start = time.perf_counter_ns()
-            action(k)
-            durations.append(time.perf_counter_ns() - start)
-    finally:
-        gc.enable()
-    return Summary.of_ns(durations)
-
-
 def _ellipse_cases(name: str, stored: np.ndarray, ctx, steps: int) -> list[Row]:
     from viewer.core.measure.geometry import Shape
-    from viewer.core.measure.roi import RoiTracker, roi_runs, roi_statistics
+    from viewer.core.measure.roi import roi_runs, roi_statistics
+    from viewer.core.measure.roi_tracker import HistogramTracker, RoiTracker
 
     rows, columns = stored.shape
 
     def ellipse(k: int) -> Shape:
         return Shape.ellipse((columns - 1) / 2 + 0.37 * (k % 7), (rows - 1) / 2 - 0.29 * (k % 5), 0.48 * columns, 0.48 * rows)
 
+    def dragged(k: int) -> Shape:  # a handle dragged: the right edge moves 0.37 pixel per step
+        cx, cy = (columns - 1) / 2, (rows - 1) / 2
+        return Shape.ellipse(cx + 0.185 * (k % 40), cy, 0.48 * columns + 0.185 * (k % 40), 0.48 * rows)
+
     mask = roi_runs(ellipse(0), stored.shape).mask(stored.shape)
     runs = roi_runs(ellipse(0), stored.shape)
     tracker = RoiTracker(stored, ctx)
+    if tracker.method != "tiles":
+        raise RuntimeError(f"{name}: the tracker counts by {tracker.method}, not tiles")
+    histograms = HistogramTracker(stored, ctx)
 
-    def drag(k: int) -> None:  # a handle dragged: the right edge moves 0.37 pixel per step, the tracker counts the change
-        cx, cy = (columns - 1) / 2, (rows - 1) / 2
-        tracker.statistics(Shape.ellipse(cx + 0.185 * (k % 40), cy, 0.48 * columns + 0.185 * (k % 40), 0.48 * rows))
+    def histogram_new_roi(k: int) -> None:  # a new ellipse each step on a frame already tracked: counted afresh
+        histograms._runs = histograms._counts = None
+        histograms.statistics(roi_runs(ellipse(k), stored.shape))
 
-    def new_roi(k: int) -> None:  # a new ellipse each step on a frame already tracked: counted afresh
-        fresh = RoiTracker.__new__(RoiTracker)
-        fresh.__dict__.update(tracker.__dict__)
-        fresh._runs = fresh._counts = None
-        fresh.statistics(ellipse(k))
+    def first_roi(k: int) -> None:
+        RoiTracker(stored, ctx).statistics(ellipse(k))
 
     out = [
-        Row(name, "RoiTracker(stored, ctx): once per frame (min, max, frame histogram)", _timed(lambda k: RoiTracker(stored, ctx), steps)),
-        Row(name, "RoiTracker.statistics, a new ellipse (frame histogram less the outside)", _timed(new_roi, steps)),
-        Row(name, "RoiTracker.statistics, a handle dragged (same numbers, only the change counted)", _timed(drag, steps * 3)),
+        Row(name, "RoiTracker(stored, ctx): once per frame (tile sums)", timed(lambda k: RoiTracker(stored, ctx), steps)),
         Row(
             name,
-            "roi_statistics (runs + copy + histogram + Modality LUT + stats)",
-            _timed(lambda k: roi_statistics(stored, ctx, ellipse(k)), steps),
+            "**RoiTracker.statistics, a new ellipse** (whole tiles + the outline's pixels)",
+            timed(lambda k: tracker.statistics(ellipse(k)), steps * 3),
         ),
-        Row(name, "  part: roi_runs (the rasteriser)", _timed(lambda k: roi_runs(ellipse(k), stored.shape), steps)),
-        Row(name, "  part: Runs.values (copy of the pixels inside)", _timed(lambda k: runs.values(stored), steps)),
-        Row(name, "baseline: stored[mask].mean() (mask made beforehand)", _timed(lambda k: stored[mask].mean(), steps)),
-        Row(name, "baseline: stored[mask] -> float64 mean, std, min, max", _timed(lambda k: _plain_stats(stored[mask]), steps)),
+        Row(name, "RoiTracker.statistics, a handle dragged", timed(lambda k: tracker.statistics(dragged(k)), steps * 3)),
+        Row(name, "first ROI on a frame: RoiTracker built + statistics", timed(first_roi, steps)),
+        Row(
+            name,
+            "roi_statistics from scratch (runs + copy + histogram + Modality LUT + stats)",
+            timed(lambda k: roi_statistics(stored, ctx, ellipse(k)), steps),
+        ),
+        Row(name, "  part: roi_runs (the rasteriser)", timed(lambda k: roi_runs(ellipse(k), stored.shape), steps)),
+        Row(name, "  part: Runs.values (copy of the pixels inside)", timed(lambda k: runs.values(stored), steps)),
+        Row(name, "HistogramTracker (LUT-sequence path; was RoiTracker): built", timed(lambda k: HistogramTracker(stored, ctx), steps)),
+        Row(name, "HistogramTracker: a new ellipse (frame histogram less the outside)", timed(histogram_new_roi, steps)),
+        Row(
+            name,
+            "HistogramTracker: a handle dragged (only the change counted)",
+            timed(lambda k: histograms.statistics(roi_runs(dragged(k), stored.shape)), steps * 3),
+        ),
+        Row(name, "baseline: stored[mask].mean() (mask made beforehand)", timed(lambda k: stored[mask].mean(), steps)),
+        Row(name, "baseline: stored[mask] -> float64 mean, std, min, max", timed(lambda k: _plain_stats(stored[mask]), steps)),
     ]
     print(f"{name}: {int(mask.sum()):,} of {stored.size:,} pixels inside", file=sys.stderr)
     return out
@@ -132,7 +137,7 @@ def _plain_stats(values: np.ndarray) -> tuple:
     return values.mean(), values.std(), values.min(), values.max()
 
 
-def _ui_timed(app, action, steps: int, cpu: list[int], warmup: int = 5) -> list[int]:
+def _uitimed(app, action, steps: int, cpu: list[int], warmup: int = 5) -> list[int]:
     for k in range(warmup):
         action(k)
         app.processEvents()
@@ -223,7 +228,7 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
 
         cpu: list[int] = []
         before = counter.count
-        wall = _ui_timed(app, step, steps, cpu)
+        wall = _uitimed(app, step, steps, cpu)
         send(QEvent.Type.MouseButtonRelease, handle, none)
         app.processEvents()
         if counter.count - before < steps:
@@ -242,7 +247,7 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
 
     cpu: list[int] = []
     before = counter.count
-    wall = _ui_timed(app, window_step, steps, cpu)
+    wall = _uitimed(app, window_step, steps, cpu)
     if counter.count - before < steps:
         raise RuntimeError(f"window step: {counter.count - before} paints for {steps} steps")
     rows.append(Row("CT 512x512 in the MainWindow", "baseline: window/level drag step + processEvents (wall)", Summary.of_ns(wall)))
@@ -291,18 +296,27 @@ def markdown(rows: list[Row]) -> str:
         f"UI rows: a handle dragged, the measurement and its label repainted, goal p95 under {UI_GOAL_MS:.0f} ms on a 512x512 CT; "
         "baseline: a window/level step in the same window.",
         "",
-        "| image | what | n | p50 | p95 | max |",
-        "|---|---|---:|---:|---:|---:|",
+        f"Load average at the end of the run (1, 5, 15 min): {load_average()}.",
+        "",
+        "| image | what | n | p50 | p95 | max | p50 / baseline p50 | p95 / baseline p95 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
+    # Each image's first baseline row (the plain masked mean; the window/level step in the window) is the ratios' base.
+    baselines: dict[str, Summary] = {}
     for row in rows:
-        s = row.summary
-        lines.append(f"| {row.image} | {row.what} | {s.n} | {s.p50:.2f} | {s.p95:.2f} | {s.max:.2f} |")
+        if row.what.startswith("baseline"):
+            baselines.setdefault(row.image, row.summary)
+    for row in rows:
+        s, base = row.summary, baselines.get(row.image)
+        ratios = f"{s.p50 / base.p50:.2f}x | {s.p95 / base.p95:.2f}x" if base else "- | -"
+        lines.append(f"| {row.image} | {row.what} | {s.n} | {s.p50:.2f} | {s.p95:.2f} | {s.max:.2f} | {ratios} |")
     return "\n".join(lines) + "\n"
 
 
 NOTES = """\
-* **Measurements** (bench_measure.py): `roi_statistics` is what `dicom-viewer measure --ellipse` and the viewport call;
-  the numpy baselines get the boolean mask for free (made before timing) and compute less (no Modality LUT).
+* **Measurements** (bench_measure.py): `roi_statistics` is what `dicom-viewer measure --ellipse` calls, `RoiTracker`
+  (tile sums made once per frame) what the viewport calls; the numpy baselines get the boolean mask for free (made
+  before timing) and compute less (no Modality LUT).
   The UI rows drive the real MainWindow with mouse events on the view (viewer/ui/measure_tools.py) and let the
   event loop paint; a window/level step in the same window is their baseline.
 """

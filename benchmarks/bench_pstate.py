@@ -16,7 +16,7 @@ Then what a state costs each new image shown: the viewport shows a frame through
 an image costs preparing that frame and its first table on top of the frame's own, measured against the
 frame's own preparation and first table (``FrameDisplay`` then ``render_packed``) in alternating blocks.
 
-Run: ``.venv/bin/python benchmarks/bench_pstate.py [--blocks N]``.
+Run: ``.venv/bin/python benchmarks/bench_pstate.py [--blocks N]`` (prints a Markdown table).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "core"))
-from benchmarks._common import Summary, ensure_offscreen, machine_description
+from benchmarks._common import Summary, ensure_offscreen, load_average, machine_description
 
 ensure_offscreen()
 
@@ -63,10 +63,8 @@ def busy_state(header):
     return read_presentation_state(ds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--blocks", type=int, default=40, help="blocks of 10 steps for each case")
-    args = parser.parse_args()
+def run(blocks: int = 40) -> dict[str, dict[str, list[int]]]:
+    """Durations (ns) per case ("plain", "turned", "state") and clock ("cpu", "wall"), in alternating blocks."""
     app = QApplication.instance() or QApplication([])
     frame = ct_frame()
     pane = make_pane(app)
@@ -81,11 +79,10 @@ def main() -> None:
     windows = window_steps(voi, 20)
     viewport = pane.view.viewport()
     to_view = image_transform(state, rows, columns)
-    cases = ("plain", "turned", "state")  # the image alone; turned and flipped only; with everything
-    results: dict[str, dict[str, list[int]]] = {name: {"cpu": [], "wall": []} for name in cases}
+    results: dict[str, dict[str, list[int]]] = {name: {"cpu": [], "wall": []} for name in CASES}
     items: list = []
-    for _block in range(args.blocks):
-        for name in cases:
+    for _block in range(blocks):
+        for name in CASES:
             for item in items:
                 pane.view_box.removeItem(item)
             items = []
@@ -104,20 +101,43 @@ def main() -> None:
                 if k >= 3:  # the first steps after a change fill caches
                     results[name]["cpu"].append(time.thread_time_ns() - cpu)
                     results[name]["wall"].append(time.perf_counter_ns() - wall)
-    print("machine:", machine_description())
-    print(f"items drawn for the state: {len(items)}, the image turned {state.rotation} degrees and flipped")
+    pane.close()
+    return results
+
+
+#: The image alone; turned and flipped only; with everything.
+CASES = ("plain", "turned", "state")
+
+
+def markdown(results: dict[str, dict[str, list[int]]]) -> str:
+    lines = [
+        "## Presentation state graphics on a window/level step, CT 512x512 fitted in a 1024x1024 view (ms)",
+        "",
+        "Goal (issue #16): overlays and presentation-state graphics add at most 1 ms to a window/level step. Baseline: the "
+        "same step on the image alone, in alternating blocks of 10 steps, same run. The state: a rectangular, circular and "
+        "polygonal shutter, 40 polylines, 10 ellipses and 10 texts, the image turned 90 degrees and flipped.",
+        "",
+        f"Load average at the end of the run (1, 5, 15 min): {load_average()}.",
+        "",
+        "| clock | case | n | p50 | p95 | added p50 | added p95 |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    names = {"plain": "baseline: the image alone", "turned": "turned 90 degrees and flipped", "state": "**with the state**"}
     for clock in ("cpu", "wall"):
-        a, t, b = (Summary.of_ns(results[name][clock]) for name in cases)
-        print(f"[{clock}] step, image alone:        p50 {a.p50:.3f} ms  p95 {a.p95:.3f} ms  (n={a.n})")
-        print(f"[{clock}] step, turned and flipped: p50 {t.p50:.3f} ms  p95 {t.p95:.3f} ms  ({t.p50 - a.p50:+.3f} ms at p50)")
-        print(f"[{clock}] step, with the state:     p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (n={b.n})")
-        print(f"[{clock}] added by the state:       p50 {b.p50 - a.p50:+.3f} ms  p95 {b.p95 - a.p95:+.3f} ms  (goal: at most 1 ms)")
-    windowed = make_state(header, window=(40, 400))
-    preparation(frame, read_presentation_state(windowed), uid, args.blocks)
+        base = Summary.of_ns(results["plain"][clock])
+        for name in CASES:
+            s = Summary.of_ns(results[name][clock])
+            added = "- | -" if name == "plain" else f"{s.p50 - base.p50:+.2f} | {s.p95 - base.p95:+.2f}"
+            label = "GUI thread CPU" if clock == "cpu" else "wall clock"
+            lines.append(f"| {label} | {names[name]} | {s.n} | {s.p50:.2f} | {s.p95:.2f} | {added} |")
+    return "\n".join(lines) + "\n"
 
 
-def preparation(frame, state, uid: str, blocks: int) -> None:
-    """A new image shown: the frame's own preparation and first table, against the same through the state."""
+def preparation(blocks: int) -> str:
+    """A new image shown: the frame's own preparation and first table, against the same through a state with a window."""
+    frame = ct_frame()
+    header = pydicom.dcmread(get_testdata_file("693_UNCI.dcm", download=False), stop_before_pixels=True)
+    state, uid = read_presentation_state(make_state(header, window=(40, 400))), str(header.SOPInstanceUID)
     voi = frame.default_voi()
     own, through = [], []
     for _block in range(blocks):
@@ -131,8 +151,19 @@ def preparation(frame, state, uid: str, blocks: int) -> None:
             shown.render_packed(state_voi)
             through.append(time.thread_time_ns() - cpu)
     a, b = Summary.of_ns(own), Summary.of_ns(through)
-    print(f"[cpu] new image, its own LUTs:       p50 {a.p50:.3f} ms  p95 {a.p95:.3f} ms  (n={a.n})")
-    print(f"[cpu] new image, through the state:  p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (ratio {b.p50 / a.p50:.2f} at p50)")
+    return (
+        f"[cpu] new image, its own LUTs:       p50 {a.p50:.3f} ms  p95 {a.p95:.3f} ms  (n={a.n})\n"
+        f"[cpu] new image, through the state:  p50 {b.p50:.3f} ms  p95 {b.p95:.3f} ms  (ratio {b.p50 / a.p50:.2f} at p50)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=40, help="blocks of 10 steps for each case")
+    args = parser.parse_args()
+    print(markdown(run(args.blocks)))
+    print(preparation(args.blocks))
+    print(f"machine: {machine_description()}")
 
 
 if __name__ == "__main__":

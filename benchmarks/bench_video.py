@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from benchmarks._common import Summary
 
 DATA = Path("/tmp/dicom-viewer-bench/video")
 SHOWN = 1000
@@ -142,8 +143,6 @@ def worker_fps(path: Path, frames: int = 180) -> float:
 
 
 def play(case: Case, path: Path, shown: int = SHOWN) -> Result:
-    import numpy as np
-
     from viewer.core.dicom.io import read_header
     from viewer.core.display.cine import CineClock, recorded_frame_rate
     from viewer.core.display.frames import FrameSource, frame_with_time_limit
@@ -212,9 +211,7 @@ def play(case: Case, path: Path, shown: int = SHOWN) -> Result:
     stop.set()
     worker.join(timeout=30)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return Result(
-        case, clock.shown, not_ready, clock.dropped, float(np.percentile(renders, 95)) if renders else 0.0, 0.0, first_ms, 0.0, load
-    )
+    return Result(case, clock.shown, not_ready, clock.dropped, Summary.of_ms(renders).p95 if renders else 0.0, 0.0, first_ms, 0.0, load)
 
 
 def run(shown: int = SHOWN, log=None) -> list[Result]:

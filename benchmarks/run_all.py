@@ -115,7 +115,7 @@ def report(
 
         linking = bench_linking.run(steps, log=log)
     measure = bench_measure.run(log=log) if "measure" in only else None
-    document = bench_document.run(log=log) if "document" in only else None
+    document = bench_document.run(log=log) + bench_document.window_run(4, log=log) if "document" in only else None
     report_view = None
     if "report" in only:
         from benchmarks import bench_report  # Qt widgets: imported only when run

@@ -22,7 +22,8 @@ from pydicom.pixels.processing import apply_modality_lut
 from viewer.core.dicom.io import ViewerError
 from viewer.core.measure.geometry import Shape
 from viewer.core.measure.measure import measure
-from viewer.core.measure.roi import RoiTracker, changed_runs, roi_mask, roi_runs, roi_statistics
+from viewer.core.measure.roi import changed_runs, roi_mask, roi_runs, roi_statistics
+from viewer.core.measure.roi_tracker import RoiTracker
 
 CT = get_testdata_file("CT_small.dcm", download=False)  # 128x128, signed, rescale to HU
 RGB = get_testdata_file("US1_UNCI.dcm", download=False)
@@ -194,3 +195,104 @@ def test_a_dragged_roi_keeps_numpy_statistics(path):
     shape = Shape.ellipse(50.5, 60.5, 25, 20)
     assert measure(shape, ds, tracker=tracker).readings == measure(shape, ds, ds.pixel_array).readings
     assert tracker.statistics(Shape("freehand", tuple(polygon))).count == polygon_mask(ds.pixel_array.shape, polygon).sum()
+
+
+def _frame(dtype, shape, low, high, seed=15):
+    """Random stored values from `low` to `high` (inclusive) of `dtype`, with both ends present."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        pixels = rng.uniform(low, high, size=shape).astype(dtype)
+    else:
+        pixels = rng.integers(low, high, size=shape, endpoint=True).astype(dtype)
+    pixels.flat[0], pixels.flat[-1] = low, high
+    return pixels
+
+
+def _context(slope=None, intercept=None):
+    ctx = pydicom.Dataset()
+    ctx.PhotometricInterpretation = "MONOCHROME2"
+    if slope is not None:
+        ctx.RescaleSlope, ctx.RescaleIntercept = slope, intercept
+    return ctx
+
+
+FRAMES = {
+    "int16 CT, slope 1 intercept -1024": (np.int16, -2000, 3000, "1", "-1024"),
+    "uint16 12-bit, no rescale": (np.uint16, 0, 4095, None, None),
+    "uint16 full 16-bit (sums in int64)": (np.uint16, 0, 65535, "0.5", "-3.25"),
+    "int16 full range, negative slope": (np.int16, -32768, 32767, "-2.5", "100"),
+    "uint8": (np.uint8, 0, 255, "1.5", "7"),
+    "uint16 high and narrow (SD from exact sums)": (np.uint16, 60000, 60003, None, None),
+    "float32 (read pixel by pixel)": (np.float32, -1000.0, 1000.0, None, None),
+}
+
+#: Odd sizes: not whole tiles, and one frame smaller than a tile.
+SIZES = [(203, 157), (5, 7)]
+
+
+def _shapes(rows, columns):
+    cx, cy = (columns - 1) / 2, (rows - 1) / 2
+    polygon = [(0.2 * columns, 0.1 * rows), (0.9 * columns, 0.3 * rows), (0.55 * columns, 0.95 * rows), (0.4 * columns, 0.5 * rows)]
+    circle = [(cx + 0.45 * columns * math.cos(t), cy + 0.4 * rows * math.sin(t)) for t in np.linspace(0, 2 * math.pi, 61)[:-1]]
+    return [
+        (
+            "ellipse over most of the frame",
+            Shape.ellipse(cx, cy, 0.48 * columns, 0.48 * rows),
+            ellipse_mask,
+            (cx, cy, 0.48 * columns, 0.48 * rows),
+        ),
+        (
+            "ellipse past every border",
+            Shape.ellipse(cx + 0.3, cy - 0.2, 0.7 * columns, 0.6 * rows),
+            ellipse_mask,
+            (cx + 0.3, cy - 0.2, 0.7 * columns, 0.6 * rows),
+        ),
+        ("ellipse touching the left and top borders", Shape.ellipse(30.0, 40.0, 30.0, 40.0), ellipse_mask, (30.0, 40.0, 30.0, 40.0)),
+        ("one-pixel ellipse", Shape.ellipse(3.0, 2.0, 0.4, 0.4), ellipse_mask, (3.0, 2.0, 0.4, 0.4)),
+        ("rectangle", Shape("rectangle", ((3.5, 2.2), (columns - 9.1, rows - 4.7))), rectangle_mask, (3.5, 2.2, columns - 9.1, rows - 4.7)),
+        ("polygon", Shape("polygon", tuple(polygon)), polygon_mask, (polygon,)),
+        ("freehand", Shape("freehand", tuple(circle)), polygon_mask, (circle,)),
+        ("outside the frame", Shape.ellipse(columns + 50, rows + 50, 10, 10), ellipse_mask, (columns + 50, rows + 50, 10, 10)),
+    ]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["203x157", "5x7"])
+@pytest.mark.parametrize("frame", list(FRAMES), ids=list(FRAMES))
+def test_the_tracker_equals_numpy_on_the_mask(frame, size):
+    """RoiTracker (tile sums for integer frames with a linear Modality LUT) equals numpy on the rule's mask:
+    mean and SD to 1e-9 relative, min, max and the pixel count exactly; the same from roi_statistics."""
+    dtype, low, high, slope, intercept = FRAMES[frame]
+    stored = _frame(dtype, size, low, high)
+    ctx = _context(slope, intercept)
+    modality = np.asarray(apply_modality_lut(stored, ctx), dtype=np.float64)
+    tracker = RoiTracker(stored, ctx)
+    assert tracker.method == ("direct" if np.dtype(dtype).kind == "f" else "tiles")
+    for name, shape, rule, arguments in _shapes(*size):
+        mask = rule(size, *arguments)
+        for stats in (tracker.statistics(shape), roi_statistics(stored, ctx, shape)):
+            assert stats.count == int(mask.sum()), name
+            if not mask.any():
+                assert stats.mean is None and stats.sd is None and stats.min is None, name
+                continue
+            values = modality[mask]
+            assert (stats.min, stats.max) == (values.min(), values.max()), name
+            scale = np.abs(values).max()
+            assert stats.mean == pytest.approx(values.mean(), rel=1e-9, abs=1e-12 * scale), name
+            assert stats.sd == pytest.approx(values.std(ddof=0), rel=1e-9, abs=1e-12 * scale), name
+
+
+def test_a_modality_lut_sequence_is_tracked_by_histograms():
+    """A non-linear LUT: the tracker counts histograms (each stored value looked up), equal to numpy."""
+    pixels = (np.arange(40 * 50) % 200).reshape(40, 50).astype(np.uint16)
+    lut = pydicom.Dataset()
+    lut.LUTDescriptor = [200, 0, 16]
+    lut.add_new(0x00283006, "US", [(v * v) % 65536 for v in range(200)])
+    ctx = _context()
+    ctx.ModalityLUTSequence = [lut]
+    tracker = RoiTracker(pixels, ctx)
+    assert tracker.method == "histograms"
+    mask = ellipse_mask(pixels.shape, 24.3, 19.6, 20, 15)
+    values = np.asarray(apply_modality_lut(pixels, ctx), dtype=np.float64)[mask]
+    stats = tracker.statistics(Shape.ellipse(24.3, 19.6, 20, 15))
+    assert (stats.count, stats.min, stats.max) == (int(mask.sum()), values.min(), values.max())
+    assert stats.mean == pytest.approx(values.mean(), rel=1e-12) and stats.sd == pytest.approx(values.std(), rel=1e-9)

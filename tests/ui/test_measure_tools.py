@@ -421,3 +421,24 @@ def test_measurements_belong_to_their_frame(window, open_in, qtbot):
     qtbot.waitUntil(lambda: layer_of(window, viewport).label_texts() != [])
     kept = json.loads((data_folder() / f"{pydicom.dcmread(path).SOPInstanceUID}.json").read_text())
     assert list(kept["frames"]) == [str(frame_number)]
+
+
+def test_an_roi_tool_on_a_large_frame_makes_its_statistics_ready_in_the_background(window, open_in, capsys, qtbot, monkeypatch):
+    """Choosing an ROI tool starts the frame's RoiTracker in the background (frames of at least
+    BACKGROUND_TRACKER_PIXELS; the test lowers it to the CT's size); the ellipse then drawn uses it, same numbers."""
+    from viewer.ui import measure_tools
+
+    monkeypatch.setattr(measure_tools, "BACKGROUND_TRACKER_PIXELS", 128 * 128)
+    shown(window, open_in, CT)
+    choose(window, "line")
+    assert image(window).tracker_pending is None and image(window).tracker is None  # not an ROI tool: nothing made
+    choose(window, "ellipse")
+    pending = image(window).tracker_pending
+    assert pending is not None
+    qtbot.waitUntil(pending.done, timeout=5000)
+    made = pending.result()
+    ellipse_agrees(window, capsys, CT, (30.2, 40.7), (90.4, 80.1))
+    assert image(window).tracker is made and image(window).tracker_pending is None
+    choose(window, "line")
+    choose(window, "ellipse")  # the tracker exists: nothing made again
+    assert image(window).tracker is made and image(window).tracker_pending is None

@@ -122,7 +122,7 @@ def test_every_object_listed_with_its_kind_and_a_report_opens_with_working_links
     data = [float(v) for v in pydicom.dcmread(study / "report.dcm").ContentSequence[0].ContentSequence[2].GraphicData]
     box = drawn.path().boundingRect()
     assert (box.left(), box.top(), box.right(), box.bottom()) == (min(data[0::2]), min(data[1::2]), max(data[0::2]), max(data[1::2]))
-    assert drawn.parentItem() is main_window.pane.image_item and main_window.viewport.current.frame == 2
+    assert drawn.parentItem() is main_window.pane.image_parent() and main_window.viewport.current.frame == 2
     with qtbot.waitSignal(main_window.image_shown, timeout=30000):
         main_window.viewport.go_to(0)
     assert main_window.report_controller.drawn is None  # another image: the region is not drawn on it

@@ -32,6 +32,8 @@ from viewer.ui.quick_image import QuickImageView, keep_until_viewport_image, sho
 from viewer.ui.settings_store import SettingsStore
 from viewer.ui.theme import apply as apply_theme
 
+#: After start-up (the first image shown, or the empty window), this long idle before the worker pool is started.
+POOL_AHEAD_MS = 1000
 _RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "resources")
 
 
@@ -82,6 +84,7 @@ def run(paths: list[str], new_window: bool = False) -> int:
 
     def started() -> None:
         QTimer.singleShot(0, starting.close)  # after the paint that is already asked for
+        QTimer.singleShot(POOL_AHEAD_MS, window, _start_pool_ahead)  # the worker pool ready before its first use (#16)
 
     # The frame paints first; its contents (numpy, pydicom) follow, then the
     # first image, then pyqtgraph (the pane's view). No decoder is imported
@@ -219,6 +222,12 @@ def _bring_forward(window: MainWindow, paths: list[str]) -> None:
     window.activateWindow()
     if paths:
         window.open_paths(paths)
+
+
+def _start_pool_ahead() -> None:
+    from viewer.core.runtime.processes import start_pool_ahead  # here: start-up itself never needs it
+
+    start_pool_ahead()
 
 
 def _report_startup(window: MainWindow, quit_when_done: bool, expect_image: bool) -> Callable[[QWidget], None]:

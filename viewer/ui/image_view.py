@@ -277,6 +277,18 @@ class ScaleBarOverlay(QWidget):
         painter.end()
 
 
+def quarter_and_mirrors(turn: QTransform) -> tuple[bool, bool, bool]:
+    """A transform from image to view coordinates that turns by a multiple of 90 degrees and may mirror (a
+    presentation state's, PS3.3 C.10.6) as :func:`~viewer.core.display.pixels.pipeline.turned_array` takes it.
+
+    With x the column and y the row, the view's x' = m11 x + m21 y + dx and y' = m12 x + m22 y + dy: a quarter
+    turn (m11 = m22 = 0) makes image rows view columns (a transpose); a negative factor mirrors that axis.
+    """
+    if turn.m11() == 0 and turn.m22() == 0:
+        return True, turn.m12() < 0, turn.m21() < 0
+    return False, turn.m22() < 0, turn.m11() < 0
+
+
 class ImagePane(QWidget):
     """Shows one :class:`FrameDisplay`; emits what the mouse asks for.
 
@@ -310,6 +322,7 @@ class ImagePane(QWidget):
 
         self._view = None
         self._image_holder = None  # the image's parent when a presentation state turns or flips it (set_image_transform)
+        self._turned: tuple | None = None  # (frame, quarter and mirrors, the frame turned) while a state turns the image
         self.setAutoFillBackground(True)
         palette = self.palette()
         palette.setColor(self.backgroundRole(), QColor("black"))
@@ -417,9 +430,10 @@ class ImagePane(QWidget):
         return self._view_box
 
     def image_parent(self):
-        """The item the image hangs under in the view box, in image coordinates (pixel (c, r) on the square (c, r)-(c+1, r+1)).
+        """The item in image coordinates in the view box (pixel (c, r) on the square (c, r)-(c+1, r+1)).
 
         Items added under it follow the image's turn and flip (:meth:`set_image_transform`). None until the view is built.
+        The image item itself is not under it: the frame's pixels are turned before they are rendered (:meth:`render`).
         """
         if self._view is None:
             return None
@@ -427,7 +441,6 @@ class ImagePane(QWidget):
             holder = QGraphicsRectItem()  # an empty rectangle, no pen: draws nothing, only carries the transform
             holder.setPen(Qt.PenStyle.NoPen)
             self._view_box.addItem(holder, ignoreBounds=True)
-            self._image_item.setParentItem(holder)
             self._image_holder = holder
         return self._image_holder
 
@@ -437,6 +450,8 @@ class ImagePane(QWidget):
         if holder is None:
             return
         holder.setTransform(transform if transform is not None else QTransform())
+        if transform is None or transform.isIdentity():
+            self._turned = None  # the turned copy of the frame is let go
         if self.fitted:
             self.fit()
         self.render()
@@ -671,12 +686,31 @@ class ImagePane(QWidget):
             self.last_render = (region, stride)
             return
         self._image_changing()
-        pixels = self._frame.render_packed(self._voi, self._invert, region, stride)
+        turn = self._image_holder.transform() if self._image_holder is not None else None
+        if turn is None or turn.isIdentity():
+            pixels = self._frame.render_packed(self._voi, self._invert, region, stride)
+            placed = QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride)
+        else:
+            # The frame turned once (its arrays copied), then rendered upright: Qt would paint a turned image
+            # through its slow transformed path on every window step, and turning each render costs a copy.
+            frame, origin = self._turned_frame(turn)
+            area = turn.mapRect(QRectF(c0, r0, c1 - c0, r1 - r0)).translated(-origin)  # the region in the turned frame
+            top, left = round(area.top()), round(area.left())
+            pixels = frame.render_packed(self._voi, self._invert, (top, round(area.bottom()), left, round(area.right())), stride)
+            placed = QRectF(origin.x() + left, origin.y() + top, pixels.shape[1] * stride, pixels.shape[0] * stride)
         # Final display values, shown as they are (an RGB32 QImage, no copy).
         self.image_item.setImage(pixels, autoLevels=False, levels=None)
-        self.image_item.setRect(QRectF(c0, r0, pixels.shape[1] * stride, pixels.shape[0] * stride))
+        self.image_item.setRect(placed)
         self.last_render = (region, stride)
         self.rendered.emit()
+
+    def _turned_frame(self, turn: QTransform) -> tuple[FrameDisplay, QPointF]:
+        """The frame shown, turned as `turn` turns it (made once per frame and turn), and where its top left lands."""
+        how = quarter_and_mirrors(turn)
+        if self._turned is None or self._turned[0] is not self._frame or self._turned[1] != how:
+            self._turned = (self._frame, how, self._frame.turned(*how))
+        rows, columns = self._frame.shape
+        return self._turned[2], turn.mapRect(QRectF(0, 0, columns, rows)).topLeft()
 
     def paint_now(self) -> None:
         """Let the view take in its scene's changes (a new image, lines) now, rather than at the next event-loop pass.
@@ -758,7 +792,7 @@ class ImagePane(QWidget):
         self._place_scale_bar()
 
     def displayed_pixels(self) -> np.ndarray | None:
-        """The display pixels currently shown, as uint8: grey ``(h, w)`` or RGB ``(h, w, 3)``."""
+        """The display pixels currently shown (turned as on the screen), as uint8: grey ``(h, w)`` or RGB ``(h, w, 3)``."""
         if self._view is None or self._image_item.image is None:
             return None
         packed = np.asarray(self._image_item.image)

@@ -43,12 +43,14 @@ from viewer.core.display.pixels.pipeline import Window, frame_context
 from viewer.core.measure import geometry as g
 from viewer.core.measure.editing import EditHistory, distance_to, nearest_handle, translated, with_handle_moved
 from viewer.core.measure.measure import Measurement, measure
-from viewer.core.measure.roi import RoiTracker
+from viewer.core.measure.roi_tracker import RoiTracker
 from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 from viewer.core.media.cache import valid_uid
 from viewer.ui.measure_items import MeasurementItem, image_point
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from viewer.ui.main_window import MainWindow
     from viewer.ui.viewport import Viewport
 
@@ -74,6 +76,9 @@ PICK_PIXELS = 6
 DRAG_PIXELS = 4
 #: Freehand: a new point once the mouse has moved this far (screen pixels).
 FREEHAND_STEP_PIXELS = 3
+#: Frames of at least this many pixels get their RoiTracker made in the background as soon as an ROI tool is chosen
+#: (about 30-40 ms for 4096x5120), so that the first ROI's statistics need not wait for it.
+BACKGROUND_TRACKER_PIXELS = 2_000_000
 
 ImageKey = tuple[str, int]  # (SOP Instance UID, frame from 1)
 
@@ -108,6 +113,7 @@ class ImageMeasurements:
     stored: object = None  # the frame's stored values (numpy) while shown
     user: Calibration | None = None
     tracker: RoiTracker | None = None
+    tracker_pending: Future | None = None  # the tracker being made in the background (MeasureController.prepare_roi)
     cache: dict = field(default_factory=dict)
     unsaved: bool = False  # measured again while not shown (a calibration changed): kept when next shown
     _header: object = None
@@ -138,16 +144,26 @@ class ImageMeasurements:
         known = self.cache.get(shape)
         if known is not None:
             return known
-        tracker = None
-        if shape.tool in g.ROI_TOOLS and self.stored is not None:
-            if self.tracker is None:
-                self.tracker = RoiTracker(self.stored, self.ctx)
-            tracker = self.tracker
+        tracker = self.roi_tracker() if shape.tool in g.ROI_TOOLS and self.stored is not None else None
         result = measure(shape, self.ctx, self.stored, self.user, tracker)
         if len(self.cache) > 256:
             self.cache.clear()
         self.cache[shape] = result
         return result
+
+    def roi_tracker(self) -> RoiTracker:
+        """The shown frame's RoiTracker: the one made in the background (waited for if not done), else made now."""
+        if self.tracker is None:
+            pending, self.tracker_pending = self.tracker_pending, None
+            self.tracker = pending.result() if pending is not None else RoiTracker(self.stored, self.ctx)
+        return self.tracker
+
+    def show_frame(self, stored) -> None:
+        """`stored`, the frame's values, are shown (None: no longer): a tracker of other values is dropped."""
+        if stored is not self.stored:
+            if self.tracker_pending is not None:
+                self.tracker_pending.cancel()  # not started yet (frames scrolled past): never made
+            self.stored, self.tracker, self.tracker_pending = stored, None, None
 
     def measurements(self) -> list[Measurement]:
         return [self.measurement(shape) for shape in self.history.shapes]
@@ -206,11 +222,23 @@ class MeasureController(QObject):
             image = ImageMeasurements(key, ref.instance.path, ref.frame, read_header, EditHistory(shapes))
             image.user = self.user_calibration(str(catalog.get("SeriesInstanceUID", "") or ""))
             self.images[key] = image
-        if image.stored is not frame.stored:
-            image.stored, image.tracker = frame.stored, None
+        image.show_frame(frame.stored)
+        self.prepare_roi(image)
         if image.unsaved:
             self._save(image)
         return image
+
+    def prepare_roi(self, image: ImageMeasurements | None) -> None:
+        """While an ROI tool is chosen, a large frame shown gets its RoiTracker made in the background."""
+        if image is None or image.stored is None or image.tracker is not None or image.tracker_pending is not None:
+            return
+        if image.stored.size < BACKGROUND_TRACKER_PIXELS or self.window.image_toolbar.tool not in g.ROI_TOOLS:
+            return
+        try:
+            stored, ctx = image.stored, image.ctx  # the header read here, on the GUI thread, as a measurement would
+        except (ViewerError, ValueError):
+            return  # measured (and the error said) when an ROI is drawn
+        image.tracker_pending = self.window.runner.submit("roi-tracker", lambda: RoiTracker(stored, ctx), lambda _: None)
 
     def release(self, key: ImageKey | None) -> None:
         """No viewport shows image `key` any more: its pixels are let go, and the image too when it has nothing to undo."""
@@ -222,7 +250,7 @@ class MeasureController(QObject):
         if not image.history.shapes and not image.history.can_undo():
             del self.images[key]
         else:
-            image.stored, image.tracker = None, None
+            image.show_frame(None)
 
     def user_calibration(self, series_uid: str) -> Calibration | None:
         if series_uid not in self._user:
@@ -461,12 +489,14 @@ class MeasureLayer(QObject):
         self.refresh()  # the image shown before the view existed (painted by the pane's poster) gets its measurements now
 
     def follow_tool(self) -> None:
-        """A cross-hair over the image while a measurement tool is chosen."""
+        """A cross-hair over the image while a measurement tool is chosen; an ROI tool readies the image's statistics."""
         if self._surface is not None:
             if self._tool() is not None:
                 self._surface.setCursor(Qt.CursorShape.CrossCursor)
             else:
                 self._surface.unsetCursor()
+        if self.key is not None:
+            self.controller.prepare_roi(self.controller.images.get(self.key))
 
     def clear(self) -> None:
         self.cancel()
@@ -725,9 +755,7 @@ class MeasureLayer(QObject):
         try:
             shape = g.Shape(self.drawing_tool, tuple(self.drawing))
             if shape.tool != g.ARROW and len(set(shape.points)) > 1:
-                if shape.tool in g.ROI_TOOLS and image.tracker is None and image.stored is not None:
-                    image.tracker = RoiTracker(image.stored, image.ctx)  # the ROI being drawn: only its change counted each move
-                tracker = image.tracker if shape.tool in g.ROI_TOOLS else None
+                tracker = image.roi_tracker() if shape.tool in g.ROI_TOOLS and image.stored is not None else None
                 label = measure(shape, image.ctx, image.stored, image.user, tracker).label()
         except (ValueError, ViewerError):
             pass

@@ -380,7 +380,7 @@ class ReportController(QObject):
             pen = QPen(SCOORD_COLOUR, 2)
             pen.setCosmetic(True)  # two screen pixels at any zoom
             self.drawn.setPen(pen)
-            self.drawn.setParentItem(viewport.pane.image_item)  # image coordinates, with the view's transformation
+            self.drawn.setParentItem(viewport.pane.image_parent())  # image coordinates, turned with the image
 
     def _forget_drawing(self) -> None:
         if self.drawn is not None:

@@ -17,7 +17,8 @@ from pydicom.dataset import Dataset
 from viewer.core.display.calibration import NO_LABEL, Calibration, measurement_calibration
 from viewer.core.display.pixels.pipeline import modality_unit
 from viewer.core.measure import geometry as g
-from viewer.core.measure.roi import RoiTracker, Statistics, refuse_colour, roi_statistics
+from viewer.core.measure.roi import Statistics, refuse_colour, roi_statistics
+from viewer.core.measure.roi_tracker import RoiTracker
 
 #: The basis of plain (0028,0030) *Pixel Spacing* as written out (the viewport shows no label for it).
 PIXEL_SPACING = "pixel spacing"
@@ -120,7 +121,7 @@ def measure(
     :func:`~viewer.core.measure.roi.roi_statistics` and the shape's area
     (:func:`~viewer.core.measure.geometry.shape_area`). `user` is the user's
     calibration of the series, if any. `tracker`, a
-    :class:`~viewer.core.measure.roi.RoiTracker` of this frame, makes an ROI
+    :class:`~viewer.core.measure.roi_tracker.RoiTracker` of this frame, makes an ROI
     being dragged cost its outline's change only (same numbers). ViewerError
     for a colour frame's pixel values.
     """

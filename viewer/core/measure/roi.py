@@ -29,8 +29,9 @@ Slope*, or (0028,3000) *Modality LUT Sequence*), before any VOI: HU on a CT.
 From the histogram of the stored values inside the ROI, each distinct stored
 value passed once through pydicom's ``apply_modality_lut``, so a non-linear
 LUT is exact and the pixels are read twice (copied out, then counted), never
-converted one by one. :class:`RoiTracker` keeps that histogram while an ROI
-is dragged and counts only the pixels it gains or loses. The standard
+converted one by one. The viewport measures through
+:class:`~viewer.core.measure.roi_tracker.RoiTracker`, which reads the same
+statistics from sums per tile of the frame, made once. The standard
 deviation is the **population** one (divided by the pixel count, numpy's
 ``std(ddof=0)``). Colour images are refused with a message: their pixels
 have no modality values.
@@ -52,6 +53,8 @@ from viewer.core.measure.geometry import ELLIPSE, RECTANGLE, ROI_TOOLS, Shape
 _ON_CENTRE = 1e-9
 #: Values per bincount call: the intp copy bincount makes (512 KB) stays in cache.
 _CHUNK = 1 << 16
+#: Runs shorter than this on average are gathered with one index array rather than copied slice by slice.
+_SHORT_RUNS = 64
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ class Runs:
 
     def values(self, image: np.ndarray) -> np.ndarray:
         """The pixels of `image` (rows, columns) inside, row by row, left to right (one flat copy)."""
+        lengths = self.ends - self.starts
+        if lengths.size and lengths.sum() < _SHORT_RUNS * lengths.size:
+            # Many short runs (an outline's band): one gather; a slice per run would cost more than its pixels.
+            first = np.cumsum(lengths) - lengths
+            columns = np.repeat(self.starts - first, lengths) + np.arange(int(lengths.sum()))
+            return image[np.repeat(self.rows, lengths), columns]
         out = np.empty(self.count, dtype=image.dtype)
         at = 0
         for row, start, end in zip(self.rows.tolist(), self.starts.tolist(), self.ends.tolist()):
@@ -207,7 +216,7 @@ def refuse_colour(stored: np.ndarray, ctx: Dataset) -> None:
         raise ViewerError(f"pixel values are measured on greyscale images only; this one is {photometric or 'colour'}")
 
 
-def _histogram(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def stored_histogram(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """How many of `values` (integers from lo to hi) hold each value lo..hi: int64, hi - lo + 1 entries.
 
     In chunks: ``bincount`` copies its input to intp, and a chunk's copy (and
@@ -225,7 +234,7 @@ def _histogram(values: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return counts
 
 
-def _from_histogram(counts: np.ndarray, modality: np.ndarray) -> Statistics:
+def histogram_statistics(counts: np.ndarray, modality: np.ndarray) -> Statistics:
     """Statistics of pixels holding `modality[i]` `counts[i]` times (counts > 0); population SD."""
     weights = counts.astype(np.float64)
     total = float(weights.sum())
@@ -247,9 +256,9 @@ def value_statistics(values: np.ndarray, ctx: Dataset) -> Statistics:
     if values.dtype.kind in "iu":
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < 1 << 16:
-            counts = _histogram(values, lo, hi)
+            counts = stored_histogram(values, lo, hi)
             present = np.flatnonzero(counts)
-            return _from_histogram(counts[present], np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64))
+            return histogram_statistics(counts[present], np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64))
     modality = np.asarray(apply_modality_lut(values, ctx), dtype=np.float64)
     return Statistics(float(modality.mean()), float(modality.std()), float(modality.min()), float(modality.max()), int(modality.size))
 
@@ -285,64 +294,3 @@ def changed_runs(old: Runs, new: Runs) -> tuple[Runs, Runs]:
         Runs(rows[:-1][added], columns[:-1][added], columns[1:][added]),
         Runs(rows[:-1][removed], columns[:-1][removed], columns[1:][removed]),
     )
-
-
-class RoiTracker:
-    """Statistics of one ROI of one frame, kept up to date while the ROI is dragged (the viewport's ROI tools).
-
-    Built once per frame (one pass: min, max and the frame's histogram).
-    Holds the histogram of the stored values inside the ROI. A new ROI is
-    counted directly, or, when it holds most of the frame, as the frame's
-    histogram less the pixels outside it. When the shape changes, only the
-    pixels it gained or lost (:func:`changed_runs`, a thin
-    band along the outline for a handle drag) are counted in or out, so a step
-    costs in proportion to the outline, not the area; the statistics are then
-    read from the histogram, each stored value's modality value looked up
-    once per frame. The results equal :func:`roi_statistics` of the same shape.
-    Greyscale integer frames whose values span at most 2^16; others go
-    through :func:`roi_statistics` each time. ViewerError for a colour frame.
-    """
-
-    def __init__(self, stored: np.ndarray, ctx: Dataset):
-        refuse_colour(stored, ctx)
-        self.stored, self.ctx = stored, ctx
-        self._runs: Runs | None = None
-        self._counts: np.ndarray | None = None
-        self._incremental = stored.dtype.kind in "iu" and stored.size > 0
-        if self._incremental:
-            self._lo, hi = int(stored.min()), int(stored.max())
-            self._incremental = hi - self._lo < 1 << 16
-        if self._incremental:
-            self._hi = hi
-            self._modality = np.asarray(apply_modality_lut(np.arange(self._lo, hi + 1), ctx), dtype=np.float64)
-            # The whole frame's histogram: an ROI holding most of the frame is counted as the frame less what is outside.
-            self._frame_counts = _histogram(stored.ravel(), self._lo, hi)
-            rows = np.arange(stored.shape[0], dtype=np.intp)
-            self._frame_runs = Runs(rows, np.zeros_like(rows), np.full_like(rows, stored.shape[1]))
-
-    def _count(self, runs: Runs) -> np.ndarray:
-        return _histogram(runs.values(self.stored), self._lo, self._hi)
-
-    def _count_afresh(self, runs: Runs) -> np.ndarray:
-        """The histogram of `runs`: counted directly, or as the frame's less the pixels outside, whichever is fewer."""
-        if 2 * runs.count <= self.stored.size:
-            return self._count(runs)
-        _, outside = changed_runs(self._frame_runs, runs)
-        return self._frame_counts - self._count(outside)
-
-    def statistics(self, shape: Shape) -> Statistics:
-        """The statistics of `shape` on this frame (as :func:`roi_statistics`)."""
-        if not self._incremental:
-            return roi_statistics(self.stored, self.ctx, shape)
-        runs = roi_runs(shape, self.stored.shape)
-        if self._runs is None or self._counts is None:
-            self._counts = self._count_afresh(runs)
-        else:
-            added, removed = changed_runs(self._runs, runs)
-            if added.count + removed.count >= min(runs.count, self.stored.size - runs.count):  # moved far: afresh is cheaper
-                self._counts = self._count_afresh(runs)
-            else:
-                self._counts = self._counts + self._count(added) - self._count(removed)
-        self._runs = runs
-        present = np.flatnonzero(self._counts)
-        return _from_histogram(self._counts[present], self._modality[present])

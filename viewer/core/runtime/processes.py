@@ -96,6 +96,21 @@ def kill_video_pool() -> None:
     _kill(pool)
 
 
+def start_pool_ahead() -> None:
+    """Start the pool's first worker now, in the background (returns at once), not at the pool's first use.
+
+    The first worker waits for the forkserver: a new interpreter importing
+    :data:`PRELOAD`, some 0.3 s on a quiet two-core machine and 1 s on a busy
+    one, which a folder scan, a compressed frame or the session's first PDF
+    page (benchmarks/bench_document.py) would otherwise wait for. Later
+    workers are forked from it in milliseconds. The app calls this once it is
+    idle after start-up.
+    """
+    pool = process_pool()
+    if pool is not None:
+        pool.submit(os.getpid)  # any task starts a worker, and the forkserver with it
+
+
 def worker_count() -> int:
     return min(os.cpu_count() or 1, 4)
 
