@@ -131,10 +131,16 @@ class Series:
     uid: str
     instances: list[Instance] = field(default_factory=list)
     _sorted: bool = True
+    #: (first instance, its header): one dataset per series, made again only when another instance comes first.
+    _first_header: tuple[Instance, Dataset] | None = field(default=None, repr=False)
 
     @property
     def header(self) -> Dataset:
-        return self.instances[0].header
+        """The first instance's indexing attributes (what the browser's row, label and modality read)."""
+        first = self.instances[0]
+        if self._first_header is None or self._first_header[0] is not first:
+            self._first_header = (first, first.header)
+        return self._first_header[1]
 
     @property
     def description(self) -> str:
