@@ -75,6 +75,8 @@ def _shared(blob: bytes) -> bytes:
             _SHARED.clear()
         kept = _SHARED[blob] = blob
     return kept
+
+
 #: The display attributes beyond the index are kept up to this many bytes a
 #: file: a 16-bit palette's tables (384 kB) stay in the file, read when shown.
 DISPLAY_BYTES_KEPT = 4096
@@ -104,80 +106,108 @@ def _dictionary_vr(tag: int) -> str | None:
 
 
 _IMPLICIT_VRS: dict[int, str | None] = {}
-#: (implicit VR, little endian): one tuple shared by every header.
-_ENCODINGS = {(implicit, little): (implicit, little) for implicit in (False, True) for little in (False, True)}
 
 
 class CompactHeader:
     """The indexing attributes of one file, packed; :meth:`dataset` rebuilds them.
 
-    ``shared`` (shared with other headers) and ``own`` hold the elements of
-    :data:`~viewer.core.dicom.header.INDEX_TAGS`; ``meta`` those of
-    :data:`_META_KEEP` (shared too), without (0002,0003) when it repeats
-    (0008,0018) (``meta_instance`` False: rebuilt from it).
+    ``own`` holds the file's own elements (:data:`PER_INSTANCE_TAGS`, but
+    (0008,0018) *SOP Instance UID* when the caller keeps it as text, see
+    :meth:`dataset`); one tuple shared by every header alike holds the rest:
+    the other elements of :data:`~viewer.core.dicom.header.INDEX_TAGS`
+    (``shared``), those of the File Meta Information kept (``meta``, without
+    (0002,0003) when it repeats (0008,0018)), the encoding and the preamble's
+    warning; ``display``: see the module (shared too).
     """
 
-    __slots__ = ("shared", "own", "meta", "meta_instance", "encoding", "preamble_warning", "display")
+    __slots__ = ("_context", "own", "display")
 
-    def __init__(self, header: Dataset | RawHeader):
+    def __init__(self, header: Dataset | RawHeader, sop_instance_uid: str | None = None):
         raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
-        self.encoding = _ENCODINGS[raw.implicit, raw.little]
         elements = raw.elements
         index = [tag for tag in elements if tag in INDEX_TAGS]
-        self.shared = _shared(b"".join([elements[tag] for tag in index if tag not in PER_INSTANCE_TAGS]))
-        self.own = b"".join([elements[tag] for tag in index if tag in PER_INSTANCE_TAGS])
-        meta = raw.meta
-        self.meta_instance = True
+        own = [tag for tag in index if tag in PER_INSTANCE_TAGS]
+        # The UID apart when the caller keeps its text and the value is that text as PS3.5 9.1 pads it.
+        uid_apart = sop_instance_uid is not None and raw.value(_SOP_INSTANCE) == _padded_uid(sop_instance_uid)
+        if uid_apart:
+            own.remove(_SOP_INSTANCE)
+        meta, meta_instance = raw.meta, True
         if meta is not None:
             kept = [tag for tag in _META_KEEP if tag in meta]
             if _META_INSTANCE in meta and raw.value(_SOP_INSTANCE) == _meta_value(meta[_META_INSTANCE]):
                 kept.remove(_META_INSTANCE)  # the same UID: made again from (0008,0018) when rebuilt
-                self.meta_instance = False
-            self.meta = _shared(b"".join([meta[tag] for tag in kept]))
-        else:
-            self.meta = None
-        self.preamble_warning = raw.preamble_warning
-        self.display = _display_rest(raw)
+                meta_instance = False
+            meta = b"".join([meta[tag] for tag in kept])
+        shared = b"".join([elements[tag] for tag in index if tag not in PER_INSTANCE_TAGS])
+        self._context = _shared((shared, meta, (raw.implicit, raw.little), meta_instance, uid_apart, raw.preamble_warning))
+        self.own = b"".join([elements[tag] for tag in own])
+        display = _display_rest(raw)
+        self.display = _shared(display) if display is not None else None
+
+    @property
+    def shared(self) -> bytes:
+        return self._context[0]
+
+    @property
+    def meta(self) -> bytes | None:
+        return self._context[1]
+
+    @property
+    def encoding(self) -> tuple[bool, bool]:
+        return self._context[2]
+
+    @property
+    def preamble_warning(self) -> str:
+        return self._context[5]
 
     @property
     def blob(self) -> bytes:
-        """The indexing attributes' elements, one after another."""
+        """The indexing attributes' elements, one after another (without a SOP Instance UID kept apart)."""
         return self.shared + self.own
 
-    def dataset(self) -> Dataset:
-        """The indexing attributes."""
-        return self._dataset(self.blob)
+    def dataset(self, sop_instance_uid: str = "") -> Dataset:
+        """The indexing attributes (`sop_instance_uid`: the text given when made, if any)."""
+        return self._dataset(self.blob, sop_instance_uid)
 
-    def display_dataset(self, path: str | os.PathLike[str]) -> Dataset | None:
+    def display_dataset(self, path: str | os.PathLike[str], sop_instance_uid: str = "") -> Dataset | None:
         """Every attribute the walker read from `path` (what ``read_index_header(path)`` gives, for
         the display of a single frame); None when they were not kept."""
         if self.display is None:
             return None
-        ds = self._dataset(self.blob + self.display)
+        ds = self._dataset(self.blob + self.display, sop_instance_uid)
         ds.filename = str(path)
         return ds
 
-    def _dataset(self, blob: bytes) -> Dataset:
-        implicit, little = self.encoding
+    def _dataset(self, blob: bytes, sop_instance_uid: str) -> Dataset:
+        _shared_blob, meta_blob, (implicit, little), meta_instance, uid_apart, warning = self._context
         elements = _unpack(blob, implicit, little)
+        if uid_apart:
+            value = _padded_uid(sop_instance_uid)
+            elements[_SOP_INSTANCE_TAG] = RawDataElement(_SOP_INSTANCE_TAG, "UI", len(value), value, 0, implicit, little)
         ds = Dataset(elements)
-        if self.meta is not None:
+        if meta_blob is not None:
             meta = FileMetaDataset()
-            meta._dict.update(_unpack(self.meta, False, True))
+            meta._dict.update(_unpack(meta_blob, False, True))
             instance = elements.get(_SOP_INSTANCE_TAG)
-            if not self.meta_instance and instance is not None:
+            if not meta_instance and instance is not None:
                 value = instance.value
                 meta._dict[_META_INSTANCE_TAG] = RawDataElement(_META_INSTANCE_TAG, "UI", len(value), value, 0, False, True)
                 meta._dict = dict(sorted(meta._dict.items()))
             ds.file_meta = meta
         ds.set_original_encoding(implicit, little, None)
-        ds.preamble_warning = self.preamble_warning
+        ds.preamble_warning = warning
         return ds
 
     @property
     def nbytes(self) -> int:
         """Bytes of the elements kept (shared ones included)."""
         return len(self.shared) + len(self.own) + len(self.meta or b"") + len(self.display or b"")
+
+
+def _padded_uid(uid: str) -> bytes:
+    """A UID's value as PS3.5 9.1 encodes it: ASCII, a NUL added to an odd length."""
+    value = uid.encode("ascii", "replace")
+    return value + b"\x00" if len(value) % 2 else value
 
 
 _SOP_INSTANCE_TAG, _META_INSTANCE_TAG = BaseTag(_SOP_INSTANCE), BaseTag(_META_INSTANCE)

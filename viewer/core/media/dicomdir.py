@@ -58,7 +58,6 @@ _BOOKKEEPING = frozenset({_RECORD_TYPE, _NEXT_OFFSET, _LOWER_OFFSET, _IN_USE, _F
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 
 
-
 #: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
 IMAGE_RECORD_TYPES = {
     "IMAGE",

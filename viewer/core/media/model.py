@@ -98,7 +98,7 @@ class Instance:
         self.orientation, normal = _orientation(raw)
         position = raw.numbers(0x00200032) if normal is not None else None
         self.position = _along(position, normal)
-        self._compact = CompactHeader(raw)
+        self._compact = CompactHeader(raw, self.sop_instance_uid)  # the UID kept once, as text
 
     @property
     def path(self) -> Path | None:
@@ -113,12 +113,12 @@ class Instance:
     @property
     def header(self) -> Dataset:
         """The indexing attributes as a dataset of raw elements (rebuilt on each call)."""
-        return self._compact.dataset()
+        return self._compact.dataset(self.sop_instance_uid)
 
     def display_header(self) -> Dataset | None:
         """What showing this file's single frame reads, kept from the scan's walk of the file (see
         :meth:`CompactHeader.display_dataset`); None when not kept: the file's header is read then."""
-        return self._compact.display_dataset(self._path) if self._path is not None else None
+        return self._compact.display_dataset(self._path, self.sop_instance_uid) if self._path is not None else None
 
     @property
     def available(self) -> bool:
