@@ -185,6 +185,38 @@ def _fast_headers(root: Path) -> int:
     return n
 
 
+def _floor(root: Path) -> int:
+    """The floor under any indexer written in Python: list the tree (os.walk, i.e. os.scandir)
+    and read the first 512 bytes of every file (open, read, close), nothing parsed."""
+    n = 0
+    for top, _folders, names in os.walk(root):
+        for name in names:
+            fd = os.open(os.path.join(top, name), os.O_RDONLY)
+            try:
+                os.read(fd, 512)
+            finally:
+                os.close(fd)
+            n += 1
+    return n
+
+
+def _gdcmscanner(root: Path, n: int, repeats: int, files: list[Path]) -> list[Rate]:
+    """gdcm's gdcmscanner over `root` (10 tags), as a whole process: its default parser and ``--strict``."""
+    gdcmscanner = shutil.which("gdcmscanner")
+    if gdcmscanner is None:
+        return [Rate("gdcm gdcmscanner", n, note="not installed (apt-get install libgdcm-tools)")]
+    args = [gdcmscanner, "-r", "-d", str(root)] + [a for tag in GDCM_TAGS for a in ("-t", tag)]
+    return [
+        measure(Rate(f"peer: gdcm gdcmscanner, {len(GDCM_TAGS)} tags (whole process)", n), lambda: _run_tool(args), files, repeats),
+        measure(
+            Rate(f"peer: gdcm gdcmscanner --strict, {len(GDCM_TAGS)} tags (whole process)", n),
+            lambda: _run_tool([*args, "--strict"]),
+            files,
+            repeats,
+        ),
+    ]
+
+
 def _scan(root: Path, processes: bool, expected: int) -> int:
     from viewer.core.media.scan import scan
 
@@ -287,12 +319,10 @@ def run_index(repeats: int) -> IndexResult:
         rates.append(measure(Rate("dcmtk dcmmkdir (whole process, writes a 2 MB DICOMDIR)", n), make_dicomdir, files, 1))
     else:
         rates.append(Rate("dcmtk dcmmkdir", n, note="not installed (apt-get install dcmtk)"))
-    gdcmscanner = shutil.which("gdcmscanner")
-    if gdcmscanner:
-        args = [gdcmscanner, "-r", "-d", str(root)] + [a for tag in GDCM_TAGS for a in ("-t", tag)]
-        rates.append(measure(Rate(f"gdcm gdcmscanner, {len(GDCM_TAGS)} tags (whole process)", n), lambda: _run_tool(args), files, repeats))
-    else:
-        rates.append(Rate("gdcm gdcmscanner", n, note="not installed (apt-get install libgdcm-tools)"))
+    rates += _gdcmscanner(root, n, repeats, files)
+    rates.append(
+        measure(Rate("floor: os.walk + open/read 512 bytes/close per file (nothing parsed)", n), lambda: _floor(root), files, repeats)
+    )
     result = IndexResult(n, rates, resident)
     result.processes.append(run_index_processes(root, files, max(repeats, 5)))
     return result
@@ -310,6 +340,8 @@ def run_small_index(repeats: int) -> IndexResult:
         measure(
             Rate("viewer open_paths (scan + catalog: the window's and `index`'s work)", n), lambda: _open_paths(root, n), files, repeats
         ),
+        *_gdcmscanner(root, n, repeats, files),
+        measure(Rate("floor: os.walk + open/read 512 bytes/close per file (nothing parsed)", n), lambda: _floor(root), files, repeats),
     ]
     data.evict(files)
     result = IndexResult(n, rates, data.resident_fraction(root), tree="small")
@@ -325,6 +357,17 @@ def markdown_index(result: IndexResult) -> str:
     ]
     for rate in result.rates:
         lines.append(_rate_row(rate, base, result.files))
+    peer = next((r for r in result.rates if r.name.startswith("peer: gdcm gdcmscanner,") and r.warm), None)
+    if peer is not None:
+        lines += [
+            "",
+            "Against gdcmscanner (its default parser) in the same run, files/s over its files/s (goal, issue #18: at least 0.4x):",
+            "",
+        ]
+        for rate in result.rates:
+            if rate is not peer and rate.warm and not rate.name.startswith("peer:"):
+                cold = f", cold {rate.rate(True) / peer.rate(True):.2f}x" if rate.cold and peer.cold else ""
+                lines.append(f"* {rate.name}: warm **{rate.rate(False) / peer.rate(False):.2f}x**{cold}")
     return "\n".join(lines)
 
 
