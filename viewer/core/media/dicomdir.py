@@ -32,6 +32,7 @@ from viewer.core.dicom.elements import (
     ITEM,
     ITEM_DELIMITER,
     KNOWN_VRS,
+    LONG_LENGTH_VRS,
     UNDEFINED_LENGTH,
     ElementHeader,
     ElementWalk,
@@ -56,6 +57,38 @@ _FILE_ID = 0x00041500
 #: The record's own attributes, decoded while walking (PS3.3 F.3.2.2).
 _BOOKKEEPING = frozenset({_RECORD_TYPE, _NEXT_OFFSET, _LOWER_OFFSET, _IN_USE, _FILE_ID})
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
+_EXPLICIT_LE_HEAD = struct.Struct("<HH2sH").unpack_from
+_HEADER_SIZE = {vr: 12 if vr in LONG_LENGTH_VRS else 8 for vr in KNOWN_VRS}
+
+
+def _plain_elements(data, start: int, end: int) -> list[tuple] | None:
+    """The elements of a record of defined length in Explicit VR Little Endian (what media
+    writers make), as the walk gives them: (tag, VR, length, offset, value offset); None for
+    anything else (a value of undefined length, an item or delimiter, an unknown VR code, a
+    value past the record's end): the element walker then reads the record.
+
+    The hot loop of reading media, one ``struct`` call per element.
+    """
+    head, u32, size_of = _EXPLICIT_LE_HEAD, _U32_LE.unpack_from, _HEADER_SIZE.get
+    found = []
+    pos = start
+    while pos < end:
+        if pos + 8 > end:
+            return None
+        group, number, vr, length = head(data, pos)
+        size = size_of(vr)
+        if size is None or group == 0xFFFE:
+            return None
+        if size == 12:
+            if pos + 12 > end:
+                return None
+            length = u32(data, pos + 8)[0]
+        value = pos + size
+        if length == UNDEFINED_LENGTH or value + length > end:
+            return None
+        found.append(((group << 16) | number, vr, length, pos, value))
+        pos = value + length
+    return found
 
 
 #: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
@@ -238,9 +271,14 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
         kept[0x00080005] = charset
     item_end = None if item.length == UNDEFINED_LENGTH else item.value_offset + item.length
     record_type, next_offset, lower_offset, file_id, in_use = "", 0, 0, "", True
+    plain = None
+    if item_end is not None and little and not implicit and item_end <= len(data):
+        plain = _plain_elements(data, item.value_offset, item_end)
     # Tolerant: an unknown VR code in one record (a damaged byte) leaves the other records readable.
     elements = ElementWalk(source, item.value_offset, little, implicit, item_end, tolerant=True)
-    for etag, evr, elength, eoffset, evalue in elements:
+    if plain is not None:
+        elements.resume(item_end)  # read already: the walk stands at the record's end
+    for etag, evr, elength, eoffset, evalue in plain if plain is not None else elements:
         if etag >> 16 == 0xFFFE:
             if etag == ITEM_DELIMITER:
                 elements.resume(evalue)
