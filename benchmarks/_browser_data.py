@@ -28,6 +28,11 @@ upper-case characters (PS3.10 8.2, needed by dcmmkdir).
   16x16 unsigned 16-bit pixels: about 1.4 KB a file, 15 MB in all. Here the
   files are all header and per-file costs (open, read, objects made per
   file, start-up) dominate, not header parsing.
+* ``small100k-v1``: 100,000 files of the same kind as ``small10k-v1`` (200
+  patients x 5 series x 100 images, in ``PA0001/SE0001/IM0001`` ...), for
+  the catalog's memory per file: one file made with pydicom, the others
+  copies of its bytes with the UIDs (of the same length), instance number
+  and z position replaced (about 140 MB, 20 s).
 * ``media-v1``: a hard-linked copy of ``index-v1`` (no extra space) with a
   DICOMDIR made by dcmmkdir at its root: 5,000 IMAGE records. Kept apart
   from ``index-v1`` because a folder holding a DICOMDIR is opened as media,
@@ -169,6 +174,89 @@ def small_tree() -> Path:
     return root
 
 
+SMALL100K_PATIENTS = 200
+_UID_ROOT = "1.2.826.0.1.3680043.8.498."
+
+
+def small100k_tree() -> Path:
+    """The 100,000-file tree of small files (made on first use by copying one file's bytes, about 20 s)."""
+    root = ROOT / "small100k-v1"
+    if _stamp(root).exists():
+        return root
+    import io
+    import struct
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+
+    shutil.rmtree(root, ignore_errors=True)
+
+    def uid(kind: int, number: int) -> str:
+        return f"{_UID_ROOT}{kind}{number:030d}"  # one length for every value: the bytes are replaced in place
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPInstanceUID = uid(3, 0)
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = uid(3, 0)
+    ds.StudyDate, ds.StudyTime, ds.Modality = "20240117", "093000", "CT"
+    ds.PatientName, ds.PatientID = "SMALL^PATIENT0000", "SMALL00000"
+    ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
+    ds.StudyInstanceUID, ds.StudyID = uid(1, 0), "1"
+    ds.SeriesInstanceUID, ds.SeriesNumber = uid(2, 0), "1"
+    ds.InstanceNumber = "1000"
+    ds.ImagePositionPatient = ["0", "0", "9999.0"]
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows = ds.Columns = SMALL_PIXELS
+    ds.PixelSpacing = ["0.5", "0.5"]
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "1", "0"]
+    ds.PixelData = (np.arange(SMALL_PIXELS * SMALL_PIXELS, dtype=np.uint16) * 16).tobytes()
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    template = out.getvalue()
+
+    def value_at(group: int, element: int, vr: str) -> int:
+        """Where the value of an element of `template` starts (short-length VRs: 8 bytes of header)."""
+        return template.index(struct.pack("<HH", group, element) + vr.encode("ascii")) + 8
+
+    places = {
+        "study": value_at(0x0020, 0x000D, "UI"),
+        "series": value_at(0x0020, 0x000E, "UI"),
+        "name": value_at(0x0010, 0x0010, "PN") + len("SMALL^"),
+        "id": value_at(0x0010, 0x0020, "LO"),
+        "number": value_at(0x0020, 0x0013, "IS"),
+        "z": value_at(0x0020, 0x0032, "DS") + len("0\\0\\"),
+    }
+    sops = [value_at(0x0002, 0x0003, "UI"), value_at(0x0008, 0x0018, "UI")]  # meta and dataset
+    data = bytearray(template)
+
+    def put(at: int, text: str) -> None:
+        data[at : at + len(text)] = text.encode("ascii")
+
+    count = 0
+    for p in range(SMALL100K_PATIENTS):
+        put(places["name"], f"PATIENT{p + 1:04d}")
+        put(places["id"], f"SMALL{p + 1:05d}")
+        put(places["study"], uid(1, p + 1))
+        for s in range(SMALL_SERIES):
+            put(places["series"], uid(2, p * SMALL_SERIES + s + 1))
+            folder = root / f"PA{p + 1:04d}" / f"SE{s + 1:04d}"
+            folder.mkdir(parents=True)
+            for i in range(SMALL_IMAGES):
+                count += 1
+                for at in sops:
+                    put(at, uid(3, count))
+                put(places["number"], f"{i + 1:04d}")
+                put(places["z"], f"{2.0 * i:06.1f}")
+                (folder / f"IM{i + 1:04d}").write_bytes(data)
+    _stamp(root).write_text("ok\n")
+    return root
+
+
 def write_ct_slices(template, folder: Path, count: int) -> None:
     """`count` copies of `template` into `folder` as IM0001..., new SOP Instance
     UIDs, 1 mm apart along z from the template's position."""
@@ -249,5 +337,5 @@ def resident_fraction(folder: Path) -> float | None:
 
 
 if __name__ == "__main__":
-    for make in (index_tree, small_tree, ct_tree, media_tree):
+    for make in (index_tree, small_tree, ct_tree, media_tree, small100k_tree):
         print(make(), file=sys.stderr)

@@ -5,7 +5,7 @@ Run from the repository root: ``.venv/bin/python benchmarks/run_all.py``
 in /tmp/dicom-viewer-bench, see bench_browser.py). Options: ``--steps``
 (window steps per case), ``--repeats`` (start-up runs per command),
 ``--browser-repeats`` (warm runs per browser measurement), ``--only``
-(comma-separated benchmarks: startup, window, index, volume, first-image,
+(comma-separated benchmarks: startup, disc, memory, window, index, volume, first-image,
 dicomdir, decode, decode-processes, cine, firstframe, inspector, net, send, mpr, linking, measure, document, report, video; a partial run is
 printed, and written only with ``--output``), ``--soak-frames`` (cine soak
 length, default 100,000: about 5.5 minutes), ``--output`` (report path).
@@ -38,6 +38,8 @@ ensure_offscreen()
 RESULTS = os.path.join(REPO, "benchmarks", "RESULTS.md")
 BENCHMARKS = (
     "startup",
+    "disc",
+    "memory",
     "window",
     *bench_browser.PARTS,
     *bench_decode.PARTS,
@@ -89,6 +91,12 @@ def report(
 
     # Start-up first: its processes then run on a machine not yet holding the mammogram.
     startup = bench_startup.run(repeats) if "startup" in only else None
+    disc = bench_startup.run(repeats, parts=("disc",)) if "disc" in only else None
+    memory = None
+    if "memory" in only:
+        from benchmarks import bench_memory
+
+        memory = bench_memory.run()
     window = None
     if "window" in only:
         from benchmarks import bench_window
@@ -142,6 +150,15 @@ def report(
         ]
     if startup is not None:
         lines += [f"## Start-up (ms from process start, {repeats} runs, the first discarded)", "", bench_startup.markdown(startup), ""]
+    if disc is not None:
+        lines += [
+            f"## Disc to first image (ms from process start, {repeats} runs, the first discarded)",
+            "",
+            bench_startup.markdown(disc),
+            "",
+        ]
+    if memory is not None:
+        lines += ["## Catalog memory per file (small files)", "", bench_memory.markdown(memory), ""]
     if browser is not None:
         lines += [bench_browser.markdown(browser)]
     if decode is not None:

@@ -105,3 +105,43 @@ def test_no_quick_image_unless_one_file_of_the_simple_kind(frame_only, tmp_path)
     assert show_quick_image(frame_only, [ct, ct]) is None
     assert show_quick_image(frame_only, [str(tmp_path)]) is None
     assert show_quick_image(frame_only, []) is None
+
+
+def test_a_disc_shows_the_quick_image_of_the_image_the_viewport_then_shows(qtbot, frame_only, tmp_path):
+    """A media folder (dcmmkdir's DICOMDIR over three CT slices): the middle slice, found from the records, then the same pixels."""
+    import shutil
+    import subprocess
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    dcmmkdir = shutil.which("dcmmkdir")
+    ct = get_testdata_file("693_UNCI.dcm", download=False)
+    if dcmmkdir is None or ct is None:
+        pytest.skip("needs dcmtk's dcmmkdir and pydicom-data's 693_UNCI.dcm")
+    root = tmp_path / "CDROM"
+    (root / "CT").mkdir(parents=True)
+    template = pydicom.dcmread(ct)
+    pixels = template.pixel_array
+    for i, (number, shift) in enumerate([(3, 200), (1, 0), (2, 100)]):  # the middle slice, number 2, is CT/IM2
+        template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        template.InstanceNumber = number
+        template.PixelData = (pixels + shift).astype(pixels.dtype).tobytes()  # each slice its own pixels
+        template.save_as(root / "CT" / f"IM{i}", enforce_file_format=True)
+    subprocess.run([dcmmkdir, "+r", "+I", "+id", str(root), "-Pgp", "+D", str(root / "DICOMDIR"), "CT"], check=True, capture_output=True)
+
+    window = frame_only
+    quick = show_quick_image(window, [str(root)])
+    assert quick is not None
+    _painted(qtbot, quick)
+    assert not window.contents_built
+    image = quick.image
+    window.build_contents()
+    window.pane.build_view_after_first_image()
+    keep_until_viewport_image(window, quick)
+    with qtbot.waitSignal(window.image_shown, timeout=30000):
+        window.open_paths([str(root)])
+    qtbot.waitUntil(lambda: not shiboken6.isValid(quick), timeout=10000)
+    assert window.images[window.display.state.index].instance.path == root / "CT" / "IM2"
+    shown = window.frame.render(window.effective_voi(), window.display.state.invert)
+    assert np.array_equal(shown, np.frombuffer(image.pixels, np.uint8).reshape(image.rows, image.columns))

@@ -140,3 +140,29 @@ def test_closing_a_window_whose_contents_were_never_built(qtbot):
     window.show()
     window.close()
     assert not window.contents_built
+
+
+@pytest.mark.slow
+def test_a_disc_is_painted_before_numpy_and_pydicom_load_then_by_the_viewport(tmp_path):
+    """A media folder (dcmmkdir's DICOMDIR): its first image is found from the records with the standard library only."""
+    import shutil
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    dcmmkdir = shutil.which("dcmmkdir")
+    ct = get_testdata_file("693_UNCI.dcm", download=False)
+    if dcmmkdir is None or ct is None:
+        pytest.skip("needs dcmtk's dcmmkdir and pydicom-data's 693_UNCI.dcm")
+    media = tmp_path / "CDROM"
+    (media / "CT").mkdir(parents=True)
+    template = pydicom.dcmread(ct)
+    for i in range(3):
+        template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        template.InstanceNumber = i + 1
+        template.save_as(media / "CT" / f"IM{i}", enforce_file_format=True)
+    subprocess.run([dcmmkdir, "+r", "+I", "+id", str(media), "-Pgp", "+D", str(media / "DICOMDIR"), "CT"], check=True, capture_output=True)
+    report = _run_viewer(tmp_path, str(media))
+    assert report["window-painted"] <= report["image-painted"] <= report["viewport-image-painted"], report
+    at_image = _top_level(report["modules-at-image-paint"])
+    assert not at_image & LATE, sorted(at_image & LATE)

@@ -1,6 +1,8 @@
 """The quick first image: a file opened at start-up painted before numpy, pydicom and the viewports load.
 
-When the app starts with exactly one file, and that file is the simple case
+When the app starts with exactly one file (or one disc: a media folder or
+its DICOMDIR, whose first image is found from the records by
+:mod:`viewer.core.media.first_record`), and that file is the simple case
 of :mod:`viewer.core.display.first_image` (native, one greyscale frame, a
 LINEAR window of its own), its image is painted right after the window's
 frame; the viewports are built after that paint, and the active viewport's
@@ -101,19 +103,24 @@ class QuickImageView(QWidget):
 
 
 def show_quick_image(window: MainWindow, paths: list[str]) -> QuickImageView | None:
-    """Paint the first image of `paths` over the window's central area, if it is one file of the simple case.
+    """Paint the first image of `paths` over the window's central area, if it is one file of the simple case,
+    or a disc (a media folder or its DICOMDIR) whose first image is one (:mod:`viewer.core.media.first_record`).
 
     Called before the window's contents are built; :func:`keep_until_viewport_image` moves
     it onto the active viewport once they are. None when nothing is shown
     (the normal path shows the file).
     """
-    if len(paths) != 1 or not os.path.isfile(paths[0]):
+    if len(paths) != 1:
         return None
     if window.central.width() <= 0 or window.central.height() <= 0:
         return None  # it would never be painted, and the contents wait for its paint
     from viewer.core.display.first_image import first_image  # the standard library only: no numpy, no pydicom
+    from viewer.core.media.first_record import first_media_image  # the same
 
-    image = first_image(paths[0])
+    path = paths[0]
+    if os.path.isdir(path) or os.path.basename(path).upper() == "DICOMDIR":
+        path = first_media_image(path)  # a disc: the image the window shows first, from its DICOMDIR
+    image = first_image(path) if path is not None and os.path.isfile(path) else None
     if image is None:
         return None
     return QuickImageView(image, window.central)

@@ -41,6 +41,7 @@ from viewer.core.display.pixels.pipeline import (
 from viewer.core.display.prefetch import Executor, PlayHead, executor_for, nearest_first, prefetch
 from viewer.core.display.spatial_transform import SpatialTransform
 from viewer.core.display.view_state import DisplayModel, DisplayState
+from viewer.core.media.first_record import STACK_MODALITIES  # series shown from their middle image (stacks of slices)
 from viewer.core.media.model import ImageRef, Instance, Series
 from viewer.core.runtime.tasks import CancelToken
 from viewer.ui.central import START_HINT
@@ -51,8 +52,6 @@ from viewer.ui.workers import BackgroundRunner, ScopedRunner
 
 #: Window change per screen pixel dragged, as a fraction of the image's value range.
 DRAG_SENSITIVITY = 1.0 / 1024
-#: Series shown from their middle image (stacks of slices).
-STACK_MODALITIES = ("CT", "MR", "PT")
 #: Milliseconds an image may take to arrive before the viewport says it is loading (a quick
 #: decode shows no flash of text).
 LOADING_DELAY_MS = 150

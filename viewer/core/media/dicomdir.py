@@ -1,8 +1,12 @@
 """Reading DICOMDIR media (PS3.10 8.6, PS3.3 F.3) without opening the images.
 
 The Directory Record Sequence is walked directly: each record's elements
-are kept as pydicom raw elements (decoded lazily, with the record's
-character set) and records are linked by their offsets (PS3.3 F.3.2.1).
+are kept as the file encodes them (bytes sliced from the DICOMDIR, no object
+per element; pydicom decodes them lazily, with the record's character set,
+when something is shown) and records are linked by their offsets (PS3.3
+F.3.2.1). An image's patient, study, series and image records merge into a
+:class:`~viewer.core.dicom.header.RawHeader`, what a folder scan keeps of a
+file: the catalog takes it as it is.
 Real media are often imperfect, so:
 
 - offsets that are missing, zero where they should not be, or point
@@ -22,14 +26,13 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag
 
 from viewer.core.dicom.elements import (
     ITEM,
     ITEM_DELIMITER,
     KNOWN_VRS,
+    LONG_LENGTH_VRS,
     UNDEFINED_LENGTH,
     ElementHeader,
     ElementWalk,
@@ -37,10 +40,10 @@ from viewer.core.dicom.elements import (
     Source,
     Unwalkable,
     encoding_of,
-    implicit_vr,
     raw_element,
     read_file_meta,
 )
+from viewer.core.dicom.header import RawHeader, encode_element
 from viewer.core.dicom.io import Problem, ViewerError
 from viewer.core.dicom.sop_classes import MEDIA_DIRECTORY_SOP_CLASS
 
@@ -53,17 +56,40 @@ _IN_USE = 0x00041410
 _FILE_ID = 0x00041500
 #: The record's own attributes, decoded while walking (PS3.3 F.3.2.2).
 _BOOKKEEPING = frozenset({_RECORD_TYPE, _NEXT_OFFSET, _LOWER_OFFSET, _IN_USE, _FILE_ID})
-_TAGS: dict[int, BaseTag] = {}
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
-_VR_TEXT = {code: code.decode("ascii") for code in KNOWN_VRS}
+_EXPLICIT_LE_HEAD = struct.Struct("<HH2sH").unpack_from
+_HEADER_SIZE = {vr: 12 if vr in LONG_LENGTH_VRS else 8 for vr in KNOWN_VRS}
 
 
-def _tag(value: int) -> BaseTag:
-    """The one shared tag object for `value` (see the parse loop)."""
-    return _TAGS.setdefault(value, BaseTag(value))
+def _plain_elements(data, start: int, end: int) -> list[tuple] | None:
+    """The elements of a record of defined length in Explicit VR Little Endian (what media
+    writers make), as the walk gives them: (tag, VR, length, offset, value offset); None for
+    anything else (a value of undefined length, an item or delimiter, an unknown VR code, a
+    value past the record's end): the element walker then reads the record.
 
+    The hot loop of reading media, one ``struct`` call per element.
+    """
+    head, u32, size_of = _EXPLICIT_LE_HEAD, _U32_LE.unpack_from, _HEADER_SIZE.get
+    found = []
+    pos = start
+    while pos < end:
+        if pos + 8 > end:
+            return None
+        group, number, vr, length = head(data, pos)
+        size = size_of(vr)
+        if size is None or group == 0xFFFE:
+            return None
+        if size == 12:
+            if pos + 12 > end:
+                return None
+            length = u32(data, pos + 8)[0]
+        value = pos + size
+        if length == UNDEFINED_LENGTH or value + length > end:
+            return None
+        found.append(((group << 16) | number, vr, length, pos, value))
+        pos = value + length
+    return found
 
-_CHARSET_TAG = _tag(0x00080005)
 
 #: Record types that stand for one image file (PS3.3 F.5): the viewer shows these.
 IMAGE_RECORD_TYPES = {
@@ -100,11 +126,12 @@ _LEVEL = {"PATIENT": 0, "STUDY": 1, "SERIES": 2}
 
 @dataclass
 class Record:
-    """One directory record: its type, its raw attributes and its children."""
+    """One directory record: its type, its attributes as the file encodes them (tag number ->
+    element bytes, sequences left out) and its children."""
 
     offset: int
     type: str
-    raw: dict
+    elements: dict[int, bytes]
     children: list[Record] = field(default_factory=list)
     next_offset: int = 0
     lower_offset: int = 0
@@ -115,7 +142,8 @@ class Record:
     def dataset(self) -> Dataset:
         """The record's attributes as a dataset (decoded lazily by pydicom)."""
         if self._dataset is None:
-            self._dataset = _dataset(self.raw, self.encoding)
+            implicit, little = self.encoding
+            self._dataset = RawHeader(self.elements, None, implicit, little).dataset()
         return self._dataset
 
     encoding: tuple = (False, True)
@@ -125,14 +153,20 @@ class Record:
 class MediaImage:
     """An image record merged with its patient, study and series records.
 
-    ``header`` holds the attributes of all four levels (image level wins),
-    enough for the browser and for sorting; ``path`` is the resolved file,
-    or None with ``problem`` saying why it cannot be opened.
+    ``raw_header`` holds the attributes of all four levels (image level
+    wins) as the DICOMDIR encodes them, enough for the browser and for
+    sorting; ``header`` is the same as a pydicom dataset (made when asked
+    for); ``path`` is the resolved file, or None with ``problem`` saying why
+    it cannot be opened.
     """
 
-    header: Dataset
+    raw_header: RawHeader
     path: Path | None
     problem: str = ""
+
+    @property
+    def header(self) -> Dataset:
+        return self.raw_header.dataset()
 
 
 @dataclass
@@ -178,27 +212,17 @@ def find_dicomdir(path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def _text(raw, little: bool) -> str:
-    return raw.value.decode("ascii", "replace").strip(" \x00") if raw is not None else ""
-
-
 def _ulong(raw, little: bool) -> int:
     if raw is None or len(raw.value) < 4:
         return 0
     return struct.unpack_from("<L" if little else ">L", raw.value)[0]
 
 
-def _dataset(raw: dict, encoding: tuple) -> Dataset:
-    ds = Dataset(dict(raw))
-    ds.set_original_encoding(encoding[0], encoding[1], None)
-    return ds
-
-
 def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], int, bool]:
     """Every in-use record by offset, in sequence order, the root offset, and
     whether the file ends before the end of the Directory Record Sequence.
 
-    Only the raw bytes of each record's elements are kept; record type,
+    Only the bytes of each record's elements are kept; record type,
     offsets and file ID are decoded here with struct, everything else by
     pydicom when (and if) it is shown.
     """
@@ -214,10 +238,12 @@ def _parse_records(data_file: Path) -> tuple[dict[int, Record], list[Record], in
             if element.tag == _ROOT_OFFSET:
                 root_offset = _ulong(raw_element(source, element, little, implicit), little)
             elif element.tag == 0x00080005:
-                charset = raw_element(source, element, little, implicit)
+                charset = element
         else:
             raise Unwalkable("truncated")  # no Directory Record Sequence
         source.need(source.size)  # a DICOMDIR is small: all of it, once
+    if charset is not None:  # the file set's character set: each record's own, unless it states one
+        charset = bytes(source.data[charset.offset : charset.value_offset + charset.length])
     length, value_pos = element.length, element.value_offset
     undefined = length == UNDEFINED_LENGTH
     cut = not undefined and value_pos + length > source.size  # or, undefined, no delimiter: below
@@ -233,21 +259,26 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
     """The directory record of `item` (None when it is not in use); `items` then goes on after it.
 
     The hot loop of reading media: the record's own bookkeeping (type,
-    offsets, file ID, in-use flag) is decoded here, every other element kept
-    raw for pydicom.
+    offsets, file ID, in-use flag) is decoded here, every element kept as
+    the file encodes it (one slice of the DICOMDIR's bytes).
     """
     if item.tag != ITEM:
         raise Unwalkable("record sequence holds something other than items")
     implicit, little = encoding
     data, u32 = source.data, _U32_LE if little else _U32_BE
-    raw: dict = {}
+    kept: dict[int, bytes] = {}
     if charset is not None:
-        raw[_CHARSET_TAG] = charset
+        kept[0x00080005] = charset
     item_end = None if item.length == UNDEFINED_LENGTH else item.value_offset + item.length
     record_type, next_offset, lower_offset, file_id, in_use = "", 0, 0, "", True
+    plain = None
+    if item_end is not None and little and not implicit and item_end <= len(data):
+        plain = _plain_elements(data, item.value_offset, item_end)
     # Tolerant: an unknown VR code in one record (a damaged byte) leaves the other records readable.
     elements = ElementWalk(source, item.value_offset, little, implicit, item_end, tolerant=True)
-    for etag, evr, elength, eoffset, evalue in elements:
+    if plain is not None:
+        elements.resume(item_end)  # read already: the walk stands at the record's end
+    for etag, evr, elength, eoffset, evalue in plain if plain is not None else elements:
         if etag >> 16 == 0xFFFE:
             if etag == ITEM_DELIMITER:
                 elements.resume(evalue)
@@ -257,8 +288,8 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
                 break
         if elength == UNDEFINED_LENGTH:
             continue  # the walk steps over the sequence
-        value = data[evalue : evalue + elength]
         if etag in _BOOKKEEPING:
+            value = data[evalue : evalue + elength]
             if etag == _RECORD_TYPE:
                 record_type = value.decode("ascii", "replace").strip(" \x00").upper()
             elif etag == _NEXT_OFFSET and elength == 4:
@@ -270,11 +301,12 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
             elif etag == _FILE_ID:
                 file_id = value.decode("ascii", "replace").strip(" \x00")
         if evr != b"SQ":
-            # One tag object per tag number: merging records then
-            # finds keys by identity instead of BaseTag.__eq__ in Python.
-            btag = _TAGS.get(etag) or _TAGS.setdefault(etag, BaseTag(etag))
-            vr_text = _VR_TEXT.get(evr) or evr.decode("ascii") if evr is not None else implicit_vr(etag)
-            raw[btag] = RawDataElement(btag, vr_text, elength, value, evalue, implicit, little)
+            if evr is None or evr in KNOWN_VRS:
+                kept[etag] = data[eoffset : evalue + elength]
+            else:  # a damaged VR code (tolerant walk): kept as UN
+                encoded = encode_element(etag, evr, data[evalue : evalue + elength], implicit, little)
+                if encoded is not None:
+                    kept[etag] = encoded
     else:
         elements.resume(max(elements.pos, elements.end))  # the item's end, or the file's
     items.resume(elements.pos)
@@ -283,7 +315,7 @@ def _record(source: Source, item: ElementHeader, items: ItemWalk, charset, encod
     return Record(
         offset=item.offset,
         type=record_type,
-        raw=raw,
+        elements=kept,
         next_offset=next_offset,
         lower_offset=lower_offset,
         file_id=tuple(part.strip() for part in file_id.split("\\")) if file_id else (),
@@ -440,6 +472,7 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
         # struct.error: an offset element cut short by the end of the file (tests/robustness)
         raise ViewerError(f"is not a readable DICOMDIR ({exc})", dicomdir) from None
     roots = _link_by_offsets(by_offset, records, root_offset) or _link_by_order(records)
+    encoding = records[0].encoding if records else (False, True)
     resolver = _CaseInsensitiveResolver(dicomdir.parent)
     images: list[MediaImage] = []
     problems: list[Problem] = []
@@ -452,7 +485,7 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
             file, problem = resolver.resolve(record.file_id)
             if problem:
                 problems.append(Problem(problem, dicomdir))
-            images.append(MediaImage(_merge(chain), file, problem))
+            images.append(MediaImage(_merge(chain, encoding), file, problem))
 
     for root in roots:
         visit(root, [])
@@ -461,24 +494,30 @@ def read_dicomdir(path: str | os.PathLike[str]) -> MediaDirectory:
     return MediaDirectory(dicomdir, dicomdir.parent, images, problems, roots)
 
 
-_RECORD_TAGS = [_tag(t) for t in (0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500, 0x00041510, 0x00041511, 0x00041512)]
-_SOP_INSTANCE, _SOP_CLASS = _tag(0x00080018), _tag(0x00080016)
-_REF_SOP_INSTANCE, _REF_SOP_CLASS = _tag(0x00041511), _tag(0x00041510)
+_RECORD_TAGS = (0x00041400, 0x00041410, 0x00041420, 0x00041430, 0x00041500, 0x00041510, 0x00041511, 0x00041512)
+_SOP_INSTANCE, _SOP_CLASS = 0x00080018, 0x00080016
+_REF_SOP_INSTANCE, _REF_SOP_CLASS = 0x00041511, 0x00041510
 
 
-def _merge(chain: list[Record]) -> Dataset:
-    """Patient, study, series and image attributes in one dataset (image wins).
+def _merge(chain: list[Record], encoding: tuple[bool, bool]) -> RawHeader:
+    """Patient, study, series and image attributes in one header (image wins).
 
-    Built from the raw elements: nothing is decoded until it is shown.
+    The elements' bytes as the DICOMDIR encodes them: nothing is decoded
+    until it is shown. (0004,1511) *Referenced SOP Instance UID in File* and
+    (0004,1510) *Referenced SOP Class UID in File* stand for the image's own
+    (0008,0018) and (0008,0016) when the record has none (PS3.3 F.5).
     """
-    merged: dict = {}
+    merged: dict[int, bytes] = {}
     for record in chain:
-        merged.update(record.raw)
-    image = chain[-1].raw
+        merged.update(record.elements)
+    image = chain[-1].elements
     for tag in _RECORD_TAGS:
         merged.pop(tag, None)
-    if _SOP_INSTANCE not in merged and _REF_SOP_INSTANCE in image:
-        merged[_SOP_INSTANCE] = image[_REF_SOP_INSTANCE]._replace(tag=_SOP_INSTANCE)
-    if _SOP_CLASS not in merged and _REF_SOP_CLASS in image:
-        merged[_SOP_CLASS] = image[_REF_SOP_CLASS]._replace(tag=_SOP_CLASS)
-    return Dataset(merged)
+    implicit, little = encoding
+    for own, referenced in ((_SOP_INSTANCE, _REF_SOP_INSTANCE), (_SOP_CLASS, _REF_SOP_CLASS)):
+        if own not in merged and referenced in image:
+            value = RawHeader(image, None, implicit, little).value(referenced)
+            encoded = encode_element(own, b"UI", value or b"", implicit, little)
+            if encoded is not None:
+                merged[own] = encoded
+    return RawHeader(merged, None, implicit, little)

@@ -59,7 +59,7 @@ class Instance:
     """
 
     __slots__ = (
-        "path",
+        "_path",
         "frames",
         "problem",
         "warning",
@@ -78,7 +78,9 @@ class Instance:
         self, path: Path | None, header: Dataset | RawHeader, frames: int = 1, problem: str = "", warning: str = "", kind: str = ""
     ):
         raw = header if isinstance(header, RawHeader) else RawHeader.from_dataset(header)
-        self.path = path
+        # The path as text: a Path object per file costs about 300 bytes more, and the catalog
+        # reuses this very string as the file's identity (Catalog._real_path).
+        self._path = None if path is None else os.fspath(path)
         self.frames = frames
         self.problem = problem
         self.warning = warning
@@ -96,24 +98,34 @@ class Instance:
         self.orientation, normal = _orientation(raw)
         position = raw.numbers(0x00200032) if normal is not None else None
         self.position = _along(position, normal)
-        self._compact = CompactHeader(raw)
+        self._compact = CompactHeader(raw, self.sop_instance_uid)  # the UID kept once, as text
+
+    @property
+    def path(self) -> Path | None:
+        """The file (None for a media record whose file is missing or refused)."""
+        return None if self._path is None else Path(self._path)
+
+    @property
+    def file_name(self) -> str:
+        """The file's name ('' without a file): what sorting breaks ties with."""
+        return "" if self._path is None else os.path.basename(self._path)
 
     @property
     def header(self) -> Dataset:
         """The indexing attributes as a dataset of raw elements (rebuilt on each call)."""
-        return self._compact.dataset()
+        return self._compact.dataset(self.sop_instance_uid)
 
     def display_header(self) -> Dataset | None:
         """What showing this file's single frame reads, kept from the scan's walk of the file (see
         :meth:`CompactHeader.display_dataset`); None when not kept: the file's header is read then."""
-        return self._compact.display_dataset(self.path) if self.path is not None else None
+        return self._compact.display_dataset(self._path, self.sop_instance_uid) if self._path is not None else None
 
     @property
     def available(self) -> bool:
-        return self.path is not None and not self.problem
+        return self._path is not None and not self.problem
 
     def __repr__(self) -> str:
-        return f"Instance({self.path!s}, frames={self.frames})"
+        return f"Instance({self._path}, frames={self.frames})"
 
 
 @dataclass(frozen=True)
@@ -131,10 +143,16 @@ class Series:
     uid: str
     instances: list[Instance] = field(default_factory=list)
     _sorted: bool = True
+    #: (first instance, its header): one dataset per series, made again only when another instance comes first.
+    _first_header: tuple[Instance, Dataset] | None = field(default=None, repr=False)
 
     @property
     def header(self) -> Dataset:
-        return self.instances[0].header
+        """The first instance's indexing attributes (what the browser's row, label and modality read)."""
+        first = self.instances[0]
+        if self._first_header is None or self._first_header[0] is not first:
+            self._first_header = (first, first.header)
+        return self._first_header[1]
 
     @property
     def description(self) -> str:
@@ -296,7 +314,7 @@ class Catalog:
             # The same file met twice (a folder opened again, media and a scan
             # of it) is one instance; two files with the same SOP Instance UID
             # are both kept: one may be broken and the other good.
-            identity = self._real_path(inst.path) if inst.path is not None else f"record:{series_uid}:{inst.sop_instance_uid}"
+            identity = self._real_path(inst._path) if inst._path is not None else f"record:{series_uid}:{inst.sop_instance_uid}"
             if identity in self._known:
                 continue
             self._known.add(identity)
@@ -320,13 +338,16 @@ class Catalog:
             changed[series_uid] = series
         return list(changed.values())
 
-    def _real_path(self, path: Path) -> str:
-        """The file's real path; each folder is resolved once (links to folders count)."""
-        folder, name = os.path.split(os.fspath(path))  # strings: cheaper than Path.parent per file
+    def _real_path(self, path: str) -> str:
+        """The file's real path; each folder is resolved once (links to folders count).
+
+        `path` itself when its folder is real already: the instance's own string, no copy kept.
+        """
+        folder, name = os.path.split(path)  # strings: cheaper than Path.parent per file
         real = self._real_folders.get(folder)
         if real is None:
             real = self._real_folders[folder] = os.path.realpath(folder or os.curdir)
-        return os.path.join(real, name)
+        return path if real == folder else os.path.join(real, name)
 
     def all_series(self) -> list[Series]:
         return [s for p in self.patients.values() for st in p.studies.values() for s in st.series.values()]
@@ -346,7 +367,7 @@ class Catalog:
 
 
 def _series_key(instance: Instance) -> str:
-    return instance.series_uid or f"no-series:{instance.path}"
+    return instance.series_uid or f"no-series:{instance._path}"
 
 
 def raw_numbers(ds: Dataset, tag: int) -> list[float] | None:
@@ -442,7 +463,7 @@ def sort_instances(instances: list[Instance]) -> list[Instance]:
         return n if n is not None else 1 << 31
 
     def name(inst: Instance) -> str:
-        return inst.path.name if inst.path else ""
+        return inst.file_name
 
     positions = [inst.position for inst in instances]
     orientations = {inst.orientation for inst in instances}

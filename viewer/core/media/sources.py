@@ -60,9 +60,9 @@ def _explicit_file(path: Path) -> tuple[list[Instance], list[Problem]]:
 def _media_instance(record) -> Instance:
     """A DICOMDIR record's instance: its record says its SOP Class, so a report or a presentation
     state is listed as one (no frames), not as an image that cannot be opened."""
-    header = record.header
+    header = record.raw_header
     try:
-        kind = object_kind(str(header.get("SOPClassUID", "") or ""))
+        kind = object_kind(header.uid(0x00080016))
     except Exception:  # a damaged UID value in the record: shown as an image, as before, and its file says
         kind = object_kind("", True)
     frames = number_of_frames(header) if kind in SHOWN_AS_IMAGES else 0
