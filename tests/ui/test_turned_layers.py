@@ -19,7 +19,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QTransform
 from PySide6.QtWidgets import QApplication
 
@@ -333,10 +333,10 @@ def test_a_reference_line_lands_on_the_turned_images_pixels(qtbot, phantom, rota
         drawn = controller.overlays[sagittal].drawn_segment("active")
         assert drawn is not None and {round(drawn[0][1], 6), round(drawn[1][1], 6)} == {38.0}  # still in image points
 
-        def line_at(column, turn) -> bool:
+        def line_at(column, turn, row=38) -> bool:
             grabbed = pane.view.viewport().grab().toImage()
             target = (ACTIVE_LINE_COLOUR.red(), ACTIVE_LINE_COLOUR.green(), ACTIVE_LINE_COLOUR.blue())
-            near = colours_near(grabbed, screen_of_pixel(pane, column, 38, turn), 1)
+            near = colours_near(grabbed, screen_of_pixel(pane, column, row, turn), 1)
             return any(max(abs(a - b) for a, b in zip(colour, target)) <= 40 for colour in near)
 
         # The line's ends (and its middle) land on image row 38's pixels as turned; not on row 10's.
@@ -347,11 +347,36 @@ def test_a_reference_line_lands_on_the_turned_images_pixels(qtbot, phantom, rota
             near = colours_near(grabbed, screen_of_pixel(pane, column, 10, (rotation, flip)), 1)
             assert (ACTIVE_LINE_COLOUR.red(), ACTIVE_LINE_COLOUR.green(), ACTIVE_LINE_COLOUR.blue()) not in near
 
-        # (5) Turned back upright: the line is where row 38 is again.
+        # Shift+click on the turned image: the point clicked is the image's pixel under the mouse. Column 40, row 27
+        # of the sagittal is y = -32 + 40 = 8, z = 50 - 27 = 23: the axial goes to z = 22 (the first of the two
+        # nearest), where x and y are column x + 32 and row 40.
+        controller.set_scroll_linked(False)
+        x = float(sagittal.current.instance.header.ImagePositionPatient[0])
+        clicked = screen_of_pixel(pane, 40, 27, (rotation, flip)).toPoint()
+        qtbot.mouseClick(pane.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, clicked)
+        qtbot.waitUntil(lambda: abs(float(axial.current.instance.header.ImagePositionPatient[2]) - 22.0) < 1e-6)
+        assert controller.overlays[axial].mark_point == pytest.approx((x + 32, 40), abs=0.5)
+        assert controller.overlays[sagittal].mark_point == pytest.approx((40, 27), abs=0.5)
+        mark = controller.overlays[sagittal]._mark
+        at = pane.view.mapFromScene(mark.scenePos())
+        expected = screen_of_pixel(pane, *controller.overlays[sagittal].mark_point, (rotation, flip))
+        assert (at.x(), at.y()) == pytest.approx((expected.x(), expected.y()), abs=1.0)  # the mark on the turned pixel
+        controller.mark_timer.stop()
+
+        # Linked zoom and pan: the turned image shows the same part of the image (as a fraction of it) as the axial.
+        controller.set_zoom_linked(True)
+        axial.pane.fitted = False
+        axial.pane.view_box.setRange(QRectF(16 - 6, 40 - 6, 12, 12), padding=0.0)  # centred on image point (16, 40)
+        centre = pane.view_box.viewRect().center()
+        assert (centre.x(), centre.y()) == pytest.approx(turned_point((16, 40), rotation, flip, 64, 64), abs=0.5)
+        controller.set_zoom_linked(False)
+        pane.fit()
+
+        # (5) Turned back upright: the line is on its row again (the axial is now at z = 22: row 50 - 22 = 28).
         pane.set_image_transform(None)
         qtbot.wait(10)
         for column in (1, 32, 62):
-            assert line_at(column, None), column
+            assert line_at(column, None, row=28), column
     finally:
         for viewport in (axial, sagittal):
             viewport.stop_prefetch()
