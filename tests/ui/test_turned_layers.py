@@ -184,9 +184,17 @@ def test_a_length_drawn_on_a_turned_image_measures_and_shows_the_pixels_under_th
     for point in ((30.0, 100.0), (100.0, 20.0)):  # where the untransformed mapping would put a point: not on the line
         if distance_to_segment((point[0] + 0.5, point[1] + 0.5), *as_turned) > 4:
             assert not measurement_colour_near(pane, screen_of(pane, (point[0] + 0.5, point[1] + 0.5)))
-    # The label stays upright on the screen.
+    # The label stays upright on the screen, beside the end furthest right on the screen (here not the one of the
+    # largest column: the image is turned).
     item = layer_of(window, viewport).items[0]
     assert not item.label.deviceTransform(pane.view.viewportTransform()).isRotating()
+    other_start, other_end = (10.0, 100.0), (60.0, 20.0)
+    ends = [screen_of_pixel(pane, *point, turn) for point in (other_start, other_end)]
+    drag(pane, *ends)
+    label_at = pane.view.mapFromScene(layer_of(window, viewport).items[1].label.scenePos())
+    rightmost = max(ends, key=lambda at: at.x())
+    assert (label_at.x(), label_at.y()) == pytest.approx((rightmost.x(), rightmost.y()), abs=1.5)
+    window.measure_controller.undo()
 
     # (5) The state off: the same measurement is drawn upright, where the image's pixels now are.
     viewport.presentation.toggle.click()
@@ -381,3 +389,22 @@ def test_a_reference_line_lands_on_the_turned_images_pixels(qtbot, phantom, rota
         for viewport in (axial, sagittal):
             viewport.stop_prefetch()
         runner.shutdown()
+
+
+# ---------------------------------------------------------------------- the orientation markers
+@pytest.mark.parametrize(
+    "rotation, flip, expected",
+    [
+        # CT_small is axial, rows along the patient's left (x) and columns towards posterior (y): upright R, L, A, P.
+        # A quarter turn clockwise takes the left edge (R) to the top and the top (A) to the right; the flip then
+        # swaps left and right. Three quarters: the top (A) goes to the left and the right edge (L) to the top.
+        (90, True, {"left": "A", "right": "P", "top": "R", "bottom": "L"}),
+        (270, False, {"left": "A", "right": "P", "top": "L", "bottom": "R"}),
+    ],
+)
+def test_the_orientation_markers_follow_the_turn(main_window, open_in, qtbot, tmp_path, rotation, flip, expected):
+    viewport = open_with_state(main_window, open_in, qtbot, tmp_path, CT, rotation, flip)
+    markers = viewport.pane.marker_labels
+    assert {edge: label.text() for edge, label in markers.items()} == expected
+    viewport.presentation.toggle.click()
+    assert {edge: label.text() for edge, label in markers.items()} == {"left": "R", "right": "L", "top": "A", "bottom": "P"}
