@@ -467,23 +467,41 @@ def measure_overlay_cases(app: QApplication, pane: ImagePane, frame: FrameDispla
     for bits, plane_name in ((dense, "overlay plane"), (real, "Siemens overlay")):
         if bits.any():
             cases += _overlay_pair(app, pane, frame, n, bits, plane_name)
+    # The dense plane again on the image a presentation state turns 90 degrees and flips (PS3.3 C.10.6): the
+    # overlay hangs under the pane's image parent, and is blended from a turned copy at screen resolution.
+    cases += _overlay_pair(app, pane, frame, n, dense, TURNED_PLANE, turned=True)
     return cases
 
 
-def _overlay_pair(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int, bits: np.ndarray, plane_name: str) -> list[Case]:
-    """:func:`measure_overlay_cases` for one plane, at 1:1 and fitted."""
+#: The name of the turned overlay's cases (:func:`measure_overlay_cases`).
+TURNED_PLANE = "overlay plane, turned 90 and flipped"
+
+
+def _overlay_pair(
+    app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int, bits: np.ndarray, plane_name: str, turned: bool = False
+) -> list[Case]:
+    """:func:`measure_overlay_cases` for one plane, at 1:1 and fitted; `turned`: the image turned 90 degrees and flipped."""
     import dataclasses
 
+    from PySide6.QtGui import QTransform
+
     from viewer.core.display.overlays import FrameOverlay, overlay_rgba
+    from viewer.core.documents.presentation_render import spatial_affine
     from viewer.ui.overlay_layer import OVERLAY_PLANES_Z, _cropped, _overlay_item_class
 
     pixels, (r0, c0), _ = _cropped(overlay_rgba(FrameOverlay(graphics=bits), frame.shape), "")
     item = _overlay_item_class()(axisOrder="row-major")
-    item.setZValue(OVERLAY_PLANES_Z)
     item.setImage(pixels, autoLevels=False, levels=None)
     item.setRect(c0, r0, pixels.shape[1], pixels.shape[0])
     item.hide()
-    pane.view_box.addItem(item, ignoreBounds=True)
+    if turned:
+        pane.show_frame(frame, frame.default_voi(), False, fit=True)
+        rows, columns = frame.shape
+        pane.set_image_transform(QTransform(*spatial_affine(90, True, columns, rows)))
+        item.setParentItem(pane.image_parent(OVERLAY_PLANES_Z))  # as viewer.ui.overlay_layer puts it up
+    else:
+        item.setZValue(OVERLAY_PLANES_Z)
+        pane.view_box.addItem(item, ignoreBounds=True)
     cases = []
     for zoom, label in ((1.0, "1:1"), (None, "fitted")):
         item.hide()
@@ -508,6 +526,8 @@ def _overlay_pair(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: in
             cases.append(dataclasses.replace(plain, name=name, step=Summary.of_ns(durations[shown]), **alike))
             cases.append(dataclasses.replace(plain, name=f"{name} (process CPU time)", step=Summary.of_ns(cpu[shown]), **alike))
     pane.view_box.removeItem(item)
+    if turned:
+        pane.set_image_transform(None)
     return cases
 
 
@@ -515,7 +535,7 @@ def overlay_cost(cases: list[Case]) -> list[str]:
     """What each overlay adds to the window step's p50 and p95, per zoom, from :func:`measure_overlay_cases`."""
     by_name = {c.name: c for c in cases}
     lines = []
-    for plane_name in ("overlay plane", "Siemens overlay"):
+    for plane_name in ("overlay plane", "Siemens overlay", TURNED_PLANE):
         for label in ("1:1", "fitted"):
             for clock in ("", " (process CPU time)"):
                 plain = by_name.get(f"CT {label}, no overlay ({plane_name} pair){clock}")

@@ -322,6 +322,7 @@ class ImagePane(QWidget):
 
         self._view = None
         self._image_holder = None  # the image's parent when a presentation state turns or flips it (set_image_transform)
+        self._image_layers: dict[float, QGraphicsRectItem] = {}  # parents at their own heights (image_parent(z))
         self._turned: tuple | None = None  # (frame, quarter and mirrors, the frame turned) while a state turns the image
         self.setAutoFillBackground(True)
         palette = self.palette()
@@ -429,32 +430,56 @@ class ImagePane(QWidget):
         self._build_view()
         return self._view_box
 
-    def image_parent(self):
+    def image_parent(self, z: float | None = None):
         """The item in image coordinates in the view box (pixel (c, r) on the square (c, r)-(c+1, r+1)).
 
         Items added under it follow the image's turn and flip (:meth:`set_image_transform`). None until the view is built.
         The image item itself is not under it: the frame's pixels are turned before they are rendered (:meth:`render`).
+
+        `z`: a parent of its own at that height among the view box's items, with the same transform. Children stack
+        only among their siblings, so a layer that must stay above or below items of the view box itself (the
+        presentation state's shutters and graphics) asks for its own height: the 60xx overlays, the reference lines
+        and the measurements keep the order their heights gave them before the image could turn.
         """
         if self._view is None:
             return None
         if self._image_holder is None:
-            holder = QGraphicsRectItem()  # an empty rectangle, no pen: draws nothing, only carries the transform
-            holder.setPen(Qt.PenStyle.NoPen)
-            self._view_box.addItem(holder, ignoreBounds=True)
-            self._image_holder = holder
-        return self._image_holder
+            self._image_holder = self._new_holder(None)
+        if z is None:
+            return self._image_holder
+        holder = self._image_layers.get(z)
+        if holder is None:
+            holder = self._image_layers[z] = self._new_holder(z)
+            holder.setTransform(self._image_holder.transform())
+        return holder
+
+    def _new_holder(self, z: float | None) -> QGraphicsRectItem:
+        holder = QGraphicsRectItem()  # an empty rectangle, no pen: draws nothing, only carries the transform
+        holder.setPen(Qt.PenStyle.NoPen)
+        self._view_box.addItem(holder, ignoreBounds=True)
+        if z is not None:
+            holder.setZValue(z)
+        return holder
 
     def set_image_transform(self, transform) -> None:
         """Turn and mirror the image in the view (a QTransform from image to view coordinates; None: as stored)."""
         holder = self.image_parent()
         if holder is None:
             return
-        holder.setTransform(transform if transform is not None else QTransform())
+        turn = transform if transform is not None else QTransform()
+        for item in (holder, *self._image_layers.values()):
+            item.setTransform(turn)
         if transform is None or transform.isIdentity():
             self._turned = None  # the turned copy of the frame is let go
         if self.fitted:
             self.fit()
         self.render()
+
+    def image_point_at(self, scene_pos: QPointF) -> QPointF:
+        """The image coordinates (pixel (c, r) on the square (c, r)-(c+1, r+1)) of a scene point: under the mouse."""
+        if self._image_holder is None:
+            return self.view_box.mapSceneToView(scene_pos)
+        return self._image_holder.mapFromScene(scene_pos)
 
     def _image_rect(self, rect: QRectF) -> QRectF:
         """A rectangle of the view box in image coordinates (they differ while a presentation state turns the image)."""
@@ -753,7 +778,7 @@ class ImagePane(QWidget):
     def _mouse_moved(self, scene_pos) -> None:
         if self._frame is None:
             return
-        point = self.view_box.mapSceneToView(scene_pos) if self._image_holder is None else self._image_holder.mapFromScene(scene_pos)
+        point = self.image_point_at(scene_pos)
         row, col = int(math.floor(point.y())), int(math.floor(point.x()))
         rows, cols = self._frame.shape
         if 0 <= row < rows and 0 <= col < cols:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
 
 from viewer.core.display.image_plane import ImagePlane, series_planes
 from viewer.core.display.linking import LINK_COSINE, SliceStack, link_offset, linked_index, slice_stack
@@ -259,8 +259,8 @@ class LinkController(QObject):
             return
         if viewport.frame is None:
             return
-        point = viewport.pane.view_box.mapSceneToView(event.scenePos())
-        self.cross_reference(viewport, point.x() - 0.5, point.y() - 0.5)  # view box to image point (reference_overlay)
+        point = viewport.pane.image_point_at(event.scenePos())  # the image's pixel there, however a state turns it
+        self.cross_reference(viewport, point.x() - 0.5, point.y() - 0.5)  # pixel square to image point (reference_overlay)
 
     # ------------------------------------------------------------------ linked scrolling
     def linked_image(self, moved: Viewport, other: Viewport) -> tuple[bool, int | None]:
@@ -312,7 +312,8 @@ class LinkController(QObject):
             return
         rect = view_box.viewRect()
         rows, columns = frame.shape
-        centre = (rect.center().x() / columns, rect.center().y() / rows)
+        shown = moved.pane.image_parent().mapFromParent(rect.center())  # in the image, however a presentation state turns it
+        centre = (shown.x() / columns, shown.y() / rows)
         mm_per_screen_pixel = rect.width() / max(1.0, view_box.width()) * self._column_spacing(moved)
         self._busy = True
         try:
@@ -326,7 +327,8 @@ class LinkController(QObject):
                 other_rows, other_columns = other.frame.shape
                 per_pixel = mm_per_screen_pixel / self._column_spacing(other)
                 width, height = per_pixel * other_box.width(), per_pixel * other_box.height()
-                x, y = centre[0] * other_columns, centre[1] * other_rows
+                at = other.pane.image_parent().mapToParent(QPointF(centre[0] * other_columns, centre[1] * other_rows))
+                x, y = at.x(), at.y()
                 other.pane.fitted = False
                 other_box.setRange(QRectF(x - width / 2, y - height / 2, width, height), padding=0.0)
         finally:

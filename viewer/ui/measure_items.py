@@ -1,11 +1,14 @@
-"""What a measurement looks like on a viewport: its strokes, its label and its handles, as pyqtgraph view box items.
+"""What a measurement looks like on a viewport: its strokes, its label and its handles, as items over the image.
 
-The strokes are one path item in the pane's view box, in image coordinates
-(view box point = image point + half a pixel, as
-:mod:`viewer.ui.reference_overlay` explains), drawn with a cosmetic pen: zoom
-and pan move them with the image and never rebuild them. The label and the
-handles ignore the view's scale (``ItemIgnoresTransformations``): they stay
-the same size on the screen whatever the zoom. Moving a handle rebuilds one
+The strokes are one path item under the pane's image parent
+(:meth:`ImagePane.image_parent`), in image coordinates (pixel (c, r) on the
+square (c, r)-(c + 1, r + 1), so an image point lies half a pixel further
+on, as :mod:`viewer.ui.reference_overlay` explains), drawn with a cosmetic
+pen: zoom and pan move them with the image and never rebuild them, and a
+presentation state's turn and flip (PS3.3 C.10.6) carry them with the image's
+pixels. The label and the handles ignore the view's scale, turn and flip
+(``ItemIgnoresTransformations``): they stay upright and the same size on the
+screen whatever the zoom. Moving a handle rebuilds one
 path and one label, nothing else (bench_measure.py, the UI case).
 """
 
@@ -31,12 +34,12 @@ HANDLE_HALF = 4
 
 
 def view_point(point: g.Point) -> QPointF:
-    """Where image point (column, row) lies in the pane's view box (pixel (c, r) covers (c, r) to (c + 1, r + 1))."""
+    """Where image point (column, row) lies under the pane's image parent (pixel (c, r) covers (c, r) to (c + 1, r + 1))."""
     return QPointF(point[0] + 0.5, point[1] + 0.5)
 
 
 def image_point(view: QPointF) -> g.Point:
-    """The image point (column, row) of a view box point (the inverse of :func:`view_point`)."""
+    """The image point (column, row) of a point under the image parent (the inverse of :func:`view_point`)."""
     return (view.x() - 0.5, view.y() - 0.5)
 
 
@@ -126,20 +129,22 @@ class LabelItem(QGraphicsItem):
 
 
 class MeasurementItem:
-    """One measurement drawn in a view box: a path, a label and (when selected) handles."""
+    """One measurement drawn over an image: a path, a label and (when selected) handles.
 
-    def __init__(self, view_box, drawing: bool = False):
-        self.view_box = view_box
-        self.path = QGraphicsPathItem()
+    `parent` is the pane's image parent for measurements (``pane.image_parent(MEASURE_Z)``): the items are its
+    children, in image coordinates, and follow a presentation state's turn and flip.
+    """
+
+    def __init__(self, parent: QGraphicsItem, drawing: bool = False):
+        self.parent = parent
+        self.path = QGraphicsPathItem(parent)
         self.path.setZValue(MEASURE_Z)
         self.path.setPen(_pen(DRAWING_COLOUR, 1.5, Qt.PenStyle.DashLine) if drawing else _pen(COLOUR))
-        self.label = LabelItem()
+        self.label = LabelItem(parent)
         self.marker: QGraphicsPathItem | None = None  # a point value's cross, screen-sized
         self.handles: list[QGraphicsRectItem] = []
         self.selected = False
         self.drawing = drawing
-        view_box.addItem(self.path, ignoreBounds=True)
-        view_box.addItem(self.label, ignoreBounds=True)
 
     def show(self, tool: str, points, text: str, label: str, selected: bool = False) -> None:
         """Draw the shape `tool` through `points` with `label`; `selected` shows its handles."""
@@ -153,10 +158,15 @@ class MeasurementItem:
             self._show_marker(points[0])
         colour = DRAWING_COLOUR if self.drawing else SELECTED_COLOUR if selected else COLOUR
         if tool == g.ARROW and points:
-            anchor = points[-1]  # the text at the arrow's tail
+            anchor = view_point(points[-1])  # the text at the arrow's tail
+        elif points:
+            # Right of the shape as it is seen: the point furthest right on the screen (the highest of those),
+            # which on a turned or flipped image is not the one of the largest column.
+            turn = self.parent.transform()
+            anchor = max((view_point(p) for p in points), key=lambda v: (turn.map(v).x(), -turn.map(v).y()))
         else:
-            anchor = max(points, key=lambda p: (p[0], -p[1])) if points else (0.0, 0.0)  # right of the shape
-        self.label.setPos(view_point(anchor))
+            anchor = view_point((0.0, 0.0))
+        self.label.setPos(anchor)
         self.label.set_text(label, colour)
         self._show_handles(tool, points, text, selected)
 
@@ -166,11 +176,10 @@ class MeasurementItem:
             for a, b in (((-6, 0), (-2, 0)), ((2, 0), (6, 0)), ((0, -6), (0, -2)), ((0, 2), (0, 6))):
                 cross.moveTo(*a)
                 cross.lineTo(*b)
-            self.marker = QGraphicsPathItem(cross)
+            self.marker = QGraphicsPathItem(cross, self.parent)
             self.marker.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             self.marker.setPen(self.path.pen())
             self.marker.setZValue(MEASURE_Z)
-            self.view_box.addItem(self.marker, ignoreBounds=True)
         self.marker.setPos(view_point(point))
 
     def _show_handles(self, tool: str, points, text: str, selected: bool) -> None:
@@ -181,12 +190,11 @@ class MeasurementItem:
             except ValueError:
                 wanted = []
         while len(self.handles) < len(wanted):
-            handle = QGraphicsRectItem(-HANDLE_HALF, -HANDLE_HALF, 2 * HANDLE_HALF, 2 * HANDLE_HALF)
+            handle = QGraphicsRectItem(-HANDLE_HALF, -HANDLE_HALF, 2 * HANDLE_HALF, 2 * HANDLE_HALF, self.parent)
             handle.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
             handle.setPen(_pen(QColor("black"), 1.0))
             handle.setBrush(SELECTED_COLOUR)
             handle.setZValue(MEASURE_Z + 2)
-            self.view_box.addItem(handle, ignoreBounds=True)
             self.handles.append(handle)
         for index, handle in enumerate(self.handles):
             if index < len(wanted):
@@ -197,5 +205,9 @@ class MeasurementItem:
 
     def remove(self) -> None:
         for item in [self.path, self.label, *self.handles, *([self.marker] if self.marker is not None else [])]:
-            self.view_box.removeItem(item)
+            scene = item.scene()
+            if scene is not None:
+                scene.removeItem(item)  # no longer the parent's child either
+            else:
+                item.setParentItem(None)
         self.handles = []

@@ -46,7 +46,7 @@ from viewer.core.measure.measure import Measurement, measure
 from viewer.core.measure.roi_tracker import RoiTracker
 from viewer.core.measure.store import ImageIdentity, MeasurementStore, default_data_dir
 from viewer.core.media.cache import valid_uid
-from viewer.ui.measure_items import MeasurementItem, image_point
+from viewer.ui.measure_items import MEASURE_Z, MeasurementItem, image_point
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -529,11 +529,11 @@ class MeasureLayer(QObject):
 
     def _draw_all(self, image: ImageMeasurements | None) -> None:
         shapes = image.history.shapes if image is not None else ()
-        view_box = self.viewport.pane.built_view_box()
+        parent = self.viewport.pane.image_parent(MEASURE_Z)  # image coordinates: turned with the image
         while len(self.items) > len(shapes):
             self.items.pop().remove()
-        while len(self.items) < len(shapes) and view_box is not None:
-            self.items.append(MeasurementItem(view_box))
+        while len(self.items) < len(shapes) and parent is not None:
+            self.items.append(MeasurementItem(parent))
         for index in range(len(self.items)):
             self._draw_one(image, index)
 
@@ -561,7 +561,7 @@ class MeasureLayer(QObject):
         pane = self.viewport.pane
         inverse, _ = pane.view.viewportTransform().inverted()
         scene = inverse.map(event.position())  # the mouse's position as given, fractions of a screen pixel included
-        return image_point(pane.view_box.mapSceneToView(scene))
+        return image_point(pane.image_point_at(scene))  # the image's pixel there, however a presentation state turns it
 
     def _tolerance(self) -> float:
         return PICK_PIXELS / max(self.viewport.pane.zoom(), 1e-6)
@@ -746,11 +746,11 @@ class MeasureLayer(QObject):
         self.controller.add(image, g.Shape(tool, tuple(points), text))
 
     def _show_preview(self, image: ImageMeasurements) -> None:
-        view_box = self.viewport.pane.built_view_box()
-        if view_box is None or self.drawing is None:
+        parent = self.viewport.pane.image_parent(MEASURE_Z)
+        if parent is None or self.drawing is None:
             return
         if self.preview is None:
-            self.preview = MeasurementItem(view_box, drawing=True)
+            self.preview = MeasurementItem(parent, drawing=True)
         label = ""
         try:
             shape = g.Shape(self.drawing_tool, tuple(self.drawing))

@@ -7,8 +7,9 @@ background, from its whole header (the catalog's compact header has no 60xx
 groups); each frame's overlay is then made at once (retired planes in the
 high bits of Pixel Data, which need the frame's raw words, in the background
 each time). The last images' overlays are kept. It is drawn as one pyqtgraph
-image item in the pane's view box, in image coordinates, so zoom and pan move
-it with the image; a window/level step repaints it from a copy at screen
+image item under the pane's image parent (:meth:`ImagePane.image_parent`), in
+image coordinates, so zoom, pan and a presentation state's turn and flip
+(PS3.3 C.10.6) move it with the image; a window/level step repaints it from a copy at screen
 resolution but never recomputes it. Pixels stay square at every zoom
 (nearest neighbour), as a bitmap should.
 
@@ -90,8 +91,12 @@ def _overlay_item_class():
     import pyqtgraph as pg
     from PySide6.QtGui import QImage, QPainter
 
+    from viewer.core.display.pixels.pipeline import turned_array
+    from viewer.ui.image_view import quarter_and_mirrors
+
     class OverlayImageItem(pg.ImageItem):
         _screen_copy = None  # (key, QImage, its pixels, (x, y) on the screen)
+        _turned_copy = None  # (the item's pixels, how they are turned, the turned copy)
 
         def render(self):
             image = self.image
@@ -120,16 +125,22 @@ def _overlay_item_class():
             if image is None or image.size == 0 or image.dtype != np.uint32:
                 return None
             t = painter.combinedTransform()  # the item's pixels to the screen's
-            if t.isRotating() or t.m11() <= 0 or t.m22() <= 0:
+            turned = self._turned(image, t)
+            if turned is None:
                 return None
+            image, how = turned
             device = painter.device()
             rows, columns = image.shape
-            sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
+            if any(how):  # a presentation state's quarter turn or flip: the turned pixels, placed upright
+                area = t.mapRect(QRectF(0, 0, columns if not how[0] else rows, rows if not how[0] else columns))
+                sx, sy, dx, dy = area.width() / columns, area.height() / rows, area.left(), area.top()
+            else:
+                sx, sy, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
             x0, x1 = max(0, int(np.floor(dx))), min(device.width(), int(np.ceil(dx + columns * sx)))
             y0, y1 = max(0, int(np.floor(dy))), min(device.height(), int(np.ceil(dy + rows * sy)))
             if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) > SCREEN_COPY_LIMIT:
                 return None
-            key = (id(image), sx, sy, dx, dy, x0, x1, y0, y1)
+            key = (id(image), how, sx, sy, dx, dy, x0, x1, y0, y1)
             if self._screen_copy is not None and self._screen_copy[0] == key:
                 return self._screen_copy
             source_columns, inside_columns = screen_samples(x0, x1, dx, sx, columns)
@@ -141,6 +152,20 @@ def _overlay_item_class():
             qimage = QImage(pixels.data, pixels.shape[1], pixels.shape[0], pixels.strides[0], QImage.Format.Format_ARGB32_Premultiplied)
             self._screen_copy = (key, qimage, pixels, (x0, y0))
             return self._screen_copy
+
+        def _turned(self, image, t):
+            """The item's pixels as the screen shows them, and how they were turned (quarter, mirror rows, mirror
+            columns): under a presentation state's turn or flip (PS3.3 C.10.6), a turned copy (made once per image
+            and turn), so that a window step still blends an upright copy. None for a turn that is not a quarter."""
+            quarter = t.m11() == 0 and t.m22() == 0
+            if not quarter and (t.m12() != 0 or t.m21() != 0):
+                return None
+            how = quarter_and_mirrors(t)
+            if not any(how):
+                return image, how
+            if self._turned_copy is None or self._turned_copy[0] is not image or self._turned_copy[1] != how:
+                self._turned_copy = (image, how, turned_array(image, *how))
+            return self._turned_copy[2], how
 
     return OverlayImageItem
 
@@ -280,13 +305,12 @@ class OverlayLayer(QObject):
         """Create the item once the pane's view exists (its first render)."""
         if self.item is not None:
             return
-        view_box = self.pane.built_view_box()
-        if view_box is None:
+        parent = self.pane.image_parent(OVERLAY_PLANES_Z)  # image coordinates: turned and flipped with the image
+        if parent is None:
             return
         self.item = _overlay_item_class()(axisOrder="row-major")
-        self.item.setZValue(OVERLAY_PLANES_Z)
         self.item.hide()
-        view_box.addItem(self.item, ignoreBounds=True)
+        self.item.setParentItem(parent)
         self.note.raise_()  # the view is built after the first image (viewer.ui.image_view): above it
         self._update()
 

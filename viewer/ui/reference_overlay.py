@@ -1,15 +1,16 @@
 """What linking draws over a viewport's image: reference lines, the cross-reference mark, "no linked slice".
 
 A :class:`ReferenceOverlay` belongs to one viewport's :class:`~viewer.ui.image_view.ImagePane`.
-Its lines and mark are pyqtgraph items in the pane's view box, kept in
-image coordinates, so zoom and pan move them with the image and never
-redraw them (STYLE.md, "Viewports, layers and tools"). The geometry comes
+Its lines and mark are items under the pane's image parent
+(:meth:`ImagePane.image_parent`), kept in image coordinates, so zoom, pan and
+a presentation state's turn and flip (PS3.3 C.10.6) move them with the image
+and never redraw them (STYLE.md, "Viewports, layers and tools"); the mark is
+a circle of its own size on the screen. The geometry comes
 from :mod:`viewer.core.display.reference_lines`; this module only draws it.
 
 The core's image points (column, row) put pixel centres at whole numbers;
-the pane's image item puts pixel (c, r) on the square from (c, r) to
-(c + 1, r + 1) of its view box (:meth:`ImagePane.render`), so a point is
-drawn half a pixel further on.
+the pane's image parent puts pixel (c, r) on the square from (c, r) to
+(c + 1, r + 1), so a point is drawn half a pixel further on.
 
 The pyqtgraph view is built after the first image is painted
 (:mod:`viewer.ui.image_view`); until then the overlay keeps what it was
@@ -110,8 +111,8 @@ class ReferenceOverlay(QObject):
         """Create the items once the pane's view exists (its first render), then show what was asked."""
         if self._items:
             return
-        view_box = self.pane.built_view_box()
-        if view_box is None:
+        parent = self.pane.image_parent(OVERLAY_Z)  # image coordinates: turned and flipped with the image
+        if parent is None:
             return
         pens = {
             "active": _pen(ACTIVE_LINE_COLOUR, 1.5),
@@ -123,7 +124,7 @@ class ReferenceOverlay(QObject):
             item.setPen(pen)
             item.setZValue(OVERLAY_Z)
             item.hide()
-            view_box.addItem(item, ignoreBounds=True)
+            item.setParentItem(parent)
             self._items[name] = item
         mark = QGraphicsEllipseItem()
         mark.setPen(_pen(MARK_COLOUR, 2.0))
@@ -132,7 +133,7 @@ class ReferenceOverlay(QObject):
         mark.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
         mark.setRect(QRectF(-MARK_RADIUS, -MARK_RADIUS, 2 * MARK_RADIUS, 2 * MARK_RADIUS))
         mark.hide()
-        view_box.addItem(mark, ignoreBounds=True)
+        mark.setParentItem(parent)
         self._mark = mark
         self._update_lines()
         self._place_mark()
