@@ -69,3 +69,28 @@ def test_a_uid_padded_otherwise_is_kept_as_the_file_has_it(tmp_path, make_instan
     assert instance.sop_instance_uid == "1.2.345"
     assert instance.header.get_item(0x00080018).value == b"1.2.345 "
     assert instance.header.SOPInstanceUID == pydicom.dcmread(path).SOPInstanceUID
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"])
+def test_the_elements_given_back_are_the_files_own_bytes(name):
+    """What the media writer takes instead of walking the file again: each indexing element and each File
+    Meta element kept, byte for byte as the walker read it from the file, the SOP Instance UID included."""
+    from viewer.core.dicom.elements import elements_in
+
+    path = sample_path(name)
+    raw = read_raw_header(path)
+    instance = Instance(path, raw)
+    blob, meta = instance._compact.encoded(instance.sop_instance_uid)
+    implicit, little = raw.implicit, raw.little
+    given = {tag: value for tag, _vr, value in elements_in(blob, implicit, little)}
+    assert given == {
+        tag: value for tag, _vr, value in elements_in(b"".join(e for t, e in raw.elements.items() if t in INDEX_TAGS), implicit, little)
+    }
+    assert 0x00080018 in given
+    meta_given = {tag: value for tag, _vr, value in elements_in(meta, False, True)}
+    assert meta_given == {
+        tag: value
+        for tag, _vr, value in elements_in(
+            b"".join(raw.meta[t] for t in (0x00020002, 0x00020003, 0x00020010) if t in raw.meta), False, True
+        )
+    }

@@ -77,6 +77,13 @@ def isolated_settings(tmp_path_factory):
     yield folder
 
 
+@pytest.fixture(autouse=True)
+def own_data_folder(tmp_path_factory, monkeypatch):
+    """Each test keeps its measurements and presentation states in a folder of its own: a length drawn on
+    pydicom's CT_small in one test must not be drawn over it in the next (they are kept by SOP Instance UID)."""
+    monkeypatch.setenv("DICOM_VIEWER_DATA", str(tmp_path_factory.mktemp("data")))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def stop_scan_processes():
     yield

@@ -19,6 +19,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QTransform
 from PySide6.QtWidgets import QApplication
@@ -123,8 +124,12 @@ def open_with_state(main_window, open_in, qtbot, tmp_path, image_path: Path, rot
     """Open a folder holding `image_path` and a state that turns and flips it; the state applied."""
     folder = tmp_path / "study"
     folder.mkdir()
-    shutil.copy(image_path, folder / image_path.name)
-    header = pydicom.dcmread(image_path, stop_before_pixels=True)
+    # An image of its own (a new SOP Instance UID): measurements drawn here are kept for the whole test
+    # session by that UID, and later tests that show pydicom's own file must not find them over it.
+    ds = pydicom.dcmread(image_path)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(folder / image_path.name)
+    header = pydicom.dcmread(folder / image_path.name, stop_before_pixels=True)
     make_state(header, rotation=rotation, flip=flip).save_as(folder / "pr.dcm", enforce_file_format=True)
     open_in(main_window, [folder])
     qtbot.waitUntil(lambda: len(main_window.presentation_states.index) >= 1, timeout=30000)

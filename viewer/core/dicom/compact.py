@@ -26,6 +26,7 @@ the image does not read its header again (:meth:`CompactHeader.display_dataset`)
 from __future__ import annotations
 
 import os
+import struct
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import RawDataElement
@@ -165,6 +166,19 @@ class CompactHeader:
         """The indexing attributes' elements, one after another (without a SOP Instance UID kept apart)."""
         return self.shared + self.own
 
+    def encoded(self, sop_instance_uid: str = "") -> tuple[bytes, bytes | None]:
+        """The indexing attributes' elements and the File Meta elements kept, as the file encodes them, with
+        the SOP Instance UID kept apart (`sop_instance_uid`, the text given when made) put back in both:
+        (0008,0018) after the others, (0002,0003) after the meta's. Not in tag order (``shared`` then ``own``)."""
+        _shared_blob, meta_blob, (implicit, little), meta_instance, uid_apart, _warning = self._context
+        blob = self.blob
+        uid = _padded_uid(sop_instance_uid)
+        if uid_apart:
+            blob += _element(_SOP_INSTANCE, b"UI", uid, implicit, little)
+        if meta_blob is not None and not meta_instance:
+            meta_blob += _element(_META_INSTANCE, b"UI", uid, False, True)  # File Meta: Explicit VR Little Endian
+        return blob, meta_blob
+
     def dataset(self, sop_instance_uid: str = "") -> Dataset:
         """The indexing attributes (`sop_instance_uid`: the text given when made, if any)."""
         return self._dataset(self.blob, sop_instance_uid)
@@ -211,6 +225,15 @@ def _padded_uid(uid: str) -> bytes:
 
 
 _SOP_INSTANCE_TAG, _META_INSTANCE_TAG = BaseTag(_SOP_INSTANCE), BaseTag(_META_INSTANCE)
+
+
+def _element(tag: int, vr: bytes, value: bytes, implicit: bool, little: bool) -> bytes:
+    """One element with a short-length VR (PS3.5 7.1.2, or 7.1.3 when `implicit`), in the byte order given."""
+    order = "<" if little else ">"
+    head = struct.pack(order + "HH", tag >> 16, tag & 0xFFFF)
+    if implicit:
+        return head + struct.pack(order + "I", len(value)) + value
+    return head + vr + struct.pack(order + "H", len(value)) + value
 
 
 def _meta_value(element: bytes) -> bytes:

@@ -302,7 +302,8 @@ def _header_of(source: Path | Instance) -> tuple[Path, RawHeader | None]:
     compact = source._compact
     if compact.encoding != (False, True) or not compact.meta or source.path is None:
         return source.path, None  # a DICOMDIR record's attributes, or another encoding: read the file
-    return source.path, RawHeader(_split(compact.blob), _split(compact.meta), False, True, compact.preamble_warning)
+    blob, meta = compact.encoded(source.sop_instance_uid)
+    return source.path, RawHeader(_split(blob), _split(meta), False, True, compact.preamble_warning)
 
 
 def _split(blob: bytes) -> dict[int, bytes]:
