@@ -13,7 +13,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get")
+COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get", "anonymize")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -36,6 +36,8 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
         KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)
   get NODE --study UID [--series UID] [-o DIR] [--move]
+  anonymize INPUT... -o OUTDIR [--keep-dates|--shift-days N] [--keep-uids] [--patient-id ID --patient-name NAME]
+        de-identified copies (PS3.15 Basic Profile and options), new UIDs consistent across the run
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
   middle drag = pan, right drag = zoom, wheel = next/previous image,

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from viewer.cli import documents, dump, export, index, measure, network
+from viewer.cli import anonymize, documents, dump, export, index, measure, network
 from viewer.cli.common import EXIT_INPUT, EXIT_OK
 from viewer.core.dicom.io import ViewerError
 
 #: The command families, in the order ``--help`` lists them.
-COMMAND_MODULES = (export, dump, index, measure, documents, network)
+COMMAND_MODULES = (export, dump, index, measure, documents, network, anonymize)
 
 
 def build_parser() -> argparse.ArgumentParser:

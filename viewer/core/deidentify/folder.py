@@ -1,0 +1,211 @@
+"""De-identified copies of many files in an output folder (``dicom-viewer anonymize``, File > De-identify...).
+
+Each file is read, optionally blacked out (:mod:`~viewer.core.deidentify.burned_in`), de-identified and
+written to ``OUTDIR/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm`` under its new UIDs,
+so no file or folder name carries anything from the original. Writes are atomic (a temporary name in the
+same folder, then a rename); the sources are only read, and an output folder that is a source folder (or
+inside one) is refused. A file that cannot be read or written gets a one-line reason and the run goes on.
+Files are spread over the shared worker processes (:mod:`viewer.core.runtime.processes`) in chunks; every
+worker replaces UIDs the same way because the replacement is a keyed hash (:mod:`~viewer.core.deidentify.key`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from viewer.core.deidentify.burned_in import Rectangle, black_out, burned_in_reason
+from viewer.core.deidentify.deidentifier import Deidentifier
+from viewer.core.deidentify.key import DeidentificationKey
+from viewer.core.deidentify.options import DeidentifyOptions
+from viewer.core.dicom.io import Problem, ViewerError, read_dataset
+from viewer.core.runtime.tasks import CancelToken
+
+#: PS3.4 F.4: the Media Storage Directory SOP Class: a DICOMDIR indexes files, it is no instance to copy.
+DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+CHUNK = 24
+
+
+@dataclass
+class RunResult:
+    """What a run did: files written, files refused (one line each), instances whose pixels need a look."""
+
+    written: list[Path] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    burned_in: list[tuple[Path, str]] = field(default_factory=list)
+    blacked_out: int = 0
+    cancelled: bool = False
+
+
+def collect_files(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The files named and those under the folders named (recursively, hidden ones left out), each once, sorted."""
+    seen: dict[Path, None] = {}
+    for entry in inputs:
+        path = Path(entry)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        seen.setdefault(Path(root) / name, None)
+        else:
+            seen.setdefault(path, None)
+    return list(seen)
+
+
+def check_output_folder(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> Path:
+    """`output`, resolved, unless it is a source folder or inside one, or the folder of a source file (ViewerError)."""
+    out = Path(output).resolve()
+    for entry in inputs:
+        source = Path(entry).resolve()
+        folder = source if source.is_dir() else source.parent
+        if out == folder or (source.is_dir() and folder in out.parents):
+            raise ViewerError(f"the output folder {out} is a source folder or inside one: choose a folder outside the sources")
+    if out.exists() and not out.is_dir():
+        raise ViewerError(f"{out} exists and is not a folder")
+    return out
+
+
+def deidentify_file(
+    path: Path, output: Path, deidentifier: Deidentifier, rectangles: list[Rectangle] | None = None
+) -> tuple[Path, str | None, bool]:
+    """One file: (the copy written, why its pixels need a look or None, whether rectangles were blacked out)."""
+    ds = read_dataset(path)
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
+        raise ViewerError("a DICOMDIR (an index of the media, naming the patients): not copied", path)
+    reason = burned_in_reason(ds)
+    cleaned = False
+    if rectangles and reason:
+        try:
+            cleaned = black_out(ds, rectangles)
+        except Exception as exc:  # a decoder's failure on a malformed code stream may be anything
+            raise ViewerError(f"its pixels cannot be decoded for the blackout ({exc})", path) from None
+    copy = deidentifier(ds, pixels_cleaned=cleaned)
+    target = output / _name(copy.get("StudyInstanceUID")) / _name(copy.get("SeriesInstanceUID")) / (_name(copy.get("SOPInstanceUID")) + ".dcm")
+    write_atomically(copy, target)
+    return target, (None if cleaned else reason), cleaned
+
+
+def _name(uid) -> str:
+    text = str(uid or "").strip()
+    return text if text and all(c.isdigit() or c == "." for c in text) else "unknown"
+
+
+def write_atomically(ds, target: Path) -> None:
+    """PS3.10 file (preamble, new File Meta Information) at `target`, via a temporary name in the same folder."""
+    import pydicom
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pydicom.dcmwrite(f, ds, enforce_file_format=True)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def deidentify_chunk(
+    paths: list[str], output: str, options: dict, salt: bytes, rectangles: list[tuple[int, int, int, int]]
+) -> tuple[list[tuple[str, str | None, str | None, bool]], dict[str, str]]:
+    """In a worker process: files -> [(path, written copy or None, problem or burned-in reason, blacked out)], new UIDs."""
+    deidentifier = Deidentifier(DeidentifyOptions(**options), DeidentificationKey(salt))
+    boxes = [Rectangle(*r) for r in rectangles]
+    results = []
+    for name in paths:
+        try:
+            target, reason, cleaned = deidentify_file(Path(name), Path(output), deidentifier, boxes)
+            results.append((name, str(target), reason, cleaned))
+        except ViewerError as exc:
+            results.append((name, None, exc.reason, False))
+        except Exception as exc:  # pydicom raises many kinds on values it cannot encode; one line per file
+            results.append((name, None, f"cannot be de-identified ({exc.__class__.__name__}: {exc})", False))
+    return results, deidentifier.key.uids
+
+
+def deidentify_files(
+    inputs: Iterable[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    options: DeidentifyOptions | None = None,
+    key: DeidentificationKey | None = None,
+    rectangles: list[Rectangle] | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    parallel: bool = True,
+) -> RunResult:
+    """De-identify every file of `inputs` (files and folders) into `output`; see the module docstring.
+
+    `key` gathers the UIDs replaced (save it to map them the same way next time). `progress(done, total)`
+    is called after each chunk; `cancel` stops between chunks (the files written so far stay).
+    """
+    options = options or DeidentifyOptions()
+    key = key or DeidentificationKey()
+    sources = list(inputs)
+    out = check_output_folder(output, sources)
+    files = collect_files(sources)
+    out.mkdir(parents=True, exist_ok=True)
+    result = RunResult()
+    chunks = [[str(p) for p in files[i : i + CHUNK]] for i in range(0, len(files), CHUNK)]
+    boxes = [(r.x, r.y, r.width, r.height) for r in rectangles or []]
+    arguments = (str(out), options.to_dict(), key.salt, boxes)
+    done = 0
+
+    def take(answer) -> None:
+        nonlocal done
+        rows, uids = answer
+        key.uids.update(uids)
+        for name, target, note, cleaned in rows:
+            if target is None:
+                result.problems.append(Problem(note, name))
+                continue
+            result.written.append(Path(target))
+            result.blacked_out += cleaned
+            if note:
+                result.burned_in.append((Path(name), note))
+        done += len(rows)
+        if progress is not None:
+            progress(done, len(files))
+
+    pool = None
+    if parallel and len(chunks) > 1:
+        from viewer.core.runtime.processes import process_pool
+
+        pool = process_pool()
+    if pool is None:
+        for chunk in chunks:
+            if cancel is not None and cancel.cancelled:
+                result.cancelled = True
+                break
+            take(deidentify_chunk(chunk, *arguments))
+        return result
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending = set()
+    queue = iter(chunks)
+    limit = 2 * _workers()
+    while True:
+        while len(pending) < limit and not (cancel is not None and cancel.cancelled):
+            chunk = next(queue, None)
+            if chunk is None:
+                break
+            pending.add(pool.submit(deidentify_chunk, chunk, *arguments))
+        if not pending:
+            break
+        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        for future in finished:
+            take(future.result())
+    if cancel is not None and cancel.cancelled and done < len(files):
+        result.cancelled = True
+    return result
+
+
+def _workers() -> int:
+    from viewer.core.runtime.processes import worker_count
+
+    return worker_count()
