@@ -17,6 +17,8 @@ from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_eleme
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.datadict import dictionary_VR
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from viewer.core.deidentify.key import DeidentificationKey
@@ -161,7 +163,7 @@ class Deidentifier:
         return out
 
     def _apply(self, src: Dataset, out: Dataset, tag: int, raw, action: str, run: _Instance, mode: int) -> None:
-        elem = convert_raw_data_element(raw, ds=src) if isinstance(raw, RawDataElement) else raw
+        elem = convert_raw_data_element(raw, encoding=src._character_set, ds=src) if isinstance(raw, RawDataElement) else raw
         vr = elem.VR
         if vr == "SQ":
             if action == "Z":
@@ -196,8 +198,8 @@ class Deidentifier:
             scrub = run.scrubber
             if isinstance(value, str):
                 cleaned = scrub(value)
-            elif vr == "PN":
-                cleaned = [scrub(str(v)) for v in value] if not hasattr(value, "original_string") else scrub(str(value))
+            elif not isinstance(value, (list, tuple, MultiValue)):  # one PersonName
+                cleaned = scrub(str(value))
             else:
                 cleaned = [scrub(str(v)) for v in value]
             limit = MAX_LENGTH.get(vr, 0)
@@ -234,12 +236,12 @@ class Deidentifier:
             needed.add((group << 16) | block)
             vr = raw.VR if raw.VR else None
             if vr == "UI" and not self.options.retain_uids:
-                elem = convert_raw_data_element(raw, ds=src) if isinstance(raw, RawDataElement) else raw
+                elem = convert_raw_data_element(raw, encoding=src._character_set, ds=src) if isinstance(raw, RawDataElement) else raw
                 out._dict[tag] = DataElement(tag, "UI", self._uids(elem.value))
             else:
                 out._dict[tag] = raw
         for tag in needed:
-            out._dict[tag] = src._dict[tag]
+            out._dict[BaseTag(tag)] = src._dict[tag]
         # Tag order is what writers expect (PS3.5 7.1); private tags were added after the others.
         out._dict = dict(sorted(out._dict.items()))
 
@@ -272,10 +274,10 @@ def identifying_values(ds: Dataset) -> list[str]:
         value = ds.get(keyword)
         if value in (None, ""):
             continue
-        if isinstance(value, str) or not hasattr(value, "__iter__"):
-            values.append(str(value))
-        else:
+        if isinstance(value, (list, tuple, MultiValue)):
             values.extend(str(v) for v in value)
+        else:
+            values.append(str(value))
     for item in ds.get("OtherPatientIDsSequence") or []:
         if item.get("PatientID"):
             values.append(str(item.PatientID))
