@@ -112,12 +112,13 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
-        from viewer.ui import layouts, measure_tools, presentation_layer, report_view
+        from viewer.ui import deidentify_dialog, layouts, measure_tools, presentation_layer, report_view
 
         layouts.install(self)  # the layout chooser, hanging, compare with prior
         presentation_layer.install(self)  # presentation states (#16)
         report_view.install(self)  # reports and key objects (#16)
         measure_tools.install(self)  # the measurement tools and the Measure menu (#15)
+        deidentify_dialog.install(self)  # File > De-identify... and the browser's right-click menu (#17)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says

@@ -21,9 +21,15 @@ TEXT_PRONE_MODALITIES = frozenset({"US", "IVUS", "SC", "OT", "XC", "ES", "GM", "
 SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 
 
-def burned_in_reason(ds: Dataset) -> str | None:
-    """Why this instance's pixels may show identifying text, in a few words; None when nothing suggests it."""
-    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+def burned_in_reason(ds: Dataset, *, header_only: bool = False) -> str | None:
+    """Why this instance's pixels may show identifying text, in a few words; None when nothing suggests it.
+
+    `header_only`: `ds` was read without its pixel data; Rows and Columns then say it is an image.
+    """
+    if header_only:
+        if "Rows" not in ds or "Columns" not in ds:
+            return None
+    elif "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         return None
     burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
     if burned == "YES":
