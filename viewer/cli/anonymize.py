@@ -66,7 +66,12 @@ def add_parser(sub) -> None:
         help="black out this rectangle (pixels from the top left) in every image flagged for burned-in text (repeatable); "
         "compressed images are then written uncompressed",
     )
-    p.add_argument("--serial", action="store_true", help="work in this process only (no worker processes)")
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="spread the files over worker processes (measured slower on a busy 2-core machine; see benchmarks/RESULTS.md)",
+    )
+    p.add_argument("--serial", action="store_true", help="work in this process only (the default)")
     p.set_defaults(run=run_anonymize)
 
 
@@ -90,7 +95,7 @@ def run_anonymize(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ViewerError(f"--blackout: {exc}") from None
     key = DeidentificationKey.load_or_create(args.key) if args.key else DeidentificationKey()
-    result = deidentify_files(args.inputs, args.output, options, key, rectangles, parallel=not args.serial)
+    result = deidentify_files(args.inputs, args.output, options, key, rectangles, parallel=args.parallel and not args.serial)
     if args.key:
         key.save(args.key)
     for problem in result.problems:

@@ -37,7 +37,7 @@ MENU_TEXT = "De-&identify..."
 
 
 def install(window: MainWindow) -> QAction:
-    """"De-identify..." in the File menu (before Quit) and in the browser's right-click menu."""
+    """ "De-identify..." in the File menu (before Quit) and in the browser's right-click menu."""
     action = window._action(MENU_TEXT, lambda: open_dialog(window))
     file_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"), None)
     if file_menu is not None:
@@ -87,14 +87,22 @@ class DeidentifyDialog(QDialog):
         self.token = None
         self.result = None
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"{count(len(paths), 'file')} chosen. Copies follow the PS3.15 Basic Application Level Confidentiality Profile; the files themselves are not changed."))
+        layout.addWidget(
+            QLabel(
+                f"{count(len(paths), 'file')} chosen. Copies follow the PS3.15 Basic Application Level Confidentiality Profile; the files themselves are not changed."
+            )
+        )
         self.option_boxes: dict[str, QCheckBox] = {}
         for name, label in OPTION_LABELS.items():
             box = QCheckBox(label)
             self.option_boxes[name] = box
             layout.addWidget(box)
-        self.option_boxes["retain_modified_dates"].toggled.connect(lambda on: on and self.option_boxes["retain_full_dates"].setChecked(False))
-        self.option_boxes["retain_full_dates"].toggled.connect(lambda on: on and self.option_boxes["retain_modified_dates"].setChecked(False))
+        self.option_boxes["retain_modified_dates"].toggled.connect(
+            lambda on: on and self.option_boxes["retain_full_dates"].setChecked(False)
+        )
+        self.option_boxes["retain_full_dates"].toggled.connect(
+            lambda on: on and self.option_boxes["retain_modified_dates"].setChecked(False)
+        )
         form = QFormLayout()
         self.shift = QSpinBox()
         self.shift.setRange(-36500, 36500)
@@ -154,7 +162,9 @@ class DeidentifyDialog(QDialog):
             self.output.setText(folder)
 
     def _choose_key(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(self, "Key file", "", "Key (*.json);;All files (*)", options=QFileDialog.Option.DontConfirmOverwrite)
+        name, _ = QFileDialog.getSaveFileName(
+            self, "Key file", "", "Key (*.json);;All files (*)", options=QFileDialog.Option.DontConfirmOverwrite
+        )
         if name:
             self.key.setText(name)
 
@@ -186,7 +196,9 @@ class DeidentifyDialog(QDialog):
         for path, reason in found:
             self.burned_list.addItem(f"{path.name}: {reason}")
         if found:
-            self.burned_label.setText(f"{count(len(found), 'image')} may show identifying text burned into the pixels: check them, or black out rectangles.")
+            self.burned_label.setText(
+                f"{count(len(found), 'image')} may show identifying text burned into the pixels: check them, or black out rectangles."
+            )
         else:
             self.burned_label.setText("No image is marked as, or usually has, text burned into its pixels.")
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.datadict import dictionary_VR
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
-from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from viewer.core.deidentify.key import DeidentificationKey

@@ -85,7 +85,9 @@ def deidentify_file(
         except Exception as exc:  # a decoder's failure on a malformed code stream may be anything
             raise ViewerError(f"its pixels cannot be decoded for the blackout ({exc})", path) from None
     copy = deidentifier(ds, pixels_cleaned=cleaned)
-    target = output / _name(copy.get("StudyInstanceUID")) / _name(copy.get("SeriesInstanceUID")) / (_name(copy.get("SOPInstanceUID")) + ".dcm")
+    target = (
+        output / _name(copy.get("StudyInstanceUID")) / _name(copy.get("SeriesInstanceUID")) / (_name(copy.get("SOPInstanceUID")) + ".dcm")
+    )
     write_atomically(copy, target)
     return target, (None if cleaned else reason), cleaned
 
@@ -137,12 +139,14 @@ def deidentify_files(
     *,
     cancel: CancelToken | None = None,
     progress: Callable[[int, int], None] | None = None,
-    parallel: bool = True,
+    parallel: bool = False,
 ) -> RunResult:
     """De-identify every file of `inputs` (files and folders) into `output`; see the module docstring.
 
     `key` gathers the UIDs replaced (save it to map them the same way next time). `progress(done, total)`
-    is called after each chunk; `cancel` stops between chunks (the files written so far stay).
+    is called after each chunk; `cancel` stops between chunks (the files written so far stay). `parallel`
+    spreads the chunks over the worker processes; off by default, as it measured slower than one process
+    for CT_small-sized files on a busy 2-core machine (benchmarks/bench_deidentify.py).
     """
     options = options or DeidentifyOptions()
     key = key or DeidentificationKey()
