@@ -53,9 +53,9 @@ def text_values(ds: Dataset) -> list[str]:
     return found
 
 
-def run(tmp_path: Path, options: DeidentifyOptions, key=None, name="out", **kw):
+def run(tmp_path: Path, options: DeidentifyOptions, key=None, name="out", on_bytes=True, **kw):
     sources = write_corpus(tmp_path / "src")
-    result = deidentify_files([tmp_path / "src"], tmp_path / name, options, key, parallel=False, **kw)
+    result = deidentify_files([tmp_path / "src"], tmp_path / name, options, key, parallel=False, on_bytes=on_bytes, **kw)
     assert not result.problems, result.problems
     return sources, result
 
@@ -65,9 +65,11 @@ def by_number(paths) -> dict[int, Dataset]:
     return {int(ds.InstanceNumber): ds for ds in copies}
 
 
+@pytest.mark.parametrize("on_bytes", [True, False], ids=["bytes", "dataset"])
 @pytest.mark.parametrize("name", sorted(REMOVING_OPTIONS))
-def test_no_planted_identifier_survives_in_any_value_or_byte(tmp_path, name):
-    sources, result = run(tmp_path, REMOVING_OPTIONS[name])
+def test_no_planted_identifier_survives_in_any_value_or_byte(tmp_path, name, on_bytes):
+    """Through both paths of the folder writer: rewriting the bytes, and the pydicom Dataset."""
+    sources, result = run(tmp_path, REMOVING_OPTIONS[name], on_bytes=on_bytes)
     assert len(result.written) == 2
     for path in result.written:
         raw = path.read_bytes()
@@ -106,8 +108,9 @@ def test_the_callable_leaves_its_input_alone():
     assert copy.PatientID != original.PatientID and copy.SOPInstanceUID != original.SOPInstanceUID
 
 
-def test_uids_replaced_consistently_and_references_follow(tmp_path):
-    _sources, result = run(tmp_path, DeidentifyOptions())
+@pytest.mark.parametrize("on_bytes", [True, False], ids=["bytes", "dataset"])
+def test_uids_replaced_consistently_and_references_follow(tmp_path, on_bytes):
+    _sources, result = run(tmp_path, DeidentifyOptions(), on_bytes=on_bytes)
     a, b = by_number(result.written)[1], by_number(result.written)[2]
     assert a.StudyInstanceUID == b.StudyInstanceUID != STUDY_UID
     assert a.SeriesInstanceUID == b.SeriesInstanceUID and a.FrameOfReferenceUID == b.FrameOfReferenceUID

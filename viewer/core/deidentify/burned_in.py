@@ -27,19 +27,27 @@ def burned_in_reason(ds: Dataset, *, header_only: bool = False) -> str | None:
     `header_only`: `ds` was read without its pixel data; Rows and Columns then say it is an image.
     """
     if header_only:
-        if "Rows" not in ds or "Columns" not in ds:
-            return None
-    elif "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        is_image = "Rows" in ds and "Columns" in ds
+    else:
+        is_image = "PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds
+    return reason_from(
+        is_image, str(ds.get("BurnedInAnnotation", "") or ""), str(ds.get("Modality", "") or ""), str(ds.get("SOPClassUID", ""))
+    )
+
+
+def reason_from(is_image: bool, burned_in_annotation: str, modality: str, sop_class: str) -> str | None:
+    """:func:`burned_in_reason` from the values themselves (the encoded path reads them while it walks)."""
+    if not is_image:
         return None
-    burned = str(ds.get("BurnedInAnnotation", "") or "").strip().upper()
+    burned = burned_in_annotation.strip().upper()
     if burned == "YES":
         return "Burned In Annotation is YES"
     if burned == "NO":
         return None
-    modality = str(ds.get("Modality", "") or "").strip().upper()
+    modality = modality.strip().upper()
     if modality in TEXT_PRONE_MODALITIES:
         return f"{modality} image without Burned In Annotation"
-    if str(ds.get("SOPClassUID", "")).startswith(SECONDARY_CAPTURE_PREFIX):
+    if sop_class.strip().startswith(SECONDARY_CAPTURE_PREFIX):
         return "secondary capture without Burned In Annotation"
     return None
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from viewer.core.deidentify.burned_in import Rectangle, black_out, burned_in_reason
+from viewer.core.deidentify.burned_in import Rectangle, black_out, burned_in_reason, reason_from
 from viewer.core.deidentify.deidentifier import Deidentifier
+from viewer.core.deidentify.encoded import EncodedDeidentifier, NotHere
 from viewer.core.deidentify.key import DeidentificationKey
 from viewer.core.deidentify.options import DeidentifyOptions
 from viewer.core.dicom.io import Problem, ViewerError, read_dataset
@@ -70,9 +71,22 @@ def check_output_folder(output: str | os.PathLike[str], inputs: Iterable[str | o
 
 
 def deidentify_file(
-    path: Path, output: Path, deidentifier: Deidentifier, rectangles: list[Rectangle] | None = None
+    path: Path,
+    output: Path,
+    deidentifier: Deidentifier,
+    rectangles: list[Rectangle] | None = None,
+    encoded: EncodedDeidentifier | None = None,
 ) -> tuple[Path, str | None, bool]:
-    """One file: (the copy written, why its pixels need a look or None, whether rectangles were blacked out)."""
+    """One file: (the copy written, why its pixels need a look or None, whether rectangles were blacked out).
+
+    With `encoded` (made from the same `deidentifier`), the file is rewritten as bytes when it can be
+    (:mod:`~viewer.core.deidentify.encoded`: the same result, several times faster); otherwise, and for a
+    blackout, it is read into a pydicom Dataset.
+    """
+    if encoded is not None and not encoded.refused:
+        done = _deidentify_encoded(path, output, encoded, rectangles)
+        if done is not None:
+            return done
     ds = read_dataset(path)
     meta = getattr(ds, "file_meta", None)
     if meta is not None and str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_SOP_CLASS:
@@ -90,6 +104,45 @@ def deidentify_file(
     )
     write_atomically(copy, target)
     return target, (None if cleaned else reason), cleaned
+
+
+def _deidentify_encoded(path: Path, output: Path, encoded: EncodedDeidentifier, rectangles) -> tuple[Path, str | None, bool] | None:
+    """:func:`deidentify_file` on the bytes; None when the Dataset path must do it."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None  # the Dataset path's reader words the reason
+    try:
+        copy, facts = encoded(data)
+    except NotHere:
+        return None
+    if facts.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
+        raise ViewerError("a DICOMDIR (an index of the media, naming the patients): not copied", path)
+    reason = reason_from(
+        bool(facts.get("PixelData")), facts.get("BurnedInAnnotation", ""), facts.get("Modality", ""), facts.get("SOPClassUID", "")
+    )
+    if rectangles and reason:
+        return None  # the blackout decodes the pixels: the Dataset path
+    target = (
+        output
+        / _name(facts["new StudyInstanceUID"])
+        / _name(facts["new SeriesInstanceUID"])
+        / (_name(facts["new SOPInstanceUID"]) + ".dcm")
+    )
+    write_bytes_atomically(copy, target)
+    return target, reason, False
+
+
+def write_bytes_atomically(data: bytes, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _name(uid) -> str:
@@ -113,15 +166,16 @@ def write_atomically(ds, target: Path) -> None:
 
 
 def deidentify_chunk(
-    paths: list[str], output: str, options: dict, salt: bytes, rectangles: list[tuple[int, int, int, int]]
+    paths: list[str], output: str, options: dict, salt: bytes, rectangles: list[tuple[int, int, int, int]], on_bytes: bool = True
 ) -> tuple[list[tuple[str, str | None, str | None, bool]], dict[str, str]]:
     """In a worker process: files -> [(path, written copy or None, problem or burned-in reason, blacked out)], new UIDs."""
     deidentifier = Deidentifier(DeidentifyOptions(**options), DeidentificationKey(salt))
+    encoded = EncodedDeidentifier(deidentifier) if on_bytes else None
     boxes = [Rectangle(*r) for r in rectangles]
     results = []
     for name in paths:
         try:
-            target, reason, cleaned = deidentify_file(Path(name), Path(output), deidentifier, boxes)
+            target, reason, cleaned = deidentify_file(Path(name), Path(output), deidentifier, boxes, encoded)
             results.append((name, str(target), reason, cleaned))
         except ViewerError as exc:
             results.append((name, None, exc.reason, False))
@@ -140,6 +194,7 @@ def deidentify_files(
     cancel: CancelToken | None = None,
     progress: Callable[[int, int], None] | None = None,
     parallel: bool = False,
+    on_bytes: bool = True,
 ) -> RunResult:
     """De-identify every file of `inputs` (files and folders) into `output`; see the module docstring.
 
@@ -157,7 +212,7 @@ def deidentify_files(
     result = RunResult()
     chunks = [[str(p) for p in files[i : i + CHUNK]] for i in range(0, len(files), CHUNK)]
     boxes = [(r.x, r.y, r.width, r.height) for r in rectangles or []]
-    arguments = (str(out), options.to_dict(), key.salt, boxes)
+    arguments = (str(out), options.to_dict(), key.salt, boxes, on_bytes)
     done = 0
 
     def take(answer) -> None:

@@ -17,12 +17,18 @@ with the Full Dates option, shifted with the Modified Dates option.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from viewer.core.deidentify.options import OPTION_COLUMNS, DeidentifyOptions
 from viewer.core.deidentify.profile_table import PROFILE_ACTIONS, SAFE_PRIVATE
 
 #: A combination -> the one action taken (see the module docstring).
 COMBINATIONS = {"X/Z": "Z", "Z/D": "Z", "X/Z/D": "Z", "X/D": "D", "X/Z/U*": "U"}
 DATE_VRS = frozenset({"DA", "DT", "TM"})
+#: The Modified Dates Option's C for attributes that are not DA, DT or TM: Timezone Offset From UTC (SH) stays
+#: true when dates move by whole days (kept); Frame Origin Timestamp and Certified Timestamp (OB, PS3.3 C.7.6.36
+#: and C.12.1) are binary times this profile does not move (removed).
+CLEANED_WITH_DATES = {0x00080201: "K", 0x00340007: "X", 0x04000310: "X"}
 
 
 def table_action(tag: int, options: DeidentifyOptions) -> str | None:
@@ -42,12 +48,16 @@ def table_action(tag: int, options: DeidentifyOptions) -> str | None:
     return basic
 
 
+@lru_cache(maxsize=32)
 def action_table(options: DeidentifyOptions) -> dict[int, str]:
-    """Every tag Table E.1-1 names -> the single action taken under `options` (combinations resolved)."""
+    """Every tag Table E.1-1 names -> the single action taken under `options` (combinations resolved).
+    Cached per options (a run makes one de-identifier per chunk of files): callers must not change it."""
     actions = {}
     for tag in PROFILE_ACTIONS:
         action = table_action(tag, options)
         actions[tag] = COMBINATIONS.get(action, action)
+        if actions[tag] == "C" and options.retain_modified_dates and tag in CLEANED_WITH_DATES:
+            actions[tag] = CLEANED_WITH_DATES[tag]
     return actions
 
 

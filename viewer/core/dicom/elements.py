@@ -15,7 +15,8 @@ module; none reads an element header itself:
   :func:`skip_item` step over values of undefined length;
 - :func:`read_file_meta` reads the File Meta Information (PS3.10 7.1);
 - :func:`keep_top_level` is the indexing hot loop: one pass over the top
-  level keeping the elements wanted, as encoded.
+  level keeping the elements wanted, as encoded; :func:`element_spans` the
+  rewriting one (de-identification): every element's place, in one pass.
 
 :mod:`viewer.core.dicom.structure` answers questions about a file's
 structure with these walks (where native pixel data lies, which element
@@ -63,6 +64,7 @@ _TAG_LE, _TAG_BE = struct.Struct("<HH"), struct.Struct(">HH")
 _U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 _EXPLICIT_LE_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
+_IMPLICIT_LE_HEAD = struct.Struct("<HHL")  # group, element, 32-bit length
 #: Element header size by VR in explicit VR (PS3.5 7.1.2); a code missing here is no VR.
 _HEADER_SIZE = {vr: 12 if vr in LONG_LENGTH_VRS else 8 for vr in KNOWN_VRS}
 _LONG_VR_CODES = {(v[0] << 8) | v[1] for v in LONG_LENGTH_VRS}
@@ -553,6 +555,72 @@ def _keep_explicit_le(source: Source, pos: int, keep: dict, tags: frozenset[int]
                 size = len(data)
             keep[tag] = data[pos:end]
         pos = value_pos + length
+
+
+def element_spans(
+    source: Source, pos: int, end: int | None, implicit: bool
+) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
+    """The elements of one little endian dataset in memory, in one pass: a list of (tag, VR code or None,
+    where the element starts, where its value starts, its length as encoded, where it ends), and where
+    the dataset ended: `end` (None: the data's end), or just after an (FFFE,E00D) *Item Delimitation Item*.
+
+    The hot loop of rewriting whole files (de-identification): one unpack per header, no generator. A
+    value of undefined length (a sequence, encapsulated pixel data) ends after its delimiter
+    (:func:`skip_sequence`). Raises :class:`EndOfData` for a value running past the data,
+    :class:`Unwalkable` for an unknown VR code or an item tag where an element belongs.
+    """
+    data = source.data
+    size = len(data) if end is None else min(end, len(data))
+    u32 = _U32_LE.unpack_from
+    spans = []
+    append = spans.append
+    if implicit:
+        head = _IMPLICIT_LE_HEAD.unpack_from
+        while pos + 8 <= size:
+            group, elem, length = head(data, pos)
+            tag = (group << 16) | elem
+            value_pos = pos + 8
+            if group == _ITEM_GROUP:
+                if tag == ITEM_DELIMITER:
+                    return spans, value_pos
+                raise Unwalkable("an item where an element belongs")
+            if length == UNDEFINED_LENGTH:
+                value_end = skip_sequence(source, value_pos, True, True)
+            else:
+                value_end = value_pos + length
+                if value_end > size:
+                    raise EndOfData("truncated")
+            append((tag, None, pos, value_pos, length, value_end))
+            pos = value_end
+        return spans, pos
+    head = _EXPLICIT_LE_HEAD.unpack_from
+    header_size = _HEADER_SIZE.get
+    while pos + 8 <= size:
+        group, elem, vr, length = head(data, pos)
+        tag = (group << 16) | elem
+        if group == _ITEM_GROUP:
+            if tag == ITEM_DELIMITER:
+                return spans, pos + 8
+            raise Unwalkable("an item where an element belongs")
+        hsize = header_size(vr)
+        if hsize == 12:
+            if pos + 12 > size:
+                raise EndOfData("truncated")
+            length = u32(data, pos + 8)[0]
+            value_pos = pos + 12
+        elif hsize == 8:
+            value_pos = pos + 8
+        else:
+            raise Unwalkable("not explicit VR")
+        if length == UNDEFINED_LENGTH:
+            value_end = skip_sequence(source, value_pos, True, False)
+        else:
+            value_end = value_pos + length
+            if value_end > size:
+                raise EndOfData("truncated")
+        append((tag, vr, pos, value_pos, length, value_end))
+        pos = value_end
+    return spans, pos
 
 
 def elements_in(data: bytes, implicit: bool, little: bool):
