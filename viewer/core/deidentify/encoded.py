@@ -59,6 +59,7 @@ _LONG_VRS = frozenset(v.decode() for v in LONG_LENGTH_VRS)
 _VR_NAMES = {}  # b"PN" -> "PN", filled as met
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 PATIENT_TAGS = frozenset({PATIENT_NAME, PATIENT_ID})
+_NO_TAG = 1 << 32  # after every tag: no mark left to put in
 #: Read while walking the top level: what the burned-in check and the marks need.
 WATCHED = {
     0x00080016: "SOPClassUID",
@@ -98,6 +99,8 @@ class EncodedDeidentifier:
             self.refused = "text cleaning needs the decoded text"
         else:
             self.refused = ""
+        #: Per sequence mode: tag -> (VR code, action, VR), worked out on first meeting (:meth:`_decide`).
+        self._decisions: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
 
     def __call__(self, data: bytes) -> tuple[bytes, dict[str, str]]:
         """The de-identified file (preamble, new meta, dataset), and facts as text: the original's watched values
@@ -148,28 +151,33 @@ class EncodedDeidentifier:
         """The encoded pieces of the dataset from `pos` to `end` (None: the data's end, or an Item Delimitation
         Item), rewritten, and where it ended. Elements kept are copied in runs: an unbroken stretch of kept
         elements is one slice. `marks`: (tag, encoded element) to put in, in tag order, replacing any there."""
-        d, data = self.d, self.data
-        actions, by_vr, options = d.actions, d._by_vr, d.options
+        data, options = self.data, self.d.options
+        decisions = self._decisions[mode]
         spans, after = element_spans(self.source, pos, end, self.implicit)
         out: list[bytes] = []
         run = -1  # where the current run of kept elements starts
-        mark = 0
         marks = marks or []
+        mark = 0
+        next_mark = marks[0][0] if marks else _NO_TAG
+        watch = WATCHED if watched is not None else {}
         private: list = []
         for tag, vr_code, offset, value_pos, length, value_end in spans:
-            if mark < len(marks) and marks[mark][0] <= tag:
+            if tag >= next_mark:
                 if run >= 0:
                     out.append(data[run:offset])
                     run = -1
                 while mark < len(marks) and marks[mark][0] < tag:
                     out.append(marks[mark][1])
                     mark += 1
-                if mark < len(marks) and marks[mark][0] == tag:
+                replaced = mark < len(marks) and marks[mark][0] == tag
+                if replaced:
                     out.append(marks[mark][1])
                     mark += 1
+                next_mark = marks[mark][0] if mark < len(marks) else _NO_TAG
+                if replaced:
                     continue
-            if watched is not None and tag in WATCHED:
-                watched[WATCHED[tag]] = "yes" if tag == 0x7FE00010 else _text(data[value_pos:value_end])
+            if tag in watch:
+                watched[watch[tag]] = "yes" if tag == 0x7FE00010 else _text(data[value_pos:value_end])
             if tag & 0x10000:  # an odd group: private (PS3.5 7.8)
                 if run >= 0:
                     out.append(data[run:offset])
@@ -183,22 +191,11 @@ class EncodedDeidentifier:
             if private:
                 out.extend(self._safe_private(private))
                 private = []
-            action = actions.get(tag)
-            vr = _vr(vr_code, tag)
-            if action is None:
-                if not tag & 0xFFFF or repeating_group_removed(tag):
-                    action = "X"  # group lengths (retired, PS3.5 7.2), curves and overlays
-                else:
-                    action = by_vr.get(vr)
-                    if action is None:
-                        action = by_vr[vr] = _action_for_vr(d, vr)
-                    if action == "K" and mode and vr in FREE_TEXT_VRS:
-                        action = "D" if mode == DUMMY else "C"
-                    if vr == "UN" and vr_code is not None and implicit_vr(tag) != "UN":
-                        raise NotHere("a standard attribute stored as UN")
-            elif vr == "UN" and vr_code is not None and action != "X":
-                raise NotHere("a standard attribute stored as UN")
-            if action == "K" and vr != "SQ":
+            decision = decisions.get(tag)
+            if decision is None or decision[0] != vr_code:
+                decision = decisions[tag] = (vr_code, *self._decide(tag, vr_code, mode))
+            action = decision[1]
+            if action == "R":  # kept as it is: part of the run
                 if run < 0:
                     run = offset
                 continue
@@ -206,7 +203,7 @@ class EncodedDeidentifier:
                 out.append(data[run:offset])
                 run = -1
             if action != "X":
-                out.append(self._apply(tag, vr, action, offset, value_pos, length, value_end, mode))
+                out.append(self._apply(tag, decision[2], action, offset, value_pos, length, value_end, mode))
         if run >= 0:
             out.append(data[run : spans[-1][5]])
         if private:
@@ -215,6 +212,28 @@ class EncodedDeidentifier:
             out.append(marks[mark][1])
             mark += 1
         return out, after
+
+    def _decide(self, tag: int, vr_code: bytes | None, mode: int) -> tuple[str, str]:
+        """(action, VR) for an even-group element: the table's, else the VR's (profile.py); "R" for one kept as
+        encoded. The same for every element with this tag and VR code in this mode, so it is worked out once."""
+        d = self.d
+        vr = _vr(vr_code, tag)
+        action = d.actions.get(tag)
+        if action is None:
+            if not tag & 0xFFFF or repeating_group_removed(tag):
+                return "X", vr  # group lengths (retired, PS3.5 7.2), curves and overlays
+            action = d._by_vr.get(vr)
+            if action is None:
+                action = d._by_vr[vr] = _action_for_vr(d, vr)
+            if action == "K" and mode and vr in FREE_TEXT_VRS:
+                action = "D" if mode == DUMMY else "C"
+            if vr == "UN" and vr_code is not None and implicit_vr(tag) != "UN":
+                raise NotHere("a standard attribute stored as UN")
+        elif vr == "UN" and vr_code is not None and action != "X":
+            raise NotHere("a standard attribute stored as UN")
+        if action == "K" and vr != "SQ":
+            return "R", vr
+        return action, vr
 
     def _apply(self, tag: int, vr: str, action: str, offset: int, value_pos: int, length: int, value_end: int, mode: int) -> bytes:
         if vr == "SQ":

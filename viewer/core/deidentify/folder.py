@@ -11,8 +11,11 @@ worker replaces UIDs the same way because the replacement is a keyed hash (:mod:
 
 from __future__ import annotations
 
+import contextlib
+import io
+import itertools
 import os
-import tempfile
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ from viewer.core.deidentify.encoded import EncodedDeidentifier, NotHere
 from viewer.core.deidentify.key import DeidentificationKey
 from viewer.core.deidentify.options import DeidentifyOptions
 from viewer.core.dicom.io import Problem, ViewerError, read_dataset
-from viewer.core.runtime.tasks import CancelToken
+from viewer.core.runtime.tasks import CancelToken, rare_garbage_collection
 
 #: PS3.4 F.4: the Media Storage Directory SOP Class: a DICOMDIR indexes files, it is no instance to copy.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
@@ -70,13 +73,49 @@ def check_output_folder(output: str | os.PathLike[str], inputs: Iterable[str | o
     return out
 
 
+class OutputFolder:
+    """Writes the copies under one folder: each atomically (a temporary name of this process in the same folder,
+    then a rename), each folder made once. Plain ``os`` calls: per file, the calls are most of the cost."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = os.fspath(root)
+        self.made: set[str] = set()
+        self.prefix = f".deid-{os.getpid()}-"
+        self.count = itertools.count()
+
+    def target(self, study, series, instance) -> str:
+        """``ROOT/<Study Instance UID>/<Series Instance UID>/<SOP Instance UID>.dcm`` (the copy's new UIDs)."""
+        return os.path.join(self.root, _name(study), _name(series), _name(instance) + ".dcm")
+
+    def write(self, data: bytes, target: str) -> None:
+        folder = os.path.dirname(target)
+        if folder not in self.made:
+            os.makedirs(folder, exist_ok=True)
+            self.made.add(folder)
+        temporary = os.path.join(folder, f"{self.prefix}{next(self.count)}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.close(fd)
+            fd = -1
+            os.replace(temporary, target)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
 def deidentify_file(
-    path: Path,
-    output: Path,
+    path: str,
+    output: OutputFolder,
     deidentifier: Deidentifier,
     rectangles: list[Rectangle] | None = None,
     encoded: EncodedDeidentifier | None = None,
-) -> tuple[Path, str | None, bool]:
+) -> tuple[str, str | None, bool]:
     """One file: (the copy written, why its pixels need a look or None, whether rectangles were blacked out).
 
     With `encoded` (made from the same `deidentifier`), the file is rewritten as bytes when it can be
@@ -99,23 +138,22 @@ def deidentify_file(
         except Exception as exc:  # a decoder's failure on a malformed code stream may be anything
             raise ViewerError(f"its pixels cannot be decoded for the blackout ({exc})", path) from None
     copy = deidentifier(ds, pixels_cleaned=cleaned)
-    target = (
-        output / _name(copy.get("StudyInstanceUID")) / _name(copy.get("SeriesInstanceUID")) / (_name(copy.get("SOPInstanceUID")) + ".dcm")
-    )
-    write_atomically(copy, target)
+    import pydicom
+
+    encoded_copy = io.BytesIO()
+    pydicom.dcmwrite(encoded_copy, copy, enforce_file_format=bool(copy.get("SOPInstanceUID")))
+    target = output.target(copy.get("StudyInstanceUID"), copy.get("SeriesInstanceUID"), copy.get("SOPInstanceUID"))
+    output.write(encoded_copy.getvalue(), target)
     return target, (None if cleaned else reason), cleaned
 
 
-def _deidentify_encoded(path: Path, output: Path, encoded: EncodedDeidentifier, rectangles) -> tuple[Path, str | None, bool] | None:
+def _deidentify_encoded(path: str, output: OutputFolder, encoded: EncodedDeidentifier, rectangles) -> tuple[str, str | None, bool] | None:
     """:func:`deidentify_file` on the bytes; None when the Dataset path must do it."""
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None  # the Dataset path's reader words the reason
-    try:
+        data = _read_bytes(path)
         copy, facts = encoded(data)
-    except NotHere:
-        return None
+    except (OSError, NotHere):
+        return None  # the Dataset path's reader words the reason, or does what the bytes path leaves
     if facts.get("MediaStorageSOPClassUID") == DICOMDIR_SOP_CLASS:
         raise ViewerError("a DICOMDIR (an index of the media, naming the patients): not copied", path)
     reason = reason_from(
@@ -123,46 +161,33 @@ def _deidentify_encoded(path: Path, output: Path, encoded: EncodedDeidentifier, 
     )
     if rectangles and reason:
         return None  # the blackout decodes the pixels: the Dataset path
-    target = (
-        output
-        / _name(facts["new StudyInstanceUID"])
-        / _name(facts["new SeriesInstanceUID"])
-        / (_name(facts["new SOPInstanceUID"]) + ".dcm")
-    )
-    write_bytes_atomically(copy, target)
+    target = output.target(facts["new StudyInstanceUID"], facts["new SeriesInstanceUID"], facts["new SOPInstanceUID"])
+    output.write(copy, target)
     return target, reason, False
 
 
-def write_bytes_atomically(data: bytes, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=target.parent)
+def _read_bytes(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        size = os.fstat(fd).st_size
+        parts = []
+        while size > 0:
+            part = os.read(fd, size)
+            if not part:
+                break
+            parts.append(part)
+            size -= len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+_UID_NAME = re.compile(r"[0-9.]{1,64}")
 
 
 def _name(uid) -> str:
     text = str(uid or "").strip()
-    return text if text and all(c.isdigit() or c == "." for c in text) else "unknown"
-
-
-def write_atomically(ds, target: Path) -> None:
-    """PS3.10 file (preamble, new File Meta Information) at `target`, via a temporary name in the same folder."""
-    import pydicom
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".deid-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pydicom.dcmwrite(f, ds, enforce_file_format=True)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return text if _UID_NAME.fullmatch(text) else "unknown"
 
 
 def deidentify_chunk(
@@ -172,16 +197,23 @@ def deidentify_chunk(
     deidentifier = Deidentifier(DeidentifyOptions(**options), DeidentificationKey(salt))
     encoded = EncodedDeidentifier(deidentifier) if on_bytes else None
     boxes = [Rectangle(*r) for r in rectangles]
+    folder = OutputFolder(output)
+    with rare_garbage_collection():  # element spans are many small tuples, all garbage by the next file
+        results = _each_file(paths, folder, deidentifier, boxes, encoded)
+    return results, deidentifier.key.uids
+
+
+def _each_file(paths, folder, deidentifier, boxes, encoded) -> list:
     results = []
     for name in paths:
         try:
-            target, reason, cleaned = deidentify_file(Path(name), Path(output), deidentifier, boxes, encoded)
-            results.append((name, str(target), reason, cleaned))
+            target, reason, cleaned = deidentify_file(name, folder, deidentifier, boxes, encoded)
+            results.append((name, target, reason, cleaned))
         except ViewerError as exc:
             results.append((name, None, exc.reason, False))
         except Exception as exc:  # pydicom raises many kinds on values it cannot encode; one line per file
             results.append((name, None, f"cannot be de-identified ({exc.__class__.__name__}: {exc})", False))
-    return results, deidentifier.key.uids
+    return results
 
 
 def deidentify_files(
