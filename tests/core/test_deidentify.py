@@ -333,3 +333,14 @@ def test_what_gdcmanon_protects_we_protect_too(tmp_path):
     for tag in changed_by_gdcm:
         assert tag not in ours or ours[tag].value != original[tag].value or original[tag].value in ("", None), f"{tag} kept by us"
     assert theirs.PatientIdentityRemoved == ours.PatientIdentityRemoved == "YES"
+
+
+def test_cancel_stops_between_chunks(tmp_path):
+    from viewer.core.runtime.tasks import CancelToken
+
+    write_corpus(tmp_path / "src")
+    token = CancelToken()
+    token.cancel()
+    seen = []
+    result = deidentify_files([tmp_path / "src"], tmp_path / "out", cancel=token, progress=lambda done, total: seen.append((done, total)))
+    assert result.cancelled and not result.written and not seen
