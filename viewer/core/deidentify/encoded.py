@@ -101,6 +101,7 @@ class EncodedDeidentifier:
             self.refused = ""
         #: Per sequence mode: tag -> (VR code, action, VR), worked out on first meeting (:meth:`_decide`).
         self._decisions: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
+        self._marks_made: dict[tuple[str, bool], list] = {}
 
     def __call__(self, data: bytes) -> tuple[bytes, dict[str, str]]:
         """The de-identified file (preamble, new meta, dataset), and facts as text: the original's watched values
@@ -117,6 +118,7 @@ class EncodedDeidentifier:
             raise NotHere("big endian or deflated")
         implicit = syntax == IMPLICIT_LE
         self.source, self.data, self.implicit = source, data, implicit
+        self.view = memoryview(data)  # runs of kept elements are sliced from it without a copy (the pixels are most of a file)
         watched: dict[str, str] = {}
         try:
             # The patient first: their dates (group 0008) come before their name and ID (group 0010).
@@ -124,7 +126,10 @@ class EncodedDeidentifier:
             patient = _text(top.get(PATIENT_ID, b"")[8:]) + "\0" + _text(top.get(PATIENT_NAME, b"")[8:])
             options = self.d.options
             self._days = options.shift_days if options.shift_days is not None else self.d.key.shift_days(patient)
-            chunks, _end = self._dataset(meta.end, None, KEEP, watched, self._marks(patient))
+            marks = self._marks_made.get((patient, implicit))
+            if marks is None:  # the same for every instance of the patient: made once
+                marks = self._marks_made[(patient, implicit)] = self._marks(patient)
+            chunks, _end = self._dataset(meta.end, None, KEEP, watched, marks)
         except Unwalkable as exc:
             raise NotHere(f"the walker stops: {exc}") from None
         facts = dict(watched)
@@ -151,7 +156,7 @@ class EncodedDeidentifier:
         """The encoded pieces of the dataset from `pos` to `end` (None: the data's end, or an Item Delimitation
         Item), rewritten, and where it ended. Elements kept are copied in runs: an unbroken stretch of kept
         elements is one slice. `marks`: (tag, encoded element) to put in, in tag order, replacing any there."""
-        data, options = self.data, self.d.options
+        data, view, options = self.data, self.view, self.d.options
         decisions = self._decisions[mode]
         spans, after = element_spans(self.source, pos, end, self.implicit)
         out: list[bytes] = []
@@ -164,7 +169,7 @@ class EncodedDeidentifier:
         for tag, vr_code, offset, value_pos, length, value_end in spans:
             if tag >= next_mark:
                 if run >= 0:
-                    out.append(data[run:offset])
+                    out.append(view[run:offset])
                     run = -1
                 while mark < len(marks) and marks[mark][0] < tag:
                     out.append(marks[mark][1])
@@ -180,7 +185,7 @@ class EncodedDeidentifier:
                 watched[watch[tag]] = "yes" if tag == 0x7FE00010 else _text(data[value_pos:value_end])
             if tag & 0x10000:  # an odd group: private (PS3.5 7.8)
                 if run >= 0:
-                    out.append(data[run:offset])
+                    out.append(view[run:offset])
                     run = -1
                 if options.retain_safe_private:
                     if private and private[-1][0] >> 16 != tag >> 16:
@@ -200,12 +205,12 @@ class EncodedDeidentifier:
                     run = offset
                 continue
             if run >= 0:
-                out.append(data[run:offset])
+                out.append(view[run:offset])
                 run = -1
             if action != "X":
                 out.append(self._apply(tag, decision[2], action, offset, value_pos, length, value_end, mode))
         if run >= 0:
-            out.append(data[run : spans[-1][5]])
+            out.append(view[run : spans[-1][5]])
         if private:
             out.extend(self._safe_private(private))
         while mark < len(marks):
