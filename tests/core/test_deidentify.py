@@ -99,6 +99,8 @@ def test_sources_are_never_written(tmp_path):
         deidentify_files([tmp_path / "src"], tmp_path / "src" / "inside", parallel=False)
     with pytest.raises(ViewerError, match="source folder"):
         deidentify_files([sources[0]], tmp_path / "src", parallel=False)
+    with pytest.raises(ViewerError, match="sources are inside the output folder"):
+        deidentify_files([tmp_path / "src"], tmp_path, parallel=False)
 
 
 def test_the_callable_leaves_its_input_alone():

@@ -61,13 +61,16 @@ def collect_files(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 
 def check_output_folder(output: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str]]) -> Path:
-    """`output`, resolved, unless it is a source folder or inside one, or the folder of a source file (ViewerError)."""
+    """`output`, resolved, unless it is a source folder or inside one, the folder of a source file, or a folder
+    holding sources (ViewerError): nothing written can land on a source."""
     out = Path(output).resolve()
     for entry in inputs:
         source = Path(entry).resolve()
         folder = source if source.is_dir() else source.parent
         if out == folder or (source.is_dir() and folder in out.parents):
             raise ViewerError(f"the output folder {out} is a source folder or inside one: choose a folder outside the sources")
+        if out in source.parents:  # with --keep-uids a copy's name could be its source's own
+            raise ViewerError(f"the sources are inside the output folder {out}: choose a folder outside the sources")
     if out.exists() and not out.is_dir():
         raise ViewerError(f"{out} exists and is not a folder")
     return out
