@@ -22,11 +22,12 @@ from viewer.core.deidentify.values import FREE_TEXT_VRS, shift_date, shift_datet
 from viewer.core.dicom.elements import (
     ITEM,
     LONG_LENGTH_VRS,
+    RUN,
     UNDEFINED_LENGTH,
     ItemWalk,
     Source,
     Unwalkable,
-    element_spans,
+    element_runs,
     implicit_vr,
     keep_top_level,
     read_file_meta,
@@ -60,6 +61,8 @@ _VR_NAMES = {}  # b"PN" -> "PN", filled as met
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 PATIENT_TAGS = frozenset({PATIENT_NAME, PATIENT_ID})
 _NO_TAG = 1 << 32  # after every tag: no mark left to put in
+#: The tags of what every copy gets (:meth:`EncodedDeidentifier._marks`), in tag order.
+MARKED = (PATIENT_NAME, PATIENT_ID, 0x00120062, 0x00120063, 0x00120064, 0x00280303)
 #: Read while walking the top level: what the burned-in check and the marks need.
 WATCHED = {
     0x00080016: "SOPClassUID",
@@ -102,6 +105,9 @@ class EncodedDeidentifier:
         #: Per sequence mode: tag -> (VR code, action, VR), worked out on first meeting (:meth:`_decide`).
         self._decisions: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
         self._marks_made: dict[tuple[str, bool], list] = {}
+        #: Per sequence mode, and for the top level: tag -> VR code of the elements copied as they are.
+        self._copied: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
+        self._copied_top: dict = {}
 
     def __call__(self, data: bytes) -> tuple[bytes, dict[str, str]]:
         """The de-identified file (preamble, new meta, dataset), and facts as text: the original's watched values
@@ -156,42 +162,40 @@ class EncodedDeidentifier:
         """The encoded pieces of the dataset from `pos` to `end` (None: the data's end, or an Item Delimitation
         Item), rewritten, and where it ended. Elements kept are copied in runs: an unbroken stretch of kept
         elements is one slice. `marks`: (tag, encoded element) to put in, in tag order, replacing any there."""
-        data, view, options = self.data, self.view, self.d.options
+        view, options = self.view, self.d.options
         decisions = self._decisions[mode]
-        spans, after = element_spans(self.source, pos, end, self.implicit)
-        out: list[bytes] = []
-        run = -1  # where the current run of kept elements starts
+        top = watched is not None
+        copied = self._copied_top if top else self._copied[mode]
         marks = marks or []
+        listed, after = element_runs(
+            self.source, pos, end, self.implicit, copied, tuple(m[0] for m in marks), drop_private=not options.retain_safe_private
+        )
+        out: list = []
         mark = 0
         next_mark = marks[0][0] if marks else _NO_TAG
-        watch = WATCHED if watched is not None else {}
         private: list = []
-        for tag, vr_code, offset, value_pos, length, value_end in spans:
+        for tag, vr_code, offset, value_pos, length, value_end in listed:
             if tag >= next_mark:
-                if run >= 0:
-                    out.append(view[run:offset])
-                    run = -1
                 while mark < len(marks) and marks[mark][0] < tag:
                     out.append(marks[mark][1])
                     mark += 1
-                replaced = mark < len(marks) and marks[mark][0] == tag
+                replaced = mark < len(marks) and marks[mark][0] == tag and vr_code is not RUN
                 if replaced:
                     out.append(marks[mark][1])
                     mark += 1
                 next_mark = marks[mark][0] if mark < len(marks) else _NO_TAG
                 if replaced:
                     continue
-            if tag in watch:
-                watched[watch[tag]] = "yes" if tag == 0x7FE00010 else _text(data[value_pos:value_end])
-            if tag & 0x10000:  # an odd group: private (PS3.5 7.8)
-                if run >= 0:
-                    out.append(view[run:offset])
-                    run = -1
-                if options.retain_safe_private:
-                    if private and private[-1][0] >> 16 != tag >> 16:
-                        out.extend(self._safe_private(private))
-                        private = []
-                    private.append((tag, vr_code, length, offset, value_pos, value_end))
+            if vr_code is RUN:  # elements copied as they are, found so by element_runs
+                out.append(view[offset:value_end])
+                continue
+            if top and tag in WATCHED:
+                watched[WATCHED[tag]] = "yes" if tag == 0x7FE00010 else _text(self.data[value_pos:value_end])
+            if tag & 0x10000:  # an odd group: private (PS3.5 7.8), listed only with Retain Safe Private
+                if private and private[-1][0] >> 16 != tag >> 16:
+                    out.extend(self._safe_private(private))
+                    private = []
+                private.append((tag, vr_code, length, offset, value_pos, value_end))
                 continue
             if private:
                 out.extend(self._safe_private(private))
@@ -200,17 +204,13 @@ class EncodedDeidentifier:
             if decision is None or decision[0] != vr_code:
                 decision = decisions[tag] = (vr_code, *self._decide(tag, vr_code, mode))
             action = decision[1]
-            if action == "R":  # kept as it is: part of the run
-                if run < 0:
-                    run = offset
+            if action == "R":  # kept as it is; from the next file on, part of a run
+                out.append(view[offset:value_end])
+                if not top or (tag not in WATCHED and tag not in MARKED):
+                    copied[tag] = vr_code
                 continue
-            if run >= 0:
-                out.append(view[run:offset])
-                run = -1
             if action != "X":
                 out.append(self._apply(tag, decision[2], action, offset, value_pos, length, value_end, mode))
-        if run >= 0:
-            out.append(view[run : spans[-1][5]])
         if private:
             out.extend(self._safe_private(private))
         while mark < len(marks):

@@ -623,6 +623,94 @@ def element_spans(
     return spans, pos
 
 
+#: The VR code :func:`element_runs` gives a run of elements copied as they are.
+RUN = b"run"
+_ABSENT = object()
+
+
+def element_runs(
+    source: Source,
+    pos: int,
+    end: int | None,
+    implicit: bool,
+    copied: dict,
+    boundaries: tuple[int, ...] = (),
+    drop_private: bool = False,
+) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
+    """:func:`element_spans` for a rewrite that copies most elements unchanged: an element whose tag is in
+    `copied` with the same VR code (None in implicit VR) is not listed by itself; each unbroken stretch of
+    them is one entry (its first tag, :data:`RUN`, its start, its start, 0, its end). A run ends before the
+    first element at or after each tag of `boundaries` (sorted: where the caller inserts elements of its
+    own), and at an element listed. With `drop_private`, elements of odd groups (PS3.5 7.8) are left out:
+    neither listed nor copied.
+    """
+    data = source.data
+    size = len(data) if end is None else min(end, len(data))
+    u32 = _U32_LE.unpack_from
+    get = copied.get
+    listed = []
+    append = listed.append
+    run_start = run_tag = -1
+    bound = 0
+    next_bound = boundaries[0] if boundaries else 1 << 32
+    head = _IMPLICIT_LE_HEAD.unpack_from if implicit else _EXPLICIT_LE_HEAD.unpack_from
+    header_size = _HEADER_SIZE.get
+    while pos + 8 <= size:
+        if implicit:
+            group, elem, length = head(data, pos)
+            vr = None
+            value_pos = pos + 8
+        else:
+            group, elem, vr, length = head(data, pos)
+        tag = (group << 16) | elem
+        if group == _ITEM_GROUP:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+            if tag == ITEM_DELIMITER:
+                return listed, pos + 8
+            raise Unwalkable("an item where an element belongs")
+        if not implicit:
+            hsize = header_size(vr)
+            if hsize == 12:
+                if pos + 12 > size:
+                    raise EndOfData("truncated")
+                length = u32(data, pos + 8)[0]
+                value_pos = pos + 12
+            elif hsize == 8:
+                value_pos = pos + 8
+            else:
+                raise Unwalkable("not explicit VR")
+        if length == UNDEFINED_LENGTH:
+            value_end = skip_sequence(source, value_pos, True, implicit)
+        else:
+            value_end = value_pos + length
+            if value_end > size:
+                raise EndOfData("truncated")
+        if tag >= next_bound:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+            while tag >= next_bound:
+                bound += 1
+                next_bound = boundaries[bound] if bound < len(boundaries) else 1 << 32
+        if drop_private and group & 1:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+        elif get(tag, _ABSENT) == vr:
+            if run_start < 0:
+                run_start, run_tag = pos, tag
+        else:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+            append((tag, vr, pos, value_pos, length, value_end))
+        pos = value_end
+    if run_start >= 0:
+        append((run_tag, RUN, run_start, run_start, 0, pos))
+    return listed, pos
+
+
 def elements_in(data: bytes, implicit: bool, little: bool):
     """(tag, VR or None, value) of each element of `data`: elements encoded one after
     another (those of an index header, joined)."""
