@@ -50,3 +50,23 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert main(["anonymize", *argv, "--serial"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and message in err[0] and "Traceback" not in "".join(err)
+
+
+def test_many_files_in_worker_processes_keep_one_series(tmp_path):
+    """More files than one chunk: spread over forked workers (where the test process has no threads), every
+    copy still in one new study and series, each its own new SOP Instance UID."""
+    from pydicom.data import get_testdata_file
+
+    source = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    (tmp_path / "src").mkdir()
+    for index in range(120):
+        source.SOPInstanceUID = source.file_meta.MediaStorageSOPInstanceUID = f"1.2.826.0.1.3680043.8.498.99.{index + 1}"
+        source.save_as(tmp_path / "src" / f"ct{index}.dcm")
+    assert main(["anonymize", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--key", str(tmp_path / "k")]) == 0
+    copies = list((tmp_path / "out").rglob("*.dcm"))
+    assert len(copies) == 120 and len({p.parent for p in copies}) == 1
+    assert len({p.name for p in copies}) == 120
+    assert len(pydicom.uid.UID(pydicom.dcmread(copies[0]).SOPInstanceUID)) <= 64
+    import json
+
+    assert len(json.loads((tmp_path / "k").read_text())["uids"]) >= 120 + 3  # instances, study, series, frame of reference

@@ -67,11 +67,10 @@ def add_parser(sub) -> None:
         "compressed images are then written uncompressed",
     )
     p.add_argument(
-        "--parallel",
+        "--serial",
         action="store_true",
-        help="spread the files over worker processes (measured slower on a busy 2-core machine; see benchmarks/RESULTS.md)",
+        help="work in this process only (by default, on Linux with several cores, the files are spread over forked workers)",
     )
-    p.add_argument("--serial", action="store_true", help="work in this process only (the default)")
     p.set_defaults(run=run_anonymize)
 
 
@@ -95,7 +94,7 @@ def run_anonymize(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ViewerError(f"--blackout: {exc}") from None
     key = DeidentificationKey.load_or_create(args.key) if args.key else DeidentificationKey()
-    result = deidentify_files(args.inputs, args.output, options, key, rectangles, parallel=args.parallel and not args.serial)
+    result = deidentify_files(args.inputs, args.output, options, key, rectangles, parallel=False if args.serial else "fork")
     if args.key:
         key.save(args.key)
     for problem in result.problems:

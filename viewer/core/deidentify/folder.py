@@ -30,7 +30,9 @@ from viewer.core.runtime.tasks import CancelToken, rare_garbage_collection
 
 #: PS3.4 F.4: the Media Storage Directory SOP Class: a DICOMDIR indexes files, it is no instance to copy.
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
-CHUNK = 24
+CHUNK = 50
+#: (options, salt, bytes path) -> (Deidentifier, EncodedDeidentifier or None): the current run's, per process.
+_REWRITERS: dict = {}
 
 
 @dataclass
@@ -196,14 +198,24 @@ def _name(uid) -> str:
 def deidentify_chunk(
     paths: list[str], output: str, options: dict, salt: bytes, rectangles: list[tuple[int, int, int, int]], on_bytes: bool = True
 ) -> tuple[list[tuple[str, str | None, str | None, bool]], dict[str, str]]:
-    """In a worker process: files -> [(path, written copy or None, problem or burned-in reason, blacked out)], new UIDs."""
-    deidentifier = Deidentifier(DeidentifyOptions(**options), DeidentificationKey(salt))
-    encoded = EncodedDeidentifier(deidentifier) if on_bytes else None
+    """In a worker process: files -> [(path, written copy or None, problem or burned-in reason, blacked out)], new UIDs.
+
+    The de-identifier is kept between chunks of a run (:data:`_REWRITERS`): what the bytes path learns on the
+    first files (which elements it copies as they are) serves the rest.
+    """
+    cache_key = (tuple(sorted(options.items())), salt, on_bytes)
+    made = _REWRITERS.get(cache_key)
+    if made is None:
+        _REWRITERS.clear()  # another run's
+        deidentifier = Deidentifier(DeidentifyOptions(**options), DeidentificationKey(salt))
+        made = _REWRITERS[cache_key] = (deidentifier, EncodedDeidentifier(deidentifier) if on_bytes else None)
+    deidentifier, encoded = made
     boxes = [Rectangle(*r) for r in rectangles]
     folder = OutputFolder(output)
     with rare_garbage_collection():  # element spans are many small tuples, all garbage by the next file
         results = _each_file(paths, folder, deidentifier, boxes, encoded)
-    return results, deidentifier.key.uids
+    new_uids, deidentifier.key.uids = deidentifier.key.uids, {}  # each chunk answers with the UIDs it replaced
+    return results, new_uids
 
 
 def _each_file(paths, folder, deidentifier, boxes, encoded) -> list:
@@ -228,15 +240,16 @@ def deidentify_files(
     *,
     cancel: CancelToken | None = None,
     progress: Callable[[int, int], None] | None = None,
-    parallel: bool = False,
+    parallel: bool | str = False,
     on_bytes: bool = True,
 ) -> RunResult:
     """De-identify every file of `inputs` (files and folders) into `output`; see the module docstring.
 
     `key` gathers the UIDs replaced (save it to map them the same way next time). `progress(done, total)`
     is called after each chunk; `cancel` stops between chunks (the files written so far stay). `parallel`
-    spreads the chunks over the worker processes; off by default, as it measured slower than one process
-    for CT_small-sized files on a busy 2-core machine (benchmarks/bench_deidentify.py).
+    spreads the chunks over worker processes: True, the shared pool (:mod:`viewer.core.runtime.processes`;
+    it takes most of a second to start); "fork", a pool of forked workers for this run only (headless
+    commands: a process with no threads). Off by default: see benchmarks/RESULTS.md.
     """
     options = options or DeidentifyOptions()
     key = key or DeidentificationKey()
@@ -266,18 +279,31 @@ def deidentify_files(
         if progress is not None:
             progress(done, len(files))
 
-    pool = None
     if parallel and len(chunks) > 1:
-        from viewer.core.runtime.processes import process_pool
+        from viewer.core.runtime import processes
 
-        pool = process_pool()
-    if pool is None:
-        for chunk in chunks:
-            if cancel is not None and cancel.cancelled:
-                result.cancelled = True
-                break
-            take(deidentify_chunk(chunk, *arguments))
-        return result
+        if parallel == "fork":
+            forked = processes.fork_pool()
+            if forked is not None:
+                with forked:
+                    _spread(forked, chunks, arguments, take, cancel, result, len(files), lambda: done)
+                return result
+        else:
+            pool = processes.process_pool()
+            if pool is not None:
+                _spread(pool, chunks, arguments, take, cancel, result, len(files), lambda: done)
+                return result
+    for chunk in chunks:
+        if cancel is not None and cancel.cancelled:
+            result.cancelled = True
+            break
+        take(deidentify_chunk(chunk, *arguments))
+    _REWRITERS.clear()  # the salt is the run's secret: not kept past it
+    return result
+
+
+def _spread(pool, chunks, arguments, take, cancel, result, total, done) -> None:
+    """The chunks over the pool's workers, a few ahead of the answers; cancel stops handing them out."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     pending = set()
@@ -294,9 +320,8 @@ def deidentify_files(
         finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
         for future in finished:
             take(future.result())
-    if cancel is not None and cancel.cancelled and done < len(files):
+    if cancel is not None and cancel.cancelled and done() < total:
         result.cancelled = True
-    return result
 
 
 def _workers() -> int:
