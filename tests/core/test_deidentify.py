@@ -346,3 +346,15 @@ def test_cancel_stops_between_chunks(tmp_path):
     seen = []
     result = deidentify_files([tmp_path / "src"], tmp_path / "out", cancel=token, progress=lambda done, total: seen.append((done, total)))
     assert result.cancelled and not result.written and not seen
+
+
+def test_pseudonym_the_same_whether_values_were_decoded_or_not(tmp_path):
+    """A dataset read from a file (values still raw) and the same one with its Cyrillic name decoded give the
+    patient one pseudonym: the bytes path and the send hook must agree."""
+    path = write_corpus(tmp_path / "src")[0]
+    deidentifier = Deidentifier(DeidentifyOptions(retain_modified_dates=True), DeidentificationKey(b"k" * 32))
+    raw = deidentifier(pydicom.dcmread(path))
+    decoded_source = pydicom.dcmread(path)
+    assert str(decoded_source.PatientName).startswith("Иванов")
+    decoded = deidentifier(decoded_source)
+    assert (raw.PatientID, raw.StudyDate) == (decoded.PatientID, decoded.StudyDate)

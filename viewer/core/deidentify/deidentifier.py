@@ -289,8 +289,11 @@ def _text(ds: Dataset, tag: int) -> str:
     if elem is None:
         return ""
     value = elem.value
-    if isinstance(value, bytes):
-        return value.decode("latin-1").strip(" \0")
+    # The bytes as stored where there are any (a raw element, a name read from a file), so that the patient's
+    # pseudonym and date shift are the same whether or not pydicom decoded the value (encoded.py reads bytes).
+    raw = value if isinstance(value, bytes) else getattr(value, "original_string", None)
+    if isinstance(raw, bytes):
+        return raw.decode("latin-1").strip(" \0")
     return str(value or "")
 
 
