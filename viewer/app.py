@@ -13,7 +13,7 @@ import sys
 from viewer import __version__
 
 #: Headless commands (viewer.cli); kept here so the window path never imports it.
-COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get", "send", "media")
+COMMANDS = ("export", "dump", "index", "measure", "report", "extract", "echo", "find", "get", "send", "media", "anonymize")
 EXIT_INPUT = 2
 
 EPILOG = """\
@@ -43,6 +43,8 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   send NODE PATH... [--json] [--patient-id ID] [--issuer I] [--patient-name N] [--accession A]
         C-STORE files, folders or media, each in its stored syntax (lossless transcode if refused)
   media PATH... -o DIR [--deidentify] [--replace]   a folder to burn or copy to USB: DICOM files and a DICOMDIR
+  anonymize INPUT... -o OUTDIR [--keep-dates|--shift-days N] [--keep-uids] [--patient-id ID --patient-name NAME]
+        de-identified copies (PS3.15 Basic Profile and options), new UIDs consistent across the run
 
 mouse in the image: left drag = window (right/left: width, down/up: level),
   middle drag = pan, right drag = zoom, wheel = next/previous image,

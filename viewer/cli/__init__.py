@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from viewer.cli import documents, dump, export, index, measure, media, network, send
+from viewer.cli import anonymize, documents, dump, export, index, measure, media, network, send
 from viewer.cli.common import EXIT_INPUT, EXIT_OK
 from viewer.core.dicom.io import ViewerError
 
 #: The command families, in the order ``--help`` lists them.
-COMMAND_MODULES = (export, dump, index, measure, documents, network, send, media)
+COMMAND_MODULES = (export, dump, index, measure, documents, network, send, media, anonymize)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,7 +112,16 @@ class MainWindow(QMainWindow):
         self.media_watcher = contents.MediaWatcher(self, self.settings, self.settings_store)  # offers media inserted now
         self.central.show_contents(self.viewports, self.media_watcher.bar)
         self.settings_controller = SettingsController(self)
-        from viewer.ui import export_actions, layouts, measure_tools, media_writer, presentation_layer, report_view, send_dialog
+        from viewer.ui import (
+            deidentify_dialog,
+            export_actions,
+            layouts,
+            measure_tools,
+            media_writer,
+            presentation_layer,
+            report_view,
+            send_dialog,
+        )
 
         layouts.install(self)  # the layout chooser, hanging, compare with prior
         presentation_layer.install(self)  # presentation states (#16)
@@ -121,6 +130,7 @@ class MainWindow(QMainWindow):
         export_actions.install(self)  # File > Export, the right-click menus, the clipboard (#17)
         send_dialog.install(self)  # File > Send to... (#17)
         media_writer.install(self)  # File > Write media (CD/DVD/USB folder) (#17)
+        deidentify_dialog.install(self)  # File > De-identify... and the browser's right-click menu (#17)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says

@@ -15,7 +15,8 @@ module; none reads an element header itself:
   :func:`skip_item` step over values of undefined length;
 - :func:`read_file_meta` reads the File Meta Information (PS3.10 7.1);
 - :func:`keep_top_level` is the indexing hot loop: one pass over the top
-  level keeping the elements wanted, as encoded.
+  level keeping the elements wanted, as encoded; :func:`element_spans` the
+  rewriting one (de-identification): every element's place, in one pass.
 
 :mod:`viewer.core.dicom.structure` answers questions about a file's
 structure with these walks (where native pixel data lies, which element
@@ -63,6 +64,7 @@ _TAG_LE, _TAG_BE = struct.Struct("<HH"), struct.Struct(">HH")
 _U16_LE, _U16_BE = struct.Struct("<H"), struct.Struct(">H")
 _U32_LE, _U32_BE = struct.Struct("<L"), struct.Struct(">L")
 _EXPLICIT_LE_HEAD = struct.Struct("<HH2sH")  # group, element, VR, 16-bit length
+_IMPLICIT_LE_HEAD = struct.Struct("<HHL")  # group, element, 32-bit length
 #: Element header size by VR in explicit VR (PS3.5 7.1.2); a code missing here is no VR.
 _HEADER_SIZE = {vr: 12 if vr in LONG_LENGTH_VRS else 8 for vr in KNOWN_VRS}
 _LONG_VR_CODES = {(v[0] << 8) | v[1] for v in LONG_LENGTH_VRS}
@@ -553,6 +555,160 @@ def _keep_explicit_le(source: Source, pos: int, keep: dict, tags: frozenset[int]
                 size = len(data)
             keep[tag] = data[pos:end]
         pos = value_pos + length
+
+
+def element_spans(
+    source: Source, pos: int, end: int | None, implicit: bool
+) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
+    """The elements of one little endian dataset in memory, in one pass: a list of (tag, VR code or None,
+    where the element starts, where its value starts, its length as encoded, where it ends), and where
+    the dataset ended: `end` (None: the data's end), or just after an (FFFE,E00D) *Item Delimitation Item*.
+
+    The hot loop of rewriting whole files (de-identification): one unpack per header, no generator. A
+    value of undefined length (a sequence, encapsulated pixel data) ends after its delimiter
+    (:func:`skip_sequence`). Raises :class:`EndOfData` for a value running past the data,
+    :class:`Unwalkable` for an unknown VR code or an item tag where an element belongs.
+    """
+    data = source.data
+    size = len(data) if end is None else min(end, len(data))
+    u32 = _U32_LE.unpack_from
+    spans = []
+    append = spans.append
+    if implicit:
+        head = _IMPLICIT_LE_HEAD.unpack_from
+        while pos + 8 <= size:
+            group, elem, length = head(data, pos)
+            tag = (group << 16) | elem
+            value_pos = pos + 8
+            if group == _ITEM_GROUP:
+                if tag == ITEM_DELIMITER:
+                    return spans, value_pos
+                raise Unwalkable("an item where an element belongs")
+            if length == UNDEFINED_LENGTH:
+                value_end = skip_sequence(source, value_pos, True, True)
+            else:
+                value_end = value_pos + length
+                if value_end > size:
+                    raise EndOfData("truncated")
+            append((tag, None, pos, value_pos, length, value_end))
+            pos = value_end
+        return spans, pos
+    head = _EXPLICIT_LE_HEAD.unpack_from
+    header_size = _HEADER_SIZE.get
+    while pos + 8 <= size:
+        group, elem, vr, length = head(data, pos)
+        tag = (group << 16) | elem
+        if group == _ITEM_GROUP:
+            if tag == ITEM_DELIMITER:
+                return spans, pos + 8
+            raise Unwalkable("an item where an element belongs")
+        hsize = header_size(vr)
+        if hsize == 12:
+            if pos + 12 > size:
+                raise EndOfData("truncated")
+            length = u32(data, pos + 8)[0]
+            value_pos = pos + 12
+        elif hsize == 8:
+            value_pos = pos + 8
+        else:
+            raise Unwalkable("not explicit VR")
+        if length == UNDEFINED_LENGTH:
+            value_end = skip_sequence(source, value_pos, True, False)
+        else:
+            value_end = value_pos + length
+            if value_end > size:
+                raise EndOfData("truncated")
+        append((tag, vr, pos, value_pos, length, value_end))
+        pos = value_end
+    return spans, pos
+
+
+#: The VR code :func:`element_runs` gives a run of elements copied as they are.
+RUN = b"run"
+_ABSENT = object()
+
+
+def element_runs(
+    source: Source,
+    pos: int,
+    end: int | None,
+    implicit: bool,
+    copied: dict,
+    boundaries: tuple[int, ...] = (),
+    drop_private: bool = False,
+) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
+    """:func:`element_spans` for a rewrite that copies most elements unchanged: an element whose tag is in
+    `copied` with the same VR code (None in implicit VR) is not listed by itself; each unbroken stretch of
+    them is one entry (its first tag, :data:`RUN`, its start, its start, 0, its end). A run ends before the
+    first element at or after each tag of `boundaries` (sorted: where the caller inserts elements of its
+    own), and at an element listed. With `drop_private`, elements of odd groups (PS3.5 7.8) are left out:
+    neither listed nor copied.
+    """
+    data = source.data
+    size = len(data) if end is None else min(end, len(data))
+    u32 = _U32_LE.unpack_from
+    get = copied.get
+    listed = []
+    append = listed.append
+    run_start = run_tag = -1
+    bound = 0
+    next_bound = boundaries[0] if boundaries else 1 << 32
+    head = _IMPLICIT_LE_HEAD.unpack_from if implicit else _EXPLICIT_LE_HEAD.unpack_from
+    header_size = _HEADER_SIZE.get
+    while pos + 8 <= size:
+        if implicit:
+            group, elem, length = head(data, pos)
+            vr = None
+            value_pos = pos + 8
+        else:
+            group, elem, vr, length = head(data, pos)
+        tag = (group << 16) | elem
+        if group == _ITEM_GROUP:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+            if tag == ITEM_DELIMITER:
+                return listed, pos + 8
+            raise Unwalkable("an item where an element belongs")
+        if not implicit:
+            hsize = header_size(vr)
+            if hsize == 12:
+                if pos + 12 > size:
+                    raise EndOfData("truncated")
+                length = u32(data, pos + 8)[0]
+                value_pos = pos + 12
+            elif hsize == 8:
+                value_pos = pos + 8
+            else:
+                raise Unwalkable("not explicit VR")
+        if length == UNDEFINED_LENGTH:
+            value_end = skip_sequence(source, value_pos, True, implicit)
+        else:
+            value_end = value_pos + length
+            if value_end > size:
+                raise EndOfData("truncated")
+        if tag >= next_bound:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+            while tag >= next_bound:
+                bound += 1
+                next_bound = boundaries[bound] if bound < len(boundaries) else 1 << 32
+        if drop_private and group & 1:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+        elif get(tag, _ABSENT) == vr:
+            if run_start < 0:
+                run_start, run_tag = pos, tag
+        else:
+            if run_start >= 0:
+                append((run_tag, RUN, run_start, run_start, 0, pos))
+                run_start = -1
+            append((tag, vr, pos, value_pos, length, value_end))
+        pos = value_end
+    if run_start >= 0:
+        append((run_tag, RUN, run_start, run_start, 0, pos))
+    return listed, pos
 
 
 def elements_in(data: bytes, implicit: bool, little: bool):

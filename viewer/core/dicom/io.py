@@ -259,14 +259,14 @@ def _starts_like_bare_dataset(head: bytes) -> bool:
     return len(head) >= 8 and head[:2] in (b"\x08\x00", b"\x00\x08")
 
 
+def read_dataset(path: str | os.PathLike[str]) -> FileDataset:
+    """Read a whole file, whatever it holds (image, report, document); raises :class:`ViewerError`."""
+    return _read(Path(path), stop_before_pixels=False)
+
+
 def read_header(path: str | os.PathLike[str]) -> FileDataset:
     """Read everything but the pixel data; raises :class:`ViewerError`."""
     return _read(Path(path), stop_before_pixels=True)
-
-
-def read_dataset(path: str | os.PathLike[str]) -> FileDataset:
-    """Read a whole file, pixel data included, whatever it holds; raises :class:`ViewerError`."""
-    return _read(Path(path), stop_before_pixels=False)
 
 
 def read_image_dataset(path: str | os.PathLike[str]) -> FileDataset:

@@ -111,6 +111,30 @@ def start_pool_ahead() -> None:
         pool.submit(os.getpid)  # any task starts a worker, and the forkserver with it
 
 
+def fork_pool(workers: int | None = None) -> ProcessPoolExecutor | None:
+    """A pool of forked workers for a headless command, which the caller shuts down; None where it cannot be.
+
+    Only for a process with no threads of its own (a command run from the terminal): there 'fork' is safe,
+    and the workers start in milliseconds, where the shared pool's forkserver and preloads take most of a
+    second. None on one core and where fork is not offered (Windows; macOS, where fork is unsafe).
+    """
+    cores = os.cpu_count() or 1
+    if cores < 2 or not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers or min(cores, 4), mp_context=multiprocessing.get_context("fork"), initializer=_forked_worker_started
+    )
+
+
+def _forked_worker_started() -> None:
+    """In a :func:`fork_pool` worker: Ctrl+C is the command's to handle; end when the command ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+
+
 def worker_count() -> int:
     return min(os.cpu_count() or 1, 4)
 

@@ -1,0 +1,119 @@
+"""De-identify N CT files (copies of pydicom's CT_small.dcm, one series): whole processes, same files, same run.
+
+Ours: ``python -m viewer anonymize IN -o OUT`` (Basic Profile). Peers: gdcm's ``gdcmanon -e`` (PS3.15 E.1
+Basic Profile, attributes encrypted into Encrypted Attributes Sequence with a throw-away certificate), and
+the pydicom-based ``dicognito`` and pydicom/deid's ``deid identifiers --action all``, each skipped with a
+note when missing (install them with ``pip install deid dicognito``: benchmark peers only, not dependencies).
+Reports files/s and ratios; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_deidentify.py [--files 5000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = Path(os.environ.get("DICOM_VIEWER_BENCH_DATA", "/tmp/dicom-viewer-bench"))
+
+
+def make_files(count: int) -> Path:
+    """`count` copies of CT_small.dcm, each its own SOP Instance UID and Instance Number (made once)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    folder = DATA / f"deid-ct-{count}"
+    if folder.is_dir() and len(list(folder.iterdir())) == count:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for index in range(count):
+        uid = f"1.2.826.0.1.3680043.8.498.555.{index + 1}"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = uid
+        ds.InstanceNumber = index + 1
+        ds.save_as(folder / f"ct{index:05d}.dcm")
+    return folder
+
+
+def peers(venv_bin: Path, work: Path) -> dict[str, list[str] | None]:
+    """name -> command with {src} and {out}, or None when the tool is missing."""
+    commands: dict[str, list[str] | None] = {
+        "ours (python -m viewer anonymize)": [sys.executable, "-m", "viewer", "anonymize", "{src}", "-o", "{out}"]
+    }
+    gdcmanon, openssl = shutil.which("gdcmanon"), shutil.which("openssl")
+    if gdcmanon and openssl:
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=bench", "-days", "1"]
+            + ["-keyout", str(work / "key.pem"), "-out", str(work / "cert.pem")],
+            check=True,
+            capture_output=True,
+        )
+        commands["gdcmanon -e"] = [gdcmanon, "-e", "-c", str(work / "cert.pem"), "--continue", "-i", "{src}", "-o", "{out}"]
+    else:
+        commands["gdcmanon -e"] = None
+    python = venv_bin / "python"
+    has = lambda module: subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0  # noqa: E731
+    commands["dicognito"] = [str(python), "-m", "dicognito", "--quiet", "-o", "{out}", "{src}"] if has("dicognito") else None
+    deid = venv_bin / "deid"
+    commands["deid (pydicom/deid)"] = (
+        [str(deid), "-q", "-o", "{out}", "identifiers", "--input", "{src}", "--action", "all"] if deid.exists() else None
+    )
+    return commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--repeats", type=int, default=3, help="rounds for ours and gdcmanon (best kept); the slow peers run once")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out the pydicom-based peers (minutes for 5,000 files)")
+    args = parser.parse_args(argv)
+    src = make_files(args.files)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    results: dict[str, float | None] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-deid-") as tmp:
+        work = Path(tmp)
+        for name, command in peers(Path(sys.executable).parent, work).items():
+            if args.skip_slow and not name.startswith(("ours", "gdcm")):
+                continue
+            if command is None:
+                results[name] = None
+                print(f"{name}: skipped (not installed)")
+                continue
+            best = None
+            # The pydicom-based peers take minutes for 5,000 files: one round each.
+            for repeat in range(args.repeats if name.startswith(("ours", "gdcm")) else 1):
+                out = work / f"out-{len(results)}-{repeat}"
+                out.mkdir()
+                argv_ = [a.format(src=src, out=out) for a in command]
+                start = time.perf_counter()
+                done = subprocess.run(argv_, env=env, capture_output=True, cwd=work)
+                seconds = time.perf_counter() - start
+                written = sum(1 for p in out.rglob("*") if p.is_file())
+                if done.returncode != 0 or written < args.files:
+                    print(f"{name}: exit {done.returncode}, {written} files written: {done.stderr.decode(errors='replace')[-300:]}")
+                best = seconds if best is None else min(best, seconds)
+                shutil.rmtree(out, ignore_errors=True)
+            results[name] = args.files / best
+            print(f"{name}: {best:.2f} s, {results[name]:.0f} files/s")
+    ours = results["ours (python -m viewer anonymize)"]
+    print(f"\nDe-identify {args.files} CT files (CT_small.dcm copies), whole processes, {os.cpu_count()} cores:")
+    print("| tool | files/s | ours / tool |\n|---|---:|---:|")
+    for name, rate in results.items():
+        if rate is None:
+            print(f"| {name} | skipped | |")
+        else:
+            print(f"| {name} | {rate:.0f} | {ours / rate:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
