@@ -40,7 +40,7 @@ commands (run 'dicom-viewer COMMAND --help' for details):
   find NODE [--level study|series] [-k KEY[=VALUE] ...] [--json]
         KEY: a keyword or gggg,eeee; without =VALUE, a key to return (as findscu)
   get NODE --study UID [--series UID] [-o DIR] [--move]
-  send NODE PATH... [--json] [--patient-id ID] [--issuer I] [--patient-name N] [--accession A]
+  send NODE PATH... [--json] [--deidentify [--key FILE]] [--patient-id ID] [--issuer I] [--patient-name N] [--accession A]
         C-STORE files, folders or media, each in its stored syntax (lossless transcode if refused)
   media PATH... -o DIR [--deidentify] [--replace]   a folder to burn or copy to USB: DICOM files and a DICOMDIR
   anonymize INPUT... -o OUTDIR [--keep-dates|--shift-days N] [--keep-uids] [--patient-id ID --patient-name NAME]

@@ -428,3 +428,31 @@ def test_files_written_again_are_no_less_conformant_than_their_sources(media, so
             assert errors(written[ds.SOPInstanceUID]) <= errors(source), source.name
             checked += 1
     assert checked == 4  # big endian, implicit VR, JPEG Baseline, JPEG 2000
+
+
+def test_de_identified_media_hold_no_identifier_of_the_sources_in_files_or_dicomdir(tmp_path, capsys):
+    """``media --deidentify``: the Basic Profile's copies (viewer.core.deidentify) written, and the DICOMDIR's
+    records made from them: the source patient's name and ID appear in no byte of the media; sources unchanged."""
+    from viewer.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        shutil.copy(sample_path(name), folder / name)
+    before = _digests(list(folder.iterdir()))
+    identifiers = []
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        identifiers += [str(ds.PatientName).encode(), str(ds.PatientID).encode(), str(ds.SOPInstanceUID).encode()]
+    assert main(["media", str(folder), "-o", str(tmp_path / "cd"), "--deidentify"]) == 0
+    written = [p for p in (tmp_path / "cd").rglob("*") if p.is_file()]
+    assert len(written) == 3  # two instances and the DICOMDIR
+    for path in written:
+        data = path.read_bytes()
+        assert not any(identifier in data for identifier in identifiers if identifier), path
+    for path in written:
+        if path.name != "DICOMDIR":
+            assert pydicom.dcmread(path, stop_before_pixels=True).PatientIdentityRemoved == "YES"
+    found = open_paths([tmp_path / "cd"])
+    assert sum(len(s.instances) for s in found.series) == 2 and not found.problems
+    assert _digests(list(folder.iterdir())) == before

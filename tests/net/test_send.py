@@ -502,3 +502,50 @@ def test_a_real_pacs_that_stops_answering_mid_send_loses_nothing(refusing_orthan
     assert result.associations_lost == 1
     for path, fate in zip(files, result.fates):
         assert dataset_bytes(orthanc_file(refusing_orthanc, fate.sop_instance_uid)) == dataset_bytes(path.read_bytes())
+
+
+def test_de_identified_copies_are_sent_with_the_same_new_uids_again(tmp_path, capsys, monkeypatch):
+    """``send --deidentify --key K``: what arrives is the PS3.15 Basic Profile's copy (no name, ID or UID of
+    the source), the files never change, and a second send with the same key gives the same new UIDs, so the
+    receiving PACS holds the study once; reconciliation applies after it."""
+    from viewer.cli import main
+
+    monkeypatch.setenv("DICOM_VIEWER_CONFIG", str(tmp_path / "config"))
+    study = generate_uid()
+    (tmp_path / "disc").mkdir()
+    files = [_copy("CT_small.dcm", tmp_path / "disc", f"D{i}.dcm", study, generate_uid()) for i in range(2)]
+    before = _hashes(files)
+    originals = [pydicom.dcmread(p) for p in files]
+    key = tmp_path / "key.json"
+    received = []
+    for run in range(2):
+        scp = DroppingSCP(tmp_path / f"received{run}", drops=[])
+        try:
+            node = f"FAKE@127.0.0.1:{scp.port}"
+            args = ["send", node, str(tmp_path / "disc"), "--deidentify", "--key", str(key), "--aet", VIEWER_AET]
+            assert main(args + (["--patient-name", "STUDY^BOARD"] if run else [])) == 0, capsys.readouterr().err
+        finally:
+            scp.stop()
+        received.append(sorted((pydicom.dcmread(p) for p in scp.writer.written), key=lambda ds: ds.SOPInstanceUID))
+    assert key.exists() and _hashes(files) == before
+    first, second = received
+    assert len(first) == len(second) == 2
+    for ds in first:
+        assert ds.PatientIdentityRemoved == "YES" and ds.DeidentificationMethodCodeSequence
+        for original in originals:
+            assert ds.SOPInstanceUID != original.SOPInstanceUID and ds.StudyInstanceUID != original.StudyInstanceUID
+            assert str(ds.PatientName) != str(original.PatientName) and ds.PatientID != original.PatientID
+        texts = [str(e.value) for e in ds.iterall() if e.VR in ("PN", "LO", "SH", "LT", "ST")]
+        assert not any(str(originals[0].PatientName) in t or originals[0].PatientID in t for t in texts if t)
+    assert [ds.SOPInstanceUID for ds in first] == [ds.SOPInstanceUID for ds in second]  # the key: the same new UIDs
+    assert {ds.StudyInstanceUID for ds in first} == {ds.StudyInstanceUID for ds in second}
+    assert all(str(ds.PatientName) == "STUDY^BOARD" for ds in second)  # reconciled after de-identification
+
+
+def test_a_key_without_deidentify_is_refused_in_one_line(tmp_path, capsys):
+    from viewer.cli import main
+
+    path = _copy("CT_small.dcm", tmp_path, "k.dcm", generate_uid(), generate_uid())
+    assert main(["send", "FAKE@127.0.0.1:9", str(path), "--key", str(tmp_path / "k.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--deidentify" in err

@@ -137,3 +137,36 @@ def test_reconciliation_is_offered_for_one_patient_only(main_window, open_in, qt
     qtbot.addWidget(dialog)
     assert len(dialog.instances) == 2 and not dialog.reconcile_box.isEnabled()
     assert "2 patients" in dialog.reconcile_box.title()
+
+
+def test_the_dialog_sends_de_identified_copies_and_a_retry_keeps_their_new_uids(main_window, open_in, qtbot, tmp_path):
+    from viewer.ui.send_dialog import open_send_dialog
+
+    paths = _ct_series(tmp_path / "disc", count=3)
+    originals = {str(pydicom.dcmread(p).SOPInstanceUID) for p in paths}
+    open_in(main_window, [str(tmp_path / "disc")])
+    scp = DroppingSCP(tmp_path / "received", drops=[2], accept_after=1)  # the 2nd C-STORE dropped, then gone
+    port = scp.port
+    save_network_settings([scp.node()], LocalAE("VIEWERTEST"))
+    try:
+        dialog = open_send_dialog(main_window)
+        qtbot.addWidget(dialog)
+        dialog.deidentify_box.setChecked(True)
+        dialog.send_button.click()
+        assert not dialog.deidentify_box.isEnabled()  # not changed in the middle of a run
+        qtbot.waitUntil(lambda: dialog.finished_runs == 1, timeout=30000)
+    finally:
+        scp.stop()
+    first = [pydicom.dcmread(p) for p in scp.writer.written]
+    scp = DroppingSCP(tmp_path / "received", drops=[], port=port)
+    try:
+        dialog.retry_button.click()
+        qtbot.waitUntil(lambda: dialog.finished_runs == 2, timeout=30000)
+    finally:
+        scp.stop()
+    received = first + [pydicom.dcmread(p) for p in scp.writer.written]
+    assert len(received) == 3 and dialog.deidentify_box.isEnabled()
+    assert all(ds.PatientIdentityRemoved == "YES" and ds.PatientID != "OUTSIDE-1" for ds in received)
+    assert not {str(ds.SOPInstanceUID) for ds in received} & originals
+    assert len({ds.StudyInstanceUID for ds in received}) == 1  # one de-identifier for the run and its retry
+    assert len({ds.PatientID for ds in received}) == 1

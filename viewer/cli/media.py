@@ -35,11 +35,9 @@ def add_parser(sub) -> None:
 
 
 def _deidentifier():
-    """The de-identification step of viewer.core.deidentify, or ViewerError when this build lacks it."""
-    try:
-        from viewer.core.deidentify import Deidentifier  # type: ignore[attr-defined]
-    except ImportError:
-        raise ViewerError("--deidentify: de-identification is not available in this build") from None
+    """The PS3.15 Basic Profile de-identification (viewer.core.deidentify), applied to each copy written."""
+    from viewer.core.deidentify.deidentifier import Deidentifier
+
     return Deidentifier()
 
 

@@ -27,6 +27,18 @@ def add_parser(sub) -> None:
     p.add_argument("--aet", metavar="TITLE", help="this app's AE title (default: the saved one, DICOMVIEWER)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds of inactivity before giving up")
     p.add_argument("--json", action="store_true", help="print a JSON summary with each instance's fate and status")
+    p.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="send de-identified copies (PS3.15 Basic Application Level Confidentiality Profile, as 'anonymize' "
+        "writes them: new UIDs, the patient as a pseudonym); reconciliation, if given, applies after it",
+    )
+    p.add_argument(
+        "--key",
+        metavar="FILE",
+        help="with --deidentify: the de-identification key (read when it exists, written after), so that sending "
+        "the same study again gives the same new UIDs and pseudonym",
+    )
     reconcile = p.add_argument_group("patient reconciliation (the copies sent change; the files never do)")
     reconcile.add_argument("--patient-id", metavar="ID", help="(0010,0020) Patient ID at the receiving site")
     reconcile.add_argument("--issuer", metavar="ISSUER", help="(0010,0021) Issuer of Patient ID")
@@ -58,12 +70,23 @@ def run_send(args: argparse.Namespace) -> int:
 
     from viewer.cli.network import _node_and_local
     from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
-    from viewer.core.net.send import FAILED, InstanceFate, send
+    from viewer.core.net.send import FAILED, InstanceFate, chained, send
     from viewer.core.runtime.wording import count
 
     node, local = _node_and_local(args)
     fields = PatientFields(args.patient_id, args.issuer, args.patient_name, args.accession)
-    prepare = reconciler(fields) if fields else None  # ViewerError (exit 2) before any association
+    if args.key and not args.deidentify:
+        raise ViewerError("--key is the de-identification key: give --deidentify too")
+    key = None
+    deidentify = None
+    if args.deidentify:
+        from viewer.core.deidentify.deidentifier import Deidentifier
+        from viewer.core.deidentify.key import DeidentificationKey
+
+        key = DeidentificationKey.load_or_create(args.key) if args.key else DeidentificationKey()
+        deidentify = Deidentifier(key=key)
+    # ViewerError (exit 2) before any association
+    prepare = chained(deidentify, reconciler(fields) if fields else None)
     instances, problems = found_instances(args.paths)
     if not instances and not problems:
         raise ViewerError(f"no DICOM instances found in {', '.join(args.paths)}")
@@ -80,6 +103,8 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"\r{p.done}/{p.total}", end="", file=sys.stderr, flush=True)
 
     result = send(node, local, files, prepare=prepare, progress=progress) if files else None
+    if key is not None and args.key:
+        key.save(args.key)  # the UIDs given out, kept for the next run
     fates = list(result.fates) if result else []
     fates += [InstanceFate(path, fate=FAILED, reason=f"not read: {reason}") for path, reason in problems]
     stored = sum(1 for f in fates if f.stored)

@@ -8,7 +8,7 @@ status bar says where and how many; files that could not be written go to the Pr
 each. A folder that already holds a DICOMDIR is only replaced after the user says so.
 
 Offered twice: in the File menu and in the browser's right-click menu; with the de-identification
-step installed (``viewer.core.deidentify``), a de-identified variant of each.
+step of ``viewer.core.deidentify`` (PS3.15 Basic Profile), a de-identified variant of each.
 """
 
 from __future__ import annotations
@@ -34,11 +34,9 @@ WRITE_DEIDENTIFIED_TEXT = "Write de-identified media (CD/DVD/USB folder)..."
 
 
 def _deidentifier():
-    """The de-identification step when this build has it (another part of #17), else None."""
-    try:
-        from viewer.core.deidentify import Deidentifier  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+    """The PS3.15 Basic Profile de-identification (viewer.core.deidentify), for the de-identified variant."""
+    from viewer.core.deidentify.deidentifier import Deidentifier
+
     return Deidentifier
 
 
@@ -89,11 +87,7 @@ class MediaWriter:
             return False
         prepare = None
         if deidentify:
-            factory = _deidentifier()
-            if factory is None:
-                status.showMessage("Write media: de-identification is not available in this build")
-                return False
-            prepare = factory()
+            prepare = _deidentifier()()
         existing = existing_media(Path(target)) if Path(target).is_dir() else []
         replace = bool(existing) and self.confirm_replace(Path(target), existing)
         if existing and not replace:
@@ -162,15 +156,11 @@ class MediaWriter:
 
 
 def install(window: MainWindow) -> MediaWriter:
-    """File > Write media... and the same in the browser's right-click menu (a de-identified variant too,
-    when de-identification is installed)."""
+    """File > Write media... and the same in the browser's right-click menu, each with a de-identified variant."""
     writer = MediaWriter(window)
     window.media_writer = writer
     file_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"), None)
-    entries = [(WRITE_TEXT, False)]
-    if _deidentifier() is not None:
-        entries.append((WRITE_DEIDENTIFIED_TEXT, True))
-    for text, deidentify in entries:
+    for text, deidentify in ((WRITE_TEXT, False), (WRITE_DEIDENTIFIED_TEXT, True)):
         menu_action = QAction(text, window)
         menu_action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
         if file_menu is not None:

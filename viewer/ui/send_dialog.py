@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
@@ -35,13 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.deidentify.deidentifier import Deidentifier
 from viewer.core.dicom.io import ViewerError
 from viewer.core.media.model import Instance, patient_key, text
 from viewer.core.net.association import AssociationLog
 from viewer.core.net.nodes import LocalAE, Node, load_network_settings, parse_node
 from viewer.core.net.outgoing import uid_name
 from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
-from viewer.core.net.send import InstanceFate, SendProgress, SendResult, send
+from viewer.core.net.send import InstanceFate, SendProgress, SendResult, chained, send
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 
@@ -106,6 +108,14 @@ class SendDialog(QDialog):
             self.field_edits["accession"].setEnabled(False)
             self.field_edits["accession"].setToolTip(f"An Accession Number is one study's; these are {len(studies)} studies")
 
+        self.deidentify_box = QCheckBox(
+            "De-identify before sending (PS3.15 Basic Profile: new UIDs, the patient as a pseudonym; the files never change)"
+        )
+        self.deidentify_box.setToolTip(
+            "The copies sent are de-identified as File > De-identify does with no option chosen; "
+            "a reconciliation above then sets the receiving site's patient on them"
+        )
+
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, max(1, len(instances)))
         self.progress_bar.setValue(0)
@@ -146,6 +156,7 @@ class SendDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.reconcile_box)
+        layout.addWidget(self.deidentify_box)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
@@ -182,7 +193,9 @@ class SendDialog(QDialog):
             fields = self.patient_fields()
             if fields and (problem := scope_problem(fields, *self.scope)):
                 raise ViewerError(problem)
-            self._prepare = reconciler(fields) if fields else None
+            # One de-identifier for the run: a retry of the failures gives them the same new UIDs.
+            deidentify = Deidentifier() if self.deidentify_box.isChecked() else None
+            self._prepare = chained(deidentify, reconciler(fields) if fields else None)
         except ViewerError as exc:
             self.status.setText(str(exc))
             return
@@ -209,6 +222,7 @@ class SendDialog(QDialog):
             button.setEnabled(enabled)
         self.node_box.setEnabled(False)
         self.reconcile_box.setEnabled(False)
+        self.deidentify_box.setEnabled(False)
 
         def progress(report: SendProgress) -> None:  # on the worker thread: only post
             self.runner.post(self._progress, SendProgress(report.done, report.total, replace(report.last)))
@@ -255,6 +269,7 @@ class SendDialog(QDialog):
         self.send_button.setEnabled(True)
         self.node_box.setEnabled(True)
         self.reconcile_box.setEnabled(self.reconcilable)
+        self.deidentify_box.setEnabled(True)
         self.retry_button.setEnabled(self.result is not None and bool(self.result.failures()))
         self._refresh_log()
 

@@ -129,6 +129,21 @@ class Refusal(ViewerError):
     """The instance cannot go to this node: no accepted context it may be sent in."""
 
 
+def chained(*steps: Callable[[Dataset], Dataset] | None) -> Callable[[Dataset], Dataset] | None:
+    """One ``prepare`` hook for :func:`send` doing `steps` in order (None steps left out; None if none is left):
+    e.g. de-identify a copy, then reconcile it to the receiving site's patient."""
+    done = [step for step in steps if step is not None]
+    if not done:
+        return None
+
+    def prepare(ds: Dataset) -> Dataset:
+        for step in done:
+            ds = step(ds)
+        return ds
+
+    return prepare
+
+
 def send(
     node: Node,
     local: LocalAE,
