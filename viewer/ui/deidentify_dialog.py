@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.ui.window_menus import add_to_file_menu
+
 if TYPE_CHECKING:
     from viewer.ui.main_window import MainWindow
     from viewer.ui.workers import BackgroundRunner
@@ -37,12 +39,9 @@ MENU_TEXT = "De-&identify..."
 
 
 def install(window: MainWindow) -> QAction:
-    """ "De-identify..." in the File menu (before Quit) and in the browser's right-click menu."""
+    """ "De-identify..." in the File menu (with Export, Send to, Write media) and in the browser's right-click menu."""
     action = window._action(MENU_TEXT, lambda: open_dialog(window))
-    file_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"), None)
-    if file_menu is not None:
-        separators = [a for a in file_menu.actions() if a.isSeparator()]
-        file_menu.insertAction(separators[-1] if separators else None, action)
+    add_to_file_menu(window, action)
     if getattr(window, "browser", None) is not None:
         window.browser.add_selection_action(action)
     return action

@@ -62,6 +62,7 @@ from viewer.core.runtime.wording import count
 from viewer.ui.export_jobs import ExportJob, all_or_nothing
 from viewer.ui.export_pictures import image_pixels, layout_pixels, to_qimage, view_pixels
 from viewer.ui.selection import chosen_instances, chosen_series
+from viewer.ui.window_menus import add_to_file_menu
 
 if TYPE_CHECKING:
     from viewer.ui.main_window import MainWindow
@@ -365,10 +366,7 @@ def install(window: MainWindow) -> ExportController:
     menu.addActions([pictures, video, dicom])
     menu.addSeparator()
     menu.addActions([clip, clip_annotated])
-    file_menu = window.menuBar().actions()[0].menu()
-    close_all = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Close all"), None)
-    file_menu.insertMenu(close_all, menu)
-    file_menu.insertSeparator(close_all)
+    add_to_file_menu(window, menu)
     window.export_menu = menu
     for action in (pictures, video, dicom):
         window.browser.add_selection_action(action)

@@ -129,8 +129,8 @@ class MainWindow(QMainWindow):
         measure_tools.install(self)  # the measurement tools and the Measure menu (#15)
         export_actions.install(self)  # File > Export, the right-click menus, the clipboard (#17)
         send_dialog.install(self)  # File > Send to... (#17)
-        media_writer.install(self)  # File > Write media (CD/DVD/USB folder) (#17)
         deidentify_dialog.install(self)  # File > De-identify... and the browser's right-click menu (#17)
+        media_writer.install(self)  # File > Write media (CD/DVD/USB folder) (#17)
 
     def _connect(self, viewport: Viewport) -> Viewport:
         self.image_toolbar.follow(viewport.pane)  # a left drag does what the chosen mouse tool says

@@ -24,6 +24,7 @@ from viewer.core.dicom.io import ViewerError
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 from viewer.ui.selection import chosen_instances
+from viewer.ui.window_menus import add_to_file_menu
 
 if TYPE_CHECKING:
     from viewer.core.media.writer import MediaResult
@@ -159,13 +160,10 @@ def install(window: MainWindow) -> MediaWriter:
     """File > Write media... and the same in the browser's right-click menu, each with a de-identified variant."""
     writer = MediaWriter(window)
     window.media_writer = writer
-    file_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"), None)
     for text, deidentify in ((WRITE_TEXT, False), (WRITE_DEIDENTIFIED_TEXT, True)):
         menu_action = QAction(text, window)
         menu_action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
-        if file_menu is not None:
-            before = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Close all"), None)
-            file_menu.insertAction(before, menu_action) if before is not None else file_menu.addAction(menu_action)
+        add_to_file_menu(window, menu_action)
         browser_action = QAction(text.replace("&", ""), window)
         browser_action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
         window.browser.add_selection_action(browser_action)

@@ -46,6 +46,7 @@ from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
 from viewer.core.net.send import InstanceFate, SendProgress, SendResult, chained, send
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
+from viewer.ui.window_menus import add_to_file_menu
 
 if TYPE_CHECKING:
     from viewer.ui.main_window import MainWindow
@@ -348,10 +349,7 @@ class _CancelSendsOnClose(QObject):
 def install(window: MainWindow) -> QAction:
     """File > Send to..., and the same in the browser's right-click menu."""
     action = window._action("&Send to...", lambda: open_send_dialog(window))
-    file_menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "File"), None)
-    if file_menu is not None:
-        close_all = next((a for a in file_menu.actions() if a.text().replace("&", "") == "Close all"), None)
-        file_menu.insertAction(close_all, action) if close_all is not None else file_menu.addAction(action)
+    add_to_file_menu(window, action)
     window.browser.add_selection_action(action)
     window.send_action = action
     window.installEventFilter(_CancelSendsOnClose(window))

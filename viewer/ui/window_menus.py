@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QComboBox, QMenu
 
 from viewer.ui.file_dialogs import choose_dicomdir, choose_files, choose_folder
@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from viewer.ui.main_window import MainWindow
 
 
+def add_to_file_menu(window: MainWindow, item: QAction | QMenu) -> None:
+    """Put `item` (an action, or a submenu such as Export) in the File menu's group of what leaves the viewer
+    (between Open recent and Close all), after those already there."""
+    if isinstance(item, QMenu):
+        window.file_menu.insertMenu(window.file_sharing_end, item)
+    else:
+        window.file_menu.insertAction(window.file_sharing_end, item)
+
+
 def build_menus(window: MainWindow) -> None:
     """The File, Edit, View and Help menus, the image keys and the toolbar of `window`."""
     file_menu = window.menuBar().addMenu("&File")
@@ -32,6 +41,8 @@ def build_menus(window: MainWindow) -> None:
     window.recent_menu.aboutToShow.connect(window._fill_recent_menu)
     file_menu.addMenu(window.recent_menu)
     file_menu.addSeparator()
+    # What leaves the viewer (Export, Send to, De-identify, Write media: add_to_file_menu) goes before this one.
+    window.file_menu, window.file_sharing_end = file_menu, file_menu.addSeparator()
     file_menu.addAction(window._action("&Close all", window.close_all))
     file_menu.addAction(window._action("&Memory for images...", lambda: window.settings_controller.choose_cache_size()))
     file_menu.addSeparator()
