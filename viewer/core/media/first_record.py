@@ -278,7 +278,7 @@ def _slice_order(instances: list[tuple[str, dict[int, bytes]]]) -> list[tuple[st
         except (OverflowError, ValueError):
             number = 1 << 31
         orientation_values = _numbers(values.get(0x00200037))
-        normal = _normal(orientation_values)
+        normal = slice_normal(orientation_values)
         orientation = tuple(round(v, 3) for v in orientation_values or ()) if values.get(0x00200037) is not None else ()
         position = _numbers(values.get(0x00200032)) if normal is not None else None
         along = None
@@ -293,7 +293,10 @@ def _slice_order(instances: list[tuple[str, dict[int, bytes]]]) -> list[tuple[st
     return [(k[4], k[5]) for k in keyed]
 
 
-def _normal(orientation: list[float] | None) -> tuple[float, float, float] | None:
+def slice_normal(orientation: list[float] | None) -> tuple[float, float, float] | None:
+    """Row cosines x column cosines of (0020,0037) *Image Orientation (Patient)*, in plain floats (the standard
+    library only: this module runs before numpy is imported; numpy's cross product would cost more than the
+    rest of an instance anyway); None if not a usable orientation. The catalog sorts slices with it too."""
     if not orientation or len(orientation) != 6:
         return None
     rx, ry, rz, cx, cy, cz = orientation

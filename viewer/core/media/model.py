@@ -11,7 +11,6 @@ image per frame. Only headers are held here; pixel data is read by
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from pydicom.dataset import Dataset
 from viewer.core.dicom.compact import CompactHeader
 from viewer.core.dicom.header import RawHeader
 from viewer.core.dicom.sop_classes import IMAGE_SERIES, SHOWN_AS_IMAGES, object_kind
+from viewer.core.media.first_record import slice_normal
 from viewer.core.runtime.wording import count
 
 if TYPE_CHECKING:
@@ -410,20 +410,7 @@ def slice_position(header: Dataset) -> float | None:
     (0020,0037) *Image Orientation (Patient)* (PS3.3 C.7.6.2.1.1); None when
     either is missing or malformed.
     """
-    return _along(raw_numbers(header, 0x00200032), _slice_normal(raw_numbers(header, 0x00200037)))
-
-
-def _slice_normal(orientation: list[float] | None) -> tuple[float, float, float] | None:
-    """Row cosines x column cosines, in plain floats (numpy's cross product
-    costs more than the rest of an instance); None if not a usable orientation."""
-    if not orientation or len(orientation) != 6:
-        return None
-    rx, ry, rz, cx, cy, cz = orientation
-    nx, ny, nz = ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx
-    length = math.sqrt(nx * nx + ny * ny + nz * nz)
-    if not math.isfinite(length) or length < 1e-6:
-        return None
-    return nx, ny, nz
+    return _along(raw_numbers(header, 0x00200032), slice_normal(raw_numbers(header, 0x00200037)))
 
 
 def _along(position: list[float] | None, normal: tuple[float, float, float] | None) -> float | None:
@@ -446,7 +433,7 @@ def _orientation(raw: RawHeader) -> tuple[tuple[float, ...], tuple[float, float,
         values = raw.numbers(0x00200037)
         if len(_ORIENTATIONS) > 10_000:
             _ORIENTATIONS.clear()  # bounded: odd data may give every file its own
-        known = _ORIENTATIONS[element] = (tuple(round(v, 3) for v in values or ()), _slice_normal(values))
+        known = _ORIENTATIONS[element] = (tuple(round(v, 3) for v in values or ()), slice_normal(values))
     return known
 
 
