@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.dicom.series_headers import read_series_headers
 from viewer.core.display.frames import frame_with_time_limit, is_compressed
 from viewer.core.display.mpr import (
     PLANE_AXIS,
@@ -215,7 +216,8 @@ class MprWorkspace(QWidget):
         load = self._frame_loader()
 
         def build() -> tuple[Volume, tuple[float, float]]:
-            images = [image for path in files for image in images_of_file(path)]
+            # Headers of slices laid out alike are read by comparing bytes (read_series_headers): same values, faster.
+            images = [image for path, header in zip(files, read_series_headers(files)) for image in images_of_file(path, header)]
             # Uncompressed: read straight into the volume (the core's fastest path); compressed: the window's frames.
             compressed = any(is_compressed(image.header) for image in images[:1])
             volume = build_volume(images, load=load if compressed else None, cancel=cancel)

@@ -51,6 +51,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.dicom.header import number_of_frames, read_index_header
 from viewer.core.dicom.io import ViewerError, read_header, read_image_dataset
+from viewer.core.dicom.series_headers import read_series_headers
 from viewer.core.display.pixels.auto_window import pixel_value_range_window
 from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame, transfer_syntax
 from viewer.core.display.pixels.native import native_layout, read_native_frame, read_native_into
@@ -171,7 +172,7 @@ def stored_values(image: VolumeImage) -> np.ndarray:
 
 def volume_from_files(paths: Sequence[str | os.PathLike[str]], cancel: Callable[[], bool] = lambda: False) -> Volume:
     """The volume of the images in `paths` (one series), headers read here (see :func:`build_volume`)."""
-    images = [image for path in paths for image in images_of_file(path)]
+    images = [image for path, header in zip(paths, read_series_headers(paths)) for image in images_of_file(path, header)]
     return build_volume(images, cancel=cancel)
 
 
