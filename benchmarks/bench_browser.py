@@ -21,8 +21,12 @@ Four measurements, each against baselines measured in the same run (see
    pydicom loop (listing the files with ``os.walk``), on both trees.
 2. **Loading a volume** of 1,000 uncompressed 512x512 CT slices, in
    slices/s: ``np.stack([pydicom.dcmread(f).pixel_array ...])`` (the
-   baseline); the viewer's ``read_index_header`` for every slice, its
-   ``load_volume(paths, headers)``, and both together; SimpleITK's
+   baseline); the app's path, ``volume_from_files`` (what the MPR workspace
+   and ``export --plane`` build: ``read_series_headers``, stack geometry,
+   the slices read into the volume, the rescale applied; checked equal to
+   pydicom's stack with the rescale), and the same with ``read_index_header``
+   for every slice (the path before); the headers alone both ways;
+   ``load_volume(paths, headers)`` alone and with each header reader; SimpleITK's
    ``ImageSeriesReader`` (``GetGDCMSeriesFileNames`` then ``Execute``) in
    its own virtualenv (/tmp/sitk-venv, so the project's is untouched),
    timed inside that process (interpreter start and import excluded).
