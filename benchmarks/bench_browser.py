@@ -21,8 +21,12 @@ Four measurements, each against baselines measured in the same run (see
    pydicom loop (listing the files with ``os.walk``), on both trees.
 2. **Loading a volume** of 1,000 uncompressed 512x512 CT slices, in
    slices/s: ``np.stack([pydicom.dcmread(f).pixel_array ...])`` (the
-   baseline); the viewer's ``read_index_header`` for every slice, its
-   ``load_volume(paths, headers)``, and both together; SimpleITK's
+   baseline); the app's path, ``volume_from_files`` (what the MPR workspace
+   and ``export --plane`` build: ``read_series_headers``, stack geometry,
+   the slices read into the volume, the rescale applied; checked equal to
+   pydicom's stack with the rescale), and the same with ``read_index_header``
+   for every slice (the path before); the headers alone both ways;
+   ``load_volume(paths, headers)`` alone and with each header reader; SimpleITK's
    ``ImageSeriesReader`` (``GetGDCMSeriesFileNames`` then ``Execute``) in
    its own virtualenv (/tmp/sitk-venv, so the project's is untouched),
    timed inside that process (interpreter start and import excluded).
@@ -432,6 +436,7 @@ def run_volume(repeats: int) -> VolumeResult:
     import pydicom
 
     from viewer.core.dicom.header import read_index_header
+    from viewer.core.dicom.series_headers import read_series_headers
     from viewer.core.display.pixels.native import load_volume
 
     folder = data.ct_tree()
@@ -458,11 +463,40 @@ def run_volume(repeats: int) -> VolumeResult:
     same = reference.shape == ours.shape and reference.dtype == ours.dtype and np.array_equal(reference, ours)
     checks.append(f"load_volume equals the pydicom stack: {same} ({ours.shape}, {ours.dtype})")
     del reference, ours
+    from viewer.core.display.volume import build_volume, images_of_file, volume_from_files
+
+    def app_volume():
+        """What the MPR workspace and ``export --plane`` run: headers (read_series_headers), geometry, modality values."""
+        return volume_from_files(files)
+
+    def app_volume_old_headers():
+        """The same with every header read by read_index_header (the app's path before read_series_headers)."""
+        return build_volume([image for f in files for image in images_of_file(f)])
+
+    def pydicom_modality():
+        """pydicom's stack in the volume's order (along the slices' z, CT axial) with the rescale applied."""
+        datasets = sorted((pydicom.dcmread(f) for f in files), key=lambda ds: float(ds.ImagePositionPatient[2]))
+        return np.stack([ds.pixel_array.astype(np.int32) * int(ds.RescaleSlope) + int(ds.RescaleIntercept) for ds in datasets])
+
+    reference = pydicom_modality()
+    app = app_volume().voxels
+    same = reference.shape == app.shape and np.array_equal(reference, app)
+    checks.append(f"volume_from_files (the app's path) equals pydicom's stack with Rescale applied: {same} ({app.shape}, {app.dtype})")
+    del reference, app
     rates = [
         measure(Rate("baseline: np.stack(pydicom.dcmread(f).pixel_array for f)", n), pydicom_stack, files, repeats),
+        measure(Rate("**app's path: volume_from_files (read_series_headers + build_volume)**", n), app_volume, files, repeats),
+        measure(Rate("app's path before: read_index_header each + build_volume", n), app_volume_old_headers, files, repeats),
+        measure(Rate("viewer read_series_headers, all slices (headers alone)", n), lambda: read_series_headers(files), files, repeats),
         measure(Rate("viewer read_index_header, all slices (headers alone)", n), headers, files, repeats),
         measure(Rate("viewer load_volume(paths, headers) (headers already read)", n), volume, files, repeats),
         measure(Rate("viewer read_index_header + load_volume (together)", n), both, files, repeats),
+        measure(
+            Rate("viewer read_series_headers + load_volume (together)", n),
+            lambda: load_volume(files, read_series_headers(files)),
+            files,
+            repeats,
+        ),
     ]
     shape, dtype = (n, 512, 512), np.int16
     # The memory floor under any loader: page faults and writes of a fresh 512 MB array.

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.dicom.io import ViewerError
-from viewer.core.display.frames import frame_with_time_limit, is_compressed
+from viewer.core.display.frames import frame_with_time_limit
 from viewer.core.display.mpr import (
     PLANE_AXIS,
     PLANES,
@@ -58,7 +58,7 @@ from viewer.core.display.mpr import (
 )
 from viewer.core.display.pixels.pipeline import VOI, FrameDisplay, FullRange, Window, describe_voi, modality_unit
 from viewer.core.display.series_volume import series_files
-from viewer.core.display.volume import Volume, VolumeImage, build_volume, images_of_file, stored_values
+from viewer.core.display.volume import Volume, VolumeImage, stored_values, volume_from_files
 from viewer.core.media.model import ImageRef, Series
 from viewer.core.runtime.tasks import Cancelled, CancelToken
 from viewer.core.runtime.wording import count
@@ -215,10 +215,9 @@ class MprWorkspace(QWidget):
         load = self._frame_loader()
 
         def build() -> tuple[Volume, tuple[float, float]]:
-            images = [image for path in files for image in images_of_file(path)]
-            # Uncompressed: read straight into the volume (the core's fastest path); compressed: the window's frames.
-            compressed = any(is_compressed(image.header) for image in images[:1])
-            volume = build_volume(images, load=load if compressed else None, cancel=cancel)
+            # Uncompressed: read straight into the volume, while the headers are read (the core's fastest path);
+            # compressed: the window's frames.
+            volume = volume_from_files(files, cancel=cancel, load=load)
             cancel.check()
             # The value range, for the window drag's step (as the viewport's: a fraction of it).
             return volume, (float(np.min(volume.voxels)), float(np.max(volume.voxels)))

@@ -51,6 +51,8 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.dicom.header import number_of_frames, read_index_header
 from viewer.core.dicom.io import ViewerError, read_header, read_image_dataset
+from viewer.core.dicom.series_headers import read_series_headers
+from viewer.core.display.frames import is_compressed
 from viewer.core.display.pixels.auto_window import pixel_value_range_window
 from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame, transfer_syntax
 from viewer.core.display.pixels.native import native_layout, read_native_frame, read_native_into
@@ -169,10 +171,24 @@ def stored_values(image: VolumeImage) -> np.ndarray:
     return decode_file_frame(image.path, image.header, image.frame)
 
 
-def volume_from_files(paths: Sequence[str | os.PathLike[str]], cancel: Callable[[], bool] = lambda: False) -> Volume:
-    """The volume of the images in `paths` (one series), headers read here (see :func:`build_volume`)."""
-    images = [image for path in paths for image in images_of_file(path)]
-    return build_volume(images, cancel=cancel)
+def volume_from_files(
+    paths: Sequence[str | os.PathLike[str]],
+    cancel: Callable[[], bool] = lambda: False,
+    load: Callable[[VolumeImage], np.ndarray] | None = None,
+    threads: int = 4,
+) -> Volume:
+    """The volume of the images in `paths` (one series), headers read here (see :func:`build_volume`):
+    what the MPR workspace and ``export --plane`` build.
+
+    Each header is read by comparison with a sibling's where the files are
+    laid out alike (:func:`~viewer.core.dicom.series_headers.read_series_headers`).
+    `load`, if given, gives the stored values of a compressed series (the
+    window passes its decoded frames); uncompressed ones are read straight
+    from their files into the volume.
+    """
+    images = [image for path, header in zip(paths, read_series_headers(paths)) for image in images_of_file(path, header)]
+    compressed = bool(images) and is_compressed(images[0].header)
+    return build_volume(images, load=load if compressed else None, cancel=cancel, threads=threads)
 
 
 class _Overflow(Exception):
