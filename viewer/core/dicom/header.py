@@ -181,9 +181,9 @@ class RawHeader:
         """The attributes as a pydicom dataset of raw elements (what
         :func:`read_index_header` returns)."""
         implicit, little = self.implicit, self.little
-        ds = Dataset(_raw_elements(self.elements, implicit, little))
+        ds = Dataset(raw_data_elements(self.elements, implicit, little))
         if self.meta is not None:
-            ds.file_meta = FileMetaDataset(_raw_elements(self.meta, False, True))
+            ds.file_meta = FileMetaDataset(raw_data_elements(self.meta, False, True))
         ds.set_original_encoding(implicit, little, None)
         if path is not None:
             ds.filename = str(path)
@@ -216,7 +216,7 @@ def _value(element: bytes, implicit: bool) -> bytes:
     return element[12:] if not implicit and element[4:6] in LONG_LENGTH_VRS else element[8:]
 
 
-def _raw_elements(elements: dict[int, bytes], implicit: bool, little: bool) -> dict[BaseTag, RawDataElement]:
+def raw_data_elements(elements: dict[int, bytes], implicit: bool, little: bool) -> dict[BaseTag, RawDataElement]:
     """pydicom raw elements of encoded elements (implicit VR: the dictionary's VR, as pydicom's reader gives)."""
     raw = {}
     for tag, element in elements.items():
@@ -315,7 +315,7 @@ def _written(element, ds: Dataset, implicit: bool, little: bool) -> bytes | None
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows opens low-level files as text otherwise
 
 
-def _fast_raw_header(path: str | os.PathLike[str], opened: int | None = None) -> RawHeader:
+def walk_raw_header(path: str | os.PathLike[str], opened: int | None = None) -> RawHeader:
     """The walker's reading of `path` (`opened`: its descriptor, left open); raises
     :class:`~viewer.core.dicom.elements.Unwalkable` for what it leaves to pydicom."""
     fd = os.open(path, os.O_RDONLY | _O_BINARY) if opened is None else opened
@@ -343,7 +343,7 @@ def read_raw_header(path: str | os.PathLike[str], fd: int | None = None) -> RawH
     are the same.
     """
     try:
-        return _fast_raw_header(path, fd)
+        return walk_raw_header(path, fd)
     except (Unwalkable, struct.error, ValueError, KeyError, OSError):
         header = read_header(path)
         raw = RawHeader.from_dataset(header)
@@ -358,7 +358,7 @@ def read_index_header(path: str | os.PathLike[str]) -> Dataset:
     files with large private headers.
     """
     try:
-        return _fast_raw_header(path).dataset(path)
+        return walk_raw_header(path).dataset(path)
     except (Unwalkable, struct.error, ValueError, KeyError, OSError):
         header = read_header(path)
         header.preamble_warning = executable_preamble(path) or ""

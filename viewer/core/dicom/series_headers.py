@@ -27,7 +27,7 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from viewer.core.dicom.elements import PIXEL_DATA, UNDEFINED_LENGTH, Source, Unwalkable, element_spans, read_file_meta
-from viewer.core.dicom.header import _fast_raw_header, _raw_elements, read_index_header
+from viewer.core.dicom.header import walk_raw_header, raw_data_elements, read_index_header
 
 #: Files larger than this are not read whole to learn the layout (the header walk reads them in pieces).
 _TEMPLATE_LIMIT = 64 << 20
@@ -50,8 +50,8 @@ class _Layout:
         self.starts = np.array([span[2] for span in spans], np.int64)
         self.spans = spans
         self.implicit, self.little = raw.implicit, raw.little
-        self.elements = _raw_elements(raw.elements, raw.implicit, raw.little)
-        self.meta = _raw_elements(raw.meta, False, True)
+        self.elements = raw_data_elements(raw.elements, raw.implicit, raw.little)
+        self.meta = raw_data_elements(raw.meta, False, True)
         self.kept = {i for i, span in enumerate(spans) if span[0] in raw.elements or span[0] in raw.meta}
         self.preamble_warning = raw.preamble_warning
 
@@ -59,7 +59,7 @@ class _Layout:
     def of(cls, path: Path) -> _Layout | None:
         """The layout of `path`, None when siblings cannot be read by comparison (then each is read alone)."""
         try:
-            raw = _fast_raw_header(path)
+            raw = walk_raw_header(path)
             if not raw.little or raw.meta is None or os.path.getsize(path) > _TEMPLATE_LIMIT:
                 return None
             with open(path, "rb") as f:
@@ -96,9 +96,9 @@ class _Layout:
                 if i in self.kept:
                     tag, _vr, start, _value, _length, end = self.spans[i]
                     if tag >> 16 == 0x0002:
-                        meta.update(_raw_elements({tag: data[start:end]}, False, True))
+                        meta.update(raw_data_elements({tag: data[start:end]}, False, True))
                     else:
-                        elements.update(_raw_elements({tag: data[start:end]}, self.implicit, self.little))
+                        elements.update(raw_data_elements({tag: data[start:end]}, self.implicit, self.little))
         ds = Dataset(elements)
         ds.file_meta = FileMetaDataset(meta)
         ds.set_original_encoding(self.implicit, self.little, None)
