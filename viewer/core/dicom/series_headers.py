@@ -27,7 +27,7 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from viewer.core.dicom.elements import PIXEL_DATA, UNDEFINED_LENGTH, Source, Unwalkable, element_spans, read_file_meta
-from viewer.core.dicom.header import walk_raw_header, raw_data_elements, read_index_header
+from viewer.core.dicom.header import raw_data_elements, read_index_header, walk_raw_header
 
 #: Files larger than this are not read whole to learn the layout (the header walk reads them in pieces).
 _TEMPLATE_LIMIT = 64 << 20
