@@ -48,9 +48,7 @@ def opened_files(tmp_path):
     _opened = None
 
 
-def test_a_thousand_files_named_none_read_on_the_gui_thread_and_the_named_pdf_cda_and_ecg_open(
-    main_window, qtbot, tmp_path, opened_files
-):
+def test_a_thousand_files_named_none_read_on_the_gui_thread_and_the_named_pdf_cda_and_ecg_open(main_window, qtbot, tmp_path, opened_files):
     named = tmp_path / "named"
     named.mkdir()
     ct = Path(get_testdata_file("CT_small.dcm")).read_bytes()
