@@ -114,3 +114,26 @@ def test_a_named_document_already_listed_opens_again(main_window, qtbot, tmp_pat
         qtbot.waitUntil(lambda view=view: view.page is not None or view.error is not None, timeout=30000)
         view.close()
         qtbot.waitUntil(lambda view=view: view.closed)
+
+
+def test_named_files_are_the_real_paths_of_the_files_named(tmp_path, monkeypatch):
+    """As ``Path.resolve`` gives them (what the catalog's files are matched with): links to files and folders, '..',
+    a bare name; folders and missing files left out."""
+    from viewer.ui.opening import named_files
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "a.dcm").write_bytes(b"x")
+    (tmp_path / "real" / "b.dcm").write_bytes(b"x")
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "link.dcm").symlink_to(tmp_path / "real" / "b.dcm")
+    monkeypatch.chdir(tmp_path / "real")
+    paths = [
+        "a.dcm",
+        str(tmp_path / "linked" / "a.dcm"),
+        str(tmp_path / "linked" / ".." / "real" / "b.dcm"),
+        str(tmp_path / "real" / "link.dcm"),
+        str(tmp_path / "linked"),
+        str(tmp_path / "missing.dcm"),
+    ]
+    expected = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
+    assert named_files(paths) == expected == {str(tmp_path.resolve() / "real" / n) for n in ("a.dcm", "b.dcm")}

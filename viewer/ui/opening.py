@@ -11,6 +11,7 @@ to find out what a named file is, the scan says it (``Instance.kind``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -26,6 +27,28 @@ from viewer.ui.browser import StudyBrowser
 from viewer.ui.loader import OpenController
 from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.viewport_layout import ViewportLayout
+
+
+def named_files(paths: list[str]) -> set[str]:
+    """The real paths (as ``Path.resolve`` gives them) of the files among `paths`, the folders left out.
+
+    Looked up, not read: a stat per path, and each folder resolved once, not
+    each file's every folder (a thousand files dropped from one folder).
+    """
+    real_folders: dict[str, str] = {}
+    found = set()
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        if os.path.islink(path):
+            found.add(os.path.realpath(path))
+            continue
+        folder, name = os.path.split(path)
+        real = real_folders.get(folder)
+        if real is None:
+            real = real_folders[folder] = os.path.realpath(folder)
+        found.add(os.path.join(real, name))
+    return found
 
 
 class Opening(QObject):
@@ -66,10 +89,10 @@ class Opening(QObject):
         self.status_bar.showMessage(f"Reading {count(len(paths), 'location')}...")
         self._show_first_found = True
         # A file named explicitly is the image the user wants to see first, or an object to open in its own window.
-        self._requested_files = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
+        self._requested_files = named_files(paths)
         self._named_files = {}
         for real in self._requested_files:
-            self._named_files.setdefault(Path(real).name, set()).add(real)
+            self._named_files.setdefault(os.path.basename(real), set()).add(real)
         self._hang_from = None
         self.opener.open(paths)
 
