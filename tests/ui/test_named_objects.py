@@ -137,3 +137,18 @@ def test_named_files_are_the_real_paths_of_the_files_named(tmp_path, monkeypatch
     ]
     expected = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
     assert named_files(paths) == expected == {str(tmp_path.resolve() / "real" / n) for n in ("a.dcm", "b.dcm")}
+
+
+def test_a_named_waveform_of_another_class_opens_too(main_window, qtbot, tmp_path):
+    """Not only ECGs: a hemodynamic waveform (PS3.3 A.34.5, listed as 'other') named directly is drawn in its window."""
+    import pydicom
+
+    ds = pydicom.dcmread(get_testdata_file("waveform_ecg.dcm"))
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.9.2.1"  # Hemodynamic Waveform Storage
+    path = tmp_path / "pressure.dcm"
+    ds.save_as(path)
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        main_window.open_paths([str(path)])
+    [view] = main_window.findChildren(WaveformView)
+    assert view.windowTitle() == "pressure.dcm: Hemodynamic waveform"
+    assert [series.kind for series in main_window.series] == ["other"]
