@@ -173,9 +173,11 @@ def test_damaged_documents_are_one_line(qtbot, host, tmp_path):
 
 def test_a_document_named_on_opening_gets_its_window(qtbot, main_window, tmp_path):
     dcm, _ = files.encapsulated_pdf(tmp_path, pages=2)
-    main_window.open_paths([str(dcm)])
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        main_window.open_paths([str(dcm)])  # opened once the scan has listed it (not read on the GUI thread first)
     views = main_window.findChildren(DocumentView)
     assert len(views) == 1 and views[0].document.path == dcm
+    assert [series.kind for series in main_window.series] == ["PDF"]  # listed in the browser too
     qtbot.waitUntil(lambda: views[0].page is not None, timeout=30000)
     close(qtbot, views[0])
 

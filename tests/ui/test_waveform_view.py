@@ -51,7 +51,8 @@ def test_zoom_and_groups(view):
 
 
 def test_window_opens_an_ecg_in_its_own_view_and_a_damaged_one_in_one_line(main_window, qtbot, tmp_path):
-    main_window.open_paths([ECG])
+    with qtbot.waitSignal(main_window.series_opened, timeout=30000):
+        main_window.open_paths([ECG])  # opened once the scan has listed it (not read on the GUI thread first)
     views = main_window.findChildren(WaveformView)
     assert len(views) == 1 and views[0].isVisible() and len(views[0].curves) == 12
     ds = pydicom.dcmread(ECG)

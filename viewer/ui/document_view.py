@@ -1,7 +1,8 @@
 """An encapsulated document in its own window of the app: a PDF page by page, a CDA document as text.
 
-Opened by :func:`open_document` (the browser, when a document object is
-activated, and :func:`open_named_documents` for files named explicitly).
+Opened by :func:`open_document`, from the report controller
+(:meth:`viewer.ui.report_view.ReportController.open_object`): when the browser's
+document object is activated, or a file named explicitly is listed by the scan.
 Pages are drawn by PDFium in a worker process with a time limit
 (:func:`viewer.core.documents.encapsulated.render_page_with_time_limit`), off
 the GUI thread; a damaged document shows one line in place of the page.
@@ -359,19 +360,3 @@ def open_document(window: QWidget | None, path: str | os.PathLike[str]) -> Docum
     view.show()
     view.raise_()
     return view
-
-
-def open_named_documents(window: QWidget, paths: list[str | Path]) -> list[str | Path]:
-    """Open each encapsulated document among the files in `paths` (:func:`open_document`); the other paths, to scan.
-
-    A document has no image for a viewport: it gets its own window instead of a "no image" line.
-    """
-    from viewer.core.documents.encapsulated import is_document_file
-
-    rest = []
-    for path in paths:
-        if Path(path).is_file() and is_document_file(path):
-            open_document(window, path)
-        else:
-            rest.append(path)
-    return rest

@@ -181,15 +181,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ opening
     def open_paths(self, paths: list[str | Path]) -> None:
-        """Read the headers at `paths` in the background; the first series found is shown (see :class:`~viewer.ui.opening.Opening`)."""
+        """Read the headers at `paths` in the background; the first series found is shown (see :class:`~viewer.ui.opening.Opening`).
+
+        Nothing is read here: a PDF, CDA or ECG named opens in its own window once the scan has listed it (report_view).
+        """
         self.build_contents()
         self.settings_store.remember_recent([str(p) for p in paths])
-        from viewer.ui.document_view import open_named_documents  # here: start-up never needs it
-
-        paths = open_named_documents(self, paths)  # an encapsulated PDF or CDA named explicitly: its own window (#16)
-        from viewer.ui.waveform_view import open_waveforms_among  # ECGs named explicitly: their own view (#16)
-
-        paths = open_waveforms_among(self, paths)
         if paths:
             self.opening.open(paths)
 

@@ -3,17 +3,22 @@
 The scan itself runs in :class:`~viewer.ui.loader.OpenController`; here its
 batches become browser rows and thumbnails, and the first series found (or
 the file the user named) is shown in the active viewport at once, unless
-the user picks a series first.
+the user picks a series first. A file named directly that holds an object
+without images (a PDF, an ECG...) is announced by ``named_object_found`` as
+soon as the scan has put it in the catalog: nothing is read on the GUI thread
+to find out what a named file is, the scan says it (``Instance.kind``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QStatusBar
 
+from viewer.core.dicom.sop_classes import SHOWN_AS_IMAGES
 from viewer.core.display.thumbnails import series_thumbnail
 from viewer.core.media.model import ImageRef, Instance, Series
 from viewer.core.media.scan import ScanProgress
@@ -24,10 +29,35 @@ from viewer.ui.problems_dock import ProblemsDock
 from viewer.ui.viewport_layout import ViewportLayout
 
 
+def named_files(paths: list[str]) -> set[str]:
+    """The real paths (as ``Path.resolve`` gives them) of the files among `paths`, the folders left out.
+
+    Looked up, not read: a stat per path, and each folder resolved once, not
+    each file's every folder (a thousand files dropped from one folder).
+    """
+    real_folders: dict[str, str] = {}
+    found = set()
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        if os.path.islink(path):
+            found.add(os.path.realpath(path))
+            continue
+        folder, name = os.path.split(path)
+        real = real_folders.get(folder)
+        if real is None:
+            real = real_folders[folder] = os.path.realpath(folder)
+        found.add(os.path.join(real, name))
+    return found
+
+
 class Opening(QObject):
-    """Signals: ``opened()`` when an open (scan, media, files) has finished."""
+    """Signals: ``opened()`` when an open (scan, media, files) has finished; ``named_object_found(Series, Instance)``
+    once for each file named directly (not found in a folder) that holds no image to show, as soon as it is in the
+    catalog (at the latest when the open ends, before ``opened``: a file the catalog held already)."""
 
     opened = Signal()
+    named_object_found = Signal(object, object)
 
     def __init__(
         self, opener: OpenController, browser: StudyBrowser, viewports: ViewportLayout, status_bar: QStatusBar, problems: ProblemsDock
@@ -36,6 +66,8 @@ class Opening(QObject):
         self.opener, self.browser, self.viewports, self.status_bar, self.problems = opener, browser, viewports, status_bar, problems
         self._show_first_found = False
         self._requested_files: set[str] = set()
+        #: The files named directly, by name then real path, whose object is not yet announced.
+        self._named_files: dict[str, set[str]] = {}
         self._thumbnails_requested: set[str] = set()
         self._thumbnails_waiting: dict[str, Series] = {}
         # The series shown at once and the image asked for, until the open ends: then the rest of its
@@ -56,12 +88,16 @@ class Opening(QObject):
         paths = [str(p) for p in paths]
         self.status_bar.showMessage(f"Reading {count(len(paths), 'location')}...")
         self._show_first_found = True
-        # A file named explicitly is the image the user wants to see first.
-        self._requested_files = {str(Path(p).resolve()) for p in paths if Path(p).is_file()}
+        # A file named explicitly is the image the user wants to see first, or an object to open in its own window.
+        self._requested_files = named_files(paths)
+        self._named_files = {}
+        for real in self._requested_files:
+            self._named_files.setdefault(os.path.basename(real), set()).add(real)
         self._hang_from = None
         self.opener.open(paths)
 
     def close_all(self) -> None:
+        self._named_files = {}
         self.opener.clear()
         self.browser.clear()
         self._thumbnails_requested.clear()
@@ -77,6 +113,8 @@ class Opening(QObject):
 
     def _series_changed(self, changed: list[Series]) -> None:
         self.browser.update_series(self.opener.catalog, changed)
+        # Series of objects only (a few files each): a named object in a series of images is found when the open ends.
+        self._announce_named_objects(s for s in changed if not s.shows_images)
         for series in changed:
             self._request_thumbnail(series)
         first = next((s for s in changed if s.image_count), None) if self._show_first_found else None
@@ -118,8 +156,28 @@ class Opening(QObject):
             None,
         )
 
+    def _announce_named_objects(self, series: Iterable[Series]) -> None:
+        """Emit ``named_object_found`` for each object without images in `series` whose file was named directly (once)."""
+        if not self._named_files:
+            return
+        for each in series:
+            for instance in each.instances:
+                if instance.kind in SHOWN_AS_IMAGES or instance.file_name not in self._named_files:
+                    continue  # by name first: resolving a path costs a system call
+                real, same_name = str(instance.path.resolve()), self._named_files[instance.file_name]
+                if real in same_name:
+                    same_name.discard(real)
+                    if not same_name:
+                        del self._named_files[instance.file_name]
+                    self.named_object_found.emit(each, instance)
+                    if not self._named_files:
+                        return
+
     def _finished(self, progress: ScanProgress) -> None:
         catalog = self.opener.catalog
+        # What is left: objects in series of images, and files the catalog held already (listed once).
+        self._announce_named_objects(catalog.all_series())
+        self._named_files = {}
         self.status_bar.showMessage(
             f"{count(len(catalog.series), 'series')}, {count(progress.images_found, 'image file')}"
             + (f", {count(progress.skipped, 'other file')} skipped" if progress.skipped else "")

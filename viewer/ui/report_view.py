@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QDockWidget, QGraphicsPathItem, QTextBrowser, QWidget
 
 from viewer.core.dicom.io import ViewerError, sop_class_name
-from viewer.core.dicom.sop_classes import ECG, KEY_IMAGES, OTHER, PDF, REPORT
+from viewer.core.dicom.sop_classes import KEY_IMAGES, PDF, REPORT
 from viewer.core.documents.sr import ContentItem, ObjectReference, Report, read_report
 from viewer.core.media.model import ImageRef, Instance, Series
 
@@ -251,6 +251,8 @@ class ReportController(QObject):
         self.drawn: QGraphicsPathItem | None = None
         self._drawing: tuple[object, ImageRef, ContentItem] | None = None
         self._renderers_warmed = False
+        #: Objects opened since the last open ended because the user named their files (:meth:`open_named`).
+        self._opened_by_name: set[Instance] = set()
 
     def warm_for_documents(self, changed) -> None:
         """A PDF among the series just listed: get the page renderer ready before the user opens it (once)."""
@@ -260,29 +262,35 @@ class ReportController(QObject):
             self._renderers_warmed = True
             warm_renderers()
 
-    def open_object(self, series: Series) -> None:
-        """A report or key images: read and shown in the dock; other kinds: said in the viewport."""
-        instance = next((i for i in series.instances if i.available), None)
+    def open_object(self, series: Series, instance: Instance | None = None) -> None:
+        """Open an object by its kind: a report or key images read and shown in the dock; an encapsulated document
+        (PDF, CDA) or a waveform in a window of its own; other kinds said in the viewport.
+
+        `instance`: the object to open (a file the user named); else the series' first available one. What it is
+        comes from the catalog (its SOP Class, read by the scan), not from its file again.
+        """
         if instance is None:
-            self.window.statusBar().showMessage(f"The {series.kind} cannot be opened: its file is missing.", 8000)
+            instance = next((i for i in series.instances if i.available), None)
+            kind = series.kind
+        else:
+            kind = instance.kind if instance.available else series.kind
+        if instance is None or not instance.available:
+            self.window.statusBar().showMessage(f"The {kind} cannot be opened: its file is missing.", 8000)
             return
-        if series.kind in (PDF, OTHER) and instance.path is not None:
-            from viewer.core.documents.encapsulated import is_document_file
+        if _is_document(instance):  # an encapsulated PDF or CDA (PS3.3 A.45): a window of its own
+            from viewer.ui.document_view import open_document
 
-            if is_document_file(instance.path):  # an encapsulated PDF or CDA: a window of its own
-                from viewer.ui.document_view import open_document
-
-                open_document(self.window, instance.path)
-                return
-        if series.kind == ECG and instance.path is not None:  # a waveform: drawn on ECG paper in a window of its own
+            open_document(self.window, instance.path)
+            return
+        if _is_waveform(instance):  # a waveform (PS3.3 A.34): drawn on ECG paper in a window of its own
             from viewer.ui.waveform_view import open_waveform
 
             open_waveform(self.window, instance.path)
             return
-        if series.kind not in (REPORT, KEY_IMAGES):
+        if kind not in (REPORT, KEY_IMAGES):
             name = instance.path.name if instance.path else "?"
             self.window.viewport.pane.show_message(
-                f"{name}: has no image to show (it is {sop_class_name(instance.header)}); listed in the study browser as {series.kind}.",
+                f"{name}: has no image to show (it is {sop_class_name(instance.header)}); listed in the study browser as {kind}.",
                 calm=True,
             )
             return
@@ -299,14 +307,25 @@ class ReportController(QObject):
         if self.window.viewport.current_series is None:  # nothing else to look at: say where the report is
             self.window.viewport.pane.show_message(f"{report.kind} \u201c{report.title}\u201d: shown in the Report panel.", calm=True)
 
+    def open_named(self, series: Series, instance: Instance) -> None:
+        """A file the user named directly (a drop, the command line, Open) holds a document or a waveform: opened in its
+        own window at once, as a double-click on it would (:meth:`open_object`); other objects are listed only."""
+        if _is_document(instance) or _is_waveform(instance):
+            self._opened_by_name.add(instance)
+            self.open_object(series, instance)
+
     def show_lone_object(self) -> None:
-        """Opened only objects without images (a report named on the command line): the first is opened."""
+        """Opened only objects without images (a report named on the command line): the first is opened,
+        unless it was opened in its own window already (a named document or waveform)."""
+        opened_by_name, self._opened_by_name = self._opened_by_name, set()
         catalog = self.window.opener.catalog
         if self.window.viewport.current_series is not None or not catalog.series:
             return
         series = catalog.all_series()
         if not any(s.shows_images for s in series):
-            self.open_object(series[0])
+            rest = [s for s in series if not opened_by_name.intersection(s.instances)]
+            if rest:
+                self.open_object(rest[0])
 
     def find_image(self, sop_instance_uid: str) -> tuple[Series, Instance] | None:
         for series in self.window.opener.catalog.all_series():
@@ -396,6 +415,28 @@ class ReportController(QObject):
             self._drawing = None
 
 
+def _sop_class(instance: Instance) -> str:
+    """(0008,0016) *SOP Class UID*, else (0002,0002) *Media Storage SOP Class UID*, as the scan read them."""
+    if instance.sop_class_uid:
+        return instance.sop_class_uid
+    meta = getattr(instance.header, "file_meta", None)
+    return str(getattr(meta, "MediaStorageSOPClassUID", "") or "").strip("\x00 ")
+
+
+def _is_document(instance: Instance) -> bool:
+    """Whether the object is an encapsulated document (PS3.3 A.45: PDF, CDA, STL, OBJ, MTL), from its SOP Class."""
+    from viewer.core.documents.encapsulated import DOCUMENT_SOP_CLASSES
+
+    return _sop_class(instance) in DOCUMENT_SOP_CLASSES
+
+
+def _is_waveform(instance: Instance) -> bool:
+    """Whether the object is a waveform (PS3.3 A.34: ECGs, but also hemodynamic, audio, respiratory...), from its SOP Class."""
+    from viewer.core.documents.waveform import WAVEFORM_CLASSES
+
+    return _sop_class(instance) in WAVEFORM_CLASSES
+
+
 def _number(value) -> float | None:
     try:
         return float(value) if value not in (None, "") else None
@@ -416,6 +457,7 @@ def install(window: MainWindow) -> None:
     window.browser.object_activated.connect(controller.open_object)
     view.image_requested.connect(controller.open_image)
     view.region_requested.connect(controller.open_region)
+    window.opening.named_object_found.connect(controller.open_named)  # a PDF, CDA or ECG named: its own window
     window.opening.opened.connect(controller.show_lone_object)
     window.opener.series_changed.connect(controller.warm_for_documents)
     from viewer.ui import key_images  # the key images a Key Object Selection flags, marked in the strip

@@ -9,8 +9,10 @@ buttons zoom in and out and return to the whole group; a selector picks the
 multiplex group (a rhythm strip, a median beat). A file that cannot be read
 says why in the status bar, in one line.
 
-:func:`open_waveforms_among` is the window's hook: files named explicitly
-that hold a waveform open here; the rest open as images.
+Opened from the report controller
+(:meth:`viewer.ui.report_view.ReportController.open_object`): when the
+browser's waveform object is activated, or a file named explicitly is listed
+by the scan as a waveform.
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from viewer.core.dicom.io import ViewerError
 from viewer.ui.status import say
 
-# numpy, pyqtgraph and the waveform reader are imported when a waveform is shown: the window
-# imports this module to look at the files a user opens, before its first image is painted.
+# numpy, pyqtgraph and the waveform reader are imported when a waveform is shown, not with this module.
 if TYPE_CHECKING:
     import numpy as np
 
@@ -161,43 +162,3 @@ def open_waveform(window, path: str | Path) -> WaveformView | None:
     view.resize(1200, 800)
     view.show()
     return view
-
-
-#: The start of every waveform storage SOP Class UID (PS3.6 A.1), as it appears in a file's meta header.
-WAVEFORM_UID_BYTES = b"1.2.840.10008.5.1.4.1.1.9."
-
-
-def is_waveform_file(path: str | Path) -> bool:
-    """Whether the file at `path` is a waveform object, from its SOP Class.
-
-    Called on the GUI thread for every file a user opens by name: the first
-    kilobyte is looked at first ((0002,0002) *Media Storage SOP Class UID*
-    is near the start of a Part 10 file), and only a likely waveform has its
-    index header read.
-    """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1024)
-    except OSError:
-        return False
-    if head[128:132] != b"DICM" or WAVEFORM_UID_BYTES not in head:
-        return False
-    from viewer.core.dicom.header import read_index_header
-    from viewer.core.documents.waveform import WAVEFORM_CLASSES
-
-    try:
-        header = read_index_header(path)
-    except (ViewerError, OSError):
-        return False
-    return str(header.get("SOPClassUID", "") or "") in WAVEFORM_CLASSES
-
-
-def open_waveforms_among(window, paths: list[str | Path]) -> list[str | Path]:
-    """Open the files among `paths` that are waveforms in their own views; the other paths, to open as images."""
-    rest = []
-    for path in paths:
-        if Path(path).is_file() and is_waveform_file(path):
-            open_waveform(window, path)
-        else:
-            rest.append(path)
-    return rest
