@@ -87,6 +87,9 @@ def test_lut_table_reads_both_layouts(layout):
 def test_lut_table_us_values_and_short_data():
     assert lut_table([4, 0, 8], [0x0201, 0x0403]).entries.tolist() == [1, 2, 3, 4]  # US, packed
     assert lut_table([2, 0, 8], [7, 9]).entries.tolist() == [7, 9]  # US, one per word
+    assert lut_table([2, 0, 8], [0x4141, 0]).entries.tolist() == [0x41, 0]  # high byte = low byte: 8 bits (dcmtk)
+    wide = lut_table([2, 0, 8], [0x1234, 0xFFFF])  # 16-bit values under an 8-bit descriptor
+    assert wide.bits == 16 and wide.entries.tolist() == [0x1234, 0xFFFF]
     with pytest.raises(ValueError):
         lut_table([10, 0, 8], b"\0\0")
 

@@ -17,9 +17,11 @@ only the second layout (a packed table raises struct.error), and its
 ``apply_voi`` indexes an 8-bit table of more than 256 entries with 8-bit
 indices (entry 256 read as entry 0).
 
-A word-per-entry table whose descriptor says 8 bits but whose values exceed
-255 holds 16-bit entries (a known descriptor error); it is read as 16 bits
-rather than cut to its low bytes.
+A word-per-entry table whose descriptor says 8 bits but whose words have a
+high byte that is neither 0 nor equal to the low byte holds 16-bit entries
+(a descriptor error): it is read as 16 bits, as dcmtk does when it checks
+LUT depths (``dcmj2pnm +Ict``); dcmtk's default keeps the low bytes, which
+would show such a table as noise.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def lut_table(descriptor: object, data: object, little_endian: bool = True) -> L
         raise ValueError(f"the LUT Data holds {len(words)} entries where its descriptor says {count}")
     entries = words[:count]
     if bits <= 8:
-        if entries.size and int(entries.max()) > 0xFF:
+        high, low = entries >> 8, entries & 0xFF
+        if np.any((high != 0) & (high != low)):
             return LutTable(entries, first, 16)
         entries = entries & 0xFF
     return LutTable(entries, first, bits)
