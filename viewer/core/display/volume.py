@@ -46,7 +46,6 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_modality_lut
 from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.dicom.header import number_of_frames, read_index_header
@@ -55,6 +54,7 @@ from viewer.core.dicom.series_headers import read_series_headers
 from viewer.core.display.frames import is_compressed
 from viewer.core.display.pixels.auto_window import pixel_value_range_window
 from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame, transfer_syntax
+from viewer.core.display.pixels.lut_data import modality_values
 from viewer.core.display.pixels.native import native_layout, read_native_frame, read_native_into
 from viewer.core.display.pixels.pipeline import Window, frame_context
 from viewer.core.display.stack_geometry import (
@@ -259,7 +259,7 @@ def _rules(contexts: Sequence[Dataset]) -> tuple[np.dtype, list[_SliceRule]]:
 def _modality(stored: np.ndarray, ctx: Dataset, rule: _SliceRule) -> np.ndarray:
     """Modality values of one slice in float64 (PS3.3 C.11.1, as pydicom's ``apply_modality_lut``)."""
     if rule.rescale is None:
-        return np.asarray(apply_modality_lut(stored, ctx), dtype=np.float64)
+        return np.asarray(modality_values(stored, ctx), dtype=np.float64)
     slope, intercept = rule.rescale
     return stored.astype(np.float64) * slope + intercept
 

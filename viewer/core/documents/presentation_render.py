@@ -33,6 +33,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels.lut_data import item_table
 from viewer.core.display.pixels.pipeline import (
     VOI,
     FrameDisplay,
@@ -99,14 +100,12 @@ def state_context(ctx: Dataset, state: PresentationState, sop_instance_uid: str,
 
 
 def _lut_entries(lut: Dataset) -> tuple[np.ndarray, int]:
-    """(2050,0010) *Presentation LUT Sequence* item: its (0028,3006) *LUT Data* and output bits ((0028,3002) *LUT Descriptor*)."""
-    descriptor = [int(v) for v in lut.LUTDescriptor]
-    entries = descriptor[0] or 65536
-    data = lut.LUTData
-    table = np.frombuffer(data, "<u2") if isinstance(data, bytes) else np.asarray(data if not isinstance(data, int) else [data])
-    if len(table) < entries:
-        raise ValueError("the Presentation LUT is shorter than its descriptor says")
-    return table[:entries].astype(np.float64), descriptor[2]
+    """(2050,0010) *Presentation LUT Sequence* item: its (0028,3006) *LUT Data* and output bits ((0028,3002) *LUT Descriptor*).
+
+    Read by :func:`lut_data.item_table`: 8-bit entries packed two per word or one per word (C.11.6.1, C.11.2.1.1.1).
+    """
+    table = item_table(lut)
+    return table.entries.astype(np.float64), table.bits
 
 
 @dataclass(eq=False)

@@ -105,9 +105,9 @@ def _point_value(stored: np.ndarray, ctx: Dataset, point: g.Point) -> float | No
     column, row = math.floor(point[0] + 0.5), math.floor(point[1] + 0.5)
     if not (0 <= row < stored.shape[0] and 0 <= column < stored.shape[1]):
         return None
-    from pydicom.pixels.processing import apply_modality_lut
+    from viewer.core.display.pixels.lut_data import modality_values
 
-    return float(np.asarray(apply_modality_lut(stored[row : row + 1, column : column + 1], ctx), dtype=np.float64)[0, 0])
+    return float(np.asarray(modality_values(stored[row : row + 1, column : column + 1], ctx), dtype=np.float64)[0, 0])
 
 
 def measure(

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_modality_lut
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.display.pixels.lut_data import modality_values
 from viewer.core.measure.geometry import ELLIPSE, RECTANGLE, ROI_TOOLS, Shape
 
 #: A polygon's crossing this close to a pixel centre (in pixels) is taken to pass through it.
@@ -258,8 +258,8 @@ def value_statistics(values: np.ndarray, ctx: Dataset) -> Statistics:
         if hi - lo < 1 << 16:
             counts = stored_histogram(values, lo, hi)
             present = np.flatnonzero(counts)
-            return histogram_statistics(counts[present], np.asarray(apply_modality_lut(present + lo, ctx), dtype=np.float64))
-    modality = np.asarray(apply_modality_lut(values, ctx), dtype=np.float64)
+            return histogram_statistics(counts[present], np.asarray(modality_values(present + lo, ctx), dtype=np.float64))
+    modality = np.asarray(modality_values(values, ctx), dtype=np.float64)
     return Statistics(float(modality.mean()), float(modality.std()), float(modality.min()), float(modality.max()), int(modality.size))
 
 

@@ -35,8 +35,8 @@ import math
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_modality_lut
 
+from viewer.core.display.pixels.lut_data import modality_values
 from viewer.core.measure.geometry import Shape
 from viewer.core.measure.roi import (
     Runs,
@@ -156,7 +156,7 @@ class TileSums:
         highest = max(part.max() for part in (self.maximum[whole], values) if part.size)
         # Python integers: n*squares - total² is exact, each quotient rounded once.
         mean, variance = total / n, (n * squares - total * total) / (n * n)
-        extremes = np.asarray(apply_modality_lut(np.array([lowest, highest], dtype=self.stored.dtype), ctx), dtype=np.float64)
+        extremes = np.asarray(modality_values(np.array([lowest, highest], dtype=self.stored.dtype), ctx), dtype=np.float64)
         return Statistics(slope * mean + intercept, abs(slope) * math.sqrt(variance), float(extremes.min()), float(extremes.max()), n)
 
 
@@ -178,7 +178,7 @@ class HistogramTracker:
         self._runs: Runs | None = None
         self._counts: np.ndarray | None = None
         self._lo, self._hi = int(stored.min()), int(stored.max())
-        self._modality = np.asarray(apply_modality_lut(np.arange(self._lo, self._hi + 1), ctx), dtype=np.float64)
+        self._modality = np.asarray(modality_values(np.arange(self._lo, self._hi + 1), ctx), dtype=np.float64)
         # The whole frame's histogram: an ROI holding most of the frame is counted as the frame less what is outside.
         self._frame_counts = stored_histogram(stored.ravel(), self._lo, self._hi)
         rows = np.arange(stored.shape[0], dtype=np.intp)

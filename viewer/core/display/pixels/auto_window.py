@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_modality_lut
 
+from viewer.core.display.pixels.lut_data import modality_values
 from viewer.core.display.pixels.pipeline import IDENTITY_WINDOW, FrameDisplay, Window, pixel_padding_range, stored_value_attribute
 
 #: The percentiles of the middle image that span the automatic window.
@@ -79,7 +79,7 @@ def modality_range_of(ctx: Dataset, smallest: int, largest: int) -> tuple[float,
         stored = np.arange(smallest, largest + 1)
     else:
         stored = np.array([smallest, largest])
-    values = np.asarray(apply_modality_lut(stored, ctx), dtype=np.float64)
+    values = np.asarray(modality_values(stored, ctx), dtype=np.float64)
     return float(values.min()), float(values.max())
 
 

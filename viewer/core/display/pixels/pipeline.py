@@ -8,8 +8,10 @@ Presentation LUT Shape INVERSE invert) -> 8-bit grey.
 Colour: RGB, YBR_* (converted by the decoder, PS3.3 C.7.6.3.1.2) and PALETTE
 COLOR (C.7.6.3.1.5, C.7.9) -> 8-bit RGB, with an optional user window.
 
-The transforms themselves are pydicom's (``apply_modality_lut``,
-``apply_windowing``, ``apply_voi``, ``apply_color_lut``). They are applied
+The transforms are pydicom's ``apply_windowing`` and, for segmented
+palettes, ``apply_color_lut``; every lookup table's data (Modality, VOI,
+palette) is read by :mod:`viewer.core.display.pixels.lut_data`, which knows
+both layouts of 8-bit entries. They are applied
 once per VOI setting to every *possible* stored value of the frame, giving a
 lookup table; turning a frame into display pixels is then one ``take``, so
 re-windowing while the mouse moves never recomputes from stored values.
@@ -24,9 +26,10 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
+from pydicom.pixels.processing import apply_color_lut, apply_windowing
+
+from viewer.core.display.pixels.lut_data import item_table, modality_values, palette_tables, voi_table
 
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
 
@@ -165,23 +168,20 @@ def file_voi_luts(ctx: Dataset) -> list[VOILut]:
 
 
 def _usable_lut(item: Dataset) -> bool:
-    """Whether pydicom's ``apply_voi`` can apply this item (else it is not offered).
+    """Whether this VOI LUT item can be applied (else it is not offered).
 
     (0028,3002) *LUT Descriptor*: entries (0 means 65536), first mapped
     value, and 8 or 10-16 bits per entry (PS3.3 C.11.2.1.1, C.8.11.3.1.5);
-    (0028,3006) *LUT Data* must hold that many entries. pydicom raises
-    NotImplementedError for other depths and struct.error or IndexError for
-    short data (tests/robustness/crashes/voi_lut_256_bits.dcm).
+    (0028,3006) *LUT Data* must hold that many entries, 8-bit ones packed or
+    one per word (:func:`lut_data.lut_table`; tests/robustness/crashes/voi_lut_256_bits.dcm).
     """
     try:
-        descriptor = [int(v) for v in item.LUTDescriptor]
-        entries = descriptor[0] or 1 << 16
-        if len(descriptor) != 3 or not (descriptor[2] == 8 or 10 <= descriptor[2] <= 16):
+        bits = int(item.LUTDescriptor[2])
+        if not (bits == 8 or 10 <= bits <= 16):
             return False
-        data = item.LUTData
-        count = len(data) // 2 if isinstance(data, (bytes, bytearray)) else len(_values(data))
-        return count >= entries
-    except (TypeError, ValueError, AttributeError, KeyError):
+        item_table(item)
+        return True
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError):
         return False
 
 
@@ -328,67 +328,19 @@ def window_to_display(values: np.ndarray, window: Window) -> np.ndarray:
         return apply_windowing(np.asarray(values, dtype=np.float64), _window_dataset(window))
 
 
-def _lut_output_max(ctx: Dataset, index: int) -> int:
-    descriptor = ctx.VOILUTSequence[index].LUTDescriptor
-    bits = int(descriptor[2])
-    return (1 << bits) - 1
-
-
 def voi_lut_to_display(values: np.ndarray, ctx: Dataset, lut: VOILut) -> np.ndarray:
     """Apply VOI LUT `lut` to modality values, giving floats in 0-255.
 
     The LUT's output range is 0 to 2^n - 1, n the third value of its
     (0028,3002) *LUT Descriptor* (PS3.3 C.11.2.1.1).
     """
-    integers = np.rint(values).astype(np.int64)
-    out = apply_voi(integers, ctx, lut.index).astype(np.float64)
-    return out * (255.0 / _lut_output_max(ctx, lut.index))
+    table = voi_table(ctx, lut.index)
+    out = table.apply(np.rint(values)).astype(np.float64)
+    return out * (255.0 / table.output_max)
 
 
 def _rint_u8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
-
-
-_PALETTE_DATA_KEYWORDS = (
-    "RedPaletteColorLookupTableData",
-    "GreenPaletteColorLookupTableData",
-    "BluePaletteColorLookupTableData",
-    "AlphaPaletteColorLookupTableData",
-)
-
-
-def _palette_in_native_order(ctx: Dataset) -> Dataset:
-    """`ctx`, or a shallow copy whose 16-bit palette LUT Data is in native byte order.
-
-    pydicom 3.0's ``apply_color_lut`` reads (0028,1201-1204) *Palette Color
-    Lookup Table Data* with ``np.frombuffer`` in the machine's byte order, but
-    OW values keep the file's byte order (PS3.5 7.3). In Explicit VR Big
-    Endian files (e.g. pydicom's OBXXXX1A_expb.dcm) every entry came out
-    byte-swapped: 0x0100 read as 0x0001, a nearly black image where dcmtk
-    shows the same colours as the little endian OBXXXX1A.dcm. Segmented LUTs
-    are unaffected (pydicom honours the byte order there).
-    """
-    meta = getattr(ctx, "file_meta", None)
-    uid = meta.get("TransferSyntaxUID") if meta is not None else None
-    if uid is not None and uid.is_transfer_syntax:
-        little = uid.is_little_endian
-    else:
-        little = getattr(ctx, "original_encoding", (None, True))[1]
-    descriptor = ctx.get("RedPaletteColorLookupTableDescriptor")
-    data = ctx.get("RedPaletteColorLookupTableData")
-    if little is not False or descriptor is None or data is None:
-        return ctx
-    if len(data) != 2 * (int(descriptor[0]) or 1 << 16):
-        return ctx  # 8-bit entries: no byte order to undo
-    copy = Dataset()
-    for elem in ctx:
-        if elem.keyword in _PALETTE_DATA_KEYWORDS:
-            # A new element: the file's own dataset is never modified.
-            swapped = np.frombuffer(elem.value, dtype=">u2").astype("=u2").tobytes()
-            copy.add(DataElement(elem.tag, "OW", swapped))
-        else:
-            copy.add(elem)
-    return copy
 
 
 # --------------------------------------------------------------------------- one frame
@@ -436,7 +388,7 @@ class FrameDisplay:
                 self._index = np.subtract(stored, lo, dtype=np.int64).astype(np.uint16) if lo else stored.astype(np.uint16, copy=False)
                 return
         # Float pixel data or a range wider than 16 bits: keep modality values.
-        self._modality_float = np.asarray(apply_modality_lut(stored, self.ctx), dtype=np.float32)
+        self._modality_float = np.asarray(modality_values(stored, self.ctx), dtype=np.float32)
 
     def _prepare_rgb(self) -> None:
         rgb = self.stored
@@ -450,10 +402,16 @@ class FrameDisplay:
         stored = self.stored
         lo, hi = int(stored.min()), int(stored.max())
         self._lo, self._hi = lo, hi
-        table = apply_color_lut(np.arange(lo, hi + 1), _palette_in_native_order(self.ctx))
-        if table.dtype != np.uint8:
-            # 16-bit palette entries (PS3.3 C.7.6.3.1.5): keep the top 8 bits.
-            table = (table >> 8).astype(np.uint8)
+        tables = palette_tables(self.ctx)
+        if tables is None:  # segmented (C.7.9): pydicom expands it
+            table = apply_color_lut(np.arange(lo, hi + 1), self.ctx)
+            if table.dtype != np.uint8:
+                table = (table >> 8).astype(np.uint8)  # 16-bit entries: the top 8 bits
+        else:
+            # Each channel through its own table, in the file's byte order and
+            # either layout of 8-bit entries (lut_data); 16-bit entries keep their top 8 bits.
+            values = np.arange(lo, hi + 1)
+            table = np.stack([(t.apply(values) >> max(t.bits - 8, 0)).astype(np.uint8) for t in tables], axis=-1)
         self._palette = table
         self._index = np.subtract(stored, lo, dtype=np.int64).astype(np.uint16)
 
@@ -492,7 +450,7 @@ class FrameDisplay:
 
     def modality_values(self, stored_values: np.ndarray) -> np.ndarray:
         """PS3.3 C.11.1: stored values -> modality values (float64)."""
-        return np.asarray(apply_modality_lut(np.asarray(stored_values), self.ctx), dtype=np.float64)
+        return np.asarray(modality_values(np.asarray(stored_values), self.ctx), dtype=np.float64)
 
     def modality_range(self) -> tuple[float, float]:
         """Smallest and largest modality value present in this frame."""
