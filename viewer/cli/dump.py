@@ -10,7 +10,7 @@ from viewer.cli.common import EXIT_OK
 
 
 def add_parser(sub) -> None:
-    from viewer.core.dicom.charset import EXAMPLE_SPELLINGS
+    from viewer.core.dicom.charset_names import EXAMPLE_SPELLINGS
 
     p = sub.add_parser(
         "dump",

@@ -10,9 +10,14 @@ photographed images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:
+    import numpy as np
+    from pydicom.dataset import Dataset
+
+# numpy is imported by the blackout, which alone decodes pixels: the byte-level de-identification
+# (encoded.py) only asks reason_from, and a headless run then starts without numpy.
 
 #: Modalities whose images commonly carry burned-in text when Burned In Annotation says nothing (PS3.3 C.7.3.1.1.1):
 #: ultrasound, secondary capture and other, external camera, endoscopy, general microscopy, document.
@@ -73,6 +78,8 @@ def black_out(ds: Dataset, rectangles: list[Rectangle]) -> bool:
     ``decompress``: colour turns RGB); black is the lowest stored value, or the highest for MONOCHROME1
     (PS3.3 C.7.6.3.1.2), so that it shows black in every viewer.
     """
+    import numpy as np
+
     if not rectangles or "PixelData" not in ds:
         return False
     if ds.file_meta.TransferSyntaxUID.is_compressed:
@@ -100,6 +107,8 @@ def black_out(ds: Dataset, rectangles: list[Rectangle]) -> bool:
 
 
 def _black(ds: Dataset, pixels: np.ndarray):
+    import numpy as np
+
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if photometric == "MONOCHROME1":
         bits = int(ds.get("BitsStored", 8 * pixels.itemsize))
@@ -113,6 +122,8 @@ def _black(ds: Dataset, pixels: np.ndarray):
 
 def _stored_bytes(ds: Dataset, pixels: np.ndarray) -> bytes:
     """The frames back as native Pixel Data: colour by pixel unless Planar Configuration says by plane."""
+    import numpy as np
+
     if int(ds.get("SamplesPerPixel", 1) or 1) > 1 and int(ds.get("PlanarConfiguration", 0) or 0) == 1:
         pixels = np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
     allocated = int(ds.BitsAllocated)

@@ -12,20 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
-from pydicom.tag import BaseTag
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from typing import TYPE_CHECKING
 
 from viewer.core.deidentify.key import DeidentificationKey
 from viewer.core.deidentify.options import DeidentifyOptions
 from viewer.core.deidentify.profile import SAFE_PRIVATE_KEYS, action_for_vr, action_table, repeating_group_removed
 from viewer.core.deidentify.values import FREE_TEXT_VRS, MAX_LENGTH, TEXT_VRS, Scrubber, dummy, shift_value
 from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement, RawDataElement
+    from pydicom.dataset import Dataset, FileMetaDataset
+
+
+def _load_pydicom() -> None:
+    """The pydicom names of the Dataset path, imported on its first use: the byte-level path (encoded.py)
+    builds a Deidentifier for its table and key but never a Dataset, and a headless run that takes only
+    that path starts without importing pydicom and numpy (most of its start)."""
+    global dictionary_VR, DataElement, RawDataElement, convert_raw_data_element, Dataset, FileMetaDataset
+    global MultiValue, Sequence, BaseTag, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    from pydicom.datadict import dictionary_VR
+    from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.multival import MultiValue
+    from pydicom.sequence import Sequence
+    from pydicom.tag import BaseTag
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
 
 PATIENT_NAME = 0x00100010
 PATIENT_ID = 0x00100020
@@ -80,6 +93,7 @@ class Deidentifier:
     # ---------------------------------------------------------------- the whole dataset
 
     def __call__(self, ds: Dataset, *, pixels_cleaned: bool = False) -> Dataset:
+        _load_pydicom()
         patient = _text(ds, PATIENT_ID) + "\0" + _text(ds, PATIENT_NAME)
         run = _Instance(self, ds, patient)
         out = self._dataset(ds, run, KEEP)
@@ -269,6 +283,7 @@ class _Instance:
 
 def identifying_values(ds: Dataset) -> list[str]:
     """The text of :data:`IDENTIFYING_KEYWORDS` in `ds` and in its Other Patient IDs Sequence."""
+    _load_pydicom()
     values: list[str] = []
     for keyword in IDENTIFYING_KEYWORDS:
         value = ds.get(keyword)
@@ -306,6 +321,7 @@ def _creator_name(elem) -> str:
 
 @lru_cache(maxsize=4096)
 def _dictionary_vr(tag: int) -> str:
+    _load_pydicom()
     try:
         return dictionary_VR(tag)
     except KeyError:
@@ -313,4 +329,4 @@ def _dictionary_vr(tag: int) -> str:
 
 
 #: The shape the Send helper's ``prepare`` hook takes.
-Prepare = Callable[[Dataset], Dataset]
+Prepare = Callable[["Dataset"], "Dataset"]

@@ -561,7 +561,7 @@ _BY_LOOSE_NAME = {
     **{_loose(code): code for code in CHOICES.values() if code},
 }
 #: A few names to suggest when a spelling is unknown.
-EXAMPLE_SPELLINGS = "ISO_IR 192 (UTF-8), ISO_IR 100 (latin1), GB18030, Shift_JIS, EUC-KR, ISO 2022 IR 87, or a Python codec name"
+from viewer.core.dicom.charset_names import EXAMPLE_SPELLINGS  # noqa: E402 (kept here: its users import it from here)
 
 
 def normalise_charset(spelling: str) -> str:

@@ -35,12 +35,16 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from pydicom.datadict import dictionary_VR
-from pydicom.dataelem import RawDataElement
-from pydicom.tag import Tag
-from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+if TYPE_CHECKING:
+    from pydicom.dataelem import RawDataElement
+
+# pydicom is imported where it is used, not here: the byte-level readers and writers (de-identification
+# of a folder, PS3.15) run without it, and importing it (with numpy) is most of a headless command's start.
+#: PS3.5 A.1 and A.3: the Transfer Syntax UIDs whose encoding differs from Explicit VR Little Endian.
+ImplicitVRLittleEndian = "1.2.840.10008.1.2"
+ExplicitVRBigEndian = "1.2.840.10008.1.2.2"
 
 #: The length of a value delimited by an item or sequence delimiter instead (PS3.5 7.1.1).
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -722,6 +726,8 @@ def elements_in(data: bytes, implicit: bool, little: bool):
 def implicit_vr(tag: int) -> str:
     """The VR of an element in implicit VR: the data dictionary's ('US or SS' and the like
     as pydicom's reader gives them), 'UN' for a tag it does not know (PS3.5 6.2.2)."""
+    from pydicom.datadict import dictionary_VR
+
     try:
         return dictionary_VR(tag)
     except KeyError:
@@ -730,5 +736,8 @@ def implicit_vr(tag: int) -> str:
 
 def raw_element(source: Source, element: ElementHeader, little: bool, implicit: bool) -> RawDataElement:
     """A pydicom raw element of `element` (of defined length), converted lazily by pydicom."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
     vr = element.vr.decode("ascii") if element.vr else implicit_vr(element.tag)
     return RawDataElement(Tag(element.tag), vr, element.length, source.value(element), element.value_offset, implicit, little)

@@ -15,14 +15,18 @@ import struct
 import warnings
 import zlib
 from pathlib import Path
-
-import pydicom
-from pydicom.dataset import Dataset, FileDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from typing import TYPE_CHECKING
 
 from viewer.core.dicom.elements import Source
 from viewer.core.dicom.structure import first_oversized_element
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset, FileDataset
+
+# pydicom is imported in the readers that use it: ViewerError and Problem, which every command imports,
+# come without it (importing pydicom and numpy is most of a headless command's start).
+#: PS3.5 A.5: Deflated Explicit VR Little Endian.
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 
 #: Elements that carry image pixels (PS3.3 C.7.6.3, C.7.6.24).
 PIXEL_DATA_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -152,7 +156,7 @@ def _check_inflated_size(f, head: bytes, path: Path) -> None:
     from `f` in chunks, counting, never kept.
     """
     # A plain search, not the meta walker: a meta group it refuses must not let a bomb through.
-    if head[128:132] != b"DICM" or DeflatedExplicitVRLittleEndian.encode("ascii") not in head[132:2048]:
+    if head[128:132] != b"DICM" or DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN.encode("ascii") not in head[132:2048]:
         return
     # The meta group is never deflated: find where it ends (group length, PS3.10 7.1).
     if head[132:136] != b"\x02\x00\x00\x00" or len(head) < 144:
@@ -183,6 +187,9 @@ def _read(path: Path, *, stop_before_pixels: bool) -> FileDataset:
     pydicom reads (a deflate bomb, a length claiming more than the file
     holds), then pydicom reads the same open file from its start.
     """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
     _check_path(path)
     try:
         with open(path, "rb") as f, warnings.catch_warnings(record=True) as caught:
@@ -317,6 +324,8 @@ def read_for_inspection(path: str | os.PathLike[str]) -> tuple[FileDataset, View
         _unknown_vrs_as_un(partial)
         _unknown_vrs_as_un(getattr(partial, "file_meta", None))
         return partial, problem
+    import pydicom
+
     header = read_header(path)
     try:
         with warnings.catch_warnings():

@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import struct
 
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
 from viewer.core.dicom.elements import (
     PIXEL_DATA,
     UNDEFINED_LENGTH,
     ElementWalk,
+    ExplicitVRBigEndian,
+    ImplicitVRLittleEndian,
     Source,
     Unwalkable,
     encoding_of,
@@ -26,7 +26,7 @@ from viewer.core.dicom.elements import (
 )
 
 #: The transfer syntaxes of native (not encapsulated, not deflated) datasets (PS3.5 A.1-A.3).
-NATIVE_SYNTAXES = (ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian)
+NATIVE_SYNTAXES = (ImplicitVRLittleEndian, "1.2.840.10008.1.2.1", ExplicitVRBigEndian)
 
 
 def _native_top_level(source: Source) -> ElementWalk | None:
