@@ -51,7 +51,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run_get)
 
 
-def _node_and_local(args):
+def node_and_local(args):
     from viewer.core.net.nodes import load_network_settings, parse_node
 
     nodes, local = load_network_settings()
@@ -70,7 +70,7 @@ def _node_and_local(args):
 def run_echo(args) -> int:
     from viewer.core.net.echo import echo
 
-    node, local = _node_and_local(args)
+    node, local = node_and_local(args)
     seconds = echo(node, local)
     print(f"{node.address} answered in {seconds * 1000:.0f} ms")
     return EXIT_OK
@@ -83,7 +83,7 @@ def run_find(args) -> int:
     from viewer.core.net.find import find
     from viewer.core.net.query import parse_query_key, with_return_keys
 
-    node, local = _node_and_local(args)
+    node, local = node_and_local(args)
     filters = dict(parse_query_key(item) for item in args.key)  # ViewerError (exit 2) before any association
     result = find(node, local, args.level, filters, cap=args.max)
     matches = [with_return_keys(match, filters) for match in result.matches]
@@ -109,7 +109,7 @@ def run_get(args) -> int:
     from viewer.core.media.cache import default_cache_dir
     from viewer.core.net.retrieve import retrieve
 
-    node, local = _node_and_local(args)
+    node, local = node_and_local(args)
     output = Path(args.output) if args.output else default_cache_dir()
 
     def progress(p) -> None:

@@ -68,12 +68,12 @@ def found_instances(paths: list[str]) -> tuple[list[Instance], list[tuple[str, s
 def run_send(args: argparse.Namespace) -> int:
     import json
 
-    from viewer.cli.network import _node_and_local
+    from viewer.cli.network import node_and_local
     from viewer.core.net.reconcile import PatientFields, reconciler, scope_problem
     from viewer.core.net.send import FAILED, InstanceFate, chained, send
     from viewer.core.runtime.wording import count
 
-    node, local = _node_and_local(args)
+    node, local = node_and_local(args)
     fields = PatientFields(args.patient_id, args.issuer, args.patient_name, args.accession)
     if args.key and not args.deidentify:
         raise ViewerError("--key is the de-identification key: give --deidentify too")
