@@ -82,3 +82,15 @@ def test_a_native_frame_reads_as_pydicom_with_or_without_preadv(monkeypatch, pre
     path = get_testdata_file(name, download=False)  # CT_small has trailing padding: found by the walker
     ours = native.read_native_frame(path, read_index_header(path))
     assert ours is not None and np.array_equal(ours, pydicom.dcmread(path).pixel_array)
+
+
+def test_a_slice_stored_otherwise_inside_a_run_gives_pydicoms_values(tmp_path):
+    from pydicom.uid import RLELossless
+
+    paths = _series(tmp_path, [1, 1, 1, 2, 1, 1, 1], [-1024, -1024, -1024, -1024, -5, -5, -5])
+    ds = pydicom.dcmread(paths[2])  # no stray bits (even index): RLE keeps the values
+    ds.compress(RLELossless)
+    ds.save_as(paths[2], enforce_file_format=True)
+    volume = volume_from_files(paths)
+    assert volume.voxels.dtype == np.int16
+    assert np.array_equal(volume.voxels, _pydicom_modality(paths))

@@ -32,7 +32,10 @@ of the series. Two cases are resampled or labelled instead:
 
 Memory: one array of int16 when every image's rescale is integral and the
 values fit (exact: CT in HU), else float32; slices are read straight into
-it by a few threads, without a second copy of the volume.
+it by a few threads, without a second copy of the volume (one ``preadv`` per
+file, into memory faulted in while the headers were read), each run of
+neighbouring slices cleaned of bits above Bits Stored and rescaled in one
+numpy pass per step.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from viewer.core.display.frames import is_compressed
 from viewer.core.display.pixels.auto_window import pixel_value_range_window
 from viewer.core.display.pixels.decoders import decode_file_frame, decode_frame, transfer_syntax
 from viewer.core.display.pixels.lut_data import modality_values
-from viewer.core.display.pixels.native import native_layout, read_native_frame, read_native_into
+from viewer.core.display.pixels.native import clear_unused_bits, native_layout, read_native_frame, read_native_into
 from viewer.core.display.pixels.pipeline import Window, frame_context
 from viewer.core.display.stack_geometry import (
     OBLIQUE_DEGREES,
@@ -427,6 +430,11 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         raise NotAVolume(f"the volume needs {needed:.1f} GB of memory, more than is free") from None
 
 
+#: Images per task of the read: their cleaning and rescale are one numpy pass each over the run (8 MB of CT,
+#: mostly still in cache), not three small passes per slice that each hand the GIL over (measured: 8 to 32 alike).
+_RUN = 16
+
+
 def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, load, cancel, threads, memory=None) -> np.ndarray:
     shape = tuple(geometry.shape[a] for a in axes.order)
     voxels = memory.take(shape, dtype) if memory is not None else None
@@ -438,16 +446,16 @@ def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, loa
     minima = [math.inf] * len(ordered)
     placed: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(ordered)
 
+    def straight(k: int) -> bool:
+        """Read image k's stored values straight into the volume, not yet cleaned nor rescaled; False if it cannot be."""
+        layout, dest = layouts[k], acquisition[k]
+        if layout is None or not dest.flags.c_contiguous or layout.dtype != dest.dtype or (layout.rows, layout.columns) != dest.shape:
+            return False
+        return read_native_into(ordered[k].path, layout, dest, clean=False)
+
     def read(k: int) -> None:
-        if cancel():
-            return
         image, rule, dest = ordered[k], rules[k], acquisition[k]
         ctx = image.attributes
-        layout = layouts[k]
-        if layout is not None and dest.flags.c_contiguous and layout.dtype == dest.dtype and (layout.rows, layout.columns) == dest.shape:
-            if read_native_into(image.path, layout, dest):  # straight into the volume: no copy
-                _into(dest, dest, ctx, rule)
-                return
         stored = (load or stored_values)(image)
         if stored.shape != (geometry.rows, geometry.columns):
             raise ViewerError(
@@ -466,8 +474,32 @@ def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, loa
         dest[row : row + moved.shape[0], column : column + moved.shape[1]] = moved
         placed[k] = (row, row + moved.shape[0], column, column + moved.shape[1])
 
+    def read_run(run: range) -> None:
+        """A few neighbouring images: those read straight are cleaned and rescaled together, one pass per step for the run."""
+        done: list[int] = []
+        for k in run:
+            if cancel():
+                return
+            if straight(k):
+                done.append(k)
+            else:
+                read(k)
+        start = 0
+        for end in range(1, len(done) + 1):
+            if (
+                end == len(done)
+                or done[end] != done[end - 1] + 1
+                or (layouts[done[end]], rules[done[end]]) != (layouts[done[start]], rules[done[start]])
+            ):
+                first, last = done[start], done[end - 1]
+                block = acquisition[first : last + 1]
+                clear_unused_bits(block, layouts[first])
+                _into(block, block, ordered[first].attributes, rules[first])
+                start = end
+
+    runs = [range(k, min(k + _RUN, len(ordered))) for k in range(0, len(ordered), _RUN)]
     with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="viewer-mpr-volume") as pool:
-        for _ in pool.map(read, range(len(ordered))):
+        for _ in pool.map(read_run, runs):
             pass
     if cancel():
         raise Cancelled()

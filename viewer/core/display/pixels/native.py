@@ -79,8 +79,12 @@ def _check_element_header(head: bytes, layout: NativeLayout) -> bool:
     return False
 
 
-def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np.ndarray) -> bool:
+def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np.ndarray, clean: bool = True) -> bool:
     """Read the frame of `path` into `out` (shape rows x columns); False if not where expected.
+
+    `clean` False leaves the bits above Bits Stored as they are in the file:
+    the caller then applies :func:`clear_unused_bits` itself (a volume does
+    it once for a run of slices).
 
     Where the system has ``preadv``, the element header and the values come
     in one call, the values straight into `out` (no intermediate buffer, no
@@ -114,12 +118,17 @@ def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np
                     return False
     finally:
         os.close(fd)
-    _clear_unused_bits(out, layout)
+    if clean:
+        clear_unused_bits(out, layout)
     return True
 
 
-def _clear_unused_bits(arr: np.ndarray, layout: NativeLayout) -> None:
-    """Values may carry garbage above Bits Stored (PS3.5 8.1.1): do as pydicom does."""
+def clear_unused_bits(arr: np.ndarray, layout: NativeLayout) -> None:
+    """Values may carry garbage above Bits Stored (PS3.5 8.1.1): do as pydicom does.
+
+    `arr` is any number of frames of this layout: on values without such
+    bits it changes nothing, so a run of frames is cleaned in one pass.
+    """
     shift = layout.dtype.itemsize * 8 - layout.bits_stored
     if not shift:
         return
