@@ -616,7 +616,7 @@ class PaintTimes:
     """Perf-counter times of a widget's next paint: its start (event) and end (zero timer)."""
 
     def __init__(self, widget):
-        from viewer.ui.paint_probe import FirstPaintProbe
+        from viewer.ui.window.paint_probe import FirstPaintProbe
 
         self.started: float | None = None
         self.finished: float | None = None
@@ -670,7 +670,7 @@ def run_first_image(repeats: int) -> FirstImageResult:
     import pydicom
 
     from viewer.core.display.frames import FrameSource
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     folder = data.ct_tree()
     files = data.files_below(folder)
@@ -771,7 +771,7 @@ def run_dicomdir(repeats: int) -> DicomdirResult:
     from pydicom.fileset import FileSet
 
     from viewer.core.media.dicomdir import read_dicomdir
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     dicomdir = data.media_tree()
     media = read_dicomdir(dicomdir)

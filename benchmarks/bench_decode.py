@@ -561,7 +561,7 @@ def _play(
 
 def run_cine(soak_frames: int = SOAK_FRAMES, log=lambda text: None) -> CineResults:
     from viewer.core.runtime.processes import shutdown_pool
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     app = _application()
     window = MainWindow()
@@ -678,7 +678,7 @@ def run_firstframe(repeats: int = 7, log=lambda text: None) -> list[FirstFrameRo
     from viewer.core.display.frames import FrameSource
     from viewer.core.media.model import ImageRef, Instance
     from viewer.core.runtime.processes import shutdown_pool
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     rows = []
     paths = {n: data.multiframe(n) for n in (10, 1000)}

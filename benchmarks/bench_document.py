@@ -135,7 +135,7 @@ def _cases(name: str, pdf: bytes, folder: Path, steps: int, app, host) -> list[R
 
     from viewer.core.documents.encapsulated import read_document, render_page, render_page_file, render_page_with_time_limit
     from viewer.core.runtime.processes import shutdown_pool
-    from viewer.ui.document_view import SCREEN_DPI, open_document
+    from viewer.ui.documents.document_view import SCREEN_DPI, open_document
 
     dcm = encapsulate(pdf, folder / f"{name.split()[0]}.dcm")
     plain = folder / f"{name.split()[0]}.pdf"
@@ -232,7 +232,7 @@ def _folder_cases(name: str, pdf: bytes, folder: Path, repeats: int, app, window
 
     from viewer.core.dicom.sop_classes import PDF
     from viewer.core.runtime.processes import shutdown_pool, start_pool_ahead
-    from viewer.ui.document_view import SCREEN_DPI, DocumentView
+    from viewer.ui.documents.document_view import SCREEN_DPI, DocumentView
 
     controller = window.report_controller
     known: set = set(window.findChildren(DocumentView))
@@ -327,7 +327,7 @@ def window_run(repeats: int = 8, log=None, pause: float = 1.0) -> list[Row]:
     from PySide6.QtWidgets import QApplication
 
     from viewer.core.runtime.processes import shutdown_pool
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     window = MainWindow()

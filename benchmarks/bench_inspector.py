@@ -79,7 +79,7 @@ def time_ns(fn, repeat: int) -> list[int]:
 def bench_fill(header, repeat: int) -> dict[str, Summary]:
     from viewer.core.dicom.charset import CharsetOverrides
     from viewer.core.dicom.inspect import dataset_rows
-    from viewer.ui.tag_inspector import TagTreeModel
+    from viewer.ui.documents.tag_inspector import TagTreeModel
 
     model = TagTreeModel()
     rows = dataset_rows(header, "bench.dcm", CharsetOverrides())
@@ -104,7 +104,7 @@ def bench_scroll(header, steps: int) -> dict[str, float]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as folder:

@@ -7,9 +7,9 @@ slices), each slice's rows rolled by its number so that every image
 differs; generated once into ``/tmp/dicom-viewer-bench/linking-v1`` (about
 80 MB; ``DICOM_VIEWER_BENCH_DATA`` moves it).
 
-Four :class:`~viewer.ui.viewport.Viewport` widgets in a 2x2 grid of 1200x960
+Four :class:`~viewer.ui.viewport.viewport.Viewport` widgets in a 2x2 grid of 1200x960
 screen pixels (about the image area of a 1600x1000 window), one frame
-source for all, linked by a :class:`~viewer.ui.linking.LinkController`
+source for all, linked by a :class:`~viewer.ui.viewport.linking.LinkController`
 (reference lines on, as by default). The 3 mm series is active: each of
 its steps moves every other viewport (by 3, 2 and 1 or 2 images), so each
 step repaints all four; a paint counter on each view checks it.
@@ -143,9 +143,9 @@ def run(steps: int = 200, log=lambda text: None) -> LinkingResult:
     from viewer.core.dicom.charset import CharsetOverrides
     from viewer.core.display.frames import FrameSource
     from viewer.core.media.sources import open_paths
-    from viewer.ui.linking import LinkController
-    from viewer.ui.viewport import Viewport
-    from viewer.ui.workers import BackgroundRunner
+    from viewer.ui.viewport.linking import LinkController
+    from viewer.ui.viewport.viewport import Viewport
+    from viewer.ui.window.workers import BackgroundRunner
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     log("linking: four series of 693_UNCI (made once)")

@@ -173,8 +173,8 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
     from PySide6.QtWidgets import QApplication
 
     from benchmarks.bench_window import PaintCounter
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.measure_tools import layer_of
+    from viewer.ui.tools.measure_tools import layer_of
+    from viewer.ui.window.main_window import MainWindow
 
     if log:
         log("measure: handle drags in the MainWindow on a 512x512 CT")
@@ -317,7 +317,7 @@ NOTES = """\
 * **Measurements** (bench_measure.py): `roi_statistics` is what `dicom-viewer measure --ellipse` calls, `RoiTracker`
   (tile sums made once per frame) what the viewport calls; the numpy baselines get the boolean mask for free (made
   before timing) and compute less (no Modality LUT).
-  The UI rows drive the real MainWindow with mouse events on the view (viewer/ui/measure_tools.py) and let the
+  The UI rows drive the real MainWindow with mouse events on the view (viewer/ui/tools/measure_tools.py) and let the
   event loop paint; a window/level step in the same window is their baseline.
 """
 

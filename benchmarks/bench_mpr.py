@@ -185,7 +185,7 @@ def run_ui(result: MprResult, steps: int = 100, log=lambda text: None) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
     folder = ct_volume_tree()

@@ -7,7 +7,7 @@ as the thread's CPU time (``time.thread_time_ns``: Qt paints offscreen on this t
 two cores make wall-clock figures swing by several ms) and, for reference, wall-clock time:
 
 * plain: the image alone;
-* with a state: the items :mod:`viewer.ui.presentation_layer` makes for a busy state — a
+* with a state: the items :mod:`viewer.ui.viewport.presentation_layer` makes for a busy state — a
   rectangular, circular and polygonal shutter (one path item), 40 polylines and 10 ellipses of
   a layer, 10 text objects — under the image's parent item turned 90 degrees and flipped.
 
@@ -41,7 +41,7 @@ from benchmarks.bench_window import ct_frame, make_pane, window_steps  # noqa: E
 from viewer.core.display.pixels.pipeline import FrameDisplay  # noqa: E402
 from viewer.core.documents.presentation_render import state_frame, state_geometry  # noqa: E402
 from viewer.core.documents.presentation_state import read_presentation_state  # noqa: E402
-from viewer.ui.presentation_layer import graphic_items, image_transform, shutter_items  # noqa: E402
+from viewer.ui.viewport.presentation_layer import graphic_items, image_transform, shutter_items  # noqa: E402
 
 
 def busy_state(header):

@@ -52,7 +52,7 @@ def run(steps: int = 15, log=None) -> list[Row]:
     ensure_offscreen()
     from PySide6.QtWidgets import QApplication
 
-    from viewer.ui.report_view import ReportView, report_html
+    from viewer.ui.documents.report_view import ReportView, report_html
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:

@@ -5,7 +5,7 @@ DICOM_VIEWER_STARTUP_REPORT=1, which prints ``window-painted <time.time()>``
 and ``image-painted <time.time()>`` when those widgets receive their first
 paint event (each followed by ``modules-at-...-paint <json list of
 sys.modules>``), then quits. The CT has a window of its own, so its first
-image is the quick one (viewer.ui.quick_image: numpy, no pydicom); the
+image is the quick one (viewer.ui.window.quick_image: numpy, no pydicom); the
 viewport's own image follows (``viewport-image-painted``, its own row), and
 the process quits after that. The clock starts (``time.time()``) right before
 the process is started, so the figures include interpreter start, imports,
@@ -138,8 +138,8 @@ def step(name):
 from PySide6.QtWidgets import QApplication, QWidget
 app = QApplication(sys.argv[:1])
 step("PySide6.QtWidgets and a QApplication (the baseline's imports)")
-import viewer.ui.main_window
-step("the window's frame: viewer.ui.main_window and what it imports")
+import viewer.ui.window.main_window
+step("the window's frame: viewer.ui.window.main_window and what it imports")
 from viewer.core.display.first_image import first_image
 assert first_image(sys.argv[1]) is not None
 step("the quick first image: viewer.core.display.first_image, the CT read and its grey levels computed (no numpy)")
@@ -150,10 +150,10 @@ import numpy
 step("numpy")
 import pydicom
 step("pydicom (its decoder plugins put off)")
-import viewer.ui.contents
+import viewer.ui.window.contents
 step("the window's contents: the viewer's own modules")
 starting.close()
-import viewer.ui.graphics_view
+import viewer.ui.viewport.graphics_view
 step("pyqtgraph (the pane's view, built after the first image)")
 from viewer.core.display.pixels import plugins
 for name in plugins.DEFERRED:

@@ -173,7 +173,7 @@ def play(case: Case, path: Path, shown: int = SHOWN) -> Result:
     stop = threading.Event()
     worker = threading.Thread(
         target=prefetch,
-        # As the cine does (viewer/ui/cine.py): half the cache's budget ahead of the play head.
+        # As the cine does (viewer/ui/viewport/cine.py): half the cache's budget ahead of the play head.
         args=(
             source,
             images,

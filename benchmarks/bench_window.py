@@ -59,7 +59,7 @@ from viewer.core.display.frames import FrameSource  # noqa: E402
 from viewer.core.display.pixels.decoders import decode_frame  # noqa: E402
 from viewer.core.display.pixels.pipeline import FrameDisplay, Window, frame_context  # noqa: E402
 from viewer.core.media.model import ImageRef, Instance  # noqa: E402
-from viewer.ui.image_view import ImagePane  # noqa: E402
+from viewer.ui.viewport.image_view import ImagePane  # noqa: E402
 
 VIEW_SIZE = 1024
 MAMMO_ROWS, MAMMO_COLS = 5120, 4096
@@ -258,7 +258,7 @@ def measure_main_window(app: QApplication, n: int) -> Case:
     display model, pane, pipeline text, corner annotations); processEvents()
     then paints every widget marked dirty, as the event loop would.
     """
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     window = MainWindow()
     window.resize(1400, 1200)
@@ -323,7 +323,7 @@ def measure_main_window_2x2(app: QApplication, n: int) -> Case:
     to the active (top left) one and the event loop paints what is dirty.
     """
     from viewer.core.display.hanging import GridShape
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     window = MainWindow()
     window.settings.hanging = {}  # the layout is set here, not by a kept protocol
@@ -449,7 +449,7 @@ def measure_full_resolution(app: QApplication, pane: ImagePane, frame: FrameDisp
 def measure_overlay_cases(app: QApplication, pane: ImagePane, frame: FrameDisplay, n: int) -> list[Case]:
     """The CT's window step without and with an overlay plane (60xx) over it, in the same run (#16: at most 1 ms more).
 
-    The overlay is what :class:`viewer.ui.overlay_layer.OverlayLayer` puts in the view box for a
+    The overlay is what :class:`viewer.ui.viewport.overlay_layer.OverlayLayer` puts in the view box for a
     graphics plane of the image's size whose bits (5 % of them, seeded) reach every edge: cropping
     it to what it covers saves nothing, the worst case for painting. A window step never recomputes
     it; the view repaints it with the image. Steps with and without it alternate, so that the other
@@ -487,7 +487,7 @@ def _overlay_pair(
 
     from viewer.core.display.overlays import FrameOverlay, overlay_rgba
     from viewer.core.documents.presentation_render import spatial_affine
-    from viewer.ui.overlay_layer import OVERLAY_PLANES_Z, _cropped, _overlay_item_class
+    from viewer.ui.viewport.overlay_layer import OVERLAY_PLANES_Z, _cropped, _overlay_item_class
 
     pixels, (r0, c0), _ = _cropped(overlay_rgba(FrameOverlay(graphics=bits), frame.shape), "")
     item = _overlay_item_class()(axisOrder="row-major")
@@ -498,7 +498,7 @@ def _overlay_pair(
         pane.show_frame(frame, frame.default_voi(), False, fit=True)
         rows, columns = frame.shape
         pane.set_image_transform(QTransform(*spatial_affine(90, True, columns, rows)))
-        item.setParentItem(pane.image_parent(OVERLAY_PLANES_Z))  # as viewer.ui.overlay_layer puts it up
+        item.setParentItem(pane.image_parent(OVERLAY_PLANES_Z))  # as viewer.ui.viewport.overlay_layer puts it up
     else:
         item.setZValue(OVERLAY_PLANES_Z)
         pane.view_box.addItem(item, ignoreBounds=True)

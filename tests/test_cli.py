@@ -58,7 +58,7 @@ def test_export_frame_and_rgb(tmp_path):
 
 
 def test_export_matches_the_pane_at_one_to_one(tmp_path, qtbot):
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     window = MainWindow()
     qtbot.addWidget(window)

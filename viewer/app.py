@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if (reason := missing_display()) is not None:
         print(f"dicom-viewer: {reason}", file=sys.stderr)
         return EXIT_INPUT
-    from viewer.ui.application import run
+    from viewer.ui.window.application import run
 
     return run(paths, new_window=args.new_window)
 

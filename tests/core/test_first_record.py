@@ -3,7 +3,7 @@
 Expected files are worked out by hand from the instance numbers written
 (the middle image of a CT stack, the first of a radiograph), and checked
 against what the window shows for the same media: the catalog's first series
-with images, at the viewport's starting image (viewer.ui.viewport.show_series).
+with images, at the viewport's starting image (viewer.ui.viewport.viewport.show_series).
 Media are dcmtk's ``dcmmkdir`` and pydicom's DICOMDIR test set.
 """
 

@@ -2,7 +2,7 @@
 
 A viewport decodes ahead after every image it shows; when the whole series is
 cached and no frame has been dropped since it looked, there is nothing to
-decode (:meth:`Viewport._everything_cached <viewer.ui.viewport.Viewport>`).
+decode (:meth:`Viewport._everything_cached <viewer.ui.viewport.viewport.Viewport>`).
 """
 
 from __future__ import annotations

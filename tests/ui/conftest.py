@@ -32,8 +32,8 @@ def no_threads_left_behind():
 
 @pytest.fixture
 def main_window(qtbot):
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")  # each test starts from the default layout
     window = MainWindow()

@@ -6,8 +6,8 @@ from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtGui import QAction
 
 from tests.ui.test_browser import make_study
-from viewer.ui.selection import chosen_instances, chosen_series
-from viewer.ui.series_strip import CHOSEN_ROLE
+from viewer.ui.browsing.selection import chosen_instances, chosen_series
+from viewer.ui.browsing.series_strip import CHOSEN_ROLE
 
 
 def _open(window, qtbot, folder):

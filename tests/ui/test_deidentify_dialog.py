@@ -9,7 +9,7 @@ import pydicom
 from pydicom.data import get_testdata_file
 
 from tests.core.deid_corpus import PLANTED, write_corpus
-from viewer.ui.deidentify_dialog import MENU_TEXT, DeidentifyDialog, parse_rectangles
+from viewer.ui.sharing.deidentify_dialog import MENU_TEXT, DeidentifyDialog, parse_rectangles
 
 
 def test_offered_in_the_file_menu_and_the_browser(main_window):

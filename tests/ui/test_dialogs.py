@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydicom.data import get_testdata_file
 
-from viewer.ui.dialogs import AboutDialog, SettingsDialog
-from viewer.ui.main_window import MainWindow
+from viewer.ui.window.dialogs import AboutDialog, SettingsDialog
+from viewer.ui.window.main_window import MainWindow
 
 CT = get_testdata_file("693_UNCI.dcm", download=False)
 
@@ -38,7 +38,7 @@ def test_settings_change_presets_memory_and_ae_and_survive_a_restart(main_window
         assert again.query_panel.local.ae_title == "MYVIEWER"
         again.close()
     finally:
-        from viewer.ui.settings_store import settings
+        from viewer.ui.window.settings_store import settings
 
         settings().remove("presets")
         settings().remove("cache_mb")
@@ -57,7 +57,7 @@ def test_node_dialog_keeps_each_timeout_and_everything_else_when_a_node_is_edite
     """Editing a node (a new name, say) changes nothing else the user set: the three timeouts
     (connect, association, inactivity; 0 = wait for ever), TLS files, character sets, model."""
     from viewer.core.net.nodes import LocalAE, Node, Timeouts
-    from viewer.ui.query_panel import NodeDialog
+    from viewer.ui.browsing.query_panel import NodeDialog
 
     node = Node(
         "PACS",

@@ -1,4 +1,4 @@
-"""The document window (viewer.ui.document_view): pages with previous/next and zoom, "Save the document as…" bit-exact,
+"""The document window (viewer.ui.documents.document_view): pages with previous/next and zoom, "Save the document as…" bit-exact,
 "Open in the system's PDF reader" on a private temporary copy, CDA as text, damaged documents in one line."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMainWindow
 
-from viewer.ui.document_view import TEMPORARY_COPIES, DocumentView, open_document
+from viewer.ui.documents.document_view import TEMPORARY_COPIES, DocumentView, open_document
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 files = importlib.import_module("document_files")

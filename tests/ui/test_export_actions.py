@@ -184,7 +184,7 @@ def test_a_dicom_copy_of_the_browsers_selection(main_window, open_in, qtbot, tmp
 
 def test_cancel_stops_a_long_export_and_keeps_nothing(main_window, open_in, qtbot, tmp_path, monkeypatch):
     """The export waits on a gate until Cancel is pressed: the window goes on meanwhile, and nothing is kept."""
-    import viewer.ui.export_actions as export_actions
+    import viewer.ui.sharing.export_actions as export_actions
 
     source = copy_of(tmp_path, MR_MULTIFRAME)
     window = open_in(main_window, [str(source)])
@@ -275,7 +275,7 @@ def test_several_chosen_series_each_go_their_own_way(main_window, qtbot, tmp_pat
 
 def test_cancelling_several_series_takes_back_the_finished_ones(main_window, qtbot, tmp_path, monkeypatch):
     """Cancel while the third of four series waits: the two written already are removed, and the folder made for them."""
-    import viewer.ui.export_actions as export_actions
+    import viewer.ui.sharing.export_actions as export_actions
     from tests.ui.test_browser import make_study
 
     make_study(tmp_path / "src", patients=2, series_per_patient=2, slices=2)
@@ -311,7 +311,7 @@ def test_a_measurement_is_in_the_image_with_annotations_only(main_window, open_i
     from pydicom.uid import generate_uid
 
     from viewer.app import main
-    from viewer.ui.measure_items import COLOUR
+    from viewer.ui.tools.measure_items import COLOUR
 
     source = copy_of(tmp_path, CT)
     # An image of its own: measurements are kept by SOP Instance UID for the whole session, and later
@@ -332,7 +332,7 @@ def test_a_measurement_is_in_the_image_with_annotations_only(main_window, open_i
 
 
 def test_closing_the_window_cancels_a_running_export(main_window, open_in, qtbot, tmp_path, monkeypatch):
-    import viewer.ui.export_actions as export_actions
+    import viewer.ui.sharing.export_actions as export_actions
 
     source = copy_of(tmp_path, MR_MULTIFRAME)
     window = open_in(main_window, [str(source)])

@@ -20,9 +20,9 @@ from PySide6.QtWidgets import QApplication
 
 from viewer.core.display.hanging import GridShape, HangingProtocol
 from viewer.core.display.pixels.pipeline import Window
-from viewer.ui.browser import SERIES_ROLE
-from viewer.ui.series_strip import SERIES_MIME
-from viewer.ui.viewport_layout import ACTIVE_BORDER
+from viewer.ui.browsing.browser import SERIES_ROLE
+from viewer.ui.browsing.series_strip import SERIES_MIME
+from viewer.ui.viewport.viewport_layout import ACTIVE_BORDER
 
 CT = get_testdata_file("693_UNCI.dcm", download=False)
 MR_MULTIFRAME = get_testdata_file("emri_small.dcm", download=False)
@@ -234,8 +234,8 @@ def test_double_click_maximises_a_viewport_and_again_brings_the_grid_back(qtbot,
 
 # ------------------------------------------------------------------ bullet 6: per modality in the settings
 def test_the_layout_chosen_for_ct_is_kept_and_a_ct_opens_in_it(qtbot, window, tmp_path):
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import SettingsStore
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import SettingsStore
 
     open_and_wait(qtbot, window, [CT])
     window.layouts.choose(GridShape(1, 3))
@@ -359,7 +359,7 @@ def test_viewports_of_a_copy_of_the_ct_open_side_by_side(qtbot, window, tmp_path
 
 def test_two_viewports_background_work_of_one_kind_does_not_supersede_each_other(qtbot):
     """Each viewport decodes its current image and computes its series' window: neither result is dropped."""
-    from viewer.ui.workers import BackgroundRunner, ScopedRunner
+    from viewer.ui.window.workers import BackgroundRunner, ScopedRunner
 
     runner = BackgroundRunner()
     results = []

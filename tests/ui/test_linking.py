@@ -25,10 +25,10 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.display.frames import FrameSource
 from viewer.core.media.sources import open_paths
-from viewer.ui.linking import LinkController
-from viewer.ui.reference_overlay import ACTIVE_LINE_COLOUR
-from viewer.ui.viewport import Viewport
-from viewer.ui.workers import BackgroundRunner
+from viewer.ui.viewport.linking import LinkController
+from viewer.ui.viewport.reference_overlay import ACTIVE_LINE_COLOUR
+from viewer.ui.viewport.viewport import Viewport
+from viewer.ui.window.workers import BackgroundRunner
 
 FRAME = "1.2.826.0.1.3680043.8.498.1401"
 OTHER_FRAME = "1.2.826.0.1.3680043.8.498.1402"
@@ -399,7 +399,7 @@ def test_files_hold_what_the_tests_assume(series):
 
 
 def test_the_window_offers_the_switches_on_free_keys(main_window, open_in, series):
-    from viewer.ui.link_actions import links_of
+    from viewer.ui.viewport.link_actions import links_of
 
     links = links_of(main_window)
     assert links is not None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 
 from viewer.app import main as cli_main
 from viewer.core.display.hanging import GridShape
-from viewer.ui.measure_tools import data_folder, layer_of
+from viewer.ui.tools.measure_tools import data_folder, layer_of
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
 _files = importlib.import_module("measure_files")
@@ -364,7 +364,7 @@ def test_csv_and_presentation_state(window, open_in, tmp_path):
 
 
 def test_each_tool_has_its_own_key(window, qtbot):
-    from viewer.ui.measure_tools import TOOLS
+    from viewer.ui.tools.measure_tools import TOOLS
 
     keys = [key.toString() for action in window.actions() for key in action.shortcuts() if not key.isEmpty()]
     assert len(keys) == len(set(keys)), sorted(keys)  # no key bound twice, the Measure menu's included
@@ -426,7 +426,7 @@ def test_measurements_belong_to_their_frame(window, open_in, qtbot):
 def test_an_roi_tool_on_a_large_frame_makes_its_statistics_ready_in_the_background(window, open_in, capsys, qtbot, monkeypatch):
     """Choosing an ROI tool starts the frame's RoiTracker in the background (frames of at least
     BACKGROUND_TRACKER_PIXELS; the test lowers it to the CT's size); the ellipse then drawn uses it, same numbers."""
-    from viewer.ui import measure_tools
+    from viewer.ui.window.tools import measure_tools
 
     monkeypatch.setattr(measure_tools, "BACKGROUND_TRACKER_PIXELS", 128 * 128)
     shown(window, open_in, CT)

@@ -50,15 +50,15 @@ def burn(folder: Path, name: str = "DICOMDIR") -> Path:
 @pytest.fixture
 def mounts(monkeypatch) -> Mounts:
     mounts = Mounts()
-    monkeypatch.setattr("viewer.ui.media_watch.mounted_volumes", mounts)
+    monkeypatch.setattr("viewer.ui.browsing.media_watch.mounted_volumes", mounts)
     return mounts
 
 
 @pytest.fixture
 def watched_window(qtbot, mounts, tmp_path):
     """A window started with volumes A (no DICOM) and B (a DICOMDIR, present at start-up) mounted."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     settings().remove("media")
@@ -137,8 +137,8 @@ def test_media_removed_before_an_answer_takes_its_offer_away(watched_window, mou
 
 
 def test_the_offer_can_be_turned_off_in_settings(watched_window, mounts, qtbot, tmp_path):
-    from viewer.ui.dialogs import SettingsDialog
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.dialogs import SettingsDialog
+    from viewer.ui.window.main_window import MainWindow
 
     watcher = watched_window.media_watcher
     poll(qtbot, watcher)
@@ -176,7 +176,7 @@ def qtbot_left():
 def test_the_platform_list_has_the_root_volume(qtbot):
     from PySide6.QtCore import QStorageInfo
 
-    from viewer.ui.media_watch import mounted_volumes
+    from viewer.ui.browsing.media_watch import mounted_volumes
 
     volumes = mounted_volumes()
     assert QStorageInfo.root().rootPath() in {v.root for v in volumes}

@@ -8,8 +8,8 @@ from PySide6.QtCore import QItemSelectionModel
 
 from tests.ui.test_browser import make_study
 from viewer.core.media.sources import open_paths
-from viewer.ui.media_writer import WRITE_TEXT
-from viewer.ui.selection import chosen_instances
+from viewer.ui.browsing.selection import chosen_instances
+from viewer.ui.sharing.media_writer import WRITE_TEXT
 
 
 def _open(window, qtbot, folder):

@@ -1,6 +1,6 @@
 """Files named on opening (a drop, the command line, a double-click on many files): none is read on the GUI thread
 to find out what it is; the scan says it, and a PDF, a CDA or an ECG named directly then opens in its own window
-(viewer.ui.opening's ``named_object_found`` -> viewer.ui.report_view's ``ReportController.open_named``)."""
+(viewer.ui.browsing.opening's ``named_object_found`` -> viewer.ui.documents.report_view's ``ReportController.open_named``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from viewer.ui.document_view import DocumentView
-from viewer.ui.waveform_view import WaveformView
+from viewer.ui.documents.document_view import DocumentView
+from viewer.ui.documents.waveform_view import WaveformView
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 files = importlib.import_module("document_files")
@@ -119,7 +119,7 @@ def test_a_named_document_already_listed_opens_again(main_window, qtbot, tmp_pat
 def test_named_files_are_the_real_paths_of_the_files_named(tmp_path, monkeypatch):
     """As ``Path.resolve`` gives them (what the catalog's files are matched with): links to files and folders, '..',
     a bare name; folders and missing files left out."""
-    from viewer.ui.opening import named_files
+    from viewer.ui.browsing.opening import named_files
 
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "a.dcm").write_bytes(b"x")

@@ -187,8 +187,8 @@ def test_the_viewers_own_measurement_state_shows_its_graphics(main_window, open_
 
 def test_at_start_up_the_state_waits_for_the_view_built_after_the_first_image(qtbot, tmp_path):
     """As the app starts with a folder: the pane's pyqtgraph view is built only after the first image is painted."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     window = MainWindow(deferred=True)

@@ -117,7 +117,7 @@ def add_node(
     query_model: str | None = None,
 ) -> None:
     """Add... (or Edit...), fill the node dialog by typing, OK."""
-    from viewer.ui.query_panel import NodeDialog
+    from viewer.ui.browsing.query_panel import NodeDialog
 
     outcome: dict[str, object] = {"tries": 0}
 

@@ -1,6 +1,6 @@
 """The quick first image at start-up: painted before the contents, then replaced by the viewport's own, same pixels.
 
-The steps are the app's (viewer.ui.application.run): the window's frame,
+The steps are the app's (viewer.ui.window.application.run): the window's frame,
 then :func:`show_quick_image`, then, after its paint, the contents and the
 opening, with :func:`keep_until_viewport_image` in between. Whether the
 quick image's grey levels are right is tests/core/test_first_image.py's
@@ -14,15 +14,15 @@ import pytest
 import shiboken6
 from pydicom.data import get_testdata_file
 
-from viewer.ui.paint_probe import FirstPaintProbe
-from viewer.ui.quick_image import keep_until_viewport_image, show_quick_image
+from viewer.ui.window.paint_probe import FirstPaintProbe
+from viewer.ui.window.quick_image import keep_until_viewport_image, show_quick_image
 
 
 @pytest.fixture
 def frame_only(qtbot):
     """A window as the app first shows it: the frame, not yet its contents."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     window = MainWindow(deferred=True)

@@ -21,8 +21,8 @@ LONG_DESCRIPTION = "Thorax routine 1.0 mm B31f soft tissue kernel, arterial phas
 @pytest.fixture
 def default_window(qtbot, request):
     """A window at its default size (1440x900), or at the size a test's parameter gives, with the default layout."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     window = MainWindow()
@@ -188,7 +188,7 @@ def test_a_long_value_is_elided_in_the_middle_with_all_of_it_in_the_tooltip(defa
 
 
 def test_vm_and_length_columns_on_request_and_remembered(default_window, open_in, qtbot):
-    from viewer.ui.tag_inspector import TagInspector
+    from viewer.ui.documents.tag_inspector import TagInspector
 
     inspector = _inspector_at_default_size(default_window, open_in, qtbot)
     tree, header = inspector.tree, inspector.tree.header()
@@ -203,7 +203,7 @@ def test_vm_and_length_columns_on_request_and_remembered(default_window, open_in
 
 
 def test_fit_words_by_hand():
-    from viewer.ui.item_text import fit_words
+    from viewer.ui.browsing.item_text import fit_words
 
     def advance(text: str) -> int:  # 10 pixels a character
         return 10 * len(text)

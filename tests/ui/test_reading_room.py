@@ -16,8 +16,8 @@ from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.test_browser import make_study
-from viewer.ui import theme
-from viewer.ui.series_strip import FILTER_ROLE, SERIES_MIME, SERIES_ROLE, series_uids
+from viewer.ui.browsing.series_strip import FILTER_ROLE, SERIES_MIME, SERIES_ROLE, series_uids
+from viewer.ui.window import theme
 
 CT = get_testdata_file("CT_small.dcm", download=False)
 
@@ -25,8 +25,8 @@ CT = get_testdata_file("CT_small.dcm", download=False)
 @pytest.fixture
 def reading_window(qtbot):
     """A window at the issue's size, 1600x1000, with the default docks (no saved layout)."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     window = MainWindow()
@@ -44,7 +44,7 @@ def restore_theme():
     app = QApplication.instance()
     style, palette = app.style().name(), app.palette()
     yield
-    from viewer.ui.settings_store import THEME, settings
+    from viewer.ui.window.settings_store import THEME, settings
 
     settings().remove(THEME)
     app.setStyle(style)
@@ -60,8 +60,8 @@ def opened(window, qtbot, paths):
 
 # ----------------------------------------------------------------------------- 1. the dark theme
 def test_dark_by_default_light_in_settings_and_kept(reading_window, qtbot, restore_theme):
-    from viewer.ui.dialogs import SettingsDialog
-    from viewer.ui.settings_store import SettingsStore
+    from viewer.ui.window.dialogs import SettingsDialog
+    from viewer.ui.window.settings_store import SettingsStore
 
     app = QApplication.instance()
     assert SettingsStore().theme() == theme.DARK == reading_window.settings.theme  # nothing saved: dark
@@ -159,7 +159,7 @@ def test_a_single_click_shows_the_series_and_a_drag_carries_its_uid(reading_wind
 
 
 def test_the_strip_widens_into_the_tree_and_the_choice_is_kept(reading_window, qtbot, tmp_path):
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     make_study(tmp_path, patients=1, series_per_patient=1, slices=1)
     window = opened(reading_window, qtbot, [tmp_path])
@@ -280,7 +280,7 @@ def test_mouse_tools_are_exclusive_named_with_their_keys_and_do_what_they_say(re
 def test_keyboard_and_mouse_lists_every_binding_of_the_window(reading_window, qtbot):
     from PySide6.QtGui import QKeySequence
 
-    from viewer.ui.keys_dialog import MOUSE_BINDINGS, KeysDialog
+    from viewer.ui.window.keys_dialog import MOUSE_BINDINGS, KeysDialog
 
     window = reading_window
     window.build_contents()

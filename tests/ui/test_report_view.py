@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
 from sr_reports import code, content_item, dose_report, sr_file  # noqa: E402  (the core tests' helper)
 
 from viewer.core.documents.sr import read_report  # noqa: E402
-from viewer.ui.report_view import ReportView, parse_image_link, report_html  # noqa: E402
+from viewer.ui.documents.report_view import ReportView, parse_image_link, report_html  # noqa: E402
 
 MULTI_FRAME = "emri_small.dcm"  # 10 frames
 

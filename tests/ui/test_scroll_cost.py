@@ -21,10 +21,10 @@ from PySide6.QtWidgets import QApplication, QGraphicsDropShadowEffect, QGridLayo
 from viewer.core.dicom.charset import CharsetOverrides
 from viewer.core.display.frames import FrameSource
 from viewer.core.media.sources import open_paths
-from viewer.ui.image_view import OVERLAY_COLOUR, OverlayLabel
-from viewer.ui.linking import LinkController
-from viewer.ui.viewport import Viewport
-from viewer.ui.workers import BackgroundRunner
+from viewer.ui.viewport.image_view import OVERLAY_COLOUR, OverlayLabel
+from viewer.ui.viewport.linking import LinkController
+from viewer.ui.viewport.viewport import Viewport
+from viewer.ui.window.workers import BackgroundRunner
 
 FRAME = "1.2.826.0.1.3680043.8.498.1501"
 AXIAL = ((1, 0, 0), (0, 1, 0))

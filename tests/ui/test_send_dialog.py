@@ -39,7 +39,7 @@ def test_send_to_offered_in_the_file_menu_and_the_browser(main_window):
 
 
 def test_send_dialog_sends_reconciled_copies_reports_fates_and_retries(main_window, open_in, qtbot, tmp_path):
-    from viewer.ui.send_dialog import open_send_dialog
+    from viewer.ui.sharing.send_dialog import open_send_dialog
 
     paths = _ct_series(tmp_path / "disc")
     before = {p: hashlib.sha256(p.read_bytes()).digest() for p in paths}
@@ -83,7 +83,7 @@ def test_send_dialog_sends_reconciled_copies_reports_fates_and_retries(main_wind
 
 
 def test_cancel_and_bad_node_in_the_dialog(main_window, open_in, qtbot, tmp_path):
-    from viewer.ui.send_dialog import open_send_dialog
+    from viewer.ui.sharing.send_dialog import open_send_dialog
 
     _ct_series(tmp_path / "disc", 2)
     open_in(main_window, [str(tmp_path / "disc")])
@@ -103,7 +103,7 @@ def test_closing_the_window_cancels_a_send_that_hangs(main_window, open_in, qtbo
     """A node that never answers: closing the window cancels the send instead of waiting for the node."""
     import socket
 
-    from viewer.ui.send_dialog import open_send_dialog
+    from viewer.ui.sharing.send_dialog import open_send_dialog
 
     _ct_series(tmp_path / "disc", 2)
     open_in(main_window, [str(tmp_path / "disc")])
@@ -124,7 +124,7 @@ def test_closing_the_window_cancels_a_send_that_hangs(main_window, open_in, qtbo
 
 
 def test_reconciliation_is_offered_for_one_patient_only(main_window, open_in, qtbot, tmp_path):
-    from viewer.ui.send_dialog import open_send_dialog
+    from viewer.ui.sharing.send_dialog import open_send_dialog
 
     paths = _ct_series(tmp_path / "disc", 2)
     other = pydicom.dcmread(paths[1])
@@ -140,7 +140,7 @@ def test_reconciliation_is_offered_for_one_patient_only(main_window, open_in, qt
 
 
 def test_the_dialog_sends_de_identified_copies_and_a_retry_keeps_their_new_uids(main_window, open_in, qtbot, tmp_path):
-    from viewer.ui.send_dialog import open_send_dialog
+    from viewer.ui.sharing.send_dialog import open_send_dialog
 
     paths = _ct_series(tmp_path / "disc", count=3)
     originals = {str(pydicom.dcmread(p).SOPInstanceUID) for p in paths}

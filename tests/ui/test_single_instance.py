@@ -9,7 +9,7 @@ import uuid
 
 from pydicom.data import get_testdata_file
 
-from viewer.ui.single_instance import InstanceServer
+from viewer.ui.window.single_instance import InstanceServer
 
 CT = get_testdata_file("693_UNCI.dcm", download=False)
 MR = get_testdata_file("MR_small.dcm")

@@ -81,12 +81,12 @@ def test_an_uncompressed_image_is_painted_before_any_decoder_and_pyqtgraph_load(
         "pydicom.pixel_data_handlers.rle_handler",
     }, plugins
     assert not {"pyqtgraph", "pynetdicom"} & _top_level(at_image)
-    assert "viewer.ui.query_panel" not in at_image  # built when its dock is first shown
+    assert "viewer.ui.browsing.query_panel" not in at_image  # built when its dock is first shown
 
 
 @pytest.mark.slow
 def test_one_simple_file_is_painted_before_numpy_and_pydicom_load_then_by_the_viewport(tmp_path):
-    """A double-clicked CT with its own window: the quick first image (viewer.ui.quick_image) needs the standard library only."""
+    """A double-clicked CT with its own window: the quick first image (viewer.ui.window.quick_image) needs the standard library only."""
     report = _run_viewer(tmp_path, str(get_testdata_file("693_UNCI.dcm", download=False)))
     assert report["window-painted"] <= report["image-painted"] <= report["viewport-image-painted"], report
     at_image = _top_level(report["modules-at-image-paint"])
@@ -104,8 +104,8 @@ def test_a_compressed_image_is_painted_at_start_up(tmp_path, name):
 @pytest.fixture
 def deferred_window(qtbot):
     """A window as the app first shows it: the frame, not yet its contents."""
-    from viewer.ui.main_window import MainWindow
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.main_window import MainWindow
+    from viewer.ui.window.settings_store import settings
 
     settings().remove("window")
     window = MainWindow(deferred=True)
@@ -133,7 +133,7 @@ def test_a_key_pressed_before_the_contents_are_built_does_no_harm(deferred_windo
 
 
 def test_closing_a_window_whose_contents_were_never_built(qtbot):
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     window = MainWindow(deferred=True)
     qtbot.addWidget(window)

@@ -31,7 +31,7 @@ REFERENCE_NAMES = {
 @pytest.fixture(autouse=True)
 def no_overrides():
     """Each test starts and ends with no character-set choices in the settings (a window reads them from there)."""
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.settings_store import settings
 
     def reset():
         settings().remove("charset_overrides")
@@ -117,7 +117,7 @@ def gb18030_image(folder: Path) -> Path:
 
 
 def test_guess_override_and_restart(main_window, open_in, qtbot, tmp_path):
-    from viewer.ui.main_window import MainWindow
+    from viewer.ui.window.main_window import MainWindow
 
     path = gb18030_image(tmp_path)
     open_in(main_window, [path])

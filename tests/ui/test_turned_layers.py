@@ -29,8 +29,8 @@ from pstate_files import make_state
 
 from tests.core.overlay_files import add_plane, image, random_bits, save
 from viewer.core.display.overlays import OVERLAY_RGB
-from viewer.ui.measure_items import COLOUR, SELECTED_COLOUR
-from viewer.ui.measure_tools import data_folder, layer_of
+from viewer.ui.tools.measure_items import COLOUR, SELECTED_COLOUR
+from viewer.ui.tools.measure_tools import data_folder, layer_of
 
 CT = Path(get_testdata_file("CT_small.dcm", download=False))
 LEFT = Qt.MouseButton.LeftButton
@@ -312,10 +312,10 @@ def test_a_reference_line_lands_on_the_turned_images_pixels(qtbot, phantom, rota
     from viewer.core.dicom.charset import CharsetOverrides
     from viewer.core.display.frames import FrameSource
     from viewer.core.documents.presentation_render import spatial_affine
-    from viewer.ui.linking import LinkController
-    from viewer.ui.reference_overlay import ACTIVE_LINE_COLOUR
-    from viewer.ui.viewport import Viewport
-    from viewer.ui.workers import BackgroundRunner
+    from viewer.ui.viewport.linking import LinkController
+    from viewer.ui.viewport.reference_overlay import ACTIVE_LINE_COLOUR
+    from viewer.ui.viewport.viewport import Viewport
+    from viewer.ui.window.workers import BackgroundRunner
 
     runner = BackgroundRunner()
     holder = QWidget()

@@ -12,7 +12,7 @@ from PySide6.QtGui import QTransform
 
 from viewer.core.display.pixels.pipeline import turned_array
 from viewer.core.documents.presentation_render import spatial_affine
-from viewer.ui.image_view import quarter_and_mirrors
+from viewer.ui.viewport.image_view import quarter_and_mirrors
 
 
 @pytest.mark.parametrize("flip", [False, True])

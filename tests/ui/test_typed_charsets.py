@@ -39,7 +39,7 @@ TYPED = [
 @pytest.fixture(autouse=True)
 def no_overrides():
     """Each test starts and ends with no character-set choices in the settings (a window reads them from there)."""
-    from viewer.ui.settings_store import settings
+    from viewer.ui.window.settings_store import settings
 
     def reset():
         settings().remove("charset_overrides")
@@ -122,7 +122,7 @@ ASSUMED = SENDABLE + [
 
 
 def node_dialog(qtbot, node: Node | None = None):
-    from viewer.ui.query_panel import NodeDialog
+    from viewer.ui.browsing.query_panel import NodeDialog
 
     dialog = NodeDialog(node, LocalAE())
     qtbot.addWidget(dialog)

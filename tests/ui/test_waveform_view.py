@@ -10,7 +10,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from viewer.core.documents.waveform import read_waveform
-from viewer.ui.waveform_view import ROW_MV, WaveformView, open_waveform
+from viewer.ui.documents.waveform_view import ROW_MV, WaveformView, open_waveform
 
 ECG = get_testdata_file("waveform_ecg.dcm")
 

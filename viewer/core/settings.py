@@ -1,6 +1,6 @@
 """The user's settings, as plain data the app passes to whoever needs them.
 
-The window reads them at start (viewer.ui.settings_store keeps them in the
+The window reads them at start (viewer.ui.window.settings_store keeps them in the
 platform's settings store) and hands each part to its user: the cache size
 to the frame source, the presets to the Window box, the character-set
 choices to everything that shows text. Nothing here is a module global: two

@@ -1,6 +1,6 @@
 """Layouts of viewports and which series hangs in which: grid shapes, hanging protocols, the prior study.
 
-Pure logic for the window's grid of viewports (:mod:`viewer.ui.viewport_layout`):
+Pure logic for the window's grid of viewports (:mod:`viewer.ui.viewport.viewport_layout`):
 
 * :class:`GridShape` -- rows x columns, 1x1 up to 4x4; :data:`PRESET_SHAPES` are the
   ones offered by name (1x1, 1x2, 2x1, 2x2, 1x3, 3x3).

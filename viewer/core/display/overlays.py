@@ -48,7 +48,7 @@ from pydicom.dataset import Dataset
 #: The even groups that may hold an overlay plane (PS3.3 C.9.2: 6000-601E).
 OVERLAY_GROUPS = tuple(range(0x6000, 0x6020, 2))
 #: The colour overlays are drawn in: the viewer's overlay colour (pale yellow, as the corner text,
-#: ``viewer.ui.image_view.OVERLAY_COLOUR`` #f0f0a0).
+#: ``viewer.ui.viewport.image_view.OVERLAY_COLOUR`` #f0f0a0).
 OVERLAY_RGB = (0xF0, 0xF0, 0xA0)
 #: How strongly a region-of-interest plane (Overlay Type R) tints the pixels it covers.
 ROI_OPACITY = 0.4

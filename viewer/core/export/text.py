@@ -2,7 +2,7 @@
 
 The lines are the pane's own (:func:`viewer.core.display.annotations.corner_text`
 with the zoom at 100 %, :func:`viewer.core.display.orientation.orientation_markers`);
-they are laid out as :class:`viewer.ui.image_view.ImagePane` lays them out: the
+they are laid out as :class:`viewer.ui.viewport.image_view.ImagePane` lays them out: the
 four corners 6 pixels in, the markers at the middle of each edge, pale yellow
 over a one-pixel black shadow. The font is Pillow's own (FreeType: a sans
 serif of about the pane's 10 points at 96 dpi; the markers larger, as the
@@ -26,7 +26,7 @@ from viewer.core.media.model import ImageRef
 if TYPE_CHECKING:
     from viewer.core.export.render import ExportOptions
 
-#: The pane's overlay text colour (viewer.ui.image_view.OVERLAY_COLOUR) and its shadow.
+#: The pane's overlay text colour (viewer.ui.viewport.image_view.OVERLAY_COLOUR) and its shadow.
 TEXT_COLOUR = (0xF0, 0xF0, 0xA0)
 SHADOW_COLOUR = (0, 0, 0)
 #: Pixel sizes: 10 and 12 points at 96 dots per inch.

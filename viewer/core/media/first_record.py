@@ -29,7 +29,7 @@ import math
 import os
 import struct
 
-#: Modalities whose series open at their middle image (viewer.ui.viewport.ImageViewport.show_series).
+#: Modalities whose series open at their middle image (viewer.ui.viewport.viewport.ImageViewport.show_series).
 STACK_MODALITIES = ("CT", "MR", "PT")
 
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"

@@ -1,0 +1,1 @@
+"""What leaves the viewer: export, send, de-identify, write media."""

@@ -1,0 +1,1 @@
+"""Interaction tools that draw over the image: the measurements."""
