@@ -426,7 +426,7 @@ def test_measurements_belong_to_their_frame(window, open_in, qtbot):
 def test_an_roi_tool_on_a_large_frame_makes_its_statistics_ready_in_the_background(window, open_in, capsys, qtbot, monkeypatch):
     """Choosing an ROI tool starts the frame's RoiTracker in the background (frames of at least
     BACKGROUND_TRACKER_PIXELS; the test lowers it to the CT's size); the ellipse then drawn uses it, same numbers."""
-    from viewer.ui.window.tools import measure_tools
+    from viewer.ui.tools import measure_tools
 
     monkeypatch.setattr(measure_tools, "BACKGROUND_TRACKER_PIXELS", 128 * 128)
     shown(window, open_in, CT)

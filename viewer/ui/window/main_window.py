@@ -114,8 +114,8 @@ class MainWindow(QMainWindow):
         self.settings_controller = SettingsController(self)
         from viewer.ui.documents import report_view
         from viewer.ui.sharing import deidentify_dialog, export_actions, media_writer, send_dialog
-        from viewer.ui.viewport.viewport import layouts, presentation_layer
-        from viewer.ui.window.tools import measure_tools
+        from viewer.ui.tools import measure_tools
+        from viewer.ui.viewport import layouts, presentation_layer
 
         layouts.install(self)  # the layout chooser, hanging, compare with prior
         presentation_layer.install(self)  # presentation states (#16)
