@@ -167,35 +167,19 @@ def ui_cases(steps: int = 200, log=None) -> list[Row]:
     data_dir = tempfile.mkdtemp(prefix="bench-measure-")
     kept_env = os.environ.get("DICOM_VIEWER_DATA")
     os.environ["DICOM_VIEWER_DATA"] = data_dir  # never the user's data folder
-    from pydicom.data import get_testdata_file
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    from benchmarks.bench_window import PaintCounter
+    from benchmarks.bench_window import PaintCounter, ct_in_main_window
     from viewer.ui.tools.measure_tools import layer_of
-    from viewer.ui.window.main_window import MainWindow
 
     if log:
         log("measure: handle drags in the MainWindow on a 512x512 CT")
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    window = MainWindow()
-    window.resize(1400, 1200)
-    window.show()
-    window.open_paths([get_testdata_file("693_UNCI.dcm", download=False)])
-    deadline = time.monotonic() + 30
-    while window.frame is None and time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.005)
-    if window.frame is None:
-        raise RuntimeError("the main window did not show 693_UNCI.dcm")
+    window = ct_in_main_window(app, UI_VIEW_SIZE)
     pane = window.pane
     surface = pane.view.viewport()
-    for _ in range(5):  # the docks re-lay out as the window grows
-        window.resize(window.width() + UI_VIEW_SIZE - surface.width(), window.height() + UI_VIEW_SIZE - surface.height())
-        app.processEvents()
-    pane.fit()
-    app.processEvents()
     layer = layer_of(window, window.viewport)
     layer.refresh()
 

@@ -251,13 +251,8 @@ def timed_with_grey8(pane: ImagePane, step, n: int) -> list[int]:
         pane.render()
 
 
-def measure_main_window(app: QApplication, n: int) -> Case:
-    """The app's own path: a drag event on the CT in the MainWindow, then the event loop paints.
-
-    ``window_dragged`` goes through Viewport._window_dragged (new window,
-    display model, pane, pipeline text, corner annotations); processEvents()
-    then paints every widget marked dirty, as the event loop would.
-    """
+def ct_in_main_window(app: QApplication, view_size: int):
+    """A MainWindow showing pydicom-data's 693_UNCI.dcm CT, its view `view_size` pixels square, the image fitted."""
     from viewer.ui.window.main_window import MainWindow
 
     window = MainWindow()
@@ -272,10 +267,22 @@ def measure_main_window(app: QApplication, n: int) -> Case:
         raise RuntimeError("the main window did not show 693_UNCI.dcm")
     viewport = window.pane.view.viewport()
     for _ in range(5):  # the docks re-lay out as the window grows
-        window.resize(window.width() + VIEW_SIZE - viewport.width(), window.height() + VIEW_SIZE - viewport.height())
+        window.resize(window.width() + view_size - viewport.width(), window.height() + view_size - viewport.height())
         app.processEvents()
     window.pane.fit()
     app.processEvents()
+    return window
+
+
+def measure_main_window(app: QApplication, n: int) -> Case:
+    """The app's own path: a drag event on the CT in the MainWindow, then the event loop paints.
+
+    ``window_dragged`` goes through Viewport._window_dragged (new window,
+    display model, pane, pipeline text, corner annotations); processEvents()
+    then paints every widget marked dirty, as the event loop would.
+    """
+    window = ct_in_main_window(app, VIEW_SIZE)
+    viewport = window.pane.view.viewport()
 
     def step(k: int) -> None:
         window.pane.window_dragged.emit(float((1 + k % 10) * (1 if k % 2 else -1)), 0.0)
