@@ -568,63 +568,12 @@ def element_spans(
     where the element starts, where its value starts, its length as encoded, where it ends), and where
     the dataset ended: `end` (None: the data's end), or just after an (FFFE,E00D) *Item Delimitation Item*.
 
-    The hot loop of rewriting whole files (de-identification): one unpack per header, no generator. A
-    value of undefined length (a sequence, encapsulated pixel data) ends after its delimiter
-    (:func:`skip_sequence`). Raises :class:`EndOfData` for a value running past the data,
-    :class:`Unwalkable` for an unknown VR code or an item tag where an element belongs.
+    :func:`element_runs` with nothing copied: every element listed by itself. A value of undefined
+    length (a sequence, encapsulated pixel data) ends after its delimiter (:func:`skip_sequence`).
+    Raises :class:`EndOfData` for a value running past the data, :class:`Unwalkable` for an unknown VR
+    code or an item tag where an element belongs.
     """
-    data = source.data
-    size = len(data) if end is None else min(end, len(data))
-    u32 = _U32_LE.unpack_from
-    spans = []
-    append = spans.append
-    if implicit:
-        head = _IMPLICIT_LE_HEAD.unpack_from
-        while pos + 8 <= size:
-            group, elem, length = head(data, pos)
-            tag = (group << 16) | elem
-            value_pos = pos + 8
-            if group == _ITEM_GROUP:
-                if tag == ITEM_DELIMITER:
-                    return spans, value_pos
-                raise Unwalkable("an item where an element belongs")
-            if length == UNDEFINED_LENGTH:
-                value_end = skip_sequence(source, value_pos, True, True)
-            else:
-                value_end = value_pos + length
-                if value_end > size:
-                    raise EndOfData("truncated")
-            append((tag, None, pos, value_pos, length, value_end))
-            pos = value_end
-        return spans, pos
-    head = _EXPLICIT_LE_HEAD.unpack_from
-    header_size = _HEADER_SIZE.get
-    while pos + 8 <= size:
-        group, elem, vr, length = head(data, pos)
-        tag = (group << 16) | elem
-        if group == _ITEM_GROUP:
-            if tag == ITEM_DELIMITER:
-                return spans, pos + 8
-            raise Unwalkable("an item where an element belongs")
-        hsize = header_size(vr)
-        if hsize == 12:
-            if pos + 12 > size:
-                raise EndOfData("truncated")
-            length = u32(data, pos + 8)[0]
-            value_pos = pos + 12
-        elif hsize == 8:
-            value_pos = pos + 8
-        else:
-            raise Unwalkable("not explicit VR")
-        if length == UNDEFINED_LENGTH:
-            value_end = skip_sequence(source, value_pos, True, False)
-        else:
-            value_end = value_pos + length
-            if value_end > size:
-                raise EndOfData("truncated")
-        append((tag, vr, pos, value_pos, length, value_end))
-        pos = value_end
-    return spans, pos
+    return element_runs(source, pos, end, implicit, {})
 
 
 #: The VR code :func:`element_runs` gives a run of elements copied as they are.
@@ -641,9 +590,10 @@ def element_runs(
     boundaries: tuple[int, ...] = (),
     drop_private: bool = False,
 ) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
-    """:func:`element_spans` for a rewrite that copies most elements unchanged: an element whose tag is in
-    `copied` with the same VR code (None in implicit VR) is not listed by itself; each unbroken stretch of
-    them is one entry (its first tag, :data:`RUN`, its start, its start, 0, its end). A run ends before the
+    """The elements of one little endian dataset in memory, as :func:`element_spans` lists them, for a rewrite
+    that copies most elements unchanged (the hot loop of de-identification: one unpack per header, no
+    generator): an element whose tag is in `copied` with the same VR code (None in implicit VR) is not
+    listed by itself; each unbroken stretch of them is one entry (its first tag, :data:`RUN`, its start, its start, 0, its end). A run ends before the
     first element at or after each tag of `boundaries` (sorted: where the caller inserts elements of its
     own), and at an element listed. With `drop_private`, elements of odd groups (PS3.5 7.8) are left out:
     neither listed nor copied.
