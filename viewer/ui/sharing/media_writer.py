@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
+from viewer.core.deidentify.deidentifier import Deidentifier
 from viewer.core.dicom.io import ViewerError
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
@@ -32,13 +33,6 @@ if TYPE_CHECKING:
 
 WRITE_TEXT = "Write &media (CD/DVD/USB folder)..."
 WRITE_DEIDENTIFIED_TEXT = "Write de-identified media (CD/DVD/USB folder)..."
-
-
-def _deidentifier():
-    """The PS3.15 Basic Profile de-identification (viewer.core.deidentify), for the de-identified variant."""
-    from viewer.core.deidentify.deidentifier import Deidentifier
-
-    return Deidentifier
 
 
 class MediaWriter:
@@ -86,9 +80,8 @@ class MediaWriter:
         target = target or self.choose_target()
         if not target:
             return False
-        prepare = None
-        if deidentify:
-            prepare = _deidentifier()()
+        # The de-identified variant: the PS3.15 Basic Profile's copies are written (viewer.core.deidentify).
+        prepare = Deidentifier() if deidentify else None
         existing = existing_media(Path(target)) if Path(target).is_dir() else []
         replace = bool(existing) and self.confirm_replace(Path(target), existing)
         if existing and not replace:
