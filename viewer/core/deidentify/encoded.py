@@ -5,6 +5,13 @@ options), applied while walking the elements with the core's one walker (:mod:`v
 an element kept is copied as encoded, one replaced is encoded anew, a sequence cleaned inside is rewritten
 item by item with defined lengths (PS3.5 7.5.1). Pixel Data is copied as it is, compressed or not.
 
+The files of a series are laid out alike: the same elements with the same lengths at the same places, only
+values differ. The walk of the first file of a layout is kept as a :class:`Layout`: where the structure lies
+(every header; compared with a later file's bytes in one step) and the steps that rewrite it (copy these bytes,
+put in these, replace the UIDs of that value...). A later file whose structure bytes are the same is rewritten by
+those steps without a walk; any other is walked and teaches a layout of its own. Both give the same bytes
+(tests/core/test_deidentify_encoded.py).
+
 It covers what nearly every file is: Explicit or Implicit VR Little Endian datasets (any compressed transfer
 syntax included) and the options that replace values by rule. Whatever needs the decoded text (Clean
 Descriptors and Clean Structured Content: identifiers taken out of free text), big endian or deflated data, a
@@ -15,6 +22,7 @@ Dataset path, which gives the same result (tests/core/test_deidentify_encoded.py
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 
 from viewer.core.deidentify.deidentifier import CLEAN, DUMMY, KEEP, Deidentifier
 from viewer.core.deidentify.profile import repeating_group_removed
@@ -22,15 +30,15 @@ from viewer.core.deidentify.values import FREE_TEXT_VRS, shift_date, shift_datet
 from viewer.core.dicom.elements import (
     ITEM,
     LONG_LENGTH_VRS,
-    RUN,
+    PIXEL_DATA,
     UNDEFINED_LENGTH,
     ItemWalk,
     Source,
     Unwalkable,
-    element_runs,
+    element_spans,
     implicit_vr,
-    keep_top_level,
     read_file_meta,
+    skip_sequence,
 )
 from viewer.core.runtime.about import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 
@@ -60,7 +68,6 @@ _LONG_VRS = frozenset(v.decode() for v in LONG_LENGTH_VRS)
 _VR_NAMES = {}  # b"PN" -> "PN", filled as met
 PATIENT_NAME, PATIENT_ID = 0x00100010, 0x00100020
 PATIENT_TAGS = frozenset({PATIENT_NAME, PATIENT_ID})
-_NO_TAG = 1 << 32  # after every tag: no mark left to put in
 #: The tags of what every copy gets (:meth:`EncodedDeidentifier._marks`), in tag order.
 MARKED = (PATIENT_NAME, PATIENT_ID, 0x00120062, 0x00120063, 0x00120064, 0x00280303)
 #: Read while walking the top level: what the burned-in check and the marks need.
@@ -73,6 +80,15 @@ WATCHED = {
     0x00280301: "BurnedInAnnotation",
     0x7FE00010: "PixelData",
 }
+
+
+#: The steps a :class:`Layout` rewrites a file with: copy bytes of the file, put in bytes made once, put in a
+#: mark (:data:`MARKED`, made per patient), replace the UIDs of a value, shift the dates of a value, rewrite a
+#: sequence item by item.
+COPY, CONST, MARK, UIDS, SHIFT, SEQUENCE = range(6)
+#: How many layouts are remembered: a series' files differ in a few lengths (Instance Number "9" or "10", a
+#: position's digits), so a handful covers a series; the one used last is tried first.
+LAYOUTS = 32
 
 
 class NotHere(Exception):
@@ -92,6 +108,51 @@ def _even(value: bytes, pad: bytes = b" ") -> bytes:
     return value + pad if len(value) % 2 else value
 
 
+class Layout:
+    """What every file laid out alike shares, learnt from the first of them (:meth:`EncodedDeidentifier._learn`).
+
+    `pinned` are the byte ranges of the structure: 'DICM', every element, item and delimiter header at every
+    depth the rewrite looks into, the Transfer Syntax UID, the private creators' values (they decide which
+    private elements are safe), and the whole of any value of undefined length the rewrite does not look into.
+    A file whose bytes in these ranges equal the first's (and of the same size) has the same elements, with the
+    same tags, VRs and lengths, at the same places, so the profile's actions on it are the same: only values
+    differ, and the steps read them from the file itself. Encapsulated pixel data ending the file may have any
+    length (compressed frames differ): its fragments are walked instead (`open_from`).
+    """
+
+    __slots__ = ("size", "open_from", "pick", "structure", "steps", "watched", "patient", "sop_class", "syntax", "implicit")
+
+    def __init__(self, data: bytes, learnt: _Learning, syntax: str, implicit: bool, sop_class: tuple[int, int]):
+        ranges: list[list[int]] = []
+        for start, end in sorted(learnt.pinned):
+            if ranges and start <= ranges[-1][1]:
+                ranges[-1][1] = max(ranges[-1][1], end)
+            else:
+                ranges.append([start, end])
+        slices = [slice(start, end) for start, end in ranges] + [slice(0, 0)]  # two at least: itemgetter gives a tuple
+        self.pick = itemgetter(*slices)
+        self.structure = b"".join(self.pick(data))
+        self.size, self.open_from = len(data), learnt.open_from
+        self.steps, self.watched, self.patient = learnt.steps, learnt.watched, tuple(learnt.patient)
+        self.sop_class, self.syntax, self.implicit = sop_class, syntax, implicit
+
+
+class _Learning:
+    """What the walk of a layout's first file gathers (see :class:`Layout`)."""
+
+    def __init__(self):
+        self.pinned: list[tuple[int, int]] = []
+        self.steps: list = []
+        self.watched: list[tuple[str, int, int]] = []
+        self.patient = [(-1, -1), (-1, -1)]  # where Patient ID's and Patient's Name's values lie
+        self.open_from = 0
+
+    def pin_undefined(self, length: int, offset: int, value_end: int) -> None:
+        """A value of undefined length the rewrite does not look into is pinned whole: where it ends depends on it."""
+        if length == UNDEFINED_LENGTH:
+            self.pinned.append((offset, value_end))
+
+
 class EncodedDeidentifier:
     """Rewrites one encoded file at a time with `deidentifier`'s profile; see the module docstring."""
 
@@ -105,15 +166,61 @@ class EncodedDeidentifier:
         #: Per sequence mode: tag -> (VR code, action, VR), worked out on first meeting (:meth:`_decide`).
         self._decisions: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
         self._marks_made: dict[tuple[str, bool], list] = {}
-        #: Per sequence mode, and for the top level: tag -> VR code of the elements copied as they are.
-        self._copied: dict[int, dict] = {KEEP: {}, DUMMY: {}, CLEAN: {}}
-        self._copied_top: dict = {}
+        #: The layouts learnt, the one used last first.
+        self._layouts: list[Layout] = []
 
     def __call__(self, data: bytes) -> tuple[bytes, dict[str, str]]:
         """The de-identified file (preamble, new meta, dataset), and facts as text: the original's watched values
         (:data:`WATCHED`), its MediaStorageSOPClassUID, and the copy's new Study, Series and SOP Instance UIDs."""
         if self.refused:
             raise NotHere(self.refused)
+        self.data, self.view = data, memoryview(data)  # kept stretches are sliced from the view without a copy
+        layout = self._layout_of(data)
+        if layout is None:
+            layout = self._learn(data)
+            self._layouts.insert(0, layout)
+            del self._layouts[LAYOUTS:]
+        self.implicit = layout.implicit
+        watched = {name: ("yes" if name == "PixelData" else _text(data[start:end])) for name, start, end in layout.watched}
+        patient = "\0".join(_text(data[start:end]) if start >= 0 else "" for start, end in layout.patient)
+        options = self.d.options
+        self._days = options.shift_days if options.shift_days is not None else self.d.key.shift_days(patient)
+        marks = self._marks_made.get((patient, layout.implicit))
+        if marks is None:  # the same for every instance of the patient: made once
+            marks = self._marks_made[(patient, layout.implicit)] = self._marks(patient)
+        body = self._rewrite(layout.steps, marks)
+        facts = dict(watched)
+        start, end = layout.sop_class
+        facts["MediaStorageSOPClassUID"] = _text(data[start:end]) if start >= 0 else ""
+        for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+            original = watched.get(name, "")
+            facts["new " + name] = (original if options.retain_uids else self.d.key.uid(original)) if original else ""
+        head = self._file_meta(watched.get("SOPClassUID", ""), facts["new SOPInstanceUID"], layout.syntax)
+        return head + body, facts
+
+    # ---------------------------------------------------------------- layouts
+
+    def _layout_of(self, data: bytes) -> Layout | None:
+        """The layout learnt before that `data` has (the same bytes wherever the structure lies), or None."""
+        size = len(data)
+        for n, layout in enumerate(self._layouts):
+            if layout.size != size and not (layout.open_from and size > layout.open_from):
+                continue
+            if b"".join(layout.pick(data)) != layout.structure:
+                continue
+            if layout.open_from:  # encapsulated pixel data to the end: its fragments are walked, not compared
+                try:
+                    if skip_sequence(Source.from_bytes(data), layout.open_from, True, layout.implicit) != size:
+                        continue
+                except Unwalkable:
+                    continue
+            if n:  # the last one matched first: neighbours share lengths
+                self._layouts.insert(0, self._layouts.pop(n))
+            return layout
+        return None
+
+    def _learn(self, data: bytes) -> Layout:
+        """Walk `data` once: where its structure lies, and the steps that rewrite it (see :class:`Layout`)."""
         source = Source.from_bytes(data)
         try:
             meta = read_file_meta(source)
@@ -122,31 +229,84 @@ class EncodedDeidentifier:
         syntax = meta.transfer_syntax
         if syntax in NOT_WALKED or not syntax:
             raise NotHere("big endian or deflated")
-        implicit = syntax == IMPLICIT_LE
-        self.source, self.data, self.implicit = source, data, implicit
-        self.view = memoryview(data)  # runs of kept elements are sliced from it without a copy (the pixels are most of a file)
-        watched: dict[str, str] = {}
+        self.source, self.implicit = source, syntax == IMPLICIT_LE
+        learnt = _Learning()
+        learnt.pinned.append((128, 132))  # 'DICM'
+        pos, sop_class = 132, (-1, -1)
+        for tag, element in meta.elements.items():  # the meta group: every header, and the transfer syntax whole
+            value_pos = pos + (12 if element[4:6] in LONG_LENGTH_VRS else 8)
+            end = pos + len(element)
+            learnt.pinned.append((pos, end if tag == 0x00020010 else value_pos))
+            if tag == 0x00020002:
+                sop_class = (value_pos, end)
+            pos = end
         try:
-            # The patient first: their dates (group 0008) come before their name and ID (group 0010).
-            top = keep_top_level(source, meta.end, True, implicit, PATIENT_TAGS, -1, PATIENT_ID)
-            patient = _text(top.get(PATIENT_ID, b"")[8:]) + "\0" + _text(top.get(PATIENT_NAME, b"")[8:])
-            options = self.d.options
-            self._days = options.shift_days if options.shift_days is not None else self.d.key.shift_days(patient)
-            marks = self._marks_made.get((patient, implicit))
-            if marks is None:  # the same for every instance of the patient: made once
-                marks = self._marks_made[(patient, implicit)] = self._marks(patient)
-            chunks, _end = self._dataset(meta.end, None, KEEP, watched, marks)
+            learnt.steps, _end = self._plan(meta.end, None, KEEP, learnt)
         except Unwalkable as exc:
             raise NotHere(f"the walker stops: {exc}") from None
-        facts = dict(watched)
-        facts["MediaStorageSOPClassUID"] = _text(meta.elements.get(0x00020002, b"")[8:])
-        for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
-            original = watched.get(name, "")
-            facts["new " + name] = (original if self.d.options.retain_uids else self.d.key.uid(original)) if original else ""
-        head = self._file_meta(watched.get("SOPClassUID", ""), facts["new SOPInstanceUID"], syntax)
-        return head + b"".join(chunks), facts
+        return Layout(data, learnt, syntax, self.implicit, sop_class)
 
-    # ---------------------------------------------------------------- elements
+    def _plan(self, pos: int, end: int | None, mode: int, learnt: _Learning, top: bool = True) -> tuple[list, int]:
+        """The steps rewriting the dataset from `pos` to `end` (None: the data's end, or an Item Delimitation
+        Item), and where it ended; every element header is pinned in `learnt`. At the top level, the marks
+        (:data:`MARKED`) go in in tag order, replacing any element there, and the watched values are noted."""
+        options = self.d.options
+        decisions = self._decisions[mode]
+        listed, after = element_spans(self.source, pos, end, self.implicit)
+        steps: list = []
+        mark = 0 if top else len(MARKED)
+        private: list = []
+        drop_private = not options.retain_safe_private
+        for n, (tag, vr_code, offset, value_pos, length, value_end) in enumerate(listed):
+            learnt.pinned.append((offset, value_pos))
+            if private and private[-1][0] >> 16 != tag >> 16:  # a private group ends: its safe elements first
+                steps.extend(self._safe_private(private, learnt))
+                private = []
+            if mark < len(MARKED) and MARKED[mark] <= tag:
+                while mark < len(MARKED) and MARKED[mark] < tag:
+                    steps.append((MARK, mark))
+                    mark += 1
+                if mark < len(MARKED) and MARKED[mark] == tag:
+                    if tag in PATIENT_TAGS:
+                        learnt.patient[tag == PATIENT_NAME] = (value_pos, value_end)
+                    learnt.pin_undefined(length, offset, value_end)
+                    steps.append((MARK, mark))
+                    mark += 1
+                    continue
+            if top and tag in WATCHED:
+                learnt.watched.append((WATCHED[tag], value_pos, value_end))
+            if tag & 0x10000:  # an odd group: private (PS3.5 7.8)
+                learnt.pin_undefined(length, offset, value_end)
+                if not drop_private:
+                    private.append((tag, vr_code, length, offset, value_pos, value_end))
+                continue
+            decision = decisions.get(tag)
+            if decision is None or decision[0] != vr_code:
+                decision = decisions[tag] = (vr_code, *self._decide(tag, vr_code, mode))
+            action, vr = decision[1], decision[2]
+            if action == "R" or (action not in ("X", "Z", "U", "D", "C") and vr != "SQ"):  # kept as it is
+                if length == UNDEFINED_LENGTH and top and tag == PIXEL_DATA and n == len(listed) - 1 and value_end == len(self.data):
+                    learnt.open_from = value_pos  # encapsulated pixel data to the end: any length (compressed frames)
+                    steps.append((COPY, offset, None))
+                    continue
+                learnt.pin_undefined(length, offset, value_end)
+                steps.append((COPY, offset, value_end))
+            elif action == "X":
+                learnt.pin_undefined(length, offset, value_end)
+            elif vr == "SQ" and action != "Z":
+                inner = {"D": DUMMY, "C": CLEAN}.get(action, mode)
+                undefined = length == UNDEFINED_LENGTH
+                items = self._plan_items(value_pos, None if undefined else value_end, inner, learnt)
+                if undefined:
+                    learnt.pinned.append((value_end - 8, value_end))  # its Sequence Delimitation Item
+                steps.append((SEQUENCE, tag, items))
+            else:
+                learnt.pin_undefined(length, offset, value_end)
+                steps.append(self._value_step(tag, vr, action, value_pos, value_end))
+        if private:
+            steps.extend(self._safe_private(private, learnt))
+        steps.extend((MARK, m) for m in range(mark, len(MARKED)))
+        return _joined(steps), after
 
     def _encode(self, tag: int, vr: str, value: bytes) -> bytes:
         group, element = tag >> 16, tag & 0xFFFF
@@ -157,66 +317,6 @@ class EncodedDeidentifier:
         if len(value) > 0xFFFF:
             raise NotHere("a value too long for its VR")
         return _SHORT.pack(group, element, vr.encode(), len(value)) + value
-
-    def _dataset(self, pos: int, end: int | None, mode: int, watched: dict | None, marks: list | None) -> tuple[list[bytes], int]:
-        """The encoded pieces of the dataset from `pos` to `end` (None: the data's end, or an Item Delimitation
-        Item), rewritten, and where it ended. Elements kept are copied in runs: an unbroken stretch of kept
-        elements is one slice. `marks`: (tag, encoded element) to put in, in tag order, replacing any there."""
-        view, options = self.view, self.d.options
-        decisions = self._decisions[mode]
-        top = watched is not None
-        copied = self._copied_top if top else self._copied[mode]
-        marks = marks or []
-        listed, after = element_runs(
-            self.source, pos, end, self.implicit, copied, tuple(m[0] for m in marks), drop_private=not options.retain_safe_private
-        )
-        out: list = []
-        mark = 0
-        next_mark = marks[0][0] if marks else _NO_TAG
-        private: list = []
-        for tag, vr_code, offset, value_pos, length, value_end in listed:
-            if tag >= next_mark:
-                while mark < len(marks) and marks[mark][0] < tag:
-                    out.append(marks[mark][1])
-                    mark += 1
-                replaced = mark < len(marks) and marks[mark][0] == tag and vr_code is not RUN
-                if replaced:
-                    out.append(marks[mark][1])
-                    mark += 1
-                next_mark = marks[mark][0] if mark < len(marks) else _NO_TAG
-                if replaced:
-                    continue
-            if vr_code is RUN:  # elements copied as they are, found so by element_runs
-                out.append(view[offset:value_end])
-                continue
-            if top and tag in WATCHED:
-                watched[WATCHED[tag]] = "yes" if tag == 0x7FE00010 else _text(self.data[value_pos:value_end])
-            if tag & 0x10000:  # an odd group: private (PS3.5 7.8), listed only with Retain Safe Private
-                if private and private[-1][0] >> 16 != tag >> 16:
-                    out.extend(self._safe_private(private))
-                    private = []
-                private.append((tag, vr_code, length, offset, value_pos, value_end))
-                continue
-            if private:
-                out.extend(self._safe_private(private))
-                private = []
-            decision = decisions.get(tag)
-            if decision is None or decision[0] != vr_code:
-                decision = decisions[tag] = (vr_code, *self._decide(tag, vr_code, mode))
-            action = decision[1]
-            if action == "R":  # kept as it is; from the next file on, part of a run
-                out.append(view[offset:value_end])
-                if not top or (tag not in WATCHED and tag not in MARKED):
-                    copied[tag] = vr_code
-                continue
-            if action != "X":
-                out.append(self._apply(tag, decision[2], action, offset, value_pos, length, value_end, mode))
-        if private:
-            out.extend(self._safe_private(private))
-        while mark < len(marks):
-            out.append(marks[mark][1])
-            mark += 1
-        return out, after
 
     def _decide(self, tag: int, vr_code: bytes | None, mode: int) -> tuple[str, str]:
         """(action, VR) for an even-group element: the table's, else the VR's (profile.py); "R" for one kept as
@@ -240,41 +340,63 @@ class EncodedDeidentifier:
             return "R", vr
         return action, vr
 
-    def _apply(self, tag: int, vr: str, action: str, offset: int, value_pos: int, length: int, value_end: int, mode: int) -> bytes:
-        if vr == "SQ":
-            if action == "Z":
-                return self._encode(tag, "SQ", b"")
-            inner = {"D": DUMMY, "C": CLEAN}.get(action, mode)
-            return self._encode(tag, "SQ", self._items(value_pos, None if length == UNDEFINED_LENGTH else value_end, inner))
-        value = self.data[value_pos:value_end]
+    def _value_step(self, tag: int, vr: str, action: str, value_pos: int, value_end: int) -> tuple:
+        """The step for an element the profile replaces (PS3.15 Table E.1-1's action codes)."""
+        if vr == "SQ":  # Z
+            return (CONST, self._encode(tag, "SQ", b""))
         if action == "U" or (action == "D" and vr == "UI"):
-            return self._encode(tag, vr, self._uids(value))
+            return (UIDS, tag, vr, value_pos, value_end)
         if action == "Z":
-            return self._encode(tag, vr, b"")
+            return (CONST, self._encode(tag, vr, b""))
         if action == "D":
-            return self._encode(tag, vr, dummy_value(vr))
-        if action == "C":
-            if vr in ("DA", "DT", "TM"):
-                if not self.d.options.retain_modified_dates:
-                    return self._encode(tag, vr, b"")
-                return self._encode(tag, vr, self._shift(vr, value))
-            if vr == "UI":
-                return self._encode(tag, vr, self._uids(value))
-            raise NotHere("cleaning text needs the decoded text")
-        return self.data[offset:value_end]  # K, and any code the table may add one day: kept
+            return (CONST, self._encode(tag, vr, dummy_value(vr)))
+        # C
+        if vr in ("DA", "DT", "TM"):
+            if not self.d.options.retain_modified_dates:
+                return (CONST, self._encode(tag, vr, b""))
+            return (SHIFT, tag, vr, value_pos, value_end)
+        if vr == "UI":
+            return (UIDS, tag, vr, value_pos, value_end)
+        raise NotHere("cleaning text needs the decoded text")
 
-    def _items(self, pos: int, end: int | None, mode: int) -> bytes:
-        out = []
+    def _plan_items(self, pos: int, end: int | None, mode: int, learnt: _Learning) -> list[list]:
+        """The steps of each item of a sequence whose items start at `pos`; the item headers pinned."""
+        planned = []
         items = ItemWalk(self.source, pos, True, self.implicit, end)
-        for tag, _vr, length, _offset, value_pos in items:
+        for tag, _vr, length, offset, value_pos in items:
             if tag != ITEM:
                 raise NotHere("a sequence holding something other than items")
+            learnt.pinned.append((offset, value_pos))
             item_end = None if length == UNDEFINED_LENGTH else value_pos + length
-            chunks, after = self._dataset(value_pos, item_end, mode, None, None)
+            steps, after = self._plan(value_pos, item_end, mode, learnt, top=False)
             if item_end is None:
+                learnt.pinned.append((after - 8, after))  # its Item Delimitation Item
                 items.resume(after)
-            body = b"".join(chunks)
-            out.append(_ITEM_HEAD.pack(0xFFFE, 0xE000, len(body)) + body)
+            planned.append(steps)
+        return planned
+
+    def _rewrite(self, steps: list, marks: list) -> bytes:
+        """The encoded dataset the steps make of ``self.data``."""
+        data, view = self.data, self.view
+        out = []
+        for step in steps:
+            kind = step[0]
+            if kind == COPY:
+                out.append(view[step[1] : step[2]])
+            elif kind == CONST:
+                out.append(step[1])
+            elif kind == MARK:
+                out.append(marks[step[1]][1])
+            elif kind == UIDS:
+                out.append(self._encode(step[1], step[2], self._uids(data[step[3] : step[4]])))
+            elif kind == SHIFT:
+                out.append(self._encode(step[1], step[2], self._shift(step[2], data[step[3] : step[4]])))
+            else:  # SEQUENCE: items with defined lengths (PS3.5 7.5.1)
+                items = []
+                for item in step[2]:
+                    body = self._rewrite(item, marks)
+                    items.append(_ITEM_HEAD.pack(0xFFFE, 0xE000, len(body)) + body)
+                out.append(self._encode(step[1], "SQ", b"".join(items)))
         return b"".join(out)
 
     # ---------------------------------------------------------------- values
@@ -293,8 +415,9 @@ class EncodedDeidentifier:
         text = value.decode("ascii", "replace").rstrip("\0 ")
         return _even("\\".join(shift(v, days) for v in text.split("\\")).encode("ascii")) if text else b""
 
-    def _safe_private(self, private: list) -> list[bytes]:
-        """Retain Safe Private (E.3.10): of one odd group's elements, those of Table E.3.10-1 and their creators."""
+    def _safe_private(self, private: list, learnt: _Learning) -> list[tuple]:
+        """Retain Safe Private (E.3.10): of one odd group's elements, those of Table E.3.10-1 and their creators,
+        in tag order. Which are kept depends on the creators' values: they are pinned with the structure."""
         from viewer.core.deidentify.profile import SAFE_PRIVATE_KEYS
 
         data = self.data
@@ -302,6 +425,7 @@ class EncodedDeidentifier:
         for tag, _vr, _length, _offset, value_pos, value_end in private:
             if 0x10 <= tag & 0xFFFF <= 0xFF:
                 creators[(tag >> 16, tag & 0xFF)] = (_text(data[value_pos:value_end]), tag)
+                learnt.pinned.append((value_pos, value_end))
         kept = {}
         for tag, vr_code, _length, offset, value_pos, value_end in private:
             element = tag & 0xFFFF
@@ -311,14 +435,14 @@ class EncodedDeidentifier:
             if creator is None or (tag >> 16, creator[0], element & 0xFF) not in SAFE_PRIVATE_KEYS:
                 continue
             if vr_code == b"UI" and not self.d.options.retain_uids:
-                kept[tag] = self._encode(tag, "UI", self._uids(data[value_pos:value_end]))
+                kept[tag] = (UIDS, tag, "UI", value_pos, value_end)
             else:
-                kept[tag] = data[offset:value_end]
+                kept[tag] = (COPY, offset, value_end)
             creator_tag = creator[1]
             if creator_tag not in kept:
                 for c_tag, _c_vr, _l, c_offset, _vp, c_end in private:
                     if c_tag == creator_tag:
-                        kept[c_tag] = data[c_offset:c_end]
+                        kept[c_tag] = (COPY, c_offset, c_end)
         return [kept[tag] for tag in sorted(kept)]
 
     # ---------------------------------------------------------------- what is added
@@ -371,6 +495,17 @@ class EncodedDeidentifier:
             + element(0x0013, b"SH", _even(IMPLEMENTATION_VERSION_NAME.encode("ascii")))
         )
         return b"\0" * 128 + b"DICM" + element(0x0000, b"UL", _U32.pack(len(body))) + body
+
+
+def _joined(steps: list) -> list:
+    """`steps` with each stretch of neighbouring copies made one copy."""
+    joined: list = []
+    for step in steps:
+        if step[0] == COPY and joined and joined[-1][0] == COPY and joined[-1][2] == step[1]:
+            joined[-1] = (COPY, joined[-1][1], step[2])
+        else:
+            joined.append(step)
+    return joined
 
 
 def _text(value: bytes) -> str:
