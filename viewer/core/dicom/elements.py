@@ -568,45 +568,16 @@ def element_spans(
     where the element starts, where its value starts, its length as encoded, where it ends), and where
     the dataset ended: `end` (None: the data's end), or just after an (FFFE,E00D) *Item Delimitation Item*.
 
-    :func:`element_runs` with nothing copied: every element listed by itself. A value of undefined
-    length (a sequence, encapsulated pixel data) ends after its delimiter (:func:`skip_sequence`).
-    Raises :class:`EndOfData` for a value running past the data, :class:`Unwalkable` for an unknown VR
-    code or an item tag where an element belongs.
-    """
-    return element_runs(source, pos, end, implicit, {})
-
-
-#: The VR code :func:`element_runs` gives a run of elements copied as they are.
-RUN = b"run"
-_ABSENT = object()
-
-
-def element_runs(
-    source: Source,
-    pos: int,
-    end: int | None,
-    implicit: bool,
-    copied: dict,
-    boundaries: tuple[int, ...] = (),
-    drop_private: bool = False,
-) -> tuple[list[tuple[int, bytes | None, int, int, int, int]], int]:
-    """The elements of one little endian dataset in memory, as :func:`element_spans` lists them, for a rewrite
-    that copies most elements unchanged (the hot loop of de-identification: one unpack per header, no
-    generator): an element whose tag is in `copied` with the same VR code (None in implicit VR) is not
-    listed by itself; each unbroken stretch of them is one entry (its first tag, :data:`RUN`, its start, its start, 0, its end). A run ends before the
-    first element at or after each tag of `boundaries` (sorted: where the caller inserts elements of its
-    own), and at an element listed. With `drop_private`, elements of odd groups (PS3.5 7.8) are left out:
-    neither listed nor copied.
+    The hot loop of rewriting (de-identification learns a layout from it): one unpack per header, no
+    generator. A value of undefined length (a sequence, encapsulated pixel data) ends after its delimiter
+    (:func:`skip_sequence`). Raises :class:`EndOfData` for a value running past the data,
+    :class:`Unwalkable` for an unknown VR code or an item tag where an element belongs.
     """
     data = source.data
     size = len(data) if end is None else min(end, len(data))
     u32 = _U32_LE.unpack_from
-    get = copied.get
     listed = []
     append = listed.append
-    run_start = run_tag = -1
-    bound = 0
-    next_bound = boundaries[0] if boundaries else 1 << 32
     head = _IMPLICIT_LE_HEAD.unpack_from if implicit else _EXPLICIT_LE_HEAD.unpack_from
     header_size = _HEADER_SIZE.get
     while pos + 8 <= size:
@@ -618,8 +589,6 @@ def element_runs(
             group, elem, vr, length = head(data, pos)
         tag = (group << 16) | elem
         if group == _ITEM_GROUP:
-            if run_start >= 0:
-                append((run_tag, RUN, run_start, run_start, 0, pos))
             if tag == ITEM_DELIMITER:
                 return listed, pos + 8
             raise Unwalkable("an item where an element belongs")
@@ -640,28 +609,8 @@ def element_runs(
             value_end = value_pos + length
             if value_end > size:
                 raise EndOfData("truncated")
-        if tag >= next_bound:
-            if run_start >= 0:
-                append((run_tag, RUN, run_start, run_start, 0, pos))
-                run_start = -1
-            while tag >= next_bound:
-                bound += 1
-                next_bound = boundaries[bound] if bound < len(boundaries) else 1 << 32
-        if drop_private and group & 1:
-            if run_start >= 0:
-                append((run_tag, RUN, run_start, run_start, 0, pos))
-                run_start = -1
-        elif get(tag, _ABSENT) == vr:
-            if run_start < 0:
-                run_start, run_tag = pos, tag
-        else:
-            if run_start >= 0:
-                append((run_tag, RUN, run_start, run_start, 0, pos))
-                run_start = -1
-            append((tag, vr, pos, value_pos, length, value_end))
+        append((tag, vr, pos, value_pos, length, value_end))
         pos = value_end
-    if run_start >= 0:
-        append((run_tag, RUN, run_start, run_start, 0, pos))
     return listed, pos
 
 
