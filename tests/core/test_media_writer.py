@@ -456,3 +456,34 @@ def test_de_identified_media_hold_no_identifier_of_the_sources_in_files_or_dicom
     found = open_paths([tmp_path / "cd"])
     assert sum(len(s.instances) for s in found.series) == 2 and not found.problems
     assert _digests(list(folder.iterdir())) == before
+
+
+def test_a_file_gone_between_the_scan_and_its_copy_is_one_problem_and_the_rest_keep_their_order(tmp_path):
+    """Copies run ahead on threads: a source deleted after the scan fails alone (one line, no file and no
+    record on the media), and the records of the others are those of a writing without it, in the same order (its file number is not given again)."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    template = pydicom.dcmread(sample_path("CT_small.dcm"))
+    series_uid = generate_uid()
+    for number in range(1, 81):
+        template.SOPInstanceUID = template.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        template.SeriesInstanceUID, template.InstanceNumber = series_uid, number
+        template.save_as(folder / f"ct{number:03d}.dcm")
+    found = open_paths([folder])
+    instances = sorted((i for series in found.series for i in series.instances), key=lambda i: str(i.path))
+    gone = instances[37]
+    gone.path.rename(tmp_path / "moved.dcm")
+    result = write_media(instances, tmp_path / "media")
+    assert [(p.path, p.reason) for p in result.problems] == [(gone.path, result.problems[0].reason)]
+    assert "cannot be written" in result.problems[0].reason and result.written == result.copied == 79
+    written = sorted(p for p in (tmp_path / "media" / "DICOM").rglob("*") if p.is_file())
+    assert len(written) == 79
+    rest = write_media([i for i in instances if i is not gone], tmp_path / "without")
+    records = pydicom.dcmread(tmp_path / "media" / "DICOMDIR").DirectoryRecordSequence
+    expected = pydicom.dcmread(tmp_path / "without" / "DICOMDIR").DirectoryRecordSequence
+    assert rest.written == 79
+
+    def listed(sequence):  # each record's type and instance, in order (file names may skip the number of the one gone)
+        return [(r.DirectoryRecordType, r.get("ReferencedSOPInstanceUIDInFile"), r.get("InstanceNumber")) for r in sequence]
+
+    assert listed(records) == listed(expected)

@@ -322,10 +322,11 @@ def _split(blob: bytes) -> dict[int, bytes]:
     return elements
 
 
-def _copy(source: str, destination: str, references: bool) -> bytes | None:
+def _copy(source: str, destination: str, references: bool) -> tuple[bytes | None, int]:
     """One file's bytes copied in the kernel (copy_file_range: a shared-extent clone on file systems that
     make one, as cp does), never over an existing file; with `references`, the file's (0008,1140)
-    *Referenced Image Sequence* as encoded, read from the same descriptor (None when it has none)."""
+    *Referenced Image Sequence* as encoded, read from the same descriptor (None when it has none); and
+    the file's size."""
     fd_in = os.open(source, os.O_RDONLY)
     try:
         found = referenced_images(Source.from_descriptor(fd_in, _HEAD_BYTES)) if references else None
@@ -351,7 +352,7 @@ def _copy(source: str, destination: str, references: bool) -> bytes | None:
             os.close(fd_out)
     finally:
         os.close(fd_in)
-    return found
+    return found, size
 
 
 def _referenced_images_quick(data: bytes) -> bytes | None:
@@ -430,7 +431,7 @@ def _write_files(sources, staging: Path, builder: DirectoryBuilder, result: Medi
             entry, copy_from = _one_file(path, header, root, scratch, numbering, seen, made_folders, prepare, transcode)
             destination = os.path.join(root, *entry.file_id)
             if copy_from is not None:
-                entry.referenced_images = _copy(str(copy_from), destination, entry.record_type == "IMAGE")
+                entry.referenced_images, entry.size = _copy(str(copy_from), destination, entry.record_type == "IMAGE")
             elif entry.record_type == "IMAGE":
                 with open(destination, "rb") as f:
                     entry.referenced_images = referenced_images(Source.from_file(f, _HEAD_BYTES))
@@ -507,5 +508,6 @@ def _one_file(
     if needs_rewrite:
         os.replace(scratch, os.path.join(folder, file_id[-1]))
     entry = FileEntry(file_id, header, class_uid, instance_uid, ExplicitVRLittleEndian, record_type)
-    entry.size = os.stat(os.path.join(folder, file_id[-1]) if needs_rewrite else path).st_size
+    if needs_rewrite:
+        entry.size = os.stat(os.path.join(folder, file_id[-1])).st_size
     return entry, None if needs_rewrite else path
