@@ -85,18 +85,6 @@ def is_document_storage(header: Dataset) -> bool:
     return str(uid or "") in DOCUMENT_SOP_CLASSES
 
 
-def is_document_file(path: str | os.PathLike[str]) -> bool:
-    """Whether the file at `path` is a readable DICOM encapsulated document, from its indexing header only
-    ((0008,0016) *SOP Class UID*, else (0002,0002)); False for anything else, unreadable files included."""
-    from viewer.core.dicom.header import read_raw_header
-
-    try:
-        header = read_raw_header(path)
-    except ViewerError:
-        return False
-    return str(header.uid(0x00080016) or header.media_storage_sop_class() or "") in DOCUMENT_SOP_CLASSES
-
-
 def _ends_with_end_marker(data: bytes, mime_type: str) -> bool:
     """Whether `data` ends with its format's own end: a PDF's ``%%EOF`` (ISO 32000-1 7.5.5) with an optional
     end-of-line, an XML document's closing ``>`` with optional white space."""
@@ -285,15 +273,6 @@ def _open_pdf(data: bytes, path: Path | None):
             raise ViewerError("the PDF document is password-protected; open it in the system's PDF reader", path) from None
         detail = reason[reason.find("(") + 1 : reason.rfind(")")] if "(" in reason else reason
         raise ViewerError(f"the PDF document is damaged and cannot be shown ({detail})", path) from None
-
-
-def page_count(data: bytes, path: Path | None = None) -> int:
-    """The number of pages of the PDF `data` (ViewerError when it cannot be opened)."""
-    pdf = _open_pdf(data, path)
-    try:
-        return len(pdf)
-    finally:
-        pdf.close()
 
 
 def render_page(data: bytes, number: int, dpi: float = EXPORT_DPI, path: Path | None = None) -> RenderedPage:
