@@ -120,6 +120,16 @@ class Instance:
         :meth:`CompactHeader.display_dataset`); None when not kept: the file's header is read then."""
         return self._compact.display_dataset(self._path, self.sop_instance_uid) if self._path is not None else None
 
+    def encoded_header(self) -> tuple[bytes, bytes, str] | None:
+        """The scan's indexing elements and File Meta elements as the file encodes them, and its preamble
+        warning; only for a file in Explicit VR Little Endian with a meta group (whose elements are then the
+        file's own bytes), else None (a DICOMDIR record's attributes, another encoding: read the file)."""
+        compact = self._compact
+        if self._path is None or compact.encoding != (False, True) or not compact.meta:
+            return None
+        blob, meta = compact.encoded(self.sop_instance_uid)
+        return blob, meta, compact.preamble_warning
+
     @property
     def available(self) -> bool:
         return self._path is not None and not self.problem

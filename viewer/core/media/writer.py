@@ -299,11 +299,11 @@ def _header_of(source: Path | Instance) -> tuple[Path, RawHeader | None]:
     not be walked again); None: the writer reads the file."""
     if not isinstance(source, Instance):
         return Path(source), None
-    compact = source._compact
-    if compact.encoding != (False, True) or not compact.meta or source.path is None:
-        return source.path, None  # a DICOMDIR record's attributes, or another encoding: read the file
-    blob, meta = compact.encoded(source.sop_instance_uid)
-    return source.path, RawHeader(_split(blob), _split(meta), False, True, compact.preamble_warning)
+    encoded = source.encoded_header()
+    if encoded is None:
+        return source.path, None
+    blob, meta, preamble_warning = encoded
+    return source.path, RawHeader(_split(blob), _split(meta), False, True, preamble_warning)
 
 
 def _split(blob: bytes) -> dict[int, bytes]:
