@@ -35,7 +35,7 @@ def test_the_chosen_patient_is_written_as_media_from_the_file_menu(main_window, 
     writer = main_window.media_writer
     target = tmp_path / "cd"
     writer.choose_target = lambda: str(target)
-    assert any(a.text() == WRITE_TEXT.replace("&", "") for a in browser.selection_actions)
+    assert any(a.text() == WRITE_TEXT for a in browser.selection_actions)
     _file_action(main_window, WRITE_TEXT).trigger()
     qtbot.waitUntil(lambda: not writer.running, timeout=30000)
     assert writer.last_result is not None and writer.last_result.written == 6, writer.last_error

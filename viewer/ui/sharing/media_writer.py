@@ -25,6 +25,7 @@ from viewer.core.dicom.io import ViewerError
 from viewer.core.runtime.tasks import CancelToken
 from viewer.core.runtime.wording import count
 from viewer.ui.browsing.selection import chosen_instances
+from viewer.ui.window.status import say
 from viewer.ui.window.window_menus import add_to_file_menu
 
 if TYPE_CHECKING:
@@ -69,13 +70,12 @@ class MediaWriter:
         nothing was started (nothing chosen, no folder, a folder refused: the status bar says why)."""
         from viewer.core.media.writer import check_target, existing_media
 
-        status = self.window.statusBar()
         if self.running:
-            status.showMessage("Media are being written already")
+            say(self.window, "Media are being written already")
             return False
         instances = chosen_instances(self.window)
         if not instances:
-            status.showMessage("Write media: choose studies or series in the browser first")
+            say(self.window, "Write media: choose studies or series in the browser first")
             return False
         target = target or self.choose_target()
         if not target:
@@ -90,7 +90,7 @@ class MediaWriter:
             check_target(target, [i.path for i in instances], replace)
         except ViewerError as exc:
             self.last_error = str(exc)
-            status.showMessage(f"Write media: {exc}")
+            say(self.window, f"Write media: {exc}")
             return False
         self._start(instances, target, prepare, replace)
         return True
@@ -142,7 +142,7 @@ class MediaWriter:
         self._finish()
         self.last_result = None
         self.last_error = str(error) if isinstance(error, ViewerError) else f"{type(error).__name__}: {error}"
-        self.window.statusBar().showMessage(f"Write media: {self.last_error}")
+        say(self.window, f"Write media: {self.last_error}")
 
     def cancel(self) -> None:
         if self.cancel_token is not None:
@@ -154,10 +154,8 @@ def install(window: MainWindow) -> MediaWriter:
     writer = MediaWriter(window)
     window.media_writer = writer
     for text, deidentify in ((WRITE_TEXT, False), (WRITE_DEIDENTIFIED_TEXT, True)):
-        menu_action = QAction(text, window)
-        menu_action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
-        add_to_file_menu(window, menu_action)
-        browser_action = QAction(text.replace("&", ""), window)
-        browser_action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
-        window.browser.add_selection_action(browser_action)
+        action = QAction(text, window)
+        action.triggered.connect(lambda _checked=False, d=deidentify: writer.write(d))
+        add_to_file_menu(window, action)
+        window.browser.add_selection_action(action)  # one action in both menus, as Send to... and De-identify...
     return writer
