@@ -292,3 +292,26 @@ def test_the_viewport_shows_the_states_grey_levels_as_the_export_does(kind, main
     assert np.array_equal(shown(), own) and not np.array_equal(own, expected)
     layer.toggle.click()
     assert np.array_equal(shown(), expected)
+
+
+def test_the_plain_image_export_shows_the_image_as_the_state_presents_it(main_window, open_in, qtbot, tmp_path):
+    """File > Export > Image with a state applied: its window, shutter, turn and flip, as ``export --pstate`` writes
+    the image (that command is checked against dcmtk's dcmp2pgm in tests/core); a window the user then drags is the
+    one exported; the state's graphics stay out of the plain picture."""
+    from PIL import Image
+
+    from viewer.app import main as cli
+
+    h = header(CT)
+    state = make_state(h, window=(100, 500), rotation=90, flip=True, rectangle=(20, 110, 10, 120), shutter_value=32768)
+    folder = folder_with(tmp_path, CT, {"state.dcm": state})
+    viewport = open_with_states(main_window, open_in, qtbot, folder)
+    qtbot.waitUntil(lambda: viewport.presentation.applied is not None, timeout=10000)
+    written = main_window.export_controller.export_image(False, str(tmp_path / "shown.png"))
+    assert cli(["export", str(folder / CT.name), "--pstate", str(folder / "state.dcm"), "-o", str(tmp_path / "cli.png")]) == 0
+    shown, expected = np.asarray(Image.open(written)), np.asarray(Image.open(tmp_path / "cli.png"))
+    assert shown.shape == expected.shape == (h.Columns, h.Rows)  # turned a quarter
+    assert np.array_equal(shown, expected)
+    viewport.display.update(voi=Window(40, 400))
+    wider = np.asarray(Image.open(main_window.export_controller.export_image(False, str(tmp_path / "dragged.png"))))
+    assert wider.shape == expected.shape and not np.array_equal(wider, expected)

@@ -151,9 +151,20 @@ def state_frame(
         raise ViewerError(f"the presentation state's LUTs cannot be applied: {exc}") from None
 
 
-def state_grey(stored: np.ndarray, ctx: Dataset, state: PresentationState, sop_instance_uid: str, frame: int = 1) -> np.ndarray:
-    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns)."""
-    display, voi, invert = state_frame(stored, ctx, state, sop_instance_uid, frame)
+def state_grey(
+    stored: np.ndarray,
+    ctx: Dataset,
+    state: PresentationState,
+    sop_instance_uid: str,
+    frame: int = 1,
+    voi: VOI | None = None,
+    invert: bool | None = None,
+) -> np.ndarray:
+    """Stored values of one greyscale frame through the state's Modality, VOI and Presentation LUTs: uint8 (rows, columns).
+    `voi` and `invert`, when given, stand for the state's (a window the user chose over it)."""
+    display, state_voi, state_invert = state_frame(stored, ctx, state, sop_instance_uid, frame)
+    voi = state_voi if voi is None else voi
+    invert = state_invert if invert is None else invert
     try:
         return display.render(voi, invert)
     except (AttributeError, ValueError, TypeError, IndexError, KeyError) as exc:
@@ -477,18 +488,21 @@ def render_with_state(
     frame: int = 1,
     sop_instance_uid: str | None = None,
     graphics: bool = True,
+    voi: VOI | None = None,
+    invert: bool | None = None,
 ) -> np.ndarray:
     """Frame `frame` (from 1) of an image, its stored values and attributes, as `state` presents it.
 
     uint8 grey (rows, columns) without annotations (or with `graphics`
-    False), RGB (rows, columns, 3) with them burned in. ViewerError, one
-    line, when the state does not reference this image and frame or cannot
+    False), RGB (rows, columns, 3) with them burned in. `voi` and `invert`,
+    when given, stand for the state's (the viewer's window over it). ViewerError,
+    one line, when the state does not reference this image and frame or cannot
     be applied to it.
     """
     uid = sop_instance_uid if sop_instance_uid is not None else str(ctx.get("SOPInstanceUID", "") or "").strip()
     if not state.applies_to(uid, frame):
         raise ViewerError(f"the presentation state does not reference this image (frame {frame})")
-    grey = state_grey(stored, ctx, state, uid, frame)
+    grey = state_grey(stored, ctx, state, uid, frame, voi, invert)
     mask = shutter_mask(grey.shape[0], grey.shape[1], state.shutters)
     if mask is not None:
         grey = np.where(mask, np.uint8(shutter_grey(state.shutters)), grey)

@@ -10,7 +10,10 @@ command's code:
 
 * **Image** (PNG or JPEG, by the name's extension): the image shown, at 1:1
   (one file pixel per picture pixel), through the viewport's window and
-  inversion: the pixels the pane shows at 1:1, without anything drawn over them.
+  inversion: the pixels the pane shows at 1:1, without anything drawn over them;
+  with a presentation state applied, the image as the state presents it (its
+  LUTs, shutters, displayed area, turn and flip, as ``export --pstate``)
+  through the viewport's window, its graphics and text left out.
 * **All viewports as seen**: the layout's panes as on the screen, side by side (the images of every
   viewport, each with its annotations; the sliders and cine bars left out).
 * **Image with annotations**: the viewport as it is on the screen, grabbed

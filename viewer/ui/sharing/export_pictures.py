@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage, QPainter
 
 from viewer.core.dicom.io import ViewerError
+from viewer.core.documents.presentation_render import render_with_state
 from viewer.core.export.render import ExportOptions, Renderer, render_image
 
 if TYPE_CHECKING:
@@ -36,11 +37,21 @@ def from_qimage(image: QImage) -> np.ndarray:
 
 
 def image_pixels(window: MainWindow, viewport: Viewport) -> np.ndarray:
-    """The image `viewport` shows, at 1:1 through its window and inversion (ViewerError when it shows none)."""
+    """The image `viewport` shows, at 1:1 through its window and inversion (ViewerError when it shows none).
+
+    With a presentation state applied to it, the image as the state presents it (its LUTs, shutters, displayed
+    area, turn and flip, as ``export --pstate``) through the viewport's window, its graphics and text left out."""
     ref = viewport.current
     if viewport.frame is None or ref is None:
         raise ViewerError("no image is shown to export")
-    options = ExportOptions(voi=viewport.effective_voi(), invert=viewport.display.state.invert, overlays=False)
+    voi, invert = viewport.effective_voi(), viewport.display.state.invert
+    layer = getattr(viewport, "presentation", None)
+    state, stored = (layer.applied if layer is not None else None), viewport.stored_frame
+    if state is not None and stored is not None and viewport.frame is not stored:  # the state's LUTs are shown
+        return render_with_state(
+            stored.stored, stored.ctx, state, ref.frame + 1, ref.instance.sop_instance_uid, graphics=False, voi=voi, invert=invert
+        )
+    options = ExportOptions(voi=voi, invert=invert, overlays=False)
     return render_image(Renderer(window.frame_source), viewport.images, viewport.display.state.index, options.voi, options)
 
 
