@@ -70,3 +70,33 @@ def test_many_files_in_worker_processes_keep_one_series(tmp_path):
     import json
 
     assert len(json.loads((tmp_path / "k").read_text())["uids"]) >= 120 + 3  # instances, study, series, frame of reference
+
+
+def test_clean_graphics_keeps_the_annotations_without_the_patients_name(tmp_path):
+    """--clean-graphics (PS3.15 E.3.3, Table E.1-1 column "Clean Graph."): a presentation state's Graphic Annotation
+    Sequence keeps its text with the patient's name taken out; without it, the text is replaced by a dummy."""
+    import sys
+    from pathlib import Path
+
+    from pydicom.data import get_testdata_file
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "core"))
+    from pstate_files import annotation, make_state, text
+
+    image = pydicom.dcmread(get_testdata_file("CT_small.dcm"), stop_before_pixels=True)
+    family = str(image.PatientName).split("^")[0]
+    assert len(family) > 2
+    state = make_state(image, annotations=[annotation(texts=[text(f"nodule seen by {family} in 2019", box=(10, 10, 60, 20))])])
+    source = tmp_path / "in"
+    source.mkdir()
+    state.save_as(source / "pr.dcm", enforce_file_format=True)
+
+    def note(*flags) -> str:
+        out = tmp_path / ("out" + "".join(flags))
+        assert main(["anonymize", str(source), "-o", str(out), "--serial", *flags]) == 0
+        (copy,) = out.rglob("*.dcm")
+        return pydicom.dcmread(copy).GraphicAnnotationSequence[0].TextObjectSequence[0].UnformattedTextValue
+
+    cleaned = note("--clean-graphics")
+    assert "nodule seen by" in cleaned and "in 2019" in cleaned and family.upper() not in cleaned.upper()
+    assert "nodule" not in note()

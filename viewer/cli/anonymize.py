@@ -17,6 +17,7 @@ OPTION_FLAGS = {
     "--keep-institution-identity": "retain_institution_identity",
     "--clean-descriptors": "clean_descriptors",
     "--clean-structured-content": "clean_structured_content",
+    "--clean-graphics": "clean_graphics",
     "--keep-safe-private": "retain_safe_private",
 }
 

@@ -49,6 +49,7 @@ OPTION_LABELS: dict[str, str] = {
     "retain_uids": "Retain UIDs",
     "clean_descriptors": "Clean descriptors (keep descriptions, remove names and IDs from them)",
     "clean_structured_content": "Clean structured content (keep report text, remove names and IDs from it)",
+    "clean_graphics": "Clean graphics (keep presentation-state and overlay annotations, remove names and IDs from them)",
     "retain_safe_private": "Retain safe private attributes (PS3.15 Table E.3.10-1)",
 }
 
