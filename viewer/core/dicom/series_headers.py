@@ -54,6 +54,12 @@ class _Layout:
         self.meta = raw_data_elements(raw.meta, False, True)
         self.kept = {i for i, span in enumerate(spans) if span[0] in raw.elements or span[0] in raw.meta}
         self.preamble_warning = raw.preamble_warning
+        # Every header read by comparison is this one's instance attributes with its own elements (_like).
+        template = Dataset({})
+        template.file_meta = FileMetaDataset({})
+        template.set_original_encoding(self.implicit, self.little, None)
+        template.preamble_warning = self.preamble_warning
+        self.template = template
 
     @classmethod
     def of(cls, path: Path) -> _Layout | None:
@@ -99,12 +105,24 @@ class _Layout:
                         meta.update(raw_data_elements({tag: data[start:end]}, False, True))
                     else:
                         elements.update(raw_data_elements({tag: data[start:end]}, self.implicit, self.little))
-        ds = Dataset(elements)
-        ds.file_meta = FileMetaDataset(meta)
-        ds.set_original_encoding(self.implicit, self.little, None)
-        ds.filename = str(path)
-        ds.preamble_warning = self.preamble_warning
+        ds = _like(self.template, elements)
+        ds.__dict__["file_meta"] = _like(self.template.file_meta, meta)
+        ds.__dict__["filename"] = str(path)
         return ds
+
+
+def _like(template: Dataset, elements: dict) -> Dataset:
+    """A dataset of `elements` with every instance attribute of `template` (containers copied, none shared).
+
+    What ``Dataset(elements)`` and the attributes set after it give, without
+    running pydicom's ``__setattr__`` a dozen times per dataset: a third of
+    reading a thousand headers (cProfile).
+    """
+    ds = object.__new__(type(template))
+    attributes = {name: value.copy() if isinstance(value, (dict, list, set)) else value for name, value in template.__dict__.items()}
+    attributes["_dict"] = elements
+    ds.__dict__.update(attributes)
+    return ds
 
 
 def _head(path: Path, length: int) -> bytes | None:
@@ -131,7 +149,7 @@ def read_series_headers(paths: Sequence[str | os.PathLike[str]]) -> list[Dataset
     headers = []
     layouts: list[_Layout] = []
     failed = 0
-    for path in (Path(p) for p in paths):
+    for path in (p if isinstance(p, Path) else Path(p) for p in paths):
         header = None
         data = _head(path, max(layout.length for layout in layouts) + 256) if layouts else None
         if data is not None:
