@@ -150,7 +150,7 @@ def images_of_file(path: str | os.PathLike[str], header: Dataset | None = None) 
     (PS3.3 C.7.6.16.2.3); a multi-frame image without them has no position
     per frame and is refused (:class:`NotAVolume`).
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     header = read_index_header(path) if header is None else header
     frames = number_of_frames(header)
     if frames == 1:
