@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -144,18 +144,26 @@ def _head(path: Path, length: int) -> bytes | None:
 _LAYOUTS = 32
 
 
-def read_series_headers(paths: Sequence[str | os.PathLike[str]]) -> list[Dataset]:
-    """``read_index_header`` of each of `paths` (same values, same errors), faster for files laid out alike."""
+def read_series_headers(paths: Sequence[str | os.PathLike[str]], pixel_offset: Callable[[int, int], None] | None = None) -> list[Dataset]:
+    """``read_index_header`` of each of `paths` (same values, same errors), faster for files laid out alike.
+
+    `pixel_offset`, if given, is told (index in `paths`, offset) where the
+    value of (7FE0,0010) *Pixel Data* starts in each file whose structure is
+    a known layout's up to that value (tag, VR and length included): a
+    reader of the pixels then needs neither the file's size nor a walk.
+    """
     headers = []
     layouts: list[_Layout] = []
     failed = 0
-    for path in (p if isinstance(p, Path) else Path(p) for p in paths):
+    for index, path in enumerate(p if isinstance(p, Path) else Path(p) for p in paths):
         header = None
+        offset = None
         data = _head(path, max(layout.length for layout in layouts) + 256) if layouts else None
         if data is not None:
             for n, layout in enumerate(layouts):
                 header = layout.header(path, data)
                 if header is not None:
+                    offset = layout.length
                     if n:  # the last one matched first: neighbours share lengths
                         layouts.insert(0, layouts.pop(n))
                     break
@@ -165,9 +173,12 @@ def read_series_headers(paths: Sequence[str | os.PathLike[str]]) -> list[Dataset
                 layout = _Layout.of(path)
                 if layout is not None:
                     layouts.insert(0, layout)
+                    offset = layout.length
                 else:
                     failed += 1
         headers.append(header)
+        if pixel_offset is not None and offset is not None:
+            pixel_offset(index, offset)
     return headers
 
 
