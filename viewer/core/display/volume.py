@@ -214,7 +214,7 @@ class _Memory:
 
     A fresh array's pages are faulted in (and zeroed by the kernel) on first
     write: about a third of reading a 512 MB volume. The headers' read holds
-    the GIL but leaves the second core idle; ``ndarray.fill`` releases the
+    the GIL but leaves the second core idle; writing one value per page releases the
     GIL, so the two overlap. The size is guessed from the first file (a
     native 16-bit frame times the number of files, the common CT and MR
     series); :meth:`take` hands the array over only if the volume has that
