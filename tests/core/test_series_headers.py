@@ -112,3 +112,23 @@ def test_the_volume_equals_pydicoms_stack_with_each_slices_rescale(tmp_path, syn
     if syntax != ExplicitVRBigEndian:  # pydicom wrote the pixel bytes unswapped: values beyond int16, kept in float32
         assert volume.voxels.dtype == np.int16
     assert np.array_equal(volume.voxels, expected)
+
+
+def test_headers_read_by_comparison_carry_pydicoms_instance_attributes_unshared(tmp_path):
+    """Not only the elements: every instance attribute a Dataset built by read_index_header has, with no container shared."""
+    paths = write_series(tmp_path)
+
+    def attributes(ds) -> dict:
+        return {name: value for name, value in vars(ds).items() if name not in ("_dict", "file_meta")}
+
+    headers = read_series_headers(paths)
+    for path, header in zip(paths, headers):
+        alone = read_index_header(path)
+        assert attributes(header) == attributes(alone)
+        assert attributes(header.file_meta) == attributes(alone.file_meta)
+        assert type(header) is type(alone) and type(header.file_meta) is type(alone.file_meta)
+    for name, value in vars(headers[3]).items():
+        if isinstance(value, (dict, list, set)):
+            assert value is not vars(headers[4])[name], name
+    headers[3].PatientName = "changed in one header only"
+    assert headers[4].PatientName != "changed in one header only"

@@ -7,6 +7,7 @@ Rescale Slope and Intercept applied (PS3.3 C.11.1.1.2).
 
 from __future__ import annotations
 
+import struct
 import threading
 
 import numpy as np
@@ -94,3 +95,57 @@ def test_a_slice_stored_otherwise_inside_a_run_gives_pydicoms_values(tmp_path):
     volume = volume_from_files(paths)
     assert volume.voxels.dtype == np.int16
     assert np.array_equal(volume.voxels, _pydicom_modality(paths))
+
+
+def _trailing_padding(path) -> None:
+    """Add (FFFC,FFFC) Data Set Trailing Padding after Pixel Data (PS3.10 7.2): the values are no longer the file's end."""
+    ds = pydicom.dcmread(path)
+    ds.add_new(0xFFFCFFFC, "OB", b"\0" * 64)
+    ds.save_as(path, enforce_file_format=True)
+
+
+def test_the_pixel_offsets_found_with_the_headers_are_pydicoms(tmp_path):
+    from viewer.core.dicom.series_headers import read_series_headers
+
+    paths = _series(tmp_path, [1] * 6, [-1024, -1024, -7, -1024, -1024, -1024])
+    ds = pydicom.dcmread(paths[3])
+    ds.ImageComments = "an element the other slices lack: another layout"
+    ds.save_as(paths[3], enforce_file_format=True)
+    _trailing_padding(paths[4])
+    offsets: dict[int, int] = {}
+    read_series_headers(paths, offsets.__setitem__)
+    assert offsets, "files laid out alike report where their pixels are"
+    for index, offset in offsets.items():
+        ds = pydicom.dcmread(paths[index])
+        element = ds["PixelData"]  # explicit VR little endian (PS3.5 7.1.2): tag, VR, 2 reserved bytes, 4-byte length
+        encoded = b"\xe0\x7f\x10\x00" + element.VR.encode() + b"\0\0" + struct.pack("<L", len(element.value)) + element.value
+        data = paths[index].read_bytes()
+        assert data.count(encoded) == 1 and offset == data.index(encoded) + 12
+
+
+def test_slices_laid_out_otherwise_mid_series_give_pydicoms_values(tmp_path):
+    """Another layout (an element more), values not at the file's end, another rescale: each slice read where it is."""
+    paths = _series(tmp_path, [1, 1, 1, 2, 1, 1, 1, 1], [-1024, -1024, -1024, -1000, -1024, -3, -1024, -1024])
+    ds = pydicom.dcmread(paths[3])
+    ds.ImageComments = "an element the other slices lack"
+    ds.save_as(paths[3], enforce_file_format=True)
+    _trailing_padding(paths[5])
+    volume = volume_from_files(paths)
+    assert volume.voxels.dtype == np.int16
+    assert np.array_equal(volume.voxels, _pydicom_modality(paths))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_truncated_or_missing_slice_mid_series_is_refused_in_one_line(tmp_path, damage):
+    paths = _series(tmp_path, [1] * 6, [-1024] * 6)
+    if damage == "truncated":
+        data = paths[3].read_bytes()
+        paths[3].write_bytes(data[:-40])  # the header intact, the pixel data 40 bytes short
+        with pytest.raises(Exception) as pydicoms:
+            pydicom.dcmread(paths[3]).pixel_array  # noqa: B018 (pydicom refuses it too)
+        assert pydicoms.value is not None
+    else:
+        paths[3].unlink()
+    with pytest.raises(ViewerError) as refused:
+        volume_from_files(paths)
+    assert "\n" not in str(refused.value)

@@ -149,13 +149,21 @@ def unit_cosines(cosines: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return row / np.linalg.norm(row), column / np.linalg.norm(column)
 
 
+#: The key object under which each tag was last found (see raw_value).
+_KEYS: dict[int, int] = {}
+
+
 def raw_value(ctx: Dataset, tag: int) -> object:
     """An element's value as the file encodes it (bytes, not yet converted), for telling equal values apart cheaply."""
     # Dataset.get_item without its Tag() conversion (a BaseTag hashes as its number): a volume
     # looks up some 20 elements per slice, and this was a tenth of a 1,000-slice volume's build.
-    element = ctx._dict.get(tag)
+    # The lookup is by the key object last found for this tag: the headers of a series read by
+    # comparison share their keys, and a dict compares an identical key without calling
+    # BaseTag.__eq__ (Python code); any other key is still found by equality.
+    element = ctx._dict.get(_KEYS.get(tag, tag))
     if element is None:
         return None
+    _KEYS[tag] = element.tag
     value = element.value
     return value if isinstance(value, bytes) else str(value)
 

@@ -41,6 +41,7 @@ numpy pass per step.
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -149,7 +150,7 @@ def images_of_file(path: str | os.PathLike[str], header: Dataset | None = None) 
     (PS3.3 C.7.6.16.2.3); a multi-frame image without them has no position
     per frame and is refused (:class:`NotAVolume`).
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     header = read_index_header(path) if header is None else header
     frames = number_of_frames(header)
     if frames == 1:
@@ -193,9 +194,16 @@ def volume_from_files(
     paths = list(paths)
     memory = _Memory(paths[0], len(paths)) if paths else None
     try:
-        images = [image for path, header in zip(paths, read_series_headers(paths)) for image in images_of_file(path, header)]
+        offsets: dict[int, int] = {}
+        headers = read_series_headers(paths, offsets.__setitem__)
+        images, image_offsets = [], {}
+        for index, (path, header) in enumerate(zip(paths, headers)):
+            for image in images_of_file(path, header):
+                images.append(image)
+                if image.context is None and index in offsets:
+                    image_offsets[id(image)] = offsets[index]
         compressed = bool(images) and is_compressed(images[0].header)
-        return _build(images, load if compressed else None, cancel, threads, memory)
+        return _build(images, load if compressed else None, cancel, threads, memory, image_offsets)
     finally:
         if memory is not None:
             memory.take(None, None)  # never left running
@@ -206,7 +214,7 @@ class _Memory:
 
     A fresh array's pages are faulted in (and zeroed by the kernel) on first
     write: about a third of reading a 512 MB volume. The headers' read holds
-    the GIL but leaves the second core idle; ``ndarray.fill`` releases the
+    the GIL but leaves the second core idle; writing one value per page releases the
     GIL, so the two overlap. The size is guessed from the first file (a
     native 16-bit frame times the number of files, the common CT and MR
     series); :meth:`take` hands the array over only if the volume has that
@@ -215,6 +223,7 @@ class _Memory:
     """
 
     _CHUNK = 8 << 20  # values touched per call: the thread checks between chunks whether to stop
+    _PAGE = mmap.PAGESIZE // 2  # int16 values per memory page
 
     def __init__(self, first: str | os.PathLike[str], files: int):
         self._array: np.ndarray | None = None
@@ -234,7 +243,9 @@ class _Memory:
         for start in range(0, array.size, self._CHUNK):
             if self._stop.is_set():
                 return
-            array[start : start + self._CHUNK].fill(0)
+            # One value per page: the kernel zeroes the page as it maps it, and writing the rest
+            # too would only pass over the memory a second time (measured: 512 MB in 0.06 s against 0.085 s).
+            array[start : start + self._CHUNK : self._PAGE] = 0
 
     def take(self, shape: tuple[int, ...] | None, dtype: np.dtype | None) -> np.ndarray | None:
         """The memory as an array of `shape` and `dtype` if it fits them, else None (and it is dropped)."""
@@ -407,18 +418,19 @@ def build_volume(
     when `cancel` turns true. The values are those of the Modality LUT
     stage (PS3.3 C.11.1), int16 where that is exact, else float32.
     """
-    return _build(images, load, cancel, threads, None)
+    return _build(images, load, cancel, threads, None, {})
 
 
-def _build(images, load, cancel, threads: int, memory: _Memory | None) -> Volume:
+def _build(images, load, cancel, threads: int, memory: _Memory | None, offsets: dict[int, int]) -> Volume:
+    """`offsets`: where Pixel Data's value starts in the file of an image (by ``id``), where the header's read found it."""
     geometry = stack_geometry([image.attributes for image in images])
     axes = patient_axes(geometry)
     ordered = [images[i] for i in geometry.order]
     dtype, rules = _rules([image.attributes for image in ordered])
     try:
-        voxels = _read(ordered, rules, geometry, axes, dtype, load, cancel, threads, memory)
+        voxels = _read(ordered, rules, geometry, axes, dtype, load, cancel, threads, memory, offsets)
     except _Overflow:
-        voxels = _read(ordered, rules, geometry, axes, np.dtype(np.float32), load, cancel, threads, None)
+        voxels = _read(ordered, rules, geometry, axes, np.dtype(np.float32), load, cancel, threads, None, offsets)
     return _volume(voxels, ordered, geometry, axes)
 
 
@@ -435,7 +447,9 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 _RUN = 16
 
 
-def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, load, cancel, threads, memory=None) -> np.ndarray:
+def _read(
+    ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, load, cancel, threads, memory=None, offsets=None
+) -> np.ndarray:
     shape = tuple(geometry.shape[a] for a in axes.order)
     voxels = memory.take(shape, dtype) if memory is not None else None
     if voxels is None:
@@ -451,7 +465,7 @@ def _read(ordered, rules, geometry: StackGeometry, axes: PatientAxes, dtype, loa
         layout, dest = layouts[k], acquisition[k]
         if layout is None or not dest.flags.c_contiguous or layout.dtype != dest.dtype or (layout.rows, layout.columns) != dest.shape:
             return False
-        return read_native_into(ordered[k].path, layout, dest, clean=False)
+        return read_native_into(ordered[k].path, layout, dest, clean=False, offset=offsets.get(id(ordered[k])) if offsets else None)
 
     def read(k: int) -> None:
         image, rule, dest = ordered[k], rules[k], acquisition[k]

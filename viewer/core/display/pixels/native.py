@@ -79,8 +79,14 @@ def _check_element_header(head: bytes, layout: NativeLayout) -> bool:
     return False
 
 
-def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np.ndarray, clean: bool = True) -> bool:
+def read_native_into(
+    path: str | os.PathLike[str], layout: NativeLayout, out: np.ndarray, clean: bool = True, offset: int | None = None
+) -> bool:
     """Read the frame of `path` into `out` (shape rows x columns); False if not where expected.
+
+    `offset`, where the value of Pixel Data starts if known (the file's
+    structure read already), saves asking the file's size; the element's
+    header before it is checked all the same.
 
     `clean` False leaves the bits above Bits Stored as they are in the file:
     the caller then applies :func:`clear_unused_bits` itself (a volume does
@@ -94,7 +100,7 @@ def read_native_into(path: str | os.PathLike[str], layout: NativeLayout, out: np
     header_len = 8 if layout.implicit else 12
     fd = os.open(path, os.O_RDONLY | _O_BINARY)
     try:
-        start = os.fstat(fd).st_size - layout.nbytes
+        start = os.fstat(fd).st_size - layout.nbytes if offset is None else offset
         if start < 132 + header_len:
             return False
         head = bytearray(header_len)
