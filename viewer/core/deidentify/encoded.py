@@ -89,6 +89,8 @@ COPY, CONST, MARK, UIDS, SHIFT, SEQUENCE = range(6)
 #: How many layouts are remembered: a series' files differ in a few lengths (Instance Number "9" or "10", a
 #: position's digits), so a handful covers a series; the one used last is tried first.
 LAYOUTS = 32
+#: The action codes of PS3.15 Table E.1-1 that take an element out or write it anew; any other keeps it.
+_REPLACING = frozenset("XZUDC")
 
 
 class NotHere(Exception):
@@ -232,15 +234,13 @@ class EncodedDeidentifier:
         self.source, self.implicit = source, syntax == IMPLICIT_LE
         learnt = _Learning()
         learnt.pinned.append((128, 132))  # 'DICM'
-        pos, sop_class = 132, (-1, -1)
-        for tag, element in meta.elements.items():  # the meta group: every header, and the transfer syntax whole
-            value_pos = pos + (12 if element[4:6] in LONG_LENGTH_VRS else 8)
-            end = pos + len(element)
-            learnt.pinned.append((pos, end if tag == 0x00020010 else value_pos))
-            if tag == 0x00020002:
-                sop_class = (value_pos, end)
-            pos = end
+        sop_class = (-1, -1)
         try:
+            # The meta group (always explicit VR little endian): every header, and the transfer syntax whole.
+            for tag, _vr, offset, value_pos, _length, end in element_spans(source, 132, meta.end, False)[0]:
+                learnt.pinned.append((offset, end if tag == 0x00020010 else value_pos))
+                if tag == 0x00020002:
+                    sop_class = (value_pos, end)
             learnt.steps, _end = self._plan(meta.end, None, KEEP, learnt)
         except Unwalkable as exc:
             raise NotHere(f"the walker stops: {exc}") from None
@@ -284,7 +284,7 @@ class EncodedDeidentifier:
             if decision is None or decision[0] != vr_code:
                 decision = decisions[tag] = (vr_code, *self._decide(tag, vr_code, mode))
             action, vr = decision[1], decision[2]
-            if action == "R" or (action not in ("X", "Z", "U", "D", "C") and vr != "SQ"):  # kept as it is
+            if action not in _REPLACING and vr != "SQ":  # K, and any code the table may add one day: kept as it is
                 if length == UNDEFINED_LENGTH and top and tag == PIXEL_DATA and n == len(listed) - 1 and value_end == len(self.data):
                     learnt.open_from = value_pos  # encapsulated pixel data to the end: any length (compressed frames)
                     steps.append((COPY, offset, None))
@@ -319,8 +319,8 @@ class EncodedDeidentifier:
         return _SHORT.pack(group, element, vr.encode(), len(value)) + value
 
     def _decide(self, tag: int, vr_code: bytes | None, mode: int) -> tuple[str, str]:
-        """(action, VR) for an even-group element: the table's, else the VR's (profile.py); "R" for one kept as
-        encoded. The same for every element with this tag and VR code in this mode, so it is worked out once."""
+        """(action, VR) for an even-group element: the table's, else the VR's (profile.py). The same for every
+        element with this tag and VR code in this mode, so it is worked out once."""
         d = self.d
         vr = _vr(vr_code, tag)
         action = d.actions.get(tag)
@@ -336,8 +336,6 @@ class EncodedDeidentifier:
                 raise NotHere("a standard attribute stored as UN")
         elif vr == "UN" and vr_code is not None and action != "X":
             raise NotHere("a standard attribute stored as UN")
-        if action == "K" and vr != "SQ":
-            return "R", vr
         return action, vr
 
     def _value_step(self, tag: int, vr: str, action: str, value_pos: int, value_end: int) -> tuple:
