@@ -80,13 +80,16 @@ class PackedImageItem(pg.ImageItem):
     Wrapped as an RGB32 QImage without a copy: Qt's fastest image format
     to scale onto the screen (about 0.4 ms for 512x512 at 2x here, against
     1.5 ms for 8-bit grey). Anything else goes through pyqtgraph as usual.
+    A subclass packing another way names its format in ``packed_format``.
     """
+
+    packed_format = QImage.Format.Format_RGB32
 
     def render(self):
         image = self.image
         if image is None or image.size == 0 or image.dtype != np.uint32 or image.ndim != 2:
             return super().render()
-        self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), QImage.Format.Format_RGB32)
+        self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), self.packed_format)
         self._renderRequired = False
         self._unrenderable = False
 

@@ -88,23 +88,19 @@ def _overlay_item_class():
     (about ten times that; benchmarks/bench_window.py).
     """
     import numpy as np
-    import pyqtgraph as pg
     from PySide6.QtGui import QImage, QPainter
 
     from viewer.core.display.pixels.pipeline import turned_array
+    from viewer.ui.viewport.graphics_view import PackedImageItem
     from viewer.ui.viewport.image_view import quarter_and_mirrors
 
-    class OverlayImageItem(pg.ImageItem):
+    class OverlayImageItem(PackedImageItem):
+        packed_format = QImage.Format.Format_ARGB32_Premultiplied
         _screen_copy = None  # (key, QImage, its pixels, (x, y) on the screen)
         _turned_copy = None  # (the item's pixels, how they are turned, the turned copy)
 
         def render(self):
-            image = self.image
-            if image is None or image.size == 0 or image.dtype != np.uint32 or image.ndim != 2:
-                return super().render()
-            self.qimage = pg.functions.ndarray_to_qimage(np.ascontiguousarray(image), QImage.Format.Format_ARGB32_Premultiplied)
-            self._renderRequired = False
-            self._unrenderable = False
+            super().render()
             self._screen_copy = None
 
         def paint(self, painter, *args):
