@@ -37,12 +37,24 @@ OPTIONS = {
 }
 
 
-def both_ways(data: bytes, options: DeidentifyOptions):
-    deidentifier = Deidentifier(options, DeidentificationKey(b"0123456789abcdef0123456789abcdef"))
-    fast, _facts = EncodedDeidentifier(deidentifier)(data)
+KEY = b"0123456789abcdef0123456789abcdef"
+
+
+def rewritten(rewrite: EncodedDeidentifier, data: bytes):
+    """The bytes path's copy of `data`, read back."""
+    return pydicom.dcmread(io.BytesIO(rewrite(data)[0]))
+
+
+def dataset_path(deidentifier: Deidentifier, data: bytes):
+    """The Dataset path's copy of `data`, written and read back."""
     slow = io.BytesIO()
     pydicom.dcmwrite(slow, deidentifier(pydicom.dcmread(io.BytesIO(data))), enforce_file_format=True)
-    return pydicom.dcmread(io.BytesIO(fast)), pydicom.dcmread(io.BytesIO(slow.getvalue()))
+    return pydicom.dcmread(io.BytesIO(slow.getvalue()))
+
+
+def both_ways(data: bytes, options: DeidentifyOptions):
+    deidentifier = Deidentifier(options, DeidentificationKey(KEY))
+    return rewritten(EncodedDeidentifier(deidentifier), data), dataset_path(deidentifier, data)
 
 
 @pytest.mark.parametrize("options", sorted(OPTIONS))
@@ -79,21 +91,16 @@ def test_what_the_bytes_path_leaves_to_the_dataset_path():
 def test_one_rewriter_over_many_files_stays_equal(options):
     """The bytes path learns which elements it copies as they are (runs); files of other kinds must not
     suffer from what it learnt on the ones before, nor the first copy of a series from the second."""
-    deidentifier = Deidentifier(OPTIONS[options], DeidentificationKey(b"0123456789abcdef0123456789abcdef"))
+    deidentifier = Deidentifier(OPTIONS[options], DeidentificationKey(KEY))
     rewrite = EncodedDeidentifier(deidentifier)
     for name in FILES + FILES[::-1]:
         with open(get_testdata_file(name), "rb") as f:
             data = f.read()
-        fast = pydicom.dcmread(io.BytesIO(rewrite(data)[0]))
-        slow = io.BytesIO()
-        pydicom.dcmwrite(slow, deidentifier(pydicom.dcmread(io.BytesIO(data))), enforce_file_format=True)
-        slow = pydicom.dcmread(io.BytesIO(slow.getvalue()))
+        fast, slow = rewritten(rewrite, data), dataset_path(deidentifier, data)
         assert fast == slow and fast.file_meta == slow.file_meta, name
 
 
 # ---------------------------------------------------------------- files laid out alike (encoded.Layout)
-
-KEY = b"0123456789abcdef0123456789abcdef"
 
 
 def ct_slice(number: int, **changes) -> bytes:
@@ -128,16 +135,6 @@ def ct_slice(number: int, **changes) -> bytes:
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()
-
-
-def rewritten(rewrite: EncodedDeidentifier, data: bytes):
-    return pydicom.dcmread(io.BytesIO(rewrite(data)[0]))
-
-
-def dataset_path(deidentifier: Deidentifier, data: bytes):
-    slow = io.BytesIO()
-    pydicom.dcmwrite(slow, deidentifier(pydicom.dcmread(io.BytesIO(data))), enforce_file_format=True)
-    return pydicom.dcmread(io.BytesIO(slow.getvalue()))
 
 
 @pytest.mark.parametrize("options", sorted(OPTIONS))
